@@ -1,0 +1,756 @@
+//! The connection trait: one method per libvirt API, flags included.
+//!
+//! A driver (test, qemu, remote) implements what it supports; every other
+//! method answers libvirt's "this function is not supported by the
+//! connection driver: virXxx" error, so callers fall back as they do with
+//! libvirt.
+
+use crate::error::{Error, Result};
+use crate::event::{DomainEventCallback, NetworkEventCallback, PoolEventCallback};
+use crate::types::*;
+
+macro_rules! nosup {
+    ($api:literal) => {
+        Err(Error::no_support($api))
+    };
+}
+
+/// A byte stream attached to an API call (console, screenshot, volume
+/// upload and download).
+pub trait Stream: Send {
+    /// The next chunk from the driver; `Ok(None)` at end of stream.
+    fn recv(&mut self) -> Result<Option<Vec<u8>>>;
+    /// Data from the client.
+    fn send(&mut self, data: &[u8]) -> Result<()>;
+    /// The client finished sending; the driver completes the transfer.
+    fn finish(&mut self) -> Result<()>;
+    /// The client gave up.
+    fn abort(&mut self) -> Result<()>;
+}
+
+/// A stream over bytes already in memory (screenshots, small downloads).
+pub struct BufferStream {
+    data: Option<Vec<u8>>,
+}
+
+impl BufferStream {
+    pub fn new(data: Vec<u8>) -> Self {
+        BufferStream { data: Some(data) }
+    }
+}
+
+impl Stream for BufferStream {
+    fn recv(&mut self) -> Result<Option<Vec<u8>>> {
+        Ok(self.data.take().filter(|d| !d.is_empty()))
+    }
+    fn send(&mut self, _data: &[u8]) -> Result<()> {
+        Err(Error::new(
+            crate::error::code::INVALID_STREAM,
+            crate::error::from::STREAMS,
+            "",
+        ))
+    }
+    fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn abort(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// An open connection to a driver. All methods take `&self`: a connection
+/// is shared by the threads serving it.
+#[allow(unused_variables)]
+pub trait Connection: Send + Sync {
+    // ---- connection -------------------------------------------------
+    fn uri(&self) -> Result<String>;
+    /// "Test", "QEMU", ...
+    fn get_type(&self) -> Result<String>;
+    fn get_version(&self) -> Result<u64> {
+        nosup!("virConnectGetVersion")
+    }
+    fn get_lib_version(&self) -> Result<u64> {
+        Ok(crate::LIB_VERSION)
+    }
+    fn hostname(&self) -> Result<String> {
+        nosup!("virConnectGetHostname")
+    }
+    fn sysinfo(&self, flags: u32) -> Result<String> {
+        nosup!("virConnectGetSysinfo")
+    }
+    fn capabilities(&self) -> Result<String> {
+        nosup!("virConnectGetCapabilities")
+    }
+    fn domain_capabilities(
+        &self,
+        emulator: Option<&str>,
+        arch: Option<&str>,
+        machine: Option<&str>,
+        virttype: Option<&str>,
+        flags: u32,
+    ) -> Result<String> {
+        nosup!("virConnectGetDomainCapabilities")
+    }
+    fn node_info(&self) -> Result<NodeInfo> {
+        nosup!("virNodeGetInfo")
+    }
+    fn max_vcpus(&self, kind: Option<&str>) -> Result<i32> {
+        nosup!("virConnectGetMaxVcpus")
+    }
+    fn cells_free_memory(&self, start: i32, max: i32) -> Result<Vec<u64>> {
+        nosup!("virNodeGetCellsFreeMemory")
+    }
+    fn free_memory(&self) -> Result<u64> {
+        nosup!("virNodeGetFreeMemory")
+    }
+    fn node_cpu_map(&self, flags: u32) -> Result<(Vec<u8>, u32, i32)> {
+        nosup!("virNodeGetCPUMap")
+    }
+    fn node_cpu_stats(&self, cpu: i32, flags: u32) -> Result<Vec<(String, u64)>> {
+        nosup!("virNodeGetCPUStats")
+    }
+    fn node_memory_stats(&self, cell: i32, flags: u32) -> Result<Vec<(String, u64)>> {
+        nosup!("virNodeGetMemoryStats")
+    }
+    fn security_model(&self) -> Result<SecurityModel> {
+        nosup!("virNodeGetSecurityModel")
+    }
+    fn is_secure(&self) -> Result<bool> {
+        Ok(true)
+    }
+    fn is_encrypted(&self) -> Result<bool> {
+        Ok(false)
+    }
+    fn close(&self) -> Result<()> {
+        Ok(())
+    }
+
+    // ---- domains: listing and lookup --------------------------------
+    fn list_all_domains(&self, flags: u32) -> Result<Vec<DomainRef>> {
+        nosup!("virConnectListAllDomains")
+    }
+    fn lookup_domain_by_id(&self, id: i32) -> Result<DomainRef> {
+        nosup!("virDomainLookupByID")
+    }
+    fn lookup_domain_by_name(&self, name: &str) -> Result<DomainRef> {
+        nosup!("virDomainLookupByName")
+    }
+    fn lookup_domain_by_uuid(&self, uuid: &Uuid) -> Result<DomainRef> {
+        nosup!("virDomainLookupByUUID")
+    }
+
+    // ---- domains: lifecycle -----------------------------------------
+    fn domain_define_xml(&self, xml: &str, flags: u32) -> Result<DomainRef> {
+        nosup!("virDomainDefineXMLFlags")
+    }
+    fn domain_create_xml(&self, xml: &str, flags: u32) -> Result<DomainRef> {
+        nosup!("virDomainCreateXML")
+    }
+    fn domain_undefine(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        nosup!("virDomainUndefineFlags")
+    }
+    /// Starts a defined domain; returns the handle with its new id.
+    fn domain_create(&self, dom: &DomainRef, flags: u32) -> Result<DomainRef> {
+        nosup!("virDomainCreateWithFlags")
+    }
+    fn domain_destroy(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        nosup!("virDomainDestroyFlags")
+    }
+    fn domain_shutdown(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        nosup!("virDomainShutdownFlags")
+    }
+    fn domain_reboot(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        nosup!("virDomainReboot")
+    }
+    fn domain_reset(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        nosup!("virDomainReset")
+    }
+    fn domain_suspend(&self, dom: &DomainRef) -> Result<()> {
+        nosup!("virDomainSuspend")
+    }
+    fn domain_resume(&self, dom: &DomainRef) -> Result<()> {
+        nosup!("virDomainResume")
+    }
+    fn domain_pm_suspend(&self, dom: &DomainRef, target: u32, duration: u64, flags: u32) -> Result<()> {
+        nosup!("virDomainPMSuspendForDuration")
+    }
+    fn domain_pm_wakeup(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        nosup!("virDomainPMWakeup")
+    }
+    fn domain_inject_nmi(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        nosup!("virDomainInjectNMI")
+    }
+    fn domain_send_key(&self, dom: &DomainRef, codeset: u32, holdtime: u32, keys: &[u32], flags: u32) -> Result<()> {
+        nosup!("virDomainSendKey")
+    }
+    fn domain_save(&self, dom: &DomainRef, to: &str, dxml: Option<&str>, flags: u32) -> Result<()> {
+        nosup!("virDomainSaveFlags")
+    }
+    fn domain_restore(&self, from: &str, dxml: Option<&str>, flags: u32) -> Result<()> {
+        nosup!("virDomainRestoreFlags")
+    }
+    fn domain_save_image_get_xml_desc(&self, file: &str, flags: u32) -> Result<String> {
+        nosup!("virDomainSaveImageGetXMLDesc")
+    }
+    fn domain_save_image_define_xml(&self, file: &str, dxml: &str, flags: u32) -> Result<()> {
+        nosup!("virDomainSaveImageDefineXML")
+    }
+    fn domain_core_dump(&self, dom: &DomainRef, to: &str, format: u32, flags: u32) -> Result<()> {
+        nosup!("virDomainCoreDumpWithFormat")
+    }
+    fn domain_managed_save(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        nosup!("virDomainManagedSave")
+    }
+    fn domain_has_managed_save(&self, dom: &DomainRef, flags: u32) -> Result<bool> {
+        nosup!("virDomainHasManagedSaveImage")
+    }
+    fn domain_managed_save_remove(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        nosup!("virDomainManagedSaveRemove")
+    }
+    fn domain_managed_save_get_xml_desc(&self, dom: &DomainRef, flags: u32) -> Result<String> {
+        nosup!("virDomainManagedSaveGetXMLDesc")
+    }
+    fn domain_managed_save_define_xml(&self, dom: &DomainRef, dxml: &str, flags: u32) -> Result<()> {
+        nosup!("virDomainManagedSaveDefineXML")
+    }
+    fn domain_rename(&self, dom: &DomainRef, new_name: &str, flags: u32) -> Result<()> {
+        nosup!("virDomainRename")
+    }
+
+    // ---- domains: state and description -----------------------------
+    fn domain_get_xml_desc(&self, dom: &DomainRef, flags: u32) -> Result<String> {
+        nosup!("virDomainGetXMLDesc")
+    }
+    fn domain_get_info(&self, dom: &DomainRef) -> Result<DomainInfo> {
+        nosup!("virDomainGetInfo")
+    }
+    /// `(state, reason)`
+    fn domain_get_state(&self, dom: &DomainRef, flags: u32) -> Result<(i32, i32)> {
+        nosup!("virDomainGetState")
+    }
+    fn domain_get_control_info(&self, dom: &DomainRef, flags: u32) -> Result<ControlInfo> {
+        nosup!("virDomainGetControlInfo")
+    }
+    fn domain_get_os_type(&self, dom: &DomainRef) -> Result<String> {
+        nosup!("virDomainGetOSType")
+    }
+    fn domain_get_max_memory(&self, dom: &DomainRef) -> Result<u64> {
+        nosup!("virDomainGetMaxMemory")
+    }
+    fn domain_get_autostart(&self, dom: &DomainRef) -> Result<bool> {
+        nosup!("virDomainGetAutostart")
+    }
+    fn domain_set_autostart(&self, dom: &DomainRef, autostart: bool) -> Result<()> {
+        nosup!("virDomainSetAutostart")
+    }
+    fn domain_is_active(&self, dom: &DomainRef) -> Result<bool> {
+        nosup!("virDomainIsActive")
+    }
+    fn domain_is_persistent(&self, dom: &DomainRef) -> Result<bool> {
+        nosup!("virDomainIsPersistent")
+    }
+    fn domain_is_updated(&self, dom: &DomainRef) -> Result<bool> {
+        nosup!("virDomainIsUpdated")
+    }
+    fn domain_get_security_label(&self, dom: &DomainRef) -> Result<SecurityLabel> {
+        nosup!("virDomainGetSecurityLabel")
+    }
+    fn domain_get_messages(&self, dom: &DomainRef, flags: u32) -> Result<Vec<String>> {
+        nosup!("virDomainGetMessages")
+    }
+    fn domain_get_metadata(&self, dom: &DomainRef, kind: i32, uri: Option<&str>, flags: u32) -> Result<String> {
+        nosup!("virDomainGetMetadata")
+    }
+    fn domain_set_metadata(
+        &self,
+        dom: &DomainRef,
+        kind: i32,
+        metadata: Option<&str>,
+        key: Option<&str>,
+        uri: Option<&str>,
+        flags: u32,
+    ) -> Result<()> {
+        nosup!("virDomainSetMetadata")
+    }
+    fn domain_get_hostname(&self, dom: &DomainRef, flags: u32) -> Result<String> {
+        nosup!("virDomainGetHostname")
+    }
+    fn domain_get_time(&self, dom: &DomainRef, flags: u32) -> Result<(i64, u32)> {
+        nosup!("virDomainGetTime")
+    }
+
+    // ---- domains: resources -----------------------------------------
+    fn domain_set_memory(&self, dom: &DomainRef, kib: u64, flags: u32) -> Result<()> {
+        nosup!("virDomainSetMemoryFlags")
+    }
+    fn domain_set_memory_stats_period(&self, dom: &DomainRef, period: i32, flags: u32) -> Result<()> {
+        nosup!("virDomainSetMemoryStatsPeriod")
+    }
+    fn domain_set_vcpus(&self, dom: &DomainRef, n: u32, flags: u32) -> Result<()> {
+        nosup!("virDomainSetVcpusFlags")
+    }
+    fn domain_get_vcpus_flags(&self, dom: &DomainRef, flags: u32) -> Result<i32> {
+        nosup!("virDomainGetVcpusFlags")
+    }
+    fn domain_get_max_vcpus(&self, dom: &DomainRef) -> Result<i32> {
+        nosup!("virDomainGetMaxVcpus")
+    }
+    /// Per-vCPU info plus one cpumap of `maplen` bytes per vCPU.
+    fn domain_get_vcpus(&self, dom: &DomainRef, maxinfo: i32, maplen: i32) -> Result<(Vec<VcpuInfo>, Vec<u8>)> {
+        nosup!("virDomainGetVcpus")
+    }
+    fn domain_pin_vcpu(&self, dom: &DomainRef, vcpu: u32, cpumap: &[u8], flags: u32) -> Result<()> {
+        nosup!("virDomainPinVcpuFlags")
+    }
+    fn domain_get_vcpu_pin_info(&self, dom: &DomainRef, ncpumaps: i32, maplen: i32, flags: u32) -> Result<(Vec<u8>, i32)> {
+        nosup!("virDomainGetVcpuPinInfo")
+    }
+    fn domain_pin_emulator(&self, dom: &DomainRef, cpumap: &[u8], flags: u32) -> Result<()> {
+        nosup!("virDomainPinEmulator")
+    }
+    fn domain_get_emulator_pin_info(&self, dom: &DomainRef, maplen: i32, flags: u32) -> Result<(Vec<u8>, i32)> {
+        nosup!("virDomainGetEmulatorPinInfo")
+    }
+    /// `(scheduler type, number of parameters)`
+    fn domain_get_scheduler_type(&self, dom: &DomainRef) -> Result<(String, i32)> {
+        nosup!("virDomainGetSchedulerType")
+    }
+    fn domain_get_scheduler_parameters(&self, dom: &DomainRef, nparams: i32, flags: u32) -> Result<Vec<TypedParam>> {
+        nosup!("virDomainGetSchedulerParametersFlags")
+    }
+    fn domain_set_scheduler_parameters(&self, dom: &DomainRef, params: &[TypedParam], flags: u32) -> Result<()> {
+        nosup!("virDomainSetSchedulerParametersFlags")
+    }
+    fn domain_get_blkio_parameters(&self, dom: &DomainRef, nparams: i32, flags: u32) -> Result<Vec<TypedParam>> {
+        nosup!("virDomainGetBlkioParameters")
+    }
+    fn domain_set_blkio_parameters(&self, dom: &DomainRef, params: &[TypedParam], flags: u32) -> Result<()> {
+        nosup!("virDomainSetBlkioParameters")
+    }
+    fn domain_get_memory_parameters(&self, dom: &DomainRef, nparams: i32, flags: u32) -> Result<Vec<TypedParam>> {
+        nosup!("virDomainGetMemoryParameters")
+    }
+    fn domain_set_memory_parameters(&self, dom: &DomainRef, params: &[TypedParam], flags: u32) -> Result<()> {
+        nosup!("virDomainSetMemoryParameters")
+    }
+    fn domain_get_numa_parameters(&self, dom: &DomainRef, nparams: i32, flags: u32) -> Result<Vec<TypedParam>> {
+        nosup!("virDomainGetNumaParameters")
+    }
+    fn domain_set_numa_parameters(&self, dom: &DomainRef, params: &[TypedParam], flags: u32) -> Result<()> {
+        nosup!("virDomainSetNumaParameters")
+    }
+    fn domain_get_perf_events(&self, dom: &DomainRef, flags: u32) -> Result<Vec<TypedParam>> {
+        nosup!("virDomainGetPerfEvents")
+    }
+    fn domain_get_block_io_tune(&self, dom: &DomainRef, disk: Option<&str>, nparams: i32, flags: u32) -> Result<Vec<TypedParam>> {
+        nosup!("virDomainGetBlockIoTune")
+    }
+    fn domain_set_block_io_tune(&self, dom: &DomainRef, disk: &str, params: &[TypedParam], flags: u32) -> Result<()> {
+        nosup!("virDomainSetBlockIoTune")
+    }
+    fn domain_get_interface_parameters(&self, dom: &DomainRef, device: &str, nparams: i32, flags: u32) -> Result<Vec<TypedParam>> {
+        nosup!("virDomainGetInterfaceParameters")
+    }
+    fn domain_set_interface_parameters(&self, dom: &DomainRef, device: &str, params: &[TypedParam], flags: u32) -> Result<()> {
+        nosup!("virDomainSetInterfaceParameters")
+    }
+    fn domain_get_iothread_info(&self, dom: &DomainRef, flags: u32) -> Result<Vec<IoThreadInfo>> {
+        nosup!("virDomainGetIOThreadInfo")
+    }
+    fn domain_add_iothread(&self, dom: &DomainRef, id: u32, flags: u32) -> Result<()> {
+        nosup!("virDomainAddIOThread")
+    }
+    fn domain_del_iothread(&self, dom: &DomainRef, id: u32, flags: u32) -> Result<()> {
+        nosup!("virDomainDelIOThread")
+    }
+    fn domain_pin_iothread(&self, dom: &DomainRef, id: u32, cpumap: &[u8], flags: u32) -> Result<()> {
+        nosup!("virDomainPinIOThread")
+    }
+    fn domain_set_iothread_params(&self, dom: &DomainRef, id: u32, params: &[TypedParam], flags: u32) -> Result<()> {
+        nosup!("virDomainSetIOThreadParams")
+    }
+
+    // ---- domains: statistics ----------------------------------------
+    fn domain_block_stats(&self, dom: &DomainRef, path: &str) -> Result<BlockStats> {
+        nosup!("virDomainBlockStats")
+    }
+    fn domain_block_stats_flags(&self, dom: &DomainRef, path: &str, nparams: i32, flags: u32) -> Result<Vec<TypedParam>> {
+        nosup!("virDomainBlockStatsFlags")
+    }
+    fn domain_interface_stats(&self, dom: &DomainRef, device: &str) -> Result<InterfaceStats> {
+        nosup!("virDomainInterfaceStats")
+    }
+    fn domain_memory_stats(&self, dom: &DomainRef, nr_stats: u32, flags: u32) -> Result<Vec<MemoryStat>> {
+        nosup!("virDomainMemoryStats")
+    }
+    fn domain_get_block_info(&self, dom: &DomainRef, path: &str, flags: u32) -> Result<BlockInfo> {
+        nosup!("virDomainGetBlockInfo")
+    }
+    fn domain_get_cpu_stats(&self, dom: &DomainRef, start_cpu: i32, ncpus: u32, nparams: i32, flags: u32) -> Result<Vec<Vec<TypedParam>>> {
+        nosup!("virDomainGetCPUStats")
+    }
+    fn domain_get_job_info(&self, dom: &DomainRef) -> Result<JobInfo> {
+        nosup!("virDomainGetJobInfo")
+    }
+    fn domain_get_job_stats(&self, dom: &DomainRef, flags: u32) -> Result<(i32, Vec<TypedParam>)> {
+        nosup!("virDomainGetJobStats")
+    }
+    fn domain_abort_job(&self, dom: &DomainRef) -> Result<()> {
+        nosup!("virDomainAbortJob")
+    }
+    fn domain_interface_addresses(&self, dom: &DomainRef, source: u32, flags: u32) -> Result<Vec<GuestInterface>> {
+        nosup!("virDomainInterfaceAddresses")
+    }
+    /// `None` for `doms` means every domain matching `flags`.
+    fn get_all_domain_stats(&self, doms: Option<&[DomainRef]>, stats: u32, flags: u32) -> Result<Vec<(DomainRef, Vec<TypedParam>)>> {
+        nosup!("virConnectGetAllDomainStats")
+    }
+
+    // ---- domains: devices and streams -------------------------------
+    fn domain_attach_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
+        nosup!("virDomainAttachDeviceFlags")
+    }
+    fn domain_detach_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
+        nosup!("virDomainDetachDeviceFlags")
+    }
+    fn domain_detach_device_alias(&self, dom: &DomainRef, alias: &str, flags: u32) -> Result<()> {
+        nosup!("virDomainDetachDeviceAlias")
+    }
+    fn domain_update_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
+        nosup!("virDomainUpdateDeviceFlags")
+    }
+    /// `(mime type, image stream)`
+    fn domain_screenshot(&self, dom: &DomainRef, screen: u32, flags: u32) -> Result<(String, Box<dyn Stream>)> {
+        nosup!("virDomainScreenshot")
+    }
+    fn domain_open_console(&self, dom: &DomainRef, dev_name: Option<&str>, flags: u32) -> Result<Box<dyn Stream>> {
+        nosup!("virDomainOpenConsole")
+    }
+
+    // ---- snapshots ----------------------------------------------------
+    fn snapshot_create_xml(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<SnapshotRef> {
+        nosup!("virDomainSnapshotCreateXML")
+    }
+    fn snapshot_get_xml_desc(&self, snap: &SnapshotRef, flags: u32) -> Result<String> {
+        nosup!("virDomainSnapshotGetXMLDesc")
+    }
+    fn snapshot_num(&self, dom: &DomainRef, flags: u32) -> Result<i32> {
+        nosup!("virDomainSnapshotNum")
+    }
+    fn list_all_snapshots(&self, dom: &DomainRef, flags: u32) -> Result<Vec<SnapshotRef>> {
+        nosup!("virDomainListAllSnapshots")
+    }
+    fn snapshot_list_all_children(&self, snap: &SnapshotRef, flags: u32) -> Result<Vec<SnapshotRef>> {
+        nosup!("virDomainSnapshotListAllChildren")
+    }
+    fn snapshot_num_children(&self, snap: &SnapshotRef, flags: u32) -> Result<i32> {
+        nosup!("virDomainSnapshotNumChildren")
+    }
+    fn snapshot_lookup_by_name(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<SnapshotRef> {
+        nosup!("virDomainSnapshotLookupByName")
+    }
+    fn has_current_snapshot(&self, dom: &DomainRef, flags: u32) -> Result<bool> {
+        nosup!("virDomainHasCurrentSnapshot")
+    }
+    fn snapshot_current(&self, dom: &DomainRef, flags: u32) -> Result<SnapshotRef> {
+        nosup!("virDomainSnapshotCurrent")
+    }
+    fn snapshot_get_parent(&self, snap: &SnapshotRef, flags: u32) -> Result<SnapshotRef> {
+        nosup!("virDomainSnapshotGetParent")
+    }
+    fn snapshot_is_current(&self, snap: &SnapshotRef, flags: u32) -> Result<bool> {
+        nosup!("virDomainSnapshotIsCurrent")
+    }
+    fn snapshot_has_metadata(&self, snap: &SnapshotRef, flags: u32) -> Result<bool> {
+        nosup!("virDomainSnapshotHasMetadata")
+    }
+    fn snapshot_revert(&self, snap: &SnapshotRef, flags: u32) -> Result<()> {
+        nosup!("virDomainRevertToSnapshot")
+    }
+    fn snapshot_delete(&self, snap: &SnapshotRef, flags: u32) -> Result<()> {
+        nosup!("virDomainSnapshotDelete")
+    }
+
+    // ---- checkpoints --------------------------------------------------
+    fn checkpoint_create_xml(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<CheckpointRef> {
+        nosup!("virDomainCheckpointCreateXML")
+    }
+    fn checkpoint_get_xml_desc(&self, cp: &CheckpointRef, flags: u32) -> Result<String> {
+        nosup!("virDomainCheckpointGetXMLDesc")
+    }
+    fn list_all_checkpoints(&self, dom: &DomainRef, flags: u32) -> Result<Vec<CheckpointRef>> {
+        nosup!("virDomainListAllCheckpoints")
+    }
+    fn checkpoint_list_all_children(&self, cp: &CheckpointRef, flags: u32) -> Result<Vec<CheckpointRef>> {
+        nosup!("virDomainCheckpointListAllChildren")
+    }
+    fn checkpoint_lookup_by_name(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<CheckpointRef> {
+        nosup!("virDomainCheckpointLookupByName")
+    }
+    fn checkpoint_get_parent(&self, cp: &CheckpointRef, flags: u32) -> Result<CheckpointRef> {
+        nosup!("virDomainCheckpointGetParent")
+    }
+    fn checkpoint_delete(&self, cp: &CheckpointRef, flags: u32) -> Result<()> {
+        nosup!("virDomainCheckpointDelete")
+    }
+
+    // ---- events -------------------------------------------------------
+    /// Registers a domain event callback; returns the callback id.
+    fn domain_event_register(&self, dom: Option<&DomainRef>, event_id: i32, cb: DomainEventCallback) -> Result<i32> {
+        nosup!("virConnectDomainEventRegisterAny")
+    }
+    fn domain_event_deregister(&self, callback_id: i32) -> Result<()> {
+        nosup!("virConnectDomainEventDeregisterAny")
+    }
+    fn network_event_register(&self, net: Option<&NetworkRef>, event_id: i32, cb: NetworkEventCallback) -> Result<i32> {
+        nosup!("virConnectNetworkEventRegisterAny")
+    }
+    fn network_event_deregister(&self, callback_id: i32) -> Result<()> {
+        nosup!("virConnectNetworkEventDeregisterAny")
+    }
+    fn pool_event_register(&self, pool: Option<&PoolRef>, event_id: i32, cb: PoolEventCallback) -> Result<i32> {
+        nosup!("virConnectStoragePoolEventRegisterAny")
+    }
+    fn pool_event_deregister(&self, callback_id: i32) -> Result<()> {
+        nosup!("virConnectStoragePoolEventDeregisterAny")
+    }
+
+    // ---- networks -----------------------------------------------------
+    fn list_all_networks(&self, flags: u32) -> Result<Vec<NetworkRef>> {
+        nosup!("virConnectListAllNetworks")
+    }
+    fn lookup_network_by_name(&self, name: &str) -> Result<NetworkRef> {
+        nosup!("virNetworkLookupByName")
+    }
+    fn lookup_network_by_uuid(&self, uuid: &Uuid) -> Result<NetworkRef> {
+        nosup!("virNetworkLookupByUUID")
+    }
+    fn network_define_xml(&self, xml: &str, flags: u32) -> Result<NetworkRef> {
+        nosup!("virNetworkDefineXML")
+    }
+    fn network_create_xml(&self, xml: &str, flags: u32) -> Result<NetworkRef> {
+        nosup!("virNetworkCreateXML")
+    }
+    fn network_undefine(&self, net: &NetworkRef) -> Result<()> {
+        nosup!("virNetworkUndefine")
+    }
+    fn network_create(&self, net: &NetworkRef) -> Result<()> {
+        nosup!("virNetworkCreate")
+    }
+    fn network_destroy(&self, net: &NetworkRef) -> Result<()> {
+        nosup!("virNetworkDestroy")
+    }
+    fn network_get_xml_desc(&self, net: &NetworkRef, flags: u32) -> Result<String> {
+        nosup!("virNetworkGetXMLDesc")
+    }
+    fn network_get_bridge_name(&self, net: &NetworkRef) -> Result<String> {
+        nosup!("virNetworkGetBridgeName")
+    }
+    fn network_get_autostart(&self, net: &NetworkRef) -> Result<bool> {
+        nosup!("virNetworkGetAutostart")
+    }
+    fn network_set_autostart(&self, net: &NetworkRef, autostart: bool) -> Result<()> {
+        nosup!("virNetworkSetAutostart")
+    }
+    fn network_is_active(&self, net: &NetworkRef) -> Result<bool> {
+        nosup!("virNetworkIsActive")
+    }
+    fn network_is_persistent(&self, net: &NetworkRef) -> Result<bool> {
+        nosup!("virNetworkIsPersistent")
+    }
+    fn network_update(&self, net: &NetworkRef, command: u32, section: u32, parent_index: i32, xml: &str, flags: u32) -> Result<()> {
+        nosup!("virNetworkUpdate")
+    }
+    fn network_get_dhcp_leases(&self, net: &NetworkRef, mac: Option<&str>, flags: u32) -> Result<Vec<NetworkDhcpLease>> {
+        nosup!("virNetworkGetDHCPLeases")
+    }
+
+    // ---- storage pools --------------------------------------------------
+    fn list_all_storage_pools(&self, flags: u32) -> Result<Vec<PoolRef>> {
+        nosup!("virConnectListAllStoragePools")
+    }
+    fn lookup_pool_by_name(&self, name: &str) -> Result<PoolRef> {
+        nosup!("virStoragePoolLookupByName")
+    }
+    fn lookup_pool_by_uuid(&self, uuid: &Uuid) -> Result<PoolRef> {
+        nosup!("virStoragePoolLookupByUUID")
+    }
+    fn lookup_pool_by_volume(&self, vol: &VolRef) -> Result<PoolRef> {
+        nosup!("virStoragePoolLookupByVolume")
+    }
+    fn find_storage_pool_sources(&self, kind: &str, src_spec: Option<&str>, flags: u32) -> Result<String> {
+        nosup!("virConnectFindStoragePoolSources")
+    }
+    fn pool_define_xml(&self, xml: &str, flags: u32) -> Result<PoolRef> {
+        nosup!("virStoragePoolDefineXML")
+    }
+    fn pool_create_xml(&self, xml: &str, flags: u32) -> Result<PoolRef> {
+        nosup!("virStoragePoolCreateXML")
+    }
+    fn pool_build(&self, pool: &PoolRef, flags: u32) -> Result<()> {
+        nosup!("virStoragePoolBuild")
+    }
+    fn pool_create(&self, pool: &PoolRef, flags: u32) -> Result<()> {
+        nosup!("virStoragePoolCreate")
+    }
+    fn pool_destroy(&self, pool: &PoolRef) -> Result<()> {
+        nosup!("virStoragePoolDestroy")
+    }
+    fn pool_delete(&self, pool: &PoolRef, flags: u32) -> Result<()> {
+        nosup!("virStoragePoolDelete")
+    }
+    fn pool_undefine(&self, pool: &PoolRef) -> Result<()> {
+        nosup!("virStoragePoolUndefine")
+    }
+    fn pool_refresh(&self, pool: &PoolRef, flags: u32) -> Result<()> {
+        nosup!("virStoragePoolRefresh")
+    }
+    fn pool_get_info(&self, pool: &PoolRef) -> Result<PoolInfo> {
+        nosup!("virStoragePoolGetInfo")
+    }
+    fn pool_get_xml_desc(&self, pool: &PoolRef, flags: u32) -> Result<String> {
+        nosup!("virStoragePoolGetXMLDesc")
+    }
+    fn pool_get_autostart(&self, pool: &PoolRef) -> Result<bool> {
+        nosup!("virStoragePoolGetAutostart")
+    }
+    fn pool_set_autostart(&self, pool: &PoolRef, autostart: bool) -> Result<()> {
+        nosup!("virStoragePoolSetAutostart")
+    }
+    fn pool_is_active(&self, pool: &PoolRef) -> Result<bool> {
+        nosup!("virStoragePoolIsActive")
+    }
+    fn pool_is_persistent(&self, pool: &PoolRef) -> Result<bool> {
+        nosup!("virStoragePoolIsPersistent")
+    }
+    fn pool_list_all_volumes(&self, pool: &PoolRef, flags: u32) -> Result<Vec<VolRef>> {
+        nosup!("virStoragePoolListAllVolumes")
+    }
+    fn pool_num_of_volumes(&self, pool: &PoolRef) -> Result<i32> {
+        nosup!("virStoragePoolNumOfVolumes")
+    }
+
+    // ---- storage volumes ----------------------------------------------
+    fn vol_create_xml(&self, pool: &PoolRef, xml: &str, flags: u32) -> Result<VolRef> {
+        nosup!("virStorageVolCreateXML")
+    }
+    fn vol_create_xml_from(&self, pool: &PoolRef, xml: &str, clone: &VolRef, flags: u32) -> Result<VolRef> {
+        nosup!("virStorageVolCreateXMLFrom")
+    }
+    fn lookup_vol_by_name(&self, pool: &PoolRef, name: &str) -> Result<VolRef> {
+        nosup!("virStorageVolLookupByName")
+    }
+    fn lookup_vol_by_key(&self, key: &str) -> Result<VolRef> {
+        nosup!("virStorageVolLookupByKey")
+    }
+    fn lookup_vol_by_path(&self, path: &str) -> Result<VolRef> {
+        nosup!("virStorageVolLookupByPath")
+    }
+    fn vol_delete(&self, vol: &VolRef, flags: u32) -> Result<()> {
+        nosup!("virStorageVolDelete")
+    }
+    fn vol_wipe(&self, vol: &VolRef, algorithm: u32, flags: u32) -> Result<()> {
+        nosup!("virStorageVolWipePattern")
+    }
+    fn vol_get_info(&self, vol: &VolRef, flags: u32) -> Result<VolInfo> {
+        nosup!("virStorageVolGetInfo")
+    }
+    fn vol_get_xml_desc(&self, vol: &VolRef, flags: u32) -> Result<String> {
+        nosup!("virStorageVolGetXMLDesc")
+    }
+    fn vol_get_path(&self, vol: &VolRef) -> Result<String> {
+        nosup!("virStorageVolGetPath")
+    }
+    fn vol_resize(&self, vol: &VolRef, capacity: u64, flags: u32) -> Result<()> {
+        nosup!("virStorageVolResize")
+    }
+    fn vol_upload(&self, vol: &VolRef, offset: u64, length: u64, flags: u32) -> Result<Box<dyn Stream>> {
+        nosup!("virStorageVolUpload")
+    }
+    fn vol_download(&self, vol: &VolRef, offset: u64, length: u64, flags: u32) -> Result<Box<dyn Stream>> {
+        nosup!("virStorageVolDownload")
+    }
+
+    // ---- host interfaces ----------------------------------------------
+    fn list_all_interfaces(&self, flags: u32) -> Result<Vec<InterfaceRef>> {
+        nosup!("virConnectListAllInterfaces")
+    }
+    fn lookup_interface_by_name(&self, name: &str) -> Result<InterfaceRef> {
+        nosup!("virInterfaceLookupByName")
+    }
+    fn lookup_interface_by_mac(&self, mac: &str) -> Result<InterfaceRef> {
+        nosup!("virInterfaceLookupByMACString")
+    }
+    fn interface_get_xml_desc(&self, iface: &InterfaceRef, flags: u32) -> Result<String> {
+        nosup!("virInterfaceGetXMLDesc")
+    }
+    fn interface_define_xml(&self, xml: &str, flags: u32) -> Result<InterfaceRef> {
+        nosup!("virInterfaceDefineXML")
+    }
+    fn interface_undefine(&self, iface: &InterfaceRef) -> Result<()> {
+        nosup!("virInterfaceUndefine")
+    }
+    fn interface_create(&self, iface: &InterfaceRef, flags: u32) -> Result<()> {
+        nosup!("virInterfaceCreate")
+    }
+    fn interface_destroy(&self, iface: &InterfaceRef, flags: u32) -> Result<()> {
+        nosup!("virInterfaceDestroy")
+    }
+    fn interface_is_active(&self, iface: &InterfaceRef) -> Result<bool> {
+        nosup!("virInterfaceIsActive")
+    }
+
+    // ---- node devices -------------------------------------------------
+    fn list_all_node_devices(&self, flags: u32) -> Result<Vec<NodeDevRef>> {
+        nosup!("virConnectListAllNodeDevices")
+    }
+    fn lookup_node_device_by_name(&self, name: &str) -> Result<NodeDevRef> {
+        nosup!("virNodeDeviceLookupByName")
+    }
+    fn node_device_get_xml_desc(&self, dev: &NodeDevRef, flags: u32) -> Result<String> {
+        nosup!("virNodeDeviceGetXMLDesc")
+    }
+    fn node_device_get_parent(&self, dev: &NodeDevRef) -> Result<Option<String>> {
+        nosup!("virNodeDeviceGetParent")
+    }
+    fn node_device_list_caps(&self, dev: &NodeDevRef) -> Result<Vec<String>> {
+        nosup!("virNodeDeviceListCaps")
+    }
+    fn node_device_create_xml(&self, xml: &str, flags: u32) -> Result<NodeDevRef> {
+        nosup!("virNodeDeviceCreateXML")
+    }
+    fn node_device_destroy(&self, dev: &NodeDevRef) -> Result<()> {
+        nosup!("virNodeDeviceDestroy")
+    }
+
+    // ---- secrets --------------------------------------------------------
+    fn list_all_secrets(&self, flags: u32) -> Result<Vec<SecretRef>> {
+        nosup!("virConnectListAllSecrets")
+    }
+    fn lookup_secret_by_uuid(&self, uuid: &Uuid) -> Result<SecretRef> {
+        nosup!("virSecretLookupByUUID")
+    }
+    fn lookup_secret_by_usage(&self, usage_type: i32, usage_id: &str) -> Result<SecretRef> {
+        nosup!("virSecretLookupByUsage")
+    }
+    fn secret_define_xml(&self, xml: &str, flags: u32) -> Result<SecretRef> {
+        nosup!("virSecretDefineXML")
+    }
+    fn secret_get_xml_desc(&self, secret: &SecretRef, flags: u32) -> Result<String> {
+        nosup!("virSecretGetXMLDesc")
+    }
+    fn secret_set_value(&self, secret: &SecretRef, value: &[u8], flags: u32) -> Result<()> {
+        nosup!("virSecretSetValue")
+    }
+    fn secret_get_value(&self, secret: &SecretRef, flags: u32) -> Result<Vec<u8>> {
+        nosup!("virSecretGetValue")
+    }
+    fn secret_undefine(&self, secret: &SecretRef) -> Result<()> {
+        nosup!("virSecretUndefine")
+    }
+
+    // ---- network filters ----------------------------------------------
+    fn list_all_nwfilters(&self, flags: u32) -> Result<Vec<NwFilterRef>> {
+        nosup!("virConnectListAllNWFilters")
+    }
+}
