@@ -171,7 +171,13 @@ pub trait Connection: Send + Sync {
     fn domain_resume(&self, dom: &DomainRef) -> Result<()> {
         nosup!("virDomainResume")
     }
-    fn domain_pm_suspend(&self, dom: &DomainRef, target: u32, duration: u64, flags: u32) -> Result<()> {
+    fn domain_pm_suspend(
+        &self,
+        dom: &DomainRef,
+        target: u32,
+        duration: u64,
+        flags: u32,
+    ) -> Result<()> {
         nosup!("virDomainPMSuspendForDuration")
     }
     fn domain_pm_wakeup(&self, dom: &DomainRef, flags: u32) -> Result<()> {
@@ -180,7 +186,14 @@ pub trait Connection: Send + Sync {
     fn domain_inject_nmi(&self, dom: &DomainRef, flags: u32) -> Result<()> {
         nosup!("virDomainInjectNMI")
     }
-    fn domain_send_key(&self, dom: &DomainRef, codeset: u32, holdtime: u32, keys: &[u32], flags: u32) -> Result<()> {
+    fn domain_send_key(
+        &self,
+        dom: &DomainRef,
+        codeset: u32,
+        holdtime: u32,
+        keys: &[u32],
+        flags: u32,
+    ) -> Result<()> {
         nosup!("virDomainSendKey")
     }
     fn domain_save(&self, dom: &DomainRef, to: &str, dxml: Option<&str>, flags: u32) -> Result<()> {
@@ -210,7 +223,12 @@ pub trait Connection: Send + Sync {
     fn domain_managed_save_get_xml_desc(&self, dom: &DomainRef, flags: u32) -> Result<String> {
         nosup!("virDomainManagedSaveGetXMLDesc")
     }
-    fn domain_managed_save_define_xml(&self, dom: &DomainRef, dxml: &str, flags: u32) -> Result<()> {
+    fn domain_managed_save_define_xml(
+        &self,
+        dom: &DomainRef,
+        dxml: &str,
+        flags: u32,
+    ) -> Result<()> {
         nosup!("virDomainManagedSaveDefineXML")
     }
     fn domain_rename(&self, dom: &DomainRef, new_name: &str, flags: u32) -> Result<()> {
@@ -258,7 +276,13 @@ pub trait Connection: Send + Sync {
     fn domain_get_messages(&self, dom: &DomainRef, flags: u32) -> Result<Vec<String>> {
         nosup!("virDomainGetMessages")
     }
-    fn domain_get_metadata(&self, dom: &DomainRef, kind: i32, uri: Option<&str>, flags: u32) -> Result<String> {
+    fn domain_get_metadata(
+        &self,
+        dom: &DomainRef,
+        kind: i32,
+        uri: Option<&str>,
+        flags: u32,
+    ) -> Result<String> {
         nosup!("virDomainGetMetadata")
     }
     fn domain_set_metadata(
@@ -283,7 +307,12 @@ pub trait Connection: Send + Sync {
     fn domain_set_memory(&self, dom: &DomainRef, kib: u64, flags: u32) -> Result<()> {
         nosup!("virDomainSetMemoryFlags")
     }
-    fn domain_set_memory_stats_period(&self, dom: &DomainRef, period: i32, flags: u32) -> Result<()> {
+    fn domain_set_memory_stats_period(
+        &self,
+        dom: &DomainRef,
+        period: i32,
+        flags: u32,
+    ) -> Result<()> {
         nosup!("virDomainSetMemoryStatsPeriod")
     }
     fn domain_set_vcpus(&self, dom: &DomainRef, n: u32, flags: u32) -> Result<()> {
@@ -296,62 +325,142 @@ pub trait Connection: Send + Sync {
         nosup!("virDomainGetMaxVcpus")
     }
     /// Per-vCPU info plus one cpumap of `maplen` bytes per vCPU.
-    fn domain_get_vcpus(&self, dom: &DomainRef, maxinfo: i32, maplen: i32) -> Result<(Vec<VcpuInfo>, Vec<u8>)> {
+    fn domain_get_vcpus(
+        &self,
+        dom: &DomainRef,
+        maxinfo: i32,
+        maplen: i32,
+    ) -> Result<(Vec<VcpuInfo>, Vec<u8>)> {
         nosup!("virDomainGetVcpus")
     }
     fn domain_pin_vcpu(&self, dom: &DomainRef, vcpu: u32, cpumap: &[u8], flags: u32) -> Result<()> {
         nosup!("virDomainPinVcpuFlags")
     }
-    fn domain_get_vcpu_pin_info(&self, dom: &DomainRef, ncpumaps: i32, maplen: i32, flags: u32) -> Result<(Vec<u8>, i32)> {
+    fn domain_get_vcpu_pin_info(
+        &self,
+        dom: &DomainRef,
+        ncpumaps: i32,
+        maplen: i32,
+        flags: u32,
+    ) -> Result<(Vec<u8>, i32)> {
         nosup!("virDomainGetVcpuPinInfo")
     }
     fn domain_pin_emulator(&self, dom: &DomainRef, cpumap: &[u8], flags: u32) -> Result<()> {
         nosup!("virDomainPinEmulator")
     }
-    fn domain_get_emulator_pin_info(&self, dom: &DomainRef, maplen: i32, flags: u32) -> Result<(Vec<u8>, i32)> {
+    fn domain_get_emulator_pin_info(
+        &self,
+        dom: &DomainRef,
+        maplen: i32,
+        flags: u32,
+    ) -> Result<(Vec<u8>, i32)> {
         nosup!("virDomainGetEmulatorPinInfo")
     }
     /// `(scheduler type, number of parameters)`
     fn domain_get_scheduler_type(&self, dom: &DomainRef) -> Result<(String, i32)> {
         nosup!("virDomainGetSchedulerType")
     }
-    fn domain_get_scheduler_parameters(&self, dom: &DomainRef, nparams: i32, flags: u32) -> Result<Vec<TypedParam>> {
+    fn domain_get_scheduler_parameters(
+        &self,
+        dom: &DomainRef,
+        nparams: i32,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>> {
         nosup!("virDomainGetSchedulerParametersFlags")
     }
-    fn domain_set_scheduler_parameters(&self, dom: &DomainRef, params: &[TypedParam], flags: u32) -> Result<()> {
+    fn domain_set_scheduler_parameters(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
         nosup!("virDomainSetSchedulerParametersFlags")
     }
-    fn domain_get_blkio_parameters(&self, dom: &DomainRef, nparams: i32, flags: u32) -> Result<Vec<TypedParam>> {
+    fn domain_get_blkio_parameters(
+        &self,
+        dom: &DomainRef,
+        nparams: i32,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>> {
         nosup!("virDomainGetBlkioParameters")
     }
-    fn domain_set_blkio_parameters(&self, dom: &DomainRef, params: &[TypedParam], flags: u32) -> Result<()> {
+    fn domain_set_blkio_parameters(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
         nosup!("virDomainSetBlkioParameters")
     }
-    fn domain_get_memory_parameters(&self, dom: &DomainRef, nparams: i32, flags: u32) -> Result<Vec<TypedParam>> {
+    fn domain_get_memory_parameters(
+        &self,
+        dom: &DomainRef,
+        nparams: i32,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>> {
         nosup!("virDomainGetMemoryParameters")
     }
-    fn domain_set_memory_parameters(&self, dom: &DomainRef, params: &[TypedParam], flags: u32) -> Result<()> {
+    fn domain_set_memory_parameters(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
         nosup!("virDomainSetMemoryParameters")
     }
-    fn domain_get_numa_parameters(&self, dom: &DomainRef, nparams: i32, flags: u32) -> Result<Vec<TypedParam>> {
+    fn domain_get_numa_parameters(
+        &self,
+        dom: &DomainRef,
+        nparams: i32,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>> {
         nosup!("virDomainGetNumaParameters")
     }
-    fn domain_set_numa_parameters(&self, dom: &DomainRef, params: &[TypedParam], flags: u32) -> Result<()> {
+    fn domain_set_numa_parameters(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
         nosup!("virDomainSetNumaParameters")
     }
     fn domain_get_perf_events(&self, dom: &DomainRef, flags: u32) -> Result<Vec<TypedParam>> {
         nosup!("virDomainGetPerfEvents")
     }
-    fn domain_get_block_io_tune(&self, dom: &DomainRef, disk: Option<&str>, nparams: i32, flags: u32) -> Result<Vec<TypedParam>> {
+    fn domain_get_block_io_tune(
+        &self,
+        dom: &DomainRef,
+        disk: Option<&str>,
+        nparams: i32,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>> {
         nosup!("virDomainGetBlockIoTune")
     }
-    fn domain_set_block_io_tune(&self, dom: &DomainRef, disk: &str, params: &[TypedParam], flags: u32) -> Result<()> {
+    fn domain_set_block_io_tune(
+        &self,
+        dom: &DomainRef,
+        disk: &str,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
         nosup!("virDomainSetBlockIoTune")
     }
-    fn domain_get_interface_parameters(&self, dom: &DomainRef, device: &str, nparams: i32, flags: u32) -> Result<Vec<TypedParam>> {
+    fn domain_get_interface_parameters(
+        &self,
+        dom: &DomainRef,
+        device: &str,
+        nparams: i32,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>> {
         nosup!("virDomainGetInterfaceParameters")
     }
-    fn domain_set_interface_parameters(&self, dom: &DomainRef, device: &str, params: &[TypedParam], flags: u32) -> Result<()> {
+    fn domain_set_interface_parameters(
+        &self,
+        dom: &DomainRef,
+        device: &str,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
         nosup!("virDomainSetInterfaceParameters")
     }
     fn domain_get_iothread_info(&self, dom: &DomainRef, flags: u32) -> Result<Vec<IoThreadInfo>> {
@@ -363,10 +472,22 @@ pub trait Connection: Send + Sync {
     fn domain_del_iothread(&self, dom: &DomainRef, id: u32, flags: u32) -> Result<()> {
         nosup!("virDomainDelIOThread")
     }
-    fn domain_pin_iothread(&self, dom: &DomainRef, id: u32, cpumap: &[u8], flags: u32) -> Result<()> {
+    fn domain_pin_iothread(
+        &self,
+        dom: &DomainRef,
+        id: u32,
+        cpumap: &[u8],
+        flags: u32,
+    ) -> Result<()> {
         nosup!("virDomainPinIOThread")
     }
-    fn domain_set_iothread_params(&self, dom: &DomainRef, id: u32, params: &[TypedParam], flags: u32) -> Result<()> {
+    fn domain_set_iothread_params(
+        &self,
+        dom: &DomainRef,
+        id: u32,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
         nosup!("virDomainSetIOThreadParams")
     }
 
@@ -374,19 +495,37 @@ pub trait Connection: Send + Sync {
     fn domain_block_stats(&self, dom: &DomainRef, path: &str) -> Result<BlockStats> {
         nosup!("virDomainBlockStats")
     }
-    fn domain_block_stats_flags(&self, dom: &DomainRef, path: &str, nparams: i32, flags: u32) -> Result<Vec<TypedParam>> {
+    fn domain_block_stats_flags(
+        &self,
+        dom: &DomainRef,
+        path: &str,
+        nparams: i32,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>> {
         nosup!("virDomainBlockStatsFlags")
     }
     fn domain_interface_stats(&self, dom: &DomainRef, device: &str) -> Result<InterfaceStats> {
         nosup!("virDomainInterfaceStats")
     }
-    fn domain_memory_stats(&self, dom: &DomainRef, nr_stats: u32, flags: u32) -> Result<Vec<MemoryStat>> {
+    fn domain_memory_stats(
+        &self,
+        dom: &DomainRef,
+        nr_stats: u32,
+        flags: u32,
+    ) -> Result<Vec<MemoryStat>> {
         nosup!("virDomainMemoryStats")
     }
     fn domain_get_block_info(&self, dom: &DomainRef, path: &str, flags: u32) -> Result<BlockInfo> {
         nosup!("virDomainGetBlockInfo")
     }
-    fn domain_get_cpu_stats(&self, dom: &DomainRef, start_cpu: i32, ncpus: u32, nparams: i32, flags: u32) -> Result<Vec<Vec<TypedParam>>> {
+    fn domain_get_cpu_stats(
+        &self,
+        dom: &DomainRef,
+        start_cpu: i32,
+        ncpus: u32,
+        nparams: i32,
+        flags: u32,
+    ) -> Result<Vec<Vec<TypedParam>>> {
         nosup!("virDomainGetCPUStats")
     }
     fn domain_get_job_info(&self, dom: &DomainRef) -> Result<JobInfo> {
@@ -398,11 +537,21 @@ pub trait Connection: Send + Sync {
     fn domain_abort_job(&self, dom: &DomainRef) -> Result<()> {
         nosup!("virDomainAbortJob")
     }
-    fn domain_interface_addresses(&self, dom: &DomainRef, source: u32, flags: u32) -> Result<Vec<GuestInterface>> {
+    fn domain_interface_addresses(
+        &self,
+        dom: &DomainRef,
+        source: u32,
+        flags: u32,
+    ) -> Result<Vec<GuestInterface>> {
         nosup!("virDomainInterfaceAddresses")
     }
     /// `None` for `doms` means every domain matching `flags`.
-    fn get_all_domain_stats(&self, doms: Option<&[DomainRef]>, stats: u32, flags: u32) -> Result<Vec<(DomainRef, Vec<TypedParam>)>> {
+    fn get_all_domain_stats(
+        &self,
+        doms: Option<&[DomainRef]>,
+        stats: u32,
+        flags: u32,
+    ) -> Result<Vec<(DomainRef, Vec<TypedParam>)>> {
         nosup!("virConnectGetAllDomainStats")
     }
 
@@ -420,10 +569,20 @@ pub trait Connection: Send + Sync {
         nosup!("virDomainUpdateDeviceFlags")
     }
     /// `(mime type, image stream)`
-    fn domain_screenshot(&self, dom: &DomainRef, screen: u32, flags: u32) -> Result<(String, Box<dyn Stream>)> {
+    fn domain_screenshot(
+        &self,
+        dom: &DomainRef,
+        screen: u32,
+        flags: u32,
+    ) -> Result<(String, Box<dyn Stream>)> {
         nosup!("virDomainScreenshot")
     }
-    fn domain_open_console(&self, dom: &DomainRef, dev_name: Option<&str>, flags: u32) -> Result<Box<dyn Stream>> {
+    fn domain_open_console(
+        &self,
+        dom: &DomainRef,
+        dev_name: Option<&str>,
+        flags: u32,
+    ) -> Result<Box<dyn Stream>> {
         nosup!("virDomainOpenConsole")
     }
 
@@ -440,13 +599,22 @@ pub trait Connection: Send + Sync {
     fn list_all_snapshots(&self, dom: &DomainRef, flags: u32) -> Result<Vec<SnapshotRef>> {
         nosup!("virDomainListAllSnapshots")
     }
-    fn snapshot_list_all_children(&self, snap: &SnapshotRef, flags: u32) -> Result<Vec<SnapshotRef>> {
+    fn snapshot_list_all_children(
+        &self,
+        snap: &SnapshotRef,
+        flags: u32,
+    ) -> Result<Vec<SnapshotRef>> {
         nosup!("virDomainSnapshotListAllChildren")
     }
     fn snapshot_num_children(&self, snap: &SnapshotRef, flags: u32) -> Result<i32> {
         nosup!("virDomainSnapshotNumChildren")
     }
-    fn snapshot_lookup_by_name(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<SnapshotRef> {
+    fn snapshot_lookup_by_name(
+        &self,
+        dom: &DomainRef,
+        name: &str,
+        flags: u32,
+    ) -> Result<SnapshotRef> {
         nosup!("virDomainSnapshotLookupByName")
     }
     fn has_current_snapshot(&self, dom: &DomainRef, flags: u32) -> Result<bool> {
@@ -472,7 +640,12 @@ pub trait Connection: Send + Sync {
     }
 
     // ---- checkpoints --------------------------------------------------
-    fn checkpoint_create_xml(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<CheckpointRef> {
+    fn checkpoint_create_xml(
+        &self,
+        dom: &DomainRef,
+        xml: &str,
+        flags: u32,
+    ) -> Result<CheckpointRef> {
         nosup!("virDomainCheckpointCreateXML")
     }
     fn checkpoint_get_xml_desc(&self, cp: &CheckpointRef, flags: u32) -> Result<String> {
@@ -481,10 +654,19 @@ pub trait Connection: Send + Sync {
     fn list_all_checkpoints(&self, dom: &DomainRef, flags: u32) -> Result<Vec<CheckpointRef>> {
         nosup!("virDomainListAllCheckpoints")
     }
-    fn checkpoint_list_all_children(&self, cp: &CheckpointRef, flags: u32) -> Result<Vec<CheckpointRef>> {
+    fn checkpoint_list_all_children(
+        &self,
+        cp: &CheckpointRef,
+        flags: u32,
+    ) -> Result<Vec<CheckpointRef>> {
         nosup!("virDomainCheckpointListAllChildren")
     }
-    fn checkpoint_lookup_by_name(&self, dom: &DomainRef, name: &str, flags: u32) -> Result<CheckpointRef> {
+    fn checkpoint_lookup_by_name(
+        &self,
+        dom: &DomainRef,
+        name: &str,
+        flags: u32,
+    ) -> Result<CheckpointRef> {
         nosup!("virDomainCheckpointLookupByName")
     }
     fn checkpoint_get_parent(&self, cp: &CheckpointRef, flags: u32) -> Result<CheckpointRef> {
@@ -496,19 +678,34 @@ pub trait Connection: Send + Sync {
 
     // ---- events -------------------------------------------------------
     /// Registers a domain event callback; returns the callback id.
-    fn domain_event_register(&self, dom: Option<&DomainRef>, event_id: i32, cb: DomainEventCallback) -> Result<i32> {
+    fn domain_event_register(
+        &self,
+        dom: Option<&DomainRef>,
+        event_id: i32,
+        cb: DomainEventCallback,
+    ) -> Result<i32> {
         nosup!("virConnectDomainEventRegisterAny")
     }
     fn domain_event_deregister(&self, callback_id: i32) -> Result<()> {
         nosup!("virConnectDomainEventDeregisterAny")
     }
-    fn network_event_register(&self, net: Option<&NetworkRef>, event_id: i32, cb: NetworkEventCallback) -> Result<i32> {
+    fn network_event_register(
+        &self,
+        net: Option<&NetworkRef>,
+        event_id: i32,
+        cb: NetworkEventCallback,
+    ) -> Result<i32> {
         nosup!("virConnectNetworkEventRegisterAny")
     }
     fn network_event_deregister(&self, callback_id: i32) -> Result<()> {
         nosup!("virConnectNetworkEventDeregisterAny")
     }
-    fn pool_event_register(&self, pool: Option<&PoolRef>, event_id: i32, cb: PoolEventCallback) -> Result<i32> {
+    fn pool_event_register(
+        &self,
+        pool: Option<&PoolRef>,
+        event_id: i32,
+        cb: PoolEventCallback,
+    ) -> Result<i32> {
         nosup!("virConnectStoragePoolEventRegisterAny")
     }
     fn pool_event_deregister(&self, callback_id: i32) -> Result<()> {
@@ -558,10 +755,23 @@ pub trait Connection: Send + Sync {
     fn network_is_persistent(&self, net: &NetworkRef) -> Result<bool> {
         nosup!("virNetworkIsPersistent")
     }
-    fn network_update(&self, net: &NetworkRef, command: u32, section: u32, parent_index: i32, xml: &str, flags: u32) -> Result<()> {
+    fn network_update(
+        &self,
+        net: &NetworkRef,
+        command: u32,
+        section: u32,
+        parent_index: i32,
+        xml: &str,
+        flags: u32,
+    ) -> Result<()> {
         nosup!("virNetworkUpdate")
     }
-    fn network_get_dhcp_leases(&self, net: &NetworkRef, mac: Option<&str>, flags: u32) -> Result<Vec<NetworkDhcpLease>> {
+    fn network_get_dhcp_leases(
+        &self,
+        net: &NetworkRef,
+        mac: Option<&str>,
+        flags: u32,
+    ) -> Result<Vec<NetworkDhcpLease>> {
         nosup!("virNetworkGetDHCPLeases")
     }
 
@@ -578,7 +788,12 @@ pub trait Connection: Send + Sync {
     fn lookup_pool_by_volume(&self, vol: &VolRef) -> Result<PoolRef> {
         nosup!("virStoragePoolLookupByVolume")
     }
-    fn find_storage_pool_sources(&self, kind: &str, src_spec: Option<&str>, flags: u32) -> Result<String> {
+    fn find_storage_pool_sources(
+        &self,
+        kind: &str,
+        src_spec: Option<&str>,
+        flags: u32,
+    ) -> Result<String> {
         nosup!("virConnectFindStoragePoolSources")
     }
     fn pool_define_xml(&self, xml: &str, flags: u32) -> Result<PoolRef> {
@@ -634,7 +849,13 @@ pub trait Connection: Send + Sync {
     fn vol_create_xml(&self, pool: &PoolRef, xml: &str, flags: u32) -> Result<VolRef> {
         nosup!("virStorageVolCreateXML")
     }
-    fn vol_create_xml_from(&self, pool: &PoolRef, xml: &str, clone: &VolRef, flags: u32) -> Result<VolRef> {
+    fn vol_create_xml_from(
+        &self,
+        pool: &PoolRef,
+        xml: &str,
+        clone: &VolRef,
+        flags: u32,
+    ) -> Result<VolRef> {
         nosup!("virStorageVolCreateXMLFrom")
     }
     fn lookup_vol_by_name(&self, pool: &PoolRef, name: &str) -> Result<VolRef> {
@@ -664,10 +885,22 @@ pub trait Connection: Send + Sync {
     fn vol_resize(&self, vol: &VolRef, capacity: u64, flags: u32) -> Result<()> {
         nosup!("virStorageVolResize")
     }
-    fn vol_upload(&self, vol: &VolRef, offset: u64, length: u64, flags: u32) -> Result<Box<dyn Stream>> {
+    fn vol_upload(
+        &self,
+        vol: &VolRef,
+        offset: u64,
+        length: u64,
+        flags: u32,
+    ) -> Result<Box<dyn Stream>> {
         nosup!("virStorageVolUpload")
     }
-    fn vol_download(&self, vol: &VolRef, offset: u64, length: u64, flags: u32) -> Result<Box<dyn Stream>> {
+    fn vol_download(
+        &self,
+        vol: &VolRef,
+        offset: u64,
+        length: u64,
+        flags: u32,
+    ) -> Result<Box<dyn Stream>> {
         nosup!("virStorageVolDownload")
     }
 

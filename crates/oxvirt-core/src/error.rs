@@ -101,7 +101,10 @@ pub fn template(code: i32) -> (&'static str, &'static str) {
             "no connection driver available",
             "no connection driver available for %s",
         ),
-        INVALID_CONN => ("invalid connection pointer in", "invalid connection pointer in %s"),
+        INVALID_CONN => (
+            "invalid connection pointer in",
+            "invalid connection pointer in %s",
+        ),
         INVALID_DOMAIN => ("invalid domain pointer in", "invalid domain pointer in %s"),
         INVALID_ARG => ("invalid argument", "invalid argument: %s"),
         OPERATION_FAILED => ("operation failed", "operation failed: %s"),
@@ -164,7 +167,10 @@ pub fn template(code: i32) -> (&'static str, &'static str) {
         NO_DOMAIN_SNAPSHOT => ("Domain snapshot not found", "Domain snapshot not found: %s"),
         INVALID_STREAM => ("invalid stream pointer", "invalid stream pointer in %s"),
         ARGUMENT_UNSUPPORTED => ("argument unsupported", "argument unsupported: %s"),
-        STORAGE_POOL_BUILT => ("Storage pool already built", "Storage pool already built: %s"),
+        STORAGE_POOL_BUILT => (
+            "Storage pool already built",
+            "Storage pool already built: %s",
+        ),
         OPERATION_ABORTED => ("operation aborted", "operation aborted: %s"),
         NO_DOMAIN_METADATA => ("metadata not found", "metadata not found: %s"),
         OVERFLOW => ("numerical overflow", "numerical overflow: %s"),
@@ -179,10 +185,7 @@ pub fn template(code: i32) -> (&'static str, &'static str) {
             "XML document failed to validate against schema",
             "XML document failed to validate against schema: %s",
         ),
-        INVALID_DOMAIN_CHECKPOINT => (
-            "Invalid domain checkpoint",
-            "Invalid domain checkpoint: %s",
-        ),
+        INVALID_DOMAIN_CHECKPOINT => ("Invalid domain checkpoint", "Invalid domain checkpoint: %s"),
         NO_DOMAIN_CHECKPOINT => (
             "Domain checkpoint not found",
             "Domain checkpoint not found: %s",
@@ -226,10 +229,18 @@ impl Error {
         Error {
             code,
             domain,
-            str1: Some(if detail.is_empty() { bare.to_string() } else { with.to_string() }),
+            str1: Some(if detail.is_empty() {
+                bare.to_string()
+            } else {
+                with.to_string()
+            }),
             message,
             level: 2,
-            str2: if detail.is_empty() { None } else { Some(detail) },
+            str2: if detail.is_empty() {
+                None
+            } else {
+                Some(detail)
+            },
             int1: -1,
             int2: -1,
             ..Default::default()
@@ -321,7 +332,10 @@ mod tests {
     #[test]
     fn messages_follow_libvirt_templates() {
         let e = Error::new(code::OPERATION_INVALID, from::TEST, "domain is not running");
-        assert_eq!(e.message, "Requested operation is not valid: domain is not running");
+        assert_eq!(
+            e.message,
+            "Requested operation is not valid: domain is not running"
+        );
         let e = Error::new(code::NO_DOMAIN, from::TEST, "");
         assert_eq!(e.message, "Domain not found");
         let e = Error::no_support("virDomainFoo");

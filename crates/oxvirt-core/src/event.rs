@@ -89,11 +89,22 @@ pub struct GraphicsAddress {
 /// What happened, with the payload each `virDomainEventID` carries.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DomainEventKind {
-    Lifecycle { event: i32, detail: i32 },
+    Lifecycle {
+        event: i32,
+        detail: i32,
+    },
     Reboot,
-    RtcChange { offset: i64 },
-    Watchdog { action: i32 },
-    IoError { src_path: String, dev_alias: String, action: i32 },
+    RtcChange {
+        offset: i64,
+    },
+    Watchdog {
+        action: i32,
+    },
+    IoError {
+        src_path: String,
+        dev_alias: String,
+        action: i32,
+    },
     Graphics {
         phase: i32,
         local: GraphicsAddress,
@@ -101,27 +112,86 @@ pub enum DomainEventKind {
         auth_scheme: String,
         subject: Vec<(String, String)>,
     },
-    IoErrorReason { src_path: String, dev_alias: String, action: i32, reason: String },
+    IoErrorReason {
+        src_path: String,
+        dev_alias: String,
+        action: i32,
+        reason: String,
+    },
     ControlError,
-    BlockJob { path: String, job_type: i32, status: i32 },
-    DiskChange { old_src: Option<String>, new_src: Option<String>, dev_alias: String, reason: i32 },
-    TrayChange { dev_alias: String, reason: i32 },
-    PmWakeup { reason: i32 },
-    PmSuspend { reason: i32 },
-    BalloonChange { actual: u64 },
-    PmSuspendDisk { reason: i32 },
-    DeviceRemoved { dev_alias: String },
-    BlockJob2 { dst: String, job_type: i32, status: i32 },
-    Tunable { params: Vec<TypedParam> },
-    AgentLifecycle { state: i32, reason: i32 },
-    DeviceAdded { dev_alias: String },
-    MigrationIteration { iteration: i32 },
-    JobCompleted { params: Vec<TypedParam> },
-    DeviceRemovalFailed { dev_alias: String },
-    MetadataChange { kind: i32, nsuri: Option<String> },
-    BlockThreshold { dev: String, path: Option<String>, threshold: u64, excess: u64 },
-    MemoryFailure { recipient: i32, action: i32, flags: u32 },
-    MemoryDeviceSizeChange { alias: String, size: u64 },
+    BlockJob {
+        path: String,
+        job_type: i32,
+        status: i32,
+    },
+    DiskChange {
+        old_src: Option<String>,
+        new_src: Option<String>,
+        dev_alias: String,
+        reason: i32,
+    },
+    TrayChange {
+        dev_alias: String,
+        reason: i32,
+    },
+    PmWakeup {
+        reason: i32,
+    },
+    PmSuspend {
+        reason: i32,
+    },
+    BalloonChange {
+        actual: u64,
+    },
+    PmSuspendDisk {
+        reason: i32,
+    },
+    DeviceRemoved {
+        dev_alias: String,
+    },
+    BlockJob2 {
+        dst: String,
+        job_type: i32,
+        status: i32,
+    },
+    Tunable {
+        params: Vec<TypedParam>,
+    },
+    AgentLifecycle {
+        state: i32,
+        reason: i32,
+    },
+    DeviceAdded {
+        dev_alias: String,
+    },
+    MigrationIteration {
+        iteration: i32,
+    },
+    JobCompleted {
+        params: Vec<TypedParam>,
+    },
+    DeviceRemovalFailed {
+        dev_alias: String,
+    },
+    MetadataChange {
+        kind: i32,
+        nsuri: Option<String>,
+    },
+    BlockThreshold {
+        dev: String,
+        path: Option<String>,
+        threshold: u64,
+        excess: u64,
+    },
+    MemoryFailure {
+        recipient: i32,
+        action: i32,
+        flags: u32,
+    },
+    MemoryDeviceSizeChange {
+        alias: String,
+        size: u64,
+    },
 }
 
 impl DomainEventKind {
@@ -222,18 +292,62 @@ pub type DomainEventCallback = Arc<dyn Fn(&DomainEvent) + Send + Sync>;
 pub type NetworkEventCallback = Arc<dyn Fn(&NetworkEvent) + Send + Sync>;
 pub type PoolEventCallback = Arc<dyn Fn(&PoolEvent) + Send + Sync>;
 
+/// One registered callback with its filters.
+struct Entry<C> {
+    id: i32,
+    object: Option<crate::types::Uuid>,
+    event_id: i32,
+    cb: C,
+}
+
+/// Callbacks of one family (domain, network or pool).
+struct Registry<C>(std::sync::Mutex<Vec<Entry<C>>>);
+
+impl<C: Clone> Registry<C> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Entry<C>>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn push(&self, id: i32, object: Option<crate::types::Uuid>, event_id: i32, cb: C) {
+        self.lock().push(Entry {
+            id,
+            object,
+            event_id,
+            cb,
+        });
+    }
+
+    fn remove(&self, id: i32) -> bool {
+        let mut v = self.lock();
+        let before = v.len();
+        v.retain(|e| e.id != id);
+        v.len() != before
+    }
+
+    /// The callbacks that want `event_id` for the object `uuid`.
+    fn targets(&self, event_id: i32, uuid: crate::types::Uuid) -> Vec<C> {
+        self.lock()
+            .iter()
+            .filter(|e| e.event_id == event_id && e.object.is_none_or(|u| u == uuid))
+            .map(|e| e.cb.clone())
+            .collect()
+    }
+}
+
+impl<C> Default for Registry<C> {
+    fn default() -> Self {
+        Registry(std::sync::Mutex::new(Vec::new()))
+    }
+}
+
 /// Callbacks registered on one driver instance, with their filters.
 /// Drivers own one of these and call `emit_*` on every transition.
 #[derive(Default)]
 pub struct EventHub {
     next_id: std::sync::atomic::AtomicI32,
-    domain: std::sync::Mutex<Vec<(i32, Option<crate::types::Uuid>, i32, DomainEventCallback)>>,
-    network: std::sync::Mutex<Vec<(i32, Option<crate::types::Uuid>, i32, NetworkEventCallback)>>,
-    pool: std::sync::Mutex<Vec<(i32, Option<crate::types::Uuid>, i32, PoolEventCallback)>>,
-}
-
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+    domain: Registry<DomainEventCallback>,
+    network: Registry<NetworkEventCallback>,
+    pool: Registry<PoolEventCallback>,
 }
 
 impl EventHub {
@@ -254,7 +368,7 @@ impl EventHub {
         cb: DomainEventCallback,
     ) -> i32 {
         let id = self.next();
-        lock(&self.domain).push((id, dom.map(|d| d.uuid), event_id, cb));
+        self.domain.push(id, dom.map(|d| d.uuid), event_id, cb);
         id
     }
 
@@ -265,45 +379,28 @@ impl EventHub {
         cb: NetworkEventCallback,
     ) -> i32 {
         let id = self.next();
-        lock(&self.network).push((id, net.map(|n| n.uuid), event_id, cb));
+        self.network.push(id, net.map(|n| n.uuid), event_id, cb);
         id
     }
 
-    pub fn register_pool(&self, pool: Option<&PoolRef>, event_id: i32, cb: PoolEventCallback) -> i32 {
+    pub fn register_pool(
+        &self,
+        pool: Option<&PoolRef>,
+        event_id: i32,
+        cb: PoolEventCallback,
+    ) -> i32 {
         let id = self.next();
-        lock(&self.pool).push((id, pool.map(|p| p.uuid), event_id, cb));
+        self.pool.push(id, pool.map(|p| p.uuid), event_id, cb);
         id
     }
 
     /// Removes a callback of any kind; false when the id is unknown.
     pub fn deregister(&self, id: i32) -> bool {
-        let mut found = false;
-        lock(&self.domain).retain(|e| {
-            let hit = e.0 == id;
-            found |= hit;
-            !hit
-        });
-        lock(&self.network).retain(|e| {
-            let hit = e.0 == id;
-            found |= hit;
-            !hit
-        });
-        lock(&self.pool).retain(|e| {
-            let hit = e.0 == id;
-            found |= hit;
-            !hit
-        });
-        found
+        self.domain.remove(id) | self.network.remove(id) | self.pool.remove(id)
     }
 
     pub fn emit_domain(&self, ev: &DomainEvent) {
-        let id = ev.kind.event_id();
-        let targets: Vec<DomainEventCallback> = lock(&self.domain)
-            .iter()
-            .filter(|(_, u, e, _)| *e == id && u.is_none_or(|u| u == ev.dom.uuid))
-            .map(|(_, _, _, cb)| cb.clone())
-            .collect();
-        for cb in targets {
+        for cb in self.domain.targets(ev.kind.event_id(), ev.dom.uuid) {
             cb(ev);
         }
     }
@@ -313,12 +410,7 @@ impl EventHub {
             NetworkEventKind::Lifecycle { .. } => 0,
             NetworkEventKind::MetadataChange { .. } => 1,
         };
-        let targets: Vec<NetworkEventCallback> = lock(&self.network)
-            .iter()
-            .filter(|(_, u, e, _)| *e == id && u.is_none_or(|u| u == ev.net.uuid))
-            .map(|(_, _, _, cb)| cb.clone())
-            .collect();
-        for cb in targets {
+        for cb in self.network.targets(id, ev.net.uuid) {
             cb(ev);
         }
     }
@@ -328,12 +420,7 @@ impl EventHub {
             PoolEventKind::Lifecycle { .. } => 0,
             PoolEventKind::Refresh => 1,
         };
-        let targets: Vec<PoolEventCallback> = lock(&self.pool)
-            .iter()
-            .filter(|(_, u, e, _)| *e == id && u.is_none_or(|u| u == ev.pool.uuid))
-            .map(|(_, _, _, cb)| cb.clone())
-            .collect();
-        for cb in targets {
+        for cb in self.pool.targets(id, ev.pool.uuid) {
             cb(ev);
         }
     }

@@ -37,7 +37,13 @@ fn percent_decode(s: &str) -> String {
 
 impl Uri {
     pub fn parse(s: &str) -> Result<Uri> {
-        let bad = || Error::new(code::INVALID_ARG, from::URI, format!("Unable to parse URI {}", s));
+        let bad = || {
+            Error::new(
+                code::INVALID_ARG,
+                from::URI,
+                format!("Unable to parse URI {}", s),
+            )
+        };
         let (scheme, rest) = s.split_once(':').ok_or_else(bad)?;
         if scheme.is_empty() {
             return Err(bad());
@@ -68,16 +74,17 @@ impl Uri {
                 }
                 None => auth,
             };
-            let (host, port) = if let Some(end) = hostport.strip_prefix('[').and_then(|h| h.find(']')) {
-                let host = &hostport[1..end + 1];
-                let port = hostport[end + 2..].strip_prefix(':');
-                (host, port)
-            } else {
-                match hostport.rsplit_once(':') {
-                    Some((h, p)) => (h, Some(p)),
-                    None => (hostport, None),
-                }
-            };
+            let (host, port) =
+                if let Some(end) = hostport.strip_prefix('[').and_then(|h| h.find(']')) {
+                    let host = &hostport[1..end + 1];
+                    let port = hostport[end + 2..].strip_prefix(':');
+                    (host, port)
+                } else {
+                    match hostport.rsplit_once(':') {
+                        Some((h, p)) => (h, Some(p)),
+                        None => (hostport, None),
+                    }
+                };
             if !host.is_empty() {
                 uri.host = Some(host.to_string());
             }
@@ -107,8 +114,20 @@ impl Uri {
     /// (what the remote driver sends in CONNECT_OPEN).
     pub fn driver_uri(&self) -> String {
         const TRANSPORT_PARAMS: &[&str] = &[
-            "name", "command", "socket", "netcat", "keyfile", "sshauth", "no_verify", "no_tty",
-            "pkipath", "known_hosts", "known_hosts_verify", "tls_priority", "mode", "proxy",
+            "name",
+            "command",
+            "socket",
+            "netcat",
+            "keyfile",
+            "sshauth",
+            "no_verify",
+            "no_tty",
+            "pkipath",
+            "known_hosts",
+            "known_hosts_verify",
+            "tls_priority",
+            "mode",
+            "proxy",
         ];
         let mut s = format!("{}://", self.driver);
         if let Some(u) = &self.user {

@@ -151,7 +151,7 @@ pub struct ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}\n", self.url, self.line, self.message)?;
+        writeln!(f, "{}:{}: {}", self.url, self.line, self.message)?;
         match &self.context {
             Some(ctx) => {
                 f.write_str(ctx)?;
@@ -247,7 +247,9 @@ impl<'a> Parser<'a> {
             match ev {
                 Event::Start(s) | Event::Empty(s) if root.is_some() && stack.is_empty() => {
                     let _ = s;
-                    return Err(self.error_at(before, "Extra content at the end of the document".into()));
+                    return Err(
+                        self.error_at(before, "Extra content at the end of the document".into())
+                    );
                 }
                 Event::Start(s) => {
                     if stack.len() >= MAX_DEPTH {
@@ -272,10 +274,8 @@ impl<'a> Parser<'a> {
                 Event::End(e) => {
                     let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
                     let Some((el, start)) = stack.pop() else {
-                        return Err(self.error_at(
-                            before,
-                            "Extra content at the end of the document".into(),
-                        ));
+                        return Err(self
+                            .error_at(before, "Extra content at the end of the document".into()));
                     };
                     if el.name != name {
                         return Err(self.error_at(
@@ -315,7 +315,9 @@ impl<'a> Parser<'a> {
                     match stack.last_mut() {
                         Some((parent, _)) => push_text(parent, text),
                         None => {
-                            return Err(self.error_at(before, "Start tag expected, '<' not found".into()))
+                            return Err(
+                                self.error_at(before, "Start tag expected, '<' not found".into())
+                            )
                         }
                     }
                 }
@@ -383,7 +385,9 @@ impl<'a> Parser<'a> {
             let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
             let raw = String::from_utf8_lossy(&a.value).into_owned();
             if raw.contains('<') {
-                return Err(self.error_at(pos, "Unescaped '<' not allowed in attributes values".into()));
+                return Err(
+                    self.error_at(pos, "Unescaped '<' not allowed in attributes values".into())
+                );
             }
             let mut value = self.unescape(&raw, pos)?;
             // Attribute-value normalisation: literal white space becomes a space.
@@ -426,7 +430,10 @@ impl<'a> Parser<'a> {
                         _ => {
                             return Err(self.error_at(
                                 pos,
-                                format!("xmlParseCharRef: invalid xmlChar value {}", num.unwrap_or(0)),
+                                format!(
+                                    "xmlParseCharRef: invalid xmlChar value {}",
+                                    num.unwrap_or(0)
+                                ),
                             ))
                         }
                     }
@@ -470,10 +477,9 @@ impl<'a> Parser<'a> {
             quick_xml::Error::Syntax(SyntaxError::UnclosedCData) => {
                 self.error_at(self.text.len(), "CData section not finished".into())
             }
-            quick_xml::Error::Syntax(SyntaxError::UnclosedPIOrXmlDecl) => self.error_at(
-                self.text.len(),
-                "ParsePI: PI xml never end ...".into(),
-            ),
+            quick_xml::Error::Syntax(SyntaxError::UnclosedPIOrXmlDecl) => {
+                self.error_at(self.text.len(), "ParsePI: PI xml never end ...".into())
+            }
             quick_xml::Error::Syntax(_) => match stack.last() {
                 Some((el, start)) => self.error_at(
                     self.text.len(),
@@ -513,7 +519,13 @@ fn normalize_attr_ws(raw: &str, unescaped: &str) -> String {
         // literal ones, which requires a second pass over the raw text.
         let replaced: String = raw
             .chars()
-            .map(|c| if matches!(c, '\n' | '\t' | '\r') { ' ' } else { c })
+            .map(|c| {
+                if matches!(c, '\n' | '\t' | '\r') {
+                    ' '
+                } else {
+                    c
+                }
+            })
             .collect();
         // The replaced raw text unescapes without error: the original did.
         return Parser { text: "", url: "" }
@@ -522,7 +534,13 @@ fn normalize_attr_ws(raw: &str, unescaped: &str) -> String {
     }
     unescaped
         .chars()
-        .map(|c| if matches!(c, '\n' | '\t' | '\r') { ' ' } else { c })
+        .map(|c| {
+            if matches!(c, '\n' | '\t' | '\r') {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -557,7 +575,10 @@ mod tests {
     #[test]
     fn mismatched_tags_and_extra_content() {
         let err = parse("<a>\n<b></c></a>", "(x)").unwrap_err();
-        assert_eq!(err.message, "Opening and ending tag mismatch: b line 2 and c");
+        assert_eq!(
+            err.message,
+            "Opening and ending tag mismatch: b line 2 and c"
+        );
         let err = parse("<a/><b/>", "(x)").unwrap_err();
         assert_eq!(err.message, "Extra content at the end of the document");
         let err = parse("", "(x)").unwrap_err();

@@ -197,7 +197,10 @@ pub fn scale(value: u64, unit: Option<&str>, default: u64, limit: u64) -> Result
         }
     };
     if value != 0 && value > limit / scale {
-        return Err(Error::Overflow(format!("value too large: {}{}", value, suffix)));
+        return Err(Error::Overflow(format!(
+            "value too large: {}{}",
+            value, suffix
+        )));
     }
     Ok(value * scale)
 }
@@ -318,7 +321,10 @@ mod tests {
 
     #[test]
     fn scales_units() {
-        assert_eq!(memory_kib("256", Some("MiB"), "./memory[1]").unwrap(), 262144);
+        assert_eq!(
+            memory_kib("256", Some("MiB"), "./memory[1]").unwrap(),
+            262144
+        );
         assert_eq!(memory_kib("1", Some("G"), "./memory[1]").unwrap(), 1048576);
         assert_eq!(memory_kib("1000", Some("b"), "./memory[1]").unwrap(), 1);
         assert_eq!(memory_kib("1", Some("KB"), "./memory[1]").unwrap(), 1);

@@ -276,8 +276,14 @@ fn libxml_text_escape(v: &str, out: &mut String) {
 fn libxml_open_tag(el: &Element, out: &mut String) {
     out.push('<');
     out.push_str(&el.name);
-    let ns = el.attrs.iter().filter(|a| a.name == "xmlns" || a.name.starts_with("xmlns:"));
-    let plain = el.attrs.iter().filter(|a| a.name != "xmlns" && !a.name.starts_with("xmlns:"));
+    let ns = el
+        .attrs
+        .iter()
+        .filter(|a| a.name == "xmlns" || a.name.starts_with("xmlns:"));
+    let plain = el
+        .attrs
+        .iter()
+        .filter(|a| a.name != "xmlns" && !a.name.starts_with("xmlns:"));
     for a in ns.chain(plain) {
         out.push(' ');
         out.push_str(&a.name);

@@ -1,0 +1,142 @@
+//! Top-level sections other than identity, memory, vCPUs, `<os>` and
+//! devices: tuning, CPU model, features, clock, power management,
+//! security labels. Sections not typed yet are kept verbatim and written
+//! in libvirt's place for them.
+
+use crate::dom::Element;
+use crate::error::{Error, Result};
+use crate::props::XmlEnum;
+use crate::writer::{Attrs, Writer};
+
+use super::{Extra, FormatFlags, ParseFlags};
+
+crate::xml_enum! {
+    /// `<clock offset=...>`
+    pub enum ClockOffset {
+        Utc = "utc", Localtime = "localtime", Variable = "variable", Timezone = "timezone",
+        Absolute = "absolute",
+    }
+}
+
+/// `<clock>`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clock {
+    pub offset: ClockOffset,
+    /// Attributes and `<timer>` children not typed yet.
+    pub extra: Extra,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock {
+            offset: ClockOffset::Utc,
+            extra: Extra::default(),
+        }
+    }
+}
+
+impl Clock {
+    fn parse(el: Option<&Element>) -> Result<Clock> {
+        let Some(el) = el else {
+            return Ok(Clock::default());
+        };
+        let offset = match el.attr("offset") {
+            None => ClockOffset::Utc,
+            Some(o) => ClockOffset::from_xml(o)
+                .ok_or_else(|| Error::unsupported(format!("unknown clock offset '{}'", o)))?,
+        };
+        Ok(Clock {
+            offset,
+            extra: Extra::collect(el, &["offset"], &[]),
+        })
+    }
+
+    fn write(&self, w: &mut Writer) {
+        let a = self
+            .extra
+            .add_attrs(Attrs::new().add("offset", self.offset));
+        w.elem("clock", a, |w| {
+            for c in &self.extra.children {
+                w.element(c);
+            }
+        });
+    }
+}
+
+/// Names of the top-level sections kept verbatim, by where libvirt writes them.
+const BEFORE_VCPU: &[&str] = &["blkiotune", "memtune", "memoryBacking"];
+const AFTER_VCPU: &[&str] = &[
+    "vcpus",
+    "iothreads",
+    "iothreadids",
+    "defaultiothread",
+    "cputune",
+    "numatune",
+    "resource",
+    "sysinfo",
+];
+const AFTER_OS: &[&str] = &["idmap", "features", "cpu"];
+const AFTER_LIFECYCLE: &[&str] = &["pm", "perf"];
+const AFTER_DEVICES: &[&str] = &["seclabel", "keywrap", "launchSecurity"];
+
+/// The top-level sections.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Sections {
+    pub clock: Clock,
+    /// Sections kept verbatim, in document order.
+    pub raw: Vec<Element>,
+}
+
+impl Sections {
+    pub fn parse(root: &Element, _flags: ParseFlags) -> Result<Sections> {
+        let clock = Clock::parse(root.child("clock"))?;
+        let kept: Vec<&str> = BEFORE_VCPU
+            .iter()
+            .chain(AFTER_VCPU)
+            .chain(AFTER_OS)
+            .chain(AFTER_LIFECYCLE)
+            .chain(AFTER_DEVICES)
+            .copied()
+            .collect();
+        let raw = root
+            .elements()
+            .filter(|e| kept.contains(&e.name.as_str()))
+            .cloned()
+            .collect();
+        Ok(Sections { clock, raw })
+    }
+
+    /// The kept section named `name`, if any.
+    pub fn raw(&self, name: &str) -> Option<&Element> {
+        self.raw.iter().find(|e| e.name == name)
+    }
+
+    fn write_group(&self, w: &mut Writer, names: &[&str]) {
+        for n in names {
+            for e in self.raw.iter().filter(|e| e.name == *n) {
+                w.element(e);
+            }
+        }
+    }
+
+    pub fn write_before_vcpu(&self, w: &mut Writer, _flags: FormatFlags) {
+        self.write_group(w, BEFORE_VCPU);
+    }
+
+    pub fn write_after_vcpu(&self, w: &mut Writer, _flags: FormatFlags) {
+        self.write_group(w, AFTER_VCPU);
+    }
+
+    pub fn write_after_os(&self, w: &mut Writer, _flags: FormatFlags) {
+        self.write_group(w, AFTER_OS);
+        self.clock.write(w);
+    }
+
+    pub fn write_after_lifecycle(&self, w: &mut Writer, _flags: FormatFlags) {
+        self.write_group(w, AFTER_LIFECYCLE);
+    }
+
+    pub fn write_after_devices(&self, w: &mut Writer, _flags: FormatFlags) {
+        self.write_group(w, AFTER_DEVICES);
+    }
+}
