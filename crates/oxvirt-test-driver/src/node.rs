@@ -363,9 +363,6 @@ fn load_node(st: &mut State, root: &Element, file: Option<&Path>) -> Result<()> 
         }
         let o = &mut st.domains[idx];
         o.set_state(ns.runstate, 0);
-        if ns.runstate == DomainState::Running {
-            o.reason = reason::running::BOOTED;
-        }
         crate::domains::check_taint(o);
     }
     crate::objects::load(st, root, file, resolve)?;

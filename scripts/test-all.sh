@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what the tests need (Debian 12, as root or with sudo) and runs
+# every test: unit and integration tests, lints, the conformance corpus
+# against oxvirsh, and short fuzz runs. This is the README's second
+# Quick-start command; .ci/run calls it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SHARED=${OXVIRT_SHARED:-$ROOT/../shared}
+export OXVIRT_SHARED=$SHARED
+
+SUDO=
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+
+need_pkgs=()
+for p in libxml2-dev libxml2-utils libvirt-clients python3-libvirt libvirt-daemon \
+         qemu-system-x86 qemu-utils busybox-static cpio; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need_pkgs+=("$p")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "== installing: ${need_pkgs[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+
+echo "== build (release)"
+cargo build --release --workspace --locked 2>&1 | tail -3
+
+echo "== format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings 2>&1 | tail -3
+
+echo "== unit and integration tests"
+cargo test --workspace --locked 2>&1 | tee target/test.log | grep -E '^(test result|running|error|failures|---- )|panicked' || true
+if grep -qE '^test result: FAILED|error: test failed|error\[' target/test.log; then
+  echo "cargo test failed"; exit 1
+fi
+
+if [ -x target/release/oxvirsh ] && [ -d "$SHARED/conformance" ]; then
+  echo "== virsh conformance: oxvirsh (embedded test:///default)"
+  "$SHARED/conformance/run.sh" embedded "$ROOT/target/release/oxvirsh" | tee target/conformance-embedded.log | tail -60
+  passed=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' target/conformance-embedded.log | tail -1)
+  floor=$(cat tests/conformance-floor 2>/dev/null || echo 0)
+  echo "conformance: ${passed:-0} of 193 pass (floor $floor)"
+  [ "${passed:-0}" -ge "$floor" ] || { echo "conformance fell below its floor"; exit 1; }
+fi
+echo "== all tests done"
