@@ -1,0 +1,277 @@
+//! The daemon's configuration file, in libvirtd.conf's syntax and with its
+//! keys where they apply: `key = value` lines, values being integers,
+//! quoted strings or `[ "lists", "of", "strings" ]`, `#` comments.
+
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Int(i64),
+    Str(String),
+    List(Vec<String>),
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{file}:{line}: {msg}")]
+    Syntax {
+        file: String,
+        line: usize,
+        msg: String,
+    },
+    #[error("{file}: key '{key}' expects {expected}")]
+    Type {
+        file: String,
+        key: String,
+        expected: &'static str,
+    },
+}
+
+/// Settings with libvirtd's defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub max_clients: usize,
+    pub max_anonymous_clients: usize,
+    pub max_workers: usize,
+    pub max_client_requests: usize,
+    pub keepalive_interval: i64,
+    pub keepalive_count: u32,
+    pub unix_sock_rw_perms: u32,
+    pub unix_sock_ro_perms: u32,
+    pub unix_sock_group: Option<String>,
+    pub unix_sock_dir: Option<String>,
+    pub listen_tcp: bool,
+    pub tcp_port: u16,
+    pub listen_addr: String,
+    pub auth_tcp: String,
+    pub log_level: Option<i64>,
+    pub log_filters: Option<String>,
+    pub admin_max_clients: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_clients: 5000,
+            max_anonymous_clients: 20,
+            max_workers: 20,
+            max_client_requests: 5,
+            keepalive_interval: 5,
+            keepalive_count: 5,
+            unix_sock_rw_perms: 0o700,
+            unix_sock_ro_perms: 0o777,
+            unix_sock_group: None,
+            unix_sock_dir: None,
+            listen_tcp: false,
+            tcp_port: 16509,
+            listen_addr: "127.0.0.1".into(),
+            auth_tcp: "none".into(),
+            log_level: None,
+            log_filters: None,
+            admin_max_clients: 5,
+        }
+    }
+}
+
+/// Parses the key/value syntax.
+pub fn parse_entries(text: &str, file: &str) -> Result<BTreeMap<String, Value>, ConfigError> {
+    let mut out = BTreeMap::new();
+    let err = |line: usize, msg: &str| ConfigError::Syntax {
+        file: file.to_string(),
+        line,
+        msg: msg.to_string(),
+    };
+    let mut lines = text.lines().enumerate().peekable();
+    while let Some((n, raw)) = lines.next() {
+        let line = strip_comment(raw).trim().to_string();
+        if line.is_empty() {
+            continue;
+        }
+        let (key, rest) = line
+            .split_once('=')
+            .ok_or_else(|| err(n + 1, "expecting an assignment"))?;
+        let key = key.trim();
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(err(n + 1, "expecting a name"));
+        }
+        let mut value = rest.trim().to_string();
+        // A list may span lines until its closing bracket.
+        if value.starts_with('[') {
+            while !value.contains(']') {
+                match lines.next() {
+                    Some((_, more)) => {
+                        value.push(' ');
+                        value.push_str(strip_comment(more).trim());
+                    }
+                    None => return Err(err(n + 1, "expecting a separator in list")),
+                }
+            }
+        }
+        out.insert(
+            key.to_string(),
+            parse_value(&value).ok_or_else(|| err(n + 1, "expecting a value"))?,
+        );
+    }
+    Ok(out)
+}
+
+fn strip_comment(line: &str) -> &str {
+    let mut in_str = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            '"' => in_str = !in_str,
+            '#' if !in_str => return &line[..i],
+            _ => {}
+        }
+    }
+    line
+}
+
+fn parse_string(s: &str) -> Option<String> {
+    let s = s.trim();
+    let inner = s.strip_prefix('"')?.strip_suffix('"')?;
+    if inner.contains('"') {
+        return None;
+    }
+    Some(inner.to_string())
+}
+
+fn parse_value(v: &str) -> Option<Value> {
+    let v = v.trim();
+    if let Some(body) = v.strip_prefix('[') {
+        let body = body.strip_suffix(']')?.trim();
+        if body.is_empty() {
+            return Some(Value::List(Vec::new()));
+        }
+        return body
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(parse_string)
+            .collect::<Option<Vec<_>>>()
+            .map(Value::List);
+    }
+    if v.starts_with('"') {
+        return parse_string(v).map(Value::Str);
+    }
+    v.parse::<i64>().ok().map(Value::Int)
+}
+
+impl Config {
+    /// Builds the configuration from a file's text.
+    pub fn from_text(text: &str, file: &str) -> Result<Config, ConfigError> {
+        let entries = parse_entries(text, file)?;
+        let mut c = Config::default();
+        let int = |k: &str| -> Result<Option<i64>, ConfigError> {
+            match entries.get(k) {
+                None => Ok(None),
+                Some(Value::Int(i)) => Ok(Some(*i)),
+                Some(_) => Err(ConfigError::Type {
+                    file: file.into(),
+                    key: k.into(),
+                    expected: "an integer",
+                }),
+            }
+        };
+        let string = |k: &str| -> Result<Option<String>, ConfigError> {
+            match entries.get(k) {
+                None => Ok(None),
+                Some(Value::Str(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(ConfigError::Type {
+                    file: file.into(),
+                    key: k.into(),
+                    expected: "a string",
+                }),
+            }
+        };
+        let count = |k: &str, v: i64| -> Result<usize, ConfigError> {
+            usize::try_from(v).map_err(|_| ConfigError::Type {
+                file: file.into(),
+                key: k.into(),
+                expected: "a non-negative integer",
+            })
+        };
+        if let Some(v) = int("max_clients")? {
+            c.max_clients = count("max_clients", v)?;
+        }
+        if let Some(v) = int("max_anonymous_clients")? {
+            c.max_anonymous_clients = count("max_anonymous_clients", v)?;
+        }
+        if let Some(v) = int("max_workers")? {
+            c.max_workers = count("max_workers", v)?.max(1);
+        }
+        if let Some(v) = int("max_client_requests")? {
+            c.max_client_requests = count("max_client_requests", v)?.max(1);
+        }
+        if let Some(v) = int("keepalive_interval")? {
+            c.keepalive_interval = v;
+        }
+        if let Some(v) = int("keepalive_count")? {
+            c.keepalive_count = u32::try_from(v).unwrap_or(0);
+        }
+        for (key, slot) in [
+            ("unix_sock_rw_perms", &mut c.unix_sock_rw_perms),
+            ("unix_sock_ro_perms", &mut c.unix_sock_ro_perms),
+        ] {
+            if let Some(s) = string(key)? {
+                *slot = u32::from_str_radix(s.trim_start_matches('0'), 8)
+                    .or_else(|e| {
+                        if s.chars().all(|c| c == '0') {
+                            Ok(0)
+                        } else {
+                            Err(e)
+                        }
+                    })
+                    .map_err(|_| ConfigError::Type {
+                        file: file.into(),
+                        key: key.into(),
+                        expected: "an octal permission string",
+                    })?;
+            }
+        }
+        c.unix_sock_group = string("unix_sock_group")?;
+        c.unix_sock_dir = string("unix_sock_dir")?;
+        if let Some(v) = int("listen_tcp")? {
+            c.listen_tcp = v != 0;
+        }
+        if let Some(p) = string("tcp_port")? {
+            c.tcp_port = p.parse().map_err(|_| ConfigError::Type {
+                file: file.into(),
+                key: "tcp_port".into(),
+                expected: "a port number",
+            })?;
+        }
+        if let Some(a) = string("listen_addr")? {
+            c.listen_addr = a;
+        }
+        if let Some(a) = string("auth_tcp")? {
+            c.auth_tcp = a;
+        }
+        c.log_level = int("log_level")?;
+        c.log_filters = string("log_filters")?;
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_libvirtd_conf_syntax() {
+        let text = "# comment\nmax_clients = 10\nunix_sock_rw_perms = \"0770\"\n\
+                    listen_tcp = 1 # trailing\naccess_drivers = [ \"polkit\",\n \"x\" ]\nkeepalive_count = 3\n";
+        let c = Config::from_text(text, "t.conf").unwrap();
+        assert_eq!(c.max_clients, 10);
+        assert_eq!(c.unix_sock_rw_perms, 0o770);
+        assert!(c.listen_tcp);
+        assert_eq!(c.keepalive_count, 3);
+        let e = parse_entries("max_clients 10\n", "t.conf").unwrap_err();
+        assert_eq!(e.to_string(), "t.conf:1: expecting an assignment");
+        let e = Config::from_text("max_clients = \"x\"\n", "t.conf").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.conf: key 'max_clients' expects an integer"
+        );
+    }
+}
