@@ -281,11 +281,7 @@ impl Qmp {
 
 fn reader_loop(mut reader: BufReader<UnixStream>, pending: Pending, events: Sender<Notice>) {
     let mut buf = Vec::new();
-    loop {
-        match read_line(&mut reader, &mut buf) {
-            Ok(true) => {}
-            Ok(false) | Err(_) => break,
-        }
+    while let Ok(true) = read_line(&mut reader, &mut buf) {
         match parse_line(&String::from_utf8_lossy(&buf)) {
             Ok(Message::Event(e)) => {
                 tracing::debug!(event = %e.name, "qmp event");
