@@ -25,7 +25,7 @@ fn no_domain() -> Error {
     Error::new(code::NO_DOMAIN, FROM, "")
 }
 
-fn matches_list_flags(obj: &DomainObj, f: u32) -> bool {
+pub(crate) fn matches_list_flags(obj: &DomainObj, f: u32) -> bool {
     let active = obj.is_active();
     if f & (lf::ACTIVE | lf::INACTIVE) != 0
         && !((f & lf::ACTIVE != 0 && active) || (f & lf::INACTIVE != 0 && !active))
