@@ -18,8 +18,8 @@ mod objects;
 mod saveimage;
 mod schema;
 mod snapshots;
-mod stats;
 mod state;
+mod stats;
 
 use std::sync::{Arc, Mutex, Weak};
 
@@ -363,24 +363,50 @@ impl Connection for TestConnection {
     fn domain_interface_stats(&self, dom: &DomainRef, device: &str) -> Result<InterfaceStats> {
         self.driver.interface_stats(dom, device)
     }
-    fn domain_memory_stats(&self, dom: &DomainRef, nr_stats: u32, flags: u32) -> Result<Vec<MemoryStat>> {
+    fn domain_memory_stats(
+        &self,
+        dom: &DomainRef,
+        nr_stats: u32,
+        flags: u32,
+    ) -> Result<Vec<MemoryStat>> {
         self.driver.memory_stats(dom, nr_stats, flags)
     }
     fn domain_get_block_info(&self, dom: &DomainRef, path: &str, flags: u32) -> Result<BlockInfo> {
         self.driver.block_info(dom, path, flags)
     }
     fn domain_get_scheduler_type(&self, dom: &DomainRef) -> Result<(String, i32)> {
-        self.driver.lookup_by_uuid(&dom.uuid).map_err(|_| state::no_domain_uuid(dom))?;
+        self.driver
+            .lookup_by_uuid(&dom.uuid)
+            .map_err(|_| state::no_domain_uuid(dom))?;
         Ok(("fair".into(), 1))
     }
-    fn domain_get_scheduler_parameters(&self, dom: &DomainRef, _nparams: i32, flags: u32) -> Result<Vec<TypedParam>> {
+    fn domain_get_scheduler_parameters(
+        &self,
+        dom: &DomainRef,
+        _nparams: i32,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>> {
         self.driver.scheduler_parameters(dom, flags)
     }
-    fn domain_set_scheduler_parameters(&self, dom: &DomainRef, params: &[TypedParam], flags: u32) -> Result<()> {
-        self.rw(api_name(flags, "virDomainSetSchedulerParameters", "virDomainSetSchedulerParametersFlags"))?;
+    fn domain_set_scheduler_parameters(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
+        self.rw(api_name(
+            flags,
+            "virDomainSetSchedulerParameters",
+            "virDomainSetSchedulerParametersFlags",
+        ))?;
         self.driver.set_scheduler_parameters(dom, params, flags)
     }
-    fn get_all_domain_stats(&self, doms: Option<&[DomainRef]>, stats: u32, flags: u32) -> Result<Vec<(DomainRef, Vec<TypedParam>)>> {
+    fn get_all_domain_stats(
+        &self,
+        doms: Option<&[DomainRef]>,
+        stats: u32,
+        flags: u32,
+    ) -> Result<Vec<(DomainRef, Vec<TypedParam>)>> {
         self.driver.all_domain_stats(doms, stats, flags)
     }
 

@@ -156,7 +156,10 @@ impl Driver {
         let st = self.lock();
         let obj = st.dom(dom)?;
         let i = disk_index(&obj.def, path, false).ok_or_else(|| {
-            Error::invalid_arg(FROM, format!("invalid path {} not assigned to domain", path))
+            Error::invalid_arg(
+                FROM,
+                format!("invalid path {} not assigned to domain", path),
+            )
         })?;
         if obj.def.devices.disks[i].source.is_none() {
             return Err(Error::invalid_arg(
@@ -177,7 +180,12 @@ impl Driver {
         Ok(vec![TypedParam::new("weight", TypedValue::UInt(50))])
     }
 
-    pub fn set_scheduler_parameters(&self, dom: &DomainRef, params: &[TypedParam], flags: u32) -> Result<()> {
+    pub fn set_scheduler_parameters(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
         check_flags(flags, 0, "testDomainSetSchedulerParametersFlags")?;
         validate_params(params, &[("weight", 2)])?;
         self.lock().dom(dom)?;
@@ -217,7 +225,9 @@ impl Driver {
                 let mut v = Vec::new();
                 for d in list {
                     let obj = st.dom(d)?;
-                    if filters & flags == 0 || crate::domains::matches_list_flags(obj, flags & filters) {
+                    if filters & flags == 0
+                        || crate::domains::matches_list_flags(obj, flags & filters)
+                    {
                         v.push(obj);
                     }
                 }
@@ -240,7 +250,10 @@ fn domain_stats(obj: &DomainObj, stats: u32) -> Vec<TypedParam> {
     use flags::stats as s;
     let mut p = Vec::new();
     if stats & s::STATE != 0 {
-        p.push(TypedParam::new("state.state", TypedValue::Int(obj.state as i32)));
+        p.push(TypedParam::new(
+            "state.state",
+            TypedValue::Int(obj.state as i32),
+        ));
         p.push(TypedParam::new("state.reason", TypedValue::Int(obj.reason)));
     }
     if stats & s::IOTHREAD != 0 && obj.is_active() && !obj.iothreads.is_empty() {

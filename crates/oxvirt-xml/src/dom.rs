@@ -13,6 +13,12 @@ use quick_xml::Reader;
 /// Nesting deeper than this is refused: bad input must never exhaust the stack.
 pub const MAX_DEPTH: usize = 256;
 
+/// True for text that is only XML white space (what libxml2 drops as
+/// "blanks").
+pub fn is_blank(t: &str) -> bool {
+    t.chars().all(|c| matches!(c, ' ' | '\t' | '\n' | '\r'))
+}
+
 /// One attribute, in document order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attr {
@@ -123,7 +129,7 @@ impl Element {
     pub fn strip_blanks(&mut self) {
         if self.has_element_children() {
             self.children.retain(|n| match n {
-                Node::Text(t) => !t.chars().all(|c| c.is_ascii_whitespace()),
+                Node::Text(t) => !is_blank(t),
                 Node::Element(_) => true,
             });
         }
@@ -182,8 +188,17 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
+    /// `pos` clamped to the text and moved back to a character boundary.
+    fn clamp(&self, pos: usize) -> usize {
+        let mut p = pos.min(self.text.len());
+        while p > 0 && !self.text.is_char_boundary(p) {
+            p -= 1;
+        }
+        p
+    }
+
     fn error_at(&self, pos: usize, message: String) -> ParseError {
-        let pos = pos.min(self.text.len());
+        let pos = self.clamp(pos);
         let bytes = self.text.as_bytes();
         let line = 1 + bytes[..pos].iter().filter(|&&b| b == b'\n').count() as u32;
         // libvirt walks back over line ends, then to the start of the line.
@@ -218,7 +233,7 @@ impl<'a> Parser<'a> {
     }
 
     fn line_of(&self, pos: usize) -> u32 {
-        1 + self.text.as_bytes()[..pos.min(self.text.len())]
+        1 + self.text.as_bytes()[..self.clamp(pos)]
             .iter()
             .filter(|&&b| b == b'\n')
             .count() as u32
@@ -295,11 +310,15 @@ impl<'a> Parser<'a> {
                 }
                 Event::Text(t) => {
                     let raw = String::from_utf8_lossy(t.as_ref()).into_owned();
+                    if let Some(c) = raw.chars().find(|&c| is_forbidden_char(c)) {
+                        return Err(self
+                            .error_at(before, format!("PCDATA invalid Char value {}", c as u32)));
+                    }
                     let text = self.unescape(&raw, before)?;
                     match stack.last_mut() {
                         Some((parent, _)) => push_text(parent, text),
                         None => {
-                            if !text.chars().all(|c| c.is_ascii_whitespace()) {
+                            if !is_blank(&text) {
                                 let msg = if root.is_some() {
                                     "Extra content at the end of the document"
                                 } else {
@@ -384,6 +403,9 @@ impl<'a> Parser<'a> {
             };
             let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
             let raw = String::from_utf8_lossy(&a.value).into_owned();
+            if raw.chars().any(is_forbidden_char) {
+                return Err(self.error_at(pos, "invalid character in attribute value".into()));
+            }
             if raw.contains('<') {
                 return Err(
                     self.error_at(pos, "Unescaped '<' not allowed in attributes values".into())
@@ -426,7 +448,7 @@ impl<'a> Parser<'a> {
                         ent[1..].parse::<u32>().ok()
                     };
                     match num.and_then(char::from_u32) {
-                        Some(c) if c != '\0' => out.push(c),
+                        Some(c) if !is_forbidden_char(c) => out.push(c),
                         _ => {
                             return Err(self.error_at(
                                 pos,
@@ -457,7 +479,7 @@ impl<'a> Parser<'a> {
         use quick_xml::errors::SyntaxError;
         match e {
             quick_xml::Error::Syntax(SyntaxError::UnclosedTag) => {
-                let name: String = self.text[before..]
+                let name: String = self.text[self.clamp(before)..]
                     .trim_start_matches('<')
                     .chars()
                     .take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/')
@@ -506,6 +528,12 @@ fn push_text(parent: &mut Element, text: String) {
     } else {
         parent.children.push(Node::Text(text));
     }
+}
+
+/// Characters XML 1.0 does not allow in a document.
+fn is_forbidden_char(c: char) -> bool {
+    let v = c as u32;
+    (v < 0x20 && !matches!(c, '\t' | '\n' | '\r')) || v == 0xFFFE || v == 0xFFFF
 }
 
 fn is_name_start(c: char) -> bool {

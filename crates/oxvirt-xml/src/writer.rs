@@ -3,7 +3,7 @@
 
 use std::fmt::{Display, Write as _};
 
-use crate::dom::{Element, Node};
+use crate::dom::{is_blank, Element, Node};
 
 /// Escapes text for an attribute value or element content the way libvirt
 /// does: the five XML specials become entities and other control
@@ -209,7 +209,7 @@ impl Writer {
         let has_text = el
             .children
             .iter()
-            .any(|n| matches!(n, Node::Text(t) if !t.trim().is_empty()));
+            .any(|n| matches!(n, Node::Text(t) if !is_blank(t)));
         if el.children.is_empty() || (!has_text && !el.has_element_children()) {
             self.empty(&el.name, attrs);
             return;
