@@ -20,7 +20,18 @@ done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   echo "== installing: ${need_pkgs[*]}"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  # Some machines carry qemu-utils from backports, which conflicts with
+  # bookworm's qemu-system; pin both to the version qemu-system-x86 has.
+  qv=$(apt-cache policy qemu-system-x86 | sed -n 's/ *Candidate: //p')
+  pkgs=()
+  for p in "${need_pkgs[@]}"; do
+    case $p in qemu-utils|qemu-system-x86) ;; *) pkgs+=("$p") ;; esac
+  done
+  if printf '%s\n' "${need_pkgs[@]}" | grep -qE '^qemu-(utils|system-x86)$'; then
+    pkgs+=(qemu-system-x86 "qemu-utils${qv:+=$qv}")
+  fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    --allow-downgrades "${pkgs[@]}" >/dev/null
 fi
 
 echo "== build (release)"

@@ -7,6 +7,7 @@ pub(crate) struct CheckpointTree {
 }
 
 #[derive(Debug, Clone)]
+#[allow(dead_code)] // read by the snapshot/object APIs as they land
 pub(crate) struct CheckpointObj {
     pub name: String,
     pub parent: Option<String>,

@@ -94,16 +94,6 @@ impl Driver {
             .collect())
     }
 
-    /// Domains matching `flags`, as handles, for the statistics API.
-    pub fn domains_matching(&self, flags: u32) -> Vec<DomainRef> {
-        let st = self.lock();
-        st.domains
-            .iter()
-            .filter(|d| matches_list_flags(d, flags & 0xff))
-            .map(DomainObj::handle)
-            .collect()
-    }
-
     pub fn lookup_by_id(&self, id: i32) -> Result<DomainRef> {
         let st = self.lock();
         st.domains

@@ -29,7 +29,7 @@ use oxvirt_core::types::*;
 use oxvirt_core::uri::Uri;
 use oxvirt_core::{Connection, Error, Result};
 
-use state::{Driver, State};
+use state::Driver;
 
 /// The shared instance behind `test:///default`, alive while a connection
 /// holds it.

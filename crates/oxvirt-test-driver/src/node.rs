@@ -137,12 +137,10 @@ pub(crate) const DEFAULT_NODE_XML: &str = concat!(
 /// What `virsh sysinfo` shows for the test driver.
 pub(crate) const SYSINFO: &str = "<sysinfo type='smbios'>\n  <bios>\n    <entry name='vendor'>LENOVO</entry>\n    <entry name='version'>G4ETA1WW (2.61 )</entry>\n    <entry name='date'>05/07/2014</entry>\n    <entry name='release'>2.61</entry>\n  </bios>\n</sysinfo>\n";
 
-fn new_driver(state: State, uri: String, file: Option<PathBuf>) -> Driver {
+fn new_driver(state: State) -> Driver {
     Driver {
         state: Mutex::new(state),
         events: EventHub::new(),
-        uri,
-        file,
     }
 }
 
@@ -159,7 +157,7 @@ pub(crate) fn open_default() -> Result<Driver> {
     let root = dom::parse(DEFAULT_NODE_XML, "(test driver)")
         .map_err(|e| Error::from_xml(e.into(), from::TEST))?;
     load_node(&mut st, &root, None)?;
-    Ok(new_driver(st, "test:///default".into(), None))
+    Ok(new_driver(st))
 }
 
 /// Builds a private instance from a node file.
@@ -186,11 +184,7 @@ pub(crate) fn open_file(path: &str) -> Result<Driver> {
     let mut st = State::new(state::default_node_info());
     parse_node_info(&mut st, &root)?;
     load_node(&mut st, &root, Some(Path::new(path)))?;
-    Ok(new_driver(
-        st,
-        format!("test://{}", path),
-        Some(PathBuf::from(path)),
-    ))
+    Ok(new_driver(st))
 }
 
 fn xml_err(msg: &str) -> Error {

@@ -2,12 +2,14 @@
 
 /// The snapshots of one domain, as a tree with a current snapshot.
 #[derive(Debug, Clone, Default)]
+#[allow(dead_code)] // read by the snapshot/object APIs as they land
 pub(crate) struct SnapshotTree {
     pub items: Vec<SnapshotObj>,
     pub current: Option<String>,
 }
 
 #[derive(Debug, Clone)]
+#[allow(dead_code)] // read by the snapshot/object APIs as they land
 pub(crate) struct SnapshotObj {
     pub name: String,
     pub parent: Option<String>,

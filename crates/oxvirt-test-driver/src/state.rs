@@ -208,6 +208,7 @@ pub(crate) struct State {
     pub cells: Vec<Cell>,
     pub next_dom_id: i32,
     pub domains: Vec<DomainObj>,
+    #[allow(dead_code)] // read by the object APIs as they land
     pub objects: crate::objects::Objects,
     pub auth_users: Vec<(String, Option<String>)>,
 }
@@ -279,11 +280,6 @@ impl State {
         self.domains.retain(|d| d.def.uuid != *uuid);
     }
 
-    /// Number of host CPUs (VIR_NODEINFO_MAXCPUS).
-    pub fn host_cpus(&self) -> u32 {
-        self.node.nodes * self.node.sockets * self.node.cores * self.node.threads
-    }
-
     /// Marks a domain running with a fresh id (testDomainStartState).
     pub fn start_state(&mut self, idx: usize, reason: i32) {
         let id = self.next_dom_id;
@@ -300,10 +296,6 @@ impl State {
 pub(crate) struct Driver {
     pub state: Mutex<State>,
     pub events: EventHub,
-    /// The URI this instance was opened with.
-    pub uri: String,
-    /// The file a custom node was read from, for relative paths.
-    pub file: Option<std::path::PathBuf>,
 }
 
 impl Driver {

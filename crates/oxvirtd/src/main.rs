@@ -1,5 +1,7 @@
 //! oxvirtd: serves libvirt's RPC protocol to virsh, libvirt-python and
 //! every other libvirt client.
+// The RPC server is being wired in; until then parts are unused.
+#![allow(dead_code)]
 
 mod config;
 mod router;
@@ -60,5 +62,5 @@ fn main() -> anyhow::Result<()> {
         args.verbose,
     );
     let _ = router::Router::new(PathBuf::from("/var/lib/oxvirt"));
-    Ok(())
+    anyhow::bail!("the RPC server is not built yet")
 }
