@@ -1,0 +1,106 @@
+//! virsh's commands, by group.
+
+mod domain;
+mod host;
+mod monitor;
+mod shell;
+
+use oxvirt_core::error::{code, from};
+use oxvirt_core::Error;
+
+use crate::cmd::Cmd;
+use crate::ctl::{Ctl, Fail, R};
+
+/// A command handler.
+pub type Handler = fn(&mut Ctl, &Cmd) -> R;
+
+/// Runs one parsed command.
+pub fn dispatch(ctl: &mut Ctl, cmd: &Cmd) -> R {
+    let name = cmd.def.name;
+    let h = shell::handler(name)
+        .or_else(|| domain::handler(name))
+        .or_else(|| monitor::handler(name))
+        .or_else(|| host::handler(name));
+    match h {
+        Some(h) => h(ctl, cmd),
+        None => Err(Fail::lib(Error::new(
+            code::NO_SUPPORT,
+            from::NONE,
+            format!("virsh command '{}'", name),
+        ))),
+    }
+}
+
+/// VSH_EXCLUSIVE_OPTIONS: fails when both options are given.
+pub fn exclusive(cmd: &Cmd, a: &str, b: &str) -> R {
+    if cmd.has(a) && cmd.has(b) {
+        return Err(Fail::Msg(format!(
+            "Options --{} and --{} are mutually exclusive",
+            a, b
+        )));
+    }
+    Ok(())
+}
+
+/// VSH_REQUIRE_OPTION: `a` needs `b`.
+pub fn requires(cmd: &Cmd, a: &str, b: &str) -> R {
+    if cmd.has(a) && !cmd.has(b) {
+        return Err(Fail::Msg(format!(
+            "Option --{} is required by option --{}",
+            b, a
+        )));
+    }
+    Ok(())
+}
+
+/// Reads a file named on the command line (virFileReadAll with virsh's limit).
+pub fn read_file(path: &str) -> Result<String, Fail> {
+    const MAX: u64 = 10 * 1024 * 1024;
+    let err = |e: &std::io::Error| {
+        Fail::lib(Error::new(
+            code::SYSTEM_ERROR,
+            from::NONE,
+            format!(
+                "Failed to open file '{}': {}",
+                path,
+                oxvirt_core::error::strerror(e)
+            ),
+        ))
+    };
+    let f = std::fs::File::open(path).map_err(|e| err(&e))?;
+    let mut s = Vec::new();
+    use std::io::Read;
+    f.take(MAX + 1).read_to_end(&mut s).map_err(|e| {
+        Fail::lib(Error::new(
+            code::SYSTEM_ERROR,
+            from::NONE,
+            format!(
+                "Failed to read file '{}': {}",
+                path,
+                oxvirt_core::error::strerror(&e)
+            ),
+        ))
+    })?;
+    if s.len() as u64 > MAX {
+        return Err(Fail::lib(Error::new(
+            code::INTERNAL_ERROR,
+            from::NONE,
+            format!("File '{}' is too large", path),
+        )));
+    }
+    Ok(String::from_utf8_lossy(&s).into_owned())
+}
+
+/// virsh's state names (virshDomainStateToString).
+pub fn state_str(state: i32) -> &'static str {
+    match state {
+        1 => "running",
+        2 => "idle",
+        3 => "paused",
+        4 => "in shutdown",
+        5 => "shut off",
+        6 => "crashed",
+        7 => "pmsuspended",
+        _ => "no state",
+    }
+}

@@ -1,0 +1,204 @@
+//! The shell's state: connection, global options, output and virsh's
+//! error reporting.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use oxvirt_core::types::{DomainRef, Uuid};
+use oxvirt_core::{Connection, Error};
+
+use crate::cmd::{Cmd, OptError};
+
+/// Why a command failed. Messages print as `error: MSG`; a libvirt error
+/// is printed last, as virsh's vshReportError does.
+#[derive(Debug)]
+pub enum Fail {
+    /// A message of the shell's own.
+    Msg(String),
+    /// A libvirt error.
+    Lib(Box<Error>),
+    /// The shell's message, then the libvirt error.
+    MsgLib(String, Box<Error>),
+    /// Everything was already printed.
+    Silent,
+}
+
+impl Fail {
+    /// A libvirt error on its own.
+    pub fn lib(e: Error) -> Fail {
+        Fail::Lib(Box::new(e))
+    }
+
+    /// The shell's message, then a libvirt error.
+    pub fn msg_lib(msg: impl Into<String>, e: Error) -> Fail {
+        Fail::MsgLib(msg.into(), Box::new(e))
+    }
+}
+
+impl From<OptError> for Fail {
+    fn from(e: OptError) -> Fail {
+        Fail::Msg(e.0)
+    }
+}
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Fail {
+        Fail::lib(e)
+    }
+}
+
+/// What a command handler returns.
+pub type R = Result<(), Fail>;
+
+/// Attaches a shell message in front of a libvirt error.
+pub trait Context<T> {
+    fn ctx(self, msg: impl FnOnce() -> String) -> Result<T, Fail>;
+}
+
+impl<T> Context<T> for oxvirt_core::Result<T> {
+    fn ctx(self, msg: impl FnOnce() -> String) -> Result<T, Fail> {
+        self.map_err(|e| Fail::msg_lib(msg(), e))
+    }
+}
+
+/// Opens a connection by URI.
+pub type Opener = fn(&str, bool) -> oxvirt_core::Result<Arc<dyn Connection>>;
+
+/// The shell's state (virsh's vshControl plus virshControl).
+pub struct Ctl {
+    pub conn: Option<Arc<dyn Connection>>,
+    pub connname: Option<String>,
+    pub readonly: bool,
+    pub quiet: bool,
+    pub timing: bool,
+    pub debug: i32,
+    pub keepalive_interval: i32,
+    pub keepalive_count: i32,
+    pub imode: bool,
+    /// The libvirt error waiting to be reported (virsh's last_error).
+    pub last_error: Option<Error>,
+    pub opener: Opener,
+    /// Set by `quit`/`exit`.
+    pub quit: bool,
+}
+
+impl Ctl {
+    pub fn new(opener: Opener) -> Ctl {
+        Ctl {
+            conn: None,
+            connname: None,
+            readonly: false,
+            quiet: false,
+            timing: false,
+            debug: 4,
+            keepalive_interval: -1,
+            keepalive_count: -1,
+            imode: false,
+            last_error: None,
+            opener,
+            quit: false,
+        }
+    }
+
+    /// vshPrint: stdout, flushed so that it interleaves with stderr.
+    pub fn print(&self, s: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(s.as_bytes());
+        let _ = out.flush();
+    }
+
+    /// vshPrintExtra: suppressed by `-q`.
+    pub fn extra(&self, s: &str) {
+        if !self.quiet {
+            self.print(s);
+        }
+    }
+
+    /// vshError.
+    pub fn error(&self, msg: &str) {
+        let _ = std::io::stdout().flush();
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "error: {}", msg);
+        let _ = err.flush();
+    }
+
+    /// vshReportError: prints the pending libvirt error, if any.
+    pub fn report_error(&mut self) {
+        if let Some(e) = self.last_error.take() {
+            self.error(&e.message);
+        }
+    }
+
+    /// Prints a command's failure the way virsh does.
+    pub fn fail(&mut self, f: Fail) {
+        match f {
+            Fail::Msg(m) => self.error(&m),
+            Fail::Lib(e) => self.last_error = Some(*e),
+            Fail::MsgLib(m, e) => {
+                self.error(&m);
+                self.last_error = Some(*e);
+            }
+            Fail::Silent => {}
+        }
+        self.report_error();
+    }
+
+    /// Opens (or reopens) the connection.
+    pub fn connect(&mut self, name: Option<&str>, readonly: bool) -> Result<(), Fail> {
+        self.conn = None;
+        let uri = name
+            .map(str::to_string)
+            .or_else(|| self.connname.clone())
+            .or_else(|| std::env::var("VIRSH_DEFAULT_CONNECT_URI").ok())
+            .or_else(|| std::env::var("LIBVIRT_DEFAULT_URI").ok())
+            .unwrap_or_else(|| "test:///default".to_string());
+        match (self.opener)(&uri, readonly) {
+            Ok(c) => {
+                self.conn = Some(c);
+                if let Some(n) = name {
+                    self.connname = Some(n.to_string());
+                }
+                self.readonly = readonly;
+                Ok(())
+            }
+            Err(e) => Err(Fail::msg_lib("failed to connect to the hypervisor", e)),
+        }
+    }
+
+    /// The open connection (the run loop connects before handlers run).
+    pub fn conn(&self) -> Result<Arc<dyn Connection>, Fail> {
+        self.conn
+            .clone()
+            .ok_or_else(|| Fail::Msg("no valid connection".into()))
+    }
+
+    /// virshLookupDomainBy: by id, then UUID, then name.
+    pub fn lookup_domain(&mut self, name: &str) -> Result<DomainRef, Fail> {
+        let conn = self.conn()?;
+        let mut found = None;
+        if let Some(id) = crate::cmd::strtol(name) {
+            if (0..=i32::MAX as i64).contains(&id) {
+                found = conn.lookup_domain_by_id(id as i32).ok();
+            }
+        }
+        if found.is_none() && name.len() == 36 {
+            if let Some(u) = Uuid::parse(name) {
+                found = conn.lookup_domain_by_uuid(&u).ok();
+            }
+        }
+        if found.is_none() {
+            found = conn.lookup_domain_by_name(name).ok();
+        }
+        found.ok_or_else(|| Fail::Msg(format!("failed to get domain '{}'", name)))
+    }
+
+    /// virshCommandOptDomain: the domain the `domain` option names.
+    pub fn domain(&mut self, cmd: &Cmd) -> Result<DomainRef, Fail> {
+        self.domain_opt(cmd, "domain")
+    }
+
+    pub fn domain_opt(&mut self, cmd: &Cmd, opt: &str) -> Result<DomainRef, Fail> {
+        let name = cmd.req(opt)?.to_string();
+        self.lookup_domain(&name)
+    }
+}
