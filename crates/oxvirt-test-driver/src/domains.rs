@@ -458,7 +458,15 @@ impl Driver {
     }
 
     pub fn set_autostart(&self, dom: &DomainRef, on: bool) -> Result<()> {
-        self.lock().dom_mut(dom)?.autostart = on;
+        let mut st = self.lock();
+        let obj = st.dom_mut(dom)?;
+        if !obj.persistent {
+            return Err(Error::operation_invalid(
+                FROM,
+                "cannot set autostart for transient domain",
+            ));
+        }
+        obj.autostart = on;
         Ok(())
     }
 

@@ -13,6 +13,7 @@
 mod caps;
 mod checkpoints;
 mod domains;
+mod metadata;
 mod node;
 mod objects;
 mod saveimage;
@@ -327,6 +328,28 @@ impl Connection for TestConnection {
     }
     fn domain_get_security_label(&self, dom: &DomainRef) -> Result<SecurityLabel> {
         self.driver.get_security_label(dom)
+    }
+    fn domain_get_metadata(
+        &self,
+        dom: &DomainRef,
+        kind: i32,
+        uri: Option<&str>,
+        flags: u32,
+    ) -> Result<String> {
+        self.driver.get_metadata(dom, kind, uri, flags)
+    }
+    fn domain_set_metadata(
+        &self,
+        dom: &DomainRef,
+        kind: i32,
+        metadata: Option<&str>,
+        key: Option<&str>,
+        uri: Option<&str>,
+        flags: u32,
+    ) -> Result<()> {
+        self.rw("virDomainSetMetadata")?;
+        self.driver
+            .set_metadata(dom, kind, metadata, key, uri, flags)
     }
     fn domain_get_messages(&self, dom: &DomainRef, flags: u32) -> Result<Vec<String>> {
         self.driver.get_messages(dom, flags)
