@@ -100,9 +100,20 @@ pub struct Cmd {
     pub opts: Vec<(&'static OptDef, Option<String>)>,
 }
 
-/// Why an option could not be read; the message is virsh's, ready to print.
+/// Why an option could not be read; the message is virsh's, ready to print,
+/// with the libvirt error behind it, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OptError(pub String);
+pub struct OptError(pub String, pub Option<Box<oxvirt_core::Error>>);
+
+impl OptError {
+    pub fn new(msg: String) -> OptError {
+        OptError(msg, None)
+    }
+
+    pub fn with_lib(msg: String, e: Option<oxvirt_core::Error>) -> OptError {
+        OptError(msg, e.map(Box::new))
+    }
+}
 
 impl Cmd {
     fn get(&self, name: &str) -> Option<&(&'static OptDef, Option<String>)> {
@@ -127,7 +138,7 @@ impl Cmd {
             Some((def, v)) => {
                 let v = v.as_deref().unwrap_or("");
                 if v.is_empty() && def.flags & oflag::EMPTY_OK == 0 {
-                    return Err(OptError(format!(
+                    return Err(OptError::new(format!(
                         "Failed to get option '{}': Option argument is empty",
                         name
                     )));
@@ -146,7 +157,7 @@ impl Cmd {
     pub fn req(&self, name: &str) -> Result<&str, OptError> {
         match self.string(name)? {
             Some(v) => Ok(v),
-            None => Err(OptError(format!(
+            None => Err(OptError::new(format!(
                 "Failed to get option '{}': Mandatory option not present",
                 name
             ))),
@@ -159,7 +170,7 @@ impl Cmd {
             Some((_, v)) => {
                 let v = v.as_deref().unwrap_or("");
                 parse(v).map(Some).ok_or_else(|| {
-                    OptError(format!(
+                    OptError::new(format!(
                         "Numeric value '{}' for <{}> option is malformed or out of range",
                         v, name
                     ))
@@ -220,11 +231,14 @@ impl Cmd {
             None => Ok(None),
             Some((_, v)) => {
                 let v = v.as_deref().unwrap_or("");
-                scaled_int(v, scale, max).map(Some).ok_or_else(|| {
-                    OptError(format!(
-                        "Scaled numeric value '{}' for <{}> option is malformed or out of range",
-                        v, name
-                    ))
+                scaled_int(v, scale, max).map(Some).map_err(|e| {
+                    OptError::with_lib(
+                        format!(
+                            "Scaled numeric value '{}' for <{}> option is malformed or out of range",
+                            v, name
+                        ),
+                        e,
+                    )
                 })
             }
         }
@@ -269,41 +283,67 @@ pub fn strtoul_p(s: &str) -> Option<u64> {
     digits.parse::<u64>().ok()
 }
 
-/// virScaleInteger on a number with a suffix.
-pub fn scaled_int(s: &str, scale: u64, max: u64) -> Option<u64> {
+/// Why a scaled number was refused: `None` when the number itself is
+/// malformed, or libvirt's own error (unknown suffix, overflow).
+pub type ScaleError = Option<oxvirt_core::Error>;
+
+/// virStrToLong_ullp then virScaleInteger: a number with an optional unit
+/// suffix, `scale` being the unit of a bare number.
+pub fn scaled_int(s: &str, scale: u64, max: u64) -> Result<u64, ScaleError> {
+    use oxvirt_core::error::{code, from};
+    use oxvirt_core::Error;
     let t = s.trim_start();
-    let end = t
+    let body = t.strip_prefix('+').unwrap_or(t);
+    let end = body
         .char_indices()
-        .find(|(i, c)| !(c.is_ascii_digit() || (*i == 0 && *c == '+')))
+        .find(|(_, c)| !c.is_ascii_digit())
         .map(|(i, _)| i)
-        .unwrap_or(t.len());
-    let n = strtoul_p(&t[..end])?;
-    let suffix = &t[end..];
+        .unwrap_or(body.len());
+    if end == 0 {
+        return Err(None);
+    }
+    let n: u64 = body[..end].parse().map_err(|_| None)?;
+    let suffix = &body[end..];
+    let lower = suffix.to_ascii_lowercase();
     let mult: u64 = if suffix.is_empty() {
         scale
+    } else if matches!(lower.as_str(), "b" | "byte" | "bytes") {
+        1
     } else {
-        let mut chars = suffix.chars();
-        let first = chars.next()?.to_ascii_lowercase();
-        let rest: String = chars.collect::<String>().to_ascii_lowercase();
-        let base: u64 = match rest.as_str() {
-            "" | "ib" => 1024,
-            "b" => 1000,
-            _ => return None,
+        let unknown = || {
+            Some(Error::new(
+                code::INVALID_ARG,
+                from::NONE,
+                format!("unknown suffix '{}'", suffix),
+            ))
         };
-        let exp = match first {
-            'b' if rest.is_empty() => return n.checked_mul(1).filter(|v| *v <= max),
-            'k' => 1,
-            'm' => 2,
-            'g' => 3,
-            't' => 4,
-            'p' => 5,
-            'e' => 6,
-            _ => return None,
+        let rest = &lower[1..];
+        let base: u64 = if rest.is_empty() || rest == "ib" {
+            1024
+        } else if rest == "b" {
+            1000
+        } else {
+            return Err(unknown());
         };
-        base.checked_pow(exp)?
+        let exp = match lower.as_bytes()[0] {
+            b'k' => 1,
+            b'm' => 2,
+            b'g' => 3,
+            b't' => 4,
+            b'p' => 5,
+            b'e' => 6,
+            _ => return Err(unknown()),
+        };
+        base.pow(exp)
     };
-    let v = n.checked_mul(mult)?;
-    (v <= max).then_some(v)
+    if mult != 0 && n > max / mult {
+        return Err(Some(Error::new(
+            code::OVERFLOW,
+            from::NONE,
+            format!("value too large: {}{}", n, suffix),
+        )));
+    }
+    Ok(n * mult)
 }
 
 #[cfg(test)]
@@ -315,9 +355,10 @@ mod tests {
         assert_eq!(strtol(" -12"), Some(-12));
         assert_eq!(strtol("12x"), None);
         assert_eq!(strtoul_p("-1"), None);
-        assert_eq!(scaled_int("1G", 1024, u64::MAX), Some(1 << 30));
-        assert_eq!(scaled_int("1000", 1024, u64::MAX), Some(1024000));
-        assert_eq!(scaled_int("2KB", 1, u64::MAX), Some(2000));
-        assert_eq!(scaled_int("5x", 1, u64::MAX), None);
+        assert_eq!(scaled_int("1G", 1024, u64::MAX), Ok(1 << 30));
+        assert_eq!(scaled_int("1000", 1024, u64::MAX), Ok(1024000));
+        assert_eq!(scaled_int("2KB", 1, u64::MAX), Ok(2000));
+        assert!(matches!(scaled_int("5x", 1, u64::MAX), Err(Some(_))));
+        assert_eq!(scaled_int("-1", 1, u64::MAX), Err(None));
     }
 }

@@ -9,6 +9,11 @@ use oxvirt_core::{Connection, Error};
 
 use crate::cmd::{Cmd, OptError};
 
+/// Lookup methods for virshLookupDomainBy.
+pub const BY_ID: u32 = 1;
+pub const BY_UUID: u32 = 2;
+pub const BY_NAME: u32 = 4;
+
 /// Why a command failed. Messages print as `error: MSG`; a libvirt error
 /// is printed last, as virsh's vshReportError does.
 #[derive(Debug)]
@@ -37,7 +42,10 @@ impl Fail {
 
 impl From<OptError> for Fail {
     fn from(e: OptError) -> Fail {
-        Fail::Msg(e.0)
+        match e.1 {
+            Some(lib) => Fail::MsgLib(e.0, lib),
+            None => Fail::Msg(e.0),
+        }
     }
 }
 
@@ -172,33 +180,65 @@ impl Ctl {
             .ok_or_else(|| Fail::Msg("no valid connection".into()))
     }
 
-    /// virshLookupDomainBy: by id, then UUID, then name.
-    pub fn lookup_domain(&mut self, name: &str) -> Result<DomainRef, Fail> {
+    /// vshDebug: printed to stdout when `level` reaches the `-d` level.
+    pub fn debug(&self, level: i32, msg: &str) {
+        if level >= self.debug {
+            self.print(msg);
+        }
+    }
+
+    /// virshLookupDomainBy: by id, then UUID, then name, as `by` allows.
+    pub fn lookup_domain_by(
+        &mut self,
+        cmdname: &str,
+        name: &str,
+        by: u32,
+    ) -> Result<DomainRef, Fail> {
         let conn = self.conn()?;
         let mut found = None;
-        if let Some(id) = crate::cmd::strtol(name) {
-            if (0..=i32::MAX as i64).contains(&id) {
-                found = conn.lookup_domain_by_id(id as i32).ok();
+        if by & BY_ID != 0 {
+            if let Some(id) = crate::cmd::strtol(name) {
+                if (0..=i32::MAX as i64).contains(&id) {
+                    self.debug(0, &format!("{}: <domain> looks like ID\n", cmdname));
+                    found = conn.lookup_domain_by_id(id as i32).ok();
+                }
             }
         }
-        if found.is_none() && name.len() == 36 {
+        if found.is_none() && by & BY_UUID != 0 && name.len() == 36 {
+            self.debug(0, &format!("{}: <domain> trying as domain UUID\n", cmdname));
             if let Some(u) = Uuid::parse(name) {
                 found = conn.lookup_domain_by_uuid(&u).ok();
             }
         }
-        if found.is_none() {
+        if found.is_none() && by & BY_NAME != 0 {
+            self.debug(0, &format!("{}: <domain> trying as domain NAME\n", cmdname));
             found = conn.lookup_domain_by_name(name).ok();
         }
+        self.last_error = None;
         found.ok_or_else(|| Fail::Msg(format!("failed to get domain '{}'", name)))
+    }
+
+    /// A domain by id, UUID or name.
+    pub fn lookup_domain(&mut self, name: &str) -> Result<DomainRef, Fail> {
+        self.lookup_domain_by("unknown", name, BY_ID | BY_UUID | BY_NAME)
     }
 
     /// virshCommandOptDomain: the domain the `domain` option names.
     pub fn domain(&mut self, cmd: &Cmd) -> Result<DomainRef, Fail> {
-        self.domain_opt(cmd, "domain")
+        self.domain_opt_by(cmd, "domain", BY_ID | BY_UUID | BY_NAME)
     }
 
     pub fn domain_opt(&mut self, cmd: &Cmd, opt: &str) -> Result<DomainRef, Fail> {
+        self.domain_opt_by(cmd, opt, BY_ID | BY_UUID | BY_NAME)
+    }
+
+    /// virshCommandOptDomainBy.
+    pub fn domain_opt_by(&mut self, cmd: &Cmd, opt: &str, by: u32) -> Result<DomainRef, Fail> {
         let name = cmd.req(opt)?.to_string();
-        self.lookup_domain(&name)
+        self.debug(
+            1,
+            &format!("{}: found option <{}>: {}\n", cmd.def.name, opt, name),
+        );
+        self.lookup_domain_by(cmd.def.name, &name, by)
     }
 }

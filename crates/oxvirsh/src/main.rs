@@ -334,12 +334,16 @@ fn main() -> ExitCode {
         Vec::new()
     } else {
         let parsed = if rest.len() == 1 {
+            ctl.debug(1, &format!("commands: \"{}\"\n", rest[0]));
             parse::parse_string(&rest[0])
         } else {
             parse::parse_argv(rest)
         };
         match parsed {
-            Ok(c) => c,
+            Ok(c) => {
+                ctl.debug(1, &parse::debug_lines(&c));
+                c
+            }
             Err(msgs) => {
                 for m in msgs {
                     ctl.error(&m);

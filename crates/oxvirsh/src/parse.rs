@@ -98,6 +98,22 @@ impl Source for ArgvSource<'_> {
     }
 }
 
+/// virsh's `-d` trace of what the parser saw (printed at level INFO).
+pub fn debug_lines(cmds: &[Cmd]) -> String {
+    let mut s = String::new();
+    for c in cmds {
+        for (o, v) in &c.opts {
+            let (kind, val) = if o.kind == OptKind::Bool {
+                ("bool", "(none)")
+            } else {
+                ("optdata", v.as_deref().unwrap_or(""))
+            };
+            s.push_str(&format!("{}: {}({}): {}\n", c.def.name, o.name, kind, val));
+        }
+    }
+    s
+}
+
 /// Parses a command string; on failure returns the messages virsh prints
 /// (each becomes an `error: ` line).
 pub fn parse_string(s: &str) -> Result<Vec<Cmd>, Vec<String>> {

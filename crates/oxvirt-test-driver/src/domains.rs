@@ -691,7 +691,8 @@ impl Driver {
         use flags::mem::MAXIMUM;
         check_flags(flags, LIVE | CONFIG | MAXIMUM, "testDomainSetMemoryFlags")?;
         if kib == 0 {
-            return Err(Error::invalid_arg(
+            return Err(Error::raw(
+                code::INVALID_ARG,
                 from::DOMAIN,
                 "memory in virDomainSetMemoryFlags must not be zero",
             ));

@@ -440,7 +440,8 @@ impl Connection for TestConnection {
         cb: DomainEventCallback,
     ) -> Result<i32> {
         if !(0..oxvirt_core::event::DOMAIN_EVENT_ID_LAST).contains(&event_id) {
-            return Err(Error::invalid_arg(
+            return Err(Error::raw(
+                code::INVALID_ARG,
                 from::DOMAIN,
                 format!(
                     "eventID in virConnectDomainEventRegisterAny must be less than {}",

@@ -6,7 +6,7 @@ use oxvirt_core::types::flags::{
 };
 
 use crate::cmd::Cmd;
-use crate::ctl::{Context, Ctl, Fail, R};
+use crate::ctl::{Context, Ctl, Fail, BY_NAME, BY_UUID, R};
 
 use super::{exclusive, read_file, requires, Handler};
 
@@ -96,8 +96,8 @@ fn undefine(ctl: &mut Ctl, c: &Cmd) -> R {
             flags |= f;
         }
     }
-    let name = c.req("domain")?.to_string();
-    let dom = ctl.lookup_domain(&name)?;
+    let dom = ctl.domain(c)?;
+    let name = dom.name.clone();
     let conn = ctl.conn()?;
     let running = conn.domain_is_active(&dom)?;
     let mut has_managed_save = false;
@@ -138,23 +138,8 @@ fn undefine(ctl: &mut Ctl, c: &Cmd) -> R {
     Ok(())
 }
 
-fn domain_by_name_or_uuid(ctl: &mut Ctl, c: &Cmd) -> Result<oxvirt_core::types::DomainRef, Fail> {
-    let name = c.req("domain")?.to_string();
-    let conn = ctl.conn()?;
-    let mut found = None;
-    if name.len() == 36 {
-        if let Some(u) = oxvirt_core::types::Uuid::parse(&name) {
-            found = conn.lookup_domain_by_uuid(&u).ok();
-        }
-    }
-    if found.is_none() {
-        found = conn.lookup_domain_by_name(&name).ok();
-    }
-    found.ok_or_else(|| Fail::Msg(format!("failed to get domain '{}'", name)))
-}
-
 fn start(ctl: &mut Ctl, c: &Cmd) -> R {
-    let dom = domain_by_name_or_uuid(ctl, c)?;
+    let dom = ctl.domain_opt_by(c, "domain", BY_NAME | BY_UUID)?;
     if dom.id >= 0 {
         return Err(Fail::Msg("Domain is already active".into()));
     }

@@ -1,6 +1,7 @@
 //! virsh's commands, by group.
 
 mod domain;
+mod event;
 mod host;
 mod monitor;
 mod shell;
@@ -20,7 +21,8 @@ pub fn dispatch(ctl: &mut Ctl, cmd: &Cmd) -> R {
     let h = shell::handler(name)
         .or_else(|| domain::handler(name))
         .or_else(|| monitor::handler(name))
-        .or_else(|| host::handler(name));
+        .or_else(|| host::handler(name))
+        .or_else(|| event::handler(name));
     match h {
         Some(h) => h(ctl, cmd),
         None => Err(Fail::lib(Error::new(

@@ -6,7 +6,7 @@ use oxvirt_core::types::flags::metadata;
 use oxvirt_core::types::DomainRef;
 
 use crate::cmd::Cmd;
-use crate::ctl::{Ctl, Fail, R};
+use crate::ctl::{Ctl, Fail, BY_ID, BY_NAME, BY_UUID, R};
 use crate::table::Table;
 
 use super::{exclusive, state_str, Handler};
@@ -331,8 +331,7 @@ fn domstate(ctl: &mut Ctl, c: &Cmd) -> R {
 }
 
 fn domid(ctl: &mut Ctl, c: &Cmd) -> R {
-    let name = c.req("domain")?.to_string();
-    let dom = ctl.lookup_domain(&name)?;
+    let dom = ctl.domain_opt_by(c, "domain", BY_NAME | BY_UUID)?;
     if dom.id < 0 {
         ctl.print("-\n");
     } else {
@@ -342,15 +341,13 @@ fn domid(ctl: &mut Ctl, c: &Cmd) -> R {
 }
 
 fn domname(ctl: &mut Ctl, c: &Cmd) -> R {
-    let name = c.req("domain")?.to_string();
-    let dom = ctl.lookup_domain(&name)?;
+    let dom = ctl.domain_opt_by(c, "domain", BY_ID | BY_UUID)?;
     ctl.print(&format!("{}\n", dom.name));
     Ok(())
 }
 
 fn domuuid(ctl: &mut Ctl, c: &Cmd) -> R {
-    let name = c.req("domain")?.to_string();
-    let dom = ctl.lookup_domain(&name)?;
+    let dom = ctl.domain_opt_by(c, "domain", BY_ID | BY_NAME)?;
     ctl.print(&format!("{}\n", dom.uuid));
     Ok(())
 }
