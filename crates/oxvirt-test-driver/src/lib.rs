@@ -21,6 +21,7 @@ mod schema;
 mod snapshots;
 mod state;
 mod stats;
+mod tune;
 
 use std::sync::{Arc, Mutex, Weak};
 
@@ -350,6 +351,100 @@ impl Connection for TestConnection {
         self.rw("virDomainSetMetadata")?;
         self.driver
             .set_metadata(dom, kind, metadata, key, uri, flags)
+    }
+    fn domain_get_vcpus(
+        &self,
+        dom: &DomainRef,
+        maxinfo: i32,
+        maplen: i32,
+    ) -> Result<(Vec<VcpuInfo>, Vec<u8>)> {
+        self.driver.get_vcpus(dom, maxinfo, maplen)
+    }
+    fn domain_pin_vcpu(&self, dom: &DomainRef, vcpu: u32, cpumap: &[u8], flags: u32) -> Result<()> {
+        self.rw(api_name(flags, "virDomainPinVcpu", "virDomainPinVcpuFlags"))?;
+        self.driver.pin_vcpu(dom, vcpu, cpumap, flags)
+    }
+    fn domain_get_vcpu_pin_info(
+        &self,
+        dom: &DomainRef,
+        ncpumaps: i32,
+        maplen: i32,
+        flags: u32,
+    ) -> Result<(Vec<u8>, i32)> {
+        self.driver.vcpu_pin_info(dom, ncpumaps, maplen, flags)
+    }
+    fn domain_pin_emulator(&self, dom: &DomainRef, cpumap: &[u8], flags: u32) -> Result<()> {
+        self.rw("virDomainPinEmulator")?;
+        self.driver.pin_emulator(dom, cpumap, flags)
+    }
+    fn domain_get_emulator_pin_info(
+        &self,
+        dom: &DomainRef,
+        maplen: i32,
+        flags: u32,
+    ) -> Result<(Vec<u8>, i32)> {
+        self.driver.emulator_pin_info(dom, maplen, flags)
+    }
+    fn domain_get_cpu_stats(
+        &self,
+        dom: &DomainRef,
+        start_cpu: i32,
+        ncpus: u32,
+        nparams: i32,
+        flags: u32,
+    ) -> Result<Vec<Vec<TypedParam>>> {
+        self.driver.cpu_stats(dom, start_cpu, ncpus, nparams, flags)
+    }
+    fn domain_get_control_info(&self, dom: &DomainRef, flags: u32) -> Result<ControlInfo> {
+        self.driver.control_info(dom, flags)
+    }
+    fn domain_get_iothread_info(&self, dom: &DomainRef, flags: u32) -> Result<Vec<IoThreadInfo>> {
+        self.driver.iothread_info(dom, flags)
+    }
+    fn domain_add_iothread(&self, dom: &DomainRef, id: u32, flags: u32) -> Result<()> {
+        self.rw("virDomainAddIOThread")?;
+        self.driver.add_iothread(dom, id, flags)
+    }
+    fn domain_del_iothread(&self, dom: &DomainRef, id: u32, flags: u32) -> Result<()> {
+        self.rw("virDomainDelIOThread")?;
+        self.driver.del_iothread(dom, id, flags)
+    }
+    fn domain_pin_iothread(
+        &self,
+        dom: &DomainRef,
+        id: u32,
+        cpumap: &[u8],
+        flags: u32,
+    ) -> Result<()> {
+        self.rw("virDomainPinIOThread")?;
+        self.driver.pin_iothread(dom, id, cpumap, flags)
+    }
+    fn domain_set_iothread_params(
+        &self,
+        dom: &DomainRef,
+        id: u32,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
+        self.rw("virDomainSetIOThreadParams")?;
+        self.driver.set_iothread_params(dom, id, params, flags)
+    }
+    fn domain_get_blkio_parameters(
+        &self,
+        dom: &DomainRef,
+        nparams: i32,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>> {
+        self.driver.get_blkio(dom, nparams, flags)
+    }
+    fn domain_set_blkio_parameters(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
+        self.rw("virDomainSetBlkioParameters")?;
+        self.driver.set_blkio(dom, params, flags)
     }
     fn domain_get_messages(&self, dom: &DomainRef, flags: u32) -> Result<Vec<String>> {
         self.driver.get_messages(dom, flags)

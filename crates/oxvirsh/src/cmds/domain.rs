@@ -96,8 +96,8 @@ fn undefine(ctl: &mut Ctl, c: &Cmd) -> R {
             flags |= f;
         }
     }
+    let name = c.req("domain")?.to_string();
     let dom = ctl.domain(c)?;
-    let name = dom.name.clone();
     let conn = ctl.conn()?;
     let running = conn.domain_is_active(&dom)?;
     let mut has_managed_save = false;

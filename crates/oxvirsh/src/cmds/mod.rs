@@ -5,6 +5,8 @@ mod event;
 mod host;
 mod monitor;
 mod shell;
+mod stats;
+pub mod tune;
 
 use oxvirt_core::error::{code, from};
 use oxvirt_core::Error;
@@ -22,7 +24,9 @@ pub fn dispatch(ctl: &mut Ctl, cmd: &Cmd) -> R {
         .or_else(|| domain::handler(name))
         .or_else(|| monitor::handler(name))
         .or_else(|| host::handler(name))
-        .or_else(|| event::handler(name));
+        .or_else(|| event::handler(name))
+        .or_else(|| tune::handler(name))
+        .or_else(|| stats::handler(name));
     match h {
         Some(h) => h(ctl, cmd),
         None => Err(Fail::lib(Error::new(

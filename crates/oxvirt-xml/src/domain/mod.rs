@@ -10,6 +10,7 @@ pub mod devices;
 pub mod os;
 pub mod postparse;
 pub mod sections;
+pub mod tune;
 
 use crate::dom::{self, Attr, Element};
 use crate::error::{Error, Result};
@@ -19,6 +20,7 @@ use crate::writer::{Attrs, Writer};
 pub use devices::*;
 pub use os::*;
 pub use sections::*;
+pub use tune::BlkioDevice;
 
 /// How a document is being parsed (libvirt's `VIR_DOMAIN_DEF_PARSE_*`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

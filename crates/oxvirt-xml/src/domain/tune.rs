@@ -1,0 +1,306 @@
+//! Tuning that drivers change at run time: vCPU, emulator and IOThread
+//! pinning, the IOThread list and block I/O weights. These live in
+//! sections the model keeps verbatim (`<cputune>`, `<iothreadids>`,
+//! `<blkiotune>`), so the helpers edit those elements in libvirt's order.
+
+use crate::dom::{Element, Node};
+
+use super::postparse::{format_cpuset, parse_cpuset};
+use super::Domain;
+
+/// libvirt's order of `<cputune>` children.
+const CPUTUNE_ORDER: &[&str] = &[
+    "shares",
+    "global_period",
+    "global_quota",
+    "period",
+    "quota",
+    "emulator_period",
+    "emulator_quota",
+    "iothread_period",
+    "iothread_quota",
+    "vcpupin",
+    "emulatorpin",
+    "iothreadpin",
+    "vcpusched",
+    "iothreadsched",
+    "emulatorsched",
+    "cachetune",
+    "memorytune",
+];
+
+/// libvirt's order of `<blkiotune>` device children.
+const BLKIO_DEVICE_ORDER: &[&str] = &[
+    "weight",
+    "read_iops_sec",
+    "write_iops_sec",
+    "read_bytes_sec",
+    "write_bytes_sec",
+];
+
+/// Per-device block I/O limits (one `<device>` of `<blkiotune>`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlkioDevice {
+    pub path: String,
+    pub weight: u32,
+    pub read_iops: u32,
+    pub write_iops: u32,
+    pub read_bps: u64,
+    pub write_bps: u64,
+}
+
+fn rank(order: &[&str], name: &str) -> usize {
+    order.iter().position(|n| *n == name).unwrap_or(order.len())
+}
+
+fn key_of(e: &Element, key: &str) -> u64 {
+    e.attr(key).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// Inserts `el` among `parent`'s children at its place in `order`
+/// (after same-named siblings with a smaller `key`).
+fn insert_ordered(parent: &mut Element, el: Element, order: &[&str], key: Option<&str>) {
+    let r = rank(order, &el.name);
+    let k = key.map(|k| key_of(&el, k));
+    let pos = parent
+        .children
+        .iter()
+        .position(|n| match n {
+            Node::Element(c) => {
+                let rc = rank(order, &c.name);
+                rc > r || (rc == r && k.is_some_and(|k| key.is_some_and(|kk| key_of(c, kk) > k)))
+            }
+            _ => false,
+        })
+        .unwrap_or(parent.children.len());
+    parent.children.insert(pos, Node::Element(el));
+}
+
+impl Domain {
+    fn section(&self, name: &str) -> Option<&Element> {
+        self.sections.raw(name)
+    }
+
+    fn section_mut(&mut self, name: &str) -> &mut Element {
+        let i = match self.sections.raw.iter().position(|e| e.name == name) {
+            Some(i) => i,
+            None => {
+                self.sections.raw.push(Element::new(name));
+                self.sections.raw.len() - 1
+            }
+        };
+        &mut self.sections.raw[i]
+    }
+
+    fn drop_if_empty(&mut self, name: &str) {
+        self.sections
+            .raw
+            .retain(|e| e.name != name || e.has_element_children() || !e.attrs.is_empty());
+    }
+
+    /// The `cpuset` of `<vcpu>` (libvirt's def->cpumask).
+    pub fn cpumask(&self) -> Option<Vec<u32>> {
+        self.vcpu
+            .cpuset
+            .as_deref()
+            .and_then(|s| parse_cpuset(s).ok())
+    }
+
+    fn cputune_pin(&self, name: &str, key: Option<(&str, u32)>) -> Option<Vec<u32>> {
+        self.section("cputune")?
+            .children_named(name)
+            .find(|e| key.is_none_or(|(k, v)| e.attr(k).and_then(|x| x.parse().ok()) == Some(v)))
+            .and_then(|e| e.attr("cpuset"))
+            .and_then(|s| parse_cpuset(s).ok())
+    }
+
+    fn set_cputune_pin(&mut self, name: &str, key: Option<(&str, u32)>, cpus: Option<&[u32]>) {
+        let ct = self.section_mut("cputune");
+        ct.children.retain(|n| match n {
+            Node::Element(e) => {
+                !(e.name == name
+                    && key.is_none_or(|(k, v)| e.attr(k).and_then(|x| x.parse().ok()) == Some(v)))
+            }
+            _ => true,
+        });
+        if let Some(c) = cpus {
+            let mut el = Element::new(name);
+            if let Some((k, v)) = key {
+                el.set_attr(k, v.to_string());
+            }
+            el.set_attr("cpuset", format_cpuset(c));
+            insert_ordered(ct, el, CPUTUNE_ORDER, key.map(|(k, _)| k));
+        }
+        self.drop_if_empty("cputune");
+    }
+
+    /// `<cputune><vcpupin vcpu='N' cpuset=.../>`
+    pub fn vcpupin(&self, vcpu: u32) -> Option<Vec<u32>> {
+        self.cputune_pin("vcpupin", Some(("vcpu", vcpu)))
+    }
+
+    pub fn set_vcpupin(&mut self, vcpu: u32, cpus: Option<&[u32]>) {
+        self.set_cputune_pin("vcpupin", Some(("vcpu", vcpu)), cpus)
+    }
+
+    /// `<cputune><emulatorpin cpuset=.../>`
+    pub fn emulatorpin(&self) -> Option<Vec<u32>> {
+        self.cputune_pin("emulatorpin", None)
+    }
+
+    pub fn set_emulatorpin(&mut self, cpus: Option<&[u32]>) {
+        self.set_cputune_pin("emulatorpin", None, cpus)
+    }
+
+    /// `<cputune><iothreadpin iothread='N' cpuset=.../>`
+    pub fn iothreadpin(&self, id: u32) -> Option<Vec<u32>> {
+        self.cputune_pin("iothreadpin", Some(("iothread", id)))
+    }
+
+    pub fn set_iothreadpin(&mut self, id: u32, cpus: Option<&[u32]>) {
+        self.set_cputune_pin("iothreadpin", Some(("iothread", id)), cpus)
+    }
+
+    /// The IOThread ids: `<iothreadids>`, or 1..=N from `<iothreads>N`.
+    pub fn iothread_ids(&self) -> Vec<u32> {
+        if let Some(ids) = self.section("iothreadids") {
+            let v: Vec<u32> = ids
+                .children_named("iothread")
+                .filter_map(|e| e.attr("id").and_then(|x| x.parse().ok()))
+                .collect();
+            if !v.is_empty() {
+                return v;
+            }
+        }
+        let n: u32 = self
+            .section("iothreads")
+            .and_then(|e| e.text().trim().parse().ok())
+            .unwrap_or(0);
+        (1..=n).collect()
+    }
+
+    fn write_iothreads(&mut self, ids: &[u32]) {
+        self.sections
+            .raw
+            .retain(|e| e.name != "iothreads" && e.name != "iothreadids");
+        if ids.is_empty() {
+            return;
+        }
+        let mut n = Element::new("iothreads");
+        n.children.push(Node::Text(ids.len().to_string()));
+        self.sections.raw.push(n);
+        let mut list = Element::new("iothreadids");
+        for id in ids {
+            let mut t = Element::new("iothread");
+            t.set_attr("id", id.to_string());
+            list.children.push(Node::Element(t));
+        }
+        self.sections.raw.push(list);
+    }
+
+    /// Adds an IOThread id (virDomainIOThreadIDAdd).
+    pub fn add_iothread(&mut self, id: u32) {
+        let mut ids = self.iothread_ids();
+        ids.push(id);
+        self.write_iothreads(&ids);
+    }
+
+    /// Removes an IOThread id and its pinning (virDomainIOThreadIDDel).
+    pub fn del_iothread(&mut self, id: u32) {
+        let ids: Vec<u32> = self
+            .iothread_ids()
+            .into_iter()
+            .filter(|i| *i != id)
+            .collect();
+        self.write_iothreads(&ids);
+        if self.section("cputune").is_some() {
+            self.set_iothreadpin(id, None);
+        }
+    }
+
+    /// Whether a disk or controller uses IOThread `id`: the name of the
+    /// disk's target, or `Some("")` for a controller.
+    pub fn iothread_user(&self, id: u32) -> Option<String> {
+        let want = id.to_string();
+        for d in &self.devices.disks {
+            let uses = d
+                .extra
+                .children
+                .iter()
+                .any(|c| c.name == "driver" && c.attr("iothread") == Some(want.as_str()));
+            if uses {
+                return Some(d.target_dev.clone().unwrap_or_default());
+            }
+        }
+        let ctrl = self.devices.raw.iter().any(|r| {
+            r.0.name == "controller"
+                && r.0
+                    .children_named("driver")
+                    .any(|c| c.attr("iothread") == Some(want.as_str()))
+        });
+        ctrl.then(String::new)
+    }
+
+    /// `<blkiotune><weight>`
+    pub fn blkio_weight(&self) -> u32 {
+        self.section("blkiotune")
+            .and_then(|b| b.child_text("weight"))
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// `<blkiotune><device>` entries.
+    pub fn blkio_devices(&self) -> Vec<BlkioDevice> {
+        let Some(b) = self.section("blkiotune") else {
+            return Vec::new();
+        };
+        let num = |d: &Element, n: &str| -> u64 {
+            d.child_text(n)
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        b.children_named("device")
+            .map(|d| BlkioDevice {
+                path: d.child_text("path").unwrap_or_default(),
+                weight: num(d, "weight") as u32,
+                read_iops: num(d, "read_iops_sec") as u32,
+                write_iops: num(d, "write_iops_sec") as u32,
+                read_bps: num(d, "read_bytes_sec"),
+                write_bps: num(d, "write_bytes_sec"),
+            })
+            .collect()
+    }
+
+    /// Rewrites `<blkiotune>` from a weight and device list.
+    pub fn set_blkio(&mut self, weight: u32, devices: &[BlkioDevice]) {
+        let text = |name: &str, v: String| {
+            let mut e = Element::new(name);
+            e.children.push(Node::Text(v));
+            Node::Element(e)
+        };
+        let mut b = Element::new("blkiotune");
+        if weight != 0 {
+            b.children.push(text("weight", weight.to_string()));
+        }
+        for d in devices {
+            let mut e = Element::new("device");
+            e.children.push(text("path", d.path.clone()));
+            for (name, v) in BLKIO_DEVICE_ORDER.iter().zip([
+                d.weight as u64,
+                d.read_iops as u64,
+                d.write_iops as u64,
+                d.read_bps,
+                d.write_bps,
+            ]) {
+                if v != 0 {
+                    e.children.push(text(name, v.to_string()));
+                }
+            }
+            b.children.push(Node::Element(e));
+        }
+        self.sections.raw.retain(|e| e.name != "blkiotune");
+        if b.has_element_children() {
+            self.sections.raw.push(b);
+        }
+    }
+}
