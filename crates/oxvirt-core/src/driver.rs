@@ -528,6 +528,15 @@ pub trait Connection: Send + Sync {
     ) -> Result<Vec<Vec<TypedParam>>> {
         nosup!("virDomainGetCPUStats")
     }
+    /// Sends a raw QMP (or, with flag 1, HMP) command (libvirt-qemu).
+    fn domain_qemu_monitor_command(
+        &self,
+        dom: &DomainRef,
+        cmd: &str,
+        flags: u32,
+    ) -> Result<String> {
+        nosup!("virDomainQemuMonitorCommand")
+    }
     fn domain_get_job_info(&self, dom: &DomainRef) -> Result<JobInfo> {
         nosup!("virDomainGetJobInfo")
     }

@@ -46,6 +46,7 @@ pub mod code {
     pub const ARGUMENT_UNSUPPORTED: i32 = 74;
     pub const STORAGE_POOL_BUILT: i32 = 76;
     pub const OPERATION_ABORTED: i32 = 78;
+    pub const MULTIPLE_INTERFACES: i32 = 79;
     pub const NO_DOMAIN_METADATA: i32 = 80;
     pub const OVERFLOW: i32 = 82;
     pub const OPERATION_UNSUPPORTED: i32 = 84;
@@ -156,6 +157,10 @@ pub fn template(code: i32) -> (&'static str, &'static str) {
             "Requested operation is not valid: %s",
         ),
         NO_INTERFACE => ("Interface not found", "Interface not found: %s"),
+        MULTIPLE_INTERFACES => (
+            "multiple matching interfaces found",
+            "multiple matching interfaces found: %s",
+        ),
         NO_NWFILTER => ("Network filter not found", "Network filter not found: %s"),
         NO_SECRET => ("Secret not found", "Secret not found: %s"),
         CONFIG_UNSUPPORTED => ("unsupported configuration", "unsupported configuration: %s"),

@@ -13,7 +13,8 @@ use crate::state::{DomainObj, Driver, FROM};
 pub(crate) fn check_flags(flags: u32, supported: u32, func: &str) -> Result<()> {
     let extra = flags & !supported;
     if extra != 0 {
-        return Err(Error::invalid_arg(
+        return Err(Error::raw(
+            code::INVALID_ARG,
             FROM,
             format!("unsupported flags (0x{:x}) in function {}", extra, func),
         ));

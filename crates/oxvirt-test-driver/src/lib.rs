@@ -13,6 +13,7 @@
 mod caps;
 mod checkpoints;
 mod domains;
+mod hostdev;
 mod metadata;
 mod node;
 mod objects;
@@ -445,6 +446,52 @@ impl Connection for TestConnection {
     ) -> Result<()> {
         self.rw("virDomainSetBlkioParameters")?;
         self.driver.set_blkio(dom, params, flags)
+    }
+    fn list_all_interfaces(&self, flags: u32) -> Result<Vec<InterfaceRef>> {
+        self.driver.list_interfaces(flags)
+    }
+    fn lookup_interface_by_name(&self, name: &str) -> Result<InterfaceRef> {
+        self.driver.interface_by_name(name)
+    }
+    fn lookup_interface_by_mac(&self, mac: &str) -> Result<InterfaceRef> {
+        self.driver.interface_by_mac(mac)
+    }
+    fn interface_get_xml_desc(&self, iface: &InterfaceRef, flags: u32) -> Result<String> {
+        self.driver.interface_xml(iface, flags)
+    }
+    fn interface_define_xml(&self, xml: &str, flags: u32) -> Result<InterfaceRef> {
+        self.rw("virInterfaceDefineXML")?;
+        self.driver.interface_define(xml, flags)
+    }
+    fn interface_undefine(&self, iface: &InterfaceRef) -> Result<()> {
+        self.rw("virInterfaceUndefine")?;
+        self.driver.interface_undefine(iface)
+    }
+    fn interface_create(&self, iface: &InterfaceRef, flags: u32) -> Result<()> {
+        self.rw("virInterfaceCreate")?;
+        self.driver.interface_create(iface, flags)
+    }
+    fn interface_destroy(&self, iface: &InterfaceRef, flags: u32) -> Result<()> {
+        self.rw("virInterfaceDestroy")?;
+        self.driver.interface_destroy(iface, flags)
+    }
+    fn interface_is_active(&self, iface: &InterfaceRef) -> Result<bool> {
+        self.driver.interface_is_active(iface)
+    }
+    fn list_all_node_devices(&self, flags: u32) -> Result<Vec<NodeDevRef>> {
+        self.driver.list_nodedevs(flags)
+    }
+    fn lookup_node_device_by_name(&self, name: &str) -> Result<NodeDevRef> {
+        self.driver.nodedev_by_name(name)
+    }
+    fn node_device_get_xml_desc(&self, dev: &NodeDevRef, flags: u32) -> Result<String> {
+        self.driver.nodedev_xml(dev, flags)
+    }
+    fn node_device_get_parent(&self, dev: &NodeDevRef) -> Result<Option<String>> {
+        self.driver.nodedev_parent(dev)
+    }
+    fn node_device_list_caps(&self, dev: &NodeDevRef) -> Result<Vec<String>> {
+        self.driver.nodedev_caps(dev)
     }
     fn domain_get_messages(&self, dom: &DomainRef, flags: u32) -> Result<Vec<String>> {
         self.driver.get_messages(dom, flags)

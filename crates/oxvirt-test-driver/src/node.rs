@@ -360,6 +360,7 @@ fn load_node(st: &mut State, root: &Element, file: Option<&Path>) -> Result<()> 
         crate::domains::check_taint(o);
     }
     crate::objects::load(st, root, file, resolve)?;
+    crate::hostdev::load(st, root, file, resolve)?;
     for user in root
         .child("auth")
         .into_iter()

@@ -210,6 +210,7 @@ pub(crate) struct State {
     pub domains: Vec<DomainObj>,
     #[allow(dead_code)] // read by the object APIs as they land
     pub objects: crate::objects::Objects,
+    pub host: crate::hostdev::HostObjects,
     pub auth_users: Vec<(String, Option<String>)>,
 }
 
@@ -250,6 +251,7 @@ impl State {
             next_dom_id: 1,
             domains: Vec::new(),
             objects: Default::default(),
+            host: Default::default(),
             auth_users: Vec::new(),
         }
     }

@@ -33,6 +33,7 @@ pub fn handler(name: &str) -> Option<Handler> {
         "setvcpus" => setvcpus,
         "vcpucount" => vcpucount,
         "domrename" => domrename,
+        "qemu-monitor-command" => qemu_monitor_command,
         _ => return None,
     })
 }
@@ -547,5 +548,21 @@ fn domrename(ctl: &mut Ctl, c: &Cmd) -> R {
     let new = c.req("new-name")?;
     ctl.conn()?.domain_rename(&dom, new, 0)?;
     ctl.extra("Domain successfully renamed\n");
+    Ok(())
+}
+
+fn qemu_monitor_command(ctl: &mut Ctl, c: &Cmd) -> R {
+    let dom = ctl.domain(c)?;
+    let cmd = c.argv().join(" ");
+    exclusive(c, "hmp", "pretty")?;
+    exclusive(c, "hmp", "return-value")?;
+    let flags = if c.has("hmp") { 1 } else { 0 };
+    let out = ctl.conn()?.domain_qemu_monitor_command(&dom, &cmd, flags)?;
+    if c.has("pretty") || c.has("return-value") {
+        return Err(Fail::lib(oxvirt_core::Error::no_support(
+            "qemu-monitor-command --pretty/--return-value",
+        )));
+    }
+    ctl.print(&format!("{}\n", out));
     Ok(())
 }

@@ -90,7 +90,11 @@ fn capabilities(ctl: &mut Ctl, c: &Cmd) -> R {
         .conn()?
         .capabilities()
         .map_err(|e| crate::ctl::Fail::msg_lib("failed to get capabilities", e))?;
-    super::domain::dump_xml(ctl, c, &x)
+    super::domain::dump_xml(ctl, c, &x)?;
+    if c.string_quiet("xpath").is_none() {
+        ctl.print("\n");
+    }
+    Ok(())
 }
 
 fn sysinfo(ctl: &mut Ctl, _c: &Cmd) -> R {

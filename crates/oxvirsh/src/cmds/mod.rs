@@ -1,8 +1,10 @@
 //! virsh's commands, by group.
 
+mod devices;
 mod domain;
 mod event;
 mod host;
+mod hostobj;
 mod monitor;
 mod shell;
 mod stats;
@@ -26,7 +28,9 @@ pub fn dispatch(ctl: &mut Ctl, cmd: &Cmd) -> R {
         .or_else(|| host::handler(name))
         .or_else(|| event::handler(name))
         .or_else(|| tune::handler(name))
-        .or_else(|| stats::handler(name));
+        .or_else(|| stats::handler(name))
+        .or_else(|| hostobj::handler(name))
+        .or_else(|| devices::handler(name));
     match h {
         Some(h) => h(ctl, cmd),
         None => Err(Fail::lib(Error::new(

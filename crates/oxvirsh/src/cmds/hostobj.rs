@@ -1,0 +1,320 @@
+//! Host interfaces, node devices, secrets and network filters.
+
+use oxvirt_core::error::code;
+use oxvirt_core::types::InterfaceRef;
+use oxvirt_core::Error;
+
+use crate::cmd::Cmd;
+use crate::ctl::{Context, Ctl, Fail, R};
+use crate::table::Table;
+
+use super::{exclusive, read_file, Handler};
+
+pub fn handler(name: &str) -> Option<Handler> {
+    Some(match name {
+        "iface-list" => iface_list,
+        "iface-dumpxml" => iface_dumpxml,
+        "iface-name" => iface_name,
+        "iface-mac" => iface_mac,
+        "iface-define" => iface_define,
+        "iface-undefine" => iface_undefine,
+        "iface-start" => iface_start,
+        "iface-destroy" => iface_destroy,
+        "nodedev-list" => nodedev_list,
+        "nodedev-dumpxml" => nodedev_dumpxml,
+        "secret-list" => secret_list,
+        "nwfilter-list" => nwfilter_list,
+        _ => return None,
+    })
+}
+
+/// virshCommandOptInterfaceBy: by name, then by MAC.
+fn iface(ctl: &mut Ctl, c: &Cmd, opt: &str) -> Result<InterfaceRef, Fail> {
+    let n = c.req(opt)?.to_string();
+    let conn = ctl.conn()?;
+    conn.lookup_interface_by_name(&n)
+        .or_else(|_| conn.lookup_interface_by_mac(&n))
+        .map_err(|_| Fail::Msg(format!("failed to get interface '{}'", n)))
+}
+
+fn iface_list(ctl: &mut Ctl, c: &Cmd) -> R {
+    exclusive(c, "all", "inactive")?;
+    let flags = if c.has("all") {
+        3
+    } else if c.has("inactive") {
+        1
+    } else {
+        2
+    };
+    let conn = ctl.conn()?;
+    let mut list = conn
+        .list_all_interfaces(flags)
+        .ctx(|| "Failed to list interfaces".into())?;
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut t = Table::new(&["Name", "State", "MAC Address"]);
+    for i in &list {
+        let active = conn.interface_is_active(i).unwrap_or(false);
+        t.row([
+            i.name.clone(),
+            if active { "active" } else { "inactive" }.to_string(),
+            i.mac.clone(),
+        ]);
+    }
+    ctl.print(&t.render(!ctl.quiet));
+    Ok(())
+}
+
+fn iface_dumpxml(ctl: &mut Ctl, c: &Cmd) -> R {
+    let i = iface(ctl, c, "interface")?;
+    let flags = if c.has("inactive") { 1 } else { 0 };
+    let xml = ctl.conn()?.interface_get_xml_desc(&i, flags)?;
+    super::domain::dump_xml(ctl, c, &xml)
+}
+
+fn iface_name(ctl: &mut Ctl, c: &Cmd) -> R {
+    let mac = c.req("interface")?.to_string();
+    let i = ctl
+        .conn()?
+        .lookup_interface_by_mac(&mac)
+        .map_err(|_| Fail::Msg(format!("failed to get interface '{}'", mac)))?;
+    ctl.print(&format!("{}\n", i.name));
+    Ok(())
+}
+
+fn iface_mac(ctl: &mut Ctl, c: &Cmd) -> R {
+    let name = c.req("interface")?.to_string();
+    let i = ctl
+        .conn()?
+        .lookup_interface_by_name(&name)
+        .map_err(|_| Fail::Msg(format!("failed to get interface '{}'", name)))?;
+    ctl.print(&format!("{}\n", i.mac));
+    Ok(())
+}
+
+fn iface_define(ctl: &mut Ctl, c: &Cmd) -> R {
+    let from = c.req("file")?.to_string();
+    let xml = read_file(&from)?;
+    let flags = if c.has("validate") { 1 } else { 0 };
+    let i = ctl
+        .conn()?
+        .interface_define_xml(&xml, flags)
+        .ctx(|| format!("Failed to define interface from {}", from))?;
+    ctl.extra(&format!("Interface {} defined from {}\n", i.name, from));
+    Ok(())
+}
+
+fn iface_undefine(ctl: &mut Ctl, c: &Cmd) -> R {
+    let i = iface(ctl, c, "interface")?;
+    ctl.conn()?
+        .interface_undefine(&i)
+        .ctx(|| format!("Failed to undefine interface {}", i.name))?;
+    ctl.extra(&format!("Interface {} undefined\n", i.name));
+    Ok(())
+}
+
+fn iface_start(ctl: &mut Ctl, c: &Cmd) -> R {
+    let i = iface(ctl, c, "interface")?;
+    ctl.conn()?
+        .interface_create(&i, 0)
+        .ctx(|| format!("Failed to start interface {}", i.name))?;
+    ctl.extra(&format!("Interface {} started\n", i.name));
+    Ok(())
+}
+
+fn iface_destroy(ctl: &mut Ctl, c: &Cmd) -> R {
+    let i = iface(ctl, c, "interface")?;
+    ctl.conn()?
+        .interface_destroy(&i, 0)
+        .ctx(|| format!("Failed to destroy interface {}", i.name))?;
+    ctl.extra(&format!("Interface {} destroyed\n", i.name));
+    Ok(())
+}
+
+/// Node device capability names, in virConnectListAllNodeDeviceFlags order.
+const NODEDEV_CAPS: &[&str] = &[
+    "system",
+    "pci",
+    "usb_device",
+    "usb",
+    "net",
+    "scsi_host",
+    "scsi_target",
+    "scsi",
+    "storage",
+    "fc_host",
+    "vports",
+    "scsi_generic",
+    "drm",
+    "mdev_types",
+    "mdev",
+    "ccw",
+    "css",
+    "vdpa",
+    "ap_card",
+    "ap_queue",
+    "ap_matrix",
+    "vpd",
+];
+
+/// vshTreePrint over (name, parent) pairs.
+pub fn tree(
+    out: &mut String,
+    items: &[(String, Option<String>)],
+    idx: usize,
+    last: Option<usize>,
+    root: bool,
+    indent: &mut String,
+) {
+    let dev = &items[idx].0;
+    out.push_str(&format!(
+        "{}{}{}\n",
+        indent,
+        if root { "" } else { "+- " },
+        dev
+    ));
+    if !root {
+        indent.push(if Some(idx) == last { ' ' } else { '|' });
+        indent.push(' ');
+    }
+    let next_last = items
+        .iter()
+        .rposition(|(_, p)| p.as_deref() == Some(dev.as_str()));
+    if next_last.is_some() {
+        out.push_str(&format!("{}  |\n", indent));
+    }
+    indent.push_str("  ");
+    for (i, (_, p)) in items.iter().enumerate() {
+        if p.as_deref() == Some(dev.as_str()) {
+            tree(out, items, i, next_last, false, indent);
+        }
+    }
+    indent.truncate(indent.len() - 2);
+    if next_last.is_none() && Some(idx) == last {
+        out.push_str(&format!("{}\n", indent));
+    }
+    if !root {
+        indent.truncate(indent.len() - 2);
+    }
+}
+
+fn nodedev_list(ctl: &mut Ctl, c: &Cmd) -> R {
+    let (inactive, all, want_tree) = (c.has("inactive"), c.has("all"), c.has("tree"));
+    let cap_str = c.string_quiet("cap").map(str::to_string);
+    let mut flags: u32 = 0;
+    if let Some(caps) = &cap_str {
+        for cap in super::shell::split_commas(caps) {
+            let i = NODEDEV_CAPS
+                .iter()
+                .position(|n| *n == cap)
+                .ok_or_else(|| Fail::Msg("Invalid capability type".into()))?;
+            flags |= 1 << i;
+        }
+    }
+    if inactive && all {
+        return Err(Fail::Msg(
+            "Option --all is incompatible with --inactive".into(),
+        ));
+    }
+    if want_tree && (cap_str.is_some() || inactive) {
+        return Err(Fail::Msg(
+            "Option --tree is incompatible with --cap and --inactive".into(),
+        ));
+    }
+    if inactive || all {
+        flags |= 1 << 30;
+    }
+    if !inactive {
+        flags |= 1 << 31;
+    }
+    let conn = ctl.conn()?;
+    let mut list = conn
+        .list_all_node_devices(flags)
+        .ctx(|| "Failed to list node devices".into())?;
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut s = String::new();
+    if want_tree {
+        let items: Vec<(String, Option<String>)> = list
+            .iter()
+            .map(|d| {
+                let parent = if d.name == "computer" {
+                    None
+                } else {
+                    conn.node_device_get_parent(d).ok().flatten()
+                };
+                (d.name.clone(), parent)
+            })
+            .collect();
+        for i in 0..items.len() {
+            if items[i].1.is_none() {
+                tree(&mut s, &items, i, None, true, &mut String::new());
+            }
+        }
+    } else {
+        for d in &list {
+            s += &format!("{}\n", d.name);
+        }
+    }
+    ctl.print(&s);
+    Ok(())
+}
+
+fn nodedev_dumpxml(ctl: &mut Ctl, c: &Cmd) -> R {
+    let name = c.req("device")?.to_string();
+    let conn = ctl.conn()?;
+    let d = conn
+        .lookup_node_device_by_name(&name)
+        .map_err(|e| Fail::msg_lib(format!("Could not find matching device '{}'", name), e))?;
+    let xml = conn.node_device_get_xml_desc(&d, 0)?;
+    super::domain::dump_xml(ctl, c, &xml)
+}
+
+/// The fallback virsh takes when listing all objects is not supported:
+/// counting them with the older API, which reports its own error.
+fn count_fallback(e: Error, what: &str, api: &str) -> Fail {
+    if e.code == code::NO_SUPPORT {
+        Fail::msg_lib(format!("Failed to count {}", what), Error::no_support(api))
+    } else {
+        Fail::msg_lib(format!("Failed to list {}", what), e)
+    }
+}
+
+fn secret_list(ctl: &mut Ctl, _c: &Cmd) -> R {
+    let conn = ctl.conn()?;
+    let list = conn
+        .list_all_secrets(0)
+        .map_err(|e| count_fallback(e, "secrets", "virConnectNumOfSecrets"))?;
+    let mut t = Table::new(&["UUID", "Usage"]);
+    for s in list {
+        let usage = match s.usage_type {
+            0 => "Unused".to_string(),
+            t => format!("{} {}", secret_usage_name(t), s.usage_id),
+        };
+        t.row([s.uuid.to_string(), usage]);
+    }
+    ctl.print(&t.render(!ctl.quiet));
+    Ok(())
+}
+
+fn secret_usage_name(t: i32) -> &'static str {
+    match t {
+        1 => "volume",
+        2 => "ceph",
+        3 => "iscsi",
+        4 => "tls",
+        5 => "vtpm",
+        _ => "none",
+    }
+}
+
+fn nwfilter_list(ctl: &mut Ctl, _c: &Cmd) -> R {
+    let conn = ctl.conn()?;
+    let list = conn
+        .list_all_nwfilters(0)
+        .map_err(|e| count_fallback(e, "network filters", "virConnectNumOfNWFilters"))?;
+    let mut t = Table::new(&["UUID", "Name"]);
+    for f in list {
+        t.row([f.uuid.to_string(), f.name]);
+    }
+    ctl.print(&t.render(!ctl.quiet));
+    Ok(())
+}
