@@ -238,6 +238,8 @@ xdr_struct! {
     /// `{dom, nparams, flags}`: the typed-parameter getters
     pub struct DomainGetParamsArgs { pub dom: NonnullDomain, pub nparams: i32, pub flags: u32 }
     pub struct TypedParamsRet { pub params: Vec<TypedParam> [max::ALL_DOMAIN_STATS] }
+    /// `{dom, params}`: SET_SCHEDULER_PARAMETERS (no flags)
+    pub struct DomainParamsArgs { pub dom: NonnullDomain, pub params: Vec<TypedParam> [max::SCHEDULER_PARAMETERS] }
     pub struct DomainSetParamsArgs { pub dom: NonnullDomain, pub params: Vec<TypedParam> [max::ALL_DOMAIN_STATS], pub flags: u32 }
     pub struct DomainGetVcpusArgs { pub dom: NonnullDomain, pub maxinfo: i32, pub maplen: i32 }
     pub struct VcpuInfoWire { pub number: u32, pub state: i32, pub cpu_time: u64, pub cpu: i32 }
@@ -284,6 +286,14 @@ xdr_struct! {
     pub struct NetworkRet { pub net: NonnullNetwork }
     pub struct NetworkFlagsArgs { pub net: NonnullNetwork, pub flags: u32 }
     pub struct NetworkIntArgs { pub net: NonnullNetwork, pub value: i32 }
+    pub struct NetworkUpdateArgs {
+        pub net: NonnullNetwork,
+        pub command: u32,
+        pub section: u32,
+        pub parent_index: i32,
+        pub xml: String,
+        pub flags: u32,
+    }
 
     // ---- storage ----------------------------------------------------------
     pub struct PoolArgs { pub pool: NonnullStoragePool }
