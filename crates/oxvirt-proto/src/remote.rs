@@ -50,6 +50,8 @@ pub mod max {
     pub const MIGRATE_COOKIE: usize = 4 * 1024 * 1024;
     pub const MIGRATE_PARAM_LIST: usize = 64;
     pub const GRAPHICS_IDENTITY: usize = 20;
+    pub const IOTHREAD_INFO: usize = 16384;
+    pub const IOTHREAD_PARAMS: usize = 64;
 }
 
 /// Feature numbers of CONNECT_SUPPORTS_FEATURE (`VIR_DRV_FEATURE_*`).
@@ -263,6 +265,43 @@ xdr_struct! {
     pub struct DomainIpAddrWire { pub kind: i32, pub addr: String, pub prefix: u32 }
     pub struct DomainInterfaceWire { pub name: String, pub hwaddr: Option<String>, pub addrs: Vec<DomainIpAddrWire> [max::DOMAIN_IP_ADDR] }
     pub struct DomainInterfaceAddressesRet { pub ifaces: Vec<DomainInterfaceWire> [max::DOMAIN_INTERFACE] }
+
+    // ---- typed-parameter getters and setters, pinning, jobs ---------------
+    /// `{params, nparams}`: with nparams = 0 in the call, only the count.
+    pub struct ParamsCountRet { pub params: Vec<TypedParam> [max::ALL_DOMAIN_STATS], pub nparams: i32 }
+    /// `{dom, device, nparams, flags}`: interface parameters, block stats flags
+    pub struct DomainDeviceGetParamsArgs { pub dom: NonnullDomain, pub device: String, pub nparams: i32, pub flags: u32 }
+    /// `{dom, device, params, flags}`: interface parameters, block I/O tune
+    pub struct DomainDeviceSetParamsArgs { pub dom: NonnullDomain, pub device: String, pub params: Vec<TypedParam> [max::BLOCK_IO_TUNE_PARAMETERS], pub flags: u32 }
+    pub struct DomainGetBlockIoTuneArgs { pub dom: NonnullDomain, pub disk: Option<String>, pub nparams: i32, pub flags: u32 }
+    pub struct IothreadInfoWire { pub iothread_id: u32, pub cpumap: Opaque [max::CPUMAP] }
+    pub struct DomainGetIothreadInfoRet { pub info: Vec<IothreadInfoWire> [max::IOTHREAD_INFO], pub ret: u32 }
+    /// `{dom, unsigned int, cpumap, flags}`: PIN_IOTHREAD, PIN_VCPU_FLAGS
+    pub struct DomainPinArgs { pub dom: NonnullDomain, pub which: u32, pub cpumap: Opaque [max::CPUMAP], pub flags: u32 }
+    pub struct DomainPinEmulatorArgs { pub dom: NonnullDomain, pub cpumap: Opaque [max::CPUMAP], pub flags: u32 }
+    pub struct DomainSetIothreadParamsArgs { pub dom: NonnullDomain, pub iothread_id: u32, pub params: Vec<TypedParam> [max::IOTHREAD_PARAMS], pub flags: u32 }
+    pub struct DomainGetVcpuPinInfoArgs { pub dom: NonnullDomain, pub ncpumaps: i32, pub maplen: i32, pub flags: u32 }
+    /// `{cpumaps, int}`: vCPU and emulator pin info
+    pub struct CpumapsRet { pub cpumaps: Opaque [max::CPUMAPS], pub num: i32 }
+    /// `{dom, int, flags}`: emulator pin info, memory stats period
+    pub struct DomainIntFlagsArgs { pub dom: NonnullDomain, pub value: i32, pub flags: u32 }
+    pub struct DomainGetJobStatsRet { pub job_type: i32, pub params: Vec<TypedParam> [max::JOB_STATS] }
+    pub struct NodeGetCpuStatsArgs { pub cpu_num: i32, pub nparams: i32, pub flags: u32 }
+    pub struct NodeGetMemoryStatsArgs { pub nparams: i32, pub cell_num: i32, pub flags: u32 }
+    pub struct NodeStatWire { pub field: String, pub value: u64 }
+    pub struct NodeStatsRet { pub params: Vec<NodeStatWire> [max::NODE_CPU_STATS], pub nparams: i32 }
+    pub struct DomainPmSuspendArgs { pub dom: NonnullDomain, pub target: u32, pub duration: u64, pub flags: u32 }
+    pub struct DomainSendKeyArgs { pub dom: NonnullDomain, pub codeset: u32, pub holdtime: u32, pub keycodes: Vec<u32> [max::DOMAIN_SEND_KEY], pub flags: u32 }
+    pub struct DomainCoreDumpArgs { pub dom: NonnullDomain, pub to: String, pub flags: u32 }
+    pub struct DomainCoreDumpWithFormatArgs { pub dom: NonnullDomain, pub to: String, pub dumpformat: u32, pub flags: u32 }
+    pub struct SaveImageDefineXmlArgs { pub file: String, pub dxml: String, pub flags: u32 }
+    pub struct ManagedSaveDefineXmlArgs { pub dom: NonnullDomain, pub dxml: Option<String>, pub flags: u32 }
+
+    // ---- checkpoints ---------------------------------------------------------
+    pub struct CheckpointRet { pub checkpoint: NonnullDomainCheckpoint }
+    pub struct CheckpointFlagsArgs { pub checkpoint: NonnullDomainCheckpoint, pub flags: u32 }
+    pub struct CheckpointListAllArgs { pub checkpoint: NonnullDomainCheckpoint, pub need_results: i32, pub flags: u32 }
+    pub struct ListAllCheckpointsRet { pub checkpoints: Vec<NonnullDomainCheckpoint> [max::DOMAIN_CHECKPOINT_LIST], pub ret: i32 }
 
     // ---- events -------------------------------------------------------
     pub struct ConnectDomainEventCallbackRegisterAnyArgs { pub event_id: i32, pub dom: Option<NonnullDomain> }

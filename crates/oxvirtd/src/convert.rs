@@ -80,6 +80,20 @@ pub fn snap_out(s: SnapshotRef) -> r::NonnullDomainSnapshot {
     }
 }
 
+pub fn cp_in(s: r::NonnullDomainCheckpoint) -> CheckpointRef {
+    CheckpointRef {
+        name: s.name,
+        domain: dom_in(s.dom),
+    }
+}
+
+pub fn cp_out(s: CheckpointRef) -> r::NonnullDomainCheckpoint {
+    r::NonnullDomainCheckpoint {
+        name: s.name,
+        dom: dom_out(s.domain),
+    }
+}
+
 pub fn iface_in(i: r::NonnullInterface) -> InterfaceRef {
     InterfaceRef {
         name: i.name,

@@ -674,6 +674,257 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
             })
         }
 
+        // ---- typed parameters ---------------------------------------------
+        p::DOMAIN_GET_BLKIO_PARAMETERS
+        | p::DOMAIN_GET_MEMORY_PARAMETERS
+        | p::DOMAIN_GET_NUMA_PARAMETERS => {
+            let a: r::DomainGetParamsArgs = decode(body)?;
+            let d = dom_in(a.dom);
+            let ps = match proc_ {
+                p::DOMAIN_GET_BLKIO_PARAMETERS => {
+                    c.domain_get_blkio_parameters(&d, a.nparams, a.flags)?
+                }
+                p::DOMAIN_GET_MEMORY_PARAMETERS => {
+                    c.domain_get_memory_parameters(&d, a.nparams, a.flags)?
+                }
+                _ => c.domain_get_numa_parameters(&d, a.nparams, a.flags)?,
+            };
+            params_count_ret(ps, a.nparams, a.flags)
+        }
+        p::DOMAIN_SET_BLKIO_PARAMETERS
+        | p::DOMAIN_SET_MEMORY_PARAMETERS
+        | p::DOMAIN_SET_NUMA_PARAMETERS => {
+            let a: r::DomainSetParamsArgs = decode(body)?;
+            let d = dom_in(a.dom);
+            let ps: Vec<TypedParam> = a.params.into_iter().map(param_in).collect();
+            match proc_ {
+                p::DOMAIN_SET_BLKIO_PARAMETERS => {
+                    c.domain_set_blkio_parameters(&d, &ps, a.flags)?
+                }
+                p::DOMAIN_SET_MEMORY_PARAMETERS => {
+                    c.domain_set_memory_parameters(&d, &ps, a.flags)?
+                }
+                _ => c.domain_set_numa_parameters(&d, &ps, a.flags)?,
+            }
+            enc(&())
+        }
+        p::DOMAIN_GET_PERF_EVENTS => {
+            let a: r::DomainFlagsArgs = decode(body)?;
+            let ps = c.domain_get_perf_events(&dom_in(a.dom), a.flags)?;
+            enc(&r::TypedParamsRet {
+                params: params_out(ps, a.flags),
+            })
+        }
+        p::DOMAIN_GET_BLOCK_IO_TUNE => {
+            let a: r::DomainGetBlockIoTuneArgs = decode(body)?;
+            let ps =
+                c.domain_get_block_io_tune(&dom_in(a.dom), a.disk.as_deref(), a.nparams, a.flags)?;
+            params_count_ret(ps, a.nparams, a.flags)
+        }
+        p::DOMAIN_SET_BLOCK_IO_TUNE => {
+            let a: r::DomainDeviceSetParamsArgs = decode(body)?;
+            let ps: Vec<TypedParam> = a.params.into_iter().map(param_in).collect();
+            c.domain_set_block_io_tune(&dom_in(a.dom), &a.device, &ps, a.flags)?;
+            enc(&())
+        }
+        p::DOMAIN_GET_INTERFACE_PARAMETERS => {
+            let a: r::DomainDeviceGetParamsArgs = decode(body)?;
+            let ps =
+                c.domain_get_interface_parameters(&dom_in(a.dom), &a.device, a.nparams, a.flags)?;
+            params_count_ret(ps, a.nparams, a.flags)
+        }
+        p::DOMAIN_SET_INTERFACE_PARAMETERS => {
+            let a: r::DomainDeviceSetParamsArgs = decode(body)?;
+            let ps: Vec<TypedParam> = a.params.into_iter().map(param_in).collect();
+            c.domain_set_interface_parameters(&dom_in(a.dom), &a.device, &ps, a.flags)?;
+            enc(&())
+        }
+        p::DOMAIN_BLOCK_STATS_FLAGS => {
+            let a: r::DomainDeviceGetParamsArgs = decode(body)?;
+            let ps = c.domain_block_stats_flags(&dom_in(a.dom), &a.device, a.nparams, a.flags)?;
+            params_count_ret(ps, a.nparams, a.flags)
+        }
+        p::DOMAIN_GET_JOB_STATS => {
+            let a: r::DomainFlagsArgs = decode(body)?;
+            let (job_type, ps) = c.domain_get_job_stats(&dom_in(a.dom), a.flags)?;
+            enc(&r::DomainGetJobStatsRet {
+                job_type,
+                params: params_out(ps, flags::typed_param::STRING_OKAY),
+            })
+        }
+        p::NODE_GET_CPU_STATS | p::NODE_GET_MEMORY_STATS => {
+            let (nparams, stats) = if proc_ == p::NODE_GET_CPU_STATS {
+                let a: r::NodeGetCpuStatsArgs = decode(body)?;
+                (a.nparams, c.node_cpu_stats(a.cpu_num, a.flags)?)
+            } else {
+                let a: r::NodeGetMemoryStatsArgs = decode(body)?;
+                (a.nparams, c.node_memory_stats(a.cell_num, a.flags)?)
+            };
+            let n = stats.len() as i32;
+            enc(&r::NodeStatsRet {
+                params: if nparams == 0 {
+                    Vec::new()
+                } else {
+                    stats
+                        .into_iter()
+                        .take(nparams.max(0) as usize)
+                        .map(|(field, value)| r::NodeStatWire { field, value })
+                        .collect()
+                },
+                nparams: n,
+            })
+        }
+
+        // ---- iothreads and pinning ------------------------------------------
+        p::DOMAIN_GET_IOTHREAD_INFO => {
+            let a: r::DomainFlagsArgs = decode(body)?;
+            let v = c.domain_get_iothread_info(&dom_in(a.dom), a.flags)?;
+            check_len(v.len(), max::IOTHREAD_INFO, "iothreads")?;
+            let n = v.len() as u32;
+            enc(&r::DomainGetIothreadInfoRet {
+                info: v
+                    .into_iter()
+                    .map(|i| r::IothreadInfoWire {
+                        iothread_id: i.iothread_id,
+                        cpumap: Opaque(i.cpumap),
+                    })
+                    .collect(),
+                ret: n,
+            })
+        }
+        p::DOMAIN_ADD_IOTHREAD => h!(body, |a: r::DomainUIntFlagsArgs| c.domain_add_iothread(
+            &dom_in(a.dom),
+            a.value,
+            a.flags
+        )?),
+        p::DOMAIN_DEL_IOTHREAD => h!(body, |a: r::DomainUIntFlagsArgs| c.domain_del_iothread(
+            &dom_in(a.dom),
+            a.value,
+            a.flags
+        )?),
+        p::DOMAIN_PIN_IOTHREAD => h!(body, |a: r::DomainPinArgs| c.domain_pin_iothread(
+            &dom_in(a.dom),
+            a.which,
+            &a.cpumap.0,
+            a.flags
+        )?),
+        p::DOMAIN_SET_IOTHREAD_PARAMS => {
+            let a: r::DomainSetIothreadParamsArgs = decode(body)?;
+            let ps: Vec<TypedParam> = a.params.into_iter().map(param_in).collect();
+            c.domain_set_iothread_params(&dom_in(a.dom), a.iothread_id, &ps, a.flags)?;
+            enc(&())
+        }
+        p::DOMAIN_PIN_VCPU_FLAGS => h!(body, |a: r::DomainPinArgs| c.domain_pin_vcpu(
+            &dom_in(a.dom),
+            a.which,
+            &a.cpumap.0,
+            a.flags
+        )?),
+        p::DOMAIN_PIN_EMULATOR => h!(body, |a: r::DomainPinEmulatorArgs| c.domain_pin_emulator(
+            &dom_in(a.dom),
+            &a.cpumap.0,
+            a.flags
+        )?),
+        p::DOMAIN_GET_VCPU_PIN_INFO => {
+            let a: r::DomainGetVcpuPinInfoArgs = decode(body)?;
+            if a.ncpumaps < 0
+                || a.maplen < 0
+                || (a.ncpumaps as usize).saturating_mul(a.maplen as usize) > max::CPUMAPS
+            {
+                return Err(Error::raw(
+                    code::RPC,
+                    from::RPC,
+                    "maxinfo * maplen > REMOTE_CPUMAPS_MAX",
+                ));
+            }
+            let (maps, num) =
+                c.domain_get_vcpu_pin_info(&dom_in(a.dom), a.ncpumaps, a.maplen, a.flags)?;
+            enc(&r::CpumapsRet {
+                cpumaps: Opaque(maps),
+                num,
+            })
+        }
+        p::DOMAIN_GET_EMULATOR_PIN_INFO => {
+            let a: r::DomainIntFlagsArgs = decode(body)?;
+            if a.value < 0 || a.value as usize > max::CPUMAP {
+                return Err(Error::raw(
+                    code::RPC,
+                    from::RPC,
+                    "maplen > REMOTE_CPUMAPS_MAX",
+                ));
+            }
+            let (maps, num) = c.domain_get_emulator_pin_info(&dom_in(a.dom), a.value, a.flags)?;
+            enc(&r::CpumapsRet {
+                cpumaps: Opaque(maps),
+                num,
+            })
+        }
+        p::DOMAIN_SET_MEMORY_STATS_PERIOD => h!(body, |a: r::DomainIntFlagsArgs| c
+            .domain_set_memory_stats_period(&dom_in(a.dom), a.value, a.flags)?),
+        p::DOMAIN_PM_SUSPEND_FOR_DURATION => h!(body, |a: r::DomainPmSuspendArgs| c
+            .domain_pm_suspend(&dom_in(a.dom), a.target, a.duration, a.flags)?),
+        p::DOMAIN_SEND_KEY => h!(body, |a: r::DomainSendKeyArgs| c.domain_send_key(
+            &dom_in(a.dom),
+            a.codeset,
+            a.holdtime,
+            &a.keycodes,
+            a.flags
+        )?),
+        p::DOMAIN_CORE_DUMP => h!(body, |a: r::DomainCoreDumpArgs| c.domain_core_dump(
+            &dom_in(a.dom),
+            &a.to,
+            0,
+            a.flags
+        )?),
+        p::DOMAIN_CORE_DUMP_WITH_FORMAT => h!(body, |a: r::DomainCoreDumpWithFormatArgs| c
+            .domain_core_dump(&dom_in(a.dom), &a.to, a.dumpformat, a.flags)?),
+        p::DOMAIN_SAVE_IMAGE_DEFINE_XML => h!(body, |a: r::SaveImageDefineXmlArgs| c
+            .domain_save_image_define_xml(&a.file, &a.dxml, a.flags)?),
+        p::DOMAIN_MANAGED_SAVE_DEFINE_XML => {
+            let a: r::ManagedSaveDefineXmlArgs = decode(body)?;
+            let dxml = a.dxml.unwrap_or_default();
+            c.domain_managed_save_define_xml(&dom_in(a.dom), &dxml, a.flags)?;
+            enc(&())
+        }
+
+        // ---- checkpoints ------------------------------------------------------
+        p::DOMAIN_CHECKPOINT_CREATE_XML => {
+            let a: r::DomainStringFlagsArgs = decode(body)?;
+            let cp = c.checkpoint_create_xml(&dom_in(a.dom), &a.value, a.flags)?;
+            enc(&r::CheckpointRet {
+                checkpoint: cp_out(cp),
+            })
+        }
+        p::DOMAIN_CHECKPOINT_GET_XML_DESC => h!(body, |a: r::CheckpointFlagsArgs| string(
+            c.checkpoint_get_xml_desc(&cp_in(a.checkpoint), a.flags)?
+        )),
+        p::DOMAIN_LIST_ALL_CHECKPOINTS => {
+            let a: r::DomainListAllArgs = decode(body)?;
+            let v = c.list_all_checkpoints(&dom_in(a.dom), a.flags)?;
+            checkpoints_ret(v, a.need_results)
+        }
+        p::DOMAIN_CHECKPOINT_LIST_ALL_CHILDREN => {
+            let a: r::CheckpointListAllArgs = decode(body)?;
+            let v = c.checkpoint_list_all_children(&cp_in(a.checkpoint), a.flags)?;
+            checkpoints_ret(v, a.need_results)
+        }
+        p::DOMAIN_CHECKPOINT_LOOKUP_BY_NAME => {
+            let a: r::DomainStringFlagsArgs = decode(body)?;
+            let cp = c.checkpoint_lookup_by_name(&dom_in(a.dom), &a.value, a.flags)?;
+            enc(&r::CheckpointRet {
+                checkpoint: cp_out(cp),
+            })
+        }
+        p::DOMAIN_CHECKPOINT_GET_PARENT => {
+            let a: r::CheckpointFlagsArgs = decode(body)?;
+            let cp = c.checkpoint_get_parent(&cp_in(a.checkpoint), a.flags)?;
+            enc(&r::CheckpointRet {
+                checkpoint: cp_out(cp),
+            })
+        }
+        p::DOMAIN_CHECKPOINT_DELETE => h!(body, |a: r::CheckpointFlagsArgs| c
+            .checkpoint_delete(&cp_in(a.checkpoint), a.flags)?),
+
         // ---- devices ------------------------------------------------------
         p::DOMAIN_ATTACH_DEVICE => h!(body, |a: r::DomainStringArgs| c.domain_attach_device(
             &dom_in(a.dom),
@@ -1132,6 +1383,26 @@ fn results<T, W>(v: Vec<T>, need: i32, f: impl Fn(T) -> W) -> Vec<W> {
     } else {
         Vec::new()
     }
+}
+
+/// A typed-parameter getter's reply: only the count when the client
+/// asked with nparams = 0, as libvirt's two-step getters do.
+fn params_count_ret(ps: Vec<TypedParam>, nparams: i32, flags: u32) -> Result<Vec<u8>> {
+    let ps = params_out(ps, flags);
+    let n = ps.len() as i32;
+    enc(&r::ParamsCountRet {
+        params: if nparams == 0 { Vec::new() } else { ps },
+        nparams: n,
+    })
+}
+
+fn checkpoints_ret(v: Vec<CheckpointRef>, need: i32) -> Result<Vec<u8>> {
+    check_len(v.len(), max::DOMAIN_CHECKPOINT_LIST, "domain checkpoints")?;
+    let n = v.len() as i32;
+    enc(&r::ListAllCheckpointsRet {
+        checkpoints: results(v, need, cp_out),
+        ret: n,
+    })
 }
 
 fn snapshots_ret(v: Vec<SnapshotRef>, need: i32) -> Result<Vec<u8>> {
