@@ -6,6 +6,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const VIRSH: &str = "/usr/bin/virsh";
+/// Debian's python3-libvirt belongs to the system interpreter.
+const PYTHON: &str = "/usr/bin/python3";
 
 struct Daemon {
     child: Child,
@@ -146,13 +148,13 @@ fn python_through_the_daemon() {
         println!("skipping: {} is not installed", VIRSH);
         return;
     }
-    let probe = run(Command::new("python3").args(["-c", "import libvirt"]));
+    let probe = run(Command::new(PYTHON).args(["-c", "import libvirt"]));
     if !probe.status.success() {
         println!("skipping: python3-libvirt is not installed");
         return;
     }
     let d = Daemon::start("python");
-    let o = run(Command::new("python3").args(["-c", PY, &d.uri(), XML]));
+    let o = run(Command::new(PYTHON).args(["-c", PY, &d.uri(), XML]));
     let out = String::from_utf8_lossy(&o.stdout);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "stdout: {out}\nstderr: {err}");
