@@ -46,6 +46,7 @@ pub struct Config {
     pub auth_tcp: String,
     pub log_level: Option<i64>,
     pub log_filters: Option<String>,
+    #[allow(dead_code)] // read once the admin socket exists
     pub admin_max_clients: usize,
 }
 

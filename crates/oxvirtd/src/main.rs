@@ -1,12 +1,16 @@
 //! oxvirtd: serves libvirt's RPC protocol to virsh, libvirt-python and
 //! every other libvirt client.
-// The RPC server is being wired in; until then parts are unused.
-#![allow(dead_code)]
 
 mod config;
+mod convert;
+mod dispatch;
+mod events;
 mod router;
+mod server;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
@@ -22,6 +26,9 @@ struct Args {
     /// Keep all state and sockets under DIR (run/, etc/, log/, lib/).
     #[arg(long, value_name = "DIR")]
     root: Option<PathBuf>,
+    /// The read-write unix socket (the read-only one is PATH-ro).
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
     /// Configuration file in libvirtd.conf syntax.
     #[arg(short = 'f', long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -42,8 +49,86 @@ struct Args {
     verbose: u8,
 }
 
+/// Where the sockets and state go.
+struct Layout {
+    rw_socket: PathBuf,
+    ro_socket: PathBuf,
+    state: PathBuf,
+}
+
+fn layout(args: &Args, cfg: &config::Config) -> Layout {
+    let is_root = unsafe { libc::geteuid() } == 0;
+    let (run_dir, state) = if let Some(root) = &args.root {
+        (root.join("run/libvirt"), root.join("lib/oxvirt"))
+    } else if let Some(dir) = &cfg.unix_sock_dir {
+        (PathBuf::from(dir), PathBuf::from("/var/lib/oxvirt"))
+    } else if is_root && args.libvirt_paths {
+        (
+            PathBuf::from("/var/run/libvirt"),
+            PathBuf::from("/var/lib/oxvirt"),
+        )
+    } else if is_root {
+        (
+            PathBuf::from("/run/oxvirt"),
+            PathBuf::from("/var/lib/oxvirt"),
+        )
+    } else {
+        // A session daemon, where libvirt's clients look for one.
+        let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("oxvirt-{}", unsafe { libc::geteuid() }))
+            });
+        let data = std::env::var_os("XDG_DATA_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+            .unwrap_or_else(std::env::temp_dir);
+        (runtime.join("libvirt"), data.join("oxvirt"))
+    };
+    let rw_socket = args
+        .socket
+        .clone()
+        .unwrap_or_else(|| run_dir.join("libvirt-sock"));
+    let mut ro = rw_socket.clone().into_os_string();
+    ro.push("-ro");
+    Layout {
+        rw_socket,
+        ro_socket: PathBuf::from(ro),
+        state,
+    }
+}
+
+/// Writes the pid file atomically (temp file, fsync, rename).
+fn write_pid_file(path: &Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    writeln!(f, "{}", std::process::id())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let filter = match args.verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("OXVIRTD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let cfg = match &args.config {
         Some(p) => {
             let text = std::fs::read_to_string(p)
@@ -52,15 +137,87 @@ fn main() -> anyhow::Result<()> {
         }
         None => config::Config::default(),
     };
-    let _ = (
-        cfg,
-        args.root,
-        args.listen,
-        args.libvirt_paths,
-        args.timeout,
-        args.pid_file,
-        args.verbose,
+    let lay = layout(&args, &cfg);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(cfg.max_workers.max(1) + 4)
+        .build()
+        .context("cannot start the runtime")?;
+    rt.block_on(run(args, cfg, lay))
+}
+
+async fn run(args: Args, cfg: config::Config, lay: Layout) -> anyhow::Result<()> {
+    let rw_perms = cfg.unix_sock_rw_perms;
+    let ro_perms = cfg.unix_sock_ro_perms;
+    // As with libvirtd: --listen turns on what listen_tcp enables.
+    let listen_tcp = args.listen && cfg.listen_tcp;
+    let tcp_addr = format!("{}:{}", cfg.listen_addr, cfg.tcp_port);
+    let server = server::Server::new(cfg, router::Router::new(lay.state.clone()));
+
+    let rw = server::bind_unix(&lay.rw_socket, rw_perms)
+        .with_context(|| format!("cannot listen on {}", lay.rw_socket.display()))?;
+    let ro = server::bind_unix(&lay.ro_socket, ro_perms)
+        .with_context(|| format!("cannot listen on {}", lay.ro_socket.display()))?;
+    tracing::info!(
+        "listening on {}; state under {}",
+        lay.rw_socket.display(),
+        server.router.root.display()
     );
-    let _ = router::Router::new(PathBuf::from("/var/lib/oxvirt"));
-    anyhow::bail!("the RPC server is not built yet")
+    let mut tasks = vec![
+        tokio::spawn(server::accept_unix(
+            server.clone(),
+            rw,
+            false,
+            lay.rw_socket.clone(),
+        )),
+        tokio::spawn(server::accept_unix(
+            server.clone(),
+            ro,
+            true,
+            lay.ro_socket.clone(),
+        )),
+    ];
+    if listen_tcp {
+        let l = tokio::net::TcpListener::bind(&tcp_addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", tcp_addr))?;
+        tasks.push(tokio::spawn(server::accept_tcp(server.clone(), l)));
+    }
+    if let Some(p) = &args.pid_file {
+        write_pid_file(p).with_context(|| format!("cannot write {}", p.display()))?;
+    }
+
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let idle = wait_idle(server.clone(), args.timeout);
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+        _ = idle => { tracing::info!("idle timeout; exiting"); }
+    }
+    server.stopping.notify_waiters();
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(1), t).await;
+    }
+    let _ = std::fs::remove_file(&lay.rw_socket);
+    let _ = std::fs::remove_file(&lay.ro_socket);
+    if let Some(p) = &args.pid_file {
+        let _ = std::fs::remove_file(p);
+    }
+    Ok(())
+}
+
+/// Resolves when the daemon has had no clients for `secs` seconds
+/// (never when `secs` is 0).
+async fn wait_idle(server: Arc<server::Server>, secs: u64) {
+    if secs == 0 {
+        std::future::pending::<()>().await;
+    }
+    let limit = Duration::from_secs(secs);
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let since = *server.idle_since.lock().unwrap_or_else(|p| p.into_inner());
+        if server.client_count() == 0 && since.is_some_and(|t| t.elapsed() >= limit) {
+            return;
+        }
+    }
 }

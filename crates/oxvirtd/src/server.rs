@@ -1,28 +1,32 @@
 //! Listeners, client sessions, keepalive and the worker pool.
 //!
-//! Each client has a reader task (frames in), a writer task (frames out,
-//! from a bounded queue) and runs its calls on the blocking worker pool,
-//! at most `max_client_requests` at a time per client and `max_workers`
-//! in all. Keepalive PINGs are answered by the reader itself, so a busy
-//! pool never starves them. Replies go out in completion order.
+//! Each client has a reader (frames in), a writer task (frames out, from
+//! a bounded queue) and runs its calls on tokio's blocking pool, at most
+//! `max_client_requests` at a time per client and `max_workers` in all.
+//! Keepalive PINGs are answered by the reader itself, so a busy pool
+//! never starves them. Replies go out in completion order, matched by
+//! serial as libvirt's clients expect.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use oxvirt_core::Connection;
+use oxvirt_proto::packet::{self, MsgType};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, Notify, Semaphore};
 
 use crate::config::Config;
 use crate::dispatch;
 use crate::router::Router;
-use crate::wire::{self, Header, MsgType, Status};
 
 /// Frames waiting to be written to one client before it counts as stuck.
 const OUT_QUEUE: usize = 4096;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// Daemon-wide state shared by every client.
 pub struct Server {
@@ -56,46 +60,102 @@ pub enum CallbackFamily {
     Pool,
 }
 
-/// One client connection.
-pub struct Session {
-    pub id: u64,
-    pub readonly: bool,
-    pub conn: Mutex<Option<Arc<dyn Connection>>>,
-    pub callbacks: Mutex<Vec<Callback>>,
-    pub close_callback: AtomicBool,
-    /// The client asked about keepalive (feature 10) and was told yes.
-    pub keepalive: AtomicBool,
-    out: mpsc::Sender<Vec<u8>>,
+struct OutboxInner {
+    tx: mpsc::Sender<Vec<u8>>,
     closed: AtomicBool,
     kill: Notify,
-    pub streams: Mutex<HashMap<(i32, u32), dispatch::StreamSlot>>,
 }
 
-impl Session {
+/// A client's outgoing frame queue. Event callbacks hold a clone of it
+/// and nothing else of the session.
+#[derive(Clone)]
+pub struct Outbox(Arc<OutboxInner>);
+
+impl Outbox {
     /// Queues a frame; a client whose queue is full is disconnected (it
     /// does not read what it is sent).
     pub fn send(&self, frame: Vec<u8>) {
-        if self.closed.load(Ordering::Relaxed) {
+        if self.is_closed() {
             return;
         }
-        if self.out.try_send(frame).is_err() {
-            tracing::warn!(client = self.id, "client not reading; disconnecting");
+        if self.0.tx.try_send(frame).is_err() {
+            tracing::warn!("client not reading; disconnecting");
             self.close();
         }
     }
 
     pub fn close(&self) {
-        self.closed.store(true, Ordering::Relaxed);
-        self.kill.notify_waiters();
-        self.kill.notify_one();
+        self.0.closed.store(true, Ordering::Relaxed);
+        self.0.kill.notify_waiters();
+        self.0.kill.notify_one();
     }
 
     pub fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Relaxed)
+        self.0.closed.load(Ordering::Relaxed)
+    }
+}
+
+/// One client connection.
+pub struct Session {
+    pub id: u64,
+    pub readonly: bool,
+    conn: Mutex<Option<Arc<dyn Connection>>>,
+    callbacks: Mutex<Vec<Callback>>,
+    close_callback: AtomicBool,
+    /// The client asked about keepalive (feature 10) and was told yes.
+    keepalive: AtomicBool,
+    out: Outbox,
+}
+
+impl Session {
+    pub fn send(&self, frame: Vec<u8>) {
+        self.out.send(frame)
+    }
+
+    pub fn sender(&self) -> Outbox {
+        self.out.clone()
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.out.is_closed()
     }
 
     pub fn connection(&self) -> Option<Arc<dyn Connection>> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        lock(&self.conn).clone()
+    }
+
+    pub fn conn_slot(&self) -> MutexGuard<'_, Option<Arc<dyn Connection>>> {
+        lock(&self.conn)
+    }
+
+    pub fn enable_keepalive(&self) {
+        self.keepalive.store(true, Ordering::Relaxed);
+    }
+
+    pub fn set_close_callback(&self, on: bool) {
+        self.close_callback.store(on, Ordering::Relaxed);
+    }
+
+    pub fn add_callback(&self, cb: Callback) {
+        lock(&self.callbacks).push(cb);
+    }
+
+    pub fn take_callback(&self, wire_id: i32, family: CallbackFamily) -> Option<Callback> {
+        let mut v = lock(&self.callbacks);
+        let i = v
+            .iter()
+            .position(|c| c.wire_id == wire_id && c.family == family)?;
+        Some(v.remove(i))
+    }
+
+    /// Drops the driver connection and the callbacks registered on it.
+    /// Runs driver code: call it from a blocking context.
+    pub fn close_connection(&self) {
+        let conn = lock(&self.conn).take();
+        let cbs = std::mem::take(&mut *lock(&self.callbacks));
+        if let Some(conn) = conn {
+            dispatch::release(conn, cbs);
+        }
     }
 }
 
@@ -132,9 +192,14 @@ impl Server {
             tracing::warn!("too many clients; refusing");
             return;
         }
-        *self.idle_since.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *lock(&self.idle_since) = None;
         let (rd, wr) = tokio::io::split(stream);
         let (tx, rx) = mpsc::channel::<Vec<u8>>(OUT_QUEUE);
+        let out = Outbox(Arc::new(OutboxInner {
+            tx,
+            closed: AtomicBool::new(false),
+            kill: Notify::new(),
+        }));
         let session = Arc::new(Session {
             id: self.next_client.fetch_add(1, Ordering::Relaxed),
             readonly,
@@ -142,28 +207,38 @@ impl Server {
             callbacks: Mutex::new(Vec::new()),
             close_callback: AtomicBool::new(false),
             keepalive: AtomicBool::new(false),
-            out: tx,
-            closed: AtomicBool::new(false),
-            kill: Notify::new(),
-            streams: Mutex::new(HashMap::new()),
+            out: out.clone(),
         });
         tracing::debug!(client = session.id, readonly, "client connected");
-        let writer = tokio::spawn(write_loop(wr, rx, session.clone()));
+        let writer = tokio::spawn(write_loop(wr, rx, out.clone()));
         let last_rx = Arc::new(Mutex::new(Instant::now()));
-        let ka = tokio::spawn(keepalive_loop(self.clone(), session.clone(), last_rx.clone()));
+        let ka = tokio::spawn(keepalive_loop(
+            self.clone(),
+            session.clone(),
+            last_rx.clone(),
+        ));
         let reader = self.clone().read_loop(rd, session.clone(), last_rx);
         tokio::select! {
             _ = reader => {}
-            _ = session.kill.notified() => {}
+            _ = out.0.kill.notified() => {}
         }
-        session.close();
+        out.close();
         ka.abort();
+        // Free the driver connection (and with it the event callbacks, which
+        // hold the outgoing queue).
+        let s2 = session.clone();
+        let _ = tokio::task::spawn_blocking(move || s2.close_connection()).await;
         // Let queued replies drain briefly, then drop the socket.
-        let _ = tokio::time::timeout(Duration::from_millis(200), writer).await;
-        dispatch::cleanup(&self, &session).await;
+        let mut writer = writer;
+        if tokio::time::timeout(Duration::from_millis(200), &mut writer)
+            .await
+            .is_err()
+        {
+            writer.abort();
+        }
         let left = self.clients.fetch_sub(1, Ordering::Relaxed) - 1;
         if left == 0 {
-            *self.idle_since.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+            *lock(&self.idle_since) = Some(Instant::now());
         }
         tracing::debug!(client = session.id, "client gone");
     }
@@ -175,60 +250,70 @@ impl Server {
         last_rx: Arc<Mutex<Instant>>,
     ) {
         let inflight = Arc::new(Semaphore::new(self.cfg.max_client_requests.max(1)));
-        // Calls admitted but not finished; beyond this the socket is not read.
-        let admitted = Arc::new(Semaphore::new(self.cfg.max_client_requests.max(1) * 8));
         loop {
             let mut len = [0u8; 4];
             if rd.read_exact(&mut len).await.is_err() {
                 return;
             }
-            let total = u32::from_be_bytes(len) as usize;
-            if !(wire::HEADER_LEN + 4..=wire::MAX_FRAME).contains(&total) {
-                tracing::warn!(client = session.id, total, "bad frame length; disconnecting");
-                return;
-            }
-            let mut buf = vec![0u8; total - 4];
-            if rd.read_exact(&mut buf).await.is_err() {
-                return;
-            }
-            *last_rx.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
-            let Some(hdr) = Header::decode(&buf) else {
-                return;
+            let n = match packet::body_len(len) {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::warn!(client = session.id, "{}; disconnecting", e);
+                    return;
+                }
             };
-            let body = buf.split_off(wire::HEADER_LEN);
-            if hdr.prog == wire::KEEPALIVE_PROGRAM {
-                if hdr.proc_ == wire::KEEPALIVE_PING {
-                    session.send(wire::keepalive(wire::KEEPALIVE_PONG));
+            // Read in pieces so a client announcing 32 MiB but sending
+            // nothing costs no memory.
+            let mut buf = Vec::with_capacity(n.min(64 * 1024));
+            if (&mut rd)
+                .take(n as u64)
+                .read_to_end(&mut buf)
+                .await
+                .is_err()
+                || buf.len() != n
+            {
+                return;
+            }
+            *lock(&last_rx) = Instant::now();
+            let (hdr, _) = match packet::split(&buf) {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(client = session.id, "bad header: {}; disconnecting", e);
+                    return;
+                }
+            };
+            if hdr.prog == packet::KEEPALIVE_PROGRAM {
+                if hdr.proc_ == packet::KEEPALIVE_PING && hdr.mtype == MsgType::Message {
+                    session.send(packet::keepalive(packet::KEEPALIVE_PONG));
                 }
                 continue;
             }
             match hdr.mtype {
-                MsgType::Call | MsgType::CallWithFds => {
-                    let Ok(admit) = admitted.clone().acquire_owned().await else {
+                MsgType::Call => {
+                    // Admission: at most max_client_requests calls of this
+                    // client at once; beyond that the socket is not read.
+                    let Ok(slot) = inflight.clone().acquire_owned().await else {
                         return;
                     };
                     let server = self.clone();
                     let sess = session.clone();
-                    let inflight = inflight.clone();
                     tokio::spawn(async move {
-                        let _admit = admit;
-                        let Ok(_slot) = inflight.acquire_owned().await else {
-                            return;
-                        };
+                        let _slot = slot;
                         let Ok(_worker) = server.workers.clone().acquire_owned().await else {
                             return;
                         };
                         let s2 = server.clone();
                         let sess2 = sess.clone();
                         let reply = tokio::task::spawn_blocking(move || {
-                            dispatch::call(&s2, &sess2, &hdr, &body)
+                            let body = &buf[packet::HEADER_LEN..];
+                            dispatch::call(&s2, &sess2, &hdr, body)
                         })
                         .await;
                         match reply {
                             Ok(frame) => sess.send(frame),
                             Err(e) => {
                                 tracing::error!("call handler failed: {}", e);
-                                sess.send(wire::error_reply(
+                                sess.send(dispatch::error_frame(
                                     &hdr,
                                     &oxvirt_core::Error::internal(
                                         oxvirt_core::error::from::RPC,
@@ -239,8 +324,21 @@ impl Server {
                         }
                     });
                 }
+                MsgType::CallWithFds => {
+                    // File descriptors are not accepted on this socket.
+                    session.send(dispatch::error_frame(
+                        &hdr,
+                        &oxvirt_core::Error::raw(
+                            oxvirt_core::error::code::RPC,
+                            oxvirt_core::error::from::RPC,
+                            "file descriptor passing is not supported",
+                        ),
+                    ));
+                }
                 MsgType::Stream | MsgType::StreamHole => {
-                    dispatch::stream_packet(&self, &session, &hdr, body);
+                    // No stream is ever opened, so any stream packet refers
+                    // to nothing; libvirtd drops those too.
+                    tracing::debug!(client = session.id, "stray stream packet");
                 }
                 _ => {
                     tracing::debug!(client = session.id, "ignoring message type {:?}", hdr.mtype);
@@ -249,27 +347,45 @@ impl Server {
             if session.is_closed() {
                 return;
             }
-            let _ = Status::Ok;
         }
     }
 }
 
-async fn write_loop<W: AsyncWrite + Unpin>(mut wr: W, mut rx: mpsc::Receiver<Vec<u8>>, session: Arc<Session>) {
-    while let Some(frame) = rx.recv().await {
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut wr: W,
+    mut rx: mpsc::Receiver<Vec<u8>>,
+    out: Outbox,
+) {
+    loop {
+        let frame = tokio::select! {
+            f = rx.recv() => f,
+            _ = out.0.kill.notified() => None,
+        };
+        let Some(frame) = frame else {
+            // Closing: flush what is already queued, then stop.
+            while let Ok(more) = rx.try_recv() {
+                if wr.write_all(&more).await.is_err() {
+                    break;
+                }
+            }
+            let _ = wr.flush().await;
+            let _ = wr.shutdown().await;
+            return;
+        };
         if wr.write_all(&frame).await.is_err() {
-            session.close();
-            break;
+            out.close();
+            return;
         }
         // Coalesce what is already queued before flushing.
         while let Ok(more) = rx.try_recv() {
             if wr.write_all(&more).await.is_err() {
-                session.close();
+                out.close();
                 return;
             }
         }
         if wr.flush().await.is_err() {
-            session.close();
-            break;
+            out.close();
+            return;
         }
     }
 }
@@ -291,18 +407,18 @@ async fn keepalive_loop(server: Arc<Server>, session: Arc<Session>, last_rx: Arc
         if !session.keepalive.load(Ordering::Relaxed) {
             continue;
         }
-        let idle = last_rx.lock().unwrap_or_else(|p| p.into_inner()).elapsed();
+        let idle = lock(&last_rx).elapsed();
         if idle < interval {
             unanswered = 0;
             continue;
         }
         if server.cfg.keepalive_count > 0 && unanswered >= server.cfg.keepalive_count {
             tracing::info!(client = session.id, "keepalive timeout; disconnecting");
-            session.close();
+            session.out.close();
             return;
         }
         unanswered += 1;
-        session.send(wire::keepalive(wire::KEEPALIVE_PING));
+        session.send(packet::keepalive(packet::KEEPALIVE_PING));
     }
 }
 
@@ -328,7 +444,12 @@ pub fn bind_unix(path: &Path, mode: u32) -> std::io::Result<tokio::net::UnixList
 }
 
 /// Accepts clients on a unix socket until the daemon stops.
-pub async fn accept_unix(server: Arc<Server>, listener: tokio::net::UnixListener, readonly: bool, path: PathBuf) {
+pub async fn accept_unix(
+    server: Arc<Server>,
+    listener: tokio::net::UnixListener,
+    readonly: bool,
+    path: PathBuf,
+) {
     loop {
         tokio::select! {
             r = listener.accept() => match r {
