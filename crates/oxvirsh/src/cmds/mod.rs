@@ -3,7 +3,10 @@
 mod domain;
 mod host;
 mod monitor;
+mod network;
+mod pool;
 mod shell;
+mod volume;
 
 use oxvirt_core::error::{code, from};
 use oxvirt_core::Error;
@@ -20,7 +23,10 @@ pub fn dispatch(ctl: &mut Ctl, cmd: &Cmd) -> R {
     let h = shell::handler(name)
         .or_else(|| domain::handler(name))
         .or_else(|| monitor::handler(name))
-        .or_else(|| host::handler(name));
+        .or_else(|| host::handler(name))
+        .or_else(|| network::handler(name))
+        .or_else(|| pool::handler(name))
+        .or_else(|| volume::handler(name));
     match h {
         Some(h) => h(ctl, cmd),
         None => Err(Fail::lib(Error::new(
