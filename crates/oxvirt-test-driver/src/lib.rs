@@ -652,6 +652,12 @@ impl Connection for TestConnection {
     fn vol_get_path(&self, vol: &VolRef) -> Result<String> {
         self.driver.vol_get_path(vol)
     }
+    fn list_all_interfaces(&self, flags: u32) -> Result<Vec<InterfaceRef>> {
+        self.driver.list_all_interfaces(flags)
+    }
+    fn interface_is_active(&self, iface: &InterfaceRef) -> Result<bool> {
+        self.driver.interface_is_active(iface)
+    }
 }
 
 /// libvirt's public API turns relative save/restore paths into absolute ones.

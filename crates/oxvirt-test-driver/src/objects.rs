@@ -70,11 +70,20 @@ impl PoolObj {
     }
 }
 
+/// A host interface: only what listing needs so far.
+#[derive(Debug, Clone)]
+pub(crate) struct IfaceObj {
+    pub name: String,
+    pub mac: String,
+    pub active: bool,
+}
+
 /// The non-domain objects of one driver instance.
 #[derive(Debug, Default)]
 pub(crate) struct Objects {
     pub networks: Vec<NetworkObj>,
     pub pools: Vec<PoolObj>,
+    pub ifaces: Vec<IfaceObj>,
 }
 
 /// virCheckFlags: libvirt reports the bare message with VIR_ERR_INVALID_ARG.
@@ -136,6 +145,22 @@ pub(crate) fn load(
         }
         let idx = st.objects.assign_network(def, false, false)?;
         st.objects.networks[idx].active = true;
+    }
+    for el in root.children_named("interface") {
+        let el = resolve(el, file)?;
+        let name = el
+            .attr("name")
+            .ok_or_else(|| Error::new(code::XML_ERROR, from::INTERFACE, "interface has no name"))?;
+        let mac = el
+            .child("mac")
+            .and_then(|m| m.attr("address"))
+            .unwrap_or("")
+            .to_string();
+        st.objects.ifaces.push(IfaceObj {
+            name: name.to_string(),
+            mac,
+            active: true,
+        });
     }
     for el in root.children_named("pool") {
         let mut el = resolve(el, file)?;
@@ -598,6 +623,42 @@ impl Driver {
         let st = self.lock();
         let i = st.objects.net_by_uuid(&net.uuid)?;
         Ok(st.objects.networks[i].persistent)
+    }
+}
+
+/// Host interface listing.
+impl Driver {
+    pub fn list_all_interfaces(&self, flags: u32) -> Result<Vec<oxvirt_core::types::InterfaceRef>> {
+        check_flags(flags, 3, "virConnectListAllInterfaces")?;
+        let st = self.lock();
+        Ok(st
+            .objects
+            .ifaces
+            .iter()
+            .filter(|i| {
+                flags & 3 == 0 || (flags & 2 != 0 && i.active) || (flags & 1 != 0 && !i.active)
+            })
+            .map(|i| oxvirt_core::types::InterfaceRef {
+                name: i.name.clone(),
+                mac: i.mac.clone(),
+            })
+            .collect())
+    }
+
+    pub fn interface_is_active(&self, iface: &oxvirt_core::types::InterfaceRef) -> Result<bool> {
+        let st = self.lock();
+        st.objects
+            .ifaces
+            .iter()
+            .find(|i| i.name == iface.name)
+            .map(|i| i.active)
+            .ok_or_else(|| {
+                Error::new(
+                    code::NO_INTERFACE,
+                    FROM,
+                    format!("no interface with matching name '{}'", iface.name),
+                )
+            })
     }
 }
 

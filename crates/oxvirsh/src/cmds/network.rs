@@ -22,6 +22,7 @@ pub fn handler(name: &str) -> Option<Handler> {
         "net-autostart" => autostart,
         "net-name" => name_cmd,
         "net-uuid" => uuid_cmd,
+        "iface-list" => iface_list,
         _ => return None,
     })
 }
@@ -248,5 +249,33 @@ fn name_cmd(ctl: &mut Ctl, c: &Cmd) -> R {
 fn uuid_cmd(ctl: &mut Ctl, c: &Cmd) -> R {
     let n = lookup(ctl, c, false, true)?;
     ctl.print(&format!("{}\n", n.uuid));
+    Ok(())
+}
+
+/// iface-list (the listing only; the other iface-* commands are not here).
+fn iface_list(ctl: &mut Ctl, c: &Cmd) -> R {
+    super::exclusive(c, "all", "inactive")?;
+    let mut flags = 2;
+    if c.has("inactive") {
+        flags = 1;
+    }
+    if c.has("all") {
+        flags = 3;
+    }
+    let conn = ctl.conn()?;
+    let mut ifaces = conn
+        .list_all_interfaces(flags)
+        .map_err(|e| Fail::msg_lib("Failed to list interfaces", e))?;
+    ifaces.sort_by_key(|i| i.name.to_ascii_lowercase());
+    let mut table = Table::new(&["Name", "State", "MAC Address"]);
+    for i in &ifaces {
+        let active = conn.interface_is_active(i).unwrap_or(false);
+        table.row([
+            i.name.as_str(),
+            if active { "active" } else { "inactive" },
+            i.mac.as_str(),
+        ]);
+    }
+    ctl.print(&table.render(!ctl.quiet));
     Ok(())
 }
