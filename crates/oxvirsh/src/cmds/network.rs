@@ -39,9 +39,10 @@ fn lookup(ctl: &Ctl, c: &Cmd, by_uuid: bool, by_name: bool) -> Result<NetworkRef
                 Err(e) => last = Some(e),
             },
             None => {
-                last = Some(oxvirt_core::Error::invalid_arg(
+                last = Some(oxvirt_core::Error::raw(
+                    oxvirt_core::error::code::INVALID_ARG,
                     oxvirt_core::error::from::NETWORK,
-                    "virNetworkLookupByUUIDString",
+                    "uuidstr in virNetworkLookupByUUIDString must be a valid UUID",
                 ))
             }
         }

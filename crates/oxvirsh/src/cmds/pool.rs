@@ -49,9 +49,10 @@ pub fn lookup_by(
                 Err(e) => last = Some(e),
             },
             None => {
-                last = Some(oxvirt_core::Error::invalid_arg(
+                last = Some(oxvirt_core::Error::raw(
+                    oxvirt_core::error::code::INVALID_ARG,
                     oxvirt_core::error::from::STORAGE,
-                    "virStoragePoolLookupByUUIDString",
+                    "uuidstr in virStoragePoolLookupByUUIDString must be a valid UUID",
                 ))
             }
         }
