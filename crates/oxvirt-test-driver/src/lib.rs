@@ -27,7 +27,7 @@ mod tune;
 use std::sync::{Arc, Mutex, Weak};
 
 use oxvirt_core::error::{code, from};
-use oxvirt_core::event::{DomainEventCallback, EventHub};
+use oxvirt_core::event::{DomainEventCallback, EventHub, NetworkEventCallback, PoolEventCallback};
 use oxvirt_core::types::*;
 use oxvirt_core::uri::Uri;
 use oxvirt_core::{Connection, Error, Result};
@@ -103,6 +103,14 @@ impl TestConnection {
 
     fn events(&self) -> &EventHub {
         &self.driver.events
+    }
+
+    /// Keeps a callback id so that it is dropped with the connection.
+    fn remember_callback(&self, id: i32) {
+        self.callbacks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(id);
     }
 }
 
@@ -608,6 +616,207 @@ impl Connection for TestConnection {
         }
         mine.retain(|&i| i != callback_id);
         Ok(())
+    }
+
+    // ---- networks, storage pools and volumes (objects.rs) -------------
+    fn network_event_register(
+        &self,
+        net: Option<&NetworkRef>,
+        event_id: i32,
+        cb: NetworkEventCallback,
+    ) -> Result<i32> {
+        if !(0..2).contains(&event_id) {
+            return Err(Error::invalid_arg(
+                from::NETWORK,
+                "eventID in virConnectNetworkEventRegisterAny must be less than 2",
+            ));
+        }
+        let id = self.events().register_network(net, event_id, cb);
+        self.remember_callback(id);
+        Ok(id)
+    }
+    fn network_event_deregister(&self, callback_id: i32) -> Result<()> {
+        self.domain_event_deregister(callback_id)
+    }
+    fn pool_event_register(
+        &self,
+        pool: Option<&PoolRef>,
+        event_id: i32,
+        cb: PoolEventCallback,
+    ) -> Result<i32> {
+        if !(0..2).contains(&event_id) {
+            return Err(Error::invalid_arg(
+                from::STORAGE,
+                "eventID in virConnectStoragePoolEventRegisterAny must be less than 2",
+            ));
+        }
+        let id = self.events().register_pool(pool, event_id, cb);
+        self.remember_callback(id);
+        Ok(id)
+    }
+    fn pool_event_deregister(&self, callback_id: i32) -> Result<()> {
+        self.domain_event_deregister(callback_id)
+    }
+    fn list_all_networks(&self, flags: u32) -> Result<Vec<NetworkRef>> {
+        self.driver.list_all_networks(flags)
+    }
+    fn lookup_network_by_name(&self, name: &str) -> Result<NetworkRef> {
+        self.driver.lookup_network_by_name(name)
+    }
+    fn lookup_network_by_uuid(&self, uuid: &Uuid) -> Result<NetworkRef> {
+        self.driver.lookup_network_by_uuid(uuid)
+    }
+    fn network_define_xml(&self, xml: &str, flags: u32) -> Result<NetworkRef> {
+        self.rw(api_name(
+            flags,
+            "virNetworkDefineXML",
+            "virNetworkDefineXMLFlags",
+        ))?;
+        self.driver.network_define_xml(xml, flags)
+    }
+    fn network_create_xml(&self, xml: &str, flags: u32) -> Result<NetworkRef> {
+        self.rw(api_name(
+            flags,
+            "virNetworkCreateXML",
+            "virNetworkCreateXMLFlags",
+        ))?;
+        self.driver.network_create_xml(xml, flags)
+    }
+    fn network_undefine(&self, net: &NetworkRef) -> Result<()> {
+        self.rw("virNetworkUndefine")?;
+        self.driver.network_undefine(net)
+    }
+    fn network_create(&self, net: &NetworkRef) -> Result<()> {
+        self.rw("virNetworkCreate")?;
+        self.driver.network_create(net)
+    }
+    fn network_destroy(&self, net: &NetworkRef) -> Result<()> {
+        self.rw("virNetworkDestroy")?;
+        self.driver.network_destroy(net)
+    }
+    fn network_get_xml_desc(&self, net: &NetworkRef, flags: u32) -> Result<String> {
+        self.driver.network_get_xml_desc(net, flags)
+    }
+    fn network_get_bridge_name(&self, net: &NetworkRef) -> Result<String> {
+        self.driver.network_get_bridge_name(net)
+    }
+    fn network_get_autostart(&self, net: &NetworkRef) -> Result<bool> {
+        self.driver.network_get_autostart(net)
+    }
+    fn network_set_autostart(&self, net: &NetworkRef, autostart: bool) -> Result<()> {
+        self.rw("virNetworkSetAutostart")?;
+        self.driver.network_set_autostart(net, autostart)
+    }
+    fn network_is_active(&self, net: &NetworkRef) -> Result<bool> {
+        self.driver.network_is_active(net)
+    }
+    fn network_is_persistent(&self, net: &NetworkRef) -> Result<bool> {
+        self.driver.network_is_persistent(net)
+    }
+    fn list_all_storage_pools(&self, flags: u32) -> Result<Vec<PoolRef>> {
+        self.driver.list_all_pools(flags)
+    }
+    fn lookup_pool_by_name(&self, name: &str) -> Result<PoolRef> {
+        self.driver.lookup_pool_by_name(name)
+    }
+    fn lookup_pool_by_uuid(&self, uuid: &Uuid) -> Result<PoolRef> {
+        self.driver.lookup_pool_by_uuid(uuid)
+    }
+    fn lookup_pool_by_volume(&self, vol: &VolRef) -> Result<PoolRef> {
+        self.driver.lookup_pool_by_volume(vol)
+    }
+    fn pool_define_xml(&self, xml: &str, flags: u32) -> Result<PoolRef> {
+        self.rw("virStoragePoolDefineXML")?;
+        self.driver.pool_define_xml(xml, flags)
+    }
+    fn pool_create_xml(&self, xml: &str, flags: u32) -> Result<PoolRef> {
+        self.rw("virStoragePoolCreateXML")?;
+        self.driver.pool_create_xml(xml, flags)
+    }
+    fn pool_build(&self, pool: &PoolRef, flags: u32) -> Result<()> {
+        self.rw("virStoragePoolBuild")?;
+        self.driver.pool_build(pool, flags)
+    }
+    fn pool_create(&self, pool: &PoolRef, flags: u32) -> Result<()> {
+        self.rw("virStoragePoolCreate")?;
+        self.driver.pool_create(pool, flags)
+    }
+    fn pool_destroy(&self, pool: &PoolRef) -> Result<()> {
+        self.rw("virStoragePoolDestroy")?;
+        self.driver.pool_destroy(pool)
+    }
+    fn pool_delete(&self, pool: &PoolRef, flags: u32) -> Result<()> {
+        self.rw("virStoragePoolDelete")?;
+        self.driver.pool_delete(pool, flags)
+    }
+    fn pool_undefine(&self, pool: &PoolRef) -> Result<()> {
+        self.rw("virStoragePoolUndefine")?;
+        self.driver.pool_undefine(pool)
+    }
+    fn pool_refresh(&self, pool: &PoolRef, flags: u32) -> Result<()> {
+        self.rw("virStoragePoolRefresh")?;
+        self.driver.pool_refresh(pool, flags)
+    }
+    fn pool_get_info(&self, pool: &PoolRef) -> Result<PoolInfo> {
+        self.driver.pool_get_info(pool)
+    }
+    fn pool_get_xml_desc(&self, pool: &PoolRef, flags: u32) -> Result<String> {
+        self.driver.pool_get_xml_desc(pool, flags)
+    }
+    fn pool_get_autostart(&self, pool: &PoolRef) -> Result<bool> {
+        self.driver.pool_get_autostart(pool)
+    }
+    fn pool_set_autostart(&self, pool: &PoolRef, autostart: bool) -> Result<()> {
+        self.rw("virStoragePoolSetAutostart")?;
+        self.driver.pool_set_autostart(pool, autostart)
+    }
+    fn pool_is_active(&self, pool: &PoolRef) -> Result<bool> {
+        self.driver.pool_is_active(pool)
+    }
+    fn pool_is_persistent(&self, pool: &PoolRef) -> Result<bool> {
+        self.driver.pool_is_persistent(pool)
+    }
+    fn pool_list_all_volumes(&self, pool: &PoolRef, flags: u32) -> Result<Vec<VolRef>> {
+        self.driver.pool_list_all_volumes(pool, flags)
+    }
+    fn pool_num_of_volumes(&self, pool: &PoolRef) -> Result<i32> {
+        self.driver.pool_num_of_volumes(pool)
+    }
+    fn vol_create_xml(&self, pool: &PoolRef, xml: &str, flags: u32) -> Result<VolRef> {
+        self.rw("virStorageVolCreateXML")?;
+        self.driver.vol_create_xml(pool, xml, flags)
+    }
+    fn vol_create_xml_from(
+        &self,
+        pool: &PoolRef,
+        xml: &str,
+        clone: &VolRef,
+        flags: u32,
+    ) -> Result<VolRef> {
+        self.rw("virStorageVolCreateXMLFrom")?;
+        self.driver.vol_create_xml_from(pool, xml, clone, flags)
+    }
+    fn lookup_vol_by_name(&self, pool: &PoolRef, name: &str) -> Result<VolRef> {
+        self.driver.lookup_vol_by_name(pool, name)
+    }
+    fn lookup_vol_by_key(&self, key: &str) -> Result<VolRef> {
+        self.driver.lookup_vol_by_key(key)
+    }
+    fn lookup_vol_by_path(&self, path: &str) -> Result<VolRef> {
+        self.driver.lookup_vol_by_path(path)
+    }
+    fn vol_delete(&self, vol: &VolRef, flags: u32) -> Result<()> {
+        self.rw("virStorageVolDelete")?;
+        self.driver.vol_delete(vol, flags)
+    }
+    fn vol_get_info(&self, vol: &VolRef, _flags: u32) -> Result<VolInfo> {
+        self.driver.vol_get_info(vol)
+    }
+    fn vol_get_xml_desc(&self, vol: &VolRef, flags: u32) -> Result<String> {
+        self.driver.vol_get_xml_desc(vol, flags)
+    }
+    fn vol_get_path(&self, vol: &VolRef) -> Result<String> {
+        self.driver.vol_get_path(vol)
     }
 }
 

@@ -208,7 +208,6 @@ pub(crate) struct State {
     pub cells: Vec<Cell>,
     pub next_dom_id: i32,
     pub domains: Vec<DomainObj>,
-    #[allow(dead_code)] // read by the object APIs as they land
     pub objects: crate::objects::Objects,
     pub host: crate::hostdev::HostObjects,
     pub auth_users: Vec<(String, Option<String>)>,

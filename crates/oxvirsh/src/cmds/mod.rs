@@ -6,9 +6,12 @@ mod event;
 mod host;
 mod hostobj;
 mod monitor;
+mod network;
+mod pool;
 mod shell;
 mod stats;
 pub mod tune;
+mod volume;
 
 use oxvirt_core::error::{code, from};
 use oxvirt_core::Error;
@@ -30,7 +33,10 @@ pub fn dispatch(ctl: &mut Ctl, cmd: &Cmd) -> R {
         .or_else(|| tune::handler(name))
         .or_else(|| stats::handler(name))
         .or_else(|| hostobj::handler(name))
-        .or_else(|| devices::handler(name));
+        .or_else(|| devices::handler(name))
+        .or_else(|| network::handler(name))
+        .or_else(|| pool::handler(name))
+        .or_else(|| volume::handler(name));
     match h {
         Some(h) => h(ctl, cmd),
         None => Err(Fail::lib(Error::new(
