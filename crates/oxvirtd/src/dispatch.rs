@@ -820,6 +820,12 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
             &a.cpumap.0,
             a.flags
         )?),
+        p::DOMAIN_PIN_VCPU => h!(body, |a: r::DomainPinVcpuArgs| c.domain_pin_vcpu(
+            &dom_in(a.dom),
+            a.vcpu,
+            &a.cpumap.0,
+            flags::affect::LIVE
+        )?),
         p::DOMAIN_PIN_EMULATOR => h!(body, |a: r::DomainPinEmulatorArgs| c.domain_pin_emulator(
             &dom_in(a.dom),
             &a.cpumap.0,
