@@ -1001,10 +1001,15 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
                 _ => CallbackFamily::Domain,
             };
             let Some(cb) = session.take_callback(a.value, family) else {
+                let what = match family {
+                    CallbackFamily::Domain => "domain",
+                    CallbackFamily::Network => "network",
+                    CallbackFamily::Pool => "storage pool",
+                };
                 return Err(Error::new(
-                    code::INVALID_ARG,
+                    code::INTERNAL_ERROR,
                     from::RPC,
-                    format!("callback ID {} not registered", a.value),
+                    format!("{} event callback {} not registered", what, a.value),
                 ));
             };
             events::deregister(c, &cb)?;
