@@ -102,7 +102,7 @@ fn enc<T: Xdr>(v: &T) -> Result<Vec<u8>> {
 }
 
 fn not_open() -> Error {
-    Error::raw(
+    Error::new(
         code::INTERNAL_ERROR,
         from::RPC,
         "hypervisor connection not open",
@@ -169,7 +169,7 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
             let a: r::ConnectOpenArgs = decode(body)?;
             let mut slot = session.conn_slot();
             if slot.is_some() {
-                return Err(Error::raw(
+                return Err(Error::new(
                     code::INTERNAL_ERROR,
                     from::RPC,
                     "connection already open",
