@@ -41,7 +41,7 @@ pub fn call(server: &Server, session: &Session, hdr: &Header, body: &[u8]) -> Ve
             code::RPC,
             from::RPC,
             format!(
-                "cannot find program {} version {}",
+                "Cannot find program {} version {}",
                 hdr.prog as i32, hdr.vers
             ),
         ))
