@@ -55,4 +55,19 @@ if [ -x target/release/oxvirsh ] && [ -d "$SHARED/conformance" ]; then
   echo "conformance: ${passed:-0} of 193 pass (floor $floor)"
   [ "${passed:-0}" -ge "$floor" ] || { echo "conformance fell below its floor"; exit 1; }
 fi
+if [ -x target/release/oxvirtd ] && [ -x /usr/bin/virsh ] && [ -d "$SHARED/conformance" ]; then
+  echo "== virsh conformance: real virsh through oxvirtd (test+unix://)"
+  dtmp=$(mktemp -d)
+  target/release/oxvirtd --root "$dtmp" --socket "$dtmp/sock" 2>"$dtmp/log" &
+  dpid=$!
+  for _ in $(seq 100); do [ -S "$dtmp/sock" ] && break; sleep 0.1; done
+  "$SHARED/conformance/run.sh" daemon "$dtmp/sock" | tee target/conformance-daemon.log | tail -40 || true
+  kill "$dpid" 2>/dev/null || true
+  wait "$dpid" 2>/dev/null || true
+  rm -rf "$dtmp"
+  passed=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' target/conformance-daemon.log | tail -1)
+  floor=$(cat tests/conformance-daemon-floor 2>/dev/null || echo 0)
+  echo "daemon conformance: ${passed:-0} of 193 pass (floor $floor)"
+  [ "${passed:-0}" -ge "$floor" ] || { echo "daemon conformance fell below its floor"; exit 1; }
+fi
 echo "== all tests done"

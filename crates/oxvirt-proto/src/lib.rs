@@ -29,6 +29,20 @@ const ACRONYMS: &[&str] = &[
     "SSH", "NUMA", "SGX", "FD",
 ];
 
+/// Words spelled in mixed case in libvirt's public API.
+const SPECIAL: &[(&str, &str)] = &[
+    ("IOTHREAD", "IOThread"),
+    ("IOTHREADS", "IOThreads"),
+    ("NWFILTER", "NWFilter"),
+    ("NWFILTERS", "NWFilters"),
+    ("FSFREEZE", "FSFreeze"),
+    ("FSTHAW", "FSThaw"),
+    ("FSTRIM", "FSTrim"),
+    ("FSINFO", "FSInfo"),
+    ("SCSI", "SCSI"),
+    ("WWN", "WWN"),
+];
+
 /// The public API behind a procedure, by libvirt's naming convention:
 /// `DOMAIN_GET_XML_DESC` -> `virDomainGetXMLDesc`. Used in "not
 /// supported" errors for procedures oxvirtd does not dispatch.
@@ -36,7 +50,9 @@ pub fn api_name(proc_: i32) -> Option<String> {
     let name = proc_name(proc_)?;
     let mut out = String::from("vir");
     for word in name.split('_') {
-        if ACRONYMS.contains(&word) {
+        if let Some(&(_, spelled)) = SPECIAL.iter().find(|(w, _)| *w == word) {
+            out.push_str(spelled);
+        } else if ACRONYMS.contains(&word) {
             out.push_str(word);
         } else {
             let mut cs = word.chars();

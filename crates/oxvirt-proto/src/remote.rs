@@ -278,6 +278,8 @@ xdr_struct! {
     pub struct DomainGetIothreadInfoRet { pub info: Vec<IothreadInfoWire> [max::IOTHREAD_INFO], pub ret: u32 }
     /// `{dom, unsigned int, cpumap, flags}`: PIN_IOTHREAD, PIN_VCPU_FLAGS
     pub struct DomainPinArgs { pub dom: NonnullDomain, pub which: u32, pub cpumap: Opaque [max::CPUMAP], pub flags: u32 }
+    /// `{dom, vcpu, cpumap}`: PIN_VCPU (no flags)
+    pub struct DomainPinVcpuArgs { pub dom: NonnullDomain, pub vcpu: u32, pub cpumap: Opaque [max::CPUMAP] }
     pub struct DomainPinEmulatorArgs { pub dom: NonnullDomain, pub cpumap: Opaque [max::CPUMAP], pub flags: u32 }
     pub struct DomainSetIothreadParamsArgs { pub dom: NonnullDomain, pub iothread_id: u32, pub params: Vec<TypedParam> [max::IOTHREAD_PARAMS], pub flags: u32 }
     pub struct DomainGetVcpuPinInfoArgs { pub dom: NonnullDomain, pub ncpumaps: i32, pub maplen: i32, pub flags: u32 }

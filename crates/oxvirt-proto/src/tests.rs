@@ -257,7 +257,15 @@ fn api_names() {
         Some("virConnectListAllDomains")
     );
     assert_eq!(crate::api_name(110).as_deref(), Some("virConnectGetURI"));
+    assert_eq!(
+        crate::api_name(oxvirt_iothread()).as_deref(),
+        Some("virDomainGetIOThreadInfo")
+    );
     assert_eq!(crate::api_name(0), None);
     assert_eq!(crate::api_name(444), None);
     assert_eq!(crate::proc_name(443), Some("DOMAIN_FD_ASSOCIATE"));
+}
+
+fn oxvirt_iothread() -> i32 {
+    crate::procs::DOMAIN_GET_IOTHREAD_INFO
 }

@@ -41,7 +41,7 @@ pub fn call(server: &Server, session: &Session, hdr: &Header, body: &[u8]) -> Ve
             code::RPC,
             from::RPC,
             format!(
-                "cannot find program {} version {}",
+                "Cannot find program {} version {}",
                 hdr.prog as i32, hdr.vers
             ),
         ))
@@ -102,7 +102,7 @@ fn enc<T: Xdr>(v: &T) -> Result<Vec<u8>> {
 }
 
 fn not_open() -> Error {
-    Error::raw(
+    Error::new(
         code::INTERNAL_ERROR,
         from::RPC,
         "hypervisor connection not open",
@@ -169,7 +169,7 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
             let a: r::ConnectOpenArgs = decode(body)?;
             let mut slot = session.conn_slot();
             if slot.is_some() {
-                return Err(Error::raw(
+                return Err(Error::new(
                     code::INTERNAL_ERROR,
                     from::RPC,
                     "connection already open",
@@ -820,6 +820,12 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
             &a.cpumap.0,
             a.flags
         )?),
+        p::DOMAIN_PIN_VCPU => h!(body, |a: r::DomainPinVcpuArgs| c.domain_pin_vcpu(
+            &dom_in(a.dom),
+            a.vcpu,
+            &a.cpumap.0,
+            flags::affect::LIVE
+        )?),
         p::DOMAIN_PIN_EMULATOR => h!(body, |a: r::DomainPinEmulatorArgs| c.domain_pin_emulator(
             &dom_in(a.dom),
             &a.cpumap.0,
@@ -995,10 +1001,15 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
                 _ => CallbackFamily::Domain,
             };
             let Some(cb) = session.take_callback(a.value, family) else {
+                let what = match family {
+                    CallbackFamily::Domain => "domain",
+                    CallbackFamily::Network => "network",
+                    CallbackFamily::Pool => "storage pool",
+                };
                 return Err(Error::new(
-                    code::INVALID_ARG,
+                    code::INTERNAL_ERROR,
                     from::RPC,
-                    format!("callback ID {} not registered", a.value),
+                    format!("{} event callback {} not registered", what, a.value),
                 ));
             };
             events::deregister(c, &cb)?;

@@ -30,10 +30,35 @@ impl Router {
         } else {
             name
         };
+        // Clients send URIs escaped to ASCII (libvirt formats them so);
+        // anything else is refused before the URI parser sees it.
+        if !name.is_ascii() {
+            return Err(Error::new(
+                code::INVALID_ARG,
+                from::URI,
+                format!("Unable to parse URI {}", name.escape_default()),
+            ));
+        }
         let uri = Uri::parse(name)?;
         match uri.driver.as_str() {
             "test" => oxvirt_test_driver::open(&uri, flags),
             _ => Err(Error::new(code::NO_CONNECT, from::NONE, name.to_string())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_test_default_and_refuses_bad_names() {
+        let r = Router::new(PathBuf::from("/nonexistent"));
+        assert!(r.open("test:///default", 0).is_ok());
+        assert!(r.open("", 0).is_ok());
+        let e = r.open("test:///%a\u{e9}", 0).err().expect("refused");
+        assert_eq!(e.code, code::INVALID_ARG);
+        let e = r.open("qemu:///system", 0).err().expect("no driver");
+        assert_eq!(e.code, code::NO_CONNECT);
     }
 }

@@ -246,3 +246,53 @@ fn bad_clients_do_not_hurt_the_daemon() {
         assert_eq!(out.trim(), "running");
     }
 }
+
+#[test]
+fn every_procedure_answers_garbage_with_a_reply() {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    let d = Daemon::start("garbage");
+    const REMOTE: u32 = 0x2000_8086;
+    let mut s = UnixStream::connect(&d.socket).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let mut open = vec![0, 0, 0, 1, 0, 0, 0, 15];
+    open.extend_from_slice(b"test:///default\0");
+    open.extend_from_slice(&[0, 0, 0, 0]);
+    s.write_all(&frame(REMOTE, 1, 0, 1, &open)).expect("write");
+    let r = read_frame(&mut s);
+    assert_eq!(&r[20..24], &[0, 0, 0, 0], "open succeeds");
+
+    let mut seed = 0x2545_f491_u32;
+    let mut serial = 10u32;
+    for proc_ in 1..=445i32 {
+        if proc_ == 2 {
+            continue; // CONNECT_CLOSE would end the test early
+        }
+        for len in [0usize, 3, 4, 8, 40, 200] {
+            let mut payload = Vec::with_capacity(len);
+            for _ in 0..len {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                payload.push(seed as u8);
+            }
+            serial += 1;
+            s.write_all(&frame(REMOTE, proc_, 0, serial, &payload))
+                .expect("write");
+            loop {
+                let r = read_frame(&mut s);
+                // skip event messages and keepalives
+                if r[12..16] != [0, 0, 0, 1] {
+                    continue;
+                }
+                assert_eq!(
+                    u32::from_be_bytes([r[16], r[17], r[18], r[19]]),
+                    serial,
+                    "reply to proc {proc_}"
+                );
+                assert!(r[23] <= 1, "status of proc {proc_}");
+                break;
+            }
+        }
+    }
+}
