@@ -49,7 +49,7 @@ fi
 
 if [ -x target/release/oxvirsh ] && [ -d "$SHARED/conformance" ]; then
   echo "== virsh conformance: oxvirsh (embedded test:///default)"
-  "$SHARED/conformance/run.sh" embedded "$ROOT/target/release/oxvirsh" | tee target/conformance-embedded.log | tail -60
+  "$SHARED/conformance/run.sh" embedded "$ROOT/target/release/oxvirsh" | tee target/conformance-embedded.log | tail -60 || true
   passed=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' target/conformance-embedded.log | tail -1)
   floor=$(cat tests/conformance-floor 2>/dev/null || echo 0)
   echo "conformance: ${passed:-0} of 193 pass (floor $floor)"
@@ -69,5 +69,16 @@ if [ -x target/release/oxvirtd ] && [ -x /usr/bin/virsh ] && [ -d "$SHARED/confo
   floor=$(cat tests/conformance-daemon-floor 2>/dev/null || echo 0)
   echo "daemon conformance: ${passed:-0} of 193 pass (floor $floor)"
   [ "${passed:-0}" -ge "$floor" ] || { echo "daemon conformance fell below its floor"; exit 1; }
+fi
+echo "== fuzzing (short runs; any crash fails)"
+if ! command -v cargo-fuzz >/dev/null; then
+  cargo install cargo-fuzz --locked >/dev/null 2>&1 || echo "cargo-fuzz could not be installed"
+fi
+if command -v cargo-fuzz >/dev/null; then
+  for t in xml_dom xml_domain cli_parse; do
+    RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" -- -max_total_time="${OXVIRT_FUZZ_SECONDS:-20}" \
+      >"target/fuzz-$t.log" 2>&1 || { tail -30 "target/fuzz-$t.log"; echo "fuzz target $t failed"; exit 1; }
+    grep -E '^Done|#[0-9]+.*DONE' "target/fuzz-$t.log" | tail -1 | sed "s/^/$t: /"
+  done
 fi
 echo "== all tests done"
