@@ -1,9 +1,11 @@
 //! virsh's commands, by group.
 
+mod checkpoint;
 mod domain;
 mod host;
 mod monitor;
 mod shell;
+mod snapshot;
 
 use oxvirt_core::error::{code, from};
 use oxvirt_core::Error;
@@ -20,7 +22,9 @@ pub fn dispatch(ctl: &mut Ctl, cmd: &Cmd) -> R {
     let h = shell::handler(name)
         .or_else(|| domain::handler(name))
         .or_else(|| monitor::handler(name))
-        .or_else(|| host::handler(name));
+        .or_else(|| host::handler(name))
+        .or_else(|| snapshot::handler(name))
+        .or_else(|| checkpoint::handler(name));
     match h {
         Some(h) => h(ctl, cmd),
         None => Err(Fail::lib(Error::new(
