@@ -8,8 +8,7 @@ use oxvirt_core::types::{CheckpointRef, DomainRef};
 use oxvirt_core::{Error, Result};
 use oxvirt_xml::checkpoint::{Checkpoint, FormatFlags, ParseFlags};
 
-use crate::domains::check_flags;
-use crate::moments::{MomentDef, MomentTree};
+use crate::moments::{check_flags, MomentDef, MomentTree};
 use crate::snapshots::{delete_moment, now_secs};
 use crate::state::{parse_options, DomainObj, Driver, FROM};
 

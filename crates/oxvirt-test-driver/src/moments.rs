@@ -6,6 +6,20 @@
 use oxvirt_core::error::{code, from};
 use oxvirt_core::{Error, Result};
 
+/// libvirt's virCheckFlags: refuses flags outside `supported`, with
+/// virReportInvalidArg's wording (no "invalid argument: " prefix).
+pub(crate) fn check_flags(flags: u32, supported: u32, func: &str) -> Result<()> {
+    let extra = flags & !supported;
+    if extra != 0 {
+        return Err(Error::raw(
+            code::INVALID_ARG,
+            crate::state::FROM,
+            format!("unsupported flags (0x{:x}) in function {}", extra, func),
+        ));
+    }
+    Ok(())
+}
+
 /// `VIR_DOMAIN_MOMENT_LIST_*`
 pub(crate) mod mflags {
     pub const ROOTS: u32 = 1 << 0;

@@ -13,8 +13,7 @@ use oxvirt_xml::snapshot::{
     FormatFlags, Location, ParseFlags, Snapshot, SnapshotDisk, SnapshotState,
 };
 
-use crate::domains::check_flags;
-use crate::moments::{mflags, MomentDef, MomentTree};
+use crate::moments::{check_flags, mflags, MomentDef, MomentTree};
 use crate::state::{parse_options, DomainObj, Driver, State, FROM};
 
 /// The snapshots of one domain.
