@@ -23,6 +23,7 @@ pub fn handler(name: &str) -> Option<Handler> {
         "checkpoint-dumpxml" => dumpxml,
         "checkpoint-parent" => parent,
         "checkpoint-delete" => delete,
+        "checkpoint-edit" => edit,
         _ => return None,
     })
 }
@@ -322,4 +323,44 @@ fn delete(ctl: &mut Ctl, c: &Cmd) -> R {
         ctl.extra(&format!("Domain checkpoint {} deleted\n", cp.name));
     }
     Ok(())
+}
+
+fn edit(ctl: &mut Ctl, c: &Cmd) -> R {
+    let dom = ctl.domain(c)?;
+    let cp = lookup(ctl, c, "checkpointname", &dom)?;
+    let name = cp.name.clone();
+    edit_round(ctl, &dom, &cp).map_err(|f| super::snapshot::failed_to_update(f, &name))
+}
+
+fn edit_round(ctl: &mut Ctl, dom: &DomainRef, cp: &CheckpointRef) -> R {
+    let conn = ctl.conn()?;
+    let doc = conn.checkpoint_get_xml_desc(cp, xf::SECURE)?;
+    let Some(edited) = super::edit::edit(ctl, &doc)? else {
+        ctl.extra(&format!(
+            "Checkpoint {} XML configuration not changed.\n",
+            cp.name
+        ));
+        return Ok(());
+    };
+    let reread = conn.checkpoint_get_xml_desc(cp, xf::SECURE)?;
+    if reread != doc {
+        return Err(Fail::Msg(
+            "The XML configuration was changed by another user.".into(),
+        ));
+    }
+    let new = conn
+        .checkpoint_create_xml(dom, &edited, cf::REDEFINE)
+        .map_err(|e| Fail::msg_lib("Failed.", e))?;
+    if new.name == cp.name {
+        ctl.extra(&format!("Checkpoint {} edited.\n", cp.name));
+        return Ok(());
+    }
+    if let Err(e) = conn.checkpoint_delete(&new, df::METADATA_ONLY) {
+        ctl.error(&e.message);
+        return Err(Fail::Msg(format!("Failed to clean up {}", new.name)));
+    }
+    Err(Fail::Msg(format!(
+        "Cannot rename checkpoint {} to {}",
+        cp.name, new.name
+    )))
 }

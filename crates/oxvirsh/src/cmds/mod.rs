@@ -2,6 +2,7 @@
 
 mod checkpoint;
 mod domain;
+mod edit;
 mod host;
 mod monitor;
 mod shell;

@@ -26,6 +26,7 @@ pub fn handler(name: &str) -> Option<Handler> {
         "snapshot-parent" => parent,
         "snapshot-revert" => revert,
         "snapshot-delete" => delete,
+        "snapshot-edit" => edit,
         _ => return None,
     })
 }
@@ -691,6 +692,96 @@ fn delete(ctl: &mut Ctl, c: &Cmd) -> R {
         ctl.extra(&format!("Domain snapshot {} children deleted\n", snap.name));
     } else {
         ctl.extra(&format!("Domain snapshot {} deleted\n", snap.name));
+    }
+    Ok(())
+}
+
+/// Adds virsh's closing "Failed to update NAME" to a failure.
+pub fn failed_to_update(f: Fail, name: &str) -> Fail {
+    let tail = format!("Failed to update {}", name);
+    match f {
+        Fail::Msg(m) => Fail::Msg(format!("{}\nerror: {}", m, tail)),
+        Fail::Lib(e) => Fail::MsgLib(tail, e),
+        Fail::MsgLib(m, e) => Fail::MsgLib(format!("{}\nerror: {}", m, tail), e),
+        Fail::Silent => Fail::Msg(tail),
+    }
+}
+
+fn edit(ctl: &mut Ctl, c: &Cmd) -> R {
+    let rename_okay = c.has("rename");
+    let clone_okay = c.has("clone");
+    exclusive(c, "rename", "clone")?;
+    let mut define_flags = cf::REDEFINE;
+    if c.has("current") && c.has("snapshotname") {
+        define_flags |= cf::CURRENT;
+    }
+    let dom = ctl.domain(c)?;
+    // virshLookupSnapshot, not exclusive: a name wins over --current.
+    let conn = ctl.conn()?;
+    let snap = match c.string("snapshotname")? {
+        Some(n) => conn.snapshot_lookup_by_name(&dom, n, 0)?,
+        None if c.has("current") => conn.snapshot_current(&dom, 0)?,
+        None => {
+            return Err(Fail::Msg(
+                "--snapshotname or --current is required".to_string(),
+            ))
+        }
+    };
+    let name = snap.name.clone();
+    edit_round(ctl, &dom, &snap, define_flags, rename_okay, clone_okay)
+        .map_err(|f| failed_to_update(f, &name))
+}
+
+fn edit_round(
+    ctl: &mut Ctl,
+    dom: &DomainRef,
+    snap: &SnapshotRef,
+    mut define_flags: u32,
+    rename_okay: bool,
+    clone_okay: bool,
+) -> R {
+    let conn = ctl.conn()?;
+    let name = snap.name.clone();
+    let doc = conn.snapshot_get_xml_desc(snap, snapshot_xml::SECURE)?;
+    let edited = match super::edit::edit(ctl, &doc)? {
+        Some(e) => e,
+        None if define_flags & cf::CURRENT == 0 => {
+            ctl.extra(&format!(
+                "Snapshot {} XML configuration not changed.\n",
+                name
+            ));
+            return Ok(());
+        }
+        None => doc.clone(),
+    };
+    let reread = conn.snapshot_get_xml_desc(snap, snapshot_xml::SECURE)?;
+    if reread != doc {
+        return Err(Fail::Msg(
+            "The XML configuration was changed by another user.".into(),
+        ));
+    }
+    if doc.contains("<state>disk-snapshot</state>") {
+        define_flags |= cf::DISK_ONLY;
+    }
+    let new = conn
+        .snapshot_create_xml(dom, &edited, define_flags)
+        .map_err(|e| Fail::msg_lib("Failed.", e))?;
+    if new.name == name {
+        ctl.extra(&format!("Snapshot {} edited.\n", name));
+    } else if clone_okay {
+        ctl.extra(&format!("Snapshot {} cloned to {}.\n", name, new.name));
+    } else {
+        let victim = if rename_okay { snap } else { &new };
+        if let Err(e) = conn.snapshot_delete(victim, df::METADATA_ONLY) {
+            ctl.error(&e.message);
+            return Err(Fail::Msg(format!("Failed to clean up {}", victim.name)));
+        }
+        if !rename_okay {
+            return Err(Fail::Msg(format!(
+                "Must use --rename or --clone to change {} to {}",
+                name, new.name
+            )));
+        }
     }
     Ok(())
 }
