@@ -245,6 +245,72 @@ impl<D: MomentDef> MomentTree<D> {
         }
     }
 
+    /// virDomainMomentUpdateRelations: links every moment under its
+    /// parent; a missing parent or a cycle links it under the metaroot,
+    /// clears the current moment and reports false.
+    pub fn update_relations(&mut self) -> bool {
+        self.roots.clear();
+        for m in &mut self.items {
+            m.children.clear();
+            m.linked = false;
+            m.link = None;
+        }
+        let mut ok = true;
+        let names: Vec<String> = self
+            .items
+            .iter()
+            .map(|m| m.def.name().to_string())
+            .collect();
+        for name in &names {
+            let parent = self
+                .find(name)
+                .and_then(|m| m.def.parent_name())
+                .map(str::to_string);
+            let mut link = None;
+            if let Some(p) = parent {
+                if self.find(&p).is_none() {
+                    ok = false;
+                } else {
+                    // Walk up the chain as linked so far: meeting ourselves
+                    // is a cycle.
+                    let mut cur = Some(p.clone());
+                    let mut cycle = false;
+                    let mut steps = 0;
+                    while let Some(c) = cur {
+                        if c == *name {
+                            cycle = true;
+                            break;
+                        }
+                        steps += 1;
+                        if steps > self.items.len() {
+                            break;
+                        }
+                        cur = self
+                            .find(&c)
+                            .filter(|m| m.linked)
+                            .and_then(|m| m.link.clone());
+                    }
+                    if cycle {
+                        ok = false;
+                    } else {
+                        link = Some(p);
+                    }
+                }
+            }
+            if let Some(list) = self.children_of_mut(link.as_deref()) {
+                list.insert(0, name.clone());
+            }
+            if let Some(m) = self.find_mut(name) {
+                m.link = link;
+                m.linked = true;
+            }
+        }
+        if !ok {
+            self.current = None;
+        }
+        ok
+    }
+
     /// virDomainMomentCheckCycles for a definition about to be added.
     pub fn check_cycles(&self, name: &str, parent: Option<&str>, domname: &str) -> Result<()> {
         let _ = domname;

@@ -620,6 +620,75 @@ fn align_disks(obj: &DomainObj, def: &mut Snapshot, flags: u32) -> Result<()> {
         .map_err(xml_err)
 }
 
+/// Loads the `<test:domainsnapshot>` elements of a domain in a node
+/// file (testParseDomainSnapshots): each is parsed as an internal
+/// redefinition, `<active>1</active>` marks the current one, and the
+/// tree is linked once all are in.
+pub(crate) fn load_from_node(
+    obj: &mut DomainObj,
+    el: &oxvirt_xml::dom::Element,
+    file: Option<&std::path::Path>,
+    resolve: fn(
+        &oxvirt_xml::dom::Element,
+        Option<&std::path::Path>,
+    ) -> Result<oxvirt_xml::dom::Element>,
+) -> Result<()> {
+    // Only elements in libvirt's test namespace count.
+    const TEST_NS: &str = "http://libvirt.org/schemas/domain/test/1.0";
+    let in_test_ns = |c: &oxvirt_xml::dom::Element| {
+        c.name.split_once(':').is_some_and(|(prefix, _)| {
+            let decl = format!("xmlns:{}", prefix);
+            c.attr(&decl).or_else(|| el.attr(&decl)) == Some(TEST_NS)
+        })
+    };
+    let nodes: Vec<&oxvirt_xml::dom::Element> = el
+        .elements()
+        .filter(|c| c.local_name() == "domainsnapshot" && in_test_ns(c))
+        .collect();
+    if nodes.is_empty() {
+        return Ok(());
+    }
+    for n in nodes {
+        let mut n = n.clone();
+        n.name = "domainsnapshot".to_string();
+        let mut n = resolve(&n, file)?;
+        n.strip_blanks();
+        let parsed = Snapshot::from_element(
+            &n,
+            ParseFlags {
+                redefine: true,
+                internal: true,
+                ..Default::default()
+            },
+            &parse_options(),
+        )
+        .map_err(xml_err)?;
+        let mut def = parsed.def;
+        def.cookie = None;
+        let name = def.name.clone().unwrap_or_default();
+        obj.snapshots.assign(def)?;
+        if parsed.current == Some(true) {
+            if obj.snapshots.current().is_some() {
+                return Err(Error::internal(
+                    FROM,
+                    "more than one snapshot claims to be active",
+                ));
+            }
+            obj.snapshots.set_current(Some(&name));
+        }
+    }
+    if !obj.snapshots.update_relations() {
+        return Err(Error::internal(
+            FROM,
+            format!(
+                "Snapshots have inconsistent relations for domain {}",
+                obj.def.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The deletion shared by snapshots and checkpoints
 /// (testDomainSnapshotDelete / testDomainCheckpointDelete).
 pub(crate) fn delete_moment<D: MomentDef>(
