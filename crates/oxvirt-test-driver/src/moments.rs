@@ -419,3 +419,72 @@ impl<D: MomentDef> MomentTree<D> {
         candidates.into_iter().filter(|n| keep(n)).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    struct M(String, Option<String>);
+
+    impl MomentDef for M {
+        fn name(&self) -> &str {
+            &self.0
+        }
+        fn parent_name(&self) -> Option<&str> {
+            self.1.as_deref()
+        }
+        fn set_parent_name(&mut self, parent: Option<String>) {
+            self.1 = parent;
+        }
+    }
+
+    fn add(t: &mut MomentTree<M>, n: &str, p: Option<&str>) {
+        t.assign(M(n.into(), p.map(Into::into))).unwrap();
+        t.link_parent(n);
+    }
+
+    #[test]
+    fn children_are_newest_first_and_move_up_on_delete() {
+        let mut t = MomentTree::default();
+        add(&mut t, "a", None);
+        add(&mut t, "b", Some("a"));
+        add(&mut t, "c", Some("a"));
+        add(&mut t, "d", Some("c"));
+        assert_eq!(t.descendants(None), ["a", "c", "d", "b"]);
+        assert_eq!(
+            t.assign(M("a".into(), None)).unwrap_err().message,
+            "operation failed: domain moment a already exists"
+        );
+        // Deleting c: d moves in front of a's other children.
+        t.reparent_children("c", Some("a"));
+        t.move_children("c", Some("a"));
+        t.drop_parent("c");
+        t.remove("c");
+        assert_eq!(t.children(Some("a")), ["d", "b"]);
+        assert_eq!(t.find("d").unwrap().def.1.as_deref(), Some("a"));
+        let leaves = t.names(None, mflags::LEAVES, &|_| true, false);
+        assert_eq!(leaves, ["b", "d"]);
+        let roots = t.names(None, mflags::ROOTS, &|_| true, false);
+        assert_eq!(roots, ["a"]);
+    }
+
+    #[test]
+    fn relations_detect_missing_parents_and_cycles() {
+        let mut t = MomentTree::default();
+        t.assign(M("x".into(), Some("y".into()))).unwrap();
+        t.assign(M("y".into(), Some("x".into()))).unwrap();
+        t.set_current(Some("x"));
+        assert!(!t.update_relations());
+        assert_eq!(t.current(), None);
+        let mut t = MomentTree::default();
+        t.assign(M("x".into(), None)).unwrap();
+        t.assign(M("y".into(), Some("x".into()))).unwrap();
+        assert!(t.update_relations());
+        assert_eq!(t.children(Some("x")), ["y"]);
+        assert_eq!(
+            t.check_cycles("x", Some("y"), "dom").unwrap_err().message,
+            "invalid argument: parent y would create cycle to x"
+        );
+    }
+}
