@@ -15,6 +15,7 @@ mod checkpoints;
 mod domains;
 mod hostdev;
 mod metadata;
+mod moments;
 mod node;
 mod objects;
 mod saveimage;
@@ -581,6 +582,113 @@ impl Connection for TestConnection {
         flags: u32,
     ) -> Result<Vec<(DomainRef, Vec<TypedParam>)>> {
         self.driver.all_domain_stats(doms, stats, flags)
+    }
+
+    fn snapshot_create_xml(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<SnapshotRef> {
+        self.rw("virDomainSnapshotCreateXML")?;
+        self.driver.snapshot_create_xml(dom, xml, flags)
+    }
+    fn snapshot_get_xml_desc(&self, snap: &SnapshotRef, flags: u32) -> Result<String> {
+        if flags & flags::snapshot_xml::SECURE != 0 && self.readonly {
+            return Err(Error::new(
+                code::OPERATION_DENIED,
+                from::DOMAIN_SNAPSHOT,
+                "virDomainSnapshotGetXMLDesc with secure flag",
+            ));
+        }
+        self.driver.snapshot_get_xml_desc(snap, flags)
+    }
+    fn snapshot_num(&self, dom: &DomainRef, flags: u32) -> Result<i32> {
+        self.driver.snapshot_num(dom, flags)
+    }
+    fn list_all_snapshots(&self, dom: &DomainRef, flags: u32) -> Result<Vec<SnapshotRef>> {
+        self.driver.list_all_snapshots(dom, flags)
+    }
+    fn snapshot_list_all_children(
+        &self,
+        snap: &SnapshotRef,
+        flags: u32,
+    ) -> Result<Vec<SnapshotRef>> {
+        self.driver.snapshot_list_all_children(snap, flags)
+    }
+    fn snapshot_num_children(&self, snap: &SnapshotRef, flags: u32) -> Result<i32> {
+        self.driver.snapshot_num_children(snap, flags)
+    }
+    fn snapshot_lookup_by_name(
+        &self,
+        dom: &DomainRef,
+        name: &str,
+        flags: u32,
+    ) -> Result<SnapshotRef> {
+        self.driver.snapshot_lookup_by_name(dom, name, flags)
+    }
+    fn has_current_snapshot(&self, dom: &DomainRef, flags: u32) -> Result<bool> {
+        self.driver.has_current_snapshot(dom, flags)
+    }
+    fn snapshot_current(&self, dom: &DomainRef, flags: u32) -> Result<SnapshotRef> {
+        self.driver.snapshot_current(dom, flags)
+    }
+    fn snapshot_get_parent(&self, snap: &SnapshotRef, flags: u32) -> Result<SnapshotRef> {
+        self.driver.snapshot_get_parent(snap, flags)
+    }
+    fn snapshot_is_current(&self, snap: &SnapshotRef, flags: u32) -> Result<bool> {
+        self.driver.snapshot_is_current(snap, flags)
+    }
+    fn snapshot_has_metadata(&self, snap: &SnapshotRef, flags: u32) -> Result<bool> {
+        self.driver.snapshot_has_metadata(snap, flags)
+    }
+    fn snapshot_revert(&self, snap: &SnapshotRef, flags: u32) -> Result<()> {
+        self.rw("virDomainRevertToSnapshot")?;
+        self.driver.snapshot_revert(snap, flags)
+    }
+    fn snapshot_delete(&self, snap: &SnapshotRef, flags: u32) -> Result<()> {
+        self.rw("virDomainSnapshotDelete")?;
+        self.driver.snapshot_delete(snap, flags)
+    }
+
+    fn checkpoint_create_xml(
+        &self,
+        dom: &DomainRef,
+        xml: &str,
+        flags: u32,
+    ) -> Result<CheckpointRef> {
+        self.rw("virDomainCheckpointCreateXML")?;
+        self.driver.checkpoint_create_xml(dom, xml, flags)
+    }
+    fn checkpoint_get_xml_desc(&self, cp: &CheckpointRef, flags: u32) -> Result<String> {
+        if flags & flags::checkpoint_xml::SECURE != 0 && self.readonly {
+            return Err(Error::new(
+                code::OPERATION_DENIED,
+                from::DOMAIN_CHECKPOINT,
+                "virDomainCheckpointGetXMLDesc with secure flag",
+            ));
+        }
+        self.driver.checkpoint_get_xml_desc(cp, flags)
+    }
+    fn list_all_checkpoints(&self, dom: &DomainRef, flags: u32) -> Result<Vec<CheckpointRef>> {
+        self.driver.list_all_checkpoints(dom, flags)
+    }
+    fn checkpoint_list_all_children(
+        &self,
+        cp: &CheckpointRef,
+        flags: u32,
+    ) -> Result<Vec<CheckpointRef>> {
+        self.driver.checkpoint_list_all_children(cp, flags)
+    }
+    fn checkpoint_lookup_by_name(
+        &self,
+        dom: &DomainRef,
+        name: &str,
+        flags: u32,
+    ) -> Result<CheckpointRef> {
+        self.driver.checkpoint_lookup_by_name(dom, name, flags)
+    }
+    fn checkpoint_get_parent(&self, cp: &CheckpointRef, flags: u32) -> Result<CheckpointRef> {
+        self.driver.checkpoint_get_parent(cp, flags)
+    }
+    fn checkpoint_delete(&self, cp: &CheckpointRef, flags: u32) -> Result<()> {
+        self.rw("virDomainCheckpointDelete")?;
+        self.driver.checkpoint_delete(cp, flags)
     }
 
     fn domain_event_register(

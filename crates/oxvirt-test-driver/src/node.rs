@@ -358,6 +358,7 @@ fn load_node(st: &mut State, root: &Element, file: Option<&Path>) -> Result<()> 
         let o = &mut st.domains[idx];
         o.set_state(ns.runstate, 0);
         crate::domains::check_taint(o);
+        crate::snapshots::load_from_node(o, &el, file, resolve)?;
     }
     crate::objects::load(st, root, file, resolve)?;
     crate::hostdev::load(st, root, file, resolve)?;

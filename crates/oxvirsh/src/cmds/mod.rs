@@ -1,7 +1,9 @@
 //! virsh's commands, by group.
 
+mod checkpoint;
 mod devices;
 mod domain;
+mod edit;
 mod event;
 mod host;
 mod hostobj;
@@ -9,6 +11,7 @@ mod monitor;
 mod network;
 mod pool;
 mod shell;
+mod snapshot;
 mod stats;
 pub mod tune;
 mod volume;
@@ -36,7 +39,9 @@ pub fn dispatch(ctl: &mut Ctl, cmd: &Cmd) -> R {
         .or_else(|| devices::handler(name))
         .or_else(|| network::handler(name))
         .or_else(|| pool::handler(name))
-        .or_else(|| volume::handler(name));
+        .or_else(|| volume::handler(name))
+        .or_else(|| snapshot::handler(name))
+        .or_else(|| checkpoint::handler(name));
     match h {
         Some(h) => h(ctl, cmd),
         None => Err(Fail::lib(Error::new(

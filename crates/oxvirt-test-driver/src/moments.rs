@@ -1,0 +1,490 @@
+//! A tree of named moments (snapshots or checkpoints) with a current one,
+//! linked as libvirt links them (virdomainmomentobjlist.c): each moment
+//! knows its linked parent and its children, newest linked first; the
+//! roots hang off an implicit metaroot.
+
+use oxvirt_core::error::{code, from};
+use oxvirt_core::{Error, Result};
+
+/// libvirt's virCheckFlags: refuses flags outside `supported`, with
+/// virReportInvalidArg's wording (no "invalid argument: " prefix).
+pub(crate) fn check_flags(flags: u32, supported: u32, func: &str) -> Result<()> {
+    let extra = flags & !supported;
+    if extra != 0 {
+        return Err(Error::raw(
+            code::INVALID_ARG,
+            crate::state::FROM,
+            format!("unsupported flags (0x{:x}) in function {}", extra, func),
+        ));
+    }
+    Ok(())
+}
+
+/// The public API's VIR_EXCLUSIVE_FLAGS check.
+pub(crate) fn exclusive_flags(
+    flags: u32,
+    a: (u32, &str),
+    b: (u32, &str),
+    domain: i32,
+) -> Result<()> {
+    if flags & a.0 != 0 && flags & b.0 != 0 {
+        return Err(Error::raw(
+            code::INVALID_ARG,
+            domain,
+            format!("Flags '{}' and '{}' are mutually exclusive", a.1, b.1),
+        ));
+    }
+    Ok(())
+}
+
+/// The public API's VIR_REQUIRE_FLAG check: `a` needs `b`.
+pub(crate) fn require_flag(flags: u32, a: (u32, &str), b: (u32, &str), domain: i32) -> Result<()> {
+    if flags & a.0 != 0 && flags & b.0 == 0 {
+        return Err(Error::raw(
+            code::INVALID_ARG,
+            domain,
+            format!("Flag '{}' is required by flag '{}'", b.1, a.1),
+        ));
+    }
+    Ok(())
+}
+
+/// `VIR_DOMAIN_MOMENT_LIST_*`
+pub(crate) mod mflags {
+    pub const ROOTS: u32 = 1 << 0;
+    pub const DESCENDANTS: u32 = 1 << 0;
+    pub const TOPOLOGICAL: u32 = 1 << 1;
+    pub const LEAVES: u32 = 1 << 2;
+    pub const NO_LEAVES: u32 = 1 << 3;
+    pub const METADATA: u32 = 1 << 4;
+    pub const NO_METADATA: u32 = 1 << 5;
+}
+
+/// What a moment definition tells the tree.
+pub(crate) trait MomentDef {
+    fn name(&self) -> &str;
+    fn parent_name(&self) -> Option<&str>;
+    fn set_parent_name(&mut self, parent: Option<String>);
+}
+
+/// One moment in the tree.
+#[derive(Debug, Clone)]
+pub(crate) struct MomentObj<D> {
+    pub def: D,
+    /// The linked parent (`None`: the metaroot).
+    link: Option<String>,
+    /// Linked children, first child first.
+    children: Vec<String>,
+    /// Whether the moment is linked at all.
+    linked: bool,
+}
+
+impl<D> MomentObj<D> {
+    pub fn nchildren(&self) -> usize {
+        self.children.len()
+    }
+}
+
+/// The moments of one domain.
+#[derive(Debug, Clone)]
+pub(crate) struct MomentTree<D> {
+    /// In creation order (libvirt keeps a hash table).
+    items: Vec<MomentObj<D>>,
+    /// Children of the metaroot, first child first.
+    roots: Vec<String>,
+    current: Option<String>,
+}
+
+impl<D> Default for MomentTree<D> {
+    fn default() -> Self {
+        MomentTree {
+            items: Vec::new(),
+            roots: Vec::new(),
+            current: None,
+        }
+    }
+}
+
+impl<D: MomentDef> MomentTree<D> {
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    fn index(&self, name: &str) -> Option<usize> {
+        self.items.iter().position(|m| m.def.name() == name)
+    }
+
+    pub fn find(&self, name: &str) -> Option<&MomentObj<D>> {
+        self.index(name).map(|i| &self.items[i])
+    }
+
+    pub fn find_mut(&mut self, name: &str) -> Option<&mut MomentObj<D>> {
+        match self.index(name) {
+            Some(i) => Some(&mut self.items[i]),
+            None => None,
+        }
+    }
+
+    pub fn current(&self) -> Option<&str> {
+        self.current.as_deref()
+    }
+
+    pub fn set_current(&mut self, name: Option<&str>) {
+        self.current = name.map(str::to_string);
+    }
+
+    /// virDomainMomentAssignDef: adds an unlinked moment.
+    pub fn assign(&mut self, def: D) -> Result<()> {
+        if self.index(def.name()).is_some() {
+            return Err(Error::new(
+                code::OPERATION_FAILED,
+                from::DOMAIN,
+                format!("domain moment {} already exists", def.name()),
+            ));
+        }
+        self.items.push(MomentObj {
+            def,
+            link: None,
+            children: Vec::new(),
+            linked: false,
+        });
+        Ok(())
+    }
+
+    fn children_of_mut(&mut self, parent: Option<&str>) -> Option<&mut Vec<String>> {
+        match parent {
+            None => Some(&mut self.roots),
+            Some(p) => self.find_mut(p).map(|m| &mut m.children),
+        }
+    }
+
+    /// virDomainMomentLinkParent: links under the moment its definition
+    /// names, or under the metaroot.
+    pub fn link_parent(&mut self, name: &str) {
+        let parent = self
+            .find(name)
+            .and_then(|m| m.def.parent_name())
+            .filter(|p| self.index(p).is_some())
+            .map(str::to_string);
+        if let Some(list) = self.children_of_mut(parent.as_deref()) {
+            list.insert(0, name.to_string());
+        }
+        if let Some(m) = self.find_mut(name) {
+            m.link = parent;
+            m.linked = true;
+        }
+    }
+
+    /// virDomainMomentDropParent.
+    pub fn drop_parent(&mut self, name: &str) {
+        let Some(m) = self.find(name) else { return };
+        if !m.linked {
+            return;
+        }
+        let parent = m.link.clone();
+        if let Some(list) = self.children_of_mut(parent.as_deref()) {
+            list.retain(|c| c != name);
+        }
+        if let Some(m) = self.find_mut(name) {
+            m.link = None;
+            m.linked = false;
+        }
+    }
+
+    /// virDomainMomentDropChildren.
+    pub fn drop_children(&mut self, name: &str) {
+        if let Some(m) = self.find_mut(name) {
+            m.children.clear();
+        }
+    }
+
+    /// virDomainMomentMoveChildren: `from`'s children go in front of
+    /// `to`'s (`None` = the metaroot).
+    pub fn move_children(&mut self, name: &str, to: Option<&str>) {
+        let moved = match self.find_mut(name) {
+            Some(m) => std::mem::take(&mut m.children),
+            None => return,
+        };
+        if moved.is_empty() {
+            return;
+        }
+        for c in &moved {
+            if let Some(m) = self.find_mut(c) {
+                m.link = to.map(str::to_string);
+            }
+        }
+        if let Some(list) = self.children_of_mut(to) {
+            let mut all = moved;
+            all.append(list);
+            *list = all;
+        }
+    }
+
+    /// The linked parent of a moment (`None`: a root or unknown).
+    pub fn link_of(&self, name: &str) -> Option<String> {
+        self.find(name).and_then(|m| m.link.clone())
+    }
+
+    /// virDomainMomentObjListRemove: returns whether it was current.
+    pub fn remove(&mut self, name: &str) -> bool {
+        let was = self.current.as_deref() == Some(name);
+        self.items.retain(|m| m.def.name() != name);
+        if was {
+            self.current = None;
+        }
+        was
+    }
+
+    /// Children of a moment (or of the metaroot), first child first.
+    pub fn children(&self, name: Option<&str>) -> Vec<String> {
+        match name {
+            None => self.roots.clone(),
+            Some(n) => self.find(n).map(|m| m.children.clone()).unwrap_or_default(),
+        }
+    }
+
+    /// virDomainMomentForEachDescendant's visiting order: each child,
+    /// then its descendants.
+    pub fn descendants(&self, name: Option<&str>) -> Vec<String> {
+        let mut out = Vec::new();
+        self.walk(name, &mut out, 0);
+        out
+    }
+
+    fn walk(&self, name: Option<&str>, out: &mut Vec<String>, depth: usize) {
+        if depth > self.items.len() {
+            return;
+        }
+        for c in self.children(name) {
+            out.push(c.clone());
+            self.walk(Some(&c), out, depth + 1);
+        }
+    }
+
+    /// Rewrites each child's definition parent (testDomainMomentReparentChildren).
+    pub fn reparent_children(&mut self, name: &str, parent: Option<&str>) {
+        for c in self.children(Some(name)) {
+            if let Some(m) = self.find_mut(&c) {
+                m.def.set_parent_name(parent.map(str::to_string));
+            }
+        }
+    }
+
+    /// virDomainMomentUpdateRelations: links every moment under its
+    /// parent; a missing parent or a cycle links it under the metaroot,
+    /// clears the current moment and reports false.
+    pub fn update_relations(&mut self) -> bool {
+        self.roots.clear();
+        for m in &mut self.items {
+            m.children.clear();
+            m.linked = false;
+            m.link = None;
+        }
+        let mut ok = true;
+        let names: Vec<String> = self
+            .items
+            .iter()
+            .map(|m| m.def.name().to_string())
+            .collect();
+        for name in &names {
+            let parent = self
+                .find(name)
+                .and_then(|m| m.def.parent_name())
+                .map(str::to_string);
+            let mut link = None;
+            if let Some(p) = parent {
+                if self.find(&p).is_none() {
+                    ok = false;
+                } else {
+                    // Walk up the chain as linked so far: meeting ourselves
+                    // is a cycle.
+                    let mut cur = Some(p.clone());
+                    let mut cycle = false;
+                    let mut steps = 0;
+                    while let Some(c) = cur {
+                        if c == *name {
+                            cycle = true;
+                            break;
+                        }
+                        steps += 1;
+                        if steps > self.items.len() {
+                            break;
+                        }
+                        cur = self
+                            .find(&c)
+                            .filter(|m| m.linked)
+                            .and_then(|m| m.link.clone());
+                    }
+                    if cycle {
+                        ok = false;
+                    } else {
+                        link = Some(p);
+                    }
+                }
+            }
+            if let Some(list) = self.children_of_mut(link.as_deref()) {
+                list.insert(0, name.clone());
+            }
+            if let Some(m) = self.find_mut(name) {
+                m.link = link;
+                m.linked = true;
+            }
+        }
+        if !ok {
+            self.current = None;
+        }
+        ok
+    }
+
+    /// virDomainMomentCheckCycles for a definition about to be added.
+    pub fn check_cycles(&self, name: &str, parent: Option<&str>, domname: &str) -> Result<()> {
+        let _ = domname;
+        let Some(p) = parent else { return Ok(()) };
+        if p == name {
+            return Err(Error::invalid_arg(
+                from::DOMAIN,
+                format!("cannot set moment {} as its own parent", name),
+            ));
+        }
+        let Some(mut other) = self.find(p) else {
+            return Err(Error::invalid_arg(
+                from::DOMAIN,
+                format!("parent {} for moment {} not found", p, name),
+            ));
+        };
+        let mut steps = 0;
+        while let Some(pp) = other.def.parent_name() {
+            if pp == name {
+                return Err(Error::invalid_arg(
+                    from::DOMAIN,
+                    format!("parent {} would create cycle to {}", other.def.name(), name),
+                ));
+            }
+            steps += 1;
+            match self.find(pp) {
+                Some(o) if steps <= self.items.len() => other = o,
+                _ => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// virDomainMomentObjListGetNames: `flags` are moment flags; `filter`
+    /// applies the kind-specific filters when `filtering`.
+    pub fn names(
+        &self,
+        from: Option<&str>,
+        flags: u32,
+        filter: &dyn Fn(&D) -> bool,
+        filtering: bool,
+    ) -> Vec<String> {
+        let mut flags = flags;
+        if from.is_none() {
+            flags ^= mflags::ROOTS;
+        }
+        let mut data = flags & !(mflags::DESCENDANTS | mflags::TOPOLOGICAL);
+        let meta = data & (mflags::METADATA | mflags::NO_METADATA);
+        if meta == mflags::NO_METADATA {
+            return Vec::new();
+        }
+        data &= !(mflags::METADATA | mflags::NO_METADATA);
+        let keep = |name: &str| -> bool {
+            let Some(m) = self.find(name) else {
+                return false;
+            };
+            if data & mflags::LEAVES != 0 && m.nchildren() > 0 {
+                return false;
+            }
+            if data & mflags::NO_LEAVES != 0 && m.nchildren() == 0 {
+                return false;
+            }
+            !filtering || filter(&m.def)
+        };
+        let candidates: Vec<String> = if flags & mflags::DESCENDANTS != 0 {
+            if from.is_some() || flags & mflags::TOPOLOGICAL != 0 {
+                self.descendants(from)
+            } else {
+                self.items
+                    .iter()
+                    .map(|m| m.def.name().to_string())
+                    .collect()
+            }
+        } else {
+            self.children(from)
+        };
+        candidates.into_iter().filter(|n| keep(n)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    struct M(String, Option<String>);
+
+    impl MomentDef for M {
+        fn name(&self) -> &str {
+            &self.0
+        }
+        fn parent_name(&self) -> Option<&str> {
+            self.1.as_deref()
+        }
+        fn set_parent_name(&mut self, parent: Option<String>) {
+            self.1 = parent;
+        }
+    }
+
+    fn add(t: &mut MomentTree<M>, n: &str, p: Option<&str>) {
+        t.assign(M(n.into(), p.map(Into::into))).unwrap();
+        t.link_parent(n);
+    }
+
+    #[test]
+    fn children_are_newest_first_and_move_up_on_delete() {
+        let mut t = MomentTree::default();
+        add(&mut t, "a", None);
+        add(&mut t, "b", Some("a"));
+        add(&mut t, "c", Some("a"));
+        add(&mut t, "d", Some("c"));
+        assert_eq!(t.descendants(None), ["a", "c", "d", "b"]);
+        assert_eq!(
+            t.assign(M("a".into(), None)).unwrap_err().message,
+            "operation failed: domain moment a already exists"
+        );
+        // Deleting c: d moves in front of a's other children.
+        t.reparent_children("c", Some("a"));
+        t.move_children("c", Some("a"));
+        t.drop_parent("c");
+        t.remove("c");
+        assert_eq!(t.children(Some("a")), ["d", "b"]);
+        assert_eq!(t.find("d").unwrap().def.1.as_deref(), Some("a"));
+        let leaves = t.names(None, mflags::LEAVES, &|_| true, false);
+        assert_eq!(leaves, ["b", "d"]);
+        let roots = t.names(None, mflags::ROOTS, &|_| true, false);
+        assert_eq!(roots, ["a"]);
+    }
+
+    #[test]
+    fn relations_detect_missing_parents_and_cycles() {
+        let mut t = MomentTree::default();
+        t.assign(M("x".into(), Some("y".into()))).unwrap();
+        t.assign(M("y".into(), Some("x".into()))).unwrap();
+        t.set_current(Some("x"));
+        assert!(!t.update_relations());
+        assert_eq!(t.current(), None);
+        let mut t = MomentTree::default();
+        t.assign(M("x".into(), None)).unwrap();
+        t.assign(M("y".into(), Some("x".into()))).unwrap();
+        assert!(t.update_relations());
+        assert_eq!(t.children(Some("x")), ["y"]);
+        assert_eq!(
+            t.check_cycles("x", Some("y"), "dom").unwrap_err().message,
+            "invalid argument: parent y would create cycle to x"
+        );
+    }
+}
