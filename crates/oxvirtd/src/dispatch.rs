@@ -824,7 +824,8 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
             &dom_in(a.dom),
             a.vcpu,
             &a.cpumap.0,
-            flags::affect::LIVE
+            // virDomainPinVcpu has no flags: drivers treat it as "current".
+            flags::affect::CURRENT
         )?),
         p::DOMAIN_PIN_EMULATOR => h!(body, |a: r::DomainPinEmulatorArgs| c.domain_pin_emulator(
             &dom_in(a.dom),
