@@ -7,6 +7,8 @@ use super::{BootDev, Domain, OsType, ParseFlags};
 
 /// Fills in the defaults every driver sees.
 pub fn post_parse(def: &mut Domain, _flags: ParseFlags) -> Result<()> {
+    super::devices::assign_indexes(&mut def.devices.controllers);
+    def.devices.post_parse_devices()?;
     // Memory
     if def.memory == 0 {
         return Err(Error::xml(
@@ -28,6 +30,7 @@ pub fn post_parse(def: &mut Domain, _flags: ParseFlags) -> Result<()> {
             ));
         }
     }
+    super::devices::reject_duplicates(&def.devices.controllers)?;
     // Boot order: an HVM guest without boot devices boots from disk,
     // unless devices carry their own <boot order>.
     if def.os.os_type == OsType::Hvm
@@ -37,6 +40,7 @@ pub fn post_parse(def: &mut Domain, _flags: ParseFlags) -> Result<()> {
     {
         def.os.boot.push(BootDev::Hd);
     }
+    def.devices.add_implicit_controllers();
     Ok(())
 }
 
@@ -59,6 +63,9 @@ fn has_device_boot_order(def: &Domain) -> bool {
 
 /// Checks that hold across sections.
 pub fn validate(def: &Domain) -> Result<()> {
+    for c in &def.devices.controllers {
+        c.validate()?;
+    }
     if def.vcpu.current > def.vcpu.max {
         return Err(Error::invalid_arg(
             "requested vcpus is greater than max allowable vcpus for the live domain",
