@@ -9,6 +9,12 @@ use super::{BootDev, Domain, OsType, ParseFlags};
 pub fn post_parse(def: &mut Domain, _flags: ParseFlags) -> Result<()> {
     super::devices::assign_indexes(&mut def.devices.controllers);
     def.devices.post_parse_devices()?;
+    let virt = def.virt_type.to_string();
+    let os_type = def.os.os_type.to_string();
+    let arch = def.os.arch.clone().unwrap_or_default();
+    for v in def.devices.videos.iter_mut() {
+        v.post_parse(&virt, &os_type, &arch);
+    }
     // Memory
     if def.memory == 0 {
         return Err(Error::xml(
@@ -41,6 +47,18 @@ pub fn post_parse(def: &mut Domain, _flags: ParseFlags) -> Result<()> {
         def.os.boot.push(BootDev::Hd);
     }
     def.devices.add_implicit_controllers();
+    // A <graphics> without <video> gets a default video device.
+    if def.devices.videos.is_empty() && def.devices.raw.iter().any(|r| r.0.name == "graphics") {
+        def.devices.videos.push(super::devices::Video::new());
+    }
+    if let Some(v) = def.devices.videos.first_mut() {
+        if v.model == "none" {
+            v.clear();
+        } else {
+            v.primary = true;
+            v.post_parse(&virt, &os_type, &arch);
+        }
+    }
     Ok(())
 }
 
@@ -66,6 +84,7 @@ pub fn validate(def: &Domain) -> Result<()> {
     for c in &def.devices.controllers {
         c.validate()?;
     }
+    super::devices::validate_videos(&def.devices.videos)?;
     if def.vcpu.current > def.vcpu.max {
         return Err(Error::invalid_arg(
             "requested vcpus is greater than max allowable vcpus for the live domain",

@@ -5,6 +5,7 @@ pub mod controller;
 pub mod disk;
 pub mod implicit;
 pub mod net;
+pub mod video;
 
 use crate::dom::Element;
 use crate::error::Result;
@@ -16,6 +17,7 @@ pub use address::*;
 pub use controller::*;
 pub use disk::*;
 pub use net::*;
+pub use video::*;
 
 /// Device kinds in the order libvirt writes them.
 pub const DEVICE_ORDER: &[&str] = &[
@@ -59,6 +61,8 @@ pub struct Devices {
     /// Controllers in libvirt's order (grouped by type, by index).
     pub controllers: Vec<Controller>,
     pub interfaces: Vec<Net>,
+    /// Videos, the primary one first.
+    pub videos: Vec<Video>,
     /// Other devices kept verbatim, in document order.
     pub raw: Vec<Raw>,
 }
@@ -114,6 +118,7 @@ impl Devices {
                 "disk" => insert_disk(&mut d.disks, Disk::parse(c, flags)?),
                 "controller" => insert_controller(&mut d.controllers, Controller::parse(c, flags)?),
                 "interface" => d.interfaces.push(Net::parse(c, flags)?),
+                "video" => insert_video(&mut d.videos, Video::parse(c, flags)?),
                 n if super::is_schema_element(n) => d.raw.push(Raw(c.clone())),
                 _ => {}
             }
@@ -130,6 +135,7 @@ impl Devices {
                     "disk" => self.disks.iter().for_each(|d| d.write(w, flags)),
                     "controller" => self.controllers.iter().for_each(|c| c.write(w, flags)),
                     "interface" => self.interfaces.iter().for_each(|n| n.write(w, flags)),
+                    "video" => self.videos.iter().for_each(|v| v.write(w, flags)),
                     k => self
                         .raw
                         .iter()
