@@ -424,7 +424,8 @@ impl Domain {
                 })?)
             }
         };
-        let devices = Devices::parse(root.child("devices"), flags)?;
+        let mut devices = Devices::parse(root.child("devices"), flags)?;
+        devices.chardevs.hvm = os.os_type == OsType::Hvm;
         let handled: Vec<&str> = TOP_LEVEL_ORDER.to_vec();
         let mut extra = Extra::collect(root, &["type", "id"], &handled);
         // Root namespace declarations travel with namespaced elements.

@@ -9,6 +9,7 @@ use super::{BootDev, Domain, OsType, ParseFlags};
 pub fn post_parse(def: &mut Domain, _flags: ParseFlags) -> Result<()> {
     super::devices::assign_indexes(&mut def.devices.controllers);
     def.devices.post_parse_devices()?;
+    def.devices.chardevs.post_parse()?;
     let virt = def.virt_type.to_string();
     let os_type = def.os.os_type.to_string();
     let arch = def.os.arch.clone().unwrap_or_default();
@@ -46,6 +47,7 @@ pub fn post_parse(def: &mut Domain, _flags: ParseFlags) -> Result<()> {
     {
         def.os.boot.push(BootDev::Hd);
     }
+    def.devices.chardevs.console_compat()?;
     def.devices.add_implicit_controllers();
     // A <graphics> without <video> gets a default video device.
     if def.devices.videos.is_empty() && def.devices.raw.iter().any(|r| r.0.name == "graphics") {
@@ -85,6 +87,7 @@ pub fn validate(def: &Domain) -> Result<()> {
         c.validate()?;
     }
     super::devices::validate_videos(&def.devices.videos)?;
+    def.devices.chardevs.validate()?;
     if def.vcpu.current > def.vcpu.max {
         return Err(Error::invalid_arg(
             "requested vcpus is greater than max allowable vcpus for the live domain",

@@ -131,26 +131,24 @@ impl Devices {
         }
         // virtio-serial for virtio channels and consoles
         let mut vioserial = Vec::new();
-        for r in &self.raw {
-            let el = &r.0;
-            if el.name != "channel" && el.name != "console" {
+        for c in self
+            .chardevs
+            .channels
+            .iter()
+            .chain(self.chardevs.consoles.iter())
+        {
+            if c.target_type != "virtio" {
                 continue;
             }
-            let virtio = el.child("target").and_then(|t| t.attr("type")) == Some("virtio");
-            if !virtio {
-                continue;
-            }
-            let idx = el
-                .child("address")
-                .filter(|a| a.attr("type") == Some("virtio-serial"))
-                .and_then(|a| a.attr("controller"))
-                .and_then(props::parse_u64_any_base)
-                .unwrap_or(0) as u32;
-            vioserial.push((el.name == "channel", idx));
+            let idx =
+                c.el.child("address")
+                    .filter(|a| a.attr("type") == Some("virtio-serial"))
+                    .and_then(|a| a.attr("controller"))
+                    .and_then(props::parse_u64_any_base)
+                    .unwrap_or(0) as u32;
+            vioserial.push(idx);
         }
-        // libvirt walks channels first, then consoles.
-        vioserial.sort_by_key(|(ch, _)| !*ch);
-        for (_, idx) in vioserial {
+        for idx in vioserial {
             maybe_add(&mut self.controllers, "virtio-serial", idx);
         }
         // ccid for smartcards

@@ -1,6 +1,7 @@
 //! `<devices>`: kept per kind, written in libvirt's order of kinds.
 
 pub mod address;
+pub mod chardev;
 pub mod controller;
 pub mod disk;
 pub mod implicit;
@@ -14,6 +15,7 @@ use crate::writer::{Attrs, Writer};
 use super::{FormatFlags, ParseFlags, Raw};
 
 pub use address::*;
+pub use chardev::*;
 pub use controller::*;
 pub use disk::*;
 pub use net::*;
@@ -61,6 +63,8 @@ pub struct Devices {
     /// Controllers in libvirt's order (grouped by type, by index).
     pub controllers: Vec<Controller>,
     pub interfaces: Vec<Net>,
+    /// Serial, parallel, console and channel devices.
+    pub chardevs: Chardevs,
     /// Videos, the primary one first.
     pub videos: Vec<Video>,
     /// Other devices kept verbatim, in document order.
@@ -118,6 +122,9 @@ impl Devices {
                 "disk" => insert_disk(&mut d.disks, Disk::parse(c, flags)?),
                 "controller" => insert_controller(&mut d.controllers, Controller::parse(c, flags)?),
                 "interface" => d.interfaces.push(Net::parse(c, flags)?),
+                "serial" | "parallel" | "console" | "channel" => {
+                    d.chardevs.push(Chardev::parse(c, flags)?)
+                }
                 "video" => insert_video(&mut d.videos, Video::parse(c, flags)?),
                 n if super::is_schema_element(n) => d.raw.push(Raw(c.clone())),
                 _ => {}
@@ -135,6 +142,10 @@ impl Devices {
                     "disk" => self.disks.iter().for_each(|d| d.write(w, flags)),
                     "controller" => self.controllers.iter().for_each(|c| c.write(w, flags)),
                     "interface" => self.interfaces.iter().for_each(|n| n.write(w, flags)),
+                    "serial" => self.chardevs.write_serials(w, flags),
+                    "parallel" => self.chardevs.write_parallels(w, flags),
+                    "console" => self.chardevs.write_consoles(w, flags),
+                    "channel" => self.chardevs.write_channels(w, flags),
                     "video" => self.videos.iter().for_each(|v| v.write(w, flags)),
                     k => self
                         .raw
