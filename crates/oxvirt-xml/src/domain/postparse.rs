@@ -50,8 +50,11 @@ pub fn post_parse(def: &mut Domain, _flags: ParseFlags) -> Result<()> {
     def.devices.chardevs.console_compat()?;
     def.devices.add_implicit_controllers();
     // A <graphics> without <video> gets a default video device.
-    if def.devices.videos.is_empty() && def.devices.raw.iter().any(|r| r.0.name == "graphics") {
+    if def.devices.videos.is_empty() && !def.devices.graphics.is_empty() {
         def.devices.videos.push(super::devices::Video::new());
+    }
+    for g in def.devices.graphics.iter_mut() {
+        g.post_parse();
     }
     if let Some(v) = def.devices.videos.first_mut() {
         if v.model == "none" {
@@ -88,6 +91,9 @@ pub fn validate(def: &Domain) -> Result<()> {
     }
     super::devices::validate_videos(&def.devices.videos)?;
     def.devices.chardevs.validate()?;
+    for g in &def.devices.graphics {
+        g.validate()?;
+    }
     if def.vcpu.current > def.vcpu.max {
         return Err(Error::invalid_arg(
             "requested vcpus is greater than max allowable vcpus for the live domain",

@@ -4,6 +4,7 @@ pub mod address;
 pub mod chardev;
 pub mod controller;
 pub mod disk;
+pub mod graphics;
 pub mod implicit;
 pub mod net;
 pub mod video;
@@ -18,6 +19,7 @@ pub use address::*;
 pub use chardev::*;
 pub use controller::*;
 pub use disk::*;
+pub use graphics::*;
 pub use net::*;
 pub use video::*;
 
@@ -65,6 +67,7 @@ pub struct Devices {
     pub interfaces: Vec<Net>,
     /// Serial, parallel, console and channel devices.
     pub chardevs: Chardevs,
+    pub graphics: Vec<Graphics>,
     /// Videos, the primary one first.
     pub videos: Vec<Video>,
     /// Other devices kept verbatim, in document order.
@@ -125,6 +128,7 @@ impl Devices {
                 "serial" | "parallel" | "console" | "channel" => {
                     d.chardevs.push(Chardev::parse(c, flags)?)
                 }
+                "graphics" => d.graphics.push(Graphics::parse(c, flags)?),
                 "video" => insert_video(&mut d.videos, Video::parse(c, flags)?),
                 n if super::is_schema_element(n) => d.raw.push(Raw(c.clone())),
                 _ => {}
@@ -146,6 +150,7 @@ impl Devices {
                     "parallel" => self.chardevs.write_parallels(w, flags),
                     "console" => self.chardevs.write_consoles(w, flags),
                     "channel" => self.chardevs.write_channels(w, flags),
+                    "graphics" => self.graphics.iter().for_each(|g| g.write(w, flags)),
                     "video" => self.videos.iter().for_each(|v| v.write(w, flags)),
                     k => self
                         .raw
