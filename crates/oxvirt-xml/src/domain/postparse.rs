@@ -40,12 +40,25 @@ pub fn post_parse(def: &mut Domain, _flags: ParseFlags) -> Result<()> {
     super::devices::reject_duplicates(&def.devices.controllers)?;
     // Boot order: an HVM guest without boot devices boots from disk,
     // unless devices carry their own <boot order>.
-    if def.os.os_type == OsType::Hvm
-        && def.os.boot.is_empty()
-        && def.os.kernel.is_none()
-        && !has_device_boot_order(def)
-    {
-        def.os.boot.push(BootDev::Hd);
+    if def.os.os_type == OsType::Hvm {
+        let orders = device_boot_orders(def);
+        let mut seen = std::collections::HashSet::new();
+        for o in &orders {
+            if !seen.insert(o.clone()) {
+                return Err(Error::unsupported(format!(
+                    "boot order '{}' used for more than one device",
+                    o
+                )));
+            }
+        }
+        if !def.os.boot.is_empty() && !orders.is_empty() {
+            return Err(Error::unsupported(
+                "per-device boot elements cannot be used together with os/boot elements",
+            ));
+        }
+        if def.os.boot.is_empty() && orders.is_empty() {
+            def.os.boot.push(BootDev::Hd);
+        }
     }
     def.devices.chardevs.console_compat()?;
     def.devices.add_implicit_controllers();
@@ -67,21 +80,25 @@ pub fn post_parse(def: &mut Domain, _flags: ParseFlags) -> Result<()> {
     Ok(())
 }
 
-fn has_device_boot_order(def: &Domain) -> bool {
-    def.devices
-        .disks
-        .iter()
-        .any(|d| d.extra.children.iter().any(|c| c.name == "boot"))
-        || def
-            .devices
-            .interfaces
-            .iter()
-            .any(|n| n.extra.children.iter().any(|c| c.name == "boot"))
-        || def
-            .devices
-            .raw
-            .iter()
-            .any(|r| r.0.elements().any(|c| c.name == "boot"))
+/// The `<boot order>` values of every device, in device order.
+fn device_boot_orders(def: &Domain) -> Vec<String> {
+    fn of<'a>(mut children: impl Iterator<Item = &'a crate::dom::Element>) -> Option<String> {
+        children
+            .find(|c| c.name == "boot")
+            .and_then(|b| b.attr("order"))
+            .map(|o| o.trim().to_string())
+    }
+    let mut out = Vec::new();
+    for d in &def.devices.disks {
+        out.extend(of(d.extra.children.iter()));
+    }
+    for n in &def.devices.interfaces {
+        out.extend(of(n.extra.children.iter()));
+    }
+    for r in &def.devices.raw {
+        out.extend(of(r.0.elements()));
+    }
+    out
 }
 
 /// Checks that hold across sections.

@@ -46,6 +46,7 @@ pub const DISK_ORDER: &[&str] = &[
     "encryption",
     "boot",
     "alias",
+    "acpi",
     "address",
 ];
 
@@ -70,7 +71,7 @@ impl Disk {
         })
     }
 
-    pub fn write(&self, w: &mut Writer, _flags: FormatFlags) {
+    pub fn write(&self, w: &mut Writer, flags: FormatFlags) {
         let mut a = Attrs::new()
             .add("type", self.disk_type.as_deref().unwrap_or("file"))
             .add("device", self.device.as_deref().unwrap_or("disk"));
@@ -87,7 +88,21 @@ impl Disk {
         w.elem("disk", a, |w| {
             self.extra.write_ordered(w, DISK_ORDER, |w, name| {
                 match name {
-                    "source" => self.source_el.iter().for_each(|e| w.element(e)),
+                    "source" => self
+                        .source_el
+                        .iter()
+                        .for_each(|e| w.element(&strip_index(e, flags.inactive))),
+                    "backingStore" => {
+                        for b in self
+                            .extra
+                            .children
+                            .iter()
+                            .filter(|c| c.name == "backingStore")
+                        {
+                            w.element(&strip_index(b, flags.inactive));
+                        }
+                    }
+                    "mirror" if flags.inactive => {}
                     "target" => self
                         .target_el
                         .iter()
@@ -299,4 +314,20 @@ impl Disk {
         self.extra.children.push(addr.element());
         Ok(())
     }
+}
+
+/// Storage source indexes are live data; the inactive form drops them.
+fn strip_index(el: &Element, inactive: bool) -> Element {
+    let mut out = el.clone();
+    if inactive {
+        out.attrs.retain(|a| a.name != "index");
+        for n in out.children.iter_mut() {
+            if let crate::dom::Node::Element(c) = n {
+                if c.name == "source" || c.name == "backingStore" {
+                    *c = strip_index(c, inactive);
+                }
+            }
+        }
+    }
+    out
 }

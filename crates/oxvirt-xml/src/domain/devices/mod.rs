@@ -5,6 +5,7 @@ pub mod chardev;
 pub mod controller;
 pub mod disk;
 pub mod graphics;
+pub mod hostdev;
 pub mod implicit;
 pub mod net;
 pub mod video;
@@ -20,6 +21,7 @@ pub use chardev::*;
 pub use controller::*;
 pub use disk::*;
 pub use graphics::*;
+pub use hostdev::*;
 pub use net::*;
 pub use video::*;
 
@@ -109,6 +111,10 @@ impl Devices {
         for c in el.elements() {
             let mut c = c.clone();
             normalize_address(&mut c);
+            check_address(&c)?;
+            if c.name == "hostdev" {
+                canonicalize_hostdev(&mut c);
+            }
             if c.name == "interface" && c.attr("type") == Some("network") {
                 if let Some(crate::dom::Node::Element(s)) = c
                     .children

@@ -48,11 +48,11 @@ pub const NET_ORDER: &[&str] = &[
     "bandwidth",
     "coalesce",
     "port",
-    "rom",
     "boot",
     "alias",
-    "address",
+    "rom",
     "acpi",
+    "address",
 ];
 
 impl Net {
