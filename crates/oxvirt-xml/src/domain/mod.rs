@@ -6,6 +6,7 @@
 //! the model does not type yet is kept as a [`Raw`] element and written
 //! back verbatim in its place, so no configuration is lost.
 
+pub mod cpu;
 pub mod devices;
 pub mod os;
 pub mod postparse;
