@@ -6,6 +6,7 @@
 //! the model does not type yet is kept as a [`Raw`] element and written
 //! back verbatim in its place, so no configuration is lost.
 
+pub mod cpu;
 pub mod devices;
 pub mod os;
 pub mod postparse;
@@ -424,7 +425,8 @@ impl Domain {
                 })?)
             }
         };
-        let devices = Devices::parse(root.child("devices"), flags)?;
+        let mut devices = Devices::parse(root.child("devices"), flags)?;
+        devices.chardevs.hvm = os.os_type == OsType::Hvm;
         let handled: Vec<&str> = TOP_LEVEL_ORDER.to_vec();
         let mut extra = Extra::collect(root, &["type", "id"], &handled);
         // Root namespace declarations travel with namespaced elements.

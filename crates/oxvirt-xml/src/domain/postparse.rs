@@ -7,6 +7,15 @@ use super::{BootDev, Domain, OsType, ParseFlags};
 
 /// Fills in the defaults every driver sees.
 pub fn post_parse(def: &mut Domain, _flags: ParseFlags) -> Result<()> {
+    super::devices::assign_indexes(&mut def.devices.controllers);
+    def.devices.post_parse_devices()?;
+    def.devices.chardevs.post_parse()?;
+    let virt = def.virt_type.to_string();
+    let os_type = def.os.os_type.to_string();
+    let arch = def.os.arch.clone().unwrap_or_default();
+    for v in def.devices.videos.iter_mut() {
+        v.post_parse(&virt, &os_type, &arch);
+    }
     // Memory
     if def.memory == 0 {
         return Err(Error::xml(
@@ -28,37 +37,80 @@ pub fn post_parse(def: &mut Domain, _flags: ParseFlags) -> Result<()> {
             ));
         }
     }
+    super::devices::reject_duplicates(&def.devices.controllers)?;
     // Boot order: an HVM guest without boot devices boots from disk,
     // unless devices carry their own <boot order>.
-    if def.os.os_type == OsType::Hvm
-        && def.os.boot.is_empty()
-        && def.os.kernel.is_none()
-        && !has_device_boot_order(def)
-    {
-        def.os.boot.push(BootDev::Hd);
+    if def.os.os_type == OsType::Hvm {
+        let orders = device_boot_orders(def);
+        let mut seen = std::collections::HashSet::new();
+        for o in &orders {
+            if !seen.insert(o.clone()) {
+                return Err(Error::unsupported(format!(
+                    "boot order '{}' used for more than one device",
+                    o
+                )));
+            }
+        }
+        if !def.os.boot.is_empty() && !orders.is_empty() {
+            return Err(Error::unsupported(
+                "per-device boot elements cannot be used together with os/boot elements",
+            ));
+        }
+        if def.os.boot.is_empty() && orders.is_empty() {
+            def.os.boot.push(BootDev::Hd);
+        }
+    }
+    def.devices.chardevs.console_compat()?;
+    def.devices.add_implicit_controllers();
+    // A <graphics> without <video> gets a default video device.
+    if def.devices.videos.is_empty() && !def.devices.graphics.is_empty() {
+        def.devices.videos.push(super::devices::Video::new());
+    }
+    for g in def.devices.graphics.iter_mut() {
+        g.post_parse();
+    }
+    if let Some(v) = def.devices.videos.first_mut() {
+        if v.model == "none" {
+            v.clear();
+        } else {
+            v.primary = true;
+            v.post_parse(&virt, &os_type, &arch);
+        }
     }
     Ok(())
 }
 
-fn has_device_boot_order(def: &Domain) -> bool {
-    def.devices
-        .disks
-        .iter()
-        .any(|d| d.extra.children.iter().any(|c| c.name == "boot"))
-        || def
-            .devices
-            .interfaces
-            .iter()
-            .any(|n| n.extra.children.iter().any(|c| c.name == "boot"))
-        || def
-            .devices
-            .raw
-            .iter()
-            .any(|r| r.0.elements().any(|c| c.name == "boot"))
+/// The `<boot order>` values of every device, in device order.
+fn device_boot_orders(def: &Domain) -> Vec<String> {
+    fn of<'a>(mut children: impl Iterator<Item = &'a crate::dom::Element>) -> Option<String> {
+        children
+            .find(|c| c.name == "boot")
+            .and_then(|b| b.attr("order"))
+            .map(|o| o.trim().to_string())
+    }
+    let mut out = Vec::new();
+    for d in &def.devices.disks {
+        out.extend(of(d.extra.children.iter()));
+    }
+    for n in &def.devices.interfaces {
+        out.extend(of(n.extra.children.iter()));
+    }
+    for r in &def.devices.raw {
+        out.extend(of(r.0.elements()));
+    }
+    out
 }
 
 /// Checks that hold across sections.
 pub fn validate(def: &Domain) -> Result<()> {
+    for c in &def.devices.controllers {
+        c.validate()?;
+    }
+    super::devices::validate_videos(&def.devices.videos)?;
+    def.devices.chardevs.validate()?;
+    for g in &def.devices.graphics {
+        g.validate()?;
+    }
     if def.vcpu.current > def.vcpu.max {
         return Err(Error::invalid_arg(
             "requested vcpus is greater than max allowable vcpus for the live domain",

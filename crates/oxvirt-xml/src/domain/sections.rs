@@ -101,7 +101,15 @@ impl Sections {
         let raw = root
             .elements()
             .filter(|e| kept.contains(&e.name.as_str()))
-            .cloned()
+            .map(|e| {
+                if e.name == "cpu" {
+                    super::cpu::canonical_cpu(e)
+                } else {
+                    e.clone()
+                }
+            })
+            // libvirt writes no <cpu> when nothing in it is set.
+            .filter(|e| e.name != "cpu" || !e.attrs.is_empty() || !e.children.is_empty())
             .collect();
         Ok(Sections { clock, raw })
     }

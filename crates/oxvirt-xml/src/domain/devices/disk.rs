@@ -1,0 +1,333 @@
+//! `<disk>`.
+
+use crate::dom::Element;
+use crate::error::Result;
+use crate::props;
+use crate::writer::{Attrs, Writer};
+
+use super::super::{Extra, FormatFlags, ParseFlags};
+
+/// A `<disk>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disk {
+    /// `type`: file, block, dir, network, volume, nvme, vhostuser
+    pub disk_type: Option<String>,
+    /// `device`: disk, cdrom, floppy, lun
+    pub device: Option<String>,
+    /// The source path (file, dev or dir attribute) or network name.
+    pub source: Option<String>,
+    pub target_dev: Option<String>,
+    pub target_bus: Option<String>,
+    pub extra: Extra,
+    /// The `<source>` and `<target>` elements as written.
+    pub source_el: Option<Element>,
+    pub target_el: Option<Element>,
+}
+
+/// The order in which libvirt writes the children of `<disk>`.
+pub const DISK_ORDER: &[&str] = &[
+    "driver",
+    "auth",
+    "source",
+    "backingStore",
+    "backenddomain",
+    "geometry",
+    "blockio",
+    "mirror",
+    "target",
+    "iotune",
+    "readonly",
+    "shareable",
+    "transient",
+    "serial",
+    "wwn",
+    "vendor",
+    "product",
+    "encryption",
+    "boot",
+    "alias",
+    "acpi",
+    "address",
+];
+
+impl Disk {
+    pub fn parse(el: &Element, _flags: ParseFlags) -> Result<Disk> {
+        let source_el = el.child("source").cloned();
+        let target_el = el.child("target").cloned();
+        let source = source_el.as_ref().and_then(|s| {
+            ["file", "dev", "dir", "name", "volume"]
+                .iter()
+                .find_map(|a| s.attr(a).map(str::to_string))
+        });
+        Ok(Disk {
+            disk_type: props::opt(el, "type"),
+            device: props::opt(el, "device"),
+            source,
+            target_dev: target_el.as_ref().and_then(|t| props::opt(t, "dev")),
+            target_bus: target_el.as_ref().and_then(|t| props::opt(t, "bus")),
+            extra: Extra::collect(el, &["type", "device"], &["source", "target"]),
+            source_el,
+            target_el,
+        })
+    }
+
+    pub fn write(&self, w: &mut Writer, flags: FormatFlags) {
+        let mut a = Attrs::new()
+            .add("type", self.disk_type.as_deref().unwrap_or("file"))
+            .add("device", self.device.as_deref().unwrap_or("disk"));
+        for name in ["model", "rawio", "sgio", "snapshot"] {
+            if let Some(v) = self.extra.attrs.iter().find(|x| x.name == name) {
+                a.push(name, &v.value);
+            }
+        }
+        for at in &self.extra.attrs {
+            if !["model", "rawio", "sgio", "snapshot"].contains(&at.name.as_str()) {
+                a.push(&at.name, &at.value);
+            }
+        }
+        w.elem("disk", a, |w| {
+            self.extra.write_ordered(w, DISK_ORDER, |w, name| {
+                match name {
+                    "source" => self
+                        .source_el
+                        .iter()
+                        .for_each(|e| w.element(&strip_index(e, flags.inactive))),
+                    "backingStore" => {
+                        for b in self
+                            .extra
+                            .children
+                            .iter()
+                            .filter(|c| c.name == "backingStore")
+                        {
+                            w.element(&strip_index(b, flags.inactive));
+                        }
+                    }
+                    "mirror" if flags.inactive => {}
+                    "target" => self
+                        .target_el
+                        .iter()
+                        .for_each(|e| w.element(&canonical_target(e))),
+                    _ => return false,
+                }
+                true
+            });
+        });
+    }
+}
+
+/// `<target>` with libvirt's attribute order; the tray state is live data.
+fn canonical_target(t: &Element) -> Element {
+    let mut out = t.clone();
+    let order = ["dev", "bus", "tray", "removable", "rotation_rate"];
+    out.attrs.retain(|a| a.name != "tray");
+    out.attrs.sort_by_key(|a| {
+        order
+            .iter()
+            .position(|o| *o == a.name)
+            .unwrap_or(order.len())
+    });
+    out
+}
+
+/// A drive address (`<address type='drive'>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DriveAddress {
+    pub controller: u32,
+    pub bus: u32,
+    pub target: u32,
+    pub unit: u32,
+}
+
+impl DriveAddress {
+    pub fn of(el: &Element) -> Option<DriveAddress> {
+        let a = el.child("address")?;
+        if a.attr("type") != Some("drive") {
+            return None;
+        }
+        let n = |k: &str| {
+            a.attr(k)
+                .and_then(props::parse_u64_any_base)
+                .map(|v| v as u32)
+                .unwrap_or(0)
+        };
+        Some(DriveAddress {
+            controller: n("controller"),
+            bus: n("bus"),
+            target: n("target"),
+            unit: n("unit"),
+        })
+    }
+
+    pub fn element(&self) -> Element {
+        let mut a = Element::new("address");
+        a.set_attr("type", "drive");
+        a.set_attr("controller", self.controller.to_string());
+        a.set_attr("bus", self.bus.to_string());
+        a.set_attr("target", self.target.to_string());
+        a.set_attr("unit", self.unit.to_string());
+        a
+    }
+}
+
+/// The index of a disk name (`sda` 0, `hdz` 25, `vdaa` 26), as
+/// libvirt's virDiskNameToIndex computes it.
+pub fn disk_name_index(name: &str) -> Option<u32> {
+    let rest = ["fd", "hd", "vd", "sd", "xvd", "ubd"]
+        .iter()
+        .find_map(|p| name.strip_prefix(p))?;
+    let letters: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_lowercase())
+        .collect();
+    if letters.is_empty() {
+        return None;
+    }
+    let digits = &rest[letters.len()..];
+    if !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let mut idx: u64 = 0;
+    for (i, c) in letters.bytes().enumerate() {
+        idx = (idx + if i < 1 { 0 } else { 1 }) * 26 + (c - b'a') as u64;
+        if idx > i32::MAX as u64 {
+            return None;
+        }
+    }
+    Some(idx as u32)
+}
+
+impl Disk {
+    /// The bus, once post-parse has filled it in.
+    pub fn bus(&self) -> &str {
+        self.target_bus.as_deref().unwrap_or("ide")
+    }
+
+    /// The drive address, if the disk has one.
+    pub fn drive_address(&self) -> Option<DriveAddress> {
+        let a = self.extra.children.iter().find(|c| c.name == "address")?;
+        let mut holder = Element::new("disk");
+        holder.children.push(crate::dom::Node::Element(a.clone()));
+        DriveAddress::of(&holder)
+    }
+
+    fn has_address(&self) -> bool {
+        self.extra.children.iter().any(|c| c.name == "address")
+    }
+
+    fn set_bus(&mut self, bus: &str) {
+        self.target_bus = Some(bus.to_string());
+        if let Some(t) = self.target_el.as_mut() {
+            t.set_attr("bus", bus);
+        }
+    }
+
+    /// libvirt's per-disk defaults (virDomainDiskDefPostParse): the bus
+    /// from the target name, cdroms read-only, a drive address from the
+    /// target name.
+    pub fn post_parse(&mut self) -> Result<()> {
+        if let Some(d) = self.target_dev.clone() {
+            if let Some(s) = d.strip_prefix("ioemu:") {
+                self.target_dev = Some(s.to_string());
+                if let Some(t) = self.target_el.as_mut() {
+                    t.set_attr("dev", s);
+                }
+            }
+        }
+        if self.device.as_deref() == Some("cdrom")
+            && !self.extra.children.iter().any(|c| c.name == "readonly")
+        {
+            self.extra.children.push(Element::new("readonly"));
+        }
+        if self.target_bus.is_none() {
+            let dst = self.target_dev.as_deref().unwrap_or("");
+            let bus = if self.device.as_deref() == Some("floppy") {
+                "fdc"
+            } else if dst.starts_with("hd") {
+                "ide"
+            } else if dst.starts_with("sd") {
+                "scsi"
+            } else if dst.starts_with("vd") {
+                "virtio"
+            } else if dst.starts_with("xvd") {
+                "xen"
+            } else if dst.starts_with("ubd") {
+                "uml"
+            } else {
+                "ide"
+            };
+            self.set_bus(bus);
+        }
+        Ok(())
+    }
+
+    /// Assigns a drive address from the target name when the disk has
+    /// none (virDomainDiskDefAssignAddress, narrow SCSI bus).
+    pub fn assign_address(&mut self, scsi_hostdev_used: &[DriveAddress]) -> Result<()> {
+        if self.has_address() {
+            return Ok(());
+        }
+        let Some(dst) = self.target_dev.clone() else {
+            return Ok(());
+        };
+        let Some(idx) = disk_name_index(&dst) else {
+            return Err(crate::error::Error::xml(format!(
+                "Unknown disk name '{}' and no address specified",
+                dst
+            )));
+        };
+        let addr = match self.bus() {
+            "scsi" => {
+                let a = DriveAddress {
+                    controller: idx / 7,
+                    bus: 0,
+                    target: 0,
+                    unit: idx % 7,
+                };
+                if scsi_hostdev_used.contains(&a) {
+                    return Err(crate::error::Error::unsupported(format!(
+                        "using disk target name '{}' conflicts with SCSI host device address controller='{}' bus='0' target='0' unit='{}",
+                        dst, a.controller, a.unit
+                    )));
+                }
+                a
+            }
+            "ide" => DriveAddress {
+                controller: idx / 4,
+                bus: (idx % 4) / 2,
+                target: 0,
+                unit: idx % 2,
+            },
+            "sata" => DriveAddress {
+                controller: idx / 6,
+                bus: 0,
+                target: 0,
+                unit: idx % 6,
+            },
+            "fdc" => DriveAddress {
+                controller: idx / 2,
+                bus: 0,
+                target: 0,
+                unit: idx % 2,
+            },
+            _ => return Ok(()),
+        };
+        self.extra.children.push(addr.element());
+        Ok(())
+    }
+}
+
+/// Storage source indexes are live data; the inactive form drops them.
+fn strip_index(el: &Element, inactive: bool) -> Element {
+    let mut out = el.clone();
+    if inactive {
+        out.attrs.retain(|a| a.name != "index");
+        for n in out.children.iter_mut() {
+            if let crate::dom::Node::Element(c) = n {
+                if c.name == "source" || c.name == "backingStore" {
+                    *c = strip_index(c, inactive);
+                }
+            }
+        }
+    }
+    out
+}
