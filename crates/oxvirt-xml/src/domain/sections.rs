@@ -87,6 +87,19 @@ pub struct Sections {
     pub raw: Vec<Element>,
 }
 
+/// A nodeset means nothing with automatic placement; libvirt drops it.
+fn numatune_without_auto_nodeset(e: &Element) -> Element {
+    let mut nt = e.clone();
+    for n in nt.children.iter_mut() {
+        if let crate::dom::Node::Element(m) = n {
+            if m.name == "memory" && m.attr("placement") == Some("auto") {
+                m.attrs.retain(|a| a.name != "nodeset");
+            }
+        }
+    }
+    nt
+}
+
 impl Sections {
     pub fn parse(root: &Element, _flags: ParseFlags) -> Result<Sections> {
         let clock = Clock::parse(root.child("clock"))?;
@@ -104,6 +117,8 @@ impl Sections {
             .map(|e| {
                 if e.name == "cpu" {
                     super::cpu::canonical_cpu(e)
+                } else if e.name == "numatune" {
+                    numatune_without_auto_nodeset(e)
                 } else {
                     e.clone()
                 }

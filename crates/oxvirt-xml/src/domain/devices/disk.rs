@@ -59,8 +59,17 @@ impl Disk {
                 .iter()
                 .find_map(|a| s.attr(a).map(str::to_string))
         });
+        let mut disk_type = props::opt(el, "type");
+        // An empty network cdrom has nothing to point at: libvirt keeps it
+        // as an empty file-backed drive.
+        if disk_type.as_deref() == Some("network")
+            && el.attr("device") == Some("cdrom")
+            && source_el.is_none()
+        {
+            disk_type = Some("file".into());
+        }
         Ok(Disk {
-            disk_type: props::opt(el, "type"),
+            disk_type,
             device: props::opt(el, "device"),
             source,
             target_dev: target_el.as_ref().and_then(|t| props::opt(t, "dev")),
