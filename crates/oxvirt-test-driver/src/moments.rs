@@ -3,22 +3,9 @@
 //! knows its linked parent and its children, newest linked first; the
 //! roots hang off an implicit metaroot.
 
+pub(crate) use crate::domains::check_flags;
 use oxvirt_core::error::{code, from};
 use oxvirt_core::{Error, Result};
-
-/// libvirt's virCheckFlags: refuses flags outside `supported`, with
-/// virReportInvalidArg's wording (no "invalid argument: " prefix).
-pub(crate) fn check_flags(flags: u32, supported: u32, func: &str) -> Result<()> {
-    let extra = flags & !supported;
-    if extra != 0 {
-        return Err(Error::raw(
-            code::INVALID_ARG,
-            crate::state::FROM,
-            format!("unsupported flags (0x{:x}) in function {}", extra, func),
-        ));
-    }
-    Ok(())
-}
 
 /// The public API's VIR_EXCLUSIVE_FLAGS check.
 pub(crate) fn exclusive_flags(

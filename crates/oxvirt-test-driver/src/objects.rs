@@ -2,6 +2,7 @@
 //! test driver's rules for them (testNetwork*, testStoragePool*,
 //! testStorageVol* in libvirt's test driver).
 
+use crate::domains::check_flags;
 use std::path::Path;
 
 use oxvirt_core::error::{code, from};
@@ -75,19 +76,6 @@ impl PoolObj {
 pub(crate) struct Objects {
     pub networks: Vec<NetworkObj>,
     pub pools: Vec<PoolObj>,
-}
-
-/// virCheckFlags: libvirt reports the bare message with VIR_ERR_INVALID_ARG.
-fn check_flags(flags: u32, supported: u32, func: &str) -> Result<()> {
-    let extra = flags & !supported;
-    if extra != 0 {
-        return Err(Error::raw(
-            code::INVALID_ARG,
-            FROM,
-            format!("unsupported flags (0x{:x}) in function {}", extra, func),
-        ));
-    }
-    Ok(())
 }
 
 fn random_uuid() -> Uuid {
