@@ -151,7 +151,8 @@ impl DomainObj {
     pub fn one_def_mut(&mut self, flags: u32) -> Result<&mut Domain> {
         use oxvirt_core::types::flags::affect::{CONFIG, LIVE};
         if flags & LIVE != 0 && flags & CONFIG != 0 {
-            return Err(Error::invalid_arg(
+            return Err(Error::raw(
+                code::INVALID_ARG,
                 FROM,
                 "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive",
             ));
@@ -171,7 +172,8 @@ impl DomainObj {
     pub fn one_def(&self, flags: u32) -> Result<&Domain> {
         use oxvirt_core::types::flags::affect::{CONFIG, LIVE};
         if flags & LIVE != 0 && flags & CONFIG != 0 {
-            return Err(Error::invalid_arg(
+            return Err(Error::raw(
+                code::INVALID_ARG,
                 FROM,
                 "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive",
             ));
