@@ -469,3 +469,80 @@ fn kill_9_of_the_daemon_keeps_guests() {
         assert!(!alive, "{}'s QEMU still runs", n);
     }
 }
+
+const PY_JOB: &str = r#"
+import sys, threading, libvirt, os
+uri, path, xml = sys.argv[1], sys.argv[2], sys.argv[3]
+c = libvirt.open(uri)
+r = libvirt.open(uri)
+d = c.defineXML(open(xml).read())
+seen = False
+states = set()
+for attempt in range(5):
+    d.create()
+    done = threading.Event()
+    err = []
+    def save():
+        try:
+            d.save(path)
+        except Exception as e:
+            err.append(e)
+        done.set()
+    t = threading.Thread(target=save)
+    t.start()
+    rd = r.lookupByName("job")
+    while not done.is_set():
+        names = [x.name() for x in r.listAllDomains()]
+        st = rd.state()
+        states.add(tuple(st))
+        # Both answered while the save call had not returned yet.
+        if not done.is_set() and st == [libvirt.VIR_DOMAIN_PAUSED, libvirt.VIR_DOMAIN_PAUSED_SAVE] and "job" in names:
+            seen = True
+    t.join()
+    if err:
+        raise err[0]
+    c.restore(path)
+    os.unlink(path)
+    d = c.lookupByName("job")
+    d.destroy()
+    if seen:
+        print("answered during save, attempt", attempt + 1)
+        break
+d.undefine()
+print("states seen:", sorted(states))
+sys.exit(0 if seen else 3)
+"#;
+
+#[test]
+fn reads_answer_while_a_save_runs() {
+    if !prerequisites() {
+        return;
+    }
+    if !Command::new(PYTHON)
+        .args(["-c", "import libvirt"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        println!("skipping: python3-libvirt is not installed");
+        return;
+    }
+    let d = Daemon::new("job");
+    let kind = if kvm_usable() { "kvm" } else { "qemu" };
+    let xml = d.dir.join("job.xml");
+    std::fs::write(&xml, no_os_xml("job", kind, 512)).unwrap();
+    let save = d.dir.join("job.save");
+    let o = Command::new(PYTHON)
+        .args(["-c", PY_JOB])
+        .arg(d.uri())
+        .arg(&save)
+        .arg(&xml)
+        .stdin(Stdio::null())
+        .output()
+        .expect("python runs");
+    println!("{}", String::from_utf8_lossy(&o.stdout));
+    assert!(
+        o.status.success(),
+        "list/domstate never answered during a save: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
