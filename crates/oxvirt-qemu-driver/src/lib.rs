@@ -309,6 +309,9 @@ impl Connection for QemuConnection {
     fn domain_get_max_vcpus(&self, dom: &DomainRef) -> Result<i32> {
         self.driver.max_vcpus_of(dom)
     }
+    fn domain_get_job_info(&self, dom: &DomainRef) -> Result<JobInfo> {
+        self.driver.job_info(dom)
+    }
     fn get_all_domain_stats(
         &self,
         doms: Option<&[DomainRef]>,

@@ -367,7 +367,7 @@ impl Driver {
             run.qmp
                 .execute_value("migrate", Some(json!({"uri": "fd:migrate"})))
                 .map_err(qmp_err)?;
-            self.wait_migration(&run, "migration out")?;
+            self.wait_migration(&dom.uuid, &run, "migration out")?;
             saveimage::mark_complete(&mut file)
                 .map_err(|e| Error::system(FROM, format!("unable to write '{}'", to), &e))
         })();

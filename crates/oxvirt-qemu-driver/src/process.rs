@@ -420,7 +420,7 @@ impl Driver {
             }
         }
         if restored {
-            self.wait_migration(run, "migration in")?;
+            self.wait_migration(&dom.uuid, run, "migration in")?;
         }
         let h = {
             let mut st = self.lock();
@@ -553,13 +553,38 @@ impl Driver {
     }
 
     /// Polls query-migrate until the migration ends.
-    pub(crate) fn wait_migration(&self, run: &Running, job: &str) -> Result<()> {
+    pub(crate) fn wait_migration(&self, uuid: &Uuid, run: &Running, job: &str) -> Result<()> {
+        let t0 = std::time::Instant::now();
+        let set = |p: Option<(std::time::Instant, u64, u64, u64)>| {
+            if let Some(o) = self.lock().by_uuid_mut(uuid) {
+                o.job_progress = p;
+            }
+        };
+        set(Some((t0, 0, 0, 0)));
+        let r = self.poll_migration(uuid, run, job, t0);
+        set(None);
+        r
+    }
+
+    fn poll_migration(
+        &self,
+        uuid: &Uuid,
+        run: &Running,
+        job: &str,
+        t0: std::time::Instant,
+    ) -> Result<()> {
         let mut delay = Duration::from_micros(500);
         loop {
             let v = run
                 .qmp
                 .execute_value("query-migrate", None)
                 .map_err(qmp_err)?;
+            if let Some(ram) = v.get("ram") {
+                let n = |k: &str| ram.get(k).and_then(Value::as_u64).unwrap_or(0);
+                if let Some(o) = self.lock().by_uuid_mut(uuid) {
+                    o.job_progress = Some((t0, n("total"), n("transferred"), n("remaining")));
+                }
+            }
             match v.get("status").and_then(Value::as_str).unwrap_or("none") {
                 "completed" => return Ok(()),
                 "failed" | "cancelled" => {
