@@ -24,11 +24,12 @@ cargo build --release -q -p oxvirtd --manifest-path "$REPO/Cargo.toml"
 "$SHARED/tools/reference-libvirtd.sh" >/dev/null
 
 ROOT=$(mktemp -d /tmp/oxbench.XXXXXX)
-"$REPO/target/release/oxvirtd" --root "$ROOT" --socket "$ROOT/sock" >"$ROOT/daemon.log" 2>&1 &
+nohup "$REPO/target/release/oxvirtd" --root "$ROOT" --socket "$ROOT/sock" >"$ROOT/daemon.log" 2>&1 &
 OXPID=$!
 cleanup() { kill "$OXPID" 2>/dev/null || true; wait "$OXPID" 2>/dev/null || true; rm -rf "$ROOT"; }
 trap cleanup EXIT
 for _ in $(seq 100); do [ -S "$ROOT/sock" ] && break; sleep 0.05; done
+[ -S "$ROOT/sock" ] || { echo "oxvirtd did not start:"; cat "$ROOT/daemon.log"; exit 1; }
 OXURI="qemu+unix:///system?socket=$ROOT/sock"
 
 echo "== floor (QEMU by hand), $RUNS runs"
