@@ -70,6 +70,8 @@ pub struct Qmp {
     writer: Mutex<UnixStream>,
     pending: Pending,
     next_id: AtomicU64,
+    /// Events the reader thread has put on the event channel so far.
+    events_sent: Arc<AtomicU64>,
     /// The QEMU version from the greeting: (major, minor, micro).
     pub version: (u64, u64, u64),
     timeout: Duration,
@@ -207,14 +209,17 @@ impl Qmp {
         let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
         let (tx, rx) = channel();
         let p2 = pending.clone();
+        let events_sent = Arc::new(AtomicU64::new(0));
+        let sent2 = events_sent.clone();
         std::thread::Builder::new()
             .name("qmp-reader".into())
-            .spawn(move || reader_loop(reader, p2, tx))?;
+            .spawn(move || reader_loop(reader, p2, tx, sent2))?;
         Ok((
             Qmp {
                 writer: Mutex::new(w),
                 pending,
                 next_id: AtomicU64::new(1),
+                events_sent,
                 version,
                 timeout,
             },
@@ -266,6 +271,52 @@ impl Qmp {
         }
     }
 
+    /// How many events the monitor has put on the event channel. An event
+    /// QEMU sent before a command's reply is counted by the time that
+    /// command returns, so a caller can wait until its event consumer has
+    /// caught up with this number.
+    pub fn events_received(&self) -> u64 {
+        self.events_sent.load(Ordering::SeqCst)
+    }
+
+    /// Runs a command, passing `fd` to QEMU with it (SCM_RIGHTS), as
+    /// `getfd` and `add-fd` expect.
+    pub fn execute_value_with_fd(
+        &self,
+        name: &str,
+        args: Option<Value>,
+        fd: std::os::unix::io::RawFd,
+    ) -> Result<Value, QmpError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut msg = serde_json::Map::new();
+        msg.insert("execute".into(), Value::String(name.into()));
+        if let Some(a) = args {
+            msg.insert("arguments".into(), a);
+        }
+        msg.insert("id".into(), Value::from(id));
+        let mut line = serde_json::to_vec(&Value::Object(msg))
+            .map_err(|e| QmpError::Protocol(e.to_string()))?;
+        line.push(b'\n');
+        let (tx, rx) = channel();
+        lock(&self.pending).insert(id, tx);
+        let sent = {
+            let w = lock(&self.writer);
+            send_with_fd(&w, &line, fd)
+        };
+        if let Err(e) = sent {
+            lock(&self.pending).remove(&id);
+            return Err(QmpError::Io(e));
+        }
+        match rx.recv_timeout(self.timeout) {
+            Ok(r) => r,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                lock(&self.pending).remove(&id);
+                Err(QmpError::Timeout(name.to_string()))
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(QmpError::Closed),
+        }
+    }
+
     /// Runs a typed command from the `qapi` crate.
     pub fn execute<C: qapi::Command>(&self, cmd: C) -> Result<C::Ok, QmpError> {
         let args = serde_json::to_value(&cmd).map_err(|e| QmpError::Protocol(e.to_string()))?;
@@ -279,12 +330,64 @@ impl Qmp {
     }
 }
 
-fn reader_loop(mut reader: BufReader<UnixStream>, pending: Pending, events: Sender<Notice>) {
+/// Writes all of `data` on `sock`, the first chunk carrying `fd`.
+fn send_with_fd(
+    sock: &UnixStream,
+    data: &[u8],
+    fd: std::os::unix::io::RawFd,
+) -> std::io::Result<()> {
+    use std::os::unix::io::AsRawFd;
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) } as usize;
+    let mut cbuf = vec![0u8; space];
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // SAFETY: msghdr is plain data; every pointer in it refers to a live
+    // local buffer of the stated length for the duration of sendmsg.
+    let n = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr() as *mut libc::c_void;
+        msg.msg_controllen = space as _;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null() {
+            return Err(std::io::Error::other("no room for SCM_RIGHTS"));
+        }
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as _;
+        std::ptr::copy_nonoverlapping(
+            &fd as *const libc::c_int as *const u8,
+            libc::CMSG_DATA(cmsg),
+            std::mem::size_of::<libc::c_int>(),
+        );
+        libc::sendmsg(sock.as_raw_fd(), &msg, libc::MSG_NOSIGNAL)
+    };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let n = n as usize;
+    if n < data.len() {
+        let mut w = sock;
+        w.write_all(&data[n..])?;
+    }
+    Ok(())
+}
+
+fn reader_loop(
+    mut reader: BufReader<UnixStream>,
+    pending: Pending,
+    events: Sender<Notice>,
+    sent: Arc<AtomicU64>,
+) {
     let mut buf = Vec::new();
     while let Ok(true) = read_line(&mut reader, &mut buf) {
         match parse_line(&String::from_utf8_lossy(&buf)) {
             Ok(Message::Event(e)) => {
                 tracing::debug!(event = %e.name, "qmp event");
+                sent.fetch_add(1, Ordering::SeqCst);
                 let _ = events.send(Notice::Event(e));
             }
             Ok(Message::Reply {

@@ -153,6 +153,7 @@ async fn run(args: Args, cfg: config::Config, lay: Layout) -> anyhow::Result<()>
     let listen_tcp = args.listen && cfg.listen_tcp;
     let tcp_addr = format!("{}:{}", cfg.listen_addr, cfg.tcp_port);
     let server = server::Server::new(cfg, router::Router::new(lay.state.clone()));
+    server.router.start_drivers();
 
     let rw = server::bind_unix(&lay.rw_socket, rw_perms)
         .with_context(|| format!("cannot listen on {}", lay.rw_socket.display()))?;

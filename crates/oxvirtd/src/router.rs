@@ -23,6 +23,20 @@ impl Router {
         }
     }
 
+    /// Brings up the stateful drivers at daemon start, so running QEMUs
+    /// are re-attached and autostart domains started before any client
+    /// connects (in the background: listeners do not wait for it).
+    pub fn start_drivers(&self) {
+        let qemu_root = self.root.join("qemu");
+        let _ = std::thread::Builder::new()
+            .name("qemu-driver-init".into())
+            .spawn(move || {
+                if let Err(e) = oxvirt_qemu_driver::driver(&qemu_root) {
+                    tracing::warn!("QEMU driver: {}", e);
+                }
+            });
+    }
+
     /// Opens `name` (as sent in CONNECT_OPEN) with virConnectFlags.
     pub fn open(&self, name: &str, flags: u32) -> Result<Arc<dyn Connection>> {
         let name = if name.is_empty() {
@@ -42,6 +56,7 @@ impl Router {
         let uri = Uri::parse(name)?;
         match uri.driver.as_str() {
             "test" => oxvirt_test_driver::open(&uri, flags),
+            "qemu" => oxvirt_qemu_driver::open(&self.root.join("qemu"), &uri, flags),
             _ => Err(Error::new(code::NO_CONNECT, from::NONE, name.to_string())),
         }
     }

@@ -1,0 +1,439 @@
+//! The QEMU driver: `qemu:///system` (and `qemu:///session`, served the
+//! same way) with domains that run as real QEMU processes.
+//!
+//! Invariants:
+//! - this is the only crate that spawns QEMU;
+//! - QEMU processes outlive the daemon: nothing here kills a guest when a
+//!   connection, the driver or the daemon goes away (except a domain
+//!   started with `--autodestroy` when its connection closes);
+//! - every state change reaches clients as libvirt's lifecycle event and
+//!   is written to the domain's run/ status file;
+//! - reads never wait behind a domain's job.
+
+pub mod caps;
+pub mod command;
+mod driver;
+mod lifecycle;
+mod process;
+pub mod saveimage;
+pub mod store;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use oxvirt_core::error::{code, from};
+use oxvirt_core::event::DomainEventCallback;
+use oxvirt_core::types::*;
+use oxvirt_core::uri::Uri;
+use oxvirt_core::{Connection, Error, Result};
+
+pub use driver::Driver;
+
+/// Errors of this driver are attributed to libvirt's QEMU domain.
+pub const FROM: i32 = from::QEMU;
+
+/// One driver instance per root directory, for the life of the process
+/// (its event threads watch QEMUs whether or not a client is connected).
+static DRIVERS: Mutex<Vec<(PathBuf, Arc<Driver>)>> = Mutex::new(Vec::new());
+
+/// The driver instance for `root`, created (and reconnected to its
+/// running QEMUs, and its autostart domains started) on first use.
+pub fn driver(root: &Path) -> Result<Arc<Driver>> {
+    let mut all = DRIVERS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, d)) = all.iter().find(|(r, _)| r == root) {
+        return Ok(d.clone());
+    }
+    let d = Driver::open(root.to_path_buf())?;
+    all.push((root.to_path_buf(), d.clone()));
+    drop(all);
+    d.autostart();
+    Ok(d)
+}
+
+/// Opens `qemu:///system` or `qemu:///session` with state under `root`.
+pub fn open(root: &Path, uri: &Uri, flags: u32) -> Result<Arc<dyn Connection>> {
+    let path = uri.path.as_str();
+    if path != "/system" && path != "/session" {
+        return Err(Error::new(
+            code::INTERNAL_ERROR,
+            FROM,
+            format!("unexpected QEMU URI path '{}', try qemu:///system", path),
+        ));
+    }
+    let driver = driver(root)?;
+    Ok(Arc::new(QemuConnection {
+        driver,
+        uri: format!("qemu://{}", path),
+        readonly: flags & flags::connect::RO != 0,
+        callbacks: Mutex::new(Vec::new()),
+        autodestroy: Mutex::new(Vec::new()),
+    }))
+}
+
+/// One client's connection.
+pub struct QemuConnection {
+    driver: Arc<Driver>,
+    uri: String,
+    readonly: bool,
+    callbacks: Mutex<Vec<i32>>,
+    /// Domains this connection started with `--autodestroy`.
+    autodestroy: Mutex<Vec<DomainRef>>,
+}
+
+impl Drop for QemuConnection {
+    fn drop(&mut self) {
+        let ids = std::mem::take(&mut *self.callbacks.lock().unwrap_or_else(|p| p.into_inner()));
+        for id in ids {
+            self.driver.events.deregister(id);
+        }
+        let doms = std::mem::take(&mut *self.autodestroy.lock().unwrap_or_else(|p| p.into_inner()));
+        for d in doms {
+            let _ = self.driver.destroy(&d, 0);
+        }
+    }
+}
+
+impl QemuConnection {
+    fn rw(&self, api: &str) -> Result<()> {
+        if self.readonly {
+            return Err(Error::new(
+                code::OPERATION_DENIED,
+                from::NONE,
+                format!("read only access prevents {}", api),
+            ));
+        }
+        Ok(())
+    }
+
+    fn remember_autodestroy(&self, h: &DomainRef, flags: u32) {
+        if flags & flags::create::AUTODESTROY != 0 {
+            self.autodestroy
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(h.clone());
+        }
+    }
+}
+
+fn api_name(flags: u32, plain: &'static str, with_flags: &'static str) -> &'static str {
+    if flags == 0 {
+        plain
+    } else {
+        with_flags
+    }
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: buf is writable for its length.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
+    if rc != 0 {
+        return "localhost".into();
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+impl Connection for QemuConnection {
+    fn uri(&self) -> Result<String> {
+        Ok(self.uri.clone())
+    }
+    fn get_type(&self) -> Result<String> {
+        Ok("QEMU".into())
+    }
+    fn get_version(&self) -> Result<u64> {
+        Ok(self.driver.qemu_version())
+    }
+    fn hostname(&self) -> Result<String> {
+        Ok(hostname())
+    }
+    fn is_secure(&self) -> Result<bool> {
+        Ok(true)
+    }
+    fn node_info(&self) -> Result<NodeInfo> {
+        Ok(self.driver.node_info())
+    }
+    fn max_vcpus(&self, _kind: Option<&str>) -> Result<i32> {
+        Ok(255)
+    }
+
+    fn list_all_domains(&self, flags: u32) -> Result<Vec<DomainRef>> {
+        self.driver.list_all_domains(flags)
+    }
+    fn lookup_domain_by_id(&self, id: i32) -> Result<DomainRef> {
+        self.driver.lookup_by_id(id)
+    }
+    fn lookup_domain_by_name(&self, name: &str) -> Result<DomainRef> {
+        self.driver.lookup_by_name(name)
+    }
+    fn lookup_domain_by_uuid(&self, uuid: &Uuid) -> Result<DomainRef> {
+        self.driver.lookup_by_uuid(uuid)
+    }
+
+    fn domain_define_xml(&self, xml: &str, flags: u32) -> Result<DomainRef> {
+        self.rw(api_name(
+            flags,
+            "virDomainDefineXML",
+            "virDomainDefineXMLFlags",
+        ))?;
+        self.driver.define_xml(xml, flags)
+    }
+    fn domain_create_xml(&self, xml: &str, flags: u32) -> Result<DomainRef> {
+        self.rw("virDomainCreateXML")?;
+        let h = self.driver.create_xml(xml, flags)?;
+        self.remember_autodestroy(&h, flags);
+        Ok(h)
+    }
+    fn domain_undefine(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.rw(api_name(
+            flags,
+            "virDomainUndefine",
+            "virDomainUndefineFlags",
+        ))?;
+        self.driver.undefine(dom, flags)
+    }
+    fn domain_create(&self, dom: &DomainRef, flags: u32) -> Result<DomainRef> {
+        self.rw(api_name(
+            flags,
+            "virDomainCreate",
+            "virDomainCreateWithFlags",
+        ))?;
+        let h = self.driver.create(dom, flags)?;
+        self.remember_autodestroy(&h, flags);
+        Ok(h)
+    }
+    fn domain_destroy(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.rw(api_name(flags, "virDomainDestroy", "virDomainDestroyFlags"))?;
+        self.driver.destroy(dom, flags)
+    }
+    fn domain_shutdown(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.rw(api_name(
+            flags,
+            "virDomainShutdown",
+            "virDomainShutdownFlags",
+        ))?;
+        self.driver.shutdown(dom, flags)
+    }
+    fn domain_reboot(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.rw("virDomainReboot")?;
+        self.driver.reboot(dom, flags)
+    }
+    fn domain_reset(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.rw("virDomainReset")?;
+        self.driver.reset(dom, flags)
+    }
+    fn domain_suspend(&self, dom: &DomainRef) -> Result<()> {
+        self.rw("virDomainSuspend")?;
+        self.driver.suspend(dom)
+    }
+    fn domain_resume(&self, dom: &DomainRef) -> Result<()> {
+        self.rw("virDomainResume")?;
+        self.driver.resume(dom)
+    }
+    fn domain_save(&self, dom: &DomainRef, to: &str, dxml: Option<&str>, flags: u32) -> Result<()> {
+        self.rw(api_name(flags, "virDomainSave", "virDomainSaveFlags"))?;
+        self.driver.save(dom, to, dxml, flags)
+    }
+    fn domain_restore(&self, from: &str, dxml: Option<&str>, flags: u32) -> Result<()> {
+        self.rw(api_name(flags, "virDomainRestore", "virDomainRestoreFlags"))?;
+        self.driver.restore(from, dxml, flags)
+    }
+    fn domain_save_image_get_xml_desc(&self, file: &str, flags: u32) -> Result<String> {
+        self.driver.save_image_xml(file, flags)
+    }
+    fn domain_managed_save(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.rw("virDomainManagedSave")?;
+        self.driver.managed_save(dom, flags)
+    }
+    fn domain_has_managed_save(&self, dom: &DomainRef, flags: u32) -> Result<bool> {
+        self.driver.has_managed_save(dom, flags)
+    }
+    fn domain_managed_save_remove(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.rw("virDomainManagedSaveRemove")?;
+        self.driver.managed_save_remove(dom, flags)
+    }
+    fn domain_managed_save_get_xml_desc(&self, dom: &DomainRef, flags: u32) -> Result<String> {
+        self.driver.managed_save_xml(dom, flags)
+    }
+
+    fn domain_get_xml_desc(&self, dom: &DomainRef, flags: u32) -> Result<String> {
+        self.driver.get_xml_desc(dom, flags)
+    }
+    fn domain_get_info(&self, dom: &DomainRef) -> Result<DomainInfo> {
+        self.driver.get_info(dom)
+    }
+    fn domain_get_state(&self, dom: &DomainRef, flags: u32) -> Result<(i32, i32)> {
+        self.driver.get_state(dom, flags)
+    }
+    fn domain_get_control_info(&self, dom: &DomainRef, flags: u32) -> Result<ControlInfo> {
+        self.driver.control_info(dom, flags)
+    }
+    fn domain_get_os_type(&self, dom: &DomainRef) -> Result<String> {
+        self.driver.lookup_by_uuid(&dom.uuid)?;
+        Ok("hvm".into())
+    }
+    fn domain_get_max_memory(&self, dom: &DomainRef) -> Result<u64> {
+        Ok(self.driver.get_info(dom)?.max_mem)
+    }
+    fn domain_get_autostart(&self, dom: &DomainRef) -> Result<bool> {
+        self.driver.get_autostart(dom)
+    }
+    fn domain_set_autostart(&self, dom: &DomainRef, autostart: bool) -> Result<()> {
+        self.rw("virDomainSetAutostart")?;
+        self.driver.set_autostart(dom, autostart)
+    }
+    fn domain_is_active(&self, dom: &DomainRef) -> Result<bool> {
+        self.driver.is_active(dom)
+    }
+    fn domain_is_persistent(&self, dom: &DomainRef) -> Result<bool> {
+        self.driver.is_persistent(dom)
+    }
+    fn domain_is_updated(&self, dom: &DomainRef) -> Result<bool> {
+        self.driver.lookup_by_uuid(&dom.uuid)?;
+        Ok(false)
+    }
+    fn domain_get_security_label(&self, dom: &DomainRef) -> Result<SecurityLabel> {
+        self.driver.lookup_by_uuid(&dom.uuid)?;
+        Ok(SecurityLabel::default())
+    }
+    fn security_model(&self) -> Result<SecurityModel> {
+        Ok(SecurityModel::default())
+    }
+    fn domain_get_vcpus_flags(&self, dom: &DomainRef, flags: u32) -> Result<i32> {
+        let info = self.driver.get_info(dom)?;
+        if flags & flags::vcpu::MAXIMUM != 0 {
+            return self.driver.max_vcpus_of(dom);
+        }
+        Ok(info.nr_virt_cpu as i32)
+    }
+    fn domain_get_max_vcpus(&self, dom: &DomainRef) -> Result<i32> {
+        self.driver.max_vcpus_of(dom)
+    }
+    fn domain_get_job_info(&self, dom: &DomainRef) -> Result<JobInfo> {
+        self.driver.job_info(dom)
+    }
+    fn get_all_domain_stats(
+        &self,
+        doms: Option<&[DomainRef]>,
+        stats: u32,
+        flags: u32,
+    ) -> Result<Vec<(DomainRef, Vec<TypedParam>)>> {
+        self.driver.all_stats(doms, stats, flags)
+    }
+
+    fn domain_event_register(
+        &self,
+        dom: Option<&DomainRef>,
+        event_id: i32,
+        cb: DomainEventCallback,
+    ) -> Result<i32> {
+        if !(0..oxvirt_core::event::DOMAIN_EVENT_ID_LAST).contains(&event_id) {
+            return Err(Error::invalid_arg(
+                from::NONE,
+                format!("unsupported event ID {}", event_id),
+            ));
+        }
+        let id = self.driver.events.register_domain(dom, event_id, cb);
+        self.callbacks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(id);
+        Ok(id)
+    }
+    fn domain_event_deregister(&self, callback_id: i32) -> Result<()> {
+        let mut cbs = self.callbacks.lock().unwrap_or_else(|p| p.into_inner());
+        if !cbs.contains(&callback_id) || !self.driver.events.deregister(callback_id) {
+            return Err(Error::invalid_arg(
+                from::NONE,
+                format!("could not find event callback {} for deletion", callback_id),
+            ));
+        }
+        cbs.retain(|c| *c != callback_id);
+        Ok(())
+    }
+}
+
+impl Driver {
+    /// QEMU's version as libvirt encodes it (major * 1e6 + minor * 1e3 + micro).
+    pub fn qemu_version(&self) -> u64 {
+        let out = std::process::Command::new(&self.caps.emulator)
+            .arg("--version")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        let v = out
+            .split_whitespace()
+            .skip_while(|w| *w != "version")
+            .nth(1)
+            .unwrap_or("0.0.0");
+        let mut parts = v
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty());
+        let mut n = || {
+            parts
+                .next()
+                .and_then(|p| p.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let (a, b, c) = (n(), n(), n());
+        a * 1_000_000 + b * 1_000 + c
+    }
+
+    /// The host as `virNodeGetInfo` reports it.
+    pub fn node_info(&self) -> NodeInfo {
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(1);
+        let mem = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("MemTotal:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse::<u64>().ok())
+            })
+            .unwrap_or(0);
+        NodeInfo {
+            model: "x86_64".into(),
+            memory: mem,
+            cpus,
+            mhz: 0,
+            nodes: 1,
+            sockets: 1,
+            cores: cpus,
+            threads: 1,
+        }
+    }
+
+    pub(crate) fn max_vcpus_of(&self, dom: &DomainRef) -> Result<i32> {
+        let st = self.lock();
+        Ok(st.dom(dom)?.def.vcpu.max as i32)
+    }
+
+    /// Starts the persistent domains marked autostart (in the background,
+    /// so that opening the driver stays fast).
+    pub fn autostart(&self) {
+        let doms: Vec<DomainRef> = {
+            let st = self.lock();
+            st.doms
+                .iter()
+                .filter(|d| d.autostart && d.persistent && !d.is_active())
+                .map(|d| d.handle())
+                .collect()
+        };
+        if doms.is_empty() {
+            return;
+        }
+        let Some(me) = self.arc() else { return };
+        let _ = std::thread::Builder::new()
+            .name("qemu-autostart".into())
+            .spawn(move || {
+                for d in doms {
+                    if let Err(e) = me.create(&d, 0) {
+                        tracing::warn!("autostart of {} failed: {}", d.name, e);
+                    }
+                }
+            });
+    }
+}

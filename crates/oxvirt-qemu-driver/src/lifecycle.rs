@@ -1,0 +1,587 @@
+//! Lifecycle APIs: start, create, destroy, shutdown, reboot, reset,
+//! suspend, resume, save, restore and managed save.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use oxvirt_core::error::code;
+use oxvirt_core::event::{lifecycle as lc, DomainEvent};
+use oxvirt_core::types::flags;
+use oxvirt_core::types::{reason, DomainRef, DomainState, TypedParam, TypedValue};
+use oxvirt_core::{Error, Result};
+use oxvirt_xml::domain::FormatFlags;
+use serde_json::json;
+
+use crate::driver::{check_flags, Driver, Running};
+use crate::process::{qmp_err, Incoming, StartOpts};
+use crate::saveimage;
+use crate::FROM;
+
+impl Driver {
+    /// The running process of an active domain (after the job is held).
+    fn running(&self, dom: &DomainRef) -> Result<Arc<Running>> {
+        let st = self.lock();
+        let obj = st.dom(dom)?;
+        obj.check_active()?;
+        obj.run
+            .clone()
+            .ok_or_else(|| Error::operation_invalid(FROM, "domain is not running"))
+    }
+
+    pub fn create_xml(&self, xml: &str, flags: u32) -> Result<DomainRef> {
+        use flags::create::{AUTODESTROY, PAUSED, VALIDATE};
+        check_flags(
+            flags,
+            PAUSED | AUTODESTROY | VALIDATE,
+            "qemuDomainCreateXML",
+        )?;
+        let def = self.parse_def(xml)?;
+        let (h, job) = {
+            let mut st = self.lock();
+            let (i, _) = Self::add_domain(&mut st, def.clone(), true)?;
+            let obj = &st.doms[i];
+            (obj.handle(), obj.job.clone())
+        };
+        let _g = job.begin(crate::driver::JOB_WAIT)?;
+        let res = self.start_vm(
+            &h,
+            StartOpts {
+                paused: flags & PAUSED != 0,
+                autodestroy: flags & AUTODESTROY != 0,
+                live_def: Some(def),
+                incoming: None,
+            },
+        );
+        if res.is_err() {
+            // A transient domain that never ran is forgotten.
+            let mut st = self.lock();
+            if let Some(i) = st.find_uuid(&h.uuid) {
+                if !st.doms[i].persistent && !st.doms[i].is_active() {
+                    st.doms.remove(i);
+                }
+            }
+        }
+        res
+    }
+
+    pub fn create(&self, dom: &DomainRef, flags: u32) -> Result<DomainRef> {
+        use flags::create::{AUTODESTROY, BYPASS_CACHE, FORCE_BOOT, PAUSED, RESET_NVRAM};
+        check_flags(
+            flags,
+            PAUSED | AUTODESTROY | BYPASS_CACHE | FORCE_BOOT | RESET_NVRAM,
+            "qemuDomainCreateWithFlags",
+        )?;
+        let _g = self.begin_job(dom)?;
+        let name = {
+            let st = self.lock();
+            let obj = st.dom(dom)?;
+            if obj.is_active() {
+                return Err(Error::operation_invalid(FROM, "domain is already running"));
+            }
+            obj.def.name.clone()
+        };
+        let ms = self.layout.managed_save(&name);
+        if ms.exists() {
+            if flags & FORCE_BOOT != 0 {
+                let _ = std::fs::remove_file(&ms);
+            } else {
+                let paused = flags & PAUSED != 0;
+                let r = self.restore_from(
+                    &ms.to_string_lossy(),
+                    None,
+                    if paused { flags::save::PAUSED } else { 0 },
+                    Some(dom),
+                );
+                if r.is_ok() {
+                    let _ = std::fs::remove_file(&ms);
+                }
+                return r.map(|_| self.lock().dom(dom).map(|o| o.handle()))?;
+            }
+        }
+        self.start_vm(
+            dom,
+            StartOpts {
+                paused: flags & PAUSED != 0,
+                autodestroy: flags & AUTODESTROY != 0,
+                live_def: None,
+                incoming: None,
+            },
+        )
+    }
+
+    pub fn destroy(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        use flags::destroy::{GRACEFUL, REMOVE_LOGS};
+        check_flags(flags, GRACEFUL | REMOVE_LOGS, "qemuDomainDestroyFlags")?;
+        let _g = self.begin_job(dom)?;
+        let run = self.running(dom)?;
+        self.kill_process(&run, flags & GRACEFUL != 0, false)?;
+        // Let the monitor deliver what QEMU said on its way out
+        // (SHUTDOWN from the signal), as libvirt does.
+        run.wait_eof(Duration::from_secs(5));
+        self.reap(&run);
+        let name = dom.name.clone();
+        let h = {
+            let mut st = self.lock();
+            self.stop_locked(&mut st, &dom.uuid, run.gen, reason::shutoff::DESTROYED)
+        };
+        if flags & REMOVE_LOGS != 0 {
+            let _ = std::fs::remove_file(self.layout.log(&name));
+        }
+        if let Some(h) = h {
+            self.emit(vec![DomainEvent::lifecycle(
+                h,
+                lc::STOPPED,
+                lc::stopped::DESTROYED,
+            )]);
+        }
+        Ok(())
+    }
+
+    pub fn shutdown(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        // ACPI power button only: there is no guest agent.
+        check_flags(flags, 1, "qemuDomainShutdownFlags")?;
+        let _g = self.begin_job(dom)?;
+        let run = self.running(dom)?;
+        {
+            let mut st = self.lock();
+            let obj = st.dom_mut(dom)?;
+            if obj.state != DomainState::Running {
+                return Err(Error::operation_invalid(FROM, "domain is not running"));
+            }
+            obj.fake_reboot = false;
+            self.save_status(obj);
+        }
+        run.qmp
+            .execute_value("system_powerdown", None)
+            .map_err(qmp_err)?;
+        Ok(())
+    }
+
+    pub fn reboot(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        check_flags(flags, 1, "qemuDomainReboot")?;
+        let _g = self.begin_job(dom)?;
+        let run = self.running(dom)?;
+        {
+            let mut st = self.lock();
+            let obj = st.dom_mut(dom)?;
+            obj.fake_reboot = true;
+            self.save_status(obj);
+        }
+        if let Err(e) = run.qmp.execute_value("system_powerdown", None) {
+            let mut st = self.lock();
+            if let Ok(obj) = st.dom_mut(dom) {
+                obj.fake_reboot = false;
+            }
+            return Err(qmp_err(e));
+        }
+        Ok(())
+    }
+
+    pub fn reset(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        check_flags(flags, 0, "qemuDomainReset")?;
+        let _g = self.begin_job(dom)?;
+        let run = self.running(dom)?;
+        run.qmp
+            .execute_value("system_reset", None)
+            .map_err(qmp_err)?;
+        run.sync_events();
+        let mut st = self.lock();
+        let obj = st.dom_mut(dom)?;
+        obj.paused_shutdown = false;
+        if obj.state == DomainState::Crashed {
+            obj.set_state(DomainState::Paused, reason::paused::CRASHED);
+        }
+        self.save_status(obj);
+        Ok(())
+    }
+
+    pub fn suspend(&self, dom: &DomainRef) -> Result<()> {
+        let _g = self.begin_job(dom)?;
+        let run = self.running(dom)?;
+        let state = self.lock().dom(dom)?.state;
+        if state == DomainState::PmSuspended {
+            return Err(Error::operation_invalid(FROM, "domain is pmsuspended"));
+        }
+        if state != DomainState::Paused {
+            self.stop_cpus(dom, &run, reason::paused::USER)?;
+        }
+        Ok(())
+    }
+
+    pub fn resume(&self, dom: &DomainRef) -> Result<()> {
+        let _g = self.begin_job(dom)?;
+        let run = self.running(dom)?;
+        let (state, why) = {
+            let st = self.lock();
+            let o = st.dom(dom)?;
+            (o.state, o.reason)
+        };
+        match state {
+            DomainState::PmSuspended => {
+                return Err(Error::operation_invalid(FROM, "domain is pmsuspended"))
+            }
+            DomainState::Running => {
+                return Err(Error::operation_invalid(FROM, "domain is already running"))
+            }
+            _ => {}
+        }
+        if state == DomainState::Paused
+            || (state == DomainState::Crashed && why == reason::crashed::PANICKED)
+        {
+            self.start_cpus(dom, &run, reason::running::UNPAUSED)?;
+        }
+        Ok(())
+    }
+
+    // ---- save and restore ------------------------------------------------
+
+    pub fn save(&self, dom: &DomainRef, to: &str, dxml: Option<&str>, flags: u32) -> Result<()> {
+        use flags::save::{BYPASS_CACHE, PAUSED, RUNNING};
+        check_flags(
+            flags,
+            BYPASS_CACHE | RUNNING | PAUSED,
+            "qemuDomainSaveFlags",
+        )?;
+        if flags & RUNNING != 0 && flags & PAUSED != 0 {
+            return Err(Error::invalid_arg(
+                FROM,
+                "Flags 'VIR_DOMAIN_SAVE_RUNNING' and 'VIR_DOMAIN_SAVE_PAUSED' are mutually exclusive",
+            ));
+        }
+        let _g = self.begin_job(dom)?;
+        self.save_internal(dom, to, dxml, flags)
+    }
+
+    pub fn managed_save(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        use flags::save::{BYPASS_CACHE, PAUSED, RUNNING};
+        check_flags(
+            flags,
+            BYPASS_CACHE | RUNNING | PAUSED,
+            "qemuDomainManagedSave",
+        )?;
+        let _g = self.begin_job(dom)?;
+        let name = {
+            let st = self.lock();
+            let obj = st.dom(dom)?;
+            obj.check_active()?;
+            if !obj.persistent {
+                return Err(Error::operation_invalid(
+                    FROM,
+                    "cannot do managed save for transient domain",
+                ));
+            }
+            obj.def.name.clone()
+        };
+        let path = self.layout.managed_save(&name);
+        self.save_internal(dom, &path.to_string_lossy(), None, flags)
+    }
+
+    /// Pauses, writes header + XML, migrates QEMU's state into the file,
+    /// then stops the domain with reason saved (qemuDomainSaveInternal).
+    fn save_internal(
+        &self,
+        dom: &DomainRef,
+        to: &str,
+        dxml: Option<&str>,
+        flags: u32,
+    ) -> Result<()> {
+        let run = self.running(dom)?;
+        let (was_running, xml) = {
+            let st = self.lock();
+            let obj = st.dom(dom)?;
+            let xml = match dxml {
+                Some(x) => {
+                    let d = self.parse_def(x)?;
+                    if d.uuid != obj.def.uuid || d.name != obj.def.name {
+                        return Err(Error::new(
+                            code::OPERATION_FAILED,
+                            FROM,
+                            "target domain name/uuid doesn't match source",
+                        ));
+                    }
+                    d.format(FormatFlags {
+                        inactive: true,
+                        ..Default::default()
+                    })
+                }
+                None => obj.def.format(FormatFlags {
+                    inactive: true,
+                    migratable: true,
+                    ..Default::default()
+                }),
+            };
+            (obj.state == DomainState::Running, xml)
+        };
+        let was_running = if flags & flags::save::RUNNING != 0 {
+            true
+        } else if flags & flags::save::PAUSED != 0 {
+            false
+        } else {
+            was_running
+        };
+        let running_now = self.lock().dom(dom)?.state == DomainState::Running;
+        if running_now {
+            self.stop_cpus(dom, &run, reason::paused::SAVE)?;
+        }
+        let resume_on_error = |me: &Driver| {
+            if running_now {
+                let _ = me.start_cpus(dom, &run, reason::running::SAVE_CANCELED);
+            }
+        };
+        let mut file = match std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(to)
+        {
+            Ok(f) => f,
+            Err(e) => {
+                resume_on_error(self);
+                return Err(Error::system(
+                    FROM,
+                    format!("Failed to create file '{}'", to),
+                    &e,
+                ));
+            }
+        };
+        let migrated = (|| -> Result<()> {
+            saveimage::write_header(&mut file, &xml, was_running).map_err(|e| {
+                Error::system(
+                    FROM,
+                    format!("failed to write header to domain save file '{}'", to),
+                    &e,
+                )
+            })?;
+            let _ = run.qmp.execute_value(
+                "migrate-set-parameters",
+                Some(crate::process::unlimited_bandwidth()),
+            );
+            use std::os::unix::io::AsRawFd;
+            run.qmp
+                .execute_value_with_fd(
+                    "getfd",
+                    Some(json!({"fdname": "migrate"})),
+                    file.as_raw_fd(),
+                )
+                .map_err(qmp_err)?;
+            run.qmp
+                .execute_value("migrate", Some(json!({"uri": "fd:migrate"})))
+                .map_err(qmp_err)?;
+            self.wait_migration(&dom.uuid, &run, "migration out")?;
+            saveimage::mark_complete(&mut file)
+                .map_err(|e| Error::system(FROM, format!("unable to write '{}'", to), &e))
+        })();
+        if let Err(e) = migrated {
+            drop(file);
+            let _ = std::fs::remove_file(to);
+            resume_on_error(self);
+            return Err(e);
+        }
+        drop(file);
+        // Close the monitor to events, then kill: libvirt reports no
+        // shutdown for a saved domain.
+        self.kill_process(&run, false, true)?;
+        run.wait_eof(Duration::from_secs(5));
+        self.reap(&run);
+        let h = {
+            let mut st = self.lock();
+            self.stop_locked(&mut st, &dom.uuid, run.gen, reason::shutoff::SAVED)
+        };
+        if let Some(h) = h {
+            self.emit(vec![DomainEvent::lifecycle(
+                h,
+                lc::STOPPED,
+                lc::stopped::SAVED,
+            )]);
+        }
+        Ok(())
+    }
+
+    pub fn restore(&self, from: &str, dxml: Option<&str>, flags: u32) -> Result<()> {
+        use flags::save::{BYPASS_CACHE, PAUSED, RESET_NVRAM, RUNNING};
+        check_flags(
+            flags,
+            BYPASS_CACHE | RUNNING | PAUSED | RESET_NVRAM,
+            "qemuDomainRestoreFlags",
+        )?;
+        self.restore_from(from, dxml, flags, None)
+    }
+
+    /// Restores an image; `existing` is the domain when starting from a
+    /// managed save (its job is already held).
+    pub(crate) fn restore_from(
+        &self,
+        from: &str,
+        dxml: Option<&str>,
+        flags: u32,
+        existing: Option<&DomainRef>,
+    ) -> Result<()> {
+        let mut file = std::fs::File::open(from).map_err(|e| {
+            Error::system(
+                FROM,
+                format!("Failed to open domain image file '{}'", from),
+                &e,
+            )
+        })?;
+        let header = saveimage::read(&mut file, from)?;
+        let xml = dxml.unwrap_or(&header.xml);
+        let def = self.parse_def(xml)?;
+        let paused = if flags & flags::save::RUNNING != 0 {
+            false
+        } else if flags & flags::save::PAUSED != 0 {
+            true
+        } else {
+            !header.was_running
+        };
+        let (h, job) = {
+            let mut st = self.lock();
+            let (i, _) = Self::add_domain(&mut st, def.clone(), true)?;
+            (st.doms[i].handle(), st.doms[i].job.clone())
+        };
+        let _g = match existing {
+            Some(e) if e.uuid == h.uuid => None,
+            _ => Some(job.begin(crate::driver::JOB_WAIT)?),
+        };
+        let res = self.start_vm(
+            &h,
+            StartOpts {
+                paused,
+                autodestroy: false,
+                live_def: Some(def),
+                incoming: Some(Incoming { file }),
+            },
+        );
+        if res.is_err() {
+            let mut st = self.lock();
+            if let Some(i) = st.find_uuid(&h.uuid) {
+                if !st.doms[i].persistent && !st.doms[i].is_active() {
+                    st.doms.remove(i);
+                }
+            }
+        }
+        res.map(|_| ())
+    }
+
+    pub fn save_image_xml(&self, file: &str, flags: u32) -> Result<String> {
+        check_flags(flags, 1, "qemuDomainSaveImageGetXMLDesc")?;
+        let mut f = std::fs::File::open(file).map_err(|e| {
+            Error::system(
+                FROM,
+                format!("Failed to open domain image file '{}'", file),
+                &e,
+            )
+        })?;
+        let h = saveimage::read(&mut f, file)?;
+        let def = self.parse_def(&h.xml)?;
+        Ok(def.format(FormatFlags {
+            inactive: true,
+            secure: flags & 1 != 0,
+            ..Default::default()
+        }))
+    }
+
+    pub fn managed_save_xml(&self, dom: &DomainRef, flags: u32) -> Result<String> {
+        let name = self.lock().dom(dom)?.def.name.clone();
+        let p = self.layout.managed_save(&name);
+        if !p.exists() {
+            return Err(Error::operation_invalid(
+                FROM,
+                "domain does not have managed save image",
+            ));
+        }
+        self.save_image_xml(&p.to_string_lossy(), flags)
+    }
+
+    // ---- statistics --------------------------------------------------------
+
+    /// Bulk stats: state, cpu-total, balloon, vcpu, interface, block.
+    pub fn all_stats(
+        &self,
+        doms: Option<&[DomainRef]>,
+        stats: u32,
+        flags: u32,
+    ) -> Result<Vec<(DomainRef, Vec<TypedParam>)>> {
+        use flags::stats as s;
+        let stats = if stats == 0 {
+            s::STATE | s::CPU_TOTAL | s::BALLOON | s::VCPU | s::INTERFACE | s::BLOCK
+        } else {
+            stats
+        };
+        let mut out = Vec::new();
+        for h in self.stats_targets(doms, flags)? {
+            let (state, why, def, run) = {
+                let st = self.lock();
+                let Ok(o) = st.dom(&h) else { continue };
+                (o.state, o.reason, o.def.clone(), o.run.clone())
+            };
+            let mut p = Vec::new();
+            let ull = |k: &str, v: u64| TypedParam::new(k, TypedValue::ULLong(v));
+            if stats & s::STATE != 0 {
+                p.push(TypedParam::new(
+                    "state.state",
+                    TypedValue::Int(state as i32),
+                ));
+                p.push(TypedParam::new("state.reason", TypedValue::Int(why)));
+            }
+            if stats & s::CPU_TOTAL != 0 {
+                if let Some(r) = &run {
+                    let (u, sy) = crate::process::cpu_user_system(r.pid);
+                    p.push(ull("cpu.time", u + sy));
+                    p.push(ull("cpu.user", u));
+                    p.push(ull("cpu.system", sy));
+                }
+            }
+            if stats & s::BALLOON != 0 {
+                p.push(ull("balloon.current", def.current_memory));
+                p.push(ull("balloon.maximum", def.memory));
+            }
+            if stats & s::VCPU != 0 {
+                p.push(TypedParam::new(
+                    "vcpu.current",
+                    TypedValue::UInt(def.vcpu.current),
+                ));
+                p.push(TypedParam::new(
+                    "vcpu.maximum",
+                    TypedValue::UInt(def.vcpu.max),
+                ));
+            }
+            if stats & s::INTERFACE != 0 {
+                p.push(TypedParam::new(
+                    "net.count",
+                    TypedValue::UInt(if run.is_some() {
+                        def.devices.interfaces.len() as u32
+                    } else {
+                        0
+                    }),
+                ));
+            }
+            if stats & s::BLOCK != 0 {
+                let disks: Vec<_> = if run.is_some() {
+                    def.devices.disks.iter().collect()
+                } else {
+                    Vec::new()
+                };
+                p.push(TypedParam::new(
+                    "block.count",
+                    TypedValue::UInt(disks.len() as u32),
+                ));
+                for (i, d) in disks.iter().enumerate() {
+                    if let Some(t) = &d.target_dev {
+                        p.push(TypedParam::new(
+                            format!("block.{}.name", i),
+                            TypedValue::String(t.clone()),
+                        ));
+                    }
+                    if let Some(src) = &d.source {
+                        p.push(TypedParam::new(
+                            format!("block.{}.path", i),
+                            TypedValue::String(src.clone()),
+                        ));
+                    }
+                }
+            }
+            out.push((h, p));
+        }
+        Ok(out)
+    }
+}
