@@ -797,14 +797,26 @@ impl Connection for RemoteConnection {
         nparams: i32,
         flags: u32,
     ) -> Result<Vec<TypedParam>> {
-        let r: r::TypedParamsRet = self.call(
-            p::DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS,
-            &r::DomainGetParamsArgs {
-                dom: dom(d),
-                nparams,
-                flags: flags | STRING_OKAY,
-            },
-        )?;
+        // virsh's choice: the flag-less procedure when no flags are given.
+        // Scheduler parameters are never strings (no STRING_OKAY).
+        let r: r::TypedParamsRet = if flags == 0 {
+            self.call(
+                p::DOMAIN_GET_SCHEDULER_PARAMETERS,
+                &r::DomainIntArgs {
+                    dom: dom(d),
+                    value: nparams,
+                },
+            )?
+        } else {
+            self.call(
+                p::DOMAIN_GET_SCHEDULER_PARAMETERS_FLAGS,
+                &r::DomainGetParamsArgs {
+                    dom: dom(d),
+                    nparams,
+                    flags,
+                },
+            )?
+        };
         Ok(params_in(r.params))
     }
     fn domain_set_scheduler_parameters(
@@ -813,14 +825,24 @@ impl Connection for RemoteConnection {
         ps: &[TypedParam],
         flags: u32,
     ) -> Result<()> {
-        self.unit(
-            p::DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS,
-            &r::DomainSetParamsArgs {
-                dom: dom(d),
-                params: params(ps),
-                flags,
-            },
-        )
+        if flags == 0 {
+            self.unit(
+                p::DOMAIN_SET_SCHEDULER_PARAMETERS,
+                &r::DomainParamsArgs {
+                    dom: dom(d),
+                    params: params(ps),
+                },
+            )
+        } else {
+            self.unit(
+                p::DOMAIN_SET_SCHEDULER_PARAMETERS_FLAGS,
+                &r::DomainSetParamsArgs {
+                    dom: dom(d),
+                    params: params(ps),
+                    flags,
+                },
+            )
+        }
     }
     fn domain_get_blkio_parameters(
         &self,
