@@ -9,10 +9,10 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use oxvirt_core::error::{code, from};
 use oxvirt_core::event::{DomainEventCallback, NetworkEventCallback, PoolEventCallback};
@@ -92,6 +92,11 @@ pub struct Client {
     serial: AtomicU32,
     callbacks: Mutex<HashMap<i32, EventCallback>>,
     closing: AtomicBool,
+    /// Set by the keepalive thread when the server stopped answering.
+    timed_out: AtomicBool,
+    /// When the last frame arrived, in milliseconds since `epoch`.
+    last_rx: AtomicU64,
+    epoch: Instant,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -130,6 +135,9 @@ impl Client {
             serial: AtomicU32::new(0),
             callbacks: Mutex::new(HashMap::new()),
             closing: AtomicBool::new(false),
+            timed_out: AtomicBool::new(false),
+            last_rx: AtomicU64::new(0),
+            epoch: Instant::now(),
         });
         let (etx, erx) = mpsc::channel::<(i32, Vec<u8>)>();
         let c = Arc::clone(&client);
@@ -239,6 +247,35 @@ impl Client {
         lock(&self.pending).dead.is_some()
     }
 
+    /// Client keepalive, as virsh does it: a PING after `interval` of
+    /// silence; `count` intervals without any frame close the connection.
+    pub fn start_keepalive(self: &Arc<Self>, interval: Duration, count: u32) {
+        if interval.is_zero() || count == 0 {
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        let _ = std::thread::Builder::new()
+            .name("oxvirt-remote-keepalive".into())
+            .spawn(move || loop {
+                std::thread::sleep(interval);
+                let Some(c) = weak.upgrade() else { return };
+                if c.is_dead() {
+                    return;
+                }
+                let now = c.epoch.elapsed().as_millis() as u64;
+                let idle =
+                    Duration::from_millis(now.saturating_sub(c.last_rx.load(Ordering::Relaxed)));
+                if idle >= interval * count {
+                    c.timed_out.store(true, Ordering::Relaxed);
+                    lock(&c.writer).shutdown();
+                    return;
+                }
+                if idle >= interval {
+                    c.send_frame(&packet::keepalive(packet::KEEPALIVE_PING));
+                }
+            });
+    }
+
     /// Closes the socket; the reader thread then ends.
     pub fn shutdown(&self) {
         self.closing.store(true, Ordering::Relaxed);
@@ -248,11 +285,21 @@ impl Client {
     fn read_loop(self: Arc<Self>, mut sock: Sock, events: Sender<(i32, Vec<u8>)>) {
         let err = loop {
             match read_frame(&mut sock) {
-                Ok(body) => self.handle_frame(&body, &events),
+                Ok(body) => {
+                    self.last_rx
+                        .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+                    self.handle_frame(&body, &events)
+                }
                 Err(e) => break e,
             }
         };
-        let err = if self.closing.load(Ordering::Relaxed) {
+        let err = if self.timed_out.load(Ordering::Relaxed) {
+            Error::raw(
+                code::SYSTEM_ERROR,
+                from::RPC,
+                "connection closed due to keepalive timeout",
+            )
+        } else if self.closing.load(Ordering::Relaxed) {
             closed_error()
         } else {
             err

@@ -54,7 +54,10 @@ impl RemoteConnection {
         }
         // The daemon pings us once we say we can answer; the reader
         // thread always answers PINGs.
-        let _ = conn.supports(feature::PROGRAM_KEEPALIVE);
+        if conn.supports(feature::PROGRAM_KEEPALIVE) {
+            // virsh's defaults: 5 s interval, 6 missed answers.
+            conn.client.start_keepalive(Duration::from_secs(5), 6);
+        }
         conn.client.call::<_, ()>(
             p::CONNECT_OPEN,
             &r::ConnectOpenArgs {
