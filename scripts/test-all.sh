@@ -70,6 +70,25 @@ if [ -x target/release/oxvirtd ] && [ -x /usr/bin/virsh ] && [ -d "$SHARED/confo
   echo "daemon conformance: ${passed:-0} of 193 pass (floor $floor)"
   [ "${passed:-0}" -ge "$floor" ] || { echo "daemon conformance fell below its floor"; exit 1; }
 fi
+if [ -x target/release/oxvirtd ] && [ -x target/release/oxvirsh ] && [ -d "$SHARED/conformance" ]; then
+  echo "== virsh conformance: oxvirsh through oxvirtd (test+unix://)"
+  rtmp=$(mktemp -d)
+  target/release/oxvirtd --root "$rtmp" --socket "$rtmp/sock" 2>"$rtmp/log" &
+  rpid=$!
+  for _ in $(seq 100); do [ -S "$rtmp/sock" ] && break; sleep 0.1; done
+  # record.sh runs its client under env -i: bake the paths into a wrapper.
+  printf '#!/bin/sh\nOXVIRT_SOCKET=%s OXVIRSH=%s exec %s "$@"\n' "$rtmp/sock" \
+    "$ROOT/target/release/oxvirsh" "$ROOT/scripts/oxvirsh-via-daemon.sh" > "$rtmp/oxvirsh"
+  chmod +x "$rtmp/oxvirsh"
+  "$SHARED/conformance/run.sh" embedded "$rtmp/oxvirsh" | tee target/conformance-remote.log | tail -40 || true
+  kill "$rpid" 2>/dev/null || true
+  wait "$rpid" 2>/dev/null || true
+  rm -rf "$rtmp"
+  passed=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' target/conformance-remote.log | tail -1)
+  floor=$(cat tests/conformance-remote-floor 2>/dev/null || echo 0)
+  echo "remote conformance: ${passed:-0} of 193 pass (floor $floor)"
+  [ "${passed:-0}" -ge "$floor" ] || { echo "remote conformance fell below its floor"; exit 1; }
+fi
 echo "== fuzzing (short runs; any crash fails)"
 if ! command -v cargo-fuzz >/dev/null; then
   cargo install cargo-fuzz --locked >/dev/null 2>&1 || echo "cargo-fuzz could not be installed"

@@ -1,5 +1,6 @@
 //! oxvirsh: a virsh-compatible shell. With no `-c`, it talks to an
-//! embedded `test:///default` driver, so it works with no daemon.
+//! embedded `test:///default` driver, so it works with no daemon; remote
+//! URIs (`test+unix://`, `qemu:///system`, ...) go to oxvirtd.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -19,6 +20,9 @@ fn open(name: &str, readonly: bool) -> oxvirt_core::Result<Arc<dyn Connection>> 
     let flags = if readonly { 1 } else { 0 };
     match uri.driver.as_str() {
         "test" if !uri.is_remote() => oxvirt_test_driver::open(&uri, flags),
+        // A transport, a host, `?socket=` or a daemon-only URI
+        // (qemu:///system): the same CLI over libvirt's RPC protocol.
+        _ if oxvirt_remote::handles(&uri) => oxvirt_remote::open(name, &uri, flags),
         _ => Err(Error::new(code::NO_CONNECT, from::NONE, name.to_string())),
     }
 }
