@@ -7,6 +7,7 @@ mod dispatch;
 mod events;
 mod router;
 mod server;
+mod streams;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -15,16 +15,29 @@ use std::time::{Duration, Instant};
 use oxvirt_core::Connection;
 use oxvirt_proto::packet::{self, MsgType};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Config;
 use crate::dispatch;
 use crate::router::Router;
+use crate::streams::{self, Streams};
 
 /// Frames waiting to be written to one client before it counts as stuck.
 const OUT_QUEUE: usize = 4096;
+/// Bytes waiting to be written to one client before it counts as stuck
+/// (one frame of any size is always accepted into an empty queue).
+const OUT_BYTES: usize = 48 * 1024 * 1024;
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// A frame on its way out, with what it holds until written: the
+/// client's request slot for a reply (so a client that does not read its
+/// replies stops being read, as with libvirtd), a stream's window slot
+/// for stream data.
+struct OutFrame {
+    bytes: Vec<u8>,
+    _hold: Option<OwnedSemaphorePermit>,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -61,7 +74,8 @@ pub enum CallbackFamily {
 }
 
 struct OutboxInner {
-    tx: mpsc::Sender<Vec<u8>>,
+    tx: mpsc::Sender<OutFrame>,
+    queued: AtomicUsize,
     closed: AtomicBool,
     kill: Notify,
 }
@@ -75,13 +89,54 @@ impl Outbox {
     /// Queues a frame; a client whose queue is full is disconnected (it
     /// does not read what it is sent).
     pub fn send(&self, frame: Vec<u8>) {
+        self.send_holding(frame, None)
+    }
+
+    /// Queues a frame that keeps `hold` until it has been written.
+    pub fn send_holding(&self, frame: Vec<u8>, hold: Option<OwnedSemaphorePermit>) {
         if self.is_closed() {
             return;
         }
-        if self.0.tx.try_send(frame).is_err() {
+        let n = frame.len();
+        let before = self.0.queued.fetch_add(n, Ordering::Relaxed);
+        if before > 0 && before + n > OUT_BYTES {
+            self.0.queued.fetch_sub(n, Ordering::Relaxed);
+            tracing::warn!("client not reading; disconnecting");
+            self.close();
+            return;
+        }
+        let f = OutFrame {
+            bytes: frame,
+            _hold: hold,
+        };
+        if self.0.tx.try_send(f).is_err() {
+            self.0.queued.fetch_sub(n, Ordering::Relaxed);
             tracing::warn!("client not reading; disconnecting");
             self.close();
         }
+    }
+
+    /// Queues a flow-controlled frame (stream data), waiting for room
+    /// rather than dropping the client. False when the client is gone.
+    pub async fn send_flow(&self, frame: Vec<u8>, hold: OwnedSemaphorePermit) -> bool {
+        if self.is_closed() {
+            return false;
+        }
+        let n = frame.len();
+        self.0.queued.fetch_add(n, Ordering::Relaxed);
+        let f = OutFrame {
+            bytes: frame,
+            _hold: Some(hold),
+        };
+        if self.0.tx.send(f).await.is_err() {
+            self.0.queued.fetch_sub(n, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    fn written(&self, n: usize) {
+        self.0.queued.fetch_sub(n, Ordering::Relaxed);
     }
 
     pub fn close(&self) {
@@ -105,6 +160,8 @@ pub struct Session {
     /// The client asked about keepalive (feature 10) and was told yes.
     keepalive: AtomicBool,
     out: Outbox,
+    /// Open streams, by the (procedure, serial) of the call that opened them.
+    pub streams: Streams,
 }
 
 impl Session {
@@ -194,9 +251,10 @@ impl Server {
         }
         *lock(&self.idle_since) = None;
         let (rd, wr) = tokio::io::split(stream);
-        let (tx, rx) = mpsc::channel::<Vec<u8>>(OUT_QUEUE);
+        let (tx, rx) = mpsc::channel::<OutFrame>(OUT_QUEUE);
         let out = Outbox(Arc::new(OutboxInner {
             tx,
+            queued: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             kill: Notify::new(),
         }));
@@ -208,6 +266,7 @@ impl Server {
             close_callback: AtomicBool::new(false),
             keepalive: AtomicBool::new(false),
             out: out.clone(),
+            streams: Streams::default(),
         });
         tracing::debug!(client = session.id, readonly, "client connected");
         let writer = tokio::spawn(write_loop(wr, rx, out.clone()));
@@ -224,6 +283,8 @@ impl Server {
         }
         out.close();
         ka.abort();
+        // Stream tasks see their inbox close and abort their transfers.
+        session.streams.clear();
         // Free the driver connection (and with it the event callbacks, which
         // hold the outgoing queue).
         let s2 = session.clone();
@@ -298,7 +359,6 @@ impl Server {
                     let server = self.clone();
                     let sess = session.clone();
                     tokio::spawn(async move {
-                        let _slot = slot;
                         let Ok(_worker) = server.workers.clone().acquire_owned().await else {
                             return;
                         };
@@ -309,17 +369,24 @@ impl Server {
                             dispatch::call(&s2, &sess2, &hdr, body)
                         })
                         .await;
+                        drop(_worker);
                         match reply {
-                            Ok(frame) => sess.send(frame),
+                            Ok((frame, None)) => sess.out.send_holding(frame, Some(slot)),
+                            Ok((frame, Some(opened))) => {
+                                open_stream(sess, hdr, frame, opened, slot).await
+                            }
                             Err(e) => {
                                 tracing::error!("call handler failed: {}", e);
-                                sess.send(dispatch::error_frame(
-                                    &hdr,
-                                    &oxvirt_core::Error::internal(
-                                        oxvirt_core::error::from::RPC,
-                                        "call handler failed",
+                                sess.out.send_holding(
+                                    dispatch::error_frame(
+                                        &hdr,
+                                        &oxvirt_core::Error::internal(
+                                            oxvirt_core::error::from::RPC,
+                                            "call handler failed",
+                                        ),
                                     ),
-                                ));
+                                    Some(slot),
+                                );
                             }
                         }
                     });
@@ -335,11 +402,19 @@ impl Server {
                         ),
                     ));
                 }
-                MsgType::Stream | MsgType::StreamHole => {
-                    // No stream is ever opened, so any stream packet refers
-                    // to nothing; libvirtd drops those too.
-                    tracing::debug!(client = session.id, "stray stream packet");
-                }
+                MsgType::Stream | MsgType::StreamHole => match session.streams.route(&hdr) {
+                    Some(inbox) => {
+                        let data = buf.split_off(packet::HEADER_LEN);
+                        // Waits while the stream is busy: its client is not
+                        // read meanwhile.
+                        let _ = inbox.send(streams::Packet { hdr, data }).await;
+                    }
+                    None => {
+                        // Data may still arrive after a stream ended;
+                        // libvirtd drops it too.
+                        tracing::debug!(client = session.id, "stray stream packet");
+                    }
+                },
                 _ => {
                     tracing::debug!(client = session.id, "ignoring message type {:?}", hdr.mtype);
                 }
@@ -353,7 +428,7 @@ impl Server {
 
 async fn write_loop<W: AsyncWrite + Unpin>(
     mut wr: W,
-    mut rx: mpsc::Receiver<Vec<u8>>,
+    mut rx: mpsc::Receiver<OutFrame>,
     out: Outbox,
 ) {
     loop {
@@ -364,7 +439,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         let Some(frame) = frame else {
             // Closing: flush what is already queued, then stop.
             while let Ok(more) = rx.try_recv() {
-                if wr.write_all(&more).await.is_err() {
+                if wr.write_all(&more.bytes).await.is_err() {
                     break;
                 }
             }
@@ -372,22 +447,53 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             let _ = wr.shutdown().await;
             return;
         };
-        if wr.write_all(&frame).await.is_err() {
+        if wr.write_all(&frame.bytes).await.is_err() {
             out.close();
             return;
         }
+        out.written(frame.bytes.len());
+        drop(frame);
         // Coalesce what is already queued before flushing.
         while let Ok(more) = rx.try_recv() {
-            if wr.write_all(&more).await.is_err() {
+            if wr.write_all(&more.bytes).await.is_err() {
                 out.close();
                 return;
             }
+            out.written(more.bytes.len());
         }
         if wr.flush().await.is_err() {
             out.close();
             return;
         }
     }
+}
+
+/// Queues the REPLY of a call that opened a stream, then runs the stream.
+async fn open_stream(
+    sess: Arc<Session>,
+    hdr: packet::Header,
+    frame: Vec<u8>,
+    opened: streams::Opened,
+    slot: OwnedSemaphorePermit,
+) {
+    let Some(inbox) = streams::register(&sess, &hdr) else {
+        let mut st = opened.stream;
+        let _ = tokio::task::spawn_blocking(move || st.abort()).await;
+        sess.out.send_holding(
+            dispatch::error_frame(
+                &hdr,
+                &oxvirt_core::Error::raw(
+                    oxvirt_core::error::code::RPC,
+                    oxvirt_core::error::from::STREAMS,
+                    "too many open streams",
+                ),
+            ),
+            Some(slot),
+        );
+        return;
+    };
+    sess.out.send_holding(frame, Some(slot));
+    streams::run(sess, hdr, opened, inbox).await;
 }
 
 /// Server-side keepalive: after `keepalive_interval` seconds without
