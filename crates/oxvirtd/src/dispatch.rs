@@ -25,6 +25,11 @@ pub fn call(
     hdr: &Header,
     body: &[u8],
 ) -> (Vec<u8>, Option<streams::Opened>) {
+    if session.auth_refused && !(hdr.prog == packet::REMOTE_PROGRAM && hdr.proc_ == p::AUTH_LIST) {
+        // libvirtd's answer to a client that has not authenticated.
+        let e = Error::raw(code::RPC, from::RPC, "authentication required");
+        return (error_frame(hdr, &e), None);
+    }
     if hdr.prog == packet::REMOTE_PROGRAM
         && hdr.vers == packet::PROTOCOL_VERSION
         && is_stream_proc(hdr.proc_)

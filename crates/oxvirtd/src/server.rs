@@ -43,9 +43,12 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Daemon-wide state shared by every client.
 pub struct Server {
-    pub cfg: Config,
+    /// The configuration in force (replaced on SIGHUP).
+    cfg: Mutex<Arc<Config>>,
     pub router: Router,
     workers: Arc<Semaphore>,
+    /// Permits `workers` currently stands for (max_workers).
+    worker_permits: AtomicUsize,
     clients: AtomicUsize,
     next_client: AtomicU64,
     /// Callback ids handed to clients: unique per daemon.
@@ -159,6 +162,8 @@ pub struct Session {
     close_callback: AtomicBool,
     /// The client asked about keepalive (feature 10) and was told yes.
     keepalive: AtomicBool,
+    /// Calls other than AUTH_LIST are refused (unauthenticated TCP).
+    pub auth_refused: bool,
     out: Outbox,
     /// Open streams, by the (procedure, serial) of the call that opened them.
     pub streams: Streams,
@@ -220,15 +225,75 @@ impl Server {
     pub fn new(cfg: Config, router: Router) -> Arc<Server> {
         let workers = cfg.max_workers.max(1);
         Arc::new(Server {
-            cfg,
+            cfg: Mutex::new(Arc::new(cfg)),
             router,
             workers: Arc::new(Semaphore::new(workers)),
+            worker_permits: AtomicUsize::new(workers),
             clients: AtomicUsize::new(0),
             next_client: AtomicU64::new(1),
             next_callback: AtomicI32::new(1),
             stopping: Notify::new(),
             idle_since: Mutex::new(Some(Instant::now())),
         })
+    }
+
+    /// The configuration in force.
+    pub fn cfg(&self) -> Arc<Config> {
+        lock(&self.cfg).clone()
+    }
+
+    /// Applies a re-read configuration (SIGHUP). max_clients and
+    /// max_workers take effect at once; max_client_requests and the
+    /// keepalive settings for clients that connect from now on. Sockets,
+    /// permissions and listen addresses stay as they were bound.
+    pub fn reload(&self, new: Config) {
+        let want = new.max_workers.max(1);
+        let have = self.worker_permits.swap(want, Ordering::Relaxed);
+        if want > have {
+            self.workers.add_permits(want - have);
+        } else if want < have {
+            // Take the surplus back as running calls return it.
+            let sem = self.workers.clone();
+            let n = u32::try_from(have - want).unwrap_or(u32::MAX);
+            tokio::spawn(async move {
+                if let Ok(p) = sem.acquire_many_owned(n).await {
+                    p.forget();
+                }
+            });
+        }
+        let old = std::mem::replace(&mut *lock(&self.cfg), Arc::new(new));
+        let new = self.cfg();
+        for (what, a, b) in [
+            (
+                "unix_sock_rw_perms",
+                old.unix_sock_rw_perms,
+                new.unix_sock_rw_perms,
+            ),
+            (
+                "unix_sock_ro_perms",
+                old.unix_sock_ro_perms,
+                new.unix_sock_ro_perms,
+            ),
+        ] {
+            if a != b {
+                tracing::warn!("{} changes only on restart", what);
+            }
+        }
+        if old.listen_addr != new.listen_addr
+            || old.tcp_port != new.tcp_port
+            || old.listen_tcp != new.listen_tcp
+            || old.unix_sock_group != new.unix_sock_group
+        {
+            tracing::warn!("listen settings change only on restart");
+        }
+        tracing::info!(
+            max_clients = new.max_clients,
+            max_workers = new.max_workers,
+            max_client_requests = new.max_client_requests,
+            keepalive_interval = new.keepalive_interval,
+            keepalive_count = new.keepalive_count,
+            "configuration reloaded"
+        );
     }
 
     pub fn next_callback_id(&self) -> i32 {
@@ -240,11 +305,14 @@ impl Server {
     }
 
     /// Serves one accepted connection until it closes.
-    pub async fn serve_client<S>(self: Arc<Self>, stream: S, readonly: bool)
+    /// `auth_refused`: the client came over TCP from a non-loopback
+    /// address while auth_tcp is "none"; every call but AUTH_LIST is then
+    /// refused with libvirtd's "authentication required".
+    pub async fn serve_client<S>(self: Arc<Self>, stream: S, readonly: bool, auth_refused: bool)
     where
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
-        if self.clients.fetch_add(1, Ordering::Relaxed) >= self.cfg.max_clients {
+        if self.clients.fetch_add(1, Ordering::Relaxed) >= self.cfg().max_clients {
             self.clients.fetch_sub(1, Ordering::Relaxed);
             tracing::warn!("too many clients; refusing");
             return;
@@ -265,6 +333,7 @@ impl Server {
             callbacks: Mutex::new(Vec::new()),
             close_callback: AtomicBool::new(false),
             keepalive: AtomicBool::new(false),
+            auth_refused,
             out: out.clone(),
             streams: Streams::default(),
         });
@@ -310,7 +379,7 @@ impl Server {
         session: Arc<Session>,
         last_rx: Arc<Mutex<Instant>>,
     ) {
-        let inflight = Arc::new(Semaphore::new(self.cfg.max_client_requests.max(1)));
+        let inflight = Arc::new(Semaphore::new(self.cfg().max_client_requests.max(1)));
         loop {
             let mut len = [0u8; 4];
             if rd.read_exact(&mut len).await.is_err() {
@@ -499,7 +568,8 @@ async fn open_stream(
 /// Server-side keepalive: after `keepalive_interval` seconds without
 /// traffic, PING; after `keepalive_count` unanswered PINGs, disconnect.
 async fn keepalive_loop(server: Arc<Server>, session: Arc<Session>, last_rx: Arc<Mutex<Instant>>) {
-    let interval = server.cfg.keepalive_interval;
+    let cfg = server.cfg();
+    let interval = cfg.keepalive_interval;
     if interval <= 0 {
         return;
     }
@@ -518,7 +588,7 @@ async fn keepalive_loop(server: Arc<Server>, session: Arc<Session>, last_rx: Arc
             unanswered = 0;
             continue;
         }
-        if server.cfg.keepalive_count > 0 && unanswered >= server.cfg.keepalive_count {
+        if cfg.keepalive_count > 0 && unanswered >= cfg.keepalive_count {
             tracing::info!(client = session.id, "keepalive timeout; disconnecting");
             session.out.close();
             return;
@@ -528,8 +598,42 @@ async fn keepalive_loop(server: Arc<Server>, session: Arc<Session>, last_rx: Arc
     }
 }
 
-/// Binds a unix socket with the given permissions, replacing a stale one.
-pub fn bind_unix(path: &Path, mode: u32) -> std::io::Result<tokio::net::UnixListener> {
+/// The gid of a group name (or a numeric gid), as unix_sock_group takes it.
+pub fn group_id(name: &str) -> std::io::Result<u32> {
+    if let Ok(gid) = name.parse::<u32>() {
+        return Ok(gid);
+    }
+    let cname = std::ffi::CString::new(name)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad group name"))?;
+    let mut grp: libc::group = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    let mut res: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: every pointer refers to a live local buffer of the given size.
+    let rc = unsafe {
+        libc::getgrnam_r(
+            cname.as_ptr(),
+            &mut grp,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut res,
+        )
+    };
+    if rc != 0 || res.is_null() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("Failed to lookup group '{}'", name),
+        ));
+    }
+    Ok(grp.gr_gid)
+}
+
+/// Binds a unix socket with the given permissions (and group), replacing
+/// a stale one.
+pub fn bind_unix(
+    path: &Path,
+    mode: u32,
+    gid: Option<u32>,
+) -> std::io::Result<tokio::net::UnixListener> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -545,6 +649,9 @@ pub fn bind_unix(path: &Path, mode: u32) -> std::io::Result<tokio::net::UnixList
     }
     let l = tokio::net::UnixListener::bind(path)?;
     use std::os::unix::fs::PermissionsExt;
+    if let Some(gid) = gid {
+        std::os::unix::fs::chown(path, None, Some(gid))?;
+    }
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     Ok(l)
 }
@@ -560,7 +667,7 @@ pub async fn accept_unix(
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, _)) => {
-                    tokio::spawn(server.clone().serve_client(stream, readonly));
+                    tokio::spawn(server.clone().serve_client(stream, readonly, false));
                 }
                 Err(e) => {
                     tracing::warn!("accept on {} failed: {}", path.display(), e);
@@ -573,15 +680,27 @@ pub async fn accept_unix(
     let _ = std::fs::remove_file(&path);
 }
 
-/// Accepts clients on TCP until the daemon stops.
+/// Whether auth "none" may serve a TCP peer: only on loopback.
+pub fn loopback_peer(peer: &std::net::SocketAddr) -> bool {
+    peer.ip().to_canonical().is_loopback()
+}
+
+/// Accepts clients on TCP until the daemon stops. With auth_tcp "none"
+/// (the only scheme oxvirtd offers) a client from outside the host is
+/// refused at CONNECT_OPEN.
 pub async fn accept_tcp(server: Arc<Server>, listener: tokio::net::TcpListener) {
     loop {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    tracing::debug!(%peer, "tcp client");
-                    tokio::spawn(server.clone().serve_client(stream, false));
+                    let refused = !loopback_peer(&peer);
+                    if refused {
+                        tracing::warn!(%peer, "tcp client from outside the host: auth \"none\" is for loopback only");
+                    } else {
+                        tracing::debug!(%peer, "tcp client");
+                    }
+                    tokio::spawn(server.clone().serve_client(stream, false, refused));
                 }
                 Err(e) => {
                     tracing::warn!("tcp accept failed: {}", e);
