@@ -433,29 +433,34 @@ impl Server {
                         };
                         let s2 = server.clone();
                         let sess2 = sess.clone();
+                        // The reply is queued from the blocking thread
+                        // itself: one wake-up less per call.
                         let reply = tokio::task::spawn_blocking(move || {
                             let body = &buf[packet::HEADER_LEN..];
-                            dispatch::call(&s2, &sess2, &hdr, body)
+                            match dispatch::call(&s2, &sess2, &hdr, body) {
+                                (frame, None) => {
+                                    sess2.out.send_holding(frame, Some(slot));
+                                    None
+                                }
+                                (frame, Some(opened)) => Some((frame, opened, slot)),
+                            }
                         })
                         .await;
                         drop(_worker);
                         match reply {
-                            Ok((frame, None)) => sess.out.send_holding(frame, Some(slot)),
-                            Ok((frame, Some(opened))) => {
+                            Ok(None) => {}
+                            Ok(Some((frame, opened, slot))) => {
                                 open_stream(sess, hdr, frame, opened, slot).await
                             }
                             Err(e) => {
                                 tracing::error!("call handler failed: {}", e);
-                                sess.out.send_holding(
-                                    dispatch::error_frame(
-                                        &hdr,
-                                        &oxvirt_core::Error::internal(
-                                            oxvirt_core::error::from::RPC,
-                                            "call handler failed",
-                                        ),
+                                sess.send(dispatch::error_frame(
+                                    &hdr,
+                                    &oxvirt_core::Error::internal(
+                                        oxvirt_core::error::from::RPC,
+                                        "call handler failed",
                                     ),
-                                    Some(slot),
-                                );
+                                ));
                             }
                         }
                     });
