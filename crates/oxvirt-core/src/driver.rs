@@ -39,6 +39,90 @@ impl BufferStream {
     }
 }
 
+/// A stream reading a local file in chunks, as libvirt's fd streams do
+/// (screenshots of the test driver, volume downloads).
+pub struct FileStream {
+    file: Option<std::fs::File>,
+    /// Bytes still to read (`u64::MAX`: to the end of the file).
+    left: u64,
+}
+
+impl FileStream {
+    /// Chunk size handed to the daemon (libvirt's stream chunk).
+    pub const CHUNK: usize = 262_120;
+
+    /// Opens `path` for reading `length` bytes from `offset` (0 = to the
+    /// end), with libvirt's "Unable to open stream for 'PATH'" error.
+    pub fn open_read(path: &str, offset: u64, length: u64) -> Result<Self> {
+        use std::io::{Seek, SeekFrom};
+        let err = |e: &std::io::Error| {
+            Error::system(
+                crate::error::from::STREAMS,
+                format!("Unable to open stream for '{}'", path),
+                e,
+            )
+        };
+        let mut file = std::fs::File::open(path).map_err(|e| err(&e))?;
+        if offset > 0 {
+            file.seek(SeekFrom::Start(offset)).map_err(|e| err(&e))?;
+        }
+        Ok(FileStream {
+            file: Some(file),
+            left: if length == 0 { u64::MAX } else { length },
+        })
+    }
+}
+
+impl Stream for FileStream {
+    fn recv(&mut self) -> Result<Option<Vec<u8>>> {
+        use std::io::Read;
+        let Some(f) = self.file.as_mut() else {
+            return Ok(None);
+        };
+        let want = (Self::CHUNK as u64).min(self.left) as usize;
+        if want == 0 {
+            self.file = None;
+            return Ok(None);
+        }
+        let mut buf = vec![0u8; want];
+        let n = loop {
+            match f.read(&mut buf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(Error::system(
+                        crate::error::from::STREAMS,
+                        "Unable to read from stream",
+                        &e,
+                    ))
+                }
+            }
+        };
+        if n == 0 {
+            self.file = None;
+            return Ok(None);
+        }
+        buf.truncate(n);
+        self.left = self.left.saturating_sub(n as u64);
+        Ok(Some(buf))
+    }
+    fn send(&mut self, _data: &[u8]) -> Result<()> {
+        Err(Error::new(
+            crate::error::code::INVALID_STREAM,
+            crate::error::from::STREAMS,
+            "",
+        ))
+    }
+    fn finish(&mut self) -> Result<()> {
+        self.file = None;
+        Ok(())
+    }
+    fn abort(&mut self) -> Result<()> {
+        self.file = None;
+        Ok(())
+    }
+}
+
 impl Stream for BufferStream {
     fn recv(&mut self) -> Result<Option<Vec<u8>>> {
         Ok(self.data.take().filter(|d| !d.is_empty()))

@@ -11,7 +11,7 @@ pub mod event;
 pub mod types;
 pub mod uri;
 
-pub use driver::{BufferStream, Connection, Stream};
+pub use driver::{BufferStream, Connection, FileStream, Stream};
 pub use error::{Error, Result};
 pub use types::*;
 

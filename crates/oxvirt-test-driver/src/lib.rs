@@ -35,6 +35,10 @@ use oxvirt_core::{Connection, Error, Result};
 
 use state::Driver;
 
+/// The image libvirt's test driver returns for every screenshot: the PNG
+/// installed in libvirt's data directory (PKGDATADIR).
+const SCREENSHOT: &str = "/usr/share/libvirt/test-screenshot.png";
+
 /// The shared instance behind `test:///default`, alive while a connection
 /// holds it.
 static DEFAULT: Mutex<Weak<Driver>> = Mutex::new(Weak::new());
@@ -241,6 +245,19 @@ impl Connection for TestConnection {
     fn domain_resume(&self, dom: &DomainRef) -> Result<()> {
         self.rw("virDomainResume")?;
         self.driver.resume(dom)
+    }
+    fn domain_screenshot(
+        &self,
+        _dom: &DomainRef,
+        _screen: u32,
+        flags: u32,
+    ) -> Result<(String, Box<dyn oxvirt_core::Stream>)> {
+        self.rw("virDomainScreenshot")?;
+        domains::check_flags(flags, 0, "testDomainScreenshot")?;
+        // As libvirt's test driver: the PNG shipped in libvirt's data
+        // directory, whatever the domain and screen.
+        let s = oxvirt_core::FileStream::open_read(SCREENSHOT, 0, 0)?;
+        Ok(("image/png".into(), Box::new(s)))
     }
     fn domain_inject_nmi(&self, dom: &DomainRef, flags: u32) -> Result<()> {
         self.rw("virDomainInjectNMI")?;

@@ -27,6 +27,14 @@ pub enum ConfigError {
     },
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read configuration file {file}: {err}")]
+    Read { file: String, err: String },
+    #[error(transparent)]
+    Parse(#[from] ConfigError),
+}
+
 /// Settings with libvirtd's defaults.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -40,7 +48,8 @@ pub struct Config {
     pub unix_sock_ro_perms: u32,
     pub unix_sock_group: Option<String>,
     pub unix_sock_dir: Option<String>,
-    pub listen_tcp: bool,
+    /// None: not set (then `--listen` alone turns TCP on).
+    pub listen_tcp: Option<bool>,
     pub tcp_port: u16,
     pub listen_addr: String,
     pub auth_tcp: String,
@@ -63,7 +72,7 @@ impl Default for Config {
             unix_sock_ro_perms: 0o777,
             unix_sock_group: None,
             unix_sock_dir: None,
-            listen_tcp: false,
+            listen_tcp: None,
             tcp_port: 16509,
             listen_addr: "127.0.0.1".into(),
             auth_tcp: "none".into(),
@@ -159,6 +168,25 @@ fn parse_value(v: &str) -> Option<Value> {
 }
 
 impl Config {
+    /// The tracing filter for log_level (libvirt's 1 debug .. 4 error).
+    pub fn log_filter(&self) -> Option<&'static str> {
+        Some(match self.log_level? {
+            1 => "debug",
+            2 => "info",
+            3 => "warn",
+            _ => "error",
+        })
+    }
+
+    /// Reads a configuration file.
+    pub fn load(path: &std::path::Path) -> Result<Config, LoadError> {
+        let text = std::fs::read_to_string(path).map_err(|e| LoadError::Read {
+            file: path.display().to_string(),
+            err: e.to_string(),
+        })?;
+        Ok(Config::from_text(&text, &path.display().to_string())?)
+    }
+
     /// Builds the configuration from a file's text.
     pub fn from_text(text: &str, file: &str) -> Result<Config, ConfigError> {
         let entries = parse_entries(text, file)?;
@@ -233,7 +261,7 @@ impl Config {
         c.unix_sock_group = string("unix_sock_group")?;
         c.unix_sock_dir = string("unix_sock_dir")?;
         if let Some(v) = int("listen_tcp")? {
-            c.listen_tcp = v != 0;
+            c.listen_tcp = Some(v != 0);
         }
         if let Some(p) = string("tcp_port")? {
             c.tcp_port = p.parse().map_err(|_| ConfigError::Type {
@@ -249,6 +277,25 @@ impl Config {
             c.auth_tcp = a;
         }
         c.log_level = int("log_level")?;
+        if let Some(l) = c.log_level {
+            if !(1..=4).contains(&l) {
+                return Err(ConfigError::Type {
+                    file: file.into(),
+                    key: "log_level".into(),
+                    expected: "a level from 1 (debug) to 4 (error)",
+                });
+            }
+        }
+        match c.auth_tcp.as_str() {
+            "none" => {}
+            _ => {
+                return Err(ConfigError::Type {
+                    file: file.into(),
+                    key: "auth_tcp".into(),
+                    expected: "\"none\" (the only scheme oxvirtd offers)",
+                })
+            }
+        }
         c.log_filters = string("log_filters")?;
         Ok(c)
     }
@@ -265,7 +312,7 @@ mod tests {
         let c = Config::from_text(text, "t.conf").unwrap();
         assert_eq!(c.max_clients, 10);
         assert_eq!(c.unix_sock_rw_perms, 0o770);
-        assert!(c.listen_tcp);
+        assert_eq!(c.listen_tcp, Some(true));
         assert_eq!(c.keepalive_count, 3);
         let e = parse_entries("max_clients 10\n", "t.conf").unwrap_err();
         assert_eq!(e.to_string(), "t.conf:1: expecting an assignment");

@@ -15,9 +15,30 @@ use oxvirt_proto::xdr::{self, FixedChars, Opaque, Xdr};
 use crate::convert::*;
 use crate::events;
 use crate::server::{Callback, CallbackFamily, Server, Session};
+use crate::streams;
 
-/// Handles one CALL frame and returns the REPLY frame.
-pub fn call(server: &Server, session: &Session, hdr: &Header, body: &[u8]) -> Vec<u8> {
+/// Handles one CALL frame and returns the REPLY frame, with the stream
+/// the call opened if it is one of the stream procedures.
+pub fn call(
+    server: &Server,
+    session: &Session,
+    hdr: &Header,
+    body: &[u8],
+) -> (Vec<u8>, Option<streams::Opened>) {
+    if session.auth_refused && !(hdr.prog == packet::REMOTE_PROGRAM && hdr.proc_ == p::AUTH_LIST) {
+        // libvirtd's answer to a client that has not authenticated.
+        let e = Error::raw(code::RPC, from::RPC, "authentication required");
+        return (error_frame(hdr, &e), None);
+    }
+    if hdr.prog == packet::REMOTE_PROGRAM
+        && hdr.vers == packet::PROTOCOL_VERSION
+        && is_stream_proc(hdr.proc_)
+    {
+        return match open_stream(session, hdr.proc_, body) {
+            Ok((payload, opened)) => (reply_frame(hdr, Ok(payload)), Some(opened)),
+            Err(e) => (error_frame(hdr, &e), None),
+        };
+    }
     let result = if hdr.vers == packet::PROTOCOL_VERSION
         && (hdr.prog == packet::QEMU_PROGRAM || hdr.prog == packet::LXC_PROGRAM)
     {
@@ -48,7 +69,51 @@ pub fn call(server: &Server, session: &Session, hdr: &Header, body: &[u8]) -> Ve
     } else {
         dispatch(server, session, hdr.proc_, body)
     };
-    reply_frame(hdr, result)
+    (reply_frame(hdr, result), None)
+}
+
+fn is_stream_proc(proc_: i32) -> bool {
+    matches!(
+        proc_,
+        p::DOMAIN_SCREENSHOT
+            | p::STORAGE_VOL_UPLOAD
+            | p::STORAGE_VOL_DOWNLOAD
+            | p::DOMAIN_OPEN_CONSOLE
+            | p::DOMAIN_OPEN_CHANNEL
+    )
+}
+
+/// The procedures that open a stream: the reply payload and the stream.
+fn open_stream(session: &Session, proc_: i32, body: &[u8]) -> Result<(Vec<u8>, streams::Opened)> {
+    use streams::{Direction, Opened};
+    let c = session.connection().ok_or_else(not_open)?;
+    let opened = |stream, dir| Opened { stream, dir };
+    match proc_ {
+        p::DOMAIN_SCREENSHOT => {
+            // {dom, unsigned screen, flags} -> {optional string mime}
+            let a: r::DomainUIntFlagsArgs = decode(body)?;
+            let (mime, st) = c.domain_screenshot(&dom_in(a.dom), a.value, a.flags)?;
+            let ret = enc(&r::OptStringArgs { value: Some(mime) })?;
+            Ok((ret, opened(st, Direction::Source)))
+        }
+        p::STORAGE_VOL_DOWNLOAD => {
+            let a: r::VolTransferArgs = decode(body)?;
+            let st = c.vol_download(&vol_in(a.vol), a.offset, a.length, a.flags)?;
+            Ok((enc(&())?, opened(st, Direction::Source)))
+        }
+        p::STORAGE_VOL_UPLOAD => {
+            let a: r::VolTransferArgs = decode(body)?;
+            let st = c.vol_upload(&vol_in(a.vol), a.offset, a.length, a.flags)?;
+            Ok((enc(&())?, opened(st, Direction::Sink)))
+        }
+        p::DOMAIN_OPEN_CONSOLE => {
+            // {dom, optional string dev_name, flags}
+            let a: r::DomainRenameArgs = decode(body)?;
+            let st = c.domain_open_console(&dom_in(a.dom), a.new_name.as_deref(), a.flags)?;
+            Ok((enc(&())?, opened(st, Direction::Duplex)))
+        }
+        _ => Err(Error::no_support("virDomainOpenChannel")),
+    }
 }
 
 /// The REPLY frame for a call's outcome.

@@ -7,6 +7,7 @@ mod dispatch;
 mod events;
 mod router;
 mod server;
+mod streams;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -114,50 +115,68 @@ fn write_pid_file(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let filter = match args.verbose {
-        0 => "warn",
+/// Swaps the log filter on SIGHUP.
+type LogHandle =
+    tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>;
+
+/// The log filter: OXVIRTD_LOG wins, then -v, then the config's log_level.
+fn log_filter(verbose: u8, cfg: &config::Config) -> tracing_subscriber::EnvFilter {
+    if let Ok(f) = tracing_subscriber::EnvFilter::try_from_env("OXVIRTD_LOG") {
+        return f;
+    }
+    let level = match verbose {
+        0 => cfg.log_filter().unwrap_or("warn"),
         1 => "info",
         2 => "debug",
         _ => "trace",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("OXVIRTD_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    tracing_subscriber::EnvFilter::new(level)
+}
+
+fn main() -> anyhow::Result<()> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let args = Args::parse();
     let cfg = match &args.config {
-        Some(p) => {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read configuration file {}", p.display()))?;
-            config::Config::from_text(&text, &p.display().to_string())?
-        }
+        Some(p) => config::Config::load(p)?,
         None => config::Config::default(),
     };
+    let (filter, log) = tracing_subscriber::reload::Layer::new(log_filter(args.verbose, &cfg));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .init();
     let lay = layout(&args, &cfg);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .max_blocking_threads(cfg.max_workers.max(1) + 4)
+        // Calls are bounded by max_workers; streams and closing
+        // connections use the blocking pool too.
+        .max_blocking_threads(cfg.max_workers.max(1) + 64)
         .build()
         .context("cannot start the runtime")?;
-    rt.block_on(run(args, cfg, lay))
+    rt.block_on(run(args, cfg, lay, log))
 }
 
-async fn run(args: Args, cfg: config::Config, lay: Layout) -> anyhow::Result<()> {
+async fn run(args: Args, cfg: config::Config, lay: Layout, log: LogHandle) -> anyhow::Result<()> {
     let rw_perms = cfg.unix_sock_rw_perms;
     let ro_perms = cfg.unix_sock_ro_perms;
-    // As with libvirtd: --listen turns on what listen_tcp enables.
-    let listen_tcp = args.listen && cfg.listen_tcp;
-    let tcp_addr = format!("{}:{}", cfg.listen_addr, cfg.tcp_port);
+    let gid = match &cfg.unix_sock_group {
+        Some(g) => Some(server::group_id(g)?),
+        None => None,
+    };
+    // As with libvirtd, TCP needs --listen; listen_tcp = 0 keeps it off.
+    let listen_tcp = args.listen && cfg.listen_tcp.unwrap_or(true);
+    let tcp_addr = if cfg.listen_addr.contains(':') && !cfg.listen_addr.starts_with('[') {
+        format!("[{}]:{}", cfg.listen_addr, cfg.tcp_port)
+    } else {
+        format!("{}:{}", cfg.listen_addr, cfg.tcp_port)
+    };
     let server = server::Server::new(cfg, router::Router::new(lay.state.clone()));
     server.router.start_drivers();
 
-    let rw = server::bind_unix(&lay.rw_socket, rw_perms)
+    let rw = server::bind_unix(&lay.rw_socket, rw_perms, gid)
         .with_context(|| format!("cannot listen on {}", lay.rw_socket.display()))?;
-    let ro = server::bind_unix(&lay.ro_socket, ro_perms)
+    let ro = server::bind_unix(&lay.ro_socket, ro_perms, gid)
         .with_context(|| format!("cannot listen on {}", lay.ro_socket.display()))?;
     tracing::info!(
         "listening on {}; state under {}",
@@ -182,18 +201,32 @@ async fn run(args: Args, cfg: config::Config, lay: Layout) -> anyhow::Result<()>
         let l = tokio::net::TcpListener::bind(&tcp_addr)
             .await
             .with_context(|| format!("cannot listen on {}", tcp_addr))?;
+        match l.local_addr() {
+            Ok(a) if !a.ip().is_loopback() => tracing::warn!(
+                "listening on {} with auth \"none\": clients from other hosts are refused",
+                a
+            ),
+            Ok(a) => tracing::info!("listening on tcp {}", a),
+            Err(_) => {}
+        }
         tasks.push(tokio::spawn(server::accept_tcp(server.clone(), l)));
     }
     if let Some(p) = &args.pid_file {
         write_pid_file(p).with_context(|| format!("cannot write {}", p.display()))?;
     }
 
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
     let idle = wait_idle(server.clone(), args.timeout);
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-        _ = idle => { tracing::info!("idle timeout; exiting"); }
+    tokio::pin!(idle);
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => { tracing::info!("SIGTERM; stopping"); break }
+            _ = &mut idle => { tracing::info!("idle timeout; exiting"); break }
+            _ = hup.recv() => reload(&args, &server, &log),
+        }
     }
     server.stopping.notify_waiters();
     for t in tasks {
@@ -205,6 +238,24 @@ async fn run(args: Args, cfg: config::Config, lay: Layout) -> anyhow::Result<()>
         let _ = std::fs::remove_file(p);
     }
     Ok(())
+}
+
+/// SIGHUP: re-reads the configuration file and applies what can change
+/// while running; a file that does not parse leaves everything as it was.
+fn reload(args: &Args, server: &server::Server, log: &LogHandle) {
+    let Some(path) = &args.config else {
+        tracing::info!("SIGHUP without a configuration file: nothing to reload");
+        return;
+    };
+    match config::Config::load(path) {
+        Ok(cfg) => {
+            if let Err(e) = log.reload(log_filter(args.verbose, &cfg)) {
+                tracing::warn!("cannot change the log filter: {}", e);
+            }
+            server.reload(cfg);
+        }
+        Err(e) => tracing::error!("reload failed, keeping the old configuration: {}", e),
+    }
 }
 
 /// Resolves when the daemon has had no clients for `secs` seconds

@@ -15,24 +15,40 @@ use std::time::{Duration, Instant};
 use oxvirt_core::Connection;
 use oxvirt_proto::packet::{self, MsgType};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, Notify, Semaphore};
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Config;
 use crate::dispatch;
 use crate::router::Router;
+use crate::streams::{self, Streams};
 
 /// Frames waiting to be written to one client before it counts as stuck.
 const OUT_QUEUE: usize = 4096;
+/// Bytes waiting to be written to one client before it counts as stuck
+/// (one frame of any size is always accepted into an empty queue).
+const OUT_BYTES: usize = 48 * 1024 * 1024;
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// A frame on its way out, with what it holds until written: the
+/// client's request slot for a reply (so a client that does not read its
+/// replies stops being read, as with libvirtd), a stream's window slot
+/// for stream data.
+struct OutFrame {
+    bytes: Vec<u8>,
+    _hold: Option<OwnedSemaphorePermit>,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Daemon-wide state shared by every client.
 pub struct Server {
-    pub cfg: Config,
+    /// The configuration in force (replaced on SIGHUP).
+    cfg: Mutex<Arc<Config>>,
     pub router: Router,
     workers: Arc<Semaphore>,
+    /// Permits `workers` currently stands for (max_workers).
+    worker_permits: AtomicUsize,
     clients: AtomicUsize,
     next_client: AtomicU64,
     /// Callback ids handed to clients: unique per daemon.
@@ -61,7 +77,8 @@ pub enum CallbackFamily {
 }
 
 struct OutboxInner {
-    tx: mpsc::Sender<Vec<u8>>,
+    tx: mpsc::Sender<OutFrame>,
+    queued: AtomicUsize,
     closed: AtomicBool,
     kill: Notify,
 }
@@ -75,13 +92,54 @@ impl Outbox {
     /// Queues a frame; a client whose queue is full is disconnected (it
     /// does not read what it is sent).
     pub fn send(&self, frame: Vec<u8>) {
+        self.send_holding(frame, None)
+    }
+
+    /// Queues a frame that keeps `hold` until it has been written.
+    pub fn send_holding(&self, frame: Vec<u8>, hold: Option<OwnedSemaphorePermit>) {
         if self.is_closed() {
             return;
         }
-        if self.0.tx.try_send(frame).is_err() {
+        let n = frame.len();
+        let before = self.0.queued.fetch_add(n, Ordering::Relaxed);
+        if before > 0 && before + n > OUT_BYTES {
+            self.0.queued.fetch_sub(n, Ordering::Relaxed);
+            tracing::warn!("client not reading; disconnecting");
+            self.close();
+            return;
+        }
+        let f = OutFrame {
+            bytes: frame,
+            _hold: hold,
+        };
+        if self.0.tx.try_send(f).is_err() {
+            self.0.queued.fetch_sub(n, Ordering::Relaxed);
             tracing::warn!("client not reading; disconnecting");
             self.close();
         }
+    }
+
+    /// Queues a flow-controlled frame (stream data), waiting for room
+    /// rather than dropping the client. False when the client is gone.
+    pub async fn send_flow(&self, frame: Vec<u8>, hold: OwnedSemaphorePermit) -> bool {
+        if self.is_closed() {
+            return false;
+        }
+        let n = frame.len();
+        self.0.queued.fetch_add(n, Ordering::Relaxed);
+        let f = OutFrame {
+            bytes: frame,
+            _hold: Some(hold),
+        };
+        if self.0.tx.send(f).await.is_err() {
+            self.0.queued.fetch_sub(n, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    fn written(&self, n: usize) {
+        self.0.queued.fetch_sub(n, Ordering::Relaxed);
     }
 
     pub fn close(&self) {
@@ -104,7 +162,11 @@ pub struct Session {
     close_callback: AtomicBool,
     /// The client asked about keepalive (feature 10) and was told yes.
     keepalive: AtomicBool,
+    /// Calls other than AUTH_LIST are refused (unauthenticated TCP).
+    pub auth_refused: bool,
     out: Outbox,
+    /// Open streams, by the (procedure, serial) of the call that opened them.
+    pub streams: Streams,
 }
 
 impl Session {
@@ -163,15 +225,75 @@ impl Server {
     pub fn new(cfg: Config, router: Router) -> Arc<Server> {
         let workers = cfg.max_workers.max(1);
         Arc::new(Server {
-            cfg,
+            cfg: Mutex::new(Arc::new(cfg)),
             router,
             workers: Arc::new(Semaphore::new(workers)),
+            worker_permits: AtomicUsize::new(workers),
             clients: AtomicUsize::new(0),
             next_client: AtomicU64::new(1),
             next_callback: AtomicI32::new(1),
             stopping: Notify::new(),
             idle_since: Mutex::new(Some(Instant::now())),
         })
+    }
+
+    /// The configuration in force.
+    pub fn cfg(&self) -> Arc<Config> {
+        lock(&self.cfg).clone()
+    }
+
+    /// Applies a re-read configuration (SIGHUP). max_clients and
+    /// max_workers take effect at once; max_client_requests and the
+    /// keepalive settings for clients that connect from now on. Sockets,
+    /// permissions and listen addresses stay as they were bound.
+    pub fn reload(&self, new: Config) {
+        let want = new.max_workers.max(1);
+        let have = self.worker_permits.swap(want, Ordering::Relaxed);
+        if want > have {
+            self.workers.add_permits(want - have);
+        } else if want < have {
+            // Take the surplus back as running calls return it.
+            let sem = self.workers.clone();
+            let n = u32::try_from(have - want).unwrap_or(u32::MAX);
+            tokio::spawn(async move {
+                if let Ok(p) = sem.acquire_many_owned(n).await {
+                    p.forget();
+                }
+            });
+        }
+        let old = std::mem::replace(&mut *lock(&self.cfg), Arc::new(new));
+        let new = self.cfg();
+        for (what, a, b) in [
+            (
+                "unix_sock_rw_perms",
+                old.unix_sock_rw_perms,
+                new.unix_sock_rw_perms,
+            ),
+            (
+                "unix_sock_ro_perms",
+                old.unix_sock_ro_perms,
+                new.unix_sock_ro_perms,
+            ),
+        ] {
+            if a != b {
+                tracing::warn!("{} changes only on restart", what);
+            }
+        }
+        if old.listen_addr != new.listen_addr
+            || old.tcp_port != new.tcp_port
+            || old.listen_tcp != new.listen_tcp
+            || old.unix_sock_group != new.unix_sock_group
+        {
+            tracing::warn!("listen settings change only on restart");
+        }
+        tracing::info!(
+            max_clients = new.max_clients,
+            max_workers = new.max_workers,
+            max_client_requests = new.max_client_requests,
+            keepalive_interval = new.keepalive_interval,
+            keepalive_count = new.keepalive_count,
+            "configuration reloaded"
+        );
     }
 
     pub fn next_callback_id(&self) -> i32 {
@@ -183,20 +305,24 @@ impl Server {
     }
 
     /// Serves one accepted connection until it closes.
-    pub async fn serve_client<S>(self: Arc<Self>, stream: S, readonly: bool)
+    /// `auth_refused`: the client came over TCP from a non-loopback
+    /// address while auth_tcp is "none"; every call but AUTH_LIST is then
+    /// refused with libvirtd's "authentication required".
+    pub async fn serve_client<S>(self: Arc<Self>, stream: S, readonly: bool, auth_refused: bool)
     where
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
-        if self.clients.fetch_add(1, Ordering::Relaxed) >= self.cfg.max_clients {
+        if self.clients.fetch_add(1, Ordering::Relaxed) >= self.cfg().max_clients {
             self.clients.fetch_sub(1, Ordering::Relaxed);
             tracing::warn!("too many clients; refusing");
             return;
         }
         *lock(&self.idle_since) = None;
         let (rd, wr) = tokio::io::split(stream);
-        let (tx, rx) = mpsc::channel::<Vec<u8>>(OUT_QUEUE);
+        let (tx, rx) = mpsc::channel::<OutFrame>(OUT_QUEUE);
         let out = Outbox(Arc::new(OutboxInner {
             tx,
+            queued: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
             kill: Notify::new(),
         }));
@@ -207,7 +333,9 @@ impl Server {
             callbacks: Mutex::new(Vec::new()),
             close_callback: AtomicBool::new(false),
             keepalive: AtomicBool::new(false),
+            auth_refused,
             out: out.clone(),
+            streams: Streams::default(),
         });
         tracing::debug!(client = session.id, readonly, "client connected");
         let writer = tokio::spawn(write_loop(wr, rx, out.clone()));
@@ -224,6 +352,8 @@ impl Server {
         }
         out.close();
         ka.abort();
+        // Stream tasks see their inbox close and abort their transfers.
+        session.streams.clear();
         // Free the driver connection (and with it the event callbacks, which
         // hold the outgoing queue).
         let s2 = session.clone();
@@ -249,7 +379,7 @@ impl Server {
         session: Arc<Session>,
         last_rx: Arc<Mutex<Instant>>,
     ) {
-        let inflight = Arc::new(Semaphore::new(self.cfg.max_client_requests.max(1)));
+        let inflight = Arc::new(Semaphore::new(self.cfg().max_client_requests.max(1)));
         loop {
             let mut len = [0u8; 4];
             if rd.read_exact(&mut len).await.is_err() {
@@ -298,19 +428,30 @@ impl Server {
                     let server = self.clone();
                     let sess = session.clone();
                     tokio::spawn(async move {
-                        let _slot = slot;
                         let Ok(_worker) = server.workers.clone().acquire_owned().await else {
                             return;
                         };
                         let s2 = server.clone();
                         let sess2 = sess.clone();
+                        // The reply is queued from the blocking thread
+                        // itself: one wake-up less per call.
                         let reply = tokio::task::spawn_blocking(move || {
                             let body = &buf[packet::HEADER_LEN..];
-                            dispatch::call(&s2, &sess2, &hdr, body)
+                            match dispatch::call(&s2, &sess2, &hdr, body) {
+                                (frame, None) => {
+                                    sess2.out.send_holding(frame, Some(slot));
+                                    None
+                                }
+                                (frame, Some(opened)) => Some((frame, opened, slot)),
+                            }
                         })
                         .await;
+                        drop(_worker);
                         match reply {
-                            Ok(frame) => sess.send(frame),
+                            Ok(None) => {}
+                            Ok(Some((frame, opened, slot))) => {
+                                open_stream(sess, hdr, frame, opened, slot).await
+                            }
                             Err(e) => {
                                 tracing::error!("call handler failed: {}", e);
                                 sess.send(dispatch::error_frame(
@@ -335,11 +476,19 @@ impl Server {
                         ),
                     ));
                 }
-                MsgType::Stream | MsgType::StreamHole => {
-                    // No stream is ever opened, so any stream packet refers
-                    // to nothing; libvirtd drops those too.
-                    tracing::debug!(client = session.id, "stray stream packet");
-                }
+                MsgType::Stream | MsgType::StreamHole => match session.streams.route(&hdr) {
+                    Some(inbox) => {
+                        let data = buf.split_off(packet::HEADER_LEN);
+                        // Waits while the stream is busy: its client is not
+                        // read meanwhile.
+                        let _ = inbox.send(streams::Packet { hdr, data }).await;
+                    }
+                    None => {
+                        // Data may still arrive after a stream ended;
+                        // libvirtd drops it too.
+                        tracing::debug!(client = session.id, "stray stream packet");
+                    }
+                },
                 _ => {
                     tracing::debug!(client = session.id, "ignoring message type {:?}", hdr.mtype);
                 }
@@ -353,7 +502,7 @@ impl Server {
 
 async fn write_loop<W: AsyncWrite + Unpin>(
     mut wr: W,
-    mut rx: mpsc::Receiver<Vec<u8>>,
+    mut rx: mpsc::Receiver<OutFrame>,
     out: Outbox,
 ) {
     loop {
@@ -364,7 +513,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         let Some(frame) = frame else {
             // Closing: flush what is already queued, then stop.
             while let Ok(more) = rx.try_recv() {
-                if wr.write_all(&more).await.is_err() {
+                if wr.write_all(&more.bytes).await.is_err() {
                     break;
                 }
             }
@@ -372,16 +521,19 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             let _ = wr.shutdown().await;
             return;
         };
-        if wr.write_all(&frame).await.is_err() {
+        if wr.write_all(&frame.bytes).await.is_err() {
             out.close();
             return;
         }
+        out.written(frame.bytes.len());
+        drop(frame);
         // Coalesce what is already queued before flushing.
         while let Ok(more) = rx.try_recv() {
-            if wr.write_all(&more).await.is_err() {
+            if wr.write_all(&more.bytes).await.is_err() {
                 out.close();
                 return;
             }
+            out.written(more.bytes.len());
         }
         if wr.flush().await.is_err() {
             out.close();
@@ -390,10 +542,39 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     }
 }
 
+/// Queues the REPLY of a call that opened a stream, then runs the stream.
+async fn open_stream(
+    sess: Arc<Session>,
+    hdr: packet::Header,
+    frame: Vec<u8>,
+    opened: streams::Opened,
+    slot: OwnedSemaphorePermit,
+) {
+    let Some(inbox) = streams::register(&sess, &hdr) else {
+        let mut st = opened.stream;
+        let _ = tokio::task::spawn_blocking(move || st.abort()).await;
+        sess.out.send_holding(
+            dispatch::error_frame(
+                &hdr,
+                &oxvirt_core::Error::raw(
+                    oxvirt_core::error::code::RPC,
+                    oxvirt_core::error::from::STREAMS,
+                    "too many open streams",
+                ),
+            ),
+            Some(slot),
+        );
+        return;
+    };
+    sess.out.send_holding(frame, Some(slot));
+    streams::run(sess, hdr, opened, inbox).await;
+}
+
 /// Server-side keepalive: after `keepalive_interval` seconds without
 /// traffic, PING; after `keepalive_count` unanswered PINGs, disconnect.
 async fn keepalive_loop(server: Arc<Server>, session: Arc<Session>, last_rx: Arc<Mutex<Instant>>) {
-    let interval = server.cfg.keepalive_interval;
+    let cfg = server.cfg();
+    let interval = cfg.keepalive_interval;
     if interval <= 0 {
         return;
     }
@@ -412,7 +593,7 @@ async fn keepalive_loop(server: Arc<Server>, session: Arc<Session>, last_rx: Arc
             unanswered = 0;
             continue;
         }
-        if server.cfg.keepalive_count > 0 && unanswered >= server.cfg.keepalive_count {
+        if cfg.keepalive_count > 0 && unanswered >= cfg.keepalive_count {
             tracing::info!(client = session.id, "keepalive timeout; disconnecting");
             session.out.close();
             return;
@@ -422,8 +603,42 @@ async fn keepalive_loop(server: Arc<Server>, session: Arc<Session>, last_rx: Arc
     }
 }
 
-/// Binds a unix socket with the given permissions, replacing a stale one.
-pub fn bind_unix(path: &Path, mode: u32) -> std::io::Result<tokio::net::UnixListener> {
+/// The gid of a group name (or a numeric gid), as unix_sock_group takes it.
+pub fn group_id(name: &str) -> std::io::Result<u32> {
+    if let Ok(gid) = name.parse::<u32>() {
+        return Ok(gid);
+    }
+    let cname = std::ffi::CString::new(name)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "bad group name"))?;
+    let mut grp: libc::group = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    let mut res: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: every pointer refers to a live local buffer of the given size.
+    let rc = unsafe {
+        libc::getgrnam_r(
+            cname.as_ptr(),
+            &mut grp,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut res,
+        )
+    };
+    if rc != 0 || res.is_null() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("Failed to lookup group '{}'", name),
+        ));
+    }
+    Ok(grp.gr_gid)
+}
+
+/// Binds a unix socket with the given permissions (and group), replacing
+/// a stale one.
+pub fn bind_unix(
+    path: &Path,
+    mode: u32,
+    gid: Option<u32>,
+) -> std::io::Result<tokio::net::UnixListener> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -439,6 +654,9 @@ pub fn bind_unix(path: &Path, mode: u32) -> std::io::Result<tokio::net::UnixList
     }
     let l = tokio::net::UnixListener::bind(path)?;
     use std::os::unix::fs::PermissionsExt;
+    if let Some(gid) = gid {
+        std::os::unix::fs::chown(path, None, Some(gid))?;
+    }
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     Ok(l)
 }
@@ -454,7 +672,7 @@ pub async fn accept_unix(
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, _)) => {
-                    tokio::spawn(server.clone().serve_client(stream, readonly));
+                    tokio::spawn(server.clone().serve_client(stream, readonly, false));
                 }
                 Err(e) => {
                     tracing::warn!("accept on {} failed: {}", path.display(), e);
@@ -467,15 +685,27 @@ pub async fn accept_unix(
     let _ = std::fs::remove_file(&path);
 }
 
-/// Accepts clients on TCP until the daemon stops.
+/// Whether auth "none" may serve a TCP peer: only on loopback.
+pub fn loopback_peer(peer: &std::net::SocketAddr) -> bool {
+    peer.ip().to_canonical().is_loopback()
+}
+
+/// Accepts clients on TCP until the daemon stops. With auth_tcp "none"
+/// (the only scheme oxvirtd offers) a client from outside the host is
+/// refused at CONNECT_OPEN.
 pub async fn accept_tcp(server: Arc<Server>, listener: tokio::net::TcpListener) {
     loop {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    tracing::debug!(%peer, "tcp client");
-                    tokio::spawn(server.clone().serve_client(stream, false));
+                    let refused = !loopback_peer(&peer);
+                    if refused {
+                        tracing::warn!(%peer, "tcp client from outside the host: auth \"none\" is for loopback only");
+                    } else {
+                        tracing::debug!(%peer, "tcp client");
+                    }
+                    tokio::spawn(server.clone().serve_client(stream, false, refused));
                 }
                 Err(e) => {
                     tracing::warn!("tcp accept failed: {}", e);

@@ -296,3 +296,177 @@ fn every_procedure_answers_garbage_with_a_reply() {
         }
     }
 }
+
+/// libvirt's test driver serves this PNG as every screenshot.
+const SCREENSHOT_PNG: &str = "/usr/share/libvirt/test-screenshot.png";
+
+#[test]
+fn screenshot_streams_through_the_daemon() {
+    if !Path::new(VIRSH).exists() || !Path::new(SCREENSHOT_PNG).exists() {
+        println!("skipping: virsh or libvirt's test screenshot is not installed");
+        return;
+    }
+    let want = std::fs::read(SCREENSHOT_PNG).expect("png");
+    let d = Daemon::start("screenshot");
+    let out_file = d.dir.join("x.ppm");
+    let (out, err, rc) = virsh(&d, &format!("screenshot test {}", out_file.display()));
+    assert_eq!(rc, 0, "stderr: {err}");
+    assert_eq!(
+        out.trim(),
+        format!(
+            "Screenshot saved to {}, with type of image/png",
+            out_file.display()
+        )
+    );
+    assert_eq!(std::fs::read(&out_file).expect("saved"), want);
+
+    // A read-only connection is refused, as by libvirtd.
+    let o = run(Command::new(VIRSH)
+        .arg("-r")
+        .arg("-c")
+        .arg(format!(
+            "test+unix:///default?socket={}-ro",
+            d.socket.display()
+        ))
+        .arg(format!("screenshot test {}", out_file.display())));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("read only access prevents virDomainScreenshot"),
+        "{err}"
+    );
+
+    // python: finish after EOF, abort halfway, then the connection works on.
+    let probe = run(Command::new(PYTHON).args(["-c", "import libvirt"]));
+    if probe.status.success() {
+        let py = r#"
+import sys, libvirt
+c = libvirt.open(sys.argv[1])
+d = c.lookupByName("test")
+st = c.newStream(0)
+print("mime", d.screenshot(st, 0, 0))
+data = b""
+while True:
+    b = st.recv(65536)
+    if not b:
+        break
+    data += b
+st.finish()
+print("len", len(data))
+st = c.newStream(0)
+d.screenshot(st, 0, 0)
+print("first", len(st.recv(100)))
+st.abort()
+print("type", c.getType())
+try:
+    d.screenshot(c.newStream(0), 0, 1)
+except libvirt.libvirtError as e:
+    print("flags", e.get_error_code())
+c.close()
+"#;
+        let o = run(Command::new(PYTHON).args(["-c", py, &d.uri()]));
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{out}\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(
+            out,
+            format!(
+                "mime image/png\nlen {}\nfirst 100\ntype TEST\nflags 8\n",
+                want.len()
+            )
+        );
+    }
+}
+
+#[test]
+fn stream_handshake_on_the_wire() {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    if !Path::new(SCREENSHOT_PNG).exists() {
+        println!("skipping: libvirt's test screenshot is not installed");
+        return;
+    }
+    let want = std::fs::read(SCREENSHOT_PNG).expect("png");
+    let d = Daemon::start("wire-stream");
+    const REMOTE: u32 = 0x2000_8086;
+    let mut s = UnixStream::connect(&d.socket).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let mut open = vec![0, 0, 0, 1, 0, 0, 0, 15];
+    open.extend_from_slice(b"test:///default\0");
+    open.extend_from_slice(&[0, 0, 0, 0]);
+    s.write_all(&frame(REMOTE, 1, 0, 1, &open)).expect("write");
+    assert_eq!(&read_frame(&mut s)[20..24], &[0, 0, 0, 0]);
+    // LOOKUP_BY_NAME "test" for the handle, then SCREENSHOT.
+    let mut name = vec![0, 0, 0, 4];
+    name.extend_from_slice(b"test");
+    s.write_all(&frame(REMOTE, 23, 0, 2, &name)).expect("write");
+    let r = read_frame(&mut s);
+    assert_eq!(&r[20..24], &[0, 0, 0, 0]);
+    let handle = r[24..].to_vec();
+    let mut args = handle.clone();
+    args.extend_from_slice(&[0; 8]); // screen 0, flags 0
+    s.write_all(&frame(REMOTE, 211, 0, 3, &args))
+        .expect("write");
+    let r = read_frame(&mut s);
+    assert_eq!(
+        &r[12..24],
+        &[0, 0, 0, 1, 0, 0, 0, 3, 0, 0, 0, 0],
+        "REPLY OK"
+    );
+    assert!(String::from_utf8_lossy(&r[24..]).contains("image/png"));
+    let mut got = Vec::new();
+    loop {
+        let r = read_frame(&mut s);
+        // STREAM, serial 3, CONTINUE; raw data, no length word
+        assert_eq!(
+            &r[8..24],
+            &[0, 0, 0, 211, 0, 0, 0, 3, 0, 0, 0, 3, 0, 0, 0, 2]
+        );
+        if r.len() == 24 {
+            break;
+        }
+        got.extend_from_slice(&r[24..]);
+    }
+    assert_eq!(got, want);
+    // finish: STREAM OK, confirmed by STREAM OK
+    s.write_all(&frame(REMOTE, 211, 3, 3, &[])).expect("write");
+    let r = read_frame(&mut s);
+    assert_eq!(r.len(), 24);
+    assert_eq!(
+        &r[8..24],
+        &[0, 0, 0, 211, 0, 0, 0, 3, 0, 0, 0, 3, 0, 0, 0, 0]
+    );
+
+    // abort before reading any data: STREAM ERROR, confirmed by STREAM OK
+    s.write_all(&frame(REMOTE, 211, 0, 4, &args))
+        .expect("write");
+    let r = read_frame(&mut s);
+    assert_eq!(
+        &r[12..24],
+        &[0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 0],
+        "REPLY OK"
+    );
+    let mut abort = frame(REMOTE, 211, 3, 4, &[]);
+    abort[27] = 1; // status ERROR
+    s.write_all(&abort).expect("write");
+    loop {
+        let r = read_frame(&mut s);
+        if r[12..16] == [0, 0, 0, 3] && r[20..24] == [0, 0, 0, 0] {
+            assert_eq!(r.len(), 24, "empty confirmation");
+            break;
+        }
+    }
+    // Stray stream data for a finished stream is dropped; calls go on.
+    s.write_all(&frame(REMOTE, 211, 3, 3, b"late"))
+        .expect("write");
+    s.write_all(&frame(REMOTE, 3, 0, 5, &[])).expect("write");
+    loop {
+        let r = read_frame(&mut s);
+        if r[12..20] == [0, 0, 0, 1, 0, 0, 0, 5] {
+            assert_eq!(&r[20..24], &[0, 0, 0, 0]);
+            break;
+        }
+    }
+}
