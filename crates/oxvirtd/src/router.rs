@@ -73,7 +73,7 @@ mod tests {
         assert!(r.open("", 0).is_ok());
         let e = r.open("test:///%a\u{e9}", 0).err().expect("refused");
         assert_eq!(e.code, code::INVALID_ARG);
-        let e = r.open("qemu:///system", 0).err().expect("no driver");
+        let e = r.open("xen:///system", 0).err().expect("no driver");
         assert_eq!(e.code, code::NO_CONNECT);
     }
 }
