@@ -115,7 +115,12 @@ impl Drop for Daemon {
 }
 
 fn virsh(d: &Daemon, args: &[&str]) -> (String, String, bool) {
-    let o = Command::new(VIRSH)
+    cli(VIRSH, d, args)
+}
+
+/// Runs a virsh-compatible client (the real virsh or our oxvirsh).
+fn cli(tool: &str, d: &Daemon, args: &[&str]) -> (String, String, bool) {
+    let o = Command::new(tool)
         .arg("-q")
         .arg("-c")
         .arg(d.uri())
@@ -132,12 +137,20 @@ fn virsh(d: &Daemon, args: &[&str]) -> (String, String, bool) {
 }
 
 fn ok(d: &Daemon, args: &[&str]) {
-    let (out, err, good) = virsh(d, args);
-    assert!(good, "virsh {:?} failed: {} {}", args, out, err);
+    ok_with(VIRSH, d, args)
+}
+
+fn ok_with(tool: &str, d: &Daemon, args: &[&str]) {
+    let (out, err, good) = cli(tool, d, args);
+    assert!(good, "{} {:?} failed: {} {}", tool, args, out, err);
 }
 
 fn state(d: &Daemon, name: &str) -> String {
-    let (out, err, good) = virsh(d, &["domstate", "--reason", name]);
+    state_with(VIRSH, d, name)
+}
+
+fn state_with(tool: &str, d: &Daemon, name: &str) -> String {
+    let (out, err, good) = cli(tool, d, &["domstate", "--reason", name]);
     if good {
         out
     } else {
@@ -280,10 +293,38 @@ fn lifecycle_lines(lines: &[String], name: &str) -> Vec<String> {
 
 #[test]
 fn lifecycle_matches_reference() {
+    lifecycle_with(VIRSH, "life");
+}
+
+/// The same steps driven by oxvirsh through its remote driver.
+#[test]
+fn lifecycle_with_oxvirsh_matches_reference() {
+    let Some(ox) = oxvirsh() else {
+        println!("skipping: oxvirsh is not built");
+        return;
+    };
+    lifecycle_with(&ox, "lifeox");
+}
+
+/// Our oxvirsh binary from this workspace's target directory.
+fn oxvirsh() -> Option<String> {
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_oxvirtd"));
+    let p = exe.parent()?.join("oxvirsh");
+    if !p.exists() {
+        let _ = Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "oxvirsh"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status();
+    }
+    p.exists().then(|| p.to_string_lossy().into_owned())
+}
+
+fn lifecycle_with(tool: &str, tag: &str) {
     if !prerequisites() {
         return;
     }
-    let d = Daemon::new("life");
+    println!("client: {}", tool);
+    let d = Daemon::new(tag);
     let kind = if kvm_usable() { "kvm" } else { "qemu" };
     println!(
         "no-OS guest accelerator: {}",
@@ -310,8 +351,8 @@ fn lifecycle_matches_reference() {
         vec!["destroy", "e2e"],
     ];
     for s in &steps {
-        ok(&d, s);
-        let st = state(&d, "e2e");
+        ok_with(tool, &d, s);
+        let st = state_with(tool, &d, "e2e");
         println!("{:<12} -> {}", s[0], st);
         got.push(format!("{} {}", s[0], st));
     }
