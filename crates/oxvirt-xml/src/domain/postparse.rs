@@ -7,6 +7,7 @@ use super::{BootDev, Domain, OsType, ParseFlags};
 
 /// Fills in the defaults every driver sees.
 pub fn post_parse(def: &mut Domain, _flags: ParseFlags) -> Result<()> {
+    super::validate::post_parse(def)?;
     super::devices::assign_indexes(&mut def.devices.controllers);
     def.devices.post_parse_devices()?;
     def.devices.chardevs.post_parse()?;
@@ -103,6 +104,7 @@ fn device_boot_orders(def: &Domain) -> Vec<String> {
 
 /// Checks that hold across sections.
 pub fn validate(def: &Domain) -> Result<()> {
+    super::validate::validate(def)?;
     for c in &def.devices.controllers {
         c.validate()?;
     }
