@@ -43,6 +43,7 @@ pub(crate) fn numa_cells(def: &Domain) -> Vec<&Element> {
 /// Errors libvirt raises while reading the sections.
 pub fn parse_time(def: &Domain) -> Result<()> {
     sysinfo(def)?;
+    super::devices::validate::parse_time(&def.devices)?;
     cputune_sched(def)?;
     resctrl(def)?;
     numa(def)?;
@@ -53,6 +54,7 @@ pub fn parse_time(def: &Domain) -> Result<()> {
 /// Errors of libvirt's generic post-parse step.
 pub fn post_parse(def: &Domain) -> Result<()> {
     firmware_features(def)?;
+    super::devices::validate::post_parse(&def.devices)?;
     if def.name.contains('/') {
         return Err(Error::xml(format!("name {} cannot contain '/'", def.name)));
     }
@@ -64,6 +66,7 @@ pub fn validate(def: &Domain) -> Result<()> {
     boot_menu(def)?;
     hugepages(def)?;
     loader(def)?;
+    super::devices::validate::validate(&def.devices)?;
     Ok(())
 }
 
