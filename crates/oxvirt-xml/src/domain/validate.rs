@@ -43,6 +43,10 @@ pub(crate) fn numa_cells(def: &Domain) -> Vec<&Element> {
 /// Errors libvirt raises while reading the sections.
 pub fn parse_time(def: &Domain) -> Result<()> {
     sysinfo(def)?;
+    seclabels(def)?;
+    if let Some(gic) = def.sections.raw("features").and_then(|f| f.child("gic")) {
+        check_enum(gic, "version", &["2", "3", "host"])?;
+    }
     super::devices::validate::parse_time(&def.devices)?;
     cputune_sched(def)?;
     resctrl(def)?;
@@ -66,6 +70,7 @@ pub fn validate(def: &Domain) -> Result<()> {
     boot_menu(def)?;
     hugepages(def)?;
     loader(def)?;
+    memory_devices(def)?;
     super::devices::validate::validate(&def.devices)?;
     Ok(())
 }
@@ -609,6 +614,62 @@ fn loader(def: &Domain) -> Result<()> {
             _ => {}
         },
         _ => {}
+    }
+    Ok(())
+}
+
+/// Domain `<seclabel>`s: one per model, and every one with a model when
+/// there are several.
+fn seclabels(def: &Domain) -> Result<()> {
+    let labels: Vec<&Element> = def
+        .sections
+        .raw
+        .iter()
+        .filter(|e| e.name == "seclabel")
+        .collect();
+    for (i, l) in labels.iter().enumerate() {
+        if let Some(m) = l.attr("model") {
+            if labels[..i].iter().any(|o| o.attr("model") == Some(m)) {
+                return Err(Error::Detail(format!(
+                    "seclabel for model {} is already provided",
+                    m
+                )));
+            }
+        }
+    }
+    if labels.len() > 1 && labels.iter().any(|l| l.attr("model").is_none()) {
+        return Err(Error::xml(
+            "missing security model when using multiple labels",
+        ));
+    }
+    Ok(())
+}
+
+/// `<memory>` devices must target an existing guest NUMA node.
+fn memory_devices(def: &Domain) -> Result<()> {
+    let ncells = numa_cells(def).len();
+    for r in def.devices.raw.iter().filter(|r| r.0.name == "memory") {
+        let Some(node) =
+            r.0.child("target")
+                .and_then(|t| t.child("node"))
+                .and_then(|n| n.text().trim().parse::<i64>().ok())
+        else {
+            continue;
+        };
+        if node < 0 {
+            continue;
+        }
+        if ncells == 0 {
+            return Err(Error::Detail(
+                "can't add memory backend as guest has no NUMA nodes configured".into(),
+            ));
+        }
+        if node as usize >= ncells {
+            return Err(Error::Detail(format!(
+                "can't add memory backend for guest node '{}' as the guest has only '{}' NUMA nodes configured",
+                node, ncells
+            )));
+        }
     }
     Ok(())
 }

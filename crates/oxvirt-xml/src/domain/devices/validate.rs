@@ -63,17 +63,41 @@ pub fn parse_time(devs: &Devices) -> Result<()> {
             "tpm" if el.child("backend").is_none() => {
                 return Err(Error::xml("missing TPM device backend"));
             }
-            "shmem" => {
-                let msi = el
-                    .child("msi")
-                    .is_some_and(|m| m.attr("enabled") == Some("yes"));
-                if msi && el.child("server").is_none() {
-                    return Err(Error::xml("msi option is only supported with a server"));
-                }
+            "shmem" if el.child("msi").is_some() && el.child("server").is_none() => {
+                return Err(Error::xml("msi option is only supported with a server"));
             }
             _ => {}
         }
         usb_port(el)?;
+    }
+    let boots = devs
+        .disks
+        .iter()
+        .flat_map(|d| d.extra.children.iter())
+        .chain(devs.interfaces.iter().flat_map(|n| n.extra.children.iter()))
+        .chain(devs.raw.iter().flat_map(|r| r.0.elements()))
+        .filter(|c| c.name == "boot");
+    for b in boots {
+        if let Some(lp) = b.attr("loadparm") {
+            loadparm(lp)?;
+        }
+    }
+    for d in &devs.disks {
+        if let Some(src) = &d.source_el {
+            let mut seen: Vec<&str> = Vec::new();
+            for m in src
+                .children_named("seclabel")
+                .filter_map(|l| l.attr("model"))
+            {
+                if seen.contains(&m) {
+                    return Err(Error::Detail(format!(
+                        "seclabel for model {} is already provided",
+                        m
+                    )));
+                }
+                seen.push(m);
+            }
+        }
     }
     for n in &devs.interfaces {
         if let Some(b) = n.extra.children.iter().find(|c| c.name == "backend") {
@@ -82,6 +106,28 @@ pub fn parse_time(devs: &Devices) -> Result<()> {
         if let Some(drv) = n.extra.children.iter().find(|c| c.name == "driver") {
             props::opt_uint::<u32>(drv, "queues")?;
         }
+    }
+    Ok(())
+}
+
+/// A `<boot loadparm>`: one to eight characters of `[A-Z0-9. ]` once
+/// upper-cased.
+fn loadparm(v: &str) -> Result<()> {
+    let up = v.to_uppercase();
+    if up.is_empty() || up.len() > 8 {
+        return Err(Error::internal(format!(
+            "loadparm value '{}' must be between 1 and 8 characters",
+            up
+        )));
+    }
+    if !up
+        .chars()
+        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '.' || c == ' ')
+    {
+        return Err(Error::internal(format!(
+            "invalid loadparm value '{}', expecting chars in set of [a-zA-Z0-9.] and blank spaces",
+            up
+        )));
     }
     Ok(())
 }
