@@ -93,6 +93,11 @@ pub fn canonical_cpu(el: &Element) -> Element {
                     push(&mut out, n);
                 }
             }
+            "numa" => {
+                if let Some(n) = el.child("numa") {
+                    push(&mut out, canonical_numa(n).unwrap_or_else(|| n.clone()));
+                }
+            }
             other => {
                 for c in el.children_named(other) {
                     push(&mut out, c.clone());
@@ -106,4 +111,69 @@ pub fn canonical_cpu(el: &Element) -> Element {
         }
     }
     out
+}
+
+/// The guest NUMA cells in KiB, by cell id (`None` when a cell does not
+/// parse; validation reports it).
+pub fn numa_cell_memory(numa: &Element) -> Option<Vec<u64>> {
+    Some(
+        numa_cells_by_id(numa)?
+            .iter()
+            .map(|(_, kib, _)| *kib)
+            .collect(),
+    )
+}
+
+/// Cells as (element, memory KiB, canonical cpus) ordered by id.
+fn numa_cells_by_id(numa: &Element) -> Option<Vec<(&Element, u64, Option<String>)>> {
+    let cells: Vec<&Element> = numa.children_named("cell").collect();
+    let mut slots: Vec<Option<(&Element, u64, Option<String>)>> = vec![None; cells.len()];
+    for (i, c) in cells.iter().enumerate() {
+        let id = match c.attr("id") {
+            None => i,
+            Some(v) => v.trim().parse::<usize>().ok()?,
+        };
+        let slot = slots.get_mut(id)?;
+        if slot.is_some() {
+            return None;
+        }
+        let kib = crate::props::memory_kib(c.attr("memory")?, c.attr("unit"), "./@memory").ok()?;
+        let cpus = match c.attr("cpus") {
+            Some(s) => {
+                let bits = super::postparse::parse_cpuset(s).ok()?;
+                (!bits.is_empty()).then(|| super::postparse::format_cpuset(&bits))
+            }
+            None => None,
+        };
+        *slot = Some((*c, kib, cpus));
+    }
+    slots.into_iter().collect()
+}
+
+/// `<numa>` as libvirt writes it: cells by id, each with its id, CPU
+/// list, memory in KiB and access attributes.
+fn canonical_numa(numa: &Element) -> Option<Element> {
+    let mut out = Element::new("numa");
+    out.line = numa.line;
+    for (i, (c, kib, cpus)) in numa_cells_by_id(numa)?.into_iter().enumerate() {
+        let mut n = Element::new("cell");
+        n.line = c.line;
+        n.set_attr("id", i.to_string());
+        if let Some(cpus) = cpus {
+            n.set_attr("cpus", cpus);
+        }
+        n.set_attr("memory", kib.to_string());
+        n.set_attr("unit", "KiB");
+        for k in ["memAccess", "discard"] {
+            if let Some(v) = c.attr(k) {
+                n.set_attr(k, v);
+            }
+        }
+        n.children = c.children.clone();
+        push(&mut out, n);
+    }
+    for c in numa.elements().filter(|c| c.name != "cell") {
+        push(&mut out, c.clone());
+    }
+    Some(out)
 }

@@ -12,6 +12,7 @@ pub mod os;
 pub mod postparse;
 pub mod sections;
 pub mod tune;
+pub mod validate;
 
 use crate::dom::{self, Attr, Element};
 use crate::error::{Error, Result};
@@ -464,6 +465,7 @@ impl Domain {
         if !uuid_given {
             def.uuid = Uuid::default();
         }
+        validate::parse_time(&def)?;
         if !flags.skip_post_parse {
             postparse::post_parse(&mut def, flags)?;
             postparse::validate(&def)?;

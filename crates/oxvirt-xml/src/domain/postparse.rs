@@ -6,7 +6,8 @@ use crate::error::{Error, Result};
 use super::{BootDev, Domain, OsType, ParseFlags};
 
 /// Fills in the defaults every driver sees.
-pub fn post_parse(def: &mut Domain, _flags: ParseFlags) -> Result<()> {
+pub fn post_parse(def: &mut Domain, flags: ParseFlags) -> Result<()> {
+    super::validate::post_parse(def)?;
     super::devices::assign_indexes(&mut def.devices.controllers);
     def.devices.post_parse_devices()?;
     def.devices.chardevs.post_parse()?;
@@ -15,6 +16,28 @@ pub fn post_parse(def: &mut Domain, _flags: ParseFlags) -> Result<()> {
     let arch = def.os.arch.clone().unwrap_or_default();
     for v in def.devices.videos.iter_mut() {
         v.post_parse(&virt, &os_type, &arch);
+    }
+    // Memory: without <memory> (or on ABI update) the NUMA cells give
+    // the initial size, to which memory devices add.
+    if def.memory == 0 || flags.abi_update {
+        let numa: u64 = def
+            .sections
+            .raw("cpu")
+            .and_then(|c| c.child("numa"))
+            .and_then(super::cpu::numa_cell_memory)
+            .map(|v| v.iter().sum())
+            .unwrap_or(0);
+        if numa > 0 {
+            let hotplug: u64 = def
+                .devices
+                .raw
+                .iter()
+                .filter(|r| r.0.name == "memory")
+                .filter_map(|r| r.0.child("target").and_then(|t| t.child("size")))
+                .filter_map(|s| crate::props::memory_kib(&s.text(), s.attr("unit"), "./size").ok())
+                .sum();
+            def.memory = numa + hotplug;
+        }
     }
     // Memory
     if def.memory == 0 {
@@ -103,6 +126,7 @@ fn device_boot_orders(def: &Domain) -> Vec<String> {
 
 /// Checks that hold across sections.
 pub fn validate(def: &Domain) -> Result<()> {
+    super::validate::validate(def)?;
     for c in &def.devices.controllers {
         c.validate()?;
     }

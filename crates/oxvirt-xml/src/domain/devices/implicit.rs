@@ -12,7 +12,7 @@ use super::{maybe_add, Devices, DriveAddress};
 fn scsi_hostdev_address(el: &Element) -> Option<DriveAddress> {
     if el.name != "hostdev"
         || el.attr("type") != Some("scsi")
-        || el.attr("mode").unwrap_or("subsys") != "subsys"
+        || el.attr("mode").unwrap_or("subsystem") != "subsystem"
     {
         return None;
     }
@@ -22,7 +22,7 @@ fn scsi_hostdev_address(el: &Element) -> Option<DriveAddress> {
 fn is_scsi_hostdev(el: &Element) -> bool {
     el.name == "hostdev"
         && el.attr("type") == Some("scsi")
-        && el.attr("mode").unwrap_or("subsys") == "subsys"
+        && el.attr("mode").unwrap_or("subsystem") == "subsystem"
 }
 
 /// Replaces (or adds) the `<address>` child of `el`.

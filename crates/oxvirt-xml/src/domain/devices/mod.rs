@@ -8,6 +8,7 @@ pub mod graphics;
 pub mod hostdev;
 pub mod implicit;
 pub mod net;
+pub mod validate;
 pub mod video;
 
 use crate::dom::Element;
