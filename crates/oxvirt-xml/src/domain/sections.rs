@@ -103,6 +103,10 @@ fn numatune_without_auto_nodeset(e: &Element) -> Element {
 impl Sections {
     pub fn parse(root: &Element, _flags: ParseFlags) -> Result<Sections> {
         let clock = Clock::parse(root.child("clock"))?;
+        let max_vcpus: u32 = root
+            .child("vcpu")
+            .and_then(|v| v.text().trim().parse().ok())
+            .unwrap_or(1);
         let kept: Vec<&str> = BEFORE_VCPU
             .iter()
             .chain(AFTER_VCPU)
@@ -117,6 +121,8 @@ impl Sections {
             .map(|e| {
                 if e.name == "cpu" {
                     super::cpu::canonical_cpu(e)
+                } else if e.name == "cputune" {
+                    super::tune::canonical_cputune(e, max_vcpus)
                 } else if e.name == "numatune" {
                     numatune_without_auto_nodeset(e)
                 } else {

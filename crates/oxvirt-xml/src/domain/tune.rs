@@ -22,9 +22,9 @@ const CPUTUNE_ORDER: &[&str] = &[
     "vcpupin",
     "emulatorpin",
     "iothreadpin",
+    "emulatorsched",
     "vcpusched",
     "iothreadsched",
-    "emulatorsched",
     "cachetune",
     "memorytune",
 ];
@@ -47,6 +47,64 @@ pub struct BlkioDevice {
     pub write_iops: u32,
     pub read_bps: u64,
     pub write_bps: u64,
+}
+
+/// `<cputune>` as libvirt writes it back: children in libvirt's order,
+/// one `vcpusched`/`iothreadsched` per thread, resource-control groups
+/// limited to existing vCPUs (empty ones dropped), and their `node`/`cache`
+/// entries before their monitors.
+pub(crate) fn canonical_cputune(e: &Element, max_vcpus: u32) -> Element {
+    let mut out = e.clone();
+    let mut kids: Vec<Element> = Vec::new();
+    for c in e.elements() {
+        match c.name.as_str() {
+            "vcpusched" | "iothreadsched" => {
+                let key = if c.name == "vcpusched" {
+                    "vcpus"
+                } else {
+                    "iothreads"
+                };
+                let Some(ids) = c.attr(key).and_then(|v| parse_cpuset(v).ok()) else {
+                    kids.push(c.clone());
+                    continue;
+                };
+                for id in ids {
+                    let mut one = c.clone();
+                    one.set_attr(key, id.to_string());
+                    kids.push(one);
+                }
+            }
+            "cachetune" | "memorytune" => {
+                let mut g = c.clone();
+                if let Some(v) = c.attr("vcpus").and_then(|v| parse_cpuset(v).ok()) {
+                    let kept: Vec<u32> = v.into_iter().filter(|c| *c < max_vcpus).collect();
+                    if kept.is_empty() {
+                        continue;
+                    }
+                    g.set_attr("vcpus", format_cpuset(&kept));
+                }
+                let (monitors, rest): (Vec<Node>, Vec<Node>) = g
+                    .children
+                    .into_iter()
+                    .partition(|n| matches!(n, Node::Element(x) if x.name == "monitor"));
+                g.children = rest.into_iter().chain(monitors).collect();
+                kids.push(g);
+            }
+            _ => kids.push(c.clone()),
+        }
+    }
+    let thread_key = |c: &Element| -> u64 {
+        match c.name.as_str() {
+            "vcpusched" => key_of(c, "vcpus"),
+            "iothreadsched" => key_of(c, "iothreads"),
+            "vcpupin" => key_of(c, "vcpu"),
+            "iothreadpin" => key_of(c, "iothread"),
+            _ => 0,
+        }
+    };
+    kids.sort_by_key(|c| (rank(CPUTUNE_ORDER, &c.name), thread_key(c)));
+    out.children = kids.into_iter().map(Node::Element).collect();
+    out
 }
 
 fn rank(order: &[&str], name: &str) -> usize {

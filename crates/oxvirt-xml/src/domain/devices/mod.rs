@@ -137,7 +137,11 @@ impl Devices {
                 }
                 "graphics" => d.graphics.push(Graphics::parse(c, flags)?),
                 "video" => insert_video(&mut d.videos, Video::parse(c, flags)?),
-                n if super::is_schema_element(n) => d.raw.push(Raw(c.clone())),
+                n if super::is_schema_element(n) => {
+                    let mut c = c.clone();
+                    unix_source_mode(&mut c);
+                    d.raw.push(Raw(c))
+                }
                 _ => {}
             }
         }
@@ -174,5 +178,37 @@ impl Devices {
                 r.format(w);
             }
         });
+    }
+}
+
+/// Character sources of unix type inside smartcards, redirdevs and egd rng
+/// backends are written with their mode, `connect` unless given
+/// (virDomainChrSourceDefFormat).
+fn unix_source_mode(el: &mut Element) {
+    use crate::dom::Node;
+    let holder: Option<&mut Element> = match el.name.as_str() {
+        "smartcard" | "redirdev" => Some(el),
+        "rng" => el.children.iter_mut().find_map(|n| match n {
+            Node::Element(b) if b.name == "backend" && b.attr("model") == Some("egd") => Some(b),
+            _ => None,
+        }),
+        _ => None,
+    };
+    let Some(h) = holder else { return };
+    if h.attr("type") != Some("unix") {
+        return;
+    }
+    for n in h.children.iter_mut() {
+        if let Node::Element(src) = n {
+            if src.name == "source" && src.attr("mode").is_none() && src.attr("path").is_some() {
+                src.attrs.insert(
+                    0,
+                    crate::dom::Attr {
+                        name: "mode".into(),
+                        value: "connect".into(),
+                    },
+                );
+            }
+        }
     }
 }

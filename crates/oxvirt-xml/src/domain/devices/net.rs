@@ -13,6 +13,9 @@ pub struct Net {
     /// `type`: network, bridge, user, direct, ethernet, ...
     pub net_type: String,
     pub mac: Option<String>,
+    /// `<mac type=... check=...>` (generated/static, yes/no), as written.
+    pub mac_type: Option<String>,
+    pub mac_check: Option<String>,
     /// The `<source>` element as written.
     pub source_el: Option<Element>,
     /// `<target dev=...>`
@@ -61,6 +64,8 @@ impl Net {
         Ok(Net {
             net_type: el.attr("type").unwrap_or("user").to_string(),
             mac: el.child("mac").and_then(|m| props::opt(m, "address")),
+            mac_type: el.child("mac").and_then(|m| props::opt(m, "type")),
+            mac_check: el.child("mac").and_then(|m| props::opt(m, "check")),
             source_el: el.child("source").cloned(),
             target_dev: target_el.as_ref().and_then(|t| props::opt(t, "dev")),
             target_el,
@@ -86,7 +91,13 @@ impl Net {
                 match name {
                     "mac" => {
                         if let Some(m) = &self.mac {
-                            w.empty("mac", Attrs::new().add("address", m));
+                            w.empty(
+                                "mac",
+                                Attrs::new()
+                                    .add("address", m)
+                                    .opt("type", self.mac_type.as_deref())
+                                    .opt("check", self.mac_check.as_deref()),
+                            );
                         }
                     }
                     "source" => self.source_el.iter().for_each(|e| w.element(e)),
