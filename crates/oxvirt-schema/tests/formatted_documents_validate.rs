@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use oxvirt_xml::domain::{Domain, FormatFlags, ParseFlags, ParseOptions};
 use oxvirt_xml::network::Network;
-use oxvirt_xml::storage::Pool;
+use oxvirt_xml::snapshot::{self, Snapshot};
+use oxvirt_xml::storage::{Pool, VolParseFlags, Volume};
 
 fn corpus() -> Option<PathBuf> {
     let p = match std::env::var_os("OXVIRT_SHARED") {
@@ -89,11 +90,46 @@ fn formatted_documents_validate() {
         .filter_map(|x| Pool::parse(&x).ok())
         .map(|p| p.format())
         .collect();
+    let vol_rows = std::fs::read_to_string(root.join("xml/manifests/storagevolxml2xml.tsv"))
+        .unwrap_or_default();
+    let volumes: Vec<String> = vol_rows
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            let pool_xml = std::fs::read_to_string(root.join(c.get(1)?)).ok()?;
+            let pool = Pool::parse(&pool_xml).ok()?;
+            let x = std::fs::read_to_string(root.join(c.get(2)?)).ok()?;
+            let v = Volume::parse(&x, pool.kind, VolParseFlags::default()).ok()?;
+            Some(v.format())
+        })
+        .collect();
+    let snap_rows = std::fs::read_to_string(root.join("xml/manifests/domainsnapshotxml2xml.tsv"))
+        .unwrap_or_default();
+    let snapshots: Vec<String> = snap_rows
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            let x = std::fs::read_to_string(root.join(c.get(2)?)).ok()?;
+            let flags = c.get(6).copied().unwrap_or("");
+            let pf = snapshot::ParseFlags {
+                redefine: flags.contains("TEST_REDEFINE"),
+                internal: flags.contains("TEST_INTERNAL"),
+                offline: false,
+                now: Some(1),
+            };
+            let parsed = Snapshot::parse(&x, pf, &ParseOptions::default()).ok()?;
+            Some(parsed.def.format(None, snapshot::FormatFlags::default()))
+        })
+        .collect();
     let mut failures = Vec::new();
     for (kind, docs) in [
         ("domain", domains),
         ("network", networks),
         ("storagepool", pools),
+        ("storagevol", volumes),
+        ("domainsnapshot", snapshots),
     ] {
         let (n, bad) = check(kind, docs);
         println!(
