@@ -147,6 +147,12 @@ impl Stream for BufferStream {
 #[allow(unused_variables)]
 pub trait Connection: Send + Sync {
     // ---- connection -------------------------------------------------
+    /// Whether every call returns promptly without I/O to guests or disks
+    /// worth a thread (an in-memory driver). The daemon then runs calls
+    /// inline instead of handing them to its blocking pool.
+    fn calls_are_quick(&self) -> bool {
+        false
+    }
     fn uri(&self) -> Result<String>;
     /// "Test", "QEMU", ...
     fn get_type(&self) -> Result<String>;

@@ -128,6 +128,9 @@ fn api_name(flags: u32, plain: &'static str, with_flags: &'static str) -> &'stat
 }
 
 impl Connection for TestConnection {
+    fn calls_are_quick(&self) -> bool {
+        true
+    }
     fn uri(&self) -> Result<String> {
         Ok(self.uri.clone())
     }
@@ -145,7 +148,11 @@ impl Connection for TestConnection {
         Ok(node::SYSINFO.into())
     }
     fn capabilities(&self) -> Result<String> {
-        Ok(node::capabilities(&self.driver.lock()))
+        Ok(self
+            .driver
+            .caps
+            .get_or_init(|| node::capabilities(&self.driver.lock()))
+            .clone())
     }
     fn node_info(&self) -> Result<NodeInfo> {
         Ok(self.driver.lock().node.clone())

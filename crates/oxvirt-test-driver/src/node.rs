@@ -141,6 +141,7 @@ fn new_driver(state: State) -> Driver {
     Driver {
         state: Mutex::new(state),
         events: EventHub::new(),
+        caps: std::sync::OnceLock::new(),
     }
 }
 

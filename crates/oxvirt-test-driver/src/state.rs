@@ -299,6 +299,8 @@ impl State {
 pub(crate) struct Driver {
     pub state: Mutex<State>,
     pub events: EventHub,
+    /// The capabilities document: the fake host never changes.
+    pub caps: std::sync::OnceLock<String>,
 }
 
 impl Driver {
