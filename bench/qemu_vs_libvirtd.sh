@@ -3,6 +3,7 @@
 # oxvirtd, plus the physical floor (QEMU started by hand), in one run.
 #
 #   bench/qemu_vs_libvirtd.sh [RUNS]        (default 20)
+#   CYCLES=N: lifecycles run afterwards for the leak check (default 200)
 #
 # Uses ../shared/bench/vm_lifecycle_bench.py (64 MiB, 1 vCPU, KVM, no guest
 # OS) and ../shared/bench/qemu_floor.py, starts the reference daemon with
@@ -66,6 +67,12 @@ for k in ["save", "restore"]:
     print(f"{k}: oxvirtd/libvirtd {ox[k]/lv[k]:.2f} (target <= 0.33)")
 PYEOF
 
+# The leak check: CYCLES more full lifecycles on oxvirtd (default 200).
+CYCLES=${CYCLES:-200}
+if [ "$CYCLES" -gt 0 ]; then
+  echo "== leak check: $CYCLES more lifecycles on oxvirtd"
+  $PY "$BENCH/vm_lifecycle_bench.py" "$OXURI" "$CYCLES" >"$ROOT/cycles.txt"
+fi
 LEFT=$(ls "$ROOT/lib/oxvirt/qemu/run" 2>/dev/null | wc -l)
 FD1=$(ls /proc/$OXPID/fd | wc -l)
 QEMUS=$(pgrep -c -f "guest=lat-" || true)
