@@ -5,6 +5,7 @@
 
 pub mod cmd;
 pub mod cmds;
+pub mod complete;
 pub mod ctl;
 pub mod defs;
 pub mod parse;

@@ -270,18 +270,79 @@ Miscellaneous: Daemon Secrets Debug Readline\n"
     );
 }
 
+/// Line-editing helper: virsh's completion of commands and options.
+struct Shell;
+
+impl rustyline::completion::Completer for Shell {
+    type Candidate = String;
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &rustyline::Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<String>)> {
+        Ok(oxvirsh::complete::complete(line, pos))
+    }
+}
+impl rustyline::hint::Hinter for Shell {
+    type Hint = String;
+}
+impl rustyline::highlight::Highlighter for Shell {}
+impl rustyline::validate::Validator for Shell {}
+impl rustyline::Helper for Shell {}
+
+/// Parses and runs one line of the interactive shell.
+fn run_line(ctl: &mut Ctl, line: &str) -> bool {
+    match parse::parse_string(line) {
+        Ok(cmds) => run(ctl, &cmds),
+        Err(msgs) => {
+            for m in msgs {
+                ctl.error(&m);
+            }
+            false
+        }
+    }
+}
+
+/// The shell reading a pipe or file: like readline without a terminal, it
+/// shows each prompt followed by the line it read.
+fn interactive_plain(ctl: &mut Ctl) -> bool {
+    use std::io::BufRead;
+    let mut ok = true;
+    let mut lines = std::io::stdin().lock().lines();
+    loop {
+        ctl.print(if ctl.readonly { "virsh > " } else { "virsh # " });
+        let Some(Ok(line)) = lines.next() else {
+            ctl.print("\n");
+            break;
+        };
+        ctl.print(&format!("{}\n", line));
+        ok = run_line(ctl, &line);
+        if ctl.quit {
+            ctl.print("\n");
+            break;
+        }
+    }
+    ok
+}
+
 fn interactive(ctl: &mut Ctl) -> bool {
     if !ctl.quiet {
         ctl.print("Welcome to virsh, the virtualization interactive terminal.\n\n");
         ctl.print("Type:  'help' for help with commands\n       'quit' to quit\n\n");
     }
-    let mut rl = match rustyline::DefaultEditor::new() {
+    // SAFETY: isatty only inspects the descriptor.
+    if unsafe { libc::isatty(0) } == 0 {
+        return interactive_plain(ctl);
+    }
+    let mut rl = match rustyline::Editor::<Shell, rustyline::history::DefaultHistory>::new() {
         Ok(r) => r,
         Err(e) => {
             ctl.error(&format!("cannot start line editing: {}", e));
             return false;
         }
     };
+    rl.set_helper(Some(Shell));
     let hist = std::env::var("HOME")
         .ok()
         .map(|h| std::path::PathBuf::from(h).join(".cache/virsh/history"));
@@ -296,15 +357,7 @@ fn interactive(ctl: &mut Ctl) -> bool {
                 if !line.trim().is_empty() {
                     let _ = rl.add_history_entry(line.as_str());
                 }
-                match parse::parse_string(&line) {
-                    Ok(cmds) => ok = run(ctl, &cmds),
-                    Err(msgs) => {
-                        for m in msgs {
-                            ctl.error(&m);
-                        }
-                        ok = false;
-                    }
-                }
+                ok = run_line(ctl, &line);
                 if ctl.quit {
                     break;
                 }
@@ -363,8 +416,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    // The interactive shell exits successfully whatever its last command
+    // did, as virsh's does.
     let ok = if ctl.imode {
-        interactive(&mut ctl)
+        interactive(&mut ctl);
+        true
     } else {
         run(&mut ctl, &cmds)
     };
