@@ -196,6 +196,68 @@ pub trait Connection: Send + Sync {
     fn node_memory_stats(&self, cell: i32, flags: u32) -> Result<Vec<(String, u64)>> {
         nosup!("virNodeGetMemoryStats")
     }
+    fn node_free_pages(
+        &self,
+        pages: &[u32],
+        start_cell: i32,
+        cell_count: u32,
+        flags: u32,
+    ) -> Result<Vec<u64>> {
+        nosup!("virNodeGetFreePages")
+    }
+    fn node_alloc_pages(
+        &self,
+        pages: &[u32],
+        counts: &[u64],
+        start_cell: i32,
+        cell_count: u32,
+        flags: u32,
+    ) -> Result<i32> {
+        nosup!("virNodeAllocPages")
+    }
+    fn node_get_memory_parameters(&self, flags: u32) -> Result<Vec<TypedParam>> {
+        nosup!("virNodeGetMemoryParameters")
+    }
+    fn node_set_memory_parameters(&self, flags: u32) -> Result<()> {
+        nosup!("virNodeSetMemoryParameters")
+    }
+    fn node_suspend_for_duration(&self, target: u32, duration: u64, flags: u32) -> Result<()> {
+        nosup!("virNodeSuspendForDuration")
+    }
+    fn node_sev_info(&self, flags: u32) -> Result<Vec<TypedParam>> {
+        nosup!("virNodeGetSEVInfo")
+    }
+    fn cpu_model_names(&self, arch: &str, flags: u32) -> Result<Vec<String>> {
+        nosup!("virConnectGetCPUModelNames")
+    }
+    fn baseline_cpu(&self, cpus: &[String], flags: u32) -> Result<String> {
+        nosup!("virConnectBaselineCPU")
+    }
+    fn compare_cpu(&self, cpu: &str, flags: u32) -> Result<i32> {
+        nosup!("virConnectCompareCPU")
+    }
+    fn baseline_hypervisor_cpu(
+        &self,
+        emulator: Option<&str>,
+        arch: Option<&str>,
+        machine: Option<&str>,
+        virttype: Option<&str>,
+        cpus: &[String],
+        flags: u32,
+    ) -> Result<String> {
+        nosup!("virConnectBaselineHypervisorCPU")
+    }
+    fn compare_hypervisor_cpu(
+        &self,
+        emulator: Option<&str>,
+        arch: Option<&str>,
+        machine: Option<&str>,
+        virttype: Option<&str>,
+        cpu: &str,
+        flags: u32,
+    ) -> Result<i32> {
+        nosup!("virConnectCompareHypervisorCPU")
+    }
     fn security_model(&self) -> Result<SecurityModel> {
         nosup!("virNodeGetSecurityModel")
     }

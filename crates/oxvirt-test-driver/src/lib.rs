@@ -164,6 +164,41 @@ impl Connection for TestConnection {
         domains::check_flags(flags, 0, "testNodeGetCPUMap")?;
         Ok((vec![0x15], 3, 8))
     }
+    fn node_cpu_stats(&self, _cpu: i32, flags: u32) -> Result<Vec<(String, u64)>> {
+        domains::check_flags(flags, 0, "testNodeGetCPUStats")?;
+        Ok(vec![
+            ("user".into(), 9797400000),
+            ("kernel".into(), 34678723400000),
+            ("idle".into(), 87264900000),
+            ("iowait".into(), 763600000),
+        ])
+    }
+    fn node_free_pages(
+        &self,
+        pages: &[u32],
+        _start_cell: i32,
+        cell_count: u32,
+        flags: u32,
+    ) -> Result<Vec<u64>> {
+        domains::check_flags(flags, 0, "testNodeGetFreePages")?;
+        let mut x: u64 = 6;
+        let mut out = Vec::new();
+        for _ in 0..cell_count {
+            for _ in pages {
+                x = x * 2 + 7;
+                out.push(x);
+            }
+        }
+        Ok(out)
+    }
+    fn cpu_model_names(&self, arch: &str, flags: u32) -> Result<Vec<String>> {
+        domains::check_flags(flags, 0, "testConnectGetCPUModelNames")?;
+        node::cpu_model_names(arch)
+    }
+    fn baseline_cpu(&self, cpus: &[String], flags: u32) -> Result<String> {
+        domains::check_flags(flags, 1, "testConnectBaselineCPU")?;
+        node::baseline_cpu(cpus, flags)
+    }
     fn security_model(&self) -> Result<SecurityModel> {
         Ok(SecurityModel {
             model: "testSecurity".into(),

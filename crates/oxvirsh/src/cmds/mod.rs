@@ -15,6 +15,7 @@ mod snapshot;
 mod stats;
 pub mod tune;
 mod volume;
+pub mod xpath;
 
 use oxvirt_core::error::{code, from};
 use oxvirt_core::Error;

@@ -163,8 +163,7 @@ fn dumpxml(ctl: &mut Ctl, c: &Cmd) -> R {
     let n = net(ctl, c)?;
     let flags = if c.has("inactive") { 1 } else { 0 };
     let xml = ctl.conn()?.network_get_xml_desc(&n, flags)?;
-    ctl.print(&xml);
-    Ok(())
+    super::domain::dump_xml(ctl, c, &xml)
 }
 
 fn define(ctl: &mut Ctl, c: &Cmd) -> R {

@@ -287,8 +287,7 @@ fn dumpxml(ctl: &mut Ctl, c: &Cmd) -> R {
     let p = pool(ctl, c)?;
     let flags = if c.has("inactive") { 1 } else { 0 };
     let xml = ctl.conn()?.pool_get_xml_desc(&p, flags)?;
-    ctl.print(&xml);
-    Ok(())
+    super::domain::dump_xml(ctl, c, &xml)
 }
 
 fn define(ctl: &mut Ctl, c: &Cmd) -> R {

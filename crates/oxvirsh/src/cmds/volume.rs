@@ -156,8 +156,7 @@ fn info(ctl: &mut Ctl, c: &Cmd) -> R {
 fn dumpxml(ctl: &mut Ctl, c: &Cmd) -> R {
     let v = vol(ctl, c)?;
     let xml = ctl.conn()?.vol_get_xml_desc(&v, 0)?;
-    ctl.print(&xml);
-    Ok(())
+    super::domain::dump_xml(ctl, c, &xml)
 }
 
 fn create(ctl: &mut Ctl, c: &Cmd) -> R {
