@@ -1088,6 +1088,16 @@ pub trait Connection: Send + Sync {
         nosup!("virInterfaceIsActive")
     }
 
+    fn interface_change_begin(&self, flags: u32) -> Result<()> {
+        nosup!("virInterfaceChangeBegin")
+    }
+    fn interface_change_commit(&self, flags: u32) -> Result<()> {
+        nosup!("virInterfaceChangeCommit")
+    }
+    fn interface_change_rollback(&self, flags: u32) -> Result<()> {
+        nosup!("virInterfaceChangeRollback")
+    }
+
     // ---- node devices -------------------------------------------------
     fn list_all_node_devices(&self, flags: u32) -> Result<Vec<NodeDevRef>> {
         nosup!("virConnectListAllNodeDevices")
@@ -1109,6 +1119,43 @@ pub trait Connection: Send + Sync {
     }
     fn node_device_destroy(&self, dev: &NodeDevRef) -> Result<()> {
         nosup!("virNodeDeviceDestroy")
+    }
+
+    fn lookup_scsi_host_by_wwn(&self, wwnn: &str, wwpn: &str, flags: u32) -> Result<NodeDevRef> {
+        nosup!("virNodeDeviceLookupSCSIHostByWWN")
+    }
+    fn node_device_is_active(&self, dev: &NodeDevRef) -> Result<bool> {
+        nosup!("virNodeDeviceIsActive")
+    }
+    fn node_device_is_persistent(&self, dev: &NodeDevRef) -> Result<bool> {
+        nosup!("virNodeDeviceIsPersistent")
+    }
+    fn node_device_get_autostart(&self, dev: &NodeDevRef) -> Result<bool> {
+        nosup!("virNodeDeviceGetAutostart")
+    }
+    fn node_device_set_autostart(&self, dev: &NodeDevRef, autostart: bool) -> Result<()> {
+        nosup!("virNodeDeviceSetAutostart")
+    }
+    fn node_device_define_xml(&self, xml: &str, flags: u32) -> Result<NodeDevRef> {
+        nosup!("virNodeDeviceDefineXML")
+    }
+    fn node_device_undefine(&self, dev: &NodeDevRef, flags: u32) -> Result<()> {
+        nosup!("virNodeDeviceUndefine")
+    }
+    fn node_device_create(&self, dev: &NodeDevRef, flags: u32) -> Result<()> {
+        nosup!("virNodeDeviceCreate")
+    }
+    fn node_device_detach(&self, dev: &NodeDevRef, driver: Option<&str>, flags: u32) -> Result<()> {
+        if driver.is_some() {
+            return Err(Error::no_support("virNodeDeviceDetachFlags"));
+        }
+        nosup!("virNodeDeviceDettach")
+    }
+    fn node_device_reattach(&self, dev: &NodeDevRef) -> Result<()> {
+        nosup!("virNodeDeviceReAttach")
+    }
+    fn node_device_reset(&self, dev: &NodeDevRef) -> Result<()> {
+        nosup!("virNodeDeviceReset")
     }
 
     // ---- secrets --------------------------------------------------------

@@ -539,6 +539,26 @@ impl Connection for TestConnection {
     fn interface_is_active(&self, iface: &InterfaceRef) -> Result<bool> {
         self.driver.interface_is_active(iface)
     }
+    fn interface_change_begin(&self, flags: u32) -> Result<()> {
+        self.rw("virInterfaceChangeBegin")?;
+        self.driver.iface_change_begin(flags)
+    }
+    fn interface_change_commit(&self, flags: u32) -> Result<()> {
+        self.rw("virInterfaceChangeCommit")?;
+        self.driver.iface_change_commit(flags)
+    }
+    fn interface_change_rollback(&self, flags: u32) -> Result<()> {
+        self.rw("virInterfaceChangeRollback")?;
+        self.driver.iface_change_rollback(flags)
+    }
+    fn node_device_create_xml(&self, xml: &str, flags: u32) -> Result<NodeDevRef> {
+        self.rw("virNodeDeviceCreateXML")?;
+        self.driver.nodedev_create(xml, flags)
+    }
+    fn node_device_destroy(&self, dev: &NodeDevRef) -> Result<()> {
+        self.rw("virNodeDeviceDestroy")?;
+        self.driver.nodedev_destroy(dev)
+    }
     fn list_all_node_devices(&self, flags: u32) -> Result<Vec<NodeDevRef>> {
         self.driver.list_nodedevs(flags)
     }
