@@ -7,6 +7,11 @@
 
 use crate::error::{Error, Result};
 use crate::event::{DomainEventCallback, NetworkEventCallback, PoolEventCallback};
+
+/// A node device event: device name, event, detail.
+pub type NodeDevEventCallback = std::sync::Arc<dyn Fn(&str, i32, i32) + Send + Sync>;
+/// A secret event: secret UUID, event, detail.
+pub type SecretEventCallback = std::sync::Arc<dyn Fn(&str, i32, i32) + Send + Sync>;
 use crate::types::*;
 
 macro_rules! nosup {
@@ -1187,5 +1192,64 @@ pub trait Connection: Send + Sync {
     // ---- network filters ----------------------------------------------
     fn list_all_nwfilters(&self, flags: u32) -> Result<Vec<NwFilterRef>> {
         nosup!("virConnectListAllNWFilters")
+    }
+    fn lookup_nwfilter_by_name(&self, name: &str) -> Result<NwFilterRef> {
+        nosup!("virNWFilterLookupByName")
+    }
+    fn lookup_nwfilter_by_uuid(&self, uuid: &Uuid) -> Result<NwFilterRef> {
+        nosup!("virNWFilterLookupByUUID")
+    }
+    fn nwfilter_define_xml(&self, xml: &str, flags: u32) -> Result<NwFilterRef> {
+        if flags != 0 {
+            return Err(Error::no_support("virNWFilterDefineXMLFlags"));
+        }
+        nosup!("virNWFilterDefineXML")
+    }
+    fn nwfilter_get_xml_desc(&self, filter: &NwFilterRef, flags: u32) -> Result<String> {
+        nosup!("virNWFilterGetXMLDesc")
+    }
+    fn nwfilter_undefine(&self, filter: &NwFilterRef) -> Result<()> {
+        nosup!("virNWFilterUndefine")
+    }
+    fn list_all_nwfilter_bindings(&self, flags: u32) -> Result<Vec<NwFilterBindingRef>> {
+        nosup!("virConnectListAllNWFilterBindings")
+    }
+    fn lookup_nwfilter_binding_by_port_dev(&self, portdev: &str) -> Result<NwFilterBindingRef> {
+        nosup!("virNWFilterBindingLookupByPortDev")
+    }
+    fn nwfilter_binding_create_xml(&self, xml: &str, flags: u32) -> Result<NwFilterBindingRef> {
+        nosup!("virNWFilterBindingCreateXML")
+    }
+    fn nwfilter_binding_get_xml_desc(
+        &self,
+        binding: &NwFilterBindingRef,
+        flags: u32,
+    ) -> Result<String> {
+        nosup!("virNWFilterBindingGetXMLDesc")
+    }
+    fn nwfilter_binding_delete(&self, binding: &NwFilterBindingRef) -> Result<()> {
+        nosup!("virNWFilterBindingDelete")
+    }
+    fn node_device_event_register(
+        &self,
+        dev: Option<&NodeDevRef>,
+        event_id: i32,
+        cb: NodeDevEventCallback,
+    ) -> Result<i32> {
+        nosup!("virConnectNodeDeviceEventRegisterAny")
+    }
+    fn node_device_event_deregister(&self, callback_id: i32) -> Result<()> {
+        nosup!("virConnectNodeDeviceEventDeregisterAny")
+    }
+    fn secret_event_register(
+        &self,
+        secret: Option<&SecretRef>,
+        event_id: i32,
+        cb: SecretEventCallback,
+    ) -> Result<i32> {
+        nosup!("virConnectSecretEventRegisterAny")
+    }
+    fn secret_event_deregister(&self, callback_id: i32) -> Result<()> {
+        nosup!("virConnectSecretEventDeregisterAny")
     }
 }

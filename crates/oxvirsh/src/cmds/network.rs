@@ -59,7 +59,7 @@ fn lookup(ctl: &Ctl, c: &Cmd, by_uuid: bool, by_name: bool) -> Result<NetworkRef
     })
 }
 
-fn net(ctl: &Ctl, c: &Cmd) -> Result<NetworkRef, Fail> {
+pub fn net(ctl: &Ctl, c: &Cmd) -> Result<NetworkRef, Fail> {
     lookup(ctl, c, true, true)
 }
 

@@ -27,7 +27,7 @@ pub fn handler(name: &str) -> Option<Handler> {
 
 /// virshCommandOptVolBy: by name in the pool given, then by key, then
 /// by path.
-fn lookup(ctl: &Ctl, c: &Cmd, pool_opt: Option<&str>, by_name: bool) -> Result<VolRef, Fail> {
+pub fn lookup(ctl: &Ctl, c: &Cmd, pool_opt: Option<&str>, by_name: bool) -> Result<VolRef, Fail> {
     let n = c.req("vol")?.to_string();
     let conn = ctl.conn()?;
     let p_given = match pool_opt {
