@@ -956,6 +956,9 @@ pub trait Connection: Send + Sync {
     ) -> Result<String> {
         nosup!("virConnectFindStoragePoolSources")
     }
+    fn storage_pool_capabilities(&self, flags: u32) -> Result<String> {
+        nosup!("virConnectGetStoragePoolCapabilities")
+    }
     fn pool_define_xml(&self, xml: &str, flags: u32) -> Result<PoolRef> {
         nosup!("virStoragePoolDefineXML")
     }
@@ -1032,6 +1035,9 @@ pub trait Connection: Send + Sync {
     }
     fn vol_wipe(&self, vol: &VolRef, algorithm: u32, flags: u32) -> Result<()> {
         nosup!("virStorageVolWipePattern")
+    }
+    fn vol_wipe_zero(&self, vol: &VolRef, flags: u32) -> Result<()> {
+        nosup!("virStorageVolWipe")
     }
     fn vol_get_info(&self, vol: &VolRef, flags: u32) -> Result<VolInfo> {
         nosup!("virStorageVolGetInfo")

@@ -916,6 +916,15 @@ impl Connection for TestConnection {
     fn network_is_persistent(&self, net: &NetworkRef) -> Result<bool> {
         self.driver.network_is_persistent(net)
     }
+    fn find_storage_pool_sources(
+        &self,
+        kind: &str,
+        src_spec: Option<&str>,
+        flags: u32,
+    ) -> Result<String> {
+        domains::check_flags(flags, 0, "testConnectFindStoragePoolSources")?;
+        node::find_pool_sources(kind, src_spec)
+    }
     fn list_all_storage_pools(&self, flags: u32) -> Result<Vec<PoolRef>> {
         self.driver.list_all_pools(flags)
     }

@@ -574,3 +574,77 @@ pub fn baseline_cpu(cpus: &[String], flags: u32) -> Result<String> {
     s += "</cpu>\n";
     Ok(s)
 }
+
+/// testConnectFindStoragePoolSources.
+pub fn find_pool_sources(kind: &str, src_spec: Option<&str>) -> Result<String> {
+    const TYPES: &[&str] = &[
+        "dir",
+        "fs",
+        "netfs",
+        "logical",
+        "disk",
+        "iscsi",
+        "iscsi-direct",
+        "scsi",
+        "mpath",
+        "rbd",
+        "sheepdog",
+        "gluster",
+        "zfs",
+        "vstorage",
+    ];
+    if kind == "dir" {
+        return Err(Error::internal(
+            from::TEST,
+            format!("unknown storage pool type {}", kind),
+        ));
+    }
+    let mut host = None;
+    if let Some(spec) = src_spec {
+        let root = dom::parse(spec, "(storage_source_specification)")
+            .map_err(|e| Error::new(code::XML_ERROR, from::STORAGE, e.to_string()))?;
+        if root.name != "source" {
+            return Err(Error::new(
+                code::XML_ERROR,
+                from::STORAGE,
+                format!("expecting root element of 'source', not '{}'", root.name),
+            ));
+        }
+        host = root
+            .child("host")
+            .and_then(|h| h.attr("name"))
+            .map(str::to_string);
+    }
+    match kind {
+        "logical" if TYPES.contains(&kind) => Ok(concat!(
+            "<sources>\n",
+            "  <source>\n",
+            "    <device path='/dev/sda20'/>\n",
+            "    <name>testvg1</name>\n",
+            "    <format type='lvm2'/>\n",
+            "  </source>\n",
+            "  <source>\n",
+            "    <device path='/dev/sda21'/>\n",
+            "    <name>testvg2</name>\n",
+            "    <format type='lvm2'/>\n",
+            "  </source>\n",
+            "</sources>\n"
+        )
+        .to_string()),
+        "netfs" => match host {
+            Some(h) => Ok(format!(
+                "<sources>\n  <source>\n    <host name='{}'/>\n    <dir path='/testshare'/>\n    <format type='nfs'/>\n  </source>\n</sources>\n",
+                h
+            )),
+            None => Err(Error::invalid_arg(
+                from::STORAGE,
+                "hostname must be specified for netfs sources",
+            )),
+        },
+        _ => Err(Error::new(
+            code::NO_SUPPORT,
+            from::STORAGE,
+            format!("pool type '{}' does not support source discovery", kind),
+        )),
+    }
+}
