@@ -935,6 +935,27 @@ pub trait Connection: Send + Sync {
         nosup!("virNetworkGetDHCPLeases")
     }
 
+    fn list_all_network_ports(&self, net: &NetworkRef, flags: u32) -> Result<Vec<NetworkPortRef>> {
+        nosup!("virNetworkListAllPorts")
+    }
+    fn lookup_network_port_by_uuid(&self, net: &NetworkRef, uuid: &Uuid) -> Result<NetworkPortRef> {
+        nosup!("virNetworkPortLookupByUUID")
+    }
+    fn network_port_create_xml(
+        &self,
+        net: &NetworkRef,
+        xml: &str,
+        flags: u32,
+    ) -> Result<NetworkPortRef> {
+        nosup!("virNetworkPortCreateXML")
+    }
+    fn network_port_get_xml_desc(&self, port: &NetworkPortRef, flags: u32) -> Result<String> {
+        nosup!("virNetworkPortGetXMLDesc")
+    }
+    fn network_port_delete(&self, port: &NetworkPortRef, flags: u32) -> Result<()> {
+        nosup!("virNetworkPortDelete")
+    }
+
     // ---- storage pools --------------------------------------------------
     fn list_all_storage_pools(&self, flags: u32) -> Result<Vec<PoolRef>> {
         nosup!("virConnectListAllStoragePools")

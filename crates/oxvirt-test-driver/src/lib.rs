@@ -925,6 +925,19 @@ impl Connection for TestConnection {
         domains::check_flags(flags, 0, "testConnectFindStoragePoolSources")?;
         node::find_pool_sources(kind, src_spec)
     }
+    fn network_update(
+        &self,
+        net: &NetworkRef,
+        command: u32,
+        section: u32,
+        parent_index: i32,
+        xml: &str,
+        flags: u32,
+    ) -> Result<()> {
+        self.rw("virNetworkUpdate")?;
+        self.driver
+            .network_update(net, command, section, parent_index, xml, flags)
+    }
     fn list_all_storage_pools(&self, flags: u32) -> Result<Vec<PoolRef>> {
         self.driver.list_all_pools(flags)
     }
