@@ -299,6 +299,13 @@ pub fn dump_xml(ctl: &Ctl, c: &Cmd, xml: &str) -> R {
                 eprintln!("XPath error : {}", m);
                 Ok(())
             }
+            Err(super::xpath::XErr::Unregistered(f)) => {
+                use std::io::Write;
+                let _ = std::io::stdout().flush();
+                eprintln!("xmlXPathCompOpEval: function {} not found", f);
+                eprintln!("XPath error : Unregistered function");
+                Ok(())
+            }
             Err(super::xpath::XErr::NotNodeSet) => Err(Fail::lib(oxvirt_core::Error::new(
                 oxvirt_core::error::code::INTERNAL_ERROR,
                 oxvirt_core::error::from::NONE,

@@ -338,6 +338,16 @@ fn nodecpumap(ctl: &mut Ctl, c: &Cmd) -> R {
 fn nodecpustats(ctl: &mut Ctl, c: &Cmd) -> R {
     let percent = c.has("percent");
     let cpu = c.int("cpu")?.unwrap_or(-1);
+    if cpu < -1 {
+        return Err(Fail::msg_lib(
+            "Unable to get number of cpu stats",
+            Error::raw(
+                code::INVALID_ARG,
+                from::NONE,
+                "cpuNum in virNodeGetCPUStats only accepts -1 as a negative value",
+            ),
+        ));
+    }
     let conn = ctl.conn()?;
     const FIELDS: [&str; 5] = ["user", "kernel", "idle", "iowait", "utilization"];
     const OUT: [&str; 5] = ["user:", "system:", "idle:", "iowait:", "usage:"];
@@ -493,24 +503,55 @@ fn cpu_models(ctl: &mut Ctl, c: &Cmd) -> R {
     Ok(())
 }
 
-/// virshExtractCPUDefXMLs: every <cpu> element of the file, serialized.
+/// vshExtractCPUDefXMLs: the <cpu> elements of a file that holds CPU
+/// definitions, a domain, host capabilities or domain capabilities.
 fn cpu_defs(path: &str) -> Result<Vec<String>, Fail> {
     let text = super::read_file(path)?;
-    let root = oxvirt_xml::dom::parse(&text, path)
-        .map_err(|_| Fail::Msg(format!("Failed to parse XML file '{}'", path)))?;
+    let body = match text.strip_prefix("<?xml").and_then(|_| text.find("?>")) {
+        Some(i) => &text[i + 2..],
+        None => &text[..],
+    };
+    let wrapped = format!("<container>{}</container>", body);
+    let root = oxvirt_xml::dom::parse(&wrapped, path)
+        .map_err(|e| Fail::lib(Error::new(code::XML_ERROR, from::NONE, e.to_string())))?;
     let mut out = Vec::new();
-    fn walk(e: &oxvirt_xml::dom::Element, out: &mut Vec<String>) {
-        if e.local_name() == "cpu" {
-            out.push(super::xpath::serialize(e));
-            return;
-        }
-        for ch in e.elements() {
-            walk(ch, out);
+    for e in root.elements() {
+        match e.name.as_str() {
+            "cpu" => out.push(super::xpath::serialize(e)),
+            "domain" => {
+                for c in e.children_named("cpu") {
+                    out.push(super::xpath::serialize(c));
+                }
+            }
+            "capabilities" => {
+                for h in e.children_named("host") {
+                    for c in h.children_named("cpu") {
+                        out.push(super::xpath::serialize(c));
+                    }
+                }
+            }
+            "domainCapabilities" => {
+                for c in e.children_named("cpu") {
+                    for m in c.children_named("mode") {
+                        if m.attr("name") == Some("host-model")
+                            && m.attr("supported") == Some("yes")
+                        {
+                            let mut m = m.clone();
+                            m.name = "cpu".into();
+                            m.attrs.clear();
+                            out.push(super::xpath::serialize(&m));
+                        }
+                    }
+                }
+            }
+            _ => {}
         }
     }
-    walk(&root, &mut out);
     if out.is_empty() {
-        return Err(Fail::Msg(format!("no CPU element found in {}", path)));
+        return Err(Fail::Msg(format!(
+            "File '{}' does not contain any <cpu> element or valid domain XML, host capabilities XML, or domain capabilities XML",
+            path
+        )));
     }
     Ok(out)
 }
@@ -583,7 +624,11 @@ fn hypervisor_cpu_baseline(ctl: &mut Ctl, c: &Cmd) -> R {
     let cpus = match (&path, &model) {
         (Some(p), _) => cpu_defs(p)?,
         (None, Some(m)) => vec![format!("<cpu>\n  <model>{}</model>\n</cpu>", m)],
-        _ => return Err(Fail::Msg("Either --file or --model is required".into())),
+        _ => {
+            return Err(Fail::Msg(
+                "Either --file or --model must be provided".into(),
+            ))
+        }
     };
     let r = ctl.conn()?.baseline_hypervisor_cpu(
         c.string("emulator")?,

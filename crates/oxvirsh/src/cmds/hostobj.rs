@@ -142,29 +142,33 @@ fn iface_define(ctl: &mut Ctl, c: &Cmd) -> R {
 
 fn iface_undefine(ctl: &mut Ctl, c: &Cmd) -> R {
     let i = iface(ctl, c, "interface")?;
+    let name = c.req("interface")?.to_string();
     ctl.conn()?
         .interface_undefine(&i)
-        .ctx(|| format!("Failed to undefine interface {}", i.name))?;
-    ctl.extra(&format!("Interface {} undefined\n", i.name));
+        .ctx(|| format!("Failed to undefine interface {}", name))?;
+    ctl.extra(&format!("Interface {} undefined\n", name));
     Ok(())
 }
 
 fn iface_start(ctl: &mut Ctl, c: &Cmd) -> R {
     let i = iface(ctl, c, "interface")?;
+    let name = c.req("interface")?.to_string();
     ctl.conn()?
         .interface_create(&i, 0)
-        .ctx(|| format!("Failed to start interface {}", i.name))?;
-    ctl.extra(&format!("Interface {} started\n", i.name));
+        .ctx(|| format!("Failed to start interface {}", name))?;
+    ctl.extra(&format!("Interface {} started\n", name));
     Ok(())
 }
 
 fn iface_destroy(ctl: &mut Ctl, c: &Cmd) -> R {
     let i = iface(ctl, c, "interface")?;
+    let name = c.req("interface")?.to_string();
     ctl.conn()?
         .interface_destroy(&i, 0)
-        .ctx(|| format!("Failed to destroy interface {}", i.name))?;
-    ctl.extra(&format!("Interface {} destroyed\n", i.name));
-    Ok(())
+        .ctx(|| format!("Failed to destroy interface {}", name))?;
+    ctl.extra(&format!("Interface {} destroyed\n", name));
+    // virsh 9.0 reports failure even when the interface went down
+    Err(Fail::Silent)
 }
 
 /// Node device capability names, in virConnectListAllNodeDeviceFlags order.

@@ -42,6 +42,8 @@ pub enum XErr {
     Invalid(&'static str),
     /// The result is not a node set ("Incorrect xpath").
     NotNodeSet,
+    /// An unknown function was called.
+    Unregistered(String),
 }
 
 #[derive(Clone, Debug)]
@@ -83,8 +85,10 @@ enum Expr {
     Num(f64),
     Last,
     Position,
-    Func,
+    Func(String, Vec<Expr>),
+    Filter(Box<Expr>, Vec<Expr>, Option<Path>),
     Cmp(Box<Expr>, bool, Box<Expr>),
+    Rel(Box<Expr>, &'static str, Box<Expr>),
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
 }
@@ -172,14 +176,23 @@ impl P<'_> {
         }
     }
     fn cmp(&mut self) -> PR<Expr> {
-        let a = self.operand()?;
+        let a = self.rel()?;
         if self.eat("!=") {
-            Ok(Expr::Cmp(Box::new(a), false, Box::new(self.operand()?)))
+            Ok(Expr::Cmp(Box::new(a), false, Box::new(self.rel()?)))
         } else if self.eat("=") {
-            Ok(Expr::Cmp(Box::new(a), true, Box::new(self.operand()?)))
+            Ok(Expr::Cmp(Box::new(a), true, Box::new(self.rel()?)))
         } else {
             Ok(a)
         }
+    }
+    fn rel(&mut self) -> PR<Expr> {
+        let a = self.operand()?;
+        for op in ["<=", ">=", "<", ">"] {
+            if self.eat(op) {
+                return Ok(Expr::Rel(Box::new(a), op, Box::new(self.operand()?)));
+            }
+        }
+        Ok(a)
     }
     fn operand(&mut self) -> PR<Expr> {
         match self.peek() {
@@ -212,7 +225,29 @@ impl P<'_> {
                 if !self.eat(")") {
                     return Err(INVALID);
                 }
-                Ok(e)
+                let mut preds = Vec::new();
+                while self.eat("[") {
+                    preds.push(self.union()?);
+                    if !self.eat("]") {
+                        return Err(INVALID);
+                    }
+                }
+                let rest = if self.s[self.i..].starts_with(b"/") {
+                    let save = self.i;
+                    let p = self.path()?;
+                    if p.steps.is_empty() {
+                        self.i = save;
+                        None
+                    } else {
+                        Some(p)
+                    }
+                } else {
+                    None
+                };
+                if preds.is_empty() && rest.is_none() {
+                    return Ok(e);
+                }
+                Ok(Expr::Filter(Box::new(e), preds, rest))
             }
             _ => {
                 // a function call?
@@ -220,22 +255,22 @@ impl P<'_> {
                 if let Some(n) = self.name() {
                     if self.peek() == Some(b'(') && !matches!(n.as_str(), "text" | "node") {
                         self.i += 1;
-                        let mut depth = 1;
-                        while self.i < self.s.len() && depth > 0 {
-                            match self.s[self.i] {
-                                b'(' => depth += 1,
-                                b')' => depth -= 1,
-                                _ => {}
+                        let mut args = Vec::new();
+                        if !self.eat(")") {
+                            loop {
+                                args.push(self.union()?);
+                                if self.eat(")") {
+                                    break;
+                                }
+                                if !self.eat(",") {
+                                    return Err(INVALID);
+                                }
                             }
-                            self.i += 1;
-                        }
-                        if depth > 0 {
-                            return Err(INVALID);
                         }
                         return Ok(match n.as_str() {
                             "last" => Expr::Last,
                             "position" => Expr::Position,
-                            _ => Expr::Func,
+                            _ => Expr::Func(n, args),
                         });
                     }
                 }
@@ -489,7 +524,111 @@ impl Doc<'_> {
             Expr::Num(n) => V::Num(*n),
             Expr::Last => V::Num(size as f64),
             Expr::Position => V::Num(pos as f64),
-            Expr::Func => V::Str(String::new()),
+            Expr::Func(name, args) => {
+                let mut vals = Vec::new();
+                for a in args {
+                    vals.push(self.eval(a, ctx, pos, size)?);
+                }
+                let sv = |v: Option<&V>| -> String {
+                    match v {
+                        None => self.string(ctx),
+                        Some(V::Set(s)) => s.first().map(|n| self.string(n)).unwrap_or_default(),
+                        Some(V::Str(s)) => s.clone(),
+                        Some(V::Num(n)) => fmt_num(*n),
+                        Some(V::Bool(b)) => b.to_string(),
+                    }
+                };
+                let node_name = |v: Option<&V>| -> String {
+                    let n = match v {
+                        None => Some(ctx.clone()),
+                        Some(V::Set(s)) => s.first().cloned(),
+                        _ => None,
+                    };
+                    match n {
+                        Some(N::Elem(p)) => self.elem(&p).name.clone(),
+                        Some(N::Attr(p, i)) => self.elem(&p).attrs[i].name.clone(),
+                        _ => String::new(),
+                    }
+                };
+                match name.as_str() {
+                    "name" | "local-name" => {
+                        let n = node_name(vals.first());
+                        V::Str(if name == "local-name" {
+                            n.rsplit(':').next().unwrap_or_default().to_string()
+                        } else {
+                            n
+                        })
+                    }
+                    "count" => match vals.first() {
+                        Some(V::Set(s)) => V::Num(s.len() as f64),
+                        _ => return Err(XErr::Invalid("Invalid type")),
+                    },
+                    "not" => V::Bool(!vals.first().is_some_and(truth)),
+                    "true" => V::Bool(true),
+                    "false" => V::Bool(false),
+                    "string" => V::Str(sv(vals.first())),
+                    "contains" => V::Bool(sv(vals.first()).contains(&sv(vals.get(1)))),
+                    "starts-with" => V::Bool(sv(vals.first()).starts_with(&sv(vals.get(1)))),
+                    _ => return Err(XErr::Unregistered(name.clone())),
+                }
+            }
+            Expr::Filter(e, preds, rest) => {
+                let V::Set(mut sel) = self.eval(e, ctx, pos, size)? else {
+                    return Err(XErr::Invalid("Invalid type"));
+                };
+                for pred in preds {
+                    let n = sel.len();
+                    let mut keep = Vec::new();
+                    for (i, c) in sel.into_iter().enumerate() {
+                        let ok = match self.eval(pred, &c, i + 1, n)? {
+                            V::Num(x) => x == (i + 1) as f64,
+                            v => truth(&v),
+                        };
+                        if ok {
+                            keep.push(c);
+                        }
+                    }
+                    sel = keep;
+                }
+                if let Some(p) = rest {
+                    let mut out = Vec::new();
+                    for n in &sel {
+                        let mut set = vec![n.clone()];
+                        for st in &p.steps {
+                            set = self.step(&set, st)?;
+                        }
+                        out.extend(set);
+                    }
+                    sort_dedup(&mut out);
+                    sel = out;
+                }
+                V::Set(sel)
+            }
+            Expr::Rel(a, op, b) => {
+                let va = self.eval(a, ctx, pos, size)?;
+                let vb = self.eval(b, ctx, pos, size)?;
+                let nums = |v: &V| -> Vec<f64> {
+                    match v {
+                        V::Set(s) => s
+                            .iter()
+                            .map(|n| self.string(n).trim().parse().unwrap_or(f64::NAN))
+                            .collect(),
+                        V::Str(s) => vec![s.trim().parse().unwrap_or(f64::NAN)],
+                        V::Num(n) => vec![*n],
+                        V::Bool(b) => vec![if *b { 1.0 } else { 0.0 }],
+                    }
+                };
+                let (na, nb) = (nums(&va), nums(&vb));
+                let r = na.iter().any(|x| {
+                    nb.iter().any(|y| match *op {
+                        "<" => x < y,
+                        ">" => x > y,
+                        "<=" => x <= y,
+                        _ => x >= y,
+                    })
+                });
+                V::Bool(r)
+            }
             Expr::And(a, b) => V::Bool(
                 truth(&self.eval(a, ctx, pos, size)?) && truth(&self.eval(b, ctx, pos, size)?),
             ),
@@ -612,12 +751,36 @@ fn dump_open(
         body(out, depth + 1);
         out.push_str(ind);
     } else {
-        // libxml2 does not indent mixed content
-        let mut inner = String::new();
-        body(&mut inner, 0);
-        out.push_str(&inner.replace('\n', ""));
+        // libxml2 does not format mixed content
+        for c in &e.children {
+            match c {
+                Node::Element(ch) => dump_raw(ch, out),
+                Node::Text(t) => out.push_str(&esc_text(t)),
+            }
+        }
     }
     out.push_str(&format!("</{}>\n", e.name));
+}
+
+/// An element without formatting (inside mixed content).
+fn dump_raw(e: &Element, out: &mut String) {
+    out.push('<');
+    out.push_str(&e.name);
+    for a in &e.attrs {
+        out.push_str(&format!(" {}=\"{}\"", a.name, esc_attr(&a.value)));
+    }
+    if e.children.is_empty() {
+        out.push_str("/>");
+        return;
+    }
+    out.push('>');
+    for c in &e.children {
+        match c {
+            Node::Element(ch) => dump_raw(ch, out),
+            Node::Text(t) => out.push_str(&esc_text(t)),
+        }
+    }
+    out.push_str(&format!("</{}>", e.name));
 }
 
 /// Serializes an element in libxml2's formatted style (no trailing newline).
@@ -674,7 +837,11 @@ pub fn dump(xml: &str, xpath: &str, wrap: bool) -> Result<String, XErr> {
     } else {
         for n in &nodes {
             match n {
-                N::Root => out.push_str(&serialize(&root)),
+                N::Root => {
+                    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+                    out.push_str(&serialize(&root));
+                    out.push('\n');
+                }
                 N::Elem(p) => out.push_str(&serialize(doc.elem(p))),
                 N::Attr(p, i) => {
                     let a = &doc.elem(p).attrs[*i];
