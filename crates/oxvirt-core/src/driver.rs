@@ -7,6 +7,11 @@
 
 use crate::error::{Error, Result};
 use crate::event::{DomainEventCallback, NetworkEventCallback, PoolEventCallback};
+
+/// A node device event: device name, event, detail.
+pub type NodeDevEventCallback = std::sync::Arc<dyn Fn(&str, i32, i32) + Send + Sync>;
+/// A secret event: secret UUID, event, detail.
+pub type SecretEventCallback = std::sync::Arc<dyn Fn(&str, i32, i32) + Send + Sync>;
 use crate::types::*;
 
 macro_rules! nosup {
@@ -201,6 +206,68 @@ pub trait Connection: Send + Sync {
     }
     fn node_memory_stats(&self, cell: i32, flags: u32) -> Result<Vec<(String, u64)>> {
         nosup!("virNodeGetMemoryStats")
+    }
+    fn node_free_pages(
+        &self,
+        pages: &[u32],
+        start_cell: i32,
+        cell_count: u32,
+        flags: u32,
+    ) -> Result<Vec<u64>> {
+        nosup!("virNodeGetFreePages")
+    }
+    fn node_alloc_pages(
+        &self,
+        pages: &[u32],
+        counts: &[u64],
+        start_cell: i32,
+        cell_count: u32,
+        flags: u32,
+    ) -> Result<i32> {
+        nosup!("virNodeAllocPages")
+    }
+    fn node_get_memory_parameters(&self, flags: u32) -> Result<Vec<TypedParam>> {
+        nosup!("virNodeGetMemoryParameters")
+    }
+    fn node_set_memory_parameters(&self, flags: u32) -> Result<()> {
+        nosup!("virNodeSetMemoryParameters")
+    }
+    fn node_suspend_for_duration(&self, target: u32, duration: u64, flags: u32) -> Result<()> {
+        nosup!("virNodeSuspendForDuration")
+    }
+    fn node_sev_info(&self, flags: u32) -> Result<Vec<TypedParam>> {
+        nosup!("virNodeGetSEVInfo")
+    }
+    fn cpu_model_names(&self, arch: &str, flags: u32) -> Result<Vec<String>> {
+        nosup!("virConnectGetCPUModelNames")
+    }
+    fn baseline_cpu(&self, cpus: &[String], flags: u32) -> Result<String> {
+        nosup!("virConnectBaselineCPU")
+    }
+    fn compare_cpu(&self, cpu: &str, flags: u32) -> Result<i32> {
+        nosup!("virConnectCompareCPU")
+    }
+    fn baseline_hypervisor_cpu(
+        &self,
+        emulator: Option<&str>,
+        arch: Option<&str>,
+        machine: Option<&str>,
+        virttype: Option<&str>,
+        cpus: &[String],
+        flags: u32,
+    ) -> Result<String> {
+        nosup!("virConnectBaselineHypervisorCPU")
+    }
+    fn compare_hypervisor_cpu(
+        &self,
+        emulator: Option<&str>,
+        arch: Option<&str>,
+        machine: Option<&str>,
+        virttype: Option<&str>,
+        cpu: &str,
+        flags: u32,
+    ) -> Result<i32> {
+        nosup!("virConnectCompareHypervisorCPU")
     }
     fn security_model(&self) -> Result<SecurityModel> {
         nosup!("virNodeGetSecurityModel")
@@ -874,6 +941,27 @@ pub trait Connection: Send + Sync {
         nosup!("virNetworkGetDHCPLeases")
     }
 
+    fn list_all_network_ports(&self, net: &NetworkRef, flags: u32) -> Result<Vec<NetworkPortRef>> {
+        nosup!("virNetworkListAllPorts")
+    }
+    fn lookup_network_port_by_uuid(&self, net: &NetworkRef, uuid: &Uuid) -> Result<NetworkPortRef> {
+        nosup!("virNetworkPortLookupByUUID")
+    }
+    fn network_port_create_xml(
+        &self,
+        net: &NetworkRef,
+        xml: &str,
+        flags: u32,
+    ) -> Result<NetworkPortRef> {
+        nosup!("virNetworkPortCreateXML")
+    }
+    fn network_port_get_xml_desc(&self, port: &NetworkPortRef, flags: u32) -> Result<String> {
+        nosup!("virNetworkPortGetXMLDesc")
+    }
+    fn network_port_delete(&self, port: &NetworkPortRef, flags: u32) -> Result<()> {
+        nosup!("virNetworkPortDelete")
+    }
+
     // ---- storage pools --------------------------------------------------
     fn list_all_storage_pools(&self, flags: u32) -> Result<Vec<PoolRef>> {
         nosup!("virConnectListAllStoragePools")
@@ -894,6 +982,9 @@ pub trait Connection: Send + Sync {
         flags: u32,
     ) -> Result<String> {
         nosup!("virConnectFindStoragePoolSources")
+    }
+    fn storage_pool_capabilities(&self, flags: u32) -> Result<String> {
+        nosup!("virConnectGetStoragePoolCapabilities")
     }
     fn pool_define_xml(&self, xml: &str, flags: u32) -> Result<PoolRef> {
         nosup!("virStoragePoolDefineXML")
@@ -972,6 +1063,9 @@ pub trait Connection: Send + Sync {
     fn vol_wipe(&self, vol: &VolRef, algorithm: u32, flags: u32) -> Result<()> {
         nosup!("virStorageVolWipePattern")
     }
+    fn vol_wipe_zero(&self, vol: &VolRef, flags: u32) -> Result<()> {
+        nosup!("virStorageVolWipe")
+    }
     fn vol_get_info(&self, vol: &VolRef, flags: u32) -> Result<VolInfo> {
         nosup!("virStorageVolGetInfo")
     }
@@ -1032,6 +1126,16 @@ pub trait Connection: Send + Sync {
         nosup!("virInterfaceIsActive")
     }
 
+    fn interface_change_begin(&self, flags: u32) -> Result<()> {
+        nosup!("virInterfaceChangeBegin")
+    }
+    fn interface_change_commit(&self, flags: u32) -> Result<()> {
+        nosup!("virInterfaceChangeCommit")
+    }
+    fn interface_change_rollback(&self, flags: u32) -> Result<()> {
+        nosup!("virInterfaceChangeRollback")
+    }
+
     // ---- node devices -------------------------------------------------
     fn list_all_node_devices(&self, flags: u32) -> Result<Vec<NodeDevRef>> {
         nosup!("virConnectListAllNodeDevices")
@@ -1053,6 +1157,43 @@ pub trait Connection: Send + Sync {
     }
     fn node_device_destroy(&self, dev: &NodeDevRef) -> Result<()> {
         nosup!("virNodeDeviceDestroy")
+    }
+
+    fn lookup_scsi_host_by_wwn(&self, wwnn: &str, wwpn: &str, flags: u32) -> Result<NodeDevRef> {
+        nosup!("virNodeDeviceLookupSCSIHostByWWN")
+    }
+    fn node_device_is_active(&self, dev: &NodeDevRef) -> Result<bool> {
+        nosup!("virNodeDeviceIsActive")
+    }
+    fn node_device_is_persistent(&self, dev: &NodeDevRef) -> Result<bool> {
+        nosup!("virNodeDeviceIsPersistent")
+    }
+    fn node_device_get_autostart(&self, dev: &NodeDevRef) -> Result<bool> {
+        nosup!("virNodeDeviceGetAutostart")
+    }
+    fn node_device_set_autostart(&self, dev: &NodeDevRef, autostart: bool) -> Result<()> {
+        nosup!("virNodeDeviceSetAutostart")
+    }
+    fn node_device_define_xml(&self, xml: &str, flags: u32) -> Result<NodeDevRef> {
+        nosup!("virNodeDeviceDefineXML")
+    }
+    fn node_device_undefine(&self, dev: &NodeDevRef, flags: u32) -> Result<()> {
+        nosup!("virNodeDeviceUndefine")
+    }
+    fn node_device_create(&self, dev: &NodeDevRef, flags: u32) -> Result<()> {
+        nosup!("virNodeDeviceCreate")
+    }
+    fn node_device_detach(&self, dev: &NodeDevRef, driver: Option<&str>, flags: u32) -> Result<()> {
+        if driver.is_some() {
+            return Err(Error::no_support("virNodeDeviceDetachFlags"));
+        }
+        nosup!("virNodeDeviceDettach")
+    }
+    fn node_device_reattach(&self, dev: &NodeDevRef) -> Result<()> {
+        nosup!("virNodeDeviceReAttach")
+    }
+    fn node_device_reset(&self, dev: &NodeDevRef) -> Result<()> {
+        nosup!("virNodeDeviceReset")
     }
 
     // ---- secrets --------------------------------------------------------
@@ -1084,5 +1225,64 @@ pub trait Connection: Send + Sync {
     // ---- network filters ----------------------------------------------
     fn list_all_nwfilters(&self, flags: u32) -> Result<Vec<NwFilterRef>> {
         nosup!("virConnectListAllNWFilters")
+    }
+    fn lookup_nwfilter_by_name(&self, name: &str) -> Result<NwFilterRef> {
+        nosup!("virNWFilterLookupByName")
+    }
+    fn lookup_nwfilter_by_uuid(&self, uuid: &Uuid) -> Result<NwFilterRef> {
+        nosup!("virNWFilterLookupByUUID")
+    }
+    fn nwfilter_define_xml(&self, xml: &str, flags: u32) -> Result<NwFilterRef> {
+        if flags != 0 {
+            return Err(Error::no_support("virNWFilterDefineXMLFlags"));
+        }
+        nosup!("virNWFilterDefineXML")
+    }
+    fn nwfilter_get_xml_desc(&self, filter: &NwFilterRef, flags: u32) -> Result<String> {
+        nosup!("virNWFilterGetXMLDesc")
+    }
+    fn nwfilter_undefine(&self, filter: &NwFilterRef) -> Result<()> {
+        nosup!("virNWFilterUndefine")
+    }
+    fn list_all_nwfilter_bindings(&self, flags: u32) -> Result<Vec<NwFilterBindingRef>> {
+        nosup!("virConnectListAllNWFilterBindings")
+    }
+    fn lookup_nwfilter_binding_by_port_dev(&self, portdev: &str) -> Result<NwFilterBindingRef> {
+        nosup!("virNWFilterBindingLookupByPortDev")
+    }
+    fn nwfilter_binding_create_xml(&self, xml: &str, flags: u32) -> Result<NwFilterBindingRef> {
+        nosup!("virNWFilterBindingCreateXML")
+    }
+    fn nwfilter_binding_get_xml_desc(
+        &self,
+        binding: &NwFilterBindingRef,
+        flags: u32,
+    ) -> Result<String> {
+        nosup!("virNWFilterBindingGetXMLDesc")
+    }
+    fn nwfilter_binding_delete(&self, binding: &NwFilterBindingRef) -> Result<()> {
+        nosup!("virNWFilterBindingDelete")
+    }
+    fn node_device_event_register(
+        &self,
+        dev: Option<&NodeDevRef>,
+        event_id: i32,
+        cb: NodeDevEventCallback,
+    ) -> Result<i32> {
+        nosup!("virConnectNodeDeviceEventRegisterAny")
+    }
+    fn node_device_event_deregister(&self, callback_id: i32) -> Result<()> {
+        nosup!("virConnectNodeDeviceEventDeregisterAny")
+    }
+    fn secret_event_register(
+        &self,
+        secret: Option<&SecretRef>,
+        event_id: i32,
+        cb: SecretEventCallback,
+    ) -> Result<i32> {
+        nosup!("virConnectSecretEventRegisterAny")
+    }
+    fn secret_event_deregister(&self, callback_id: i32) -> Result<()> {
+        nosup!("virConnectSecretEventDeregisterAny")
     }
 }

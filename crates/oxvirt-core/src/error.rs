@@ -77,6 +77,7 @@ pub mod from {
     pub const SECURITY: i32 = 24;
     pub const INTERFACE: i32 = 26;
     pub const SECRET: i32 = 30;
+    pub const CPU: i32 = 31;
     pub const NWFILTER: i32 = 33;
     pub const DOMAIN_SNAPSHOT: i32 = 35;
     pub const STREAMS: i32 = 38;

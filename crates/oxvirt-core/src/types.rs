@@ -66,6 +66,20 @@ pub struct NwFilterRef {
     pub uuid: Uuid,
 }
 
+/// A port of a virtual network.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NetworkPortRef {
+    pub network: String,
+    pub uuid: Uuid,
+}
+
+/// A network filter binding, named by its port device.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NwFilterBindingRef {
+    pub portdev: String,
+    pub filter: String,
+}
+
 /// `virDomainState`
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[repr(i32)]

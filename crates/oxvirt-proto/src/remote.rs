@@ -38,6 +38,9 @@ pub mod max {
     pub const NODE_CPU_STATS: usize = 16;
     pub const NODE_MEMORY_STATS: usize = 16;
     pub const CELLS: usize = 1024;
+    pub const NODE_MAX_CELLS: usize = 1024;
+    pub const CONNECT_CPU_MODELS: usize = 8192;
+    pub const CPU_BASELINE: usize = 256;
     pub const MEMORY_STATS: usize = 1024;
     pub const DOMAIN_SEND_KEY: usize = 16;
     pub const ALL_DOMAIN_STATS: usize = 262_144;
@@ -288,6 +291,11 @@ xdr_struct! {
     /// `{dom, int, flags}`: emulator pin info, memory stats period
     pub struct DomainIntFlagsArgs { pub dom: NonnullDomain, pub value: i32, pub flags: u32 }
     pub struct DomainGetJobStatsRet { pub job_type: i32, pub params: Vec<TypedParam> [max::JOB_STATS] }
+    pub struct NodeGetFreePagesArgs { pub pages: Vec<u32> [max::NODE_MAX_CELLS], pub start_cell: i32, pub cell_count: u32, pub flags: u32 }
+    pub struct NodeGetFreePagesRet { pub counts: Vec<u64> [max::NODE_MAX_CELLS] }
+    pub struct ConnectGetCpuModelNamesArgs { pub arch: String, pub need_results: i32, pub flags: u32 }
+    pub struct ConnectGetCpuModelNamesRet { pub models: Vec<String> [max::CONNECT_CPU_MODELS], pub ret: i32 }
+    pub struct ConnectBaselineCpuArgs { pub xml_cpus: Vec<String> [max::CPU_BASELINE], pub flags: u32 }
     pub struct NodeGetCpuStatsArgs { pub cpu_num: i32, pub nparams: i32, pub flags: u32 }
     pub struct NodeGetMemoryStatsArgs { pub nparams: i32, pub cell_num: i32, pub flags: u32 }
     pub struct NodeStatWire { pub field: String, pub value: u64 }

@@ -249,6 +249,45 @@ impl Connection for RemoteConnection {
         )?;
         Ok((r.cpumap.0, r.online, r.ret))
     }
+    fn node_free_pages(
+        &self,
+        pages: &[u32],
+        start_cell: i32,
+        cell_count: u32,
+        flags: u32,
+    ) -> Result<Vec<u64>> {
+        let ret: r::NodeGetFreePagesRet = self.call(
+            p::NODE_GET_FREE_PAGES,
+            &r::NodeGetFreePagesArgs {
+                pages: pages.to_vec(),
+                start_cell,
+                cell_count,
+                flags,
+            },
+        )?;
+        Ok(ret.counts)
+    }
+    fn cpu_model_names(&self, arch: &str, flags: u32) -> Result<Vec<String>> {
+        let ret: r::ConnectGetCpuModelNamesRet = self.call(
+            p::CONNECT_GET_CPU_MODEL_NAMES,
+            &r::ConnectGetCpuModelNamesArgs {
+                arch: arch.to_string(),
+                need_results: 1,
+                flags,
+            },
+        )?;
+        Ok(ret.models)
+    }
+    fn baseline_cpu(&self, cpus: &[String], flags: u32) -> Result<String> {
+        let ret: r::StringRet = self.call(
+            p::CONNECT_BASELINE_CPU,
+            &r::ConnectBaselineCpuArgs {
+                xml_cpus: cpus.to_vec(),
+                flags,
+            },
+        )?;
+        Ok(ret.value)
+    }
     fn node_cpu_stats(&self, cpu: i32, flags: u32) -> Result<Vec<(String, u64)>> {
         let q = |nparams| -> Result<r::NodeStatsRet> {
             self.call(
@@ -1828,6 +1867,15 @@ impl Connection for RemoteConnection {
                 flags,
             },
         )
+    }
+    fn interface_change_begin(&self, flags: u32) -> Result<()> {
+        self.unit(p::INTERFACE_CHANGE_BEGIN, &r::FlagsArgs { flags })
+    }
+    fn interface_change_commit(&self, flags: u32) -> Result<()> {
+        self.unit(p::INTERFACE_CHANGE_COMMIT, &r::FlagsArgs { flags })
+    }
+    fn interface_change_rollback(&self, flags: u32) -> Result<()> {
+        self.unit(p::INTERFACE_CHANGE_ROLLBACK, &r::FlagsArgs { flags })
     }
     fn interface_destroy(&self, i: &InterfaceRef, flags: u32) -> Result<()> {
         self.unit(

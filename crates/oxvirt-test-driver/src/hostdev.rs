@@ -64,6 +64,9 @@ impl NodeDevObj {
 pub(crate) struct HostObjects {
     pub ifaces: Vec<IfaceObj>,
     pub nodedevs: Vec<NodeDevObj>,
+    /// The interfaces saved by virInterfaceChangeBegin while a
+    /// transaction runs.
+    pub backup_ifaces: Option<Vec<IfaceObj>>,
 }
 
 /// Loads `<interface>` and `<device>` children of a node document.
@@ -197,7 +200,7 @@ impl Driver {
     }
 
     pub fn interface_xml(&self, i: &InterfaceRef, flags: u32) -> Result<String> {
-        check_flags(flags, 1, "testInterfaceGetXMLDesc")?;
+        check_flags(flags, 0, "testInterfaceGetXMLDesc")?;
         self.with_iface(i, |o| Ok(o.def.format()))
     }
 
@@ -209,10 +212,7 @@ impl Driver {
         check_flags(flags, 0, "testInterfaceCreate")?;
         self.with_iface(i, |o| {
             if o.active {
-                return Err(Error::operation_invalid(
-                    from::INTERFACE,
-                    format!("interface '{}' is already active", i.name),
-                ));
+                return Err(Error::operation_invalid(from::INTERFACE, ""));
             }
             o.active = true;
             Ok(())
@@ -223,14 +223,61 @@ impl Driver {
         check_flags(flags, 0, "testInterfaceDestroy")?;
         self.with_iface(i, |o| {
             if !o.active {
-                return Err(Error::operation_invalid(
-                    from::INTERFACE,
-                    format!("interface '{}' is not active", i.name),
-                ));
+                return Err(Error::operation_invalid(from::INTERFACE, ""));
             }
             o.active = false;
             Ok(())
         })
+    }
+
+    pub fn iface_change_begin(&self, flags: u32) -> Result<()> {
+        check_flags(flags, 0, "testInterfaceChangeBegin")?;
+        let mut st = self.lock();
+        if st.host.backup_ifaces.is_some() {
+            return Err(Error::operation_invalid(
+                from::INTERFACE,
+                "there is another transaction running.",
+            ));
+        }
+        // the saved copies are definitions only: they come back inactive
+        let saved = st
+            .host
+            .ifaces
+            .iter()
+            .map(|o| IfaceObj {
+                def: o.def.clone(),
+                active: false,
+            })
+            .collect();
+        st.host.backup_ifaces = Some(saved);
+        Ok(())
+    }
+
+    pub fn iface_change_commit(&self, flags: u32) -> Result<()> {
+        check_flags(flags, 0, "testInterfaceChangeCommit")?;
+        let mut st = self.lock();
+        if st.host.backup_ifaces.take().is_none() {
+            return Err(Error::operation_invalid(
+                from::INTERFACE,
+                "no transaction running, nothing to be committed.",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn iface_change_rollback(&self, flags: u32) -> Result<()> {
+        check_flags(flags, 0, "testInterfaceChangeRollback")?;
+        let mut st = self.lock();
+        match st.host.backup_ifaces.take() {
+            Some(b) => {
+                st.host.ifaces = b;
+                Ok(())
+            }
+            None => Err(Error::operation_invalid(
+                from::INTERFACE,
+                "no transaction running, nothing to rollback.",
+            )),
+        }
     }
 
     pub fn interface_define(&self, xml: &str, flags: u32) -> Result<InterfaceRef> {
@@ -299,8 +346,12 @@ impl Driver {
     pub fn nodedev_xml(&self, d: &NodeDevRef, flags: u32) -> Result<String> {
         check_flags(flags, 0, "testNodeDeviceGetXMLDesc")?;
         self.with_nodedev(&d.name, |d| {
+            // libvirt refreshes vport counts from sysfs, which the test
+            // host does not have: they read back as zero.
+            let mut el = d.el.clone();
+            zero_vports(&mut el);
             let mut w = Writer::new();
-            w.element(&d.el);
+            w.element(&el);
             w.into_string()
         })
     }
@@ -311,5 +362,129 @@ impl Driver {
 
     pub fn nodedev_caps(&self, d: &NodeDevRef) -> Result<Vec<String>> {
         self.with_nodedev(&d.name, |d| d.caps())
+    }
+
+    pub fn nodedev_create(&self, xml: &str, flags: u32) -> Result<NodeDevRef> {
+        check_flags(flags, 1, "testNodeDeviceCreateXML")?;
+        let def = oxvirt_xml::dom::parse(xml, "(node_device_definition)")
+            .map_err(|e| Error::new(code::XML_ERROR, from::NODEDEV, e.to_string()))?;
+        let dev_name = def
+            .child_text("name")
+            .unwrap_or_else(|| "new device".to_string());
+        let fc = fc_host(&def)
+            .ok_or_else(|| Error::internal(from::NODEDEV, "Device is not a fibre channel HBA"))?;
+        let wwnn = fc.child_text("wwnn").unwrap_or_default();
+        let wwpn = fc.child_text("wwpn").unwrap_or_default();
+        let mut st = self.lock();
+        let parent = def.child_text("parent");
+        let pobj = match &parent {
+            Some(p) => st.host.nodedevs.iter().find(|d| d.name == *p),
+            None => st
+                .host
+                .nodedevs
+                .iter()
+                .find(|d| d.caps().iter().any(|c| c == "vports")),
+        };
+        let pobj = pobj.ok_or_else(|| match &parent {
+            Some(_) => Error::internal(
+                from::NODEDEV,
+                format!("Could not find parent device for '{}'", dev_name),
+            ),
+            None => Error::internal(from::NODEDEV, "Could not find any vport capable device"),
+        })?;
+        if !pobj.caps().iter().any(|c| c == "vports") {
+            return Err(Error::internal(
+                from::NODEDEV,
+                format!(
+                    "Parent device {} is not capable of vport operations",
+                    pobj.name
+                ),
+            ));
+        }
+        let tmpl = st
+            .host
+            .nodedevs
+            .iter()
+            .find(|d| d.name == "scsi_host11")
+            .ok_or_else(|| no_nodedev("scsi_host11"))?;
+        let mut el = tmpl.el.clone();
+        let parent_name = tmpl.parent.clone();
+        set_child_text(&mut el, "name", "scsi_host12");
+        for c in el.children.iter_mut() {
+            if let oxvirt_xml::dom::Node::Element(cap) = c {
+                for sub in cap.children.iter_mut() {
+                    if let oxvirt_xml::dom::Node::Element(f) = sub {
+                        if f.name == "capability" && f.attr("type") == Some("fc_host") {
+                            set_child_text(f, "wwnn", &wwnn);
+                            set_child_text(f, "wwpn", &wwpn);
+                        }
+                    }
+                }
+            }
+        }
+        let obj = NodeDevObj {
+            name: "scsi_host12".into(),
+            parent: parent_name,
+            el,
+        };
+        match st.host.nodedevs.iter_mut().find(|d| d.name == obj.name) {
+            Some(d) => *d = obj,
+            None => st.host.nodedevs.push(obj),
+        }
+        Ok(NodeDevRef {
+            name: "scsi_host12".into(),
+        })
+    }
+
+    pub fn nodedev_destroy(&self, d: &NodeDevRef) -> Result<()> {
+        let mut st = self.lock();
+        let obj = st
+            .host
+            .nodedevs
+            .iter()
+            .find(|o| o.name == d.name)
+            .ok_or_else(|| no_nodedev(&d.name))?;
+        // libvirt's test driver reports success even when it keeps the
+        // device: only vHBAs whose parent exists go away.
+        if fc_host(&obj.el).is_none() {
+            return Ok(());
+        }
+        let parent = obj.parent.clone().unwrap_or_default();
+        if !st.host.nodedevs.iter().any(|o| o.name == parent) {
+            return Ok(());
+        }
+        st.host.nodedevs.retain(|o| o.name != d.name);
+        Ok(())
+    }
+}
+
+/// The fc_host capability of a scsi_host device.
+fn fc_host(el: &Element) -> Option<&Element> {
+    el.children_named("capability")
+        .filter(|c| c.attr("type") == Some("scsi_host"))
+        .flat_map(|c| c.children_named("capability"))
+        .find(|c| c.attr("type") == Some("fc_host"))
+}
+
+fn set_child_text(el: &mut Element, name: &str, value: &str) {
+    for c in el.children.iter_mut() {
+        if let oxvirt_xml::dom::Node::Element(e) = c {
+            if e.name == name {
+                e.children = vec![oxvirt_xml::dom::Node::Text(value.to_string())];
+            }
+        }
+    }
+}
+
+fn zero_vports(el: &mut Element) {
+    for c in el.children.iter_mut() {
+        if let oxvirt_xml::dom::Node::Element(e) = c {
+            if e.name == "capability" && e.attr("type") == Some("vport_ops") {
+                set_child_text(e, "max_vports", "0");
+                set_child_text(e, "vports", "0");
+            } else {
+                zero_vports(e);
+            }
+        }
     }
 }

@@ -171,6 +171,41 @@ impl Connection for TestConnection {
         domains::check_flags(flags, 0, "testNodeGetCPUMap")?;
         Ok((vec![0x15], 3, 8))
     }
+    fn node_cpu_stats(&self, _cpu: i32, flags: u32) -> Result<Vec<(String, u64)>> {
+        domains::check_flags(flags, 0, "testNodeGetCPUStats")?;
+        Ok(vec![
+            ("user".into(), 9797400000),
+            ("kernel".into(), 34678723400000),
+            ("idle".into(), 87264900000),
+            ("iowait".into(), 763600000),
+        ])
+    }
+    fn node_free_pages(
+        &self,
+        pages: &[u32],
+        _start_cell: i32,
+        cell_count: u32,
+        flags: u32,
+    ) -> Result<Vec<u64>> {
+        domains::check_flags(flags, 0, "testNodeGetFreePages")?;
+        let mut x: u64 = 6;
+        let mut out = Vec::new();
+        for _ in 0..cell_count {
+            for _ in pages {
+                x = x * 2 + 7;
+                out.push(x);
+            }
+        }
+        Ok(out)
+    }
+    fn cpu_model_names(&self, arch: &str, flags: u32) -> Result<Vec<String>> {
+        domains::check_flags(flags, 0, "testConnectGetCPUModelNames")?;
+        node::cpu_model_names(arch)
+    }
+    fn baseline_cpu(&self, cpus: &[String], flags: u32) -> Result<String> {
+        domains::check_flags(flags, 1, "testConnectBaselineCPU")?;
+        node::baseline_cpu(cpus, flags)
+    }
     fn security_model(&self) -> Result<SecurityModel> {
         Ok(SecurityModel {
             model: "testSecurity".into(),
@@ -511,6 +546,26 @@ impl Connection for TestConnection {
     fn interface_is_active(&self, iface: &InterfaceRef) -> Result<bool> {
         self.driver.interface_is_active(iface)
     }
+    fn interface_change_begin(&self, flags: u32) -> Result<()> {
+        self.rw("virInterfaceChangeBegin")?;
+        self.driver.iface_change_begin(flags)
+    }
+    fn interface_change_commit(&self, flags: u32) -> Result<()> {
+        self.rw("virInterfaceChangeCommit")?;
+        self.driver.iface_change_commit(flags)
+    }
+    fn interface_change_rollback(&self, flags: u32) -> Result<()> {
+        self.rw("virInterfaceChangeRollback")?;
+        self.driver.iface_change_rollback(flags)
+    }
+    fn node_device_create_xml(&self, xml: &str, flags: u32) -> Result<NodeDevRef> {
+        self.rw("virNodeDeviceCreateXML")?;
+        self.driver.nodedev_create(xml, flags)
+    }
+    fn node_device_destroy(&self, dev: &NodeDevRef) -> Result<()> {
+        self.rw("virNodeDeviceDestroy")?;
+        self.driver.nodedev_destroy(dev)
+    }
     fn list_all_node_devices(&self, flags: u32) -> Result<Vec<NodeDevRef>> {
         self.driver.list_nodedevs(flags)
     }
@@ -767,6 +822,29 @@ impl Connection for TestConnection {
         self.remember_callback(id);
         Ok(id)
     }
+    fn node_device_event_register(
+        &self,
+        _dev: Option<&NodeDevRef>,
+        event_id: i32,
+        _cb: oxvirt_core::driver::NodeDevEventCallback,
+    ) -> Result<i32> {
+        if !(0..2).contains(&event_id) {
+            return Err(Error::invalid_arg(
+                from::NODEDEV,
+                "eventID in virConnectNodeDeviceEventRegisterAny must be less than 2",
+            ));
+        }
+        // Node device events are not emitted by this driver; the callback
+        // takes an id from the shared hub (under an event id that never
+        // fires) so that deregistration follows the common rules.
+        let noop: NetworkEventCallback = Arc::new(|_| {});
+        let id = self.events().register_network(None, 1000 + event_id, noop);
+        self.remember_callback(id);
+        Ok(id)
+    }
+    fn node_device_event_deregister(&self, callback_id: i32) -> Result<()> {
+        self.domain_event_deregister(callback_id)
+    }
     fn network_event_deregister(&self, callback_id: i32) -> Result<()> {
         self.domain_event_deregister(callback_id)
     }
@@ -844,6 +922,28 @@ impl Connection for TestConnection {
     }
     fn network_is_persistent(&self, net: &NetworkRef) -> Result<bool> {
         self.driver.network_is_persistent(net)
+    }
+    fn find_storage_pool_sources(
+        &self,
+        kind: &str,
+        src_spec: Option<&str>,
+        flags: u32,
+    ) -> Result<String> {
+        domains::check_flags(flags, 0, "testConnectFindStoragePoolSources")?;
+        node::find_pool_sources(kind, src_spec)
+    }
+    fn network_update(
+        &self,
+        net: &NetworkRef,
+        command: u32,
+        section: u32,
+        parent_index: i32,
+        xml: &str,
+        flags: u32,
+    ) -> Result<()> {
+        self.rw("virNetworkUpdate")?;
+        self.driver
+            .network_update(net, command, section, parent_index, xml, flags)
     }
     fn list_all_storage_pools(&self, flags: u32) -> Result<Vec<PoolRef>> {
         self.driver.list_all_pools(flags)

@@ -403,11 +403,249 @@ pub(crate) fn cells_free_memory(st: &State, start: i32, max: i32) -> Result<Vec<
     let end = (start.saturating_add(max.max(0))).min(n);
     Ok(st.cells[start as usize..end as usize]
         .iter()
-        .map(|c| c.free_mem)
+        .map(|c| c.mem)
         .collect())
 }
 
 /// The capabilities document of the fake host.
 pub(crate) fn capabilities(st: &State) -> String {
     crate::caps::format(st)
+}
+
+/// The x86 CPU models of libvirt's CPU map, in its order.
+const X86_MODELS: &[&str] = &[
+    "486",
+    "pentium",
+    "pentium2",
+    "pentium3",
+    "pentiumpro",
+    "coreduo",
+    "n270",
+    "core2duo",
+    "qemu32",
+    "kvm32",
+    "cpu64-rhel5",
+    "cpu64-rhel6",
+    "qemu64",
+    "kvm64",
+    "Conroe",
+    "Penryn",
+    "Nehalem",
+    "Nehalem-IBRS",
+    "Westmere",
+    "Westmere-IBRS",
+    "SandyBridge",
+    "SandyBridge-IBRS",
+    "IvyBridge",
+    "IvyBridge-IBRS",
+    "Haswell-noTSX",
+    "Haswell-noTSX-IBRS",
+    "Haswell",
+    "Haswell-IBRS",
+    "Broadwell-noTSX",
+    "Broadwell-noTSX-IBRS",
+    "Broadwell",
+    "Broadwell-IBRS",
+    "Skylake-Client",
+    "Skylake-Client-IBRS",
+    "Skylake-Client-noTSX-IBRS",
+    "Skylake-Server",
+    "Skylake-Server-IBRS",
+    "Skylake-Server-noTSX-IBRS",
+    "Cascadelake-Server",
+    "Cascadelake-Server-noTSX",
+    "Icelake-Client",
+    "Icelake-Client-noTSX",
+    "Icelake-Server",
+    "Icelake-Server-noTSX",
+    "Cooperlake",
+    "Snowridge",
+    "athlon",
+    "phenom",
+    "Opteron_G1",
+    "Opteron_G2",
+    "Opteron_G3",
+    "Opteron_G4",
+    "Opteron_G5",
+    "EPYC",
+    "EPYC-IBPB",
+    "EPYC-Rome",
+    "EPYC-Milan",
+    "Dhyana",
+];
+
+const PPC64_MODELS: &[&str] = &[
+    "POWER6",
+    "POWER7",
+    "POWER8",
+    "POWER9",
+    "POWER10",
+    "POWERPC_e5500",
+    "POWERPC_e6500",
+];
+
+/// libvirt's architecture names (virArch).
+const ARCHES: &[&str] = &[
+    "alpha",
+    "armv6l",
+    "armv7l",
+    "armv7b",
+    "aarch64",
+    "cris",
+    "i686",
+    "ia64",
+    "lm32",
+    "m68k",
+    "microblaze",
+    "microblazeel",
+    "mips",
+    "mipsel",
+    "mips64",
+    "mips64el",
+    "openrisc",
+    "parisc",
+    "parisc64",
+    "ppc",
+    "ppcle",
+    "ppc64",
+    "ppc64le",
+    "ppcemb",
+    "riscv32",
+    "riscv64",
+    "s390",
+    "s390x",
+    "sh4",
+    "sh4eb",
+    "sparc",
+    "sparc64",
+    "unicore32",
+    "x86_64",
+    "xtensa",
+    "xtensaeb",
+];
+
+/// virCPUGetModels for an architecture name.
+pub fn cpu_model_names(arch: &str) -> Result<Vec<String>> {
+    if !ARCHES.contains(&arch) {
+        return Err(Error::new(
+            code::INVALID_ARG,
+            from::NONE,
+            format!("cannot find architecture {}", arch),
+        ));
+    }
+    Ok(match arch {
+        "i686" | "x86_64" => X86_MODELS.iter().map(|s| s.to_string()).collect(),
+        "ppc64" | "ppc64le" => PPC64_MODELS.iter().map(|s| s.to_string()).collect(),
+        "s390" | "s390x" | "armv6l" | "armv7l" | "armv7b" | "aarch64" => Vec::new(),
+        _ => {
+            return Err(Error::new(
+                code::NO_SUPPORT,
+                from::CPU,
+                format!("'{}' architecture is not supported by CPU driver", arch),
+            ))
+        }
+    })
+}
+
+/// virCPUBaseline of host CPUs, for the simple case of one CPU model
+/// without feature expansion.
+pub fn baseline_cpu(cpus: &[String], flags: u32) -> Result<String> {
+    let mut models = Vec::new();
+    for x in cpus {
+        let e = oxvirt_xml::dom::parse(x, "(CPU_definition)")
+            .map_err(|_| Error::new(code::XML_ERROR, from::CPU, "(CPU_definition)"))?;
+        models.push(e);
+    }
+    let first = &models[0];
+    let model = first.child_text("model").ok_or_else(|| {
+        Error::new(
+            code::INVALID_ARG,
+            from::CPU,
+            "no CPU model specified at index 0",
+        )
+    })?;
+    if models.len() > 1 || flags != 0 {
+        return Err(Error::no_support("virConnectBaselineCPU"));
+    }
+    let mut s = String::from("<cpu mode='custom' match='exact'>\n");
+    s += &format!("  <model fallback='forbid'>{}</model>\n", model);
+    if let Some(v) = first.child_text("vendor") {
+        s += &format!("  <vendor>{}</vendor>\n", v);
+    }
+    s += "</cpu>\n";
+    Ok(s)
+}
+
+/// testConnectFindStoragePoolSources.
+pub fn find_pool_sources(kind: &str, src_spec: Option<&str>) -> Result<String> {
+    const TYPES: &[&str] = &[
+        "dir",
+        "fs",
+        "netfs",
+        "logical",
+        "disk",
+        "iscsi",
+        "iscsi-direct",
+        "scsi",
+        "mpath",
+        "rbd",
+        "sheepdog",
+        "gluster",
+        "zfs",
+        "vstorage",
+    ];
+    if kind == "dir" {
+        return Err(Error::internal(
+            from::TEST,
+            format!("unknown storage pool type {}", kind),
+        ));
+    }
+    let mut host = None;
+    if let Some(spec) = src_spec {
+        let root = dom::parse(spec, "(storage_source_specification)")
+            .map_err(|e| Error::new(code::XML_ERROR, from::STORAGE, e.to_string()))?;
+        if root.name != "source" {
+            return Err(Error::new(
+                code::XML_ERROR,
+                from::STORAGE,
+                format!("expecting root element of 'source', not '{}'", root.name),
+            ));
+        }
+        host = root
+            .child("host")
+            .and_then(|h| h.attr("name"))
+            .map(str::to_string);
+    }
+    match kind {
+        "logical" if TYPES.contains(&kind) => Ok(concat!(
+            "<sources>\n",
+            "  <source>\n",
+            "    <device path='/dev/sda20'/>\n",
+            "    <name>testvg1</name>\n",
+            "    <format type='lvm2'/>\n",
+            "  </source>\n",
+            "  <source>\n",
+            "    <device path='/dev/sda21'/>\n",
+            "    <name>testvg2</name>\n",
+            "    <format type='lvm2'/>\n",
+            "  </source>\n",
+            "</sources>\n"
+        )
+        .to_string()),
+        "netfs" => match host {
+            Some(h) => Ok(format!(
+                "<sources>\n  <source>\n    <host name='{}'/>\n    <dir path='/testshare'/>\n    <format type='nfs'/>\n  </source>\n</sources>\n",
+                h
+            )),
+            None => Err(Error::invalid_arg(
+                from::STORAGE,
+                "hostname must be specified for netfs sources",
+            )),
+        },
+        _ => Err(Error::new(
+            code::NO_SUPPORT,
+            from::STORAGE,
+            format!("pool type '{}' does not support source discovery", kind),
+        )),
+    }
 }

@@ -544,6 +544,59 @@ impl Driver {
         Ok(())
     }
 
+    /// testNetworkUpdate: virNetworkObjUpdate on the live and/or the
+    /// persistent definition.
+    pub fn network_update(
+        &self,
+        net: &NetworkRef,
+        command: u32,
+        section: u32,
+        parent_index: i32,
+        xml: &str,
+        flags: u32,
+    ) -> Result<()> {
+        check_flags(flags, 3, "testNetworkUpdate")?;
+        let mut st = self.lock();
+        let i = st.objects.net_by_name(&net.name)?;
+        let obj = &mut st.objects.networks[i];
+        let mut flags = flags;
+        if flags & 3 == 0 {
+            flags |= if obj.active { 1 } else { 2 };
+        }
+        if flags & 2 != 0 && !obj.persistent {
+            return Err(Error::operation_invalid(
+                FROM,
+                "cannot change persistent config of a transient network",
+            ));
+        }
+        if flags & 1 != 0 && !obj.active {
+            return Err(Error::operation_invalid(FROM, "network is not running"));
+        }
+        let mut live = None;
+        if flags & 1 != 0 {
+            let mut d = obj.def.clone();
+            update_section(&mut d, command, section, parent_index, xml)?;
+            live = Some(d);
+        }
+        let mut config = None;
+        if flags & 2 != 0 {
+            let mut d = obj.new_def.clone().unwrap_or_else(|| obj.def.clone());
+            update_section(&mut d, command, section, parent_index, xml)?;
+            config = Some(d);
+        }
+        if let Some(d) = config {
+            if obj.active {
+                obj.new_def = Some(d);
+            } else {
+                obj.def = d;
+            }
+        }
+        if let Some(d) = live {
+            obj.def = d;
+        }
+        Ok(())
+    }
+
     pub fn network_get_xml_desc(&self, net: &NetworkRef, flags: u32) -> Result<String> {
         check_flags(flags, 0, "testNetworkGetXMLDesc")?;
         let st = self.lock();
@@ -925,4 +978,208 @@ impl Driver {
             .clone()
             .unwrap_or_default())
     }
+}
+
+const SECTIONS: &[&str] = &[
+    "none",
+    "bridge",
+    "domain",
+    "ip",
+    "ip-dhcp-host",
+    "ip-dhcp-range",
+    "forward",
+    "forward-interface",
+    "forward-pf",
+    "portgroup",
+    "dns-host",
+    "dns-txt",
+    "dns-srv",
+];
+
+/// virNetworkDefUpdateSection, for the sections this driver edits.
+fn update_section(
+    def: &mut oxvirt_xml::network::Network,
+    command: u32,
+    section: u32,
+    parent_index: i32,
+    xml: &str,
+) -> Result<()> {
+    let name = SECTIONS.get(section as usize).copied().unwrap_or("unknown");
+    let root = oxvirt_xml::dom::parse(xml, "network_update_xml")
+        .map_err(|e| Error::new(code::XML_ERROR, FROM, e.to_string()))?;
+    match section {
+        1 | 2 | 3 | 6 | 8 => Err(Error::new(
+            code::OPERATION_UNSUPPORTED,
+            FROM,
+            format!("can't update '{}' section of network '{}'", name, def.name),
+        )),
+        4 => update_dhcp_host(def, command, parent_index, &root),
+        _ => Err(Error::new(
+            code::NO_SUPPORT,
+            FROM,
+            format!("virNetworkUpdate of the '{}' section", name),
+        )),
+    }
+}
+
+fn update_dhcp_host(
+    def: &mut oxvirt_xml::network::Network,
+    command: u32,
+    parent_index: i32,
+    el: &oxvirt_xml::dom::Element,
+) -> Result<()> {
+    use oxvirt_xml::network::DhcpHost;
+    if el.name != "host" {
+        return Err(Error::new(
+            code::XML_ERROR,
+            FROM,
+            format!(
+                "unexpected element <{}>, expecting <host>, while updating network '{}'",
+                el.name, def.name
+            ),
+        ));
+    }
+    let net_name = def.name.clone();
+    let idx = if parent_index >= 0 {
+        Some(parent_index as usize).filter(|i| *i < def.ips.len())
+    } else {
+        def.ips.iter().position(|ip| ip.is_ipv4())
+    };
+    let Some(idx) = idx else {
+        return Err(Error::operation_invalid(
+            FROM,
+            format!(
+                "couldn't update dhcp host entry - no <ip family='ipv4'> element found in network '{}'",
+                net_name
+            ),
+        ));
+    };
+    let ipdef = &mut def.ips[idx];
+    let ip = match el.attr("ip") {
+        Some(a) => Some(a.parse::<std::net::IpAddr>().map_err(|_| {
+            Error::new(
+                code::XML_ERROR,
+                FROM,
+                format!(
+                    "Invalid IP address in static host definition for network '{}'",
+                    net_name
+                ),
+            )
+        })?),
+        None => None,
+    };
+    let host = DhcpHost {
+        mac: el.attr("mac").map(str::to_string),
+        id: el.attr("id").map(str::to_string),
+        name: el.attr("name").map(str::to_string),
+        ip,
+        lease: None,
+    };
+    let partial = command == 2;
+    if !partial {
+        if host.mac.is_none() && host.name.is_none() {
+            return Err(Error::new(
+                code::XML_ERROR,
+                FROM,
+                format!(
+                    "Static host definition in IPv4 network '{}' must have mac or name attribute",
+                    net_name
+                ),
+            ));
+        }
+        if host.ip.is_none() {
+            return Err(Error::new(
+                code::XML_ERROR,
+                FROM,
+                format!(
+                    "Missing IP address in static host definition for network '{}'",
+                    net_name
+                ),
+            ));
+        }
+        if host.ip.is_some_and(|a| a.is_ipv4() != ipdef.is_ipv4()) {
+            return Err(Error::operation_invalid(
+                FROM,
+                "the address family of a host entry IP must match the address family of the dhcp element's parent",
+            ));
+        }
+    }
+    let mac_eq = |a: &Option<String>, b: &Option<String>| match (a, b) {
+        (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
+        _ => false,
+    };
+    let ip_s = host
+        .ip
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "(null)".into());
+    match command {
+        1 => {
+            let i = ipdef.hosts.iter().position(|h| {
+                mac_eq(&host.mac, &h.mac)
+                    || (host.ip.is_some() && host.ip == h.ip)
+                    || (host.name.is_some() && host.name == h.name)
+            });
+            let Some(i) = i else {
+                return Err(Error::operation_invalid(
+                    FROM,
+                    format!(
+                        "couldn't locate an existing dhcp host entry with \"mac='{}'\" \"name='{}'\" \"ip='{}'\" in network '{}'",
+                        host.mac.clone().unwrap_or_else(|| "unknown".into()),
+                        opt(&host.name),
+                        ip_s,
+                        net_name
+                    ),
+                ));
+            };
+            ipdef.hosts[i] = host;
+        }
+        3 | 4 => {
+            if ipdef.hosts.iter().any(|h| {
+                mac_eq(&host.mac, &h.mac)
+                    || (host.name.is_some() && host.name == h.name)
+                    || (host.ip.is_some() && host.ip == h.ip)
+            }) {
+                return Err(Error::operation_invalid(
+                    FROM,
+                    format!(
+                        "there is an existing dhcp host entry in network '{}' that matches \"<host mac='{}' name='{}' ip='{}'/>\"",
+                        net_name,
+                        host.mac.clone().unwrap_or_else(|| "unknown".into()),
+                        opt(&host.name),
+                        ip_s
+                    ),
+                ));
+            }
+            if command == 4 {
+                ipdef.hosts.insert(0, host);
+            } else {
+                ipdef.hosts.push(host);
+            }
+        }
+        2 => {
+            let i = ipdef.hosts.iter().position(|h| {
+                (host.mac.is_none() || h.mac.is_none() || mac_eq(&host.mac, &h.mac))
+                    && (host.name.is_none() || host.name == h.name)
+                    && (host.ip.is_none() || host.ip == h.ip)
+            });
+            let Some(i) = i else {
+                return Err(Error::operation_invalid(
+                    FROM,
+                    format!(
+                        "couldn't locate a matching dhcp host entry in network '{}'",
+                        net_name
+                    ),
+                ));
+            };
+            ipdef.hosts.remove(i);
+        }
+        _ => {
+            return Err(Error::argument_unsupported(
+                FROM,
+                format!("unrecognized network update command code {}", command),
+            ))
+        }
+    }
+    Ok(())
 }

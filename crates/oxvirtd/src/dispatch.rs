@@ -1363,6 +1363,37 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
             .interface_undefine(&iface_in(a.iface))?),
         p::INTERFACE_CREATE => h!(body, |a: r::InterfaceFlagsArgs| c
             .interface_create(&iface_in(a.iface), a.flags)?),
+        p::INTERFACE_CHANGE_BEGIN => {
+            h!(body, |a: r::FlagsArgs| c.interface_change_begin(a.flags)?)
+        }
+        p::INTERFACE_CHANGE_COMMIT => {
+            h!(body, |a: r::FlagsArgs| c
+                .interface_change_commit(a.flags)?)
+        }
+        p::INTERFACE_CHANGE_ROLLBACK => {
+            h!(body, |a: r::FlagsArgs| c
+                .interface_change_rollback(a.flags)?)
+        }
+        p::NODE_GET_FREE_PAGES => h!(body, |a: r::NodeGetFreePagesArgs| {
+            r::NodeGetFreePagesRet {
+                counts: c.node_free_pages(&a.pages, a.start_cell, a.cell_count, a.flags)?,
+            }
+        }),
+        p::CONNECT_GET_CPU_MODEL_NAMES => h!(body, |a: r::ConnectGetCpuModelNamesArgs| {
+            let models = c.cpu_model_names(&a.arch, a.flags)?;
+            let n = models.len() as i32;
+            r::ConnectGetCpuModelNamesRet {
+                models: if a.need_results != 0 {
+                    models
+                } else {
+                    Vec::new()
+                },
+                ret: n,
+            }
+        }),
+        p::CONNECT_BASELINE_CPU => h!(body, |a: r::ConnectBaselineCpuArgs| string(
+            c.baseline_cpu(&a.xml_cpus, a.flags)?
+        )),
         p::INTERFACE_DESTROY => h!(body, |a: r::InterfaceFlagsArgs| c
             .interface_destroy(&iface_in(a.iface), a.flags)?),
         p::INTERFACE_IS_ACTIVE => h!(body, |a: r::InterfaceArgs| int(

@@ -287,8 +287,31 @@ fn autostart(ctl: &mut Ctl, c: &Cmd) -> R {
 
 /// virshDumpXML without an XPath: prints the document as is.
 pub fn dump_xml(ctl: &Ctl, c: &Cmd, xml: &str) -> R {
-    if c.string_quiet("xpath").is_some() {
-        return Err(Fail::lib(oxvirt_core::Error::no_support("virsh --xpath")));
+    if let Some(xp) = c.string_quiet("xpath") {
+        return match super::xpath::dump(xml, xp, c.has("wrap")) {
+            Ok(s) => {
+                ctl.print(&s);
+                Ok(())
+            }
+            Err(super::xpath::XErr::Invalid(m)) => {
+                use std::io::Write;
+                let _ = std::io::stdout().flush();
+                eprintln!("XPath error : {}", m);
+                Ok(())
+            }
+            Err(super::xpath::XErr::Unregistered(f)) => {
+                use std::io::Write;
+                let _ = std::io::stdout().flush();
+                eprintln!("xmlXPathCompOpEval: function {} not found", f);
+                eprintln!("XPath error : Unregistered function");
+                Ok(())
+            }
+            Err(super::xpath::XErr::NotNodeSet) => Err(Fail::lib(oxvirt_core::Error::new(
+                oxvirt_core::error::code::INTERNAL_ERROR,
+                oxvirt_core::error::from::NONE,
+                format!("Incorrect xpath '{}'", xp),
+            ))),
+        };
     }
     ctl.print(xml);
     Ok(())

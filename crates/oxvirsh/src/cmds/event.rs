@@ -266,7 +266,7 @@ extern "C" fn on_sigint(_: libc::c_int) {
 }
 
 /// virTimeStringNowRaw: local time with milliseconds and offset.
-fn timestamp() -> String {
+pub fn timestamp() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

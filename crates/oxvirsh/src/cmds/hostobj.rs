@@ -20,6 +20,21 @@ pub fn handler(name: &str) -> Option<Handler> {
         "iface-undefine" => iface_undefine,
         "iface-start" => iface_start,
         "iface-destroy" => iface_destroy,
+        "iface-begin" => iface_begin,
+        "iface-commit" => iface_commit,
+        "iface-rollback" => iface_rollback,
+        "iface-bridge" => iface_bridge,
+        "iface-unbridge" => iface_unbridge,
+        "nodedev-info" => nodedev_info,
+        "nodedev-create" => nodedev_create,
+        "nodedev-destroy" => nodedev_destroy,
+        "nodedev-detach" => nodedev_detach,
+        "nodedev-reattach" => nodedev_reattach,
+        "nodedev-reset" => nodedev_reset,
+        "nodedev-define" => nodedev_define,
+        "nodedev-undefine" => nodedev_undefine,
+        "nodedev-start" => nodedev_start,
+        "nodedev-autostart" => nodedev_autostart,
         "nodedev-list" => nodedev_list,
         "nodedev-dumpxml" => nodedev_dumpxml,
         "secret-list" => secret_list,
@@ -28,13 +43,43 @@ pub fn handler(name: &str) -> Option<Handler> {
     })
 }
 
-/// virshCommandOptInterfaceBy: by name, then by MAC.
-fn iface(ctl: &mut Ctl, c: &Cmd, opt: &str) -> Result<InterfaceRef, Fail> {
+/// virMacAddrParse: six hex octets of one or two digits, separated by ':'.
+fn is_mac(s: &str) -> bool {
+    let parts: Vec<&str> = s.split(':').collect();
+    parts.len() == 6
+        && parts
+            .iter()
+            .all(|p| (1..=2).contains(&p.len()) && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// virshCommandOptInterfaceBy: by MAC when the value is one, else by name.
+fn iface_by(
+    ctl: &mut Ctl,
+    c: &Cmd,
+    opt: &str,
+    by_name: bool,
+    by_mac: bool,
+) -> Result<InterfaceRef, Fail> {
     let n = c.req(opt)?.to_string();
     let conn = ctl.conn()?;
-    conn.lookup_interface_by_name(&n)
-        .or_else(|_| conn.lookup_interface_by_mac(&n))
-        .map_err(|_| Fail::Msg(format!("failed to get interface '{}'", n)))
+    let mac = is_mac(&n);
+    let r = if !mac && by_name {
+        Some(conn.lookup_interface_by_name(&n))
+    } else if mac && by_mac {
+        Some(conn.lookup_interface_by_mac(&n))
+    } else {
+        None
+    };
+    let msg = format!("failed to get interface '{}'", n);
+    match r {
+        Some(Ok(i)) => Ok(i),
+        Some(Err(e)) => Err(Fail::msg_lib(msg, e)),
+        None => Err(Fail::Msg(msg)),
+    }
+}
+
+fn iface(ctl: &mut Ctl, c: &Cmd, opt: &str) -> Result<InterfaceRef, Fail> {
+    iface_by(ctl, c, opt, true, true)
 }
 
 fn iface_list(ctl: &mut Ctl, c: &Cmd) -> R {
@@ -72,21 +117,13 @@ fn iface_dumpxml(ctl: &mut Ctl, c: &Cmd) -> R {
 }
 
 fn iface_name(ctl: &mut Ctl, c: &Cmd) -> R {
-    let mac = c.req("interface")?.to_string();
-    let i = ctl
-        .conn()?
-        .lookup_interface_by_mac(&mac)
-        .map_err(|_| Fail::Msg(format!("failed to get interface '{}'", mac)))?;
+    let i = iface_by(ctl, c, "interface", false, true)?;
     ctl.print(&format!("{}\n", i.name));
     Ok(())
 }
 
 fn iface_mac(ctl: &mut Ctl, c: &Cmd) -> R {
-    let name = c.req("interface")?.to_string();
-    let i = ctl
-        .conn()?
-        .lookup_interface_by_name(&name)
-        .map_err(|_| Fail::Msg(format!("failed to get interface '{}'", name)))?;
+    let i = iface_by(ctl, c, "interface", true, false)?;
     ctl.print(&format!("{}\n", i.mac));
     Ok(())
 }
@@ -105,29 +142,33 @@ fn iface_define(ctl: &mut Ctl, c: &Cmd) -> R {
 
 fn iface_undefine(ctl: &mut Ctl, c: &Cmd) -> R {
     let i = iface(ctl, c, "interface")?;
+    let name = c.req("interface")?.to_string();
     ctl.conn()?
         .interface_undefine(&i)
-        .ctx(|| format!("Failed to undefine interface {}", i.name))?;
-    ctl.extra(&format!("Interface {} undefined\n", i.name));
+        .ctx(|| format!("Failed to undefine interface {}", name))?;
+    ctl.extra(&format!("Interface {} undefined\n", name));
     Ok(())
 }
 
 fn iface_start(ctl: &mut Ctl, c: &Cmd) -> R {
     let i = iface(ctl, c, "interface")?;
+    let name = c.req("interface")?.to_string();
     ctl.conn()?
         .interface_create(&i, 0)
-        .ctx(|| format!("Failed to start interface {}", i.name))?;
-    ctl.extra(&format!("Interface {} started\n", i.name));
+        .ctx(|| format!("Failed to start interface {}", name))?;
+    ctl.extra(&format!("Interface {} started\n", name));
     Ok(())
 }
 
 fn iface_destroy(ctl: &mut Ctl, c: &Cmd) -> R {
     let i = iface(ctl, c, "interface")?;
+    let name = c.req("interface")?.to_string();
     ctl.conn()?
         .interface_destroy(&i, 0)
-        .ctx(|| format!("Failed to destroy interface {}", i.name))?;
-    ctl.extra(&format!("Interface {} destroyed\n", i.name));
-    Ok(())
+        .ctx(|| format!("Failed to destroy interface {}", name))?;
+    ctl.extra(&format!("Interface {} destroyed\n", name));
+    // virsh 9.0 reports failure even when the interface went down
+    Err(Fail::Silent)
 }
 
 /// Node device capability names, in virConnectListAllNodeDeviceFlags order.
@@ -316,5 +357,224 @@ fn nwfilter_list(ctl: &mut Ctl, _c: &Cmd) -> R {
         t.row([f.uuid.to_string(), f.name]);
     }
     ctl.print(&t.render(!ctl.quiet));
+    Ok(())
+}
+
+fn iface_begin(ctl: &mut Ctl, _c: &Cmd) -> R {
+    ctl.conn()?
+        .interface_change_begin(0)
+        .ctx(|| "Failed to begin network config change transaction".into())?;
+    ctl.extra("Network config change transaction started\n");
+    Ok(())
+}
+
+fn iface_commit(ctl: &mut Ctl, _c: &Cmd) -> R {
+    ctl.conn()?
+        .interface_change_commit(0)
+        .ctx(|| "Failed to commit network config change transaction".into())?;
+    ctl.extra("Network config change transaction committed\n");
+    Ok(())
+}
+
+fn iface_rollback(ctl: &mut Ctl, _c: &Cmd) -> R {
+    ctl.conn()?
+        .interface_change_rollback(0)
+        .ctx(|| "Failed to rollback network config change transaction".into())?;
+    ctl.extra("Network config change transaction rolled back\n");
+    Ok(())
+}
+
+/// iface-bridge and iface-unbridge rewrite the inactive configuration;
+/// drivers that cannot give it stop them there.
+fn iface_bridge(ctl: &mut Ctl, c: &Cmd) -> R {
+    let i = iface(ctl, c, "interface")?;
+    let br = c.req("bridge")?.to_string();
+    let conn = ctl.conn()?;
+    if conn.lookup_interface_by_name(&br).is_ok() {
+        return Err(Fail::Msg(format!("Network device {} already exists", br)));
+    }
+    c.uint("delay")?;
+    conn.interface_get_xml_desc(&i, 1)?;
+    Err(Fail::lib(Error::no_support("virsh command 'iface-bridge'")))
+}
+
+fn iface_unbridge(ctl: &mut Ctl, c: &Cmd) -> R {
+    let i = iface(ctl, c, "bridge")?;
+    ctl.conn()?.interface_get_xml_desc(&i, 1)?;
+    Err(Fail::lib(Error::no_support(
+        "virsh command 'iface-unbridge'",
+    )))
+}
+
+/// vshFindNodeDevice: by name, or a vHBA by "WWNN,WWPN".
+fn find_nodedev(ctl: &mut Ctl, value: &str) -> Result<oxvirt_core::types::NodeDevRef, Fail> {
+    let conn = ctl.conn()?;
+    let r = if value.contains(',') {
+        let arr = super::shell::split_commas(value);
+        if arr.len() != 2 {
+            return Err(Fail::Msg(format!("Malformed device value '{}'", value)));
+        }
+        for w in &arr {
+            let hex = w.strip_prefix("0x").unwrap_or(w);
+            if hex.len() != 16 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(Fail::lib(Error::internal(
+                    oxvirt_core::error::from::NODEDEV,
+                    format!("Malformed wwn: {}", w),
+                )));
+            }
+        }
+        conn.lookup_scsi_host_by_wwn(&arr[0], &arr[1], 0)
+    } else {
+        conn.lookup_node_device_by_name(value)
+    };
+    r.map_err(|e| Fail::msg_lib(format!("Could not find matching device '{}'", value), e))
+}
+
+fn nodedev_info(ctl: &mut Ctl, c: &Cmd) -> R {
+    let name = c.req("device")?.to_string();
+    let d = find_nodedev(ctl, &name)?;
+    let conn = ctl.conn()?;
+    let parent = conn
+        .node_device_get_parent(&d)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let yes = |r: oxvirt_core::Result<bool>| if r.unwrap_or(true) { "yes" } else { "no" };
+    let mut s = format!("{:<15} {}\n", "Name:", d.name);
+    s += &format!("{:<15} {}\n", "Parent:", parent);
+    s += &format!(
+        "{:<15} {}\n",
+        "Active:",
+        yes(conn.node_device_is_active(&d))
+    );
+    s += &format!(
+        "{:<15} {}\n",
+        "Persistent:",
+        yes(conn.node_device_is_persistent(&d))
+    );
+    s += &format!(
+        "{:<15} {}\n",
+        "Autostart:",
+        match conn.node_device_get_autostart(&d) {
+            Ok(true) => "yes",
+            Ok(false) => "no",
+            Err(_) => "no autostart",
+        }
+    );
+    ctl.print(&s);
+    Ok(())
+}
+
+fn nodedev_create(ctl: &mut Ctl, c: &Cmd) -> R {
+    let from = c.req("file")?.to_string();
+    let xml = read_file(&from)?;
+    let flags = if c.has("validate") { 1 } else { 0 };
+    let d = ctl
+        .conn()?
+        .node_device_create_xml(&xml, flags)
+        .ctx(|| format!("Failed to create node device from {}", from))?;
+    ctl.extra(&format!("Node device {} created from {}\n", d.name, from));
+    Ok(())
+}
+
+fn nodedev_define(ctl: &mut Ctl, c: &Cmd) -> R {
+    let from = c.req("file")?.to_string();
+    let xml = read_file(&from)?;
+    let flags = if c.has("validate") { 1 } else { 0 };
+    let d = ctl
+        .conn()?
+        .node_device_define_xml(&xml, flags)
+        .ctx(|| format!("Failed to define node device from '{}'", from))?;
+    ctl.extra(&format!(
+        "Node device '{}' defined from '{}'\n",
+        d.name, from
+    ));
+    Ok(())
+}
+
+fn nodedev_destroy(ctl: &mut Ctl, c: &Cmd) -> R {
+    let name = c.req("device")?.to_string();
+    let d = find_nodedev(ctl, &name)?;
+    ctl.conn()?
+        .node_device_destroy(&d)
+        .ctx(|| format!("Failed to destroy node device '{}'", name))?;
+    ctl.extra(&format!("Destroyed node device '{}'\n", name));
+    Ok(())
+}
+
+fn nodedev_undefine(ctl: &mut Ctl, c: &Cmd) -> R {
+    let name = c.req("device")?.to_string();
+    let d = find_nodedev(ctl, &name)?;
+    ctl.conn()?
+        .node_device_undefine(&d, 0)
+        .ctx(|| format!("Failed to undefine node device '{}'", name))?;
+    ctl.extra(&format!("Undefined node device '{}'\n", name));
+    Ok(())
+}
+
+fn nodedev_autostart(ctl: &mut Ctl, c: &Cmd) -> R {
+    let name = c.req("device")?.to_string();
+    let d = find_nodedev(ctl, &name)?;
+    let on = !c.has("disable");
+    ctl.conn()?.node_device_set_autostart(&d, on).ctx(|| {
+        if on {
+            format!("failed to mark device {} as autostarted", name)
+        } else {
+            format!("failed to unmark device {} as autostarted", name)
+        }
+    })?;
+    ctl.extra(&if on {
+        format!("Device {} marked as autostarted\n", name)
+    } else {
+        format!("Device {} unmarked as autostarted\n", name)
+    });
+    Ok(())
+}
+
+/// virNodeDeviceLookupByName for the detach/reattach/reset/start family.
+fn nodedev_plain(ctl: &mut Ctl, c: &Cmd) -> Result<(String, oxvirt_core::types::NodeDevRef), Fail> {
+    let name = c.req("device")?.to_string();
+    let d = ctl
+        .conn()?
+        .lookup_node_device_by_name(&name)
+        .map_err(|e| Fail::msg_lib(format!("Could not find matching device '{}'", name), e))?;
+    Ok((name, d))
+}
+
+fn nodedev_detach(ctl: &mut Ctl, c: &Cmd) -> R {
+    let name = c.req("device")?.to_string();
+    let driver = c.string_quiet("driver").map(str::to_string);
+    let (_, d) = nodedev_plain(ctl, c)?;
+    ctl.conn()?
+        .node_device_detach(&d, driver.as_deref(), 0)
+        .ctx(|| format!("Failed to detach device {}", name))?;
+    ctl.extra(&format!("Device {} detached\n", name));
+    Ok(())
+}
+
+fn nodedev_reattach(ctl: &mut Ctl, c: &Cmd) -> R {
+    let (name, d) = nodedev_plain(ctl, c)?;
+    ctl.conn()?
+        .node_device_reattach(&d)
+        .ctx(|| format!("Failed to re-attach device {}", name))?;
+    ctl.extra(&format!("Device {} re-attached\n", name));
+    Ok(())
+}
+
+fn nodedev_reset(ctl: &mut Ctl, c: &Cmd) -> R {
+    let (name, d) = nodedev_plain(ctl, c)?;
+    ctl.conn()?
+        .node_device_reset(&d)
+        .ctx(|| format!("Failed to reset device {}", name))?;
+    ctl.extra(&format!("Device {} reset\n", name));
+    Ok(())
+}
+
+fn nodedev_start(ctl: &mut Ctl, c: &Cmd) -> R {
+    let (name, d) = nodedev_plain(ctl, c)?;
+    ctl.conn()?
+        .node_device_create(&d, 0)
+        .ctx(|| format!("Failed to start device {}", name))?;
+    ctl.extra(&format!("Device {} started\n", name));
     Ok(())
 }

@@ -9,12 +9,15 @@ mod host;
 mod hostobj;
 mod monitor;
 mod network;
+mod objevent;
 mod pool;
+mod secret;
 mod shell;
 mod snapshot;
 mod stats;
 pub mod tune;
 mod volume;
+pub mod xpath;
 
 use oxvirt_core::error::{code, from};
 use oxvirt_core::Error;
@@ -41,7 +44,9 @@ pub fn dispatch(ctl: &mut Ctl, cmd: &Cmd) -> R {
         .or_else(|| pool::handler(name))
         .or_else(|| volume::handler(name))
         .or_else(|| snapshot::handler(name))
-        .or_else(|| checkpoint::handler(name));
+        .or_else(|| checkpoint::handler(name))
+        .or_else(|| objevent::handler(name))
+        .or_else(|| secret::handler(name));
     match h {
         Some(h) => h(ctl, cmd),
         None => Err(Fail::lib(Error::new(

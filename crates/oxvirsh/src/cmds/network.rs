@@ -22,6 +22,12 @@ pub fn handler(name: &str) -> Option<Handler> {
         "net-autostart" => autostart,
         "net-name" => name_cmd,
         "net-uuid" => uuid_cmd,
+        "net-dhcp-leases" => dhcp_leases,
+        "net-update" => update,
+        "net-port-list" => port_list,
+        "net-port-create" => port_create,
+        "net-port-dumpxml" => port_dumpxml,
+        "net-port-delete" => port_delete,
         _ => return None,
     })
 }
@@ -59,7 +65,7 @@ fn lookup(ctl: &Ctl, c: &Cmd, by_uuid: bool, by_name: bool) -> Result<NetworkRef
     })
 }
 
-fn net(ctl: &Ctl, c: &Cmd) -> Result<NetworkRef, Fail> {
+pub fn net(ctl: &Ctl, c: &Cmd) -> Result<NetworkRef, Fail> {
     lookup(ctl, c, true, true)
 }
 
@@ -163,8 +169,7 @@ fn dumpxml(ctl: &mut Ctl, c: &Cmd) -> R {
     let n = net(ctl, c)?;
     let flags = if c.has("inactive") { 1 } else { 0 };
     let xml = ctl.conn()?.network_get_xml_desc(&n, flags)?;
-    ctl.print(&xml);
-    Ok(())
+    super::domain::dump_xml(ctl, c, &xml)
 }
 
 fn define(ctl: &mut Ctl, c: &Cmd) -> R {
@@ -249,5 +254,210 @@ fn name_cmd(ctl: &mut Ctl, c: &Cmd) -> R {
 fn uuid_cmd(ctl: &mut Ctl, c: &Cmd) -> R {
     let n = lookup(ctl, c, false, true)?;
     ctl.print(&format!("{}\n", n.uuid));
+    Ok(())
+}
+
+/// g_date_time_format(local, "%Y-%m-%d %H:%M:%S").
+fn local_time(t: i64) -> String {
+    let secs = t as libc::time_t;
+    // SAFETY: localtime_r only writes the tm we hand it.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    unsafe { libc::localtime_r(&secs, &mut tm) };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec
+    )
+}
+
+fn dhcp_leases(ctl: &mut Ctl, c: &Cmd) -> R {
+    let mac = c.string("mac")?.map(str::to_string);
+    let n = net(ctl, c)?;
+    let name = c.req("network")?.to_string();
+    let mut leases = ctl
+        .conn()?
+        .network_get_dhcp_leases(&n, mac.as_deref(), 0)
+        .ctx(|| format!("Failed to get leases info for {}", name))?;
+    leases.sort_by(|a, b| {
+        let ka = a.mac.clone().or_else(|| a.iaid.clone()).unwrap_or_default();
+        let kb = b.mac.clone().or_else(|| b.iaid.clone()).unwrap_or_default();
+        ka.cmp(&kb)
+    });
+    let mut t = Table::new(&[
+        "Expiry Time",
+        "MAC address",
+        "Protocol",
+        "IP address",
+        "Hostname",
+        "Client ID or DUID",
+    ]);
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    for l in &leases {
+        t.row([
+            local_time(l.expirytime),
+            dash(&l.mac),
+            match l.kind {
+                0 => "ipv4".to_string(),
+                1 => "ipv6".to_string(),
+                _ => "-".to_string(),
+            },
+            format!("{}/{}", l.ipaddr, l.prefix),
+            dash(&l.hostname),
+            dash(&l.clientid),
+        ]);
+    }
+    ctl.print(&t.render(!ctl.quiet));
+    Ok(())
+}
+
+const UPDATE_COMMANDS: &[&str] = &["none", "modify", "delete", "add-last", "add-first"];
+const UPDATE_SECTIONS: &[&str] = &[
+    "none",
+    "bridge",
+    "domain",
+    "ip",
+    "ip-dhcp-host",
+    "ip-dhcp-range",
+    "forward",
+    "forward-interface",
+    "forward-pf",
+    "portgroup",
+    "dns-host",
+    "dns-txt",
+    "dns-srv",
+];
+
+fn update(ctl: &mut Ctl, c: &Cmd) -> R {
+    super::exclusive(c, "current", "live")?;
+    super::exclusive(c, "current", "config")?;
+    let (config, live) = (c.has("config"), c.has("live"));
+    let n = net(ctl, c)?;
+    let cmd_s = c.req("command")?.to_string();
+    let command = if cmd_s == "add" {
+        3
+    } else {
+        match UPDATE_COMMANDS.iter().position(|x| *x == cmd_s) {
+            Some(i) if i > 0 => i as u32,
+            _ => return Err(Fail::Msg(format!("unrecognized command name '{}'", cmd_s))),
+        }
+    };
+    let sec_s = c.req("section")?.to_string();
+    let section = match UPDATE_SECTIONS.iter().position(|x| *x == sec_s) {
+        Some(i) if i > 0 => i as u32,
+        _ => return Err(Fail::Msg(format!("unrecognized section name '{}'", sec_s))),
+    };
+    let parent = c.int("parent-index")?.unwrap_or(-1);
+    let xml_arg = c.req("xml")?.to_string();
+    let xml = if xml_arg.starts_with('<') {
+        xml_arg
+    } else {
+        read_file(&xml_arg)?
+    };
+    let mut flags = 0;
+    if config {
+        flags |= 2;
+    }
+    if live {
+        flags |= 1;
+    }
+    let conn = ctl.conn()?;
+    conn.network_update(&n, command, section, parent, &xml, flags)
+        .ctx(|| format!("Failed to update network {}", n.name))?;
+    let what = if config {
+        if live {
+            "persistent config and live state"
+        } else {
+            "persistent config"
+        }
+    } else if live || conn.network_is_active(&n).unwrap_or(true) {
+        "live state"
+    } else {
+        "persistent config"
+    };
+    ctl.extra(&format!("Updated network {} {}", n.name, what));
+    Ok(())
+}
+
+fn port_list(ctl: &mut Ctl, c: &Cmd) -> R {
+    let n = net(ctl, c)?;
+    let mut ports = ctl.conn()?.list_all_network_ports(&n, 0)?;
+    ports.sort_by_key(|p| p.uuid.to_string());
+    if c.has("uuid") {
+        let mut s = String::new();
+        for p in &ports {
+            s += &format!("{}\n", p.uuid);
+        }
+        ctl.print(&s);
+        return Ok(());
+    }
+    let mut t = Table::new(&["UUID"]);
+    for p in &ports {
+        t.row([p.uuid.to_string()]);
+    }
+    ctl.print(&t.render(!ctl.quiet));
+    Ok(())
+}
+
+fn port_create(ctl: &mut Ctl, c: &Cmd) -> R {
+    let n = net(ctl, c)?;
+    let from = c.req("file")?.to_string();
+    let xml = read_file(&from)?;
+    let mut flags = 0;
+    if c.has("validate") {
+        flags |= 2;
+    }
+    let p = ctl
+        .conn()?
+        .network_port_create_xml(&n, &xml, flags)
+        .ctx(|| format!("Failed to create network from {}", from))?;
+    ctl.extra(&format!("Network port {} created from {}\n", p.uuid, from));
+    Ok(())
+}
+
+/// virshCommandOptNetworkPort. Like virsh, net-port-dumpxml and
+/// net-port-delete report a failed lookup but still succeed.
+fn port(ctl: &Ctl, c: &Cmd) -> Option<oxvirt_core::types::NetworkPortRef> {
+    let n = match net(ctl, c) {
+        Ok(n) => n,
+        Err(Fail::MsgLib(m, _)) | Err(Fail::Msg(m)) => {
+            ctl.error(&m);
+            return None;
+        }
+        Err(_) => return None,
+    };
+    let id = c.string_quiet("port").unwrap_or_default().to_string();
+    let r = match Uuid::parse(&id) {
+        Some(u) => ctl
+            .conn()
+            .ok()
+            .and_then(|conn| conn.lookup_network_port_by_uuid(&n, &u).ok()),
+        None => None,
+    };
+    if r.is_none() {
+        ctl.error(&format!("failed to get network port '{}'", id));
+    }
+    r
+}
+
+fn port_dumpxml(ctl: &mut Ctl, c: &Cmd) -> R {
+    let Some(p) = port(ctl, c) else {
+        return Ok(());
+    };
+    let xml = ctl.conn()?.network_port_get_xml_desc(&p, 0)?;
+    super::domain::dump_xml(ctl, c, &xml)
+}
+
+fn port_delete(ctl: &mut Ctl, c: &Cmd) -> R {
+    let Some(p) = port(ctl, c) else {
+        return Ok(());
+    };
+    ctl.conn()?
+        .network_port_delete(&p, 0)
+        .ctx(|| format!("Failed to delete network port {}", p.uuid))?;
+    ctl.extra(&format!("Network port {} deleted\n", p.uuid));
     Ok(())
 }

@@ -27,6 +27,9 @@ pub fn handler(name: &str) -> Option<Handler> {
         "pool-autostart" => autostart,
         "pool-name" => name_cmd,
         "pool-uuid" => uuid_cmd,
+        "find-storage-pool-sources" => find_sources,
+        "find-storage-pool-sources-as" => find_sources_as,
+        "pool-capabilities" => capabilities,
         _ => return None,
     })
 }
@@ -287,8 +290,7 @@ fn dumpxml(ctl: &mut Ctl, c: &Cmd) -> R {
     let p = pool(ctl, c)?;
     let flags = if c.has("inactive") { 1 } else { 0 };
     let xml = ctl.conn()?.pool_get_xml_desc(&p, flags)?;
-    ctl.print(&xml);
-    Ok(())
+    super::domain::dump_xml(ctl, c, &xml)
 }
 
 fn define(ctl: &mut Ctl, c: &Cmd) -> R {
@@ -552,6 +554,57 @@ fn uuid_cmd(ctl: &mut Ctl, c: &Cmd) -> R {
     let p = lookup_by(ctl, c, "pool", false, true)?;
     ctl.print(&format!("{}\n", p.uuid));
     Ok(())
+}
+
+fn find_sources(ctl: &mut Ctl, c: &Cmd) -> R {
+    let kind = c.req("type")?.to_string();
+    let spec = match c.string("srcSpec")? {
+        Some(f) => Some(read_file(f)?),
+        None => None,
+    };
+    let r = ctl
+        .conn()?
+        .find_storage_pool_sources(&kind, spec.as_deref(), 0)
+        .ctx(|| format!("Failed to find any {} pool sources", kind))?;
+    ctl.print(&r);
+    Ok(())
+}
+
+fn find_sources_as(ctl: &mut Ctl, c: &Cmd) -> R {
+    let kind = c.req("type")?.to_string();
+    let host = c.string("host")?.map(str::to_string);
+    let initiator = c.string("initiator")?.map(str::to_string);
+    let spec = match &host {
+        Some(h) => {
+            let port = c.string("port")?;
+            let mut s = String::from("<source>\n");
+            s += &format!("  <host name='{}'", h);
+            if let Some(p) = port {
+                s += &format!(" port='{}'", p);
+            }
+            s += "/>\n";
+            if let Some(i) = &initiator {
+                s += &format!("  <initiator>\n    <iqn name='{}'/>\n  </initiator>\n", i);
+            }
+            s += "</source>\n";
+            Some(s)
+        }
+        None => None,
+    };
+    let r = ctl
+        .conn()?
+        .find_storage_pool_sources(&kind, spec.as_deref(), 0)
+        .ctx(|| format!("Failed to find any {} pool sources", kind))?;
+    ctl.print(&r);
+    Ok(())
+}
+
+fn capabilities(ctl: &mut Ctl, c: &Cmd) -> R {
+    let x = ctl
+        .conn()?
+        .storage_pool_capabilities(0)
+        .ctx(|| "failed to get storage pool capabilities".into())?;
+    super::domain::dump_xml(ctl, c, &x)
 }
 
 #[cfg(test)]

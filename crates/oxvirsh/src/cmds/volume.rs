@@ -21,13 +21,19 @@ pub fn handler(name: &str) -> Option<Handler> {
         "vol-key" => key,
         "vol-name" => name_cmd,
         "vol-pool" => pool_cmd,
+        "vol-clone" => clone,
+        "vol-create-from" => create_from,
+        "vol-resize" => resize,
+        "vol-wipe" => wipe,
+        "vol-upload" => upload,
+        "vol-download" => download,
         _ => return None,
     })
 }
 
 /// virshCommandOptVolBy: by name in the pool given, then by key, then
 /// by path.
-fn lookup(ctl: &Ctl, c: &Cmd, pool_opt: Option<&str>, by_name: bool) -> Result<VolRef, Fail> {
+pub fn lookup(ctl: &Ctl, c: &Cmd, pool_opt: Option<&str>, by_name: bool) -> Result<VolRef, Fail> {
     let n = c.req("vol")?.to_string();
     let conn = ctl.conn()?;
     let p_given = match pool_opt {
@@ -156,8 +162,7 @@ fn info(ctl: &mut Ctl, c: &Cmd) -> R {
 fn dumpxml(ctl: &mut Ctl, c: &Cmd) -> R {
     let v = vol(ctl, c)?;
     let xml = ctl.conn()?.vol_get_xml_desc(&v, 0)?;
-    ctl.print(&xml);
-    Ok(())
+    super::domain::dump_xml(ctl, c, &xml)
 }
 
 fn create(ctl: &mut Ctl, c: &Cmd) -> R {
@@ -179,8 +184,15 @@ fn create(ctl: &mut Ctl, c: &Cmd) -> R {
     Ok(())
 }
 
-fn vol_size(s: &str) -> Option<u64> {
-    crate::cmd::scaled_int(s, 1, u64::MAX).ok()
+/// virshVolSize, failing as "Malformed size S" plus libvirt's reason.
+fn vol_size_or_fail(s: &str) -> Result<u64, Fail> {
+    crate::cmd::scaled_int(s, 1, u64::MAX).map_err(|e| {
+        let m = format!("Malformed size {}", s);
+        match e {
+            Some(e) => Fail::msg_lib(m, e),
+            None => Fail::Msg(m),
+        }
+    })
 }
 
 fn create_as(ctl: &mut Ctl, c: &Cmd) -> R {
@@ -188,10 +200,10 @@ fn create_as(ctl: &mut Ctl, c: &Cmd) -> R {
     let p = pool(ctl, c)?;
     let name = c.req("name")?.to_string();
     let cap_s = c.req("capacity")?.to_string();
-    let cap = vol_size(&cap_s).ok_or_else(|| Fail::Msg(format!("Malformed size {}", cap_s)))?;
+    let cap = vol_size_or_fail(&cap_s)?;
     let alloc_s = c.string_quiet("allocation").map(str::to_string);
     let alloc = match &alloc_s {
-        Some(a) => Some(vol_size(a).ok_or_else(|| Fail::Msg(format!("Malformed size {}", a)))?),
+        Some(a) => Some(vol_size_or_fail(a)?),
         None => None,
     };
     let format = c.string("format")?.map(str::to_string);
@@ -276,5 +288,222 @@ fn pool_cmd(ctl: &mut Ctl, c: &Cmd) -> R {
     } else {
         ctl.print(&format!("{}\n", p.name));
     }
+    Ok(())
+}
+
+fn clone(ctl: &mut Ctl, c: &Cmd) -> R {
+    let orig = vol(ctl, c)?;
+    let conn = ctl.conn()?;
+    let p = conn
+        .lookup_pool_by_volume(&orig)
+        .map_err(|e| Fail::msg_lib("failed to get parent pool", e))?;
+    let new_name = c.req("newname")?.to_string();
+    let mut flags = 0;
+    if c.has("prealloc-metadata") {
+        flags |= 1;
+    }
+    if c.has("reflink") {
+        flags |= 2;
+    }
+    let xml = conn.vol_get_xml_desc(&orig, 0)?;
+    let mut root = oxvirt_xml::dom::parse(&xml, "(volume_definition)")
+        .map_err(|_| Fail::Msg("Failed to parse volume XML".into()))?;
+    for ch in root.children.iter_mut() {
+        if let oxvirt_xml::dom::Node::Element(e) = ch {
+            if e.name == "name" {
+                e.children = vec![oxvirt_xml::dom::Node::Text(new_name.clone())];
+            }
+        }
+    }
+    let new_xml = super::xpath::serialize(&root);
+    conn.vol_create_xml_from(&p, &new_xml, &orig, flags)
+        .ctx(|| format!("Failed to clone vol from {}", orig.name))?;
+    ctl.extra(&format!("Vol {} cloned from {}\n", new_name, orig.name));
+    Ok(())
+}
+
+fn create_from(ctl: &mut Ctl, c: &Cmd) -> R {
+    let p = pool(ctl, c)?;
+    let from = c.req("file")?.to_string();
+    let input = lookup(ctl, c, Some("inputpool"), true)?;
+    let mut flags = 0;
+    if c.has("prealloc-metadata") {
+        flags |= 1;
+    }
+    if c.has("reflink") {
+        flags |= 2;
+    }
+    let xml = read_file(&from)?;
+    let v = ctl
+        .conn()?
+        .vol_create_xml_from(&p, &xml, &input, flags)
+        .ctx(|| format!("Failed to create vol from {}", from))?;
+    ctl.extra(&format!(
+        "Vol {} created from input vol {}\n",
+        v.name, input.name
+    ));
+    Ok(())
+}
+
+fn resize(ctl: &mut Ctl, c: &Cmd) -> R {
+    let mut flags = 0;
+    let mut delta = c.has("delta");
+    if c.has("allocate") {
+        flags |= 1;
+    }
+    if c.has("shrink") {
+        flags |= 4;
+    }
+    let v = vol(ctl, c)?;
+    let raw = c.req("capacity")?.to_string();
+    let mut cap_s = raw.trim_start();
+    if let Some(rest) = cap_s.strip_prefix('-') {
+        if c.has("shrink") {
+            cap_s = rest;
+            delta = true;
+        } else {
+            return Err(Fail::Msg("negative size requires --shrink".into()));
+        }
+    }
+    if delta {
+        flags |= 2;
+    }
+    let cap = vol_size_or_fail(cap_s)?;
+    ctl.conn()?.vol_resize(&v, cap, flags).ctx(|| {
+        if delta {
+            format!("Failed to change size of volume '{}' by {}", v.name, cap_s)
+        } else {
+            format!("Failed to change size of volume '{}' to {}", v.name, cap_s)
+        }
+    })?;
+    ctl.extra(&if delta {
+        format!(
+            "Size of volume '{}' successfully changed by {}\n",
+            v.name, cap_s
+        )
+    } else {
+        format!(
+            "Size of volume '{}' successfully changed to {}\n",
+            v.name, cap_s
+        )
+    });
+    Ok(())
+}
+
+const WIPE_ALGS: &[&str] = &[
+    "zero",
+    "nnsa",
+    "dod",
+    "bsi",
+    "gutmann",
+    "schneier",
+    "pfitzner7",
+    "pfitzner33",
+    "random",
+    "trim",
+];
+
+fn wipe(ctl: &mut Ctl, c: &Cmd) -> R {
+    let v = vol(ctl, c)?;
+    let name = c.req("vol")?.to_string();
+    let alg = match c.string("algorithm")? {
+        Some(a) => WIPE_ALGS
+            .iter()
+            .position(|x| *x == a)
+            .ok_or_else(|| Fail::Msg(format!("Unsupported algorithm '{}'", a)))?,
+        None => 0,
+    };
+    let conn = ctl.conn()?;
+    let r = match conn.vol_wipe(&v, alg as u32, 0) {
+        Err(e) if e.code == oxvirt_core::error::code::NO_SUPPORT && alg == 0 => {
+            conn.vol_wipe_zero(&v, 0)
+        }
+        r => r,
+    };
+    r.ctx(|| format!("Failed to wipe vol {}", name))?;
+    ctl.extra(&format!("Vol {} wiped\n", name));
+    Ok(())
+}
+
+fn upload(ctl: &mut Ctl, c: &Cmd) -> R {
+    let offset = c.ull_wrap("offset")?.unwrap_or(0);
+    let length = c.ull_wrap("length")?.unwrap_or(0);
+    let v = vol(ctl, c)?;
+    let name = c.req("vol")?.to_string();
+    let file = c.req("file")?.to_string();
+    let mut flags = 0;
+    if c.has("sparse") {
+        flags |= 1;
+    }
+    let data = std::fs::read(&file).map_err(|_| Fail::Msg(format!("cannot read {}", file)))?;
+    let mut st = ctl
+        .conn()?
+        .vol_upload(&v, offset, length, flags)
+        .ctx(|| format!("cannot upload to volume {}", name))?;
+    for chunk in data.chunks(256 * 1024) {
+        st.send(chunk)
+            .ctx(|| format!("cannot send data to volume {}", name))?;
+    }
+    st.finish()
+        .ctx(|| format!("cannot close volume {}", name))?;
+    Ok(())
+}
+
+fn download(ctl: &mut Ctl, c: &Cmd) -> R {
+    let offset = c.ull_wrap("offset")?.unwrap_or(0);
+    let length = c.ull_wrap("length")?.unwrap_or(0);
+    let v = vol(ctl, c)?;
+    let name = c.req("vol")?.to_string();
+    let file = c.req("file")?.to_string();
+    let mut flags = 0;
+    if c.has("sparse") {
+        flags |= 1;
+    }
+    let existed = std::path::Path::new(&file).exists();
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&file)
+        .map_err(|_| Fail::Msg(format!("cannot create {}", file)))?;
+    let cleanup = |file: &str| {
+        if !existed {
+            let _ = std::fs::remove_file(file);
+        }
+    };
+    let mut st = match ctl.conn()?.vol_download(&v, offset, length, flags) {
+        Ok(s) => s,
+        Err(e) => {
+            cleanup(&file);
+            return Err(Fail::msg_lib(
+                format!("cannot download from volume {}", name),
+                e,
+            ));
+        }
+    };
+    use std::io::Write;
+    loop {
+        match st.recv() {
+            Ok(Some(buf)) => {
+                if out.write_all(&buf).is_err() {
+                    cleanup(&file);
+                    return Err(Fail::Msg(format!(
+                        "cannot receive data from volume {}",
+                        name
+                    )));
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                cleanup(&file);
+                return Err(Fail::msg_lib(
+                    format!("cannot receive data from volume {}", name),
+                    e,
+                ));
+            }
+        }
+    }
+    st.finish()
+        .ctx(|| format!("cannot close volume {}", name))?;
     Ok(())
 }
