@@ -1014,6 +1014,8 @@ fn update_section(
             format!("can't update '{}' section of network '{}'", name, def.name),
         )),
         4 => update_dhcp_host(def, command, parent_index, &root),
+        10 => update_dns_host(def, command, &root),
+        11 => update_dns_txt(def, command, &root),
         _ => Err(Error::new(
             code::NO_SUPPORT,
             FROM,
@@ -1182,4 +1184,158 @@ fn update_dhcp_host(
         }
     }
     Ok(())
+}
+
+fn check_element(def: &Network, el: &oxvirt_xml::dom::Element, want: &str) -> Result<()> {
+    if el.name != want {
+        return Err(Error::new(
+            code::XML_ERROR,
+            FROM,
+            format!(
+                "unexpected element <{}>, expecting <{}>, while updating network '{}'",
+                el.name, want, def.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn update_dns_host(def: &mut Network, command: u32, el: &oxvirt_xml::dom::Element) -> Result<()> {
+    let is_add = command == 3 || command == 4;
+    if command == 1 {
+        return Err(Error::new(
+            code::OPERATION_UNSUPPORTED,
+            FROM,
+            "DNS HOST records cannot be modified, only added or deleted",
+        ));
+    }
+    check_element(def, el, "host")?;
+    let ip = match el.attr("ip") {
+        Some(a) => Some(a.parse::<std::net::IpAddr>().map_err(|_| {
+            Error::new(
+                code::XML_ERROR,
+                FROM,
+                format!(
+                    "Invalid IP address in network '{}' DNS HOST record",
+                    def.name
+                ),
+            )
+        })?),
+        None if is_add => {
+            return Err(Error::raw(
+                code::XML_DETAIL,
+                FROM,
+                format!(
+                    "Missing IP address in network '{}' DNS HOST record",
+                    def.name
+                ),
+            ))
+        }
+        None => None,
+    };
+    let names: Vec<String> = el.children_named("hostname").map(|h| h.text()).collect();
+    let found: Vec<usize> = def
+        .dns
+        .hosts
+        .iter()
+        .enumerate()
+        .filter(|(_, (hip, hnames))| {
+            Some(*hip) == ip || (!is_add && names.iter().any(|n| hnames.contains(n)))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let name = def.name.clone();
+    if is_add {
+        if !found.is_empty() {
+            return Err(Error::operation_invalid(
+                FROM,
+                format!(
+                    "there is already at least one DNS HOST record with a matching field in network {}",
+                    name
+                ),
+            ));
+        }
+        let entry = (ip.expect("checked above"), names);
+        if command == 4 {
+            def.dns.hosts.insert(0, entry);
+        } else {
+            def.dns.hosts.push(entry);
+        }
+        return Ok(());
+    }
+    match found.len() {
+        0 => Err(Error::operation_invalid(
+            FROM,
+            format!(
+                "couldn't locate a matching DNS HOST record in network {}",
+                name
+            ),
+        )),
+        1 => {
+            def.dns.hosts.remove(found[0]);
+            Ok(())
+        }
+        _ => Err(Error::operation_invalid(
+            FROM,
+            format!(
+                "multiple matching DNS HOST records were found in network {}",
+                name
+            ),
+        )),
+    }
+}
+
+fn update_dns_txt(def: &mut Network, command: u32, el: &oxvirt_xml::dom::Element) -> Result<()> {
+    let is_add = command == 3 || command == 4;
+    if command == 1 {
+        return Err(Error::new(
+            code::OPERATION_UNSUPPORTED,
+            FROM,
+            "DNS TXT records cannot be modified, only added or deleted",
+        ));
+    }
+    check_element(def, el, "txt")?;
+    let Some(tname) = el.attr("name").map(str::to_string) else {
+        return Err(Error::raw(
+            code::XML_DETAIL,
+            FROM,
+            format!(
+                "missing required name attribute in DNS TXT record of network {}",
+                def.name
+            ),
+        ));
+    };
+    let value = el.attr("value").unwrap_or_default().to_string();
+    let idx = def.dns.txts.iter().position(|(n, _)| *n == tname);
+    let name = def.name.clone();
+    if is_add {
+        if idx.is_some() {
+            return Err(Error::operation_invalid(
+                FROM,
+                format!(
+                    "there is already a DNS TXT record with name '{}' in network {}",
+                    tname, name
+                ),
+            ));
+        }
+        if command == 4 {
+            def.dns.txts.insert(0, (tname, value));
+        } else {
+            def.dns.txts.push((tname, value));
+        }
+        return Ok(());
+    }
+    match idx {
+        Some(i) => {
+            def.dns.txts.remove(i);
+            Ok(())
+        }
+        None => Err(Error::operation_invalid(
+            FROM,
+            format!(
+                "couldn't locate a matching DNS TXT record in network {}",
+                name
+            ),
+        )),
+    }
 }
