@@ -1014,6 +1014,7 @@ fn update_section(
             format!("can't update '{}' section of network '{}'", name, def.name),
         )),
         4 => update_dhcp_host(def, command, parent_index, &root),
+        5 => update_dhcp_range(def, command, parent_index, &root),
         10 => update_dns_host(def, command, &root),
         11 => update_dns_txt(def, command, &root),
         _ => Err(Error::new(
@@ -1050,10 +1051,17 @@ fn update_dhcp_host(
     let Some(idx) = idx else {
         return Err(Error::operation_invalid(
             FROM,
-            format!(
-                "couldn't update dhcp host entry - no <ip family='ipv4'> element found in network '{}'",
-                net_name
-            ),
+            if parent_index >= 0 {
+                format!(
+                    "couldn't update dhcp host entry - no <ip> element found at index {} in network '{}'",
+                    parent_index, net_name
+                )
+            } else {
+                format!(
+                    "couldn't update dhcp host entry - no <ip family='ipv4'> element found in network '{}'",
+                    net_name
+                )
+            },
         ));
     };
     let ipdef = &mut def.ips[idx];
@@ -1336,6 +1344,119 @@ fn update_dns_txt(def: &mut Network, command: u32, el: &oxvirt_xml::dom::Element
                 "couldn't locate a matching DNS TXT record in network {}",
                 name
             ),
+        )),
+    }
+}
+
+fn update_dhcp_range(
+    def: &mut Network,
+    command: u32,
+    parent_index: i32,
+    el: &oxvirt_xml::dom::Element,
+) -> Result<()> {
+    check_element(def, el, "range")?;
+    let name = def.name.clone();
+    let idx = if parent_index >= 0 {
+        Some(parent_index as usize).filter(|i| *i < def.ips.len())
+    } else {
+        def.ips.iter().position(|ip| ip.is_ipv4())
+    };
+    let Some(idx) = idx else {
+        return Err(Error::operation_invalid(
+            FROM,
+            if parent_index >= 0 {
+                format!(
+                    "couldn't update dhcp range entry - no <ip> element found at index {} in network '{}'",
+                    parent_index, name
+                )
+            } else {
+                format!(
+                    "couldn't update dhcp range entry - no <ip family='ipv4'> element found in network '{}'",
+                    name
+                )
+            },
+        ));
+    };
+    if command == 1 {
+        return Err(Error::new(
+            code::OPERATION_UNSUPPORTED,
+            FROM,
+            "dhcp ranges cannot be modified, only added or deleted",
+        ));
+    }
+    let addr = |a: &str| -> Result<std::net::IpAddr> {
+        let v = el.attr(a).ok_or_else(|| {
+            Error::new(
+                code::XML_ERROR,
+                FROM,
+                format!(
+                    "Missing '{}' attribute in dhcp range for network '{}'",
+                    a, name
+                ),
+            )
+        })?;
+        v.parse().map_err(|_| {
+            Error::new(
+                code::XML_ERROR,
+                FROM,
+                format!("Invalid dhcp range '{}' in network '{}'", v, name),
+            )
+        })
+    };
+    let (start, end) = (addr("start")?, addr("end")?);
+    let ipdef = &mut def.ips[idx];
+    if start.is_ipv4() != ipdef.is_ipv4() || end.is_ipv4() != ipdef.is_ipv4() {
+        return Err(Error::internal(
+            FROM,
+            format!(
+                "mismatch of address family in range {} - {} for network {}",
+                start, end, ipdef.address
+            ),
+        ));
+    }
+    let found = ipdef
+        .ranges
+        .iter()
+        .position(|r| r.start == start && r.end == end);
+    match command {
+        3 | 4 => {
+            if found.is_some() {
+                return Err(Error::operation_invalid(
+                    FROM,
+                    format!(
+                        "there is an existing dhcp range entry in network '{}' that matches \"<range start='{}' end='{}'/>\"",
+                        name, start, end
+                    ),
+                ));
+            }
+            let r = oxvirt_xml::network::DhcpRange {
+                start,
+                end,
+                lease: None,
+            };
+            if command == 4 {
+                ipdef.ranges.insert(0, r);
+            } else {
+                ipdef.ranges.push(r);
+            }
+            Ok(())
+        }
+        2 => match found {
+            Some(i) => {
+                ipdef.ranges.remove(i);
+                Ok(())
+            }
+            None => Err(Error::operation_invalid(
+                FROM,
+                format!(
+                    "couldn't locate a matching dhcp range entry in network '{}'",
+                    name
+                ),
+            )),
+        },
+        _ => Err(Error::argument_unsupported(
+            FROM,
+            format!("unrecognized network update command code {}", command),
         )),
     }
 }
