@@ -1017,6 +1017,7 @@ fn update_section(
         5 => update_dhcp_range(def, command, parent_index, &root),
         10 => update_dns_host(def, command, &root),
         11 => update_dns_txt(def, command, &root),
+        12 => update_dns_srv(def, command, &root),
         _ => Err(Error::new(
             code::NO_SUPPORT,
             FROM,
@@ -1457,6 +1458,102 @@ fn update_dhcp_range(
         _ => Err(Error::argument_unsupported(
             FROM,
             format!("unrecognized network update command code {}", command),
+        )),
+    }
+}
+
+fn update_dns_srv(def: &mut Network, command: u32, el: &oxvirt_xml::dom::Element) -> Result<()> {
+    let is_add = command == 3 || command == 4;
+    if command == 1 {
+        return Err(Error::new(
+            code::OPERATION_UNSUPPORTED,
+            FROM,
+            "DNS SRV records cannot be modified, only added or deleted",
+        ));
+    }
+    check_element(def, el, "srv")?;
+    let name = def.name.clone();
+    let service = el.attr("service").map(str::to_string);
+    let protocol = el.attr("protocol").map(str::to_string);
+    if is_add && service.is_none() {
+        return Err(Error::raw(
+            code::XML_DETAIL,
+            FROM,
+            format!(
+                "missing required service attribute in DNS SRV record of network '{}'",
+                name
+            ),
+        ));
+    }
+    if is_add && protocol.is_none() {
+        return Err(Error::raw(
+            code::XML_DETAIL,
+            FROM,
+            format!(
+                "missing required protocol attribute in DNS SRV record '{}' of network '{}'",
+                service.clone().unwrap_or_default(),
+                name
+            ),
+        ));
+    }
+    let num = |a: &str| el.attr(a).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
+    let srv = oxvirt_xml::network::Srv {
+        service: service.clone().unwrap_or_default(),
+        protocol: protocol.clone().unwrap_or_default(),
+        domain: el.attr("domain").map(str::to_string),
+        target: el.attr("target").map(str::to_string),
+        port: num("port"),
+        priority: num("priority"),
+        weight: num("weight"),
+    };
+    let found: Vec<usize> = def
+        .dns
+        .srvs
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| {
+            (srv.domain.is_none() || srv.domain == x.domain)
+                && (service.is_none() || srv.service == x.service)
+                && (protocol.is_none() || srv.protocol == x.protocol)
+                && (srv.target.is_none() || srv.target == x.target)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if is_add {
+        if !found.is_empty() {
+            return Err(Error::operation_invalid(
+                FROM,
+                format!(
+                    "there is already at least one DNS SRV record matching all specified fields in network {}",
+                    name
+                ),
+            ));
+        }
+        if command == 4 {
+            def.dns.srvs.insert(0, srv);
+        } else {
+            def.dns.srvs.push(srv);
+        }
+        return Ok(());
+    }
+    match found.len() {
+        0 => Err(Error::operation_invalid(
+            FROM,
+            format!(
+                "couldn't locate a matching DNS SRV record in network {}",
+                name
+            ),
+        )),
+        1 => {
+            def.dns.srvs.remove(found[0]);
+            Ok(())
+        }
+        _ => Err(Error::operation_invalid(
+            FROM,
+            format!(
+                "multiple DNS SRV records matching all specified fields were found in network {}",
+                name
+            ),
         )),
     }
 }
