@@ -368,6 +368,13 @@ impl Driver {
         check_flags(flags, 1, "testNodeDeviceCreateXML")?;
         let def = oxvirt_xml::dom::parse(xml, "(node_device_definition)")
             .map_err(|e| Error::new(code::XML_ERROR, from::NODEDEV, e.to_string()))?;
+        if def.name != "device" {
+            return Err(Error::new(
+                code::XML_ERROR,
+                from::NODEDEV,
+                format!("expecting root element of 'device', not '{}'", def.name),
+            ));
+        }
         let dev_name = def
             .child_text("name")
             .unwrap_or_else(|| "new device".to_string());

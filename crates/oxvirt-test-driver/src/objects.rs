@@ -1014,6 +1014,10 @@ fn update_section(
             format!("can't update '{}' section of network '{}'", name, def.name),
         )),
         4 => update_dhcp_host(def, command, parent_index, &root),
+        5 => update_dhcp_range(def, command, parent_index, &root),
+        10 => update_dns_host(def, command, &root),
+        11 => update_dns_txt(def, command, &root),
+        12 => update_dns_srv(def, command, &root),
         _ => Err(Error::new(
             code::NO_SUPPORT,
             FROM,
@@ -1048,10 +1052,17 @@ fn update_dhcp_host(
     let Some(idx) = idx else {
         return Err(Error::operation_invalid(
             FROM,
-            format!(
-                "couldn't update dhcp host entry - no <ip family='ipv4'> element found in network '{}'",
-                net_name
-            ),
+            if parent_index >= 0 {
+                format!(
+                    "couldn't update dhcp host entry - no <ip> element found at index {} in network '{}'",
+                    parent_index, net_name
+                )
+            } else {
+                format!(
+                    "couldn't update dhcp host entry - no <ip family='ipv4'> element found in network '{}'",
+                    net_name
+                )
+            },
         ));
     };
     let ipdef = &mut def.ips[idx];
@@ -1182,4 +1193,367 @@ fn update_dhcp_host(
         }
     }
     Ok(())
+}
+
+fn check_element(def: &Network, el: &oxvirt_xml::dom::Element, want: &str) -> Result<()> {
+    if el.name != want {
+        return Err(Error::new(
+            code::XML_ERROR,
+            FROM,
+            format!(
+                "unexpected element <{}>, expecting <{}>, while updating network '{}'",
+                el.name, want, def.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn update_dns_host(def: &mut Network, command: u32, el: &oxvirt_xml::dom::Element) -> Result<()> {
+    let is_add = command == 3 || command == 4;
+    if command == 1 {
+        return Err(Error::new(
+            code::OPERATION_UNSUPPORTED,
+            FROM,
+            "DNS HOST records cannot be modified, only added or deleted",
+        ));
+    }
+    check_element(def, el, "host")?;
+    let ip = match el.attr("ip") {
+        Some(a) => Some(a.parse::<std::net::IpAddr>().map_err(|_| {
+            Error::new(
+                code::XML_ERROR,
+                FROM,
+                format!(
+                    "Invalid IP address in network '{}' DNS HOST record",
+                    def.name
+                ),
+            )
+        })?),
+        None if is_add => {
+            return Err(Error::raw(
+                code::XML_DETAIL,
+                FROM,
+                format!(
+                    "Missing IP address in network '{}' DNS HOST record",
+                    def.name
+                ),
+            ))
+        }
+        None => None,
+    };
+    let names: Vec<String> = el.children_named("hostname").map(|h| h.text()).collect();
+    let found: Vec<usize> = def
+        .dns
+        .hosts
+        .iter()
+        .enumerate()
+        .filter(|(_, (hip, hnames))| {
+            Some(*hip) == ip || (!is_add && names.iter().any(|n| hnames.contains(n)))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let name = def.name.clone();
+    if is_add {
+        if !found.is_empty() {
+            return Err(Error::operation_invalid(
+                FROM,
+                format!(
+                    "there is already at least one DNS HOST record with a matching field in network {}",
+                    name
+                ),
+            ));
+        }
+        let entry = (ip.expect("checked above"), names);
+        if command == 4 {
+            def.dns.hosts.insert(0, entry);
+        } else {
+            def.dns.hosts.push(entry);
+        }
+        return Ok(());
+    }
+    match found.len() {
+        0 => Err(Error::operation_invalid(
+            FROM,
+            format!(
+                "couldn't locate a matching DNS HOST record in network {}",
+                name
+            ),
+        )),
+        1 => {
+            def.dns.hosts.remove(found[0]);
+            Ok(())
+        }
+        _ => Err(Error::operation_invalid(
+            FROM,
+            format!(
+                "multiple matching DNS HOST records were found in network {}",
+                name
+            ),
+        )),
+    }
+}
+
+fn update_dns_txt(def: &mut Network, command: u32, el: &oxvirt_xml::dom::Element) -> Result<()> {
+    let is_add = command == 3 || command == 4;
+    if command == 1 {
+        return Err(Error::new(
+            code::OPERATION_UNSUPPORTED,
+            FROM,
+            "DNS TXT records cannot be modified, only added or deleted",
+        ));
+    }
+    check_element(def, el, "txt")?;
+    let Some(tname) = el.attr("name").map(str::to_string) else {
+        return Err(Error::raw(
+            code::XML_DETAIL,
+            FROM,
+            format!(
+                "missing required name attribute in DNS TXT record of network {}",
+                def.name
+            ),
+        ));
+    };
+    let value = el.attr("value").unwrap_or_default().to_string();
+    let idx = def.dns.txts.iter().position(|(n, _)| *n == tname);
+    let name = def.name.clone();
+    if is_add {
+        if idx.is_some() {
+            return Err(Error::operation_invalid(
+                FROM,
+                format!(
+                    "there is already a DNS TXT record with name '{}' in network {}",
+                    tname, name
+                ),
+            ));
+        }
+        if command == 4 {
+            def.dns.txts.insert(0, (tname, value));
+        } else {
+            def.dns.txts.push((tname, value));
+        }
+        return Ok(());
+    }
+    match idx {
+        Some(i) => {
+            def.dns.txts.remove(i);
+            Ok(())
+        }
+        None => Err(Error::operation_invalid(
+            FROM,
+            format!(
+                "couldn't locate a matching DNS TXT record in network {}",
+                name
+            ),
+        )),
+    }
+}
+
+fn update_dhcp_range(
+    def: &mut Network,
+    command: u32,
+    parent_index: i32,
+    el: &oxvirt_xml::dom::Element,
+) -> Result<()> {
+    check_element(def, el, "range")?;
+    let name = def.name.clone();
+    let idx = if parent_index >= 0 {
+        Some(parent_index as usize).filter(|i| *i < def.ips.len())
+    } else {
+        def.ips.iter().position(|ip| ip.is_ipv4())
+    };
+    let Some(idx) = idx else {
+        return Err(Error::operation_invalid(
+            FROM,
+            if parent_index >= 0 {
+                format!(
+                    "couldn't update dhcp range entry - no <ip> element found at index {} in network '{}'",
+                    parent_index, name
+                )
+            } else {
+                format!(
+                    "couldn't update dhcp range entry - no <ip family='ipv4'> element found in network '{}'",
+                    name
+                )
+            },
+        ));
+    };
+    if command == 1 {
+        return Err(Error::new(
+            code::OPERATION_UNSUPPORTED,
+            FROM,
+            "dhcp ranges cannot be modified, only added or deleted",
+        ));
+    }
+    let addr = |a: &str| -> Result<std::net::IpAddr> {
+        let v = el.attr(a).ok_or_else(|| {
+            Error::new(
+                code::XML_ERROR,
+                FROM,
+                format!(
+                    "Missing '{}' attribute in dhcp range for network '{}'",
+                    a, name
+                ),
+            )
+        })?;
+        v.parse().map_err(|_| {
+            Error::new(
+                code::XML_ERROR,
+                FROM,
+                format!("Invalid dhcp range '{}' in network '{}'", v, name),
+            )
+        })
+    };
+    let (start, end) = (addr("start")?, addr("end")?);
+    let ipdef = &mut def.ips[idx];
+    if start.is_ipv4() != ipdef.is_ipv4() || end.is_ipv4() != ipdef.is_ipv4() {
+        return Err(Error::internal(
+            FROM,
+            format!(
+                "mismatch of address family in range {} - {} for network {}",
+                start, end, ipdef.address
+            ),
+        ));
+    }
+    let found = ipdef
+        .ranges
+        .iter()
+        .position(|r| r.start == start && r.end == end);
+    match command {
+        3 | 4 => {
+            if found.is_some() {
+                return Err(Error::operation_invalid(
+                    FROM,
+                    format!(
+                        "there is an existing dhcp range entry in network '{}' that matches \"<range start='{}' end='{}'/>\"",
+                        name, start, end
+                    ),
+                ));
+            }
+            let r = oxvirt_xml::network::DhcpRange {
+                start,
+                end,
+                lease: None,
+            };
+            if command == 4 {
+                ipdef.ranges.insert(0, r);
+            } else {
+                ipdef.ranges.push(r);
+            }
+            Ok(())
+        }
+        2 => match found {
+            Some(i) => {
+                ipdef.ranges.remove(i);
+                Ok(())
+            }
+            None => Err(Error::operation_invalid(
+                FROM,
+                format!(
+                    "couldn't locate a matching dhcp range entry in network '{}'",
+                    name
+                ),
+            )),
+        },
+        _ => Err(Error::argument_unsupported(
+            FROM,
+            format!("unrecognized network update command code {}", command),
+        )),
+    }
+}
+
+fn update_dns_srv(def: &mut Network, command: u32, el: &oxvirt_xml::dom::Element) -> Result<()> {
+    let is_add = command == 3 || command == 4;
+    if command == 1 {
+        return Err(Error::new(
+            code::OPERATION_UNSUPPORTED,
+            FROM,
+            "DNS SRV records cannot be modified, only added or deleted",
+        ));
+    }
+    check_element(def, el, "srv")?;
+    let name = def.name.clone();
+    let service = el.attr("service").map(str::to_string);
+    let protocol = el.attr("protocol").map(str::to_string);
+    if is_add && service.is_none() {
+        return Err(Error::raw(
+            code::XML_DETAIL,
+            FROM,
+            format!(
+                "missing required service attribute in DNS SRV record of network '{}'",
+                name
+            ),
+        ));
+    }
+    if is_add && protocol.is_none() {
+        return Err(Error::raw(
+            code::XML_DETAIL,
+            FROM,
+            format!(
+                "missing required protocol attribute in DNS SRV record '{}' of network '{}'",
+                service.clone().unwrap_or_default(),
+                name
+            ),
+        ));
+    }
+    let num = |a: &str| el.attr(a).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
+    let srv = oxvirt_xml::network::Srv {
+        service: service.clone().unwrap_or_default(),
+        protocol: protocol.clone().unwrap_or_default(),
+        domain: el.attr("domain").map(str::to_string),
+        target: el.attr("target").map(str::to_string),
+        port: num("port"),
+        priority: num("priority"),
+        weight: num("weight"),
+    };
+    let found: Vec<usize> = def
+        .dns
+        .srvs
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| {
+            (srv.domain.is_none() || srv.domain == x.domain)
+                && (service.is_none() || srv.service == x.service)
+                && (protocol.is_none() || srv.protocol == x.protocol)
+                && (srv.target.is_none() || srv.target == x.target)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if is_add {
+        if !found.is_empty() {
+            return Err(Error::operation_invalid(
+                FROM,
+                format!(
+                    "there is already at least one DNS SRV record matching all specified fields in network {}",
+                    name
+                ),
+            ));
+        }
+        if command == 4 {
+            def.dns.srvs.insert(0, srv);
+        } else {
+            def.dns.srvs.push(srv);
+        }
+        return Ok(());
+    }
+    match found.len() {
+        0 => Err(Error::operation_invalid(
+            FROM,
+            format!(
+                "couldn't locate a matching DNS SRV record in network {}",
+                name
+            ),
+        )),
+        1 => {
+            def.dns.srvs.remove(found[0]);
+            Ok(())
+        }
+        _ => Err(Error::operation_invalid(
+            FROM,
+            format!(
+                "multiple DNS SRV records matching all specified fields were found in network {}",
+                name
+            ),
+        )),
+    }
 }

@@ -319,11 +319,26 @@ fn count_fallback(e: Error, what: &str, api: &str) -> Fail {
     }
 }
 
-fn secret_list(ctl: &mut Ctl, _c: &Cmd) -> R {
+fn secret_list(ctl: &mut Ctl, c: &Cmd) -> R {
+    let mut flags = 0;
+    for (o, f) in [
+        ("ephemeral", 1),
+        ("no-ephemeral", 2),
+        ("private", 4),
+        ("no-private", 8),
+    ] {
+        if c.has(o) {
+            flags |= f;
+        }
+    }
     let conn = ctl.conn()?;
-    let list = conn
-        .list_all_secrets(0)
-        .map_err(|e| count_fallback(e, "secrets", "virConnectNumOfSecrets"))?;
+    let list = conn.list_all_secrets(flags).map_err(|e| {
+        if flags != 0 && e.code == code::NO_SUPPORT {
+            Fail::Msg("Filtering is not supported by this libvirt".into())
+        } else {
+            count_fallback(e, "secrets", "virConnectNumOfSecrets")
+        }
+    })?;
     let mut t = Table::new(&["UUID", "Usage"]);
     for s in list {
         let usage = match s.usage_type {
