@@ -5,6 +5,7 @@ mod devices;
 mod domain;
 mod edit;
 mod event;
+mod guest;
 mod host;
 mod hostobj;
 mod monitor;
@@ -41,7 +42,8 @@ pub fn dispatch(ctl: &mut Ctl, cmd: &Cmd) -> R {
         .or_else(|| pool::handler(name))
         .or_else(|| volume::handler(name))
         .or_else(|| snapshot::handler(name))
-        .or_else(|| checkpoint::handler(name));
+        .or_else(|| checkpoint::handler(name))
+        .or_else(|| guest::handler(name));
     match h {
         Some(h) => h(ctl, cmd),
         None => Err(Fail::lib(Error::new(
