@@ -752,6 +752,291 @@ pub trait Connection: Send + Sync {
         nosup!("virDomainOpenConsole")
     }
 
+    // ---- domains: guest agent, block jobs, migration tuning ----------
+    fn domain_set_time(
+        &self,
+        dom: &DomainRef,
+        seconds: i64,
+        nseconds: u32,
+        flags: u32,
+    ) -> Result<()> {
+        nosup!("virDomainSetTime")
+    }
+    fn domain_set_user_password(
+        &self,
+        dom: &DomainRef,
+        user: &str,
+        password: &str,
+        flags: u32,
+    ) -> Result<()> {
+        nosup!("virDomainSetUserPassword")
+    }
+    /// The number of file systems frozen.
+    fn domain_fs_freeze(&self, dom: &DomainRef, mountpoints: &[String], flags: u32) -> Result<i32> {
+        nosup!("virDomainFSFreeze")
+    }
+    /// The number of file systems thawed.
+    fn domain_fs_thaw(&self, dom: &DomainRef, mountpoints: &[String], flags: u32) -> Result<i32> {
+        nosup!("virDomainFSThaw")
+    }
+    fn domain_fs_trim(
+        &self,
+        dom: &DomainRef,
+        mountpoint: Option<&str>,
+        minimum: u64,
+        flags: u32,
+    ) -> Result<()> {
+        nosup!("virDomainFSTrim")
+    }
+    fn domain_get_fs_info(&self, dom: &DomainRef, flags: u32) -> Result<Vec<FsInfo>> {
+        nosup!("virDomainGetFSInfo")
+    }
+    /// `(disk, virDomainDiskErrorCode)` for every disk in error.
+    fn domain_get_disk_errors(&self, dom: &DomainRef, flags: u32) -> Result<Vec<(String, i32)>> {
+        nosup!("virDomainGetDiskErrors")
+    }
+    fn domain_send_process_signal(
+        &self,
+        dom: &DomainRef,
+        pid: i64,
+        signum: u32,
+        flags: u32,
+    ) -> Result<()> {
+        nosup!("virDomainSendProcessSignal")
+    }
+    fn domain_get_launch_security_info(
+        &self,
+        dom: &DomainRef,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>> {
+        nosup!("virDomainGetLaunchSecurityInfo")
+    }
+    fn domain_set_launch_security_state(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
+        nosup!("virDomainSetLaunchSecurityState")
+    }
+    fn domain_set_lifecycle_action(
+        &self,
+        dom: &DomainRef,
+        kind: u32,
+        action: u32,
+        flags: u32,
+    ) -> Result<()> {
+        nosup!("virDomainSetLifecycleAction")
+    }
+    fn domain_set_perf_events(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
+        nosup!("virDomainSetPerfEvents")
+    }
+    fn domain_get_guest_info(
+        &self,
+        dom: &DomainRef,
+        types: u32,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>> {
+        nosup!("virDomainGetGuestInfo")
+    }
+    fn domain_get_guest_vcpus(&self, dom: &DomainRef, flags: u32) -> Result<Vec<TypedParam>> {
+        nosup!("virDomainGetGuestVcpus")
+    }
+    fn domain_set_guest_vcpus(
+        &self,
+        dom: &DomainRef,
+        cpumap: &str,
+        state: i32,
+        flags: u32,
+    ) -> Result<()> {
+        nosup!("virDomainSetGuestVcpus")
+    }
+    fn domain_authorized_ssh_keys_get(
+        &self,
+        dom: &DomainRef,
+        user: &str,
+        flags: u32,
+    ) -> Result<Vec<String>> {
+        nosup!("virDomainAuthorizedSSHKeysGet")
+    }
+    fn domain_authorized_ssh_keys_set(
+        &self,
+        dom: &DomainRef,
+        user: &str,
+        keys: &[String],
+        flags: u32,
+    ) -> Result<()> {
+        nosup!("virDomainAuthorizedSSHKeysSet")
+    }
+    fn domain_start_dirty_rate_calc(
+        &self,
+        dom: &DomainRef,
+        seconds: i32,
+        flags: u32,
+    ) -> Result<()> {
+        nosup!("virDomainStartDirtyRateCalc")
+    }
+    fn domain_set_block_threshold(
+        &self,
+        dom: &DomainRef,
+        dev: &str,
+        threshold: u64,
+        flags: u32,
+    ) -> Result<()> {
+        nosup!("virDomainSetBlockThreshold")
+    }
+    /// `None` when no job runs on the disk.
+    fn domain_get_block_job_info(
+        &self,
+        dom: &DomainRef,
+        disk: &str,
+        flags: u32,
+    ) -> Result<Option<BlockJobInfo>> {
+        nosup!("virDomainGetBlockJobInfo")
+    }
+    fn domain_block_job_abort(&self, dom: &DomainRef, disk: &str, flags: u32) -> Result<()> {
+        nosup!("virDomainBlockJobAbort")
+    }
+    fn domain_block_job_set_speed(
+        &self,
+        dom: &DomainRef,
+        disk: &str,
+        bandwidth: u64,
+        flags: u32,
+    ) -> Result<()> {
+        nosup!("virDomainBlockJobSetSpeed")
+    }
+    fn domain_block_pull(
+        &self,
+        dom: &DomainRef,
+        disk: &str,
+        bandwidth: u64,
+        flags: u32,
+    ) -> Result<()> {
+        nosup!("virDomainBlockPull")
+    }
+    fn domain_block_rebase(
+        &self,
+        dom: &DomainRef,
+        disk: &str,
+        base: Option<&str>,
+        bandwidth: u64,
+        flags: u32,
+    ) -> Result<()> {
+        nosup!("virDomainBlockRebase")
+    }
+    fn domain_block_copy(
+        &self,
+        dom: &DomainRef,
+        disk: &str,
+        destxml: &str,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
+        nosup!("virDomainBlockCopy")
+    }
+    fn domain_block_commit(
+        &self,
+        dom: &DomainRef,
+        disk: &str,
+        base: Option<&str>,
+        top: Option<&str>,
+        bandwidth: u64,
+        flags: u32,
+    ) -> Result<()> {
+        nosup!("virDomainBlockCommit")
+    }
+    fn domain_block_resize(
+        &self,
+        dom: &DomainRef,
+        disk: &str,
+        size: u64,
+        flags: u32,
+    ) -> Result<()> {
+        nosup!("virDomainBlockResize")
+    }
+    fn domain_migrate_set_max_downtime(
+        &self,
+        dom: &DomainRef,
+        downtime: u64,
+        flags: u32,
+    ) -> Result<()> {
+        nosup!("virDomainMigrateSetMaxDowntime")
+    }
+    fn domain_migrate_get_max_downtime(&self, dom: &DomainRef, flags: u32) -> Result<u64> {
+        nosup!("virDomainMigrateGetMaxDowntime")
+    }
+    fn domain_migrate_set_max_speed(
+        &self,
+        dom: &DomainRef,
+        bandwidth: u64,
+        flags: u32,
+    ) -> Result<()> {
+        nosup!("virDomainMigrateSetMaxSpeed")
+    }
+    fn domain_migrate_get_max_speed(&self, dom: &DomainRef, flags: u32) -> Result<u64> {
+        nosup!("virDomainMigrateGetMaxSpeed")
+    }
+    fn domain_migrate_get_compression_cache(&self, dom: &DomainRef, flags: u32) -> Result<u64> {
+        nosup!("virDomainMigrateGetCompressionCache")
+    }
+    fn domain_migrate_set_compression_cache(
+        &self,
+        dom: &DomainRef,
+        size: u64,
+        flags: u32,
+    ) -> Result<()> {
+        nosup!("virDomainMigrateSetCompressionCache")
+    }
+    fn domain_migrate_start_post_copy(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        nosup!("virDomainMigrateStartPostCopy")
+    }
+    /// libvirt-qemu's virDomainQemuAgentCommand.
+    fn domain_qemu_agent_command(
+        &self,
+        dom: &DomainRef,
+        cmd: &str,
+        timeout: i32,
+        flags: u32,
+    ) -> Result<String> {
+        nosup!("virDomainQemuAgentCommand")
+    }
+    fn domain_set_vcpu(&self, dom: &DomainRef, cpumap: &str, state: i32, flags: u32) -> Result<()> {
+        nosup!("virDomainSetVcpu")
+    }
+    fn domain_agent_set_response_timeout(
+        &self,
+        dom: &DomainRef,
+        timeout: i32,
+        flags: u32,
+    ) -> Result<()> {
+        nosup!("virDomainAgentSetResponseTimeout")
+    }
+    /// libvirt-lxc's virDomainLxcOpenNamespace: the namespace fds.
+    fn domain_lxc_open_namespace(&self, dom: &DomainRef, flags: u32) -> Result<Vec<i32>> {
+        nosup!("virDomainLxcOpenNamespace")
+    }
+    fn domain_fd_associate(
+        &self,
+        dom: &DomainRef,
+        name: &str,
+        fds: &[i32],
+        flags: u32,
+    ) -> Result<()> {
+        nosup!("virDomainFDAssociate")
+    }
+    fn domain_xml_from_native(&self, format: &str, config: &str, flags: u32) -> Result<String> {
+        nosup!("virConnectDomainXMLFromNative")
+    }
+    fn domain_xml_to_native(&self, format: &str, xml: &str, flags: u32) -> Result<String> {
+        nosup!("virConnectDomainXMLToNative")
+    }
+
     // ---- snapshots ----------------------------------------------------
     fn snapshot_create_xml(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<SnapshotRef> {
         nosup!("virDomainSnapshotCreateXML")

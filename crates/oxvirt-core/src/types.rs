@@ -308,6 +308,24 @@ pub struct IpAddress {
     pub prefix: u32,
 }
 
+/// A guest file system (`virDomainFSInfo`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FsInfo {
+    pub mountpoint: String,
+    pub name: String,
+    pub fstype: String,
+    pub dev_aliases: Vec<String>,
+}
+
+/// A block job's progress (`virDomainBlockJobInfo`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BlockJobInfo {
+    pub job_type: i32,
+    pub bandwidth: u64,
+    pub cur: u64,
+    pub end: u64,
+}
+
 /// `virDomainInterface`
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct GuestInterface {

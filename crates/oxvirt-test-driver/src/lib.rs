@@ -13,6 +13,7 @@
 mod caps;
 mod checkpoints;
 mod domains;
+mod guest;
 mod hostdev;
 mod metadata;
 mod moments;
@@ -589,6 +590,85 @@ impl Connection for TestConnection {
     }
     fn domain_get_time(&self, dom: &DomainRef, flags: u32) -> Result<(i64, u32)> {
         self.driver.get_time(dom, flags)
+    }
+    fn domain_set_time(
+        &self,
+        dom: &DomainRef,
+        seconds: i64,
+        nseconds: u32,
+        flags: u32,
+    ) -> Result<()> {
+        self.rw("virDomainSetTime")?;
+        self.driver.set_time(dom, seconds, nseconds, flags)
+    }
+    fn domain_set_user_password(
+        &self,
+        dom: &DomainRef,
+        _user: &str,
+        _password: &str,
+        flags: u32,
+    ) -> Result<()> {
+        self.rw("virDomainSetUserPassword")?;
+        self.driver.set_user_password(dom, flags)
+    }
+    fn domain_fs_freeze(&self, dom: &DomainRef, mountpoints: &[String], flags: u32) -> Result<i32> {
+        self.rw("virDomainFSFreeze")?;
+        self.driver.fs_freeze_thaw(dom, mountpoints, flags, true)
+    }
+    fn domain_fs_thaw(&self, dom: &DomainRef, mountpoints: &[String], flags: u32) -> Result<i32> {
+        self.rw("virDomainFSThaw")?;
+        self.driver.fs_freeze_thaw(dom, mountpoints, flags, false)
+    }
+    fn domain_fs_trim(
+        &self,
+        dom: &DomainRef,
+        mountpoint: Option<&str>,
+        _minimum: u64,
+        flags: u32,
+    ) -> Result<()> {
+        self.rw("virDomainFSTrim")?;
+        self.driver.fs_trim(dom, mountpoint, flags)
+    }
+    fn domain_get_fs_info(&self, dom: &DomainRef, flags: u32) -> Result<Vec<FsInfo>> {
+        self.rw("virDomainGetFSInfo")?;
+        self.driver.fs_info(dom, flags)
+    }
+    fn domain_get_disk_errors(&self, dom: &DomainRef, flags: u32) -> Result<Vec<(String, i32)>> {
+        self.driver.disk_errors(dom, flags)
+    }
+    fn domain_interface_addresses(
+        &self,
+        dom: &DomainRef,
+        source: u32,
+        flags: u32,
+    ) -> Result<Vec<GuestInterface>> {
+        self.driver.interface_addresses(dom, source, flags)
+    }
+    fn domain_send_process_signal(
+        &self,
+        dom: &DomainRef,
+        pid: i64,
+        signum: u32,
+        flags: u32,
+    ) -> Result<()> {
+        self.rw("virDomainSendProcessSignal")?;
+        self.driver.send_process_signal(dom, pid, signum, flags)
+    }
+    fn domain_get_launch_security_info(
+        &self,
+        _dom: &DomainRef,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>> {
+        self.driver.launch_security_info(flags)
+    }
+    fn domain_set_memory_stats_period(
+        &self,
+        dom: &DomainRef,
+        period: i32,
+        flags: u32,
+    ) -> Result<()> {
+        self.rw("virDomainSetMemoryStatsPeriod")?;
+        self.driver.set_memory_stats_period(dom, period, flags)
     }
     fn domain_set_memory(&self, dom: &DomainRef, kib: u64, flags: u32) -> Result<()> {
         self.rw("virDomainSetMemoryFlags")?;

@@ -51,6 +51,8 @@ pub(crate) struct DomainObj {
     pub deprecations: Vec<String>,
     pub snapshots: crate::snapshots::SnapshotTree,
     pub checkpoints: crate::checkpoints::CheckpointTree,
+    /// File systems frozen through the guest agent: `/` and `/boot`.
+    pub frozen: [bool; 2],
 }
 
 impl DomainObj {
@@ -69,6 +71,7 @@ impl DomainObj {
             deprecations: Vec::new(),
             snapshots: Default::default(),
             checkpoints: Default::default(),
+            frozen: [false; 2],
         }
     }
 

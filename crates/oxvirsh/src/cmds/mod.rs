@@ -5,6 +5,7 @@ mod devices;
 mod domain;
 mod edit;
 mod event;
+mod guest;
 mod host;
 mod hostobj;
 mod monitor;
@@ -46,7 +47,8 @@ pub fn dispatch(ctl: &mut Ctl, cmd: &Cmd) -> R {
         .or_else(|| snapshot::handler(name))
         .or_else(|| checkpoint::handler(name))
         .or_else(|| objevent::handler(name))
-        .or_else(|| secret::handler(name));
+        .or_else(|| secret::handler(name))
+        .or_else(|| guest::handler(name));
     match h {
         Some(h) => h(ctl, cmd),
         None => Err(Fail::lib(Error::new(
