@@ -18,7 +18,6 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 const VIRSH: &str = "/usr/bin/virsh";
@@ -31,12 +30,12 @@ struct Run {
     status: Option<i32>,
 }
 
-static SEQ: AtomicUsize = AtomicUsize::new(0);
-
-/// A fresh, empty working directory.
+/// A fresh, empty working directory; the same path for every run, so that
+/// paths in messages compare equal.
 fn scratch() -> PathBuf {
-    let n = SEQ.fetch_add(1, Ordering::SeqCst);
-    let d = std::env::temp_dir().join(format!("oxvirsh-diff-{}-{}", std::process::id(), n));
+    let d = std::env::temp_dir()
+        .join(format!("oxvirsh-diff-{}", std::process::id()))
+        .join("cwd");
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
