@@ -47,8 +47,15 @@ fn get(def: &Domain, kind: i32, uri: Option<&str>) -> Result<String> {
             let uri = uri.ok_or_else(|| Error::invalid_arg(FROM, "uri must not be NULL"))?;
             let meta = def.metadata.as_ref().ok_or_else(not_present)?;
             let el = find_ns(meta, uri).ok_or_else(not_present)?;
+            // virXMLExtractNamespaceXML: the element without its namespace.
+            let mut el = el.clone();
+            if let Some((prefix, local)) = el.name.split_once(':') {
+                let decl = format!("xmlns:{}", prefix);
+                el.attrs.retain(|a| a.name != decl);
+                el.name = local.to_string();
+            }
             let mut w = Writer::new();
-            w.element(el);
+            w.element(&el);
             Ok(w.into_string().trim_end_matches('\n').to_string())
         }
         k => Err(bad_type(k)),

@@ -66,7 +66,8 @@ impl DomainObj {
             autostart: false,
             has_managed_save: false,
             iothreads: Vec::new(),
-            time: (0, 0),
+            // testDomainObjPrivateAlloc's guest clock.
+            time: (627_319_920, 0),
             taint: 0,
             deprecations: Vec::new(),
             snapshots: Default::default(),

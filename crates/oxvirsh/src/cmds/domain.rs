@@ -215,7 +215,8 @@ fn resume(ctl: &mut Ctl, c: &Cmd) -> R {
 }
 
 /// Parses `--mode` of shutdown and reboot.
-fn power_mode(c: &Cmd) -> Result<u32, Fail> {
+/// `oxford`: shutdown's message has a comma before "or", reboot's not.
+fn power_mode(c: &Cmd, oxford: bool) -> Result<u32, Fail> {
     let Some(mode) = c.string("mode")? else {
         return Ok(0);
     };
@@ -229,8 +230,9 @@ fn power_mode(c: &Cmd) -> Result<u32, Fail> {
             "paravirt" => 16,
             _ => {
                 return Err(Fail::Msg(format!(
-                    "Unknown mode {} value, expecting 'acpi', 'agent', 'initctl', 'signal', or 'paravirt'",
-                    m
+                    "Unknown mode {} value, expecting 'acpi', 'agent', 'initctl', 'signal'{} or 'paravirt'",
+                    m,
+                    if oxford { "," } else { "" }
                 )))
             }
         };
@@ -239,7 +241,7 @@ fn power_mode(c: &Cmd) -> Result<u32, Fail> {
 }
 
 fn shutdown(ctl: &mut Ctl, c: &Cmd) -> R {
-    let flags = power_mode(c)?;
+    let flags = power_mode(c, true)?;
     let dom = ctl.domain(c)?;
     ctl.conn()?
         .domain_shutdown(&dom, flags)
@@ -249,7 +251,7 @@ fn shutdown(ctl: &mut Ctl, c: &Cmd) -> R {
 }
 
 fn reboot(ctl: &mut Ctl, c: &Cmd) -> R {
-    let flags = power_mode(c)?;
+    let flags = power_mode(c, false)?;
     let dom = ctl.domain(c)?;
     ctl.conn()?
         .domain_reboot(&dom, flags)

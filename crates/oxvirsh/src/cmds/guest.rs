@@ -800,7 +800,11 @@ fn desc(ctl: &mut Ctl, c: &Cmd) -> R {
     }
     let dom = ctl.domain(c)?;
     super::monitor::dom_state(ctl, &dom)?;
-    let kind = if title { 0 } else { 1 };
+    let kind = if title {
+        oxvirt_core::types::flags::metadata::TITLE
+    } else {
+        oxvirt_core::types::flags::metadata::DESCRIPTION
+    };
     let words = c.argv();
     let arg = (!words.is_empty()).then(|| words.join(" "));
     if c.has("edit") {
@@ -938,12 +942,7 @@ fn managedsave_define(ctl: &mut Ctl, c: &Cmd) -> R {
     let dom = ctl.domain(c)?;
     ctl.conn()?
         .domain_managed_save_define_xml(&dom, &xml, flags)
-        .ctx(|| {
-            format!(
-                "Failed to update managed save image for domain '{}'",
-                dom.name
-            )
-        })?;
+        .ctx(|| format!("Failed to update {} XML configuration", dom.name))?;
     ctl.extra(&format!(
         "Managed save state file of domain '{}' updated.\n",
         dom.name
@@ -1109,7 +1108,8 @@ fn domlaunchsecinfo(ctl: &mut Ctl, c: &Cmd) -> R {
     let dom = ctl.domain(c)?;
     let params = ctl
         .conn()?
-        .domain_get_launch_security_info(&dom, 0)
+        // libvirt adds VIR_TYPED_PARAM_STRING_OKAY for the driver.
+        .domain_get_launch_security_info(&dom, 4)
         .ctx(|| "Unable to get launch security parameters".into())?;
     let mut s = String::new();
     for p in &params {
