@@ -1015,6 +1015,7 @@ fn update_section(
         )),
         4 => update_dhcp_host(def, command, parent_index, &root),
         5 => update_dhcp_range(def, command, parent_index, &root),
+        7 => update_forward_interface(def, command, &root),
         10 => update_dns_host(def, command, &root),
         11 => update_dns_txt(def, command, &root),
         12 => update_dns_srv(def, command, &root),
@@ -1554,6 +1555,93 @@ fn update_dns_srv(def: &mut Network, command: u32, el: &oxvirt_xml::dom::Element
                 "multiple DNS SRV records matching all specified fields were found in network {}",
                 name
             ),
+        )),
+    }
+}
+
+fn update_forward_interface(
+    def: &mut Network,
+    command: u32,
+    el: &oxvirt_xml::dom::Element,
+) -> Result<()> {
+    use oxvirt_xml::network::ForwardIf;
+    check_element(def, el, "interface")?;
+    let name = def.name.clone();
+    if command == 1 {
+        return Err(Error::new(
+            code::OPERATION_UNSUPPORTED,
+            FROM,
+            "forward interface entries cannot be modified, only added or deleted",
+        ));
+    }
+    let Some(dev) = el.attr("dev").map(str::to_string) else {
+        return Err(Error::new(
+            code::XML_ERROR,
+            FROM,
+            "missing dev attribute in <interface> element",
+        ));
+    };
+    let Some(fwd) = def.forward.as_mut() else {
+        return Err(Error::new(
+            code::NO_SUPPORT,
+            FROM,
+            "virNetworkUpdate of forward interfaces without <forward>",
+        ));
+    };
+    let found = fwd
+        .ifs
+        .iter()
+        .position(|f| matches!(f, ForwardIf::Netdev(d) if *d == dev));
+    match command {
+        3 | 4 => {
+            if found.is_some() {
+                return Err(Error::operation_invalid(
+                    FROM,
+                    format!(
+                        "there is an existing interface entry in network '{}' that matches \"<interface dev='{}'>\"",
+                        name, dev
+                    ),
+                ));
+            }
+            let mut ifs = fwd.ifs.clone();
+            if command == 4 {
+                ifs.insert(0, ForwardIf::Netdev(dev));
+            } else {
+                ifs.push(ForwardIf::Netdev(dev));
+            }
+            let single = matches!(
+                fwd.mode,
+                oxvirt_xml::network::ForwardMode::Nat | oxvirt_xml::network::ForwardMode::Route
+            );
+            if single && ifs.len() > 1 {
+                return Err(Error::new(
+                    code::XML_ERROR,
+                    FROM,
+                    format!(
+                        "multiple forwarding interfaces specified for network '{}', only one is supported",
+                        name
+                    ),
+                ));
+            }
+            fwd.ifs = ifs;
+            Ok(())
+        }
+        2 => match found {
+            Some(i) => {
+                fwd.ifs.remove(i);
+                Ok(())
+            }
+            None => Err(Error::operation_invalid(
+                FROM,
+                format!(
+                    "couldn't find an interface entry in network '{}' matching <interface dev='{}'>",
+                    name, dev
+                ),
+            )),
+        },
+        _ => Err(Error::argument_unsupported(
+            FROM,
+            format!("unrecognized network update command code {}", command),
         )),
     }
 }
