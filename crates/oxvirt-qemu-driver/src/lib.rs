@@ -156,6 +156,31 @@ impl Connection for QemuConnection {
     fn max_vcpus(&self, _kind: Option<&str>) -> Result<i32> {
         Ok(255)
     }
+    fn capabilities(&self) -> Result<String> {
+        Ok(caps::capabilities_xml(
+            &self.driver.caps,
+            &caps::HostInfo::read(),
+            caps::kvm_usable(),
+        ))
+    }
+    fn domain_capabilities(
+        &self,
+        emulator: Option<&str>,
+        arch: Option<&str>,
+        machine: Option<&str>,
+        virttype: Option<&str>,
+        flags: u32,
+    ) -> Result<String> {
+        driver::check_flags(flags, 0x1, "qemuConnectGetDomainCapabilities")?;
+        caps::domain_capabilities_xml(
+            &self.driver.caps,
+            emulator,
+            arch,
+            machine,
+            virttype,
+            caps::kvm_usable(),
+        )
+    }
 
     fn list_all_domains(&self, flags: u32) -> Result<Vec<DomainRef>> {
         self.driver.list_all_domains(flags)
@@ -356,6 +381,9 @@ impl Connection for QemuConnection {
 impl Driver {
     /// QEMU's version as libvirt encodes it (major * 1e6 + minor * 1e3 + micro).
     pub fn qemu_version(&self) -> u64 {
+        if self.caps.version != 0 {
+            return self.caps.version;
+        }
         let out = std::process::Command::new(&self.caps.emulator)
             .arg("--version")
             .stdin(std::process::Stdio::null())
