@@ -12,6 +12,7 @@
 
 pub mod caps;
 pub mod command;
+mod console;
 mod driver;
 mod lifecycle;
 mod process;
@@ -279,6 +280,16 @@ impl Connection for QemuConnection {
     }
     fn domain_managed_save_get_xml_desc(&self, dom: &DomainRef, flags: u32) -> Result<String> {
         self.driver.managed_save_xml(dom, flags)
+    }
+
+    fn domain_open_console(
+        &self,
+        dom: &DomainRef,
+        dev_name: Option<&str>,
+        flags: u32,
+    ) -> Result<Box<dyn oxvirt_core::Stream>> {
+        self.rw("virDomainOpenConsole")?;
+        self.driver.open_console(dom, dev_name, flags)
     }
 
     fn domain_get_xml_desc(&self, dom: &DomainRef, flags: u32) -> Result<String> {
