@@ -1,69 +1,182 @@
-//! Facts about the host's QEMU: emulator, machine aliases, KVM.
+//! Facts about the host's QEMU, probed over QMP: machines (with their
+//! aliases and vCPU limits), CPU models, KVM and the version; cached on
+//! disk keyed by the binary's path and mtime. From them, libvirt's
+//! `<capabilities>` and `<domainCapabilities>` documents.
 
+use std::fmt::Write as _;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
+use std::time::Duration;
+
+use oxvirt_core::error::code;
+use oxvirt_core::{Error, Result};
+use oxvirt_xml::writer::escape;
+use serde_json::{json, Value};
+
+use crate::FROM;
 
 /// The emulator used when a definition names none.
 pub const DEFAULT_EMULATOR: &str = "/usr/bin/qemu-system-x86_64";
 
-/// The machine aliases the installed QEMU resolves (`pc` →
-/// `pc-i440fx-7.2`), probed once and cached on disk by binary mtime.
+/// Name of the probe cache under the driver's cache directory.
+const CACHE_FILE: &str = "qemu-caps.json";
+/// Bumped when the cache's shape changes.
+const CACHE_FORMAT: u64 = 1;
+
+/// One machine type as `query-machines` reports it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Machine {
+    pub name: String,
+    /// The alias that resolves to this machine (`pc`, `q35`).
+    pub alias: Option<String>,
+    pub max_cpus: u32,
+    pub deprecated: bool,
+    pub is_default: bool,
+}
+
+/// One CPU model as `query-cpu-definitions` reports it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CpuModel {
+    pub name: String,
+    /// No unavailable features on this host's accelerator.
+    pub usable: bool,
+    pub deprecated: bool,
+}
+
+/// The probed facts about one emulator.
 #[derive(Debug, Clone, Default)]
 pub struct Caps {
     pub emulator: String,
     /// `(alias, machine)`
     pub aliases: Vec<(String, String)>,
     pub machines: Vec<String>,
+    /// Machines in `query-machines` order, with details.
+    pub machine_info: Vec<Machine>,
+    pub cpu_models: Vec<CpuModel>,
+    /// QEMU's version as libvirt encodes it.
+    pub version: u64,
+    /// `query-kvm` said KVM is present and enabled in the probe.
+    pub kvm: bool,
+}
+
+fn mtime_of(path: &str) -> u128 {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
 }
 
 impl Caps {
-    /// Probes (or reads from `cache_dir`) the default emulator's machines.
+    /// Probes (or reads from `cache_dir`) the default emulator.
     pub fn probe(cache_dir: &Path) -> Caps {
-        let emulator = DEFAULT_EMULATOR.to_string();
-        let mtime = std::fs::metadata(&emulator)
-            .and_then(|m| m.modified())
+        Self::probe_emulator(DEFAULT_EMULATOR, cache_dir)
+    }
+
+    /// Probes `emulator` over QMP, unless `cache_dir` holds a probe of
+    /// the same binary (path and mtime). Falls back to `-machine help`
+    /// when QMP probing fails, so machine aliases still resolve.
+    pub fn probe_emulator(emulator: &str, cache_dir: &Path) -> Caps {
+        let mtime = mtime_of(emulator).to_string();
+        let cache = cache_dir.join(CACHE_FILE);
+        if let Some(c) = std::fs::read(&cache)
             .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let cache = cache_dir.join("machines.txt");
-        let stamp = format!("{} {}\n", emulator, mtime);
-        let text = match std::fs::read_to_string(&cache) {
-            Ok(t) if t.starts_with(&stamp) => t[stamp.len()..].to_string(),
-            _ => {
-                let out = std::process::Command::new(&emulator)
-                    .args(["-machine", "help"])
-                    .stdin(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .output()
-                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                    .unwrap_or_default();
-                if !out.is_empty() {
-                    let _ = std::fs::create_dir_all(cache_dir);
-                    let _ = crate::store::write_atomic(
-                        &cache,
-                        format!("{}{}", stamp, out).as_bytes(),
-                        false,
-                    );
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .filter(|v| {
+                v["format"].as_u64() == Some(CACHE_FORMAT)
+                    && v["emulator"].as_str() == Some(emulator)
+                    && v["mtime"].as_str() == Some(mtime.as_str())
+            })
+            .and_then(|v| Self::from_json(emulator, &v))
+        {
+            return c;
+        }
+        match probe_qmp(emulator, cache_dir) {
+            Ok(c) => {
+                let mut v = c.to_json();
+                v["format"] = json!(CACHE_FORMAT);
+                v["emulator"] = json!(emulator);
+                v["mtime"] = json!(mtime);
+                let _ = std::fs::create_dir_all(cache_dir);
+                if let Ok(b) = serde_json::to_vec_pretty(&v) {
+                    let _ = crate::store::write_atomic(&cache, &b, false);
                 }
-                out
+                c
             }
-        };
-        let mut caps = Caps {
-            emulator,
-            ..Default::default()
-        };
-        for line in text.lines().skip(1) {
-            let mut it = line.split_whitespace();
-            let Some(name) = it.next() else { continue };
-            caps.machines.push(name.to_string());
-            if let Some(i) = line.find("(alias of ") {
-                let rest = &line[i + 10..];
-                if let Some(j) = rest.find(')') {
-                    caps.aliases.push((name.to_string(), rest[..j].to_string()));
-                }
+            Err(e) => {
+                tracing::warn!("probing {} over QMP failed: {}", emulator, e);
+                machine_help(emulator)
             }
         }
-        caps
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "version": self.version,
+            "kvm": self.kvm,
+            "machines": self.machine_info.iter().map(|m| json!({
+                "name": m.name, "alias": m.alias, "max-cpus": m.max_cpus,
+                "deprecated": m.deprecated, "default": m.is_default,
+            })).collect::<Vec<_>>(),
+            "cpus": self.cpu_models.iter().map(|c| json!({
+                "name": c.name, "usable": c.usable, "deprecated": c.deprecated,
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    fn from_json(emulator: &str, v: &Value) -> Option<Caps> {
+        let machines = v["machines"]
+            .as_array()?
+            .iter()
+            .map(|m| Machine {
+                name: m["name"].as_str().unwrap_or_default().to_string(),
+                alias: m["alias"].as_str().map(str::to_string),
+                max_cpus: m["max-cpus"].as_u64().unwrap_or(1) as u32,
+                deprecated: m["deprecated"].as_bool().unwrap_or(false),
+                is_default: m["default"].as_bool().unwrap_or(false),
+            })
+            .filter(|m| !m.name.is_empty())
+            .collect();
+        let cpus = v["cpus"]
+            .as_array()?
+            .iter()
+            .map(|c| CpuModel {
+                name: c["name"].as_str().unwrap_or_default().to_string(),
+                usable: c["usable"].as_bool().unwrap_or(false),
+                deprecated: c["deprecated"].as_bool().unwrap_or(false),
+            })
+            .filter(|c| !c.name.is_empty())
+            .collect();
+        Some(Caps::assemble(
+            emulator,
+            machines,
+            cpus,
+            v["version"].as_u64().unwrap_or(0),
+            v["kvm"].as_bool().unwrap_or(false),
+        ))
+    }
+
+    fn assemble(
+        emulator: &str,
+        machine_info: Vec<Machine>,
+        cpu_models: Vec<CpuModel>,
+        version: u64,
+        kvm: bool,
+    ) -> Caps {
+        Caps {
+            emulator: emulator.to_string(),
+            aliases: machine_info
+                .iter()
+                .filter_map(|m| m.alias.clone().map(|a| (a, m.name.clone())))
+                .collect(),
+            machines: machine_info.iter().map(|m| m.name.clone()).collect(),
+            machine_info,
+            cpu_models,
+            version,
+            kvm,
+        }
     }
 
     /// The canonical machine for `m` (aliases resolved).
@@ -74,7 +187,233 @@ impl Caps {
             .map(|(_, c)| c.clone())
             .unwrap_or_else(|| m.to_string())
     }
+
+    fn machine(&self, name: &str) -> Option<&Machine> {
+        let c = self.canonical_machine(name);
+        self.machine_info.iter().find(|m| m.name == c)
+    }
+
+    /// The machine a definition without one gets (`pc`'s target).
+    pub fn default_machine(&self) -> String {
+        self.machine_info
+            .iter()
+            .find(|m| m.is_default)
+            .map(|m| m.name.clone())
+            .unwrap_or_else(|| self.canonical_machine("pc"))
+    }
 }
+
+/// The old way: `-machine help` (aliases only).
+fn machine_help(emulator: &str) -> Caps {
+    let out = std::process::Command::new(emulator)
+        .args(["-machine", "help"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let mut machines = Vec::new();
+    for line in out.lines().skip(1) {
+        let Some(name) = line.split_whitespace().next() else {
+            continue;
+        };
+        let mut m = Machine {
+            name: name.to_string(),
+            max_cpus: 1,
+            is_default: line.contains("(default)"),
+            ..Default::default()
+        };
+        if let Some(i) = line.find("(alias of ") {
+            let rest = &line[i + 10..];
+            if let Some(j) = rest.find(')') {
+                // Listed as the alias; record it on the target instead.
+                m.alias = Some(name.to_string());
+                m.name = rest[..j].to_string();
+            }
+        }
+        machines.push(m);
+    }
+    // Merge alias rows into their targets.
+    let mut merged: Vec<Machine> = Vec::new();
+    for m in machines {
+        if let Some(t) = merged.iter_mut().find(|x| x.name == m.name) {
+            if m.alias.is_some() {
+                t.alias = m.alias;
+                t.is_default |= m.is_default;
+            }
+        } else {
+            merged.push(m);
+        }
+    }
+    Caps::assemble(emulator, merged, Vec::new(), 0, false)
+}
+
+/// Kills and reaps the probe QEMU when dropped.
+struct ProbeChild(std::process::Child);
+
+impl Drop for ProbeChild {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `emulator` with no machine, paused, and asks it over QMP.
+fn probe_qmp(emulator: &str, dir: &Path) -> Result<Caps> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::system(FROM, format!("cannot create {}", dir.display()), &e))?;
+    let sock = dir.join(format!("probe-{}.qmp", std::process::id()));
+    let _ = std::fs::remove_file(&sock);
+    let listener = std::os::unix::net::UnixListener::bind(&sock).map_err(|e| {
+        Error::system(
+            FROM,
+            format!("Failed to bind socket to '{}'", sock.display()),
+            &e,
+        )
+    })?;
+    let kvm = kvm_usable();
+    let mut cmd = std::process::Command::new(emulator);
+    cmd.args([
+        "-S",
+        "-no-user-config",
+        "-nodefaults",
+        "-nographic",
+        "-machine",
+        "none",
+        "-accel",
+        if kvm { "kvm" } else { "tcg" },
+        "-chardev",
+        "socket,id=probe,fd=3,server=on,wait=off",
+        "-mon",
+        "chardev=probe,mode=control",
+    ])
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .env("LC_ALL", "C");
+    let lfd = listener.as_raw_fd();
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let l = libc::fcntl(lfd, libc::F_DUPFD, 100);
+            if l < 0 || libc::dup2(l, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd
+        .spawn()
+        .map_err(|e| Error::system(FROM, format!("Cannot run QEMU binary {}", emulator), &e))?;
+    let _child = ProbeChild(child);
+    drop(listener);
+    // QEMU serves the monitor on the inherited listener.
+    let stream = std::os::unix::net::UnixStream::connect(&sock);
+    let _ = std::fs::remove_file(&sock);
+    let stream =
+        stream.map_err(|e| Error::system(FROM, "cannot connect to the probe's monitor", &e))?;
+    let (qmp, _events) = oxvirt_qmp::Qmp::from_stream(stream, Duration::from_secs(30))
+        .map_err(crate::process::qmp_err)?;
+    let q = |cmd: &str, args: Option<Value>| -> Result<Value> {
+        qmp.execute_value(cmd, args)
+            .map_err(crate::process::qmp_err)
+    };
+    let ver = q("query-version", None)?;
+    let n = |k: &str| ver["qemu"][k].as_u64().unwrap_or(0);
+    let version = n("major") * 1_000_000 + n("minor") * 1_000 + n("micro");
+    let kvm_state = q("query-kvm", None)?;
+    let kvm_on = kvm_state["enabled"].as_bool().unwrap_or(false)
+        && kvm_state["present"].as_bool().unwrap_or(false);
+    let machines = q("query-machines", None)?;
+    let machines: Vec<Machine> = machines
+        .as_array()
+        .map(|a| a.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|m| {
+            Some(Machine {
+                name: m["name"].as_str()?.to_string(),
+                alias: m["alias"].as_str().map(str::to_string),
+                max_cpus: m["cpu-max"].as_u64().unwrap_or(1) as u32,
+                deprecated: m["deprecated"].as_bool().unwrap_or(false),
+                is_default: m["is-default"].as_bool().unwrap_or(false),
+            })
+        })
+        .filter(|m| m.name != "none")
+        .collect();
+    let cpus = q("query-cpu-definitions", None)?;
+    let cpus: Vec<CpuModel> = cpus
+        .as_array()
+        .map(|a| a.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|c| {
+            let name = c["name"].as_str()?;
+            // libvirt lists the models its CPU map knows: no versioned
+            // names, no aliases of the accelerator's own CPU.
+            if matches!(name, "base" | "max" | "host") || is_versioned(name) {
+                return None;
+            }
+            let usable = c["unavailable-features"]
+                .as_array()
+                .map(|f| f.is_empty())
+                .unwrap_or(false);
+            Some(CpuModel {
+                name: name.to_string(),
+                usable,
+                deprecated: c["deprecated"].as_bool().unwrap_or(false),
+            })
+        })
+        .collect();
+    let _ = qmp.execute_value("quit", None);
+    Ok(Caps::assemble(emulator, machines, cpus, version, kvm_on))
+}
+
+/// `Skylake-Client-v2` and the like.
+fn is_versioned(name: &str) -> bool {
+    match name.rsplit_once("-v") {
+        Some((_, v)) => !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()),
+        None => false,
+    }
+}
+
+/// The vendor libvirt's CPU map gives a QEMU model.
+fn cpu_vendor(model: &str) -> &'static str {
+    const AMD: &[&str] = &["phenom", "athlon", "Opteron", "EPYC"];
+    const INTEL: &[&str] = &[
+        "n270",
+        "coreduo",
+        "core2duo",
+        "Westmere",
+        "Snowridge",
+        "Skylake",
+        "SandyBridge",
+        "Penryn",
+        "Nehalem",
+        "IvyBridge",
+        "Icelake",
+        "Haswell",
+        "Cooperlake",
+        "Conroe",
+        "Cascadelake",
+        "Broadwell",
+        "KnightsMill",
+        "Denverton",
+        "SapphireRapids",
+    ];
+    if model.starts_with("Dhyana") {
+        "Hygon"
+    } else if AMD.iter().any(|p| model.starts_with(p)) {
+        "AMD"
+    } else if INTEL.iter().any(|p| model.starts_with(p)) {
+        "Intel"
+    } else {
+        "unknown"
+    }
+}
+
+/// QEMU models libvirt 9.0's CPU map does not know (not reported).
+const NOT_IN_CPU_MAP: &[&str] = &["Denverton", "KnightsMill"];
 
 /// True when /dev/kvm can be opened for use.
 pub fn kvm_usable() -> bool {
@@ -83,4 +422,409 @@ pub fn kvm_usable() -> bool {
         .write(true)
         .open("/dev/kvm")
         .is_ok()
+}
+
+/// Facts about the host for `<capabilities>`.
+#[derive(Debug, Clone, Default)]
+pub struct HostInfo {
+    pub uuid: String,
+    pub cpus: u32,
+    pub memory_kib: u64,
+    pub vendor: Option<String>,
+}
+
+impl HostInfo {
+    pub fn read() -> HostInfo {
+        let uuid = std::fs::read_to_string("/sys/class/dmi/id/product_uuid")
+            .ok()
+            .map(|s| s.trim().to_lowercase())
+            .filter(|s| s.len() == 36)
+            .or_else(|| {
+                let id = std::fs::read_to_string("/etc/machine-id").ok()?;
+                let id = id.trim();
+                if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return None;
+                }
+                Some(format!(
+                    "{}-{}-{}-{}-{}",
+                    &id[0..8],
+                    &id[8..12],
+                    &id[12..16],
+                    &id[16..20],
+                    &id[20..32]
+                ))
+            })
+            .unwrap_or_else(|| "00000000-0000-0000-0000-000000000000".into());
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let vendor = cpuinfo
+            .lines()
+            .find(|l| l.starts_with("vendor_id"))
+            .and_then(|l| l.split(':').nth(1))
+            .map(|v| match v.trim() {
+                "AuthenticAMD" => "AMD".to_string(),
+                "GenuineIntel" => "Intel".to_string(),
+                "HygonGenuine" => "Hygon".to_string(),
+                other => other.to_string(),
+            });
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(1);
+        let memory_kib = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("MemTotal:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse::<u64>().ok())
+            })
+            .unwrap_or(0);
+        HostInfo {
+            uuid,
+            cpus,
+            memory_kib,
+            vendor,
+        }
+    }
+}
+
+/// libvirt's `<capabilities>` for this emulator and host.
+pub fn capabilities_xml(caps: &Caps, host: &HostInfo, kvm: bool) -> String {
+    let mut x = String::new();
+    x.push_str("<capabilities>\n\n  <host>\n");
+    let _ = writeln!(x, "    <uuid>{}</uuid>", escape(&host.uuid));
+    x.push_str("    <cpu>\n      <arch>x86_64</arch>\n");
+    if let Some(v) = &host.vendor {
+        let _ = writeln!(x, "      <vendor>{}</vendor>", escape(v));
+    }
+    let _ = writeln!(
+        x,
+        "      <topology sockets='1' dies='1' cores='{}' threads='1'/>",
+        host.cpus
+    );
+    x.push_str("      <pages unit='KiB' size='4'/>\n");
+    x.push_str("      <pages unit='KiB' size='2048'/>\n");
+    x.push_str("      <pages unit='KiB' size='1048576'/>\n");
+    x.push_str("    </cpu>\n    <power_management/>\n    <iommu support='no'/>\n");
+    x.push_str("    <migration_features>\n      <live/>\n      <uri_transports>\n");
+    x.push_str("        <uri_transport>tcp</uri_transport>\n");
+    x.push_str("        <uri_transport>rdma</uri_transport>\n");
+    x.push_str("      </uri_transports>\n    </migration_features>\n");
+    x.push_str("    <topology>\n      <cells num='1'>\n        <cell id='0'>\n");
+    let _ = writeln!(
+        x,
+        "          <memory unit='KiB'>{}</memory>",
+        host.memory_kib
+    );
+    x.push_str(
+        "          <distances>\n            <sibling id='0' value='10'/>\n          </distances>\n",
+    );
+    let _ = writeln!(x, "          <cpus num='{}'>", host.cpus);
+    for i in 0..host.cpus {
+        let _ = writeln!(
+            x,
+            "            <cpu id='{i}' socket_id='0' die_id='0' core_id='{i}' siblings='{i}'/>"
+        );
+    }
+    x.push_str("          </cpus>\n        </cell>\n      </cells>\n    </topology>\n");
+    x.push_str("    <secmodel>\n      <model>none</model>\n      <doi>0</doi>\n    </secmodel>\n");
+    x.push_str("  </host>\n\n");
+    x.push_str("  <guest>\n    <os_type>hvm</os_type>\n    <arch name='x86_64'>\n");
+    x.push_str("      <wordsize>64</wordsize>\n");
+    let _ = writeln!(x, "      <emulator>{}</emulator>", escape(&caps.emulator));
+    for m in &caps.machine_info {
+        let dep = if m.deprecated {
+            " deprecated='yes'"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            x,
+            "      <machine maxCpus='{}'{}>{}</machine>",
+            m.max_cpus,
+            dep,
+            escape(&m.name)
+        );
+        if let Some(a) = &m.alias {
+            let _ = writeln!(
+                x,
+                "      <machine canonical='{}' maxCpus='{}'{}>{}</machine>",
+                escape(&m.name),
+                m.max_cpus,
+                dep,
+                escape(a)
+            );
+        }
+    }
+    x.push_str("      <domain type='qemu'/>\n");
+    if kvm {
+        x.push_str("      <domain type='kvm'/>\n");
+    }
+    x.push_str("    </arch>\n    <features>\n");
+    x.push_str("      <acpi default='on' toggle='yes'/>\n");
+    x.push_str("      <apic default='on' toggle='no'/>\n");
+    x.push_str("      <cpuselection/>\n      <deviceboot/>\n");
+    x.push_str("      <disksnapshot default='on' toggle='no'/>\n");
+    x.push_str("    </features>\n  </guest>\n\n</capabilities>\n");
+    x
+}
+
+fn enum_xml(x: &mut String, indent: &str, name: &str, values: &[&str]) {
+    if values.is_empty() {
+        let _ = writeln!(x, "{indent}<enum name='{name}'/>");
+        return;
+    }
+    let _ = writeln!(x, "{indent}<enum name='{name}'>");
+    for v in values {
+        let _ = writeln!(x, "{indent}  <value>{v}</value>");
+    }
+    let _ = writeln!(x, "{indent}</enum>");
+}
+
+/// libvirt's virConnectGetDomainCapabilities for this emulator.
+pub fn domain_capabilities_xml(
+    caps: &Caps,
+    emulator: Option<&str>,
+    arch: Option<&str>,
+    machine: Option<&str>,
+    virttype: Option<&str>,
+    kvm: bool,
+) -> Result<String> {
+    if let Some(e) = emulator {
+        if e != caps.emulator {
+            return Err(Error::new(
+                code::SYSTEM_ERROR,
+                FROM,
+                format!("Cannot check QEMU binary {}: No such file or directory", e),
+            ));
+        }
+    }
+    match arch {
+        None | Some("x86_64") => {}
+        Some(a @ ("i686" | "aarch64" | "armv7l" | "ppc64" | "ppc64le" | "s390x" | "riscv64")) => {
+            return Err(Error::new(
+                code::CONFIG_UNSUPPORTED,
+                FROM,
+                format!("unable to find any emulator to serve '{}' architecture", a),
+            ))
+        }
+        Some(a) => {
+            return Err(Error::new(
+                code::INVALID_ARG,
+                FROM,
+                format!("unknown architecture: {}", a),
+            ))
+        }
+    }
+    let virt = match virttype {
+        None => {
+            if kvm {
+                "kvm"
+            } else {
+                "qemu"
+            }
+        }
+        Some("kvm") if !kvm => {
+            return Err(Error::new(
+                code::INVALID_ARG,
+                FROM,
+                format!(
+                    "the accel 'kvm' is not supported by '{}' on this host",
+                    caps.emulator
+                ),
+            ))
+        }
+        Some(t @ ("kvm" | "qemu")) => t,
+        Some(t) => {
+            return Err(Error::new(
+                code::INVALID_ARG,
+                FROM,
+                format!("unknown virttype: {}", t),
+            ))
+        }
+    };
+    let m = match machine {
+        Some(m) => {
+            let Some(mi) = caps.machine(m) else {
+                return Err(Error::new(
+                    code::INVALID_ARG,
+                    FROM,
+                    format!(
+                        "the machine '{}' is not supported by emulator '{}'",
+                        m, caps.emulator
+                    ),
+                ));
+            };
+            mi.clone()
+        }
+        None => caps
+            .machine(&caps.default_machine())
+            .cloned()
+            .unwrap_or_else(|| Machine {
+                name: caps.default_machine(),
+                max_cpus: 255,
+                ..Default::default()
+            }),
+    };
+    let is_q35 = m.name.contains("q35");
+    let mut x = String::new();
+    x.push_str("<domainCapabilities>\n");
+    let _ = writeln!(x, "  <path>{}</path>", escape(&caps.emulator));
+    let _ = writeln!(x, "  <domain>{}</domain>", virt);
+    let _ = writeln!(x, "  <machine>{}</machine>", escape(&m.name));
+    x.push_str("  <arch>x86_64</arch>\n");
+    let _ = writeln!(x, "  <vcpu max='{}'/>", m.max_cpus);
+    x.push_str("  <iothreads supported='yes'/>\n");
+    x.push_str("  <os supported='yes'>\n");
+    enum_xml(&mut x, "    ", "firmware", &[]);
+    x.push_str("    <loader supported='yes'>\n");
+    enum_xml(&mut x, "      ", "type", &["rom", "pflash"]);
+    enum_xml(&mut x, "      ", "readonly", &["yes", "no"]);
+    enum_xml(
+        &mut x,
+        "      ",
+        "secure",
+        if is_q35 { &["yes", "no"] } else { &["no"] },
+    );
+    x.push_str("    </loader>\n  </os>\n");
+    x.push_str("  <cpu>\n");
+    let hp = if virt == "kvm" { "yes" } else { "no" };
+    let _ = writeln!(x, "    <mode name='host-passthrough' supported='{hp}'>");
+    if virt == "kvm" {
+        enum_xml(
+            &mut x,
+            "      ",
+            "hostPassthroughMigratable",
+            &["on", "off"],
+        );
+    }
+    x.push_str("    </mode>\n");
+    x.push_str("    <mode name='maximum' supported='yes'>\n");
+    enum_xml(&mut x, "      ", "maximumMigratable", &["on", "off"]);
+    x.push_str("    </mode>\n");
+    x.push_str("    <mode name='host-model' supported='no'/>\n");
+    x.push_str("    <mode name='custom' supported='yes'>\n");
+    // libvirt lists its CPU map's models in descending name order.
+    let mut models: Vec<&CpuModel> = caps
+        .cpu_models
+        .iter()
+        .filter(|c| !NOT_IN_CPU_MAP.contains(&c.name.as_str()))
+        .collect();
+    models.sort_by(|a, b| b.name.cmp(&a.name));
+    for c in models {
+        let dep = if c.deprecated {
+            " deprecated='yes'"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            x,
+            "      <model usable='{}'{} vendor='{}'>{}</model>",
+            if c.usable { "yes" } else { "no" },
+            dep,
+            cpu_vendor(&c.name),
+            escape(&c.name)
+        );
+    }
+    x.push_str("    </mode>\n  </cpu>\n");
+    x.push_str("  <memoryBacking supported='yes'>\n");
+    enum_xml(
+        &mut x,
+        "    ",
+        "sourceType",
+        &["file", "anonymous", "memfd"],
+    );
+    x.push_str("  </memoryBacking>\n  <devices>\n");
+    x.push_str("    <disk supported='yes'>\n");
+    enum_xml(
+        &mut x,
+        "      ",
+        "diskDevice",
+        &["disk", "cdrom", "floppy", "lun"],
+    );
+    let buses: &[&str] = if is_q35 {
+        &["fdc", "scsi", "virtio", "usb", "sata"]
+    } else {
+        &["ide", "fdc", "scsi", "virtio", "usb", "sata"]
+    };
+    enum_xml(&mut x, "      ", "bus", buses);
+    let virtio_models = ["virtio", "virtio-transitional", "virtio-non-transitional"];
+    enum_xml(&mut x, "      ", "model", &virtio_models);
+    x.push_str("    </disk>\n    <graphics supported='yes'>\n");
+    enum_xml(
+        &mut x,
+        "      ",
+        "type",
+        &["sdl", "vnc", "spice", "egl-headless", "dbus"],
+    );
+    x.push_str("    </graphics>\n    <video supported='yes'>\n");
+    enum_xml(
+        &mut x,
+        "      ",
+        "modelType",
+        &[
+            "vga", "cirrus", "vmvga", "qxl", "virtio", "none", "bochs", "ramfb",
+        ],
+    );
+    x.push_str("    </video>\n    <hostdev supported='yes'>\n");
+    enum_xml(&mut x, "      ", "mode", &["subsystem"]);
+    enum_xml(
+        &mut x,
+        "      ",
+        "startupPolicy",
+        &["default", "mandatory", "requisite", "optional"],
+    );
+    enum_xml(&mut x, "      ", "subsysType", &["usb", "pci", "scsi"]);
+    enum_xml(&mut x, "      ", "capsType", &[]);
+    enum_xml(&mut x, "      ", "pciBackend", &[]);
+    x.push_str("    </hostdev>\n    <rng supported='yes'>\n");
+    enum_xml(&mut x, "      ", "model", &virtio_models);
+    enum_xml(
+        &mut x,
+        "      ",
+        "backendModel",
+        &["random", "egd", "builtin"],
+    );
+    x.push_str("    </rng>\n    <filesystem supported='yes'>\n");
+    enum_xml(
+        &mut x,
+        "      ",
+        "driverType",
+        &["path", "handle", "virtiofs"],
+    );
+    x.push_str("    </filesystem>\n    <tpm supported='yes'>\n");
+    enum_xml(&mut x, "      ", "model", &["tpm-tis", "tpm-crb"]);
+    enum_xml(&mut x, "      ", "backendModel", &["passthrough"]);
+    x.push_str("    </tpm>\n    <redirdev supported='yes'>\n");
+    enum_xml(&mut x, "      ", "bus", &["usb"]);
+    x.push_str("    </redirdev>\n    <channel supported='yes'>\n");
+    enum_xml(&mut x, "      ", "type", &["pty", "unix", "spicevmc"]);
+    x.push_str("    </channel>\n  </devices>\n  <features>\n");
+    x.push_str("    <gic supported='no'/>\n    <vmcoreinfo supported='yes'/>\n");
+    x.push_str("    <genid supported='yes'/>\n    <backingStoreInput supported='yes'/>\n");
+    x.push_str("    <backup supported='yes'/>\n    <sev supported='no'/>\n");
+    x.push_str("    <sgx supported='no'/>\n");
+    x.push_str("    <hyperv supported='yes'>\n");
+    enum_xml(&mut x, "      ", "features", &["spinlocks", "vendor_id"]);
+    x.push_str("    </hyperv>\n  </features>\n</domainCapabilities>\n");
+    Ok(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versioned_names() {
+        assert!(is_versioned("Skylake-Client-v2"));
+        assert!(!is_versioned("Skylake-Client-IBRS"));
+        assert!(!is_versioned("qemu64"));
+    }
+
+    #[test]
+    fn vendors() {
+        assert_eq!(cpu_vendor("EPYC-Rome"), "AMD");
+        assert_eq!(cpu_vendor("Broadwell-IBRS"), "Intel");
+        assert_eq!(cpu_vendor("Dhyana"), "Hygon");
+        assert_eq!(cpu_vendor("qemu64"), "unknown");
+    }
 }

@@ -12,6 +12,7 @@
 
 pub mod caps;
 pub mod command;
+mod console;
 mod driver;
 mod lifecycle;
 mod process;
@@ -156,6 +157,31 @@ impl Connection for QemuConnection {
     fn max_vcpus(&self, _kind: Option<&str>) -> Result<i32> {
         Ok(255)
     }
+    fn capabilities(&self) -> Result<String> {
+        Ok(caps::capabilities_xml(
+            &self.driver.caps,
+            &caps::HostInfo::read(),
+            caps::kvm_usable(),
+        ))
+    }
+    fn domain_capabilities(
+        &self,
+        emulator: Option<&str>,
+        arch: Option<&str>,
+        machine: Option<&str>,
+        virttype: Option<&str>,
+        flags: u32,
+    ) -> Result<String> {
+        driver::check_flags(flags, 0x1, "qemuConnectGetDomainCapabilities")?;
+        caps::domain_capabilities_xml(
+            &self.driver.caps,
+            emulator,
+            arch,
+            machine,
+            virttype,
+            caps::kvm_usable(),
+        )
+    }
 
     fn list_all_domains(&self, flags: u32) -> Result<Vec<DomainRef>> {
         self.driver.list_all_domains(flags)
@@ -254,6 +280,16 @@ impl Connection for QemuConnection {
     }
     fn domain_managed_save_get_xml_desc(&self, dom: &DomainRef, flags: u32) -> Result<String> {
         self.driver.managed_save_xml(dom, flags)
+    }
+
+    fn domain_open_console(
+        &self,
+        dom: &DomainRef,
+        dev_name: Option<&str>,
+        flags: u32,
+    ) -> Result<Box<dyn oxvirt_core::Stream>> {
+        self.rw("virDomainOpenConsole")?;
+        self.driver.open_console(dom, dev_name, flags)
     }
 
     fn domain_get_xml_desc(&self, dom: &DomainRef, flags: u32) -> Result<String> {
@@ -356,6 +392,9 @@ impl Connection for QemuConnection {
 impl Driver {
     /// QEMU's version as libvirt encodes it (major * 1e6 + minor * 1e3 + micro).
     pub fn qemu_version(&self) -> u64 {
+        if self.caps.version != 0 {
+            return self.caps.version;
+        }
         let out = std::process::Command::new(&self.caps.emulator)
             .arg("--version")
             .stdin(std::process::Stdio::null())

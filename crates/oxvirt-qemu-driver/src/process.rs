@@ -1072,38 +1072,28 @@ fn set_pty_paths(def: &mut Domain, ptys: &[(String, String)]) {
             .find(|(l, _)| l == label)
             .map(|(_, p)| p.clone())
     };
-    let mut serial_n = 0;
-    for r in def.devices.raw.iter_mut() {
-        let el = &mut r.0;
-        let label = match el.name.as_str() {
-            "serial" => {
-                let l = format!("charserial{}", serial_n);
-                serial_n += 1;
-                l
+    let chr = &mut def.devices.chardevs;
+    for (i, s) in chr.serials.iter_mut().enumerate() {
+        if s.source.stype == "pty" {
+            if let Some(p) = path_of(&format!("charserial{}", i)) {
+                s.source.path = Some(p);
             }
-            "console" => "charserial0".to_string(),
-            _ => continue,
-        };
-        if el.attr("type") != Some("pty") {
+        }
+    }
+    let serial_paths: Vec<Option<String>> =
+        chr.serials.iter().map(|s| s.source.path.clone()).collect();
+    for c in chr.consoles.iter_mut() {
+        if c.source.stype != "pty" || c.target_type != "serial" {
             continue;
         }
-        let Some(p) = path_of(&label) else { continue };
-        if el.name == "console" {
-            el.set_attr("tty", p.clone());
-        }
-        let mut found = false;
-        for n in el.children.iter_mut() {
-            if let oxvirt_xml::dom::Node::Element(c) = n {
-                if c.name == "source" {
-                    c.set_attr("path", p.clone());
-                    found = true;
-                }
-            }
-        }
-        if !found {
-            let mut s = oxvirt_xml::dom::Element::new("source");
-            s.set_attr("path", p.clone());
-            el.children.insert(0, oxvirt_xml::dom::Node::Element(s));
+        let port = usize::try_from(c.port).unwrap_or(0);
+        let p = serial_paths
+            .get(port)
+            .cloned()
+            .flatten()
+            .or_else(|| path_of(&format!("charserial{}", port)));
+        if let Some(p) = p {
+            c.source.path = Some(p);
         }
     }
 }

@@ -1,0 +1,248 @@
+//! QEMU driver through oxvirtd: the console stream (python3-libvirt's
+//! virStream reading the tiny guest's ready marker, TCG) and device
+//! hotplug (KVM with no OS when /dev/kvm works, TCG otherwise).
+//! Skipped, with the reason printed, when QEMU, virsh or python3-libvirt
+//! is missing. Every QEMU a test starts is gone when it ends.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const VIRSH: &str = "/usr/bin/virsh";
+const PYTHON: &str = "/usr/bin/python3";
+const QEMU: &str = "/usr/bin/qemu-system-x86_64";
+
+struct Daemon {
+    child: Option<Child>,
+    dir: PathBuf,
+    socket: PathBuf,
+}
+
+impl Daemon {
+    fn new(tag: &str) -> Daemon {
+        let dir = PathBuf::from(format!("/tmp/oxd-{}-{}", tag, std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let socket = dir.join("sock");
+        let child = Command::new(env!("CARGO_BIN_EXE_oxvirtd"))
+            .arg("--root")
+            .arg(&dir)
+            .arg("--socket")
+            .arg(&socket)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("oxvirtd starts");
+        let t0 = Instant::now();
+        while !socket.exists() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "socket never appeared"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Daemon {
+            child: Some(child),
+            dir,
+            socket,
+        }
+    }
+
+    fn uri(&self) -> String {
+        format!("qemu+unix:///system?socket={}", self.socket.display())
+    }
+
+    fn run_dir(&self) -> PathBuf {
+        self.dir.join("lib/oxvirt/qemu/run")
+    }
+
+    fn kill_guests(&self) {
+        let Ok(rd) = std::fs::read_dir(self.run_dir()) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let Ok(s) = std::fs::read_to_string(e.path()) else {
+                continue;
+            };
+            let Some(i) = s.find("\"pid\":") else {
+                continue;
+            };
+            let pid: Option<i32> = s[i + 6..]
+                .trim_start()
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|p| p.parse().ok());
+            if let Some(pid) = pid {
+                // SAFETY: plain kill(2) of a QEMU this test started.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.kill_guests();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn virsh(d: &Daemon, args: &[&str]) -> (String, String, bool) {
+    let o = Command::new(VIRSH)
+        .arg("-q")
+        .arg("-c")
+        .arg(d.uri())
+        .args(args)
+        .stdin(Stdio::null())
+        .env("LC_ALL", "C")
+        .output()
+        .expect("virsh runs");
+    (
+        String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        String::from_utf8_lossy(&o.stderr).trim().to_string(),
+        o.status.success(),
+    )
+}
+
+fn ok(d: &Daemon, args: &[&str]) -> String {
+    let (out, err, good) = virsh(d, args);
+    assert!(good, "virsh {:?} failed: {} {}", args, out, err);
+    out
+}
+
+fn prerequisites() -> bool {
+    for p in [QEMU, VIRSH, PYTHON] {
+        if !Path::new(p).exists() {
+            println!("skipping: {} is not installed", p);
+            return false;
+        }
+    }
+    let py = Command::new(PYTHON).args(["-c", "import libvirt"]).status();
+    if !py.is_ok_and(|s| s.success()) {
+        println!("skipping: python3-libvirt is not installed");
+        return false;
+    }
+    true
+}
+
+fn tiny_guest() -> Option<(PathBuf, PathBuf)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guest");
+    let out = root.join("out");
+    let (k, i) = (out.join("vmlinuz"), out.join("initrd.img"));
+    if !(k.exists() && i.exists()) {
+        let st = Command::new("bash")
+            .arg(root.join("build.sh"))
+            .stdin(Stdio::null())
+            .status();
+        if !st.is_ok_and(|s| s.success()) {
+            println!("skipping: guest/build.sh failed");
+            return None;
+        }
+    }
+    Some((k, i))
+}
+
+/// Opens the console with python3-libvirt while the guest is paused,
+/// resumes it, and reads the stream until the ready marker (or EOF).
+const CONSOLE_PY: &str = r#"
+import libvirt, sys
+c = libvirt.open(sys.argv[1])
+d = c.lookupByName('tiny')
+st0 = c.newStream(0)
+try:
+    d.openConsole('nosuch', st0, 0)
+except libvirt.libvirtError as e:
+    print('nosuch:', e.get_error_message())
+st = c.newStream(0)
+d.openConsole(None, st, 0)
+# A second session is refused unless forced (libvirt's rule).
+st2 = c.newStream(0)
+try:
+    d.openConsole(None, st2, 0)
+    print('second-open: accepted')
+except libvirt.libvirtError as e:
+    print('second-open:', e.get_error_message())
+d.resume()
+buf = b''
+while b'OXVIRT-GUEST-READY' not in buf:
+    chunk = st.recv(4096)
+    if chunk is None or chunk == -2 or len(chunk) == 0:
+        break
+    buf += chunk
+print('marker:', b'OXVIRT-GUEST-READY' in buf)
+st.abort()
+"#;
+
+#[test]
+fn console_stream_reads_the_tiny_guest() {
+    if !prerequisites() {
+        return;
+    }
+    let Some((kernel, initrd)) = tiny_guest() else {
+        return;
+    };
+    println!("tiny guest accelerator: TCG (domain type qemu)");
+    let d = Daemon::new("console");
+    let xml = format!(
+        "<domain type='qemu'><name>tiny</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>\
+<os><type arch='x86_64'>hvm</type><kernel>{}</kernel><initrd>{}</initrd>\
+<cmdline>console=ttyS0 quiet</cmdline></os><features><acpi/></features>\
+<devices><emulator>{}</emulator><serial type='pty'/><console type='pty'/></devices></domain>",
+        kernel.display(),
+        initrd.display(),
+        QEMU
+    );
+    let path = d.dir.join("tiny.xml");
+    std::fs::write(&path, xml).expect("write xml");
+    ok(&d, &["create", &path.to_string_lossy(), "--paused"]);
+    let live = ok(&d, &["dumpxml", "tiny"]);
+    assert!(
+        live.contains("<console type='pty' tty='/dev/pts/"),
+        "{}",
+        live
+    );
+
+    let mut py = Command::new(PYTHON)
+        .args(["-c", CONSOLE_PY, &d.uri()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    // Bounded: the guest boots in seconds under TCG; give up after 180 s.
+    let t0 = Instant::now();
+    let status = loop {
+        if let Ok(Some(s)) = py.try_wait() {
+            break Some(s);
+        }
+        if t0.elapsed() > Duration::from_secs(180) {
+            let _ = py.kill();
+            let _ = py.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out = py.wait_with_output().expect("python output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(status.is_some(), "console reader timed out: {}", stderr);
+    assert!(
+        stdout.contains("second-open: Active console session exists for this domain")
+            || stdout.contains("second-open: operation failed: Active console session exists"),
+        "{}\n{}",
+        stdout,
+        stderr
+    );
+    assert!(
+        stdout.contains("nosuch: internal error: cannot find character device nosuch"),
+        "{}",
+        stdout
+    );
+    assert!(stdout.contains("marker: True"), "{}\n{}", stdout, stderr);
+    ok(&d, &["destroy", "tiny"]);
+}
