@@ -52,7 +52,7 @@ struct DiskInfo<'a> {
 }
 
 /// Index of a target like `vdb`/`hdc`/`sda` (`a`=0, `z`=25, `aa`=26).
-fn disk_index(dev: &str) -> Option<u32> {
+pub(crate) fn disk_index(dev: &str) -> Option<u32> {
     let tail = ["xvd", "vd", "hd", "sd", "fd", "ubd"]
         .iter()
         .find_map(|p| dev.strip_prefix(p))?;

@@ -14,6 +14,7 @@ pub mod caps;
 pub mod command;
 mod console;
 mod driver;
+mod hotplug;
 mod lifecycle;
 mod process;
 pub mod saveimage;
@@ -290,6 +291,23 @@ impl Connection for QemuConnection {
     ) -> Result<Box<dyn oxvirt_core::Stream>> {
         self.rw("virDomainOpenConsole")?;
         self.driver.open_console(dom, dev_name, flags)
+    }
+
+    fn domain_attach_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
+        self.rw(api_name(
+            flags,
+            "virDomainAttachDevice",
+            "virDomainAttachDeviceFlags",
+        ))?;
+        self.driver.attach_device(dom, xml, flags)
+    }
+    fn domain_detach_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
+        self.rw(api_name(
+            flags,
+            "virDomainDetachDevice",
+            "virDomainDetachDeviceFlags",
+        ))?;
+        self.driver.detach_device(dom, xml, flags)
     }
 
     fn domain_get_xml_desc(&self, dom: &DomainRef, flags: u32) -> Result<String> {

@@ -699,6 +699,11 @@ impl Driver {
         }
         match ev.name.as_str() {
             "STOP" => self.apply_stop(uuid, run.gen),
+            "DEVICE_DELETED" => {
+                if let Some(id) = ev.data.get("device").and_then(Value::as_str) {
+                    self.on_device_deleted(uuid, run, id);
+                }
+            }
             "RESUME" => self.apply_resume(uuid, run.gen),
             "SHUTDOWN" => self.on_shutdown(uuid, run, &ev.data),
             "RESET" => {

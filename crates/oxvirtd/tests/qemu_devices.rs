@@ -246,3 +246,71 @@ fn console_stream_reads_the_tiny_guest() {
     assert!(stdout.contains("marker: True"), "{}\n{}", stdout, stderr);
     ok(&d, &["destroy", "tiny"]);
 }
+
+#[test]
+fn attach_and_detach_disks_and_interfaces() {
+    if !prerequisites() {
+        return;
+    }
+    let kvm = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok();
+    let kind = if kvm { "kvm" } else { "qemu" };
+    println!("hotplug guest accelerator: {}", kind);
+    let d = Daemon::new("hotplug");
+    let xml = format!(
+        "<domain type='{}'><name>hp</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>\
+<os><type arch='x86_64'>hvm</type></os><features><acpi/></features>\
+<devices><emulator>{}</emulator></devices></domain>",
+        kind, QEMU
+    );
+    let path = d.dir.join("hp.xml");
+    std::fs::write(&path, xml).expect("write xml");
+    let img = d.dir.join("disk.img");
+    std::fs::write(&img, vec![0u8; 1 << 20]).expect("image");
+    let disk = d.dir.join("disk.xml");
+    std::fs::write(
+        &disk,
+        format!(
+            "<disk type='file' device='disk'><driver name='qemu' type='raw'/>\
+<source file='{}'/><target dev='vdb' bus='virtio'/></disk>",
+            img.display()
+        ),
+    )
+    .expect("disk xml");
+    let net = d.dir.join("net.xml");
+    std::fs::write(
+        &net,
+        "<interface type='user'><mac address='52:54:00:aa:bb:cc'/><model type='virtio'/></interface>",
+    )
+    .expect("net xml");
+    let (disk, net) = (disk.to_string_lossy(), net.to_string_lossy());
+    ok(&d, &["define", &path.to_string_lossy()]);
+    ok(&d, &["start", "hp"]);
+
+    ok(&d, &["attach-device", "hp", &disk]);
+    assert!(ok(&d, &["dumpxml", "hp"]).contains("<target dev='vdb' bus='virtio'/>"));
+    assert!(!ok(&d, &["dumpxml", "hp", "--inactive"]).contains("vdb"));
+    let (_, err, good) = virsh(&d, &["attach-device", "hp", &disk]);
+    assert!(!good);
+    assert!(err.contains("target vdb already exists"), "{}", err);
+
+    ok(&d, &["attach-device", "hp", &net, "--live"]);
+    assert!(ok(&d, &["dumpxml", "hp"]).contains("52:54:00:aa:bb:cc"));
+
+    ok(&d, &["attach-device", "hp", &disk, "--config"]);
+    assert!(ok(&d, &["dumpxml", "hp", "--inactive"]).contains("vdb"));
+    ok(&d, &["detach-device", "hp", &disk, "--config"]);
+    assert!(!ok(&d, &["dumpxml", "hp", "--inactive"]).contains("vdb"));
+    let (_, err, good) = virsh(&d, &["detach-device", "hp", &disk, "--config"]);
+    assert!(!good);
+    assert!(err.contains("no target device vdb"), "{}", err);
+
+    // Live detach: QEMU takes the request (a guest without an OS never
+    // acknowledges it, so the device may stay, as with libvirt).
+    ok(&d, &["detach-device", "hp", &disk, "--live"]);
+    ok(&d, &["destroy", "hp"]);
+    ok(&d, &["undefine", "hp"]);
+}

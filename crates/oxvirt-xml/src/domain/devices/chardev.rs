@@ -559,55 +559,60 @@ impl Chardev {
         self.source.validate(vx)
     }
 
+    /// Live consoles on a pty also show the legacy `tty` attribute.
+    fn tty(&self, flags: FormatFlags) -> Option<&str> {
+        let pty = self.kind == "console" && self.source.stype == "pty";
+        (pty && !flags.inactive).then_some(self.source.path.as_deref()?)
+    }
+
     pub fn write(&self, w: &mut Writer, flags: FormatFlags) {
-        let mut top = Attrs::new().add("type", &self.source.stype);
-        // Live consoles on a pty also show the legacy tty attribute.
-        if self.kind == "console" && self.source.stype == "pty" && !flags.inactive {
-            if let Some(p) = &self.source.path {
-                top.push("tty", p);
-            }
-        }
-        w.block(&self.kind, top, |w| {
-            self.source.write(w, flags);
-            match self.kind.as_str() {
-                "channel" => {
-                    let mut at = Attrs::new().add("type", &self.target_type);
-                    match self.target_type.as_str() {
-                        "guestfwd" => {
-                            at.push("address", self.address.as_deref().unwrap_or(""));
-                            at.push("port", self.port);
+        w.block(
+            &self.kind,
+            Attrs::new()
+                .add("type", &self.source.stype)
+                .opt("tty", self.tty(flags)),
+            |w| {
+                self.source.write(w, flags);
+                match self.kind.as_str() {
+                    "channel" => {
+                        let mut at = Attrs::new().add("type", &self.target_type);
+                        match self.target_type.as_str() {
+                            "guestfwd" => {
+                                at.push("address", self.address.as_deref().unwrap_or(""));
+                                at.push("port", self.port);
+                            }
+                            "virtio" | "xen" => at = at.opt("name", self.name.as_deref()),
+                            _ => {}
                         }
-                        "virtio" | "xen" => at = at.opt("name", self.name.as_deref()),
-                        _ => {}
+                        w.empty("target", at);
                     }
-                    w.empty("target", at);
-                }
-                "console" => w.empty(
-                    "target",
-                    Attrs::new()
-                        .add("type", &self.target_type)
-                        .add("port", self.port),
-                ),
-                "serial" => {
-                    let mut at = Attrs::new();
-                    if self.target_type != "none" {
-                        at.push("type", &self.target_type);
-                    }
-                    at.push("port", self.port);
-                    w.elem("target", at, |w| {
-                        if let Some(m) = &self.target_model {
-                            w.empty("model", Attrs::new().add("name", m));
+                    "console" => w.empty(
+                        "target",
+                        Attrs::new()
+                            .add("type", &self.target_type)
+                            .add("port", self.port),
+                    ),
+                    "serial" => {
+                        let mut at = Attrs::new();
+                        if self.target_type != "none" {
+                            at.push("type", &self.target_type);
                         }
-                    });
+                        at.push("port", self.port);
+                        w.elem("target", at, |w| {
+                            if let Some(m) = &self.target_model {
+                                w.empty("model", Attrs::new().add("name", m));
+                            }
+                        });
+                    }
+                    _ => w.empty("target", Attrs::new().add("port", self.port)),
                 }
-                _ => w.empty("target", Attrs::new().add("port", self.port)),
-            }
-            for n in ["alias", "address"] {
-                for c in self.el.children_named(n) {
-                    w.element(c);
+                for n in ["alias", "address"] {
+                    for c in self.el.children_named(n) {
+                        w.element(c);
+                    }
                 }
-            }
-        });
+            },
+        );
     }
 }
 
