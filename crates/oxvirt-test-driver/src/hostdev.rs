@@ -366,6 +366,9 @@ impl Driver {
 
     pub fn nodedev_create(&self, xml: &str, flags: u32) -> Result<NodeDevRef> {
         check_flags(flags, 1, "testNodeDeviceCreateXML")?;
+        if flags & 1 != 0 {
+            crate::schema::validate(xml, "nodedev")?;
+        }
         let def = oxvirt_xml::dom::parse(xml, "(node_device_definition)")
             .map_err(|e| Error::new(code::XML_ERROR, from::NODEDEV, e.to_string()))?;
         if def.name != "device" {

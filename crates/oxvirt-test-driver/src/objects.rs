@@ -1016,6 +1016,7 @@ fn update_section(
         4 => update_dhcp_host(def, command, parent_index, &root),
         5 => update_dhcp_range(def, command, parent_index, &root),
         7 => update_forward_interface(def, command, &root),
+        9 => update_portgroup(def, command, &root),
         10 => update_dns_host(def, command, &root),
         11 => update_dns_txt(def, command, &root),
         12 => update_dns_srv(def, command, &root),
@@ -1644,4 +1645,67 @@ fn update_forward_interface(
             format!("unrecognized network update command code {}", command),
         )),
     }
+}
+
+fn update_portgroup(def: &mut Network, command: u32, el: &oxvirt_xml::dom::Element) -> Result<()> {
+    check_element(def, el, "portgroup")?;
+    let name = def.name.clone();
+    let Some(pg) = el.attr("name").map(str::to_string) else {
+        return Err(Error::new(
+            code::XML_ERROR,
+            FROM,
+            "Missing required name attribute in portgroup",
+        ));
+    };
+    let is_default = el.attr("default") == Some("yes");
+    let found = def
+        .portgroups
+        .iter()
+        .position(|p| p.attr("name") == Some(pg.as_str()));
+    let found_default = def
+        .portgroups
+        .iter()
+        .position(|p| p.attr("default") == Some("yes"));
+    if found.is_none() && (command == 1 || command == 2) {
+        return Err(Error::operation_invalid(
+            FROM,
+            format!(
+                "couldn't find a portgroup entry in network '{}' matching <portgroup name='{}'>",
+                name, pg
+            ),
+        ));
+    }
+    if found.is_some() && (command == 3 || command == 4) {
+        return Err(Error::operation_invalid(
+            FROM,
+            format!(
+                "there is an existing portgroup entry in network '{}' that matches \"<portgroup name='{}'>\"",
+                name, pg
+            ),
+        ));
+    }
+    if command != 2 && is_default && found_default.is_some() && found_default != found {
+        return Err(Error::operation_invalid(
+            FROM,
+            format!(
+                "a different portgroup entry in network '{}' is already set as the default. Only one default is allowed.",
+                name
+            ),
+        ));
+    }
+    match (command, found) {
+        (1, Some(i)) => def.portgroups[i] = el.clone(),
+        (2, Some(i)) => {
+            def.portgroups.remove(i);
+        }
+        (3, _) => def.portgroups.push(el.clone()),
+        (4, _) => def.portgroups.insert(0, el.clone()),
+        _ => {
+            return Err(Error::argument_unsupported(
+                FROM,
+                format!("unrecognized network update command code {}", command),
+            ))
+        }
+    }
+    Ok(())
 }

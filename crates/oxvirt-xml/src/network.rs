@@ -1140,7 +1140,19 @@ impl Network {
                 w.element(v);
             }
             for pg in &self.portgroups {
-                w.element(pg);
+                // virPortGroupDefFormat: always an open/close pair, the
+                // name first, then vlan, virtualport and bandwidth.
+                let attrs = Attrs::new()
+                    .opt("name", pg.attr("name"))
+                    .opt("default", pg.attr("default").filter(|d| *d == "yes"))
+                    .opt("trustGuestRxFilters", pg.attr("trustGuestRxFilters"));
+                w.block("portgroup", attrs, |w| {
+                    for kind in ["vlan", "virtualport", "bandwidth"] {
+                        for ch in pg.children_named(kind) {
+                            w.element(ch);
+                        }
+                    }
+                });
             }
             for e in &self.ns_elements {
                 w.element(e);

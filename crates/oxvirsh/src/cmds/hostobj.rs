@@ -405,10 +405,18 @@ fn iface_bridge(ctl: &mut Ctl, c: &Cmd) -> R {
     let i = iface(ctl, c, "interface")?;
     let br = c.req("bridge")?.to_string();
     let conn = ctl.conn()?;
-    if conn.lookup_interface_by_name(&br).is_ok() {
-        return Err(Fail::Msg(format!("Network device {} already exists", br)));
+    let pending = match conn.lookup_interface_by_name(&br) {
+        Ok(_) => return Err(Fail::Msg(format!("Network device {} already exists", br))),
+        Err(e) => e,
+    };
+    // the failed lookup stays virsh's pending error until another replaces it
+    if let Err(e) = c.uint("delay") {
+        let f: Fail = e.into();
+        return Err(match f {
+            Fail::Msg(m) => Fail::msg_lib(m, pending),
+            f => f,
+        });
     }
-    c.uint("delay")?;
     conn.interface_get_xml_desc(&i, 1)?;
     Err(Fail::lib(Error::no_support("virsh command 'iface-bridge'")))
 }

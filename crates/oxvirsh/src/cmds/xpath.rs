@@ -256,6 +256,14 @@ impl P<'_> {
                     if self.peek() == Some(b'(') && !matches!(n.as_str(), "text" | "node") {
                         self.i += 1;
                         let mut args = Vec::new();
+                        // libxml2 accepts a call left open at the end
+                        if self.peek().is_none() {
+                            return Ok(match n.as_str() {
+                                "last" => Expr::Last,
+                                "position" => Expr::Position,
+                                _ => Expr::Func(n, args),
+                            });
+                        }
                         if !self.eat(")") {
                             loop {
                                 args.push(self.union()?);
@@ -560,6 +568,9 @@ impl Doc<'_> {
                         })
                     }
                     "count" => match vals.first() {
+                        _ if vals.len() != 1 => {
+                            return Err(XErr::Invalid("Invalid number of arguments"))
+                        }
                         Some(V::Set(s)) => V::Num(s.len() as f64),
                         _ => return Err(XErr::Invalid("Invalid type")),
                     },
