@@ -170,6 +170,47 @@ pub mod reason {
     }
 }
 
+/// What virConnectListAllDomains filters on, for one domain; drivers fill
+/// it in and share the filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListFacts {
+    pub active: bool,
+    pub persistent: bool,
+    pub state: DomainState,
+    pub managed_save: bool,
+    pub autostart: bool,
+    pub has_snapshot: bool,
+    pub has_checkpoint: bool,
+}
+
+impl ListFacts {
+    /// Whether the domain passes virConnectListAllDomainsFlags `f`: each
+    /// pair of opposite flags filters only when one of them is given.
+    pub fn matches(&self, f: u32) -> bool {
+        use flags::list_domains as lf;
+        let pair = |yes: u32, no: u32, v: bool| {
+            f & (yes | no) == 0 || (f & yes != 0 && v) || (f & no != 0 && !v)
+        };
+        let st = self.state;
+        let state_ok = f & (lf::RUNNING | lf::PAUSED | lf::SHUTOFF | lf::OTHER) == 0
+            || (f & lf::RUNNING != 0 && st == DomainState::Running)
+            || (f & lf::PAUSED != 0 && st == DomainState::Paused)
+            || (f & lf::SHUTOFF != 0 && st == DomainState::Shutoff)
+            || (f & lf::OTHER != 0
+                && !matches!(
+                    st,
+                    DomainState::Running | DomainState::Paused | DomainState::Shutoff
+                ));
+        pair(lf::ACTIVE, lf::INACTIVE, self.active)
+            && pair(lf::PERSISTENT, lf::TRANSIENT, self.persistent)
+            && state_ok
+            && pair(lf::MANAGEDSAVE, lf::NO_MANAGEDSAVE, self.managed_save)
+            && pair(lf::AUTOSTART, lf::NO_AUTOSTART, self.autostart)
+            && pair(lf::HAS_SNAPSHOT, lf::NO_SNAPSHOT, self.has_snapshot)
+            && pair(lf::HAS_CHECKPOINT, lf::NO_CHECKPOINT, self.has_checkpoint)
+    }
+}
+
 /// `virDomainInfo`
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct DomainInfo {

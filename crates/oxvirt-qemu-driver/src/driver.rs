@@ -465,48 +465,19 @@ impl Driver {
     }
 
     fn matches_list_flags(&self, obj: &DomainObj, f: u32) -> bool {
-        let active = obj.is_active();
-        if f & (lf::ACTIVE | lf::INACTIVE) != 0
-            && !((f & lf::ACTIVE != 0 && active) || (f & lf::INACTIVE != 0 && !active))
-        {
-            return false;
+        let managed_save = f & (lf::MANAGEDSAVE | lf::NO_MANAGEDSAVE) != 0
+            && self.has_managed_save_file(&obj.def.name);
+        oxvirt_core::types::ListFacts {
+            active: obj.is_active(),
+            persistent: obj.persistent,
+            state: obj.state,
+            managed_save,
+            autostart: obj.autostart,
+            // This driver keeps no snapshots or checkpoints yet.
+            has_snapshot: false,
+            has_checkpoint: false,
         }
-        if f & (lf::PERSISTENT | lf::TRANSIENT) != 0
-            && !((f & lf::PERSISTENT != 0 && obj.persistent)
-                || (f & lf::TRANSIENT != 0 && !obj.persistent))
-        {
-            return false;
-        }
-        let st = obj.state;
-        if f & (lf::RUNNING | lf::PAUSED | lf::SHUTOFF | lf::OTHER) != 0 {
-            let ok = (f & lf::RUNNING != 0 && st == DomainState::Running)
-                || (f & lf::PAUSED != 0 && st == DomainState::Paused)
-                || (f & lf::SHUTOFF != 0 && st == DomainState::Shutoff)
-                || (f & lf::OTHER != 0
-                    && !matches!(
-                        st,
-                        DomainState::Running | DomainState::Paused | DomainState::Shutoff
-                    ));
-            if !ok {
-                return false;
-            }
-        }
-        if f & (lf::MANAGEDSAVE | lf::NO_MANAGEDSAVE) != 0 {
-            let ms = self.has_managed_save_file(&obj.def.name);
-            if !((f & lf::MANAGEDSAVE != 0 && ms) || (f & lf::NO_MANAGEDSAVE != 0 && !ms)) {
-                return false;
-            }
-        }
-        if f & (lf::AUTOSTART | lf::NO_AUTOSTART) != 0
-            && !((f & lf::AUTOSTART != 0 && obj.autostart)
-                || (f & lf::NO_AUTOSTART != 0 && !obj.autostart))
-        {
-            return false;
-        }
-        if f & lf::HAS_SNAPSHOT != 0 || f & lf::HAS_CHECKPOINT != 0 {
-            return false;
-        }
-        true
+        .matches(f)
     }
 
     pub fn lookup_by_id(&self, id: i32) -> Result<DomainRef> {

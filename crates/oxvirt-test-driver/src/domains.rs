@@ -2,7 +2,7 @@
 
 use oxvirt_core::error::{code, from};
 use oxvirt_core::event::{lifecycle as lc, DomainEvent};
-use oxvirt_core::types::flags::{self, list_domains as lf};
+use oxvirt_core::types::flags;
 use oxvirt_core::types::{reason, DomainInfo, DomainRef, DomainState, Uuid};
 use oxvirt_core::{Error, Result};
 use oxvirt_xml::domain::{FormatFlags, LifecycleAction};
@@ -27,57 +27,16 @@ fn no_domain() -> Error {
 }
 
 pub(crate) fn matches_list_flags(obj: &DomainObj, f: u32) -> bool {
-    let active = obj.is_active();
-    if f & (lf::ACTIVE | lf::INACTIVE) != 0
-        && !((f & lf::ACTIVE != 0 && active) || (f & lf::INACTIVE != 0 && !active))
-    {
-        return false;
+    oxvirt_core::types::ListFacts {
+        active: obj.is_active(),
+        persistent: obj.persistent,
+        state: obj.state,
+        managed_save: obj.has_managed_save,
+        autostart: obj.autostart,
+        has_snapshot: !obj.snapshots.is_empty(),
+        has_checkpoint: !obj.checkpoints.is_empty(),
     }
-    if f & (lf::PERSISTENT | lf::TRANSIENT) != 0
-        && !((f & lf::PERSISTENT != 0 && obj.persistent)
-            || (f & lf::TRANSIENT != 0 && !obj.persistent))
-    {
-        return false;
-    }
-    let st = obj.state;
-    if f & (lf::RUNNING | lf::PAUSED | lf::SHUTOFF | lf::OTHER) != 0 {
-        let ok = (f & lf::RUNNING != 0 && st == DomainState::Running)
-            || (f & lf::PAUSED != 0 && st == DomainState::Paused)
-            || (f & lf::SHUTOFF != 0 && st == DomainState::Shutoff)
-            || (f & lf::OTHER != 0
-                && !matches!(
-                    st,
-                    DomainState::Running | DomainState::Paused | DomainState::Shutoff
-                ));
-        if !ok {
-            return false;
-        }
-    }
-    if f & (lf::MANAGEDSAVE | lf::NO_MANAGEDSAVE) != 0
-        && !((f & lf::MANAGEDSAVE != 0 && obj.has_managed_save)
-            || (f & lf::NO_MANAGEDSAVE != 0 && !obj.has_managed_save))
-    {
-        return false;
-    }
-    if f & (lf::AUTOSTART | lf::NO_AUTOSTART) != 0
-        && !((f & lf::AUTOSTART != 0 && obj.autostart)
-            || (f & lf::NO_AUTOSTART != 0 && !obj.autostart))
-    {
-        return false;
-    }
-    let has_snap = !obj.snapshots.is_empty();
-    if f & (lf::HAS_SNAPSHOT | lf::NO_SNAPSHOT) != 0
-        && !((f & lf::HAS_SNAPSHOT != 0 && has_snap) || (f & lf::NO_SNAPSHOT != 0 && !has_snap))
-    {
-        return false;
-    }
-    let has_cp = !obj.checkpoints.is_empty();
-    if f & (lf::HAS_CHECKPOINT | lf::NO_CHECKPOINT) != 0
-        && !((f & lf::HAS_CHECKPOINT != 0 && has_cp) || (f & lf::NO_CHECKPOINT != 0 && !has_cp))
-    {
-        return false;
-    }
-    true
+    .matches(f)
 }
 
 /// All list filter flags virConnectListAllDomains accepts.
