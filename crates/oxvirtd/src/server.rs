@@ -27,6 +27,8 @@ const OUT_QUEUE: usize = 4096;
 /// Bytes waiting to be written to one client before it counts as stuck
 /// (one frame of any size is always accepted into an empty queue).
 const OUT_BYTES: usize = 48 * 1024 * 1024;
+/// Read buffer of a client: large enough for most calls in one read.
+const READ_BUF: usize = 16 * 1024;
 
 /// A frame on its way out, with what it holds until written: the
 /// client's request slot for a reply (so a client that does not read its
@@ -345,6 +347,9 @@ impl Server {
             session.clone(),
             last_rx.clone(),
         ));
+        // One read syscall brings in a whole small call (length and body)
+        // rather than one for each.
+        let rd = tokio::io::BufReader::with_capacity(READ_BUF, rd);
         let reader = self.clone().read_loop(rd, session.clone(), last_rx);
         tokio::select! {
             _ = reader => {}
