@@ -4,109 +4,16 @@
 //! Skipped, with the reason printed, when QEMU, virsh or python3-libvirt
 //! is missing. Every QEMU a test starts is gone when it ends.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::qemu::{cli, tiny_guest, QemuDaemon as Daemon, QEMU};
+use common::{PYTHON, VIRSH};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const VIRSH: &str = "/usr/bin/virsh";
-const PYTHON: &str = "/usr/bin/python3";
-const QEMU: &str = "/usr/bin/qemu-system-x86_64";
-
-struct Daemon {
-    child: Option<Child>,
-    dir: PathBuf,
-    socket: PathBuf,
-}
-
-impl Daemon {
-    fn new(tag: &str) -> Daemon {
-        let dir = PathBuf::from(format!("/tmp/oxd-{}-{}", tag, std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let socket = dir.join("sock");
-        let child = Command::new(env!("CARGO_BIN_EXE_oxvirtd"))
-            .arg("--root")
-            .arg(&dir)
-            .arg("--socket")
-            .arg(&socket)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("oxvirtd starts");
-        let t0 = Instant::now();
-        while !socket.exists() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(10),
-                "socket never appeared"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Daemon {
-            child: Some(child),
-            dir,
-            socket,
-        }
-    }
-
-    fn uri(&self) -> String {
-        format!("qemu+unix:///system?socket={}", self.socket.display())
-    }
-
-    fn run_dir(&self) -> PathBuf {
-        self.dir.join("lib/oxvirt/qemu/run")
-    }
-
-    fn kill_guests(&self) {
-        let Ok(rd) = std::fs::read_dir(self.run_dir()) else {
-            return;
-        };
-        for e in rd.flatten() {
-            let Ok(s) = std::fs::read_to_string(e.path()) else {
-                continue;
-            };
-            let Some(i) = s.find("\"pid\":") else {
-                continue;
-            };
-            let pid: Option<i32> = s[i + 6..]
-                .trim_start()
-                .split(|c: char| !c.is_ascii_digit())
-                .next()
-                .and_then(|p| p.parse().ok());
-            if let Some(pid) = pid {
-                // SAFETY: plain kill(2) of a QEMU this test started.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        self.kill_guests();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 fn virsh(d: &Daemon, args: &[&str]) -> (String, String, bool) {
-    let o = Command::new(VIRSH)
-        .arg("-q")
-        .arg("-c")
-        .arg(d.uri())
-        .args(args)
-        .stdin(Stdio::null())
-        .env("LC_ALL", "C")
-        .output()
-        .expect("virsh runs");
-    (
-        String::from_utf8_lossy(&o.stdout).trim().to_string(),
-        String::from_utf8_lossy(&o.stderr).trim().to_string(),
-        o.status.success(),
-    )
+    cli(VIRSH, d, args)
 }
 
 fn ok(d: &Daemon, args: &[&str]) -> String {
@@ -128,23 +35,6 @@ fn prerequisites() -> bool {
         return false;
     }
     true
-}
-
-fn tiny_guest() -> Option<(PathBuf, PathBuf)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guest");
-    let out = root.join("out");
-    let (k, i) = (out.join("vmlinuz"), out.join("initrd.img"));
-    if !(k.exists() && i.exists()) {
-        let st = Command::new("bash")
-            .arg(root.join("build.sh"))
-            .stdin(Stdio::null())
-            .status();
-        if !st.is_ok_and(|s| s.success()) {
-            println!("skipping: guest/build.sh failed");
-            return None;
-        }
-    }
-    Some((k, i))
 }
 
 /// Opens the console with python3-libvirt while the guest is paused,

@@ -9,131 +9,17 @@
 //! Skipped, with the reason printed, when qemu-system-x86_64 or virsh is
 //! missing. Every QEMU a test starts is gone when it ends.
 
+mod common;
+
+use common::qemu::{cli, kvm_usable, tiny_guest, QemuDaemon as Daemon, QEMU};
+use common::{PYTHON, VIRSH};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const VIRSH: &str = "/usr/bin/virsh";
-const PYTHON: &str = "/usr/bin/python3";
-const QEMU: &str = "/usr/bin/qemu-system-x86_64";
-
-struct Daemon {
-    child: Option<Child>,
-    dir: PathBuf,
-    socket: PathBuf,
-}
-
-impl Daemon {
-    fn new(tag: &str) -> Daemon {
-        // Short paths: QMP sockets live below the root.
-        let dir = PathBuf::from(format!("/tmp/oxq-{}-{}", tag, std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let socket = dir.join("sock");
-        let mut d = Daemon {
-            child: None,
-            dir,
-            socket,
-        };
-        d.start();
-        d
-    }
-
-    fn start(&mut self) {
-        let _ = std::fs::remove_file(&self.socket);
-        let child = Command::new(env!("CARGO_BIN_EXE_oxvirtd"))
-            .arg("--root")
-            .arg(&self.dir)
-            .arg("--socket")
-            .arg(&self.socket)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("oxvirtd starts");
-        let t0 = Instant::now();
-        while !self.socket.exists() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(10),
-                "socket never appeared"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        self.child = Some(child);
-    }
-
-    fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn uri(&self) -> String {
-        format!("qemu+unix:///system?socket={}", self.socket.display())
-    }
-
-    fn run_dir(&self) -> PathBuf {
-        self.dir.join("lib/oxvirt/qemu/run")
-    }
-
-    /// pid of a running domain's QEMU, from its status file.
-    fn qemu_pid(&self, name: &str) -> Option<i32> {
-        let s = std::fs::read_to_string(self.run_dir().join(format!("{}.json", name))).ok()?;
-        let i = s.find("\"pid\":")?;
-        s[i + 6..]
-            .trim_start()
-            .split(|c: char| !c.is_ascii_digit())
-            .next()?
-            .parse()
-            .ok()
-    }
-
-    /// Kills every QEMU this daemon's root still lists.
-    fn kill_guests(&self) {
-        if let Ok(rd) = std::fs::read_dir(self.run_dir()) {
-            for e in rd.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if let Some(n) = name.strip_suffix(".json") {
-                    if let Some(pid) = self.qemu_pid(n) {
-                        // SAFETY: plain kill(2) of a QEMU this test started.
-                        unsafe { libc::kill(pid, libc::SIGKILL) };
-                    }
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        self.kill9();
-        self.kill_guests();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 fn virsh(d: &Daemon, args: &[&str]) -> (String, String, bool) {
     cli(VIRSH, d, args)
-}
-
-/// Runs a virsh-compatible client (the real virsh or our oxvirsh).
-fn cli(tool: &str, d: &Daemon, args: &[&str]) -> (String, String, bool) {
-    let o = Command::new(tool)
-        .arg("-q")
-        .arg("-c")
-        .arg(d.uri())
-        .args(args)
-        .stdin(Stdio::null())
-        .env("LC_ALL", "C")
-        .output()
-        .expect("virsh runs");
-    (
-        String::from_utf8_lossy(&o.stdout).trim().to_string(),
-        String::from_utf8_lossy(&o.stderr).trim().to_string(),
-        o.status.success(),
-    )
 }
 
 fn ok(d: &Daemon, args: &[&str]) {
@@ -257,14 +143,6 @@ impl Watchers {
     }
 }
 
-fn kvm_usable() -> bool {
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .is_ok()
-}
-
 fn prerequisites() -> bool {
     for p in [QEMU, VIRSH] {
         if !Path::new(p).exists() {
@@ -371,25 +249,6 @@ fn lifecycle_with(tool: &str, tag: &str) {
     }
     // The transient domain is gone after destroy; nothing is left running.
     assert!(std::fs::read_dir(d.run_dir()).unwrap().next().is_none());
-}
-
-/// The tiny guest, built on demand; `None` (with the reason printed)
-/// when it cannot be built here.
-fn tiny_guest() -> Option<(PathBuf, PathBuf)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guest");
-    let out = root.join("out");
-    let (k, i) = (out.join("vmlinuz"), out.join("initrd.img"));
-    if !(k.exists() && i.exists()) {
-        let st = Command::new("bash")
-            .arg(root.join("build.sh"))
-            .stdin(Stdio::null())
-            .status();
-        if !st.is_ok_and(|s| s.success()) {
-            println!("skipping guest steps: guest/build.sh failed");
-            return None;
-        }
-    }
-    Some((k, i))
 }
 
 /// Runs `virsh ACTION tiny` (the ACPI button) until `done`, pressing

@@ -2,6 +2,8 @@
 //! and raw-frame helpers.
 #![allow(dead_code)]
 
+pub mod qemu;
+
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,153 @@
+//! The QEMU tests' harness: an oxvirtd serving `qemu:///system` under its
+//! own --root that can be killed and restarted, clients run against it,
+//! and the tiny guest. Every QEMU a daemon's root lists is killed when the
+//! harness is dropped.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const QEMU: &str = "/usr/bin/qemu-system-x86_64";
+
+pub struct QemuDaemon {
+    child: Option<Child>,
+    pub dir: PathBuf,
+    pub socket: PathBuf,
+}
+
+impl QemuDaemon {
+    pub fn new(tag: &str) -> QemuDaemon {
+        // Short paths: QMP sockets live below the root.
+        let dir = PathBuf::from(format!("/tmp/oxq-{}-{}", tag, std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let socket = dir.join("sock");
+        let mut d = QemuDaemon {
+            child: None,
+            dir,
+            socket,
+        };
+        d.start();
+        d
+    }
+
+    /// Starts (or restarts) the daemon and waits for its socket.
+    pub fn start(&mut self) {
+        let _ = std::fs::remove_file(&self.socket);
+        let child = Command::new(env!("CARGO_BIN_EXE_oxvirtd"))
+            .arg("--root")
+            .arg(&self.dir)
+            .arg("--socket")
+            .arg(&self.socket)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("oxvirtd starts");
+        let t0 = Instant::now();
+        while !self.socket.exists() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "socket never appeared"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.child = Some(child);
+    }
+
+    /// SIGKILL of the daemon; its QEMUs go on.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn uri(&self) -> String {
+        format!("qemu+unix:///system?socket={}", self.socket.display())
+    }
+
+    pub fn run_dir(&self) -> PathBuf {
+        self.dir.join("lib/oxvirt/qemu/run")
+    }
+
+    /// pid of a running domain's QEMU, from its status file.
+    pub fn qemu_pid(&self, name: &str) -> Option<i32> {
+        let s = std::fs::read_to_string(self.run_dir().join(format!("{}.json", name))).ok()?;
+        let i = s.find("\"pid\":")?;
+        s[i + 6..]
+            .trim_start()
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    }
+
+    /// Kills every QEMU this daemon's root still lists.
+    pub fn kill_guests(&self) {
+        let Ok(rd) = std::fs::read_dir(self.run_dir()) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_suffix(".json").and_then(|n| self.qemu_pid(n)) {
+                // SAFETY: plain kill(2) of a QEMU this test started.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
+impl Drop for QemuDaemon {
+    fn drop(&mut self) {
+        self.kill9();
+        self.kill_guests();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Runs a virsh-compatible client (the real virsh or our oxvirsh) with
+/// `-q -c URI ARGS`: trimmed stdout, trimmed stderr, success.
+pub fn cli(tool: &str, d: &QemuDaemon, args: &[&str]) -> (String, String, bool) {
+    let o = Command::new(tool)
+        .arg("-q")
+        .arg("-c")
+        .arg(d.uri())
+        .args(args)
+        .stdin(Stdio::null())
+        .env("LC_ALL", "C")
+        .output()
+        .expect("client runs");
+    (
+        String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        String::from_utf8_lossy(&o.stderr).trim().to_string(),
+        o.status.success(),
+    )
+}
+
+pub fn kvm_usable() -> bool {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok()
+}
+
+/// The tiny guest (kernel, initramfs), built on demand; `None`, with the
+/// reason printed, when it cannot be built here.
+pub fn tiny_guest() -> Option<(PathBuf, PathBuf)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guest");
+    let out = root.join("out");
+    let (k, i) = (out.join("vmlinuz"), out.join("initrd.img"));
+    if !(k.exists() && i.exists()) {
+        let st = Command::new("bash")
+            .arg(root.join("build.sh"))
+            .stdin(Stdio::null())
+            .status();
+        if !st.is_ok_and(|s| s.success()) {
+            println!("skipping guest steps: guest/build.sh failed");
+            return None;
+        }
+    }
+    Some((k, i))
+}
