@@ -294,7 +294,10 @@ impl Xdr for String {
     }
 }
 
-/// An optional value (`T *x`): a 0/1 word, then the value.
+/// An optional value (`T *x`): a 0/1 word, then the value. Decoding
+/// reads the word as `xdr_pointer` does, through `xdr_bool`: any non-zero
+/// word means present. go-libvirt's CONNECT_OPEN sends the bytes
+/// 01 00 00 00 there, which libvirtd takes as a name that is present.
 impl<T: Xdr> Xdr for Option<T> {
     fn encode(&self, e: &mut Encoder) {
         match self {
@@ -306,13 +309,10 @@ impl<T: Xdr> Xdr for Option<T> {
         }
     }
     fn decode(d: &mut Decoder<'_>) -> Result<Self> {
-        match d.get_u32()? {
-            0 => Ok(None),
-            1 => Ok(Some(T::decode(d)?)),
-            v => Err(XdrError::BadDiscriminant {
-                what: "optional",
-                value: v as i32,
-            }),
+        if d.get_bool()? {
+            Ok(Some(T::decode(d)?))
+        } else {
+            Ok(None)
         }
     }
 }
