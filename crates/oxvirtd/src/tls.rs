@@ -300,18 +300,17 @@ pub fn distinguished_name(der: &[u8]) -> Option<String> {
             }
             let oid = atv.attr_type().to_id_string();
             let value = atv.attr_value();
-            match (attr_name(&oid), string_value(value)) {
-                (Some(name), Some(v)) => {
+            let info = attr_info(&oid);
+            match info.and_then(|(name, syntax)| Some((name, string_value(syntax, value)?))) {
+                Some((name, v)) => {
                     out.push_str(name);
                     out.push('=');
                     escape_into(&mut out, &v);
                 }
-                (name, _) => {
-                    out.push_str(name.unwrap_or(&oid));
-                    out.push_str("=#");
-                    for b in der_of(value) {
-                        let _ = write!(out, "{:02x}", b);
-                    }
+                None => {
+                    out.push_str(info.map_or(oid.as_str(), |(name, _)| name));
+                    out.push('=');
+                    out.push_str(&hex_of("#", &der_of(value)));
                 }
             }
         }
@@ -319,66 +318,88 @@ pub fn distinguished_name(der: &[u8]) -> Option<String> {
     Some(out)
 }
 
-/// gnutls' short names for attribute types.
-fn attr_name(oid: &str) -> Option<&'static str> {
+/// What gnutls accepts in an attribute's value.
+#[derive(Clone, Copy)]
+enum Syntax {
+    /// PrintableString only.
+    Printable,
+    /// IA5String only.
+    Ia5,
+    /// X.520 DirectoryString: UTF8, Printable, Teletex, BMP or Universal.
+    Directory,
+}
+
+/// gnutls' short names (and value syntax) for attribute types; other
+/// types print as their OID with the value in hex.
+fn attr_info(oid: &str) -> Option<(&'static str, Syntax)> {
+    use Syntax::*;
     Some(match oid {
-        "2.5.4.3" => "CN",
-        "2.5.4.4" => "surName",
-        "2.5.4.5" => "serialNumber",
-        "2.5.4.6" => "C",
-        "2.5.4.7" => "L",
-        "2.5.4.8" => "ST",
-        "2.5.4.9" => "street",
-        "2.5.4.10" => "O",
-        "2.5.4.11" => "OU",
-        "2.5.4.12" => "title",
-        "2.5.4.13" => "description",
-        "2.5.4.17" => "postalCode",
-        "2.5.4.41" => "name",
-        "2.5.4.42" => "givenName",
-        "2.5.4.43" => "initials",
-        "2.5.4.44" => "generationQualifier",
-        "2.5.4.46" => "dnQualifier",
-        "2.5.4.65" => "pseudonym",
-        "0.9.2342.19200300.100.1.1" => "UID",
-        "0.9.2342.19200300.100.1.25" => "DC",
-        "1.2.840.113549.1.9.1" => "EMAIL",
+        "2.5.4.3" => ("CN", Directory),
+        "2.5.4.4" => ("surName", Directory),
+        "2.5.4.5" => ("serialNumber", Printable),
+        "2.5.4.6" => ("C", Printable),
+        "2.5.4.7" => ("L", Directory),
+        "2.5.4.8" => ("ST", Directory),
+        "2.5.4.9" => ("street", Directory),
+        "2.5.4.10" => ("O", Directory),
+        "2.5.4.11" => ("OU", Directory),
+        "2.5.4.12" => ("title", Directory),
+        "2.5.4.13" => ("description", Directory),
+        "2.5.4.15" => ("businessCategory", Directory),
+        "2.5.4.17" => ("postalCode", Directory),
+        "2.5.4.20" => ("telephoneNumber", Printable),
+        "2.5.4.41" => ("name", Directory),
+        "2.5.4.42" => ("givenName", Directory),
+        "2.5.4.43" => ("initials", Directory),
+        "2.5.4.44" => ("generationQualifier", Directory),
+        "2.5.4.46" => ("dnQualifier", Printable),
+        "2.5.4.65" => ("pseudonym", Directory),
+        "0.9.2342.19200300.100.1.1" => ("UID", Directory),
+        "0.9.2342.19200300.100.1.25" => ("DC", Ia5),
+        "1.2.840.113549.1.9.1" => ("EMAIL", Ia5),
+        "1.3.6.1.5.5.7.9.2" => ("placeOfBirth", Directory),
+        "1.3.6.1.5.5.7.9.3" => ("gender", Printable),
+        "1.3.6.1.5.5.7.9.4" => ("countryOfCitizenship", Printable),
+        "1.3.6.1.5.5.7.9.5" => ("countryOfResidence", Printable),
         _ => return None,
     })
 }
 
-/// The text of a directory string, whatever its ASN.1 string type.
-fn string_value(v: &x509_parser::asn1_rs::Any<'_>) -> Option<String> {
+fn hex_of(prefix: &str, bytes: &[u8]) -> String {
+    let mut s = String::from(prefix);
+    for b in bytes {
+        let _ = write!(s, "{:02x}", b);
+    }
+    s
+}
+
+/// The text gnutls shows for a value of a known type (escaped later);
+/// None when the value is not of the type's syntax (then the whole
+/// value prints in hex).
+fn string_value(syntax: Syntax, v: &x509_parser::asn1_rs::Any<'_>) -> Option<String> {
     use x509_parser::asn1_rs::Tag;
     let data = v.data;
-    match v.tag() {
-        Tag::Utf8String
-        | Tag::PrintableString
-        | Tag::Ia5String
-        | Tag::NumericString
-        | Tag::VisibleString => std::str::from_utf8(data).ok().map(str::to_string),
-        // T.61: close enough to Latin-1 for names.
-        Tag::TeletexString => Some(data.iter().map(|&b| b as char).collect()),
-        Tag::BmpString => {
-            if !data.len().is_multiple_of(2) {
-                return None;
-            }
+    let text = |d: &[u8]| std::str::from_utf8(d).ok().map(str::to_string);
+    let s = match (syntax, v.tag()) {
+        (Syntax::Printable, Tag::PrintableString) | (Syntax::Ia5, Tag::Ia5String) => text(data)?,
+        (Syntax::Directory, Tag::Utf8String | Tag::PrintableString) => text(data)?,
+        // ASCII-only T.61 is shown as text, anything else in hex.
+        (Syntax::Directory, Tag::TeletexString) if data.is_ascii() => text(data)?,
+        (Syntax::Directory, Tag::TeletexString | Tag::UniversalString) => hex_of("#", data),
+        (Syntax::Directory, Tag::BmpString) => {
             let units: Vec<u16> = data
                 .chunks_exact(2)
                 .map(|c| u16::from_be_bytes([c[0], c[1]]))
                 .collect();
-            String::from_utf16(&units).ok()
-        }
-        Tag::UniversalString => {
-            if !data.len().is_multiple_of(4) {
-                return None;
+            match String::from_utf16(&units) {
+                Ok(s) if data.len().is_multiple_of(2) => s,
+                _ => hex_of("#", data),
             }
-            data.chunks_exact(4)
-                .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
-                .collect()
         }
-        _ => None,
-    }
+        _ => return None,
+    };
+    // Values with NULs are refused, and shown in hex.
+    (!s.contains('\0')).then_some(s)
 }
 
 /// The DER encoding of a (primitive, universal) value, for `#hex`.
@@ -493,18 +514,41 @@ impl TlsState {
 mod tests {
     use super::*;
 
-    fn cert_with(dn: rcgen::DistinguishedName) -> Vec<u8> {
+    /// Our DN of a certificate with `dn`, checked against libvirt's own
+    /// tool (gnutls) when it is installed.
+    fn dn_of(dn: rcgen::DistinguishedName) -> String {
         let key = rcgen::KeyPair::generate().unwrap();
         let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         p.distinguished_name = dn;
-        p.self_signed(&key).unwrap().der().to_vec()
+        let cert = p.self_signed(&key).unwrap();
+        let ours = distinguished_name(cert.der()).unwrap();
+        let tool = Path::new("/usr/bin/virt-pki-query-dn");
+        if tool.exists() {
+            let f = std::env::temp_dir().join(format!(
+                "oxvirt-dn-{}-{:?}.pem",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            std::fs::write(&f, cert.pem()).unwrap();
+            let o = std::process::Command::new(tool).arg(&f).output().unwrap();
+            let _ = std::fs::remove_file(&f);
+            assert_eq!(
+                ours,
+                String::from_utf8_lossy(&o.stdout).trim_end(),
+                "vs gnutls"
+            );
+        }
+        ours
     }
 
     #[test]
     fn dn_as_gnutls_prints_it() {
         use rcgen::DnType;
         let mut dn = rcgen::DistinguishedName::new();
-        dn.push(DnType::CountryName, "GB");
+        dn.push(
+            DnType::CountryName,
+            rcgen::DnValue::PrintableString("GB".try_into().unwrap()),
+        );
         dn.push(DnType::StateOrProvinceName, "London");
         dn.push(DnType::LocalityName, "London");
         dn.push(DnType::OrganizationName, "Red Hat, Inc.");
@@ -512,13 +556,37 @@ mod tests {
         dn.push(DnType::CommonName, " lead#\"q\"<x>;");
         dn.push(
             DnType::CustomDnType(vec![1, 2, 840, 113549, 1, 9, 1]),
-            "a@b.c",
+            rcgen::DnValue::Ia5String("a@b.c".try_into().unwrap()),
         );
-        let got = distinguished_name(&cert_with(dn)).unwrap();
+        let got = dn_of(dn);
         assert_eq!(
             got,
             "C=GB,ST=London,L=London,O=Red Hat\\, Inc.,OU=a\\+b,CN=\\ lead#\\\"q\\\"\\<x\\>\\;,EMAIL=a@b.c"
         );
+    }
+
+    #[test]
+    fn dn_values_outside_their_syntax_print_in_hex() {
+        use rcgen::DnType;
+        // rcgen writes a UTF8String country; gnutls (virt-pki-query-dn)
+        // prints it as C=#0c024742.
+        let mut dn = rcgen::DistinguishedName::new();
+        dn.push(DnType::CountryName, "GB");
+        dn.push(DnType::CustomDnType(vec![1, 2, 3, 4]), "x");
+        dn.push(
+            DnType::CommonName,
+            rcgen::DnValue::BmpString("é".try_into().unwrap()),
+        );
+        dn.push(
+            DnType::OrganizationalUnitName,
+            rcgen::DnValue::UniversalString("u".try_into().unwrap()),
+        );
+        dn.push(
+            DnType::OrganizationName,
+            rcgen::DnValue::TeletexString("t61".try_into().unwrap()),
+        );
+        let got = dn_of(dn);
+        assert_eq!(got, "C=#0c024742,1.2.3.4=#0c0178,CN=é,OU=\\#00000075,O=t61");
     }
 
     #[test]
