@@ -316,29 +316,35 @@ impl TlsSock {
         }
     }
 
-    /// Sends what the session has to send, if no writer is at it (one
-    /// that is will send it with its own records).
-    fn flush_pending(&self, conn: &mut ClientConnection) {
+    /// Takes out what the session has to send, with the socket's writing
+    /// side, if no writer holds it (one that does sends it along with its
+    /// own records). The caller sends it once the session is unlocked.
+    fn take_pending(
+        &self,
+        conn: &mut ClientConnection,
+    ) -> Option<(MutexGuard<'_, TcpStream>, Vec<u8>)> {
         if !conn.wants_write() {
-            return;
+            return None;
         }
-        if let Ok(mut tx) = self.0.tx.try_lock() {
-            let mut out = Vec::new();
-            while conn.wants_write() {
-                if conn.write_tls(&mut out).is_err() {
-                    break;
-                }
+        let tx = self.0.tx.try_lock().ok()?;
+        let mut out = Vec::new();
+        while conn.wants_write() {
+            if conn.write_tls(&mut out).is_err() {
+                break;
             }
-            let _ = tx.write_all(&out);
         }
+        Some((tx, out))
     }
 
     /// Says goodbye (close_notify) when it can and closes the socket.
     pub fn shutdown(&self) {
-        {
+        let pending = {
             let mut c = lock(&self.0.conn);
             c.send_close_notify();
-            self.flush_pending(&mut c);
+            self.take_pending(&mut c)
+        };
+        if let Some((mut tx, out)) = pending {
+            let _ = tx.write_all(&out);
         }
         let _ = self.0.ctl.shutdown(Shutdown::Both);
     }
@@ -383,7 +389,11 @@ impl Read for TlsSock {
                     let n = c.read_tls(&mut pending)?;
                     *pos += n;
                     let r = c.process_new_packets();
-                    self.flush_pending(&mut c);
+                    let pending = self.take_pending(&mut c);
+                    drop(c);
+                    if let Some((mut tx, out)) = pending {
+                        let _ = tx.write_all(&out);
+                    }
                     r.map_err(tls_io_error)?;
                     continue;
                 }
