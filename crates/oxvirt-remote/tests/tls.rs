@@ -137,6 +137,7 @@ fn many_threads_big_frames_and_events_over_tls() {
     let c = open(&name).expect("connects over TLS");
     assert_eq!(c.uri().expect("uri"), name);
     assert!(c.is_secure().expect("is_secure"));
+    assert!(c.is_encrypted().expect("is_encrypted"));
 
     let (tx, rx) = mpsc::channel::<DomainEvent>();
     let tx = Mutex::new(tx);
