@@ -752,17 +752,29 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Accepts clients on the TLS port until the daemon stops. Each is served
 /// on its own task, so a slow or broken handshake holds up no one else.
+/// As with libvirtd, at most `max_anonymous_clients` (0: no limit) may be
+/// between accept and the end of their check; further ones wait in the
+/// listen queue.
 pub async fn accept_tls(
     server: Arc<Server>,
     listener: tokio::net::TcpListener,
     tls: Arc<crate::tls::TlsState>,
 ) {
+    let max = server.cfg().max_anonymous_clients;
+    let pending = (max > 0).then(|| Arc::new(Semaphore::new(max)));
     loop {
+        let slot = match &pending {
+            Some(sem) => tokio::select! {
+                p = sem.clone().acquire_owned() => p.ok(),
+                _ = server.stopping.notified() => break,
+            },
+            None => None,
+        };
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(serve_tls(server.clone(), stream, peer, tls.current()));
+                    tokio::spawn(serve_tls(server.clone(), stream, peer, tls.current(), slot));
                 }
                 Err(e) => {
                     tracing::warn!("tls accept failed: {}", e);
@@ -783,6 +795,7 @@ async fn serve_tls(
     stream: tokio::net::TcpStream,
     peer: std::net::SocketAddr,
     ctx: Arc<crate::tls::TlsContext>,
+    slot: Option<OwnedSemaphorePermit>,
 ) {
     let accepted = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, ctx.acceptor().accept(stream)).await;
     let mut tls = match accepted {
@@ -803,6 +816,7 @@ async fn serve_tls(
     if tls.write_all(&[1]).await.is_err() || tls.flush().await.is_err() {
         return;
     }
+    drop(slot);
     tracing::debug!(%peer, "tls client");
     server.serve_client(tls, false, false).await
 }

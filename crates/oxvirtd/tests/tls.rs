@@ -537,3 +537,36 @@ fn bad_credentials_stop_the_daemon() {
         "{err}"
     );
 }
+
+#[test]
+fn pending_handshakes_are_bounded_by_max_anonymous_clients() {
+    if !prerequisites() {
+        return;
+    }
+    let pki = Pki::new("anon");
+    let (_d, port) = start("tlsanon", &pki, "max_anonymous_clients = 2\n");
+    let silent: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).expect("connect"))
+        .collect();
+    // Both slots are taken by clients that never start their handshake:
+    // the next one waits in the listen queue...
+    let good = pki.uri(port, "good", "");
+    let mut child = Command::new(VIRSH)
+        .args(["-c", &good, "domstate test"])
+        .env("LC_ALL", "C")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("virsh");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        matches!(child.try_wait(), Ok(None)),
+        "a client got past two pending handshakes"
+    );
+    // ...until one of them goes.
+    drop(silent);
+    let o = child.wait_with_output().expect("virsh ends");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "running");
+}
