@@ -24,10 +24,11 @@ use oxvirt_proto::xdr::{self, Xdr};
 use crate::convert::error_in;
 use crate::events;
 
-/// The socket under the client: unix or TCP.
+/// The socket under the client: unix, TCP or TLS over TCP.
 pub enum Sock {
     Unix(UnixStream),
     Tcp(TcpStream),
+    Tls(crate::tls::TlsSock),
 }
 
 impl Sock {
@@ -35,6 +36,7 @@ impl Sock {
         Ok(match self {
             Sock::Unix(s) => Sock::Unix(s.try_clone()?),
             Sock::Tcp(s) => Sock::Tcp(s.try_clone()?),
+            Sock::Tls(s) => Sock::Tls(s.clone()),
         })
     }
 
@@ -42,6 +44,10 @@ impl Sock {
         let _ = match self {
             Sock::Unix(s) => s.shutdown(Shutdown::Both),
             Sock::Tcp(s) => s.shutdown(Shutdown::Both),
+            Sock::Tls(s) => {
+                s.shutdown();
+                Ok(())
+            }
         };
     }
 }
@@ -51,6 +57,7 @@ impl Read for Sock {
         match self {
             Sock::Unix(s) => s.read(buf),
             Sock::Tcp(s) => s.read(buf),
+            Sock::Tls(s) => s.read(buf),
         }
     }
 }
@@ -60,12 +67,14 @@ impl Write for Sock {
         match self {
             Sock::Unix(s) => s.write(buf),
             Sock::Tcp(s) => s.write(buf),
+            Sock::Tls(s) => s.write(buf),
         }
     }
     fn flush(&mut self) -> std::io::Result<()> {
         match self {
             Sock::Unix(s) => s.flush(),
             Sock::Tcp(s) => s.flush(),
+            Sock::Tls(s) => s.flush(),
         }
     }
 }

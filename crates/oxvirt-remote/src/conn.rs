@@ -21,6 +21,8 @@ pub struct RemoteConnection {
     client: Arc<Client>,
     uri: String,
     secure: bool,
+    /// The transport is TLS.
+    encrypted: bool,
     event_callbacks: bool,
 }
 
@@ -34,11 +36,13 @@ impl RemoteConnection {
         flags: u32,
         secure: bool,
     ) -> Result<RemoteConnection> {
+        let encrypted = matches!(sock, Sock::Tls(_));
         let client = Client::start(sock)?;
         let mut conn = RemoteConnection {
             client,
             uri: uri.to_string(),
             secure,
+            encrypted,
             event_callbacks: false,
         };
         let auth: r::AuthListRet = conn.client.call(p::AUTH_LIST, &())?;
@@ -340,8 +344,10 @@ impl Connection for RemoteConnection {
     fn is_secure(&self) -> Result<bool> {
         Ok(self.boolean(p::CONNECT_IS_SECURE, &())? && self.secure)
     }
+    /// As libvirt's client: an encrypted transport to a connection the
+    /// daemon calls secure.
     fn is_encrypted(&self) -> Result<bool> {
-        Ok(false)
+        Ok(self.boolean(p::CONNECT_IS_SECURE, &())? && self.encrypted)
     }
     fn close(&self) -> Result<()> {
         if self.client.is_dead() {

@@ -15,6 +15,7 @@ pub mod client;
 mod conn;
 pub mod convert;
 pub mod events;
+pub mod tls;
 
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
@@ -39,6 +40,7 @@ pub const TCP_PORT: u16 = 16509;
 pub enum Endpoint {
     Unix(PathBuf),
     Tcp(String, u16),
+    Tls(String, u16),
 }
 
 /// True for URIs the remote driver handles: a transport, a host, a
@@ -55,7 +57,8 @@ pub fn endpoint(uri: &Uri, readonly: bool, exists: &dyn Fn(&Path) -> bool) -> Re
             uri.port.unwrap_or(TCP_PORT),
         )),
         // A host without a transport means TLS in libvirt.
-        None if uri.host.is_some() => Err(unsupported_transport("tls")),
+        Some("tls") => Ok(tls_endpoint(uri)),
+        None if uri.host.is_some() => Ok(tls_endpoint(uri)),
         None | Some("unix") => {
             if let Some(s) = uri.param("socket") {
                 return Ok(Endpoint::Unix(PathBuf::from(s)));
@@ -71,6 +74,13 @@ pub fn endpoint(uri: &Uri, readonly: bool, exists: &dyn Fn(&Path) -> bool) -> Re
         }
         Some(t) => Err(unsupported_transport(t)),
     }
+}
+
+fn tls_endpoint(uri: &Uri) -> Endpoint {
+    Endpoint::Tls(
+        uri.host.clone().unwrap_or_else(|| "localhost".into()),
+        uri.port.unwrap_or(tls::TLS_PORT),
+    )
 }
 
 fn unsupported_transport(t: &str) -> Error {
@@ -124,6 +134,34 @@ pub fn open(name: &str, uri: &Uri, flags: u32) -> Result<Arc<dyn Connection>> {
             let _ = s.set_nodelay(true);
             (client::Sock::Tcp(s), false)
         }
+        Endpoint::Tls(host, port) => {
+            // Credentials first: a missing CA fails before any connection.
+            // SAFETY: geteuid(2) cannot fail and touches no memory.
+            let home = if unsafe { libc::geteuid() } == 0 {
+                None
+            } else {
+                std::env::var_os("HOME").map(PathBuf::from)
+            };
+            let files = tls::client_files(uri.param("pkipath"), home.as_deref(), &|p: &Path| {
+                p.exists()
+            });
+            let no_verify = uri
+                .param("no_verify")
+                .is_some_and(|v| v != "0" && !v.is_empty());
+            let config = tls::client_config(&files, no_verify)?;
+            let s = TcpStream::connect((host.as_str(), *port)).map_err(|e| {
+                Error::system(
+                    from::RPC,
+                    format!("unable to connect to server at '{}:{}'", host, port),
+                    &e,
+                )
+            })?;
+            let _ = s.set_nodelay(true);
+            (
+                client::Sock::Tls(tls::TlsSock::connect(s, host, config)?),
+                true,
+            )
+        }
     };
     let conn = RemoteConnection::handshake(sock, name, &open_name(uri), flags, secure)?;
     Ok(Arc::new(conn))
@@ -168,5 +206,23 @@ mod tests {
         assert_eq!(open_name(&u), "test:///tmp/node.xml");
         assert!(!handles(&Uri::parse("test:///default").unwrap()));
         assert!(endpoint(&Uri::parse("qemu+ssh://h/system").unwrap(), false, &none).is_err());
+        for (u, host, port) in [
+            (
+                "test+tls://localhost:1234/default?pkipath=/p",
+                "localhost",
+                1234,
+            ),
+            ("qemu://example.org/system", "example.org", tls::TLS_PORT),
+            ("qemu+tls:///system", "localhost", tls::TLS_PORT),
+        ] {
+            let u = Uri::parse(u).unwrap();
+            assert!(handles(&u));
+            assert_eq!(
+                endpoint(&u, false, &none).unwrap(),
+                Endpoint::Tls(host.into(), port)
+            );
+        }
+        let u = Uri::parse("test+tls://localhost:1234/default?pkipath=/p&no_verify=1").unwrap();
+        assert_eq!(open_name(&u), "test:///default");
     }
 }

@@ -102,6 +102,9 @@ fn list_define_start_events_errors() {
     let c = d.open();
     assert_eq!(c.uri().unwrap(), d.uri());
     assert_eq!(c.get_type().unwrap().to_lowercase(), "test");
+    // A unix socket is secure, not encrypted (libvirt's client agrees).
+    assert!(c.is_secure().unwrap());
+    assert!(!c.is_encrypted().unwrap());
 
     // list
     let doms = c.list_all_domains(0).expect("lists");

@@ -53,6 +53,20 @@ pub struct Config {
     pub tcp_port: u16,
     pub listen_addr: String,
     pub auth_tcp: String,
+    /// None: not set (then `--listen` turns TLS on when its credentials
+    /// are readable; see main.rs).
+    pub listen_tls: Option<bool>,
+    pub tls_port: u16,
+    pub auth_tls: String,
+    /// key_file, cert_file, ca_file, crl_file: None means libvirtd's
+    /// default path (all three of key, cert and CA, or none, are set).
+    pub key_file: Option<String>,
+    pub cert_file: Option<String>,
+    pub ca_file: Option<String>,
+    pub crl_file: Option<String>,
+    pub tls_no_verify_certificate: bool,
+    /// None: any client with a valid certificate.
+    pub tls_allowed_dn_list: Option<Vec<String>>,
     pub log_level: Option<i64>,
     pub log_filters: Option<String>,
     #[allow(dead_code)] // read once the admin socket exists
@@ -76,6 +90,15 @@ impl Default for Config {
             tcp_port: 16509,
             listen_addr: "127.0.0.1".into(),
             auth_tcp: "none".into(),
+            listen_tls: None,
+            tls_port: 16514,
+            auth_tls: "none".into(),
+            key_file: None,
+            cert_file: None,
+            ca_file: None,
+            crl_file: None,
+            tls_no_verify_certificate: false,
+            tls_allowed_dn_list: None,
             log_level: None,
             log_filters: None,
             admin_max_clients: 5,
@@ -107,7 +130,7 @@ pub fn parse_entries(text: &str, file: &str) -> Result<BTreeMap<String, Value>, 
         let mut value = rest.trim().to_string();
         // A list may span lines until its closing bracket.
         if value.starts_with('[') {
-            while !value.contains(']') {
+            while !closes_list(&value) {
                 match lines.next() {
                     Some((_, more)) => {
                         value.push(' ');
@@ -123,6 +146,19 @@ pub fn parse_entries(text: &str, file: &str) -> Result<BTreeMap<String, Value>, 
         );
     }
     Ok(out)
+}
+
+/// True when a list value has its closing bracket (outside a string).
+fn closes_list(v: &str) -> bool {
+    let mut in_str = false;
+    for c in v.chars() {
+        match c {
+            '"' => in_str = !in_str,
+            ']' if !in_str => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 fn strip_comment(line: &str) -> &str {
@@ -153,13 +189,24 @@ fn parse_value(v: &str) -> Option<Value> {
         if body.is_empty() {
             return Some(Value::List(Vec::new()));
         }
-        return body
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(parse_string)
-            .collect::<Option<Vec<_>>>()
-            .map(Value::List);
+        // Split at the commas between strings, not those inside them
+        // (a DN pattern is full of commas).
+        let mut items = Vec::new();
+        let mut rest = body;
+        loop {
+            let r = rest.trim_start().strip_prefix('"')?;
+            let end = r.find('"')?;
+            items.push(r[..end].to_string());
+            rest = r[end + 1..].trim_start();
+            if rest.is_empty() {
+                break;
+            }
+            rest = rest.strip_prefix(',')?;
+            if rest.trim().is_empty() {
+                break;
+            }
+        }
+        return Some(Value::List(items));
     }
     if v.starts_with('"') {
         return parse_string(v).map(Value::Str);
@@ -263,13 +310,43 @@ impl Config {
         if let Some(v) = int("listen_tcp")? {
             c.listen_tcp = Some(v != 0);
         }
-        if let Some(p) = string("tcp_port")? {
-            c.tcp_port = p.parse().map_err(|_| ConfigError::Type {
-                file: file.into(),
-                key: "tcp_port".into(),
-                expected: "a port number",
-            })?;
+        for (key, slot) in [("tcp_port", &mut c.tcp_port), ("tls_port", &mut c.tls_port)] {
+            if let Some(p) = string(key)? {
+                *slot = p.parse().map_err(|_| ConfigError::Type {
+                    file: file.into(),
+                    key: key.into(),
+                    expected: "a port number",
+                })?;
+            }
         }
+        if let Some(v) = int("listen_tls")? {
+            c.listen_tls = Some(v != 0);
+        }
+        if let Some(a) = string("auth_tls")? {
+            c.auth_tls = a;
+        }
+        // An empty path is libvirtd's "not set".
+        let path = |k: &str| -> Result<Option<String>, ConfigError> {
+            Ok(string(k)?.filter(|s| !s.is_empty()))
+        };
+        c.key_file = path("key_file")?;
+        c.cert_file = path("cert_file")?;
+        c.ca_file = path("ca_file")?;
+        c.crl_file = path("crl_file")?;
+        if let Some(v) = int("tls_no_verify_certificate")? {
+            c.tls_no_verify_certificate = v != 0;
+        }
+        c.tls_allowed_dn_list = match entries.get("tls_allowed_dn_list") {
+            None => None,
+            Some(Value::List(l)) => Some(l.clone()),
+            Some(_) => {
+                return Err(ConfigError::Type {
+                    file: file.into(),
+                    key: "tls_allowed_dn_list".into(),
+                    expected: "a list of strings",
+                })
+            }
+        };
         if let Some(a) = string("listen_addr")? {
             c.listen_addr = a;
         }
@@ -286,14 +363,13 @@ impl Config {
                 });
             }
         }
-        match c.auth_tcp.as_str() {
-            "none" => {}
-            _ => {
+        for (key, v) in [("auth_tcp", &c.auth_tcp), ("auth_tls", &c.auth_tls)] {
+            if v != "none" {
                 return Err(ConfigError::Type {
                     file: file.into(),
-                    key: "auth_tcp".into(),
+                    key: key.into(),
                     expected: "\"none\" (the only scheme oxvirtd offers)",
-                })
+                });
             }
         }
         c.log_filters = string("log_filters")?;
@@ -321,5 +397,25 @@ mod tests {
             e.to_string(),
             "t.conf: key 'max_clients' expects an integer"
         );
+    }
+
+    #[test]
+    fn tls_keys() {
+        let c = Config::default();
+        assert_eq!((c.listen_tls, c.tls_port), (None, 16514));
+        let text = "listen_tls = 1\ntls_port = \"1234\"\nca_file = \"/ca.pem\"\n\
+                    crl_file = \"\"\ntls_no_verify_certificate = 1\n\
+                    tls_allowed_dn_list = [\"C=GB,CN=*\",\n  \"O=x,CN=[y]\" ]\n";
+        let c = Config::from_text(text, "t.conf").unwrap();
+        assert_eq!((c.listen_tls, c.tls_port), (Some(true), 1234));
+        assert_eq!(c.ca_file.as_deref(), Some("/ca.pem"));
+        assert_eq!(c.crl_file, None);
+        assert!(c.tls_no_verify_certificate);
+        assert_eq!(
+            c.tls_allowed_dn_list,
+            Some(vec!["C=GB,CN=*".to_string(), "O=x,CN=[y]".to_string()])
+        );
+        let e = Config::from_text("auth_tls = \"sasl\"\n", "t.conf").unwrap_err();
+        assert!(e.to_string().contains("auth_tls"), "{}", e);
     }
 }

@@ -8,6 +8,7 @@ mod events;
 mod router;
 mod server;
 mod streams;
+mod tls;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use clap::Parser;
 #[command(
     name = "oxvirtd",
     version,
-    about = "oxvirt daemon: libvirt's RPC protocol over unix and TCP sockets"
+    about = "oxvirt daemon: libvirt's RPC protocol over unix, TCP and TLS sockets"
 )]
 struct Args {
     /// Keep all state and sockets under DIR (run/, etc/, log/, lib/).
@@ -33,7 +34,8 @@ struct Args {
     /// Configuration file in libvirtd.conf syntax.
     #[arg(short = 'f', long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Also listen on TCP (loopback unless listen_addr says otherwise).
+    /// Also listen on TCP (loopback unless listen_addr says otherwise) and,
+    /// with its certificates, on TLS (listen_tls, tls_port).
     #[arg(short = 'l', long)]
     listen: bool,
     /// Serve libvirt's own socket paths (/var/run/libvirt/libvirt-sock and -sock-ro).
@@ -55,6 +57,8 @@ struct Layout {
     rw_socket: PathBuf,
     ro_socket: PathBuf,
     state: PathBuf,
+    /// libvirtd's default TLS credentials (relocated by --root).
+    tls_defaults: tls::TlsFiles,
 }
 
 fn layout(args: &Args, cfg: &config::Config) -> Layout {
@@ -92,10 +96,56 @@ fn layout(args: &Args, cfg: &config::Config) -> Layout {
         .unwrap_or_else(|| run_dir.join("libvirt-sock"));
     let mut ro = rw_socket.clone().into_os_string();
     ro.push("-ro");
+    let home = std::env::var_os("HOME").map(PathBuf::from);
     Layout {
         rw_socket,
         ro_socket: PathBuf::from(ro),
         state,
+        tls_defaults: tls::default_files(args.root.as_deref(), is_root, home.as_deref()),
+    }
+}
+
+/// The TLS credential files: key_file, cert_file and ca_file together
+/// (libvirtd refuses one without the others), else the defaults.
+fn tls_files(cfg: &config::Config, defaults: &tls::TlsFiles) -> Result<tls::TlsFiles, String> {
+    if cfg.ca_file.is_none() && cfg.cert_file.is_none() && cfg.key_file.is_none() {
+        let mut f = defaults.clone();
+        if cfg.crl_file.is_some() {
+            f.crl = cfg.crl_file.as_ref().map(PathBuf::from);
+        }
+        return Ok(f);
+    }
+    let need = |v: &Option<String>, msg: &str| v.clone().map(PathBuf::from).ok_or(msg.to_string());
+    Ok(tls::TlsFiles {
+        ca: need(
+            &cfg.ca_file,
+            "No CA certificate path set to match server key/cert",
+        )?,
+        cert: need(
+            &cfg.cert_file,
+            "No server certificate path set to match server key",
+        )?,
+        key: need(&cfg.key_file, "No server key path set to match server cert")?,
+        crl: cfg.crl_file.as_ref().map(PathBuf::from),
+    })
+}
+
+/// Loads the TLS context a configuration asks for.
+fn tls_context(cfg: &config::Config, defaults: &tls::TlsFiles) -> anyhow::Result<tls::TlsContext> {
+    let files = tls_files(cfg, defaults).map_err(anyhow::Error::msg)?;
+    Ok(tls::TlsContext::load(
+        &files,
+        cfg.tls_no_verify_certificate,
+        cfg.tls_allowed_dn_list.as_deref(),
+    )?)
+}
+
+/// "host:port" for a listen address (IPv6 literals bracketed).
+fn sock_addr(addr: &str, port: u16) -> String {
+    if addr.contains(':') && !addr.starts_with('[') {
+        format!("[{}]:{}", addr, port)
+    } else {
+        format!("{}:{}", addr, port)
     }
 }
 
@@ -166,10 +216,29 @@ async fn run(args: Args, cfg: config::Config, lay: Layout, log: LogHandle) -> an
     };
     // As with libvirtd, TCP needs --listen; listen_tcp = 0 keeps it off.
     let listen_tcp = args.listen && cfg.listen_tcp.unwrap_or(true);
-    let tcp_addr = if cfg.listen_addr.contains(':') && !cfg.listen_addr.starts_with('[') {
-        format!("[{}]:{}", cfg.listen_addr, cfg.tcp_port)
+    let tcp_addr = sock_addr(&cfg.listen_addr, cfg.tcp_port);
+    // TLS also needs --listen. listen_tls = 1, or any of key_file,
+    // cert_file, ca_file set, asks for it outright: a credential that does
+    // not load stops the daemon, as with libvirtd. Left unset (libvirtd's
+    // default is on), TLS starts when its credentials load and is skipped
+    // with a warning when they do not, so `--listen` alone keeps serving
+    // plain TCP on a host without certificates.
+    let tls_asked = cfg.listen_tls == Some(true)
+        || cfg.key_file.is_some()
+        || cfg.cert_file.is_some()
+        || cfg.ca_file.is_some();
+    let tls_addr = sock_addr(&cfg.listen_addr, cfg.tls_port);
+    let tls_state = if args.listen && cfg.listen_tls != Some(false) {
+        match tls_context(&cfg, &lay.tls_defaults) {
+            Ok(ctx) => Some(Arc::new(tls::TlsState::new(ctx))),
+            Err(e) if tls_asked => return Err(e.context("cannot set up TLS")),
+            Err(e) => {
+                tracing::warn!("not listening on TLS: {:#}", e);
+                None
+            }
+        }
     } else {
-        format!("{}:{}", cfg.listen_addr, cfg.tcp_port)
+        None
     };
     let server = server::Server::new(cfg, router::Router::new(lay.state.clone()));
     server.router.start_drivers();
@@ -211,6 +280,24 @@ async fn run(args: Args, cfg: config::Config, lay: Layout, log: LogHandle) -> an
         }
         tasks.push(tokio::spawn(server::accept_tcp(server.clone(), l)));
     }
+    if let Some(state) = &tls_state {
+        match tokio::net::TcpListener::bind(&tls_addr).await {
+            Ok(l) => {
+                if let Ok(a) = l.local_addr() {
+                    tracing::info!("listening on tls {}", a);
+                }
+                tasks.push(tokio::spawn(server::accept_tls(
+                    server.clone(),
+                    l,
+                    state.clone(),
+                )));
+            }
+            Err(e) if tls_asked => {
+                return Err(anyhow::Error::new(e).context(format!("cannot listen on {}", tls_addr)))
+            }
+            Err(e) => tracing::warn!("not listening on TLS: cannot listen on {}: {}", tls_addr, e),
+        }
+    }
     if let Some(p) = &args.pid_file {
         write_pid_file(p).with_context(|| format!("cannot write {}", p.display()))?;
     }
@@ -225,7 +312,7 @@ async fn run(args: Args, cfg: config::Config, lay: Layout, log: LogHandle) -> an
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => { tracing::info!("SIGTERM; stopping"); break }
             _ = &mut idle => { tracing::info!("idle timeout; exiting"); break }
-            _ = hup.recv() => reload(&args, &server, &log),
+            _ = hup.recv() => reload(&args, &server, &log, tls_state.as_deref(), &lay.tls_defaults),
         }
     }
     server.stopping.notify_waiters();
@@ -242,7 +329,17 @@ async fn run(args: Args, cfg: config::Config, lay: Layout, log: LogHandle) -> an
 
 /// SIGHUP: re-reads the configuration file and applies what can change
 /// while running; a file that does not parse leaves everything as it was.
-fn reload(args: &Args, server: &server::Server, log: &LogHandle) {
+/// A running TLS listener re-reads its certificates, key, CRL and client
+/// rules (for connections accepted from then on; libvirtd itself needs
+/// virt-admin's server-update-tls for that); if they do not load, the old
+/// ones stay in force.
+fn reload(
+    args: &Args,
+    server: &server::Server,
+    log: &LogHandle,
+    tls: Option<&tls::TlsState>,
+    tls_defaults: &tls::TlsFiles,
+) {
     let Some(path) = &args.config else {
         tracing::info!("SIGHUP without a configuration file: nothing to reload");
         return;
@@ -251,6 +348,17 @@ fn reload(args: &Args, server: &server::Server, log: &LogHandle) {
         Ok(cfg) => {
             if let Err(e) = log.reload(log_filter(args.verbose, &cfg)) {
                 tracing::warn!("cannot change the log filter: {}", e);
+            }
+            if let Some(state) = tls {
+                match tls_context(&cfg, tls_defaults) {
+                    Ok(ctx) => {
+                        state.replace(ctx);
+                        tracing::info!("TLS credentials reloaded");
+                    }
+                    Err(e) => {
+                        tracing::error!("TLS reload failed, keeping the old credentials: {:#}", e)
+                    }
+                }
             }
             server.reload(cfg);
         }

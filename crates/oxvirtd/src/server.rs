@@ -284,6 +284,8 @@ impl Server {
         if old.listen_addr != new.listen_addr
             || old.tcp_port != new.tcp_port
             || old.listen_tcp != new.listen_tcp
+            || old.listen_tls != new.listen_tls
+            || old.tls_port != new.tls_port
             || old.unix_sock_group != new.unix_sock_group
         {
             tracing::warn!("listen settings change only on restart");
@@ -743,4 +745,78 @@ pub async fn accept_tcp(server: Arc<Server>, listener: tokio::net::TcpListener) 
             _ = server.stopping.notified() => break,
         }
     }
+}
+
+/// How long a TLS client may take over its handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Accepts clients on the TLS port until the daemon stops. Each is served
+/// on its own task, so a slow or broken handshake holds up no one else.
+/// As with libvirtd, at most `max_anonymous_clients` (0: no limit) may be
+/// between accept and the end of their check; further ones wait in the
+/// listen queue.
+pub async fn accept_tls(
+    server: Arc<Server>,
+    listener: tokio::net::TcpListener,
+    tls: Arc<crate::tls::TlsState>,
+) {
+    let max = server.cfg().max_anonymous_clients;
+    let pending = (max > 0).then(|| Arc::new(Semaphore::new(max)));
+    loop {
+        let slot = match &pending {
+            Some(sem) => tokio::select! {
+                p = sem.clone().acquire_owned() => p.ok(),
+                _ = server.stopping.notified() => break,
+            },
+            None => None,
+        };
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    tokio::spawn(serve_tls(server.clone(), stream, peer, tls.current(), slot));
+                }
+                Err(e) => {
+                    tracing::warn!("tls accept failed: {}", e);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = server.stopping.notified() => break,
+        }
+    }
+}
+
+/// One TLS client: the handshake, libvirtd's check of its certificate,
+/// the confirmation byte libvirt's client waits for, then the same
+/// session as any other socket. A client that fails is dropped (and
+/// logged) without a close_notify, as libvirtd drops it.
+async fn serve_tls(
+    server: Arc<Server>,
+    stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    ctx: Arc<crate::tls::TlsContext>,
+    slot: Option<OwnedSemaphorePermit>,
+) {
+    let accepted = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, ctx.acceptor().accept(stream)).await;
+    let mut tls = match accepted {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::warn!(%peer, "TLS handshake failed: {}", e);
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(%peer, "TLS handshake timed out");
+            return;
+        }
+    };
+    if let Err(why) = ctx.check_client(tls.get_ref().1) {
+        tracing::warn!(%peer, "refusing TLS client: {}", why);
+        return;
+    }
+    if tls.write_all(&[1]).await.is_err() || tls.flush().await.is_err() {
+        return;
+    }
+    drop(slot);
+    tracing::debug!(%peer, "tls client");
+    server.serve_client(tls, false, false).await
 }

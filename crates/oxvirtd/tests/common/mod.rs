@@ -29,9 +29,21 @@ impl Daemon {
 
     /// A daemon with `config` as its configuration file and extra args.
     pub fn start_with(tag: &str, config: &str, args: &[&str]) -> Daemon {
+        Daemon::start_prepared(tag, config, args, |_| {})
+    }
+
+    /// As `start_with`, letting `prepare` fill the daemon's root
+    /// directory before it starts.
+    pub fn start_prepared(
+        tag: &str,
+        config: &str,
+        args: &[&str],
+        prepare: impl FnOnce(&Path),
+    ) -> Daemon {
         let dir = std::env::temp_dir().join(format!("oxvirtd-t-{}-{}", tag, std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
+        prepare(&dir);
         let socket = dir.join("sock");
         let conf = dir.join("oxvirtd.conf");
         std::fs::write(&conf, config).expect("config");
