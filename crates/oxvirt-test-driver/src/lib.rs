@@ -589,6 +589,7 @@ impl Connection for TestConnection {
         self.driver.get_hostname(dom, flags)
     }
     fn domain_get_time(&self, dom: &DomainRef, flags: u32) -> Result<(i64, u32)> {
+        self.rw("virDomainGetTime")?;
         self.driver.get_time(dom, flags)
     }
     fn domain_set_time(
@@ -651,6 +652,14 @@ impl Connection for TestConnection {
         signum: u32,
         flags: u32,
     ) -> Result<()> {
+        if pid == 0 {
+            // virDomainSendProcessSignal checks its argument first.
+            return Err(Error::raw(
+                code::INVALID_ARG,
+                from::DOMAIN,
+                "pid_value in virDomainSendProcessSignal must not be zero",
+            ));
+        }
         self.rw("virDomainSendProcessSignal")?;
         self.driver.send_process_signal(dom, pid, signum, flags)
     }
@@ -659,6 +668,7 @@ impl Connection for TestConnection {
         _dom: &DomainRef,
         flags: u32,
     ) -> Result<Vec<TypedParam>> {
+        self.rw("virDomainGetLaunchSecurityInfo")?;
         self.driver.launch_security_info(flags)
     }
     fn domain_set_memory_stats_period(
