@@ -914,9 +914,9 @@ impl Connection for TestConnection {
     }
     fn node_device_event_register(
         &self,
-        _dev: Option<&NodeDevRef>,
+        dev: Option<&NodeDevRef>,
         event_id: i32,
-        _cb: oxvirt_core::driver::NodeDevEventCallback,
+        cb: oxvirt_core::driver::NodeDevEventCallback,
     ) -> Result<i32> {
         if !(0..2).contains(&event_id) {
             return Err(Error::invalid_arg(
@@ -924,11 +924,7 @@ impl Connection for TestConnection {
                 "eventID in virConnectNodeDeviceEventRegisterAny must be less than 2",
             ));
         }
-        // Node device events are not emitted by this driver; the callback
-        // takes an id from the shared hub (under an event id that never
-        // fires) so that deregistration follows the common rules.
-        let noop: NetworkEventCallback = Arc::new(|_| {});
-        let id = self.events().register_network(None, 1000 + event_id, noop);
+        let id = self.events().register_node_device(dev, event_id, cb);
         self.remember_callback(id);
         Ok(id)
     }
