@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::types::{DomainRef, NetworkRef, PoolRef, TypedParam};
+use crate::driver::NodeDevEventCallback;
+use crate::types::{DomainRef, NetworkRef, NodeDevRef, PoolRef, TypedParam};
 
 /// `virDomainEventID`: the number of domain event kinds (0..=26).
 pub const DOMAIN_EVENT_ID_LAST: i32 = 27;
@@ -292,23 +293,24 @@ pub type DomainEventCallback = Arc<dyn Fn(&DomainEvent) + Send + Sync>;
 pub type NetworkEventCallback = Arc<dyn Fn(&NetworkEvent) + Send + Sync>;
 pub type PoolEventCallback = Arc<dyn Fn(&PoolEvent) + Send + Sync>;
 
-/// One registered callback with its filters.
-struct Entry<C> {
+/// One registered callback with its filters (the object by UUID, or by
+/// name for node devices).
+struct Entry<K, C> {
     id: i32,
-    object: Option<crate::types::Uuid>,
+    object: Option<K>,
     event_id: i32,
     cb: C,
 }
 
-/// Callbacks of one family (domain, network or pool).
-struct Registry<C>(std::sync::Mutex<Vec<Entry<C>>>);
+/// Callbacks of one family (domain, network, pool or node device).
+struct Registry<C, K = crate::types::Uuid>(std::sync::Mutex<Vec<Entry<K, C>>>);
 
-impl<C: Clone> Registry<C> {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Entry<C>>> {
+impl<C: Clone, K: PartialEq> Registry<C, K> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Entry<K, C>>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn push(&self, id: i32, object: Option<crate::types::Uuid>, event_id: i32, cb: C) {
+    fn push(&self, id: i32, object: Option<K>, event_id: i32, cb: C) {
         self.lock().push(Entry {
             id,
             object,
@@ -324,17 +326,17 @@ impl<C: Clone> Registry<C> {
         v.len() != before
     }
 
-    /// The callbacks that want `event_id` for the object `uuid`.
-    fn targets(&self, event_id: i32, uuid: crate::types::Uuid) -> Vec<C> {
+    /// The callbacks that want `event_id` for the object `key`.
+    fn targets(&self, event_id: i32, key: &K) -> Vec<C> {
         self.lock()
             .iter()
-            .filter(|e| e.event_id == event_id && e.object.is_none_or(|u| u == uuid))
+            .filter(|e| e.event_id == event_id && e.object.as_ref().is_none_or(|k| k == key))
             .map(|e| e.cb.clone())
             .collect()
     }
 }
 
-impl<C> Default for Registry<C> {
+impl<C, K> Default for Registry<C, K> {
     fn default() -> Self {
         Registry(std::sync::Mutex::new(Vec::new()))
     }
@@ -348,6 +350,7 @@ pub struct EventHub {
     domain: Registry<DomainEventCallback>,
     network: Registry<NetworkEventCallback>,
     pool: Registry<PoolEventCallback>,
+    node_device: Registry<NodeDevEventCallback, String>,
 }
 
 impl EventHub {
@@ -394,13 +397,36 @@ impl EventHub {
         id
     }
 
+    /// A node device callback (`dev`: only that device's events).
+    pub fn register_node_device(
+        &self,
+        dev: Option<&NodeDevRef>,
+        event_id: i32,
+        cb: NodeDevEventCallback,
+    ) -> i32 {
+        let id = self.next();
+        self.node_device
+            .push(id, dev.map(|d| d.name.clone()), event_id, cb);
+        id
+    }
+
     /// Removes a callback of any kind; false when the id is unknown.
     pub fn deregister(&self, id: i32) -> bool {
-        self.domain.remove(id) | self.network.remove(id) | self.pool.remove(id)
+        self.domain.remove(id)
+            | self.network.remove(id)
+            | self.pool.remove(id)
+            | self.node_device.remove(id)
+    }
+
+    /// A node device lifecycle event (`VIR_NODE_DEVICE_EVENT_ID_LIFECYCLE`).
+    pub fn emit_node_device_lifecycle(&self, name: &str, event: i32, detail: i32) {
+        for cb in self.node_device.targets(0, &name.to_string()) {
+            cb(name, event, detail);
+        }
     }
 
     pub fn emit_domain(&self, ev: &DomainEvent) {
-        for cb in self.domain.targets(ev.kind.event_id(), ev.dom.uuid) {
+        for cb in self.domain.targets(ev.kind.event_id(), &ev.dom.uuid) {
             cb(ev);
         }
     }
@@ -410,7 +436,7 @@ impl EventHub {
             NetworkEventKind::Lifecycle { .. } => 0,
             NetworkEventKind::MetadataChange { .. } => 1,
         };
-        for cb in self.network.targets(id, ev.net.uuid) {
+        for cb in self.network.targets(id, &ev.net.uuid) {
             cb(ev);
         }
     }
@@ -420,7 +446,7 @@ impl EventHub {
             PoolEventKind::Lifecycle { .. } => 0,
             PoolEventKind::Refresh => 1,
         };
-        for cb in self.pool.targets(id, ev.pool.uuid) {
+        for cb in self.pool.targets(id, &ev.pool.uuid) {
             cb(ev);
         }
     }

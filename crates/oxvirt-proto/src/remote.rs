@@ -55,6 +55,13 @@ pub mod max {
     pub const GRAPHICS_IDENTITY: usize = 20;
     pub const IOTHREAD_INFO: usize = 16384;
     pub const IOTHREAD_PARAMS: usize = 64;
+    pub const DOMAIN_GET_CPU_STATS_NCPUS: usize = 128;
+    pub const DOMAIN_GET_CPU_STATS: usize = 2048;
+    pub const DOMAIN_DISK_ERRORS: usize = 256;
+    pub const DOMAIN_FSFREEZE_MOUNTPOINTS: usize = 256;
+    pub const DOMAIN_FSINFO: usize = 256;
+    pub const DOMAIN_FSINFO_DISKS: usize = 256;
+    pub const DOMAIN_LAUNCH_SECURITY_INFO_PARAMS: usize = 64;
 }
 
 /// Feature numbers of CONNECT_SUPPORTS_FEATURE (`VIR_DRV_FEATURE_*`).
@@ -307,6 +314,32 @@ xdr_struct! {
     pub struct SaveImageDefineXmlArgs { pub file: String, pub dxml: String, pub flags: u32 }
     pub struct ManagedSaveDefineXmlArgs { pub dom: NonnullDomain, pub dxml: Option<String>, pub flags: u32 }
 
+    // ---- guest agent and host-side domain queries -------------------------
+    /// DOMAIN_FSFREEZE, DOMAIN_FSTHAW (replies: `{int filesystems}`)
+    pub struct DomainFsFreezeArgs { pub dom: NonnullDomain, pub mountpoints: Vec<String> [max::DOMAIN_FSFREEZE_MOUNTPOINTS], pub flags: u32 }
+    pub struct DomainFsTrimArgs { pub dom: NonnullDomain, pub mount_point: Option<String>, pub minimum: u64, pub flags: u32 }
+    pub struct DomainFsInfoWire { pub mountpoint: String, pub name: String, pub fstype: String, pub dev_aliases: Vec<String> [max::DOMAIN_FSINFO_DISKS] }
+    /// DOMAIN_GET_FSINFO (arguments: `{dom, flags}`)
+    pub struct DomainGetFsInfoRet { pub info: Vec<DomainFsInfoWire> [max::DOMAIN_FSINFO], pub ret: u32 }
+    pub struct DomainGetCpuStatsArgs { pub dom: NonnullDomain, pub nparams: u32, pub start_cpu: i32, pub ncpus: u32, pub flags: u32 }
+    /// With nparams = 0 in the call, `nparams` alone answers (CPUs or
+    /// stats per CPU); otherwise `params` holds the CPUs' stats, CPU by
+    /// CPU, without the empty slots of CPUs that have none.
+    pub struct DomainGetCpuStatsRet { pub params: Vec<TypedParam> [max::DOMAIN_GET_CPU_STATS], pub nparams: i32 }
+    pub struct DomainDiskErrorWire { pub disk: String, pub error: i32 }
+    pub struct DomainGetDiskErrorsArgs { pub dom: NonnullDomain, pub maxerrors: u32, pub flags: u32 }
+    pub struct DomainGetDiskErrorsRet { pub errors: Vec<DomainDiskErrorWire> [max::DOMAIN_DISK_ERRORS], pub nerrors: i32 }
+    /// DOMAIN_GET_LAUNCH_SECURITY_INFO (arguments: `{dom, flags}`)
+    pub struct DomainGetLaunchSecurityInfoRet { pub params: Vec<TypedParam> [max::DOMAIN_LAUNCH_SECURITY_INFO_PARAMS] }
+    pub struct DomainSendProcessSignalArgs { pub dom: NonnullDomain, pub pid_value: i64, pub signum: u32, pub flags: u32 }
+    pub struct DomainSetTimeArgs { pub dom: NonnullDomain, pub seconds: i64, pub nseconds: u32, pub flags: u32 }
+    pub struct DomainSetUserPasswordArgs { pub dom: NonnullDomain, pub user: Option<String>, pub password: Option<String>, pub flags: u32 }
+
+    // ---- streams ------------------------------------------------------------
+    pub struct DomainScreenshotArgs { pub dom: NonnullDomain, pub screen: u32, pub flags: u32 }
+    pub struct DomainScreenshotRet { pub mime: Option<String> }
+    pub struct DomainOpenConsoleArgs { pub dom: NonnullDomain, pub dev_name: Option<String>, pub flags: u32 }
+
     // ---- checkpoints ---------------------------------------------------------
     pub struct CheckpointRet { pub checkpoint: NonnullDomainCheckpoint }
     pub struct CheckpointFlagsArgs { pub checkpoint: NonnullDomainCheckpoint, pub flags: u32 }
@@ -317,11 +350,14 @@ xdr_struct! {
     pub struct ConnectDomainEventCallbackRegisterAnyArgs { pub event_id: i32, pub dom: Option<NonnullDomain> }
     pub struct ConnectNetworkEventRegisterAnyArgs { pub event_id: i32, pub net: Option<NonnullNetwork> }
     pub struct ConnectStoragePoolEventRegisterAnyArgs { pub event_id: i32, pub pool: Option<NonnullStoragePool> }
+    pub struct ConnectNodeDeviceEventRegisterAnyArgs { pub event_id: i32, pub dev: Option<NonnullNodeDevice> }
     pub struct DomainEventCallbackLifecycleMsg { pub callback_id: i32, pub dom: NonnullDomain, pub event: i32, pub detail: i32 }
     pub struct DomainEventCallbackDomOnlyMsg { pub callback_id: i32, pub dom: NonnullDomain }
     pub struct NetworkEventLifecycleMsg { pub callback_id: i32, pub net: NonnullNetwork, pub event: i32, pub detail: i32 }
     pub struct StoragePoolEventLifecycleMsg { pub callback_id: i32, pub pool: NonnullStoragePool, pub event: i32, pub detail: i32 }
     pub struct StoragePoolEventRefreshMsg { pub callback_id: i32, pub pool: NonnullStoragePool }
+    pub struct NodeDeviceEventLifecycleMsg { pub callback_id: i32, pub dev: NonnullNodeDevice, pub event: i32, pub detail: i32 }
+    pub struct NodeDeviceEventUpdateMsg { pub callback_id: i32, pub dev: NonnullNodeDevice }
 
     // ---- snapshots --------------------------------------------------------
     pub struct SnapshotArgs { pub snap: NonnullDomainSnapshot }

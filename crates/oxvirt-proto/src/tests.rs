@@ -286,3 +286,64 @@ fn api_names() {
 fn oxvirt_iothread() -> i32 {
     crate::procs::DOMAIN_GET_IOTHREAD_INFO
 }
+
+#[test]
+fn guest_agent_layouts() {
+    let d = NonnullDomain {
+        name: "t".into(),
+        uuid: [0; 16],
+        id: 1,
+    };
+    // {dom, hyper pid_value, unsigned signum, unsigned flags}
+    let b = roundtrip(&DomainSendProcessSignalArgs {
+        dom: d.clone(),
+        pid_value: -2,
+        signum: 15,
+        flags: 0,
+    });
+    assert_eq!(
+        &b[28..36],
+        &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe]
+    );
+    assert_eq!(b.len(), 28 + 8 + 4 + 4);
+    // Unlike the generic getters, GET_CPU_STATS puts nparams before
+    // start_cpu.
+    let b = roundtrip(&DomainGetCpuStatsArgs {
+        dom: d.clone(),
+        nparams: 2,
+        start_cpu: -1,
+        ncpus: 1,
+        flags: 4,
+    });
+    assert_eq!(
+        &b[28..40],
+        &[0, 0, 0, 2, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1]
+    );
+    roundtrip(&DomainGetFsInfoRet {
+        info: vec![DomainFsInfoWire {
+            mountpoint: "/".into(),
+            name: "vda1".into(),
+            fstype: "ext4".into(),
+            dev_aliases: vec!["vda".into()],
+        }],
+        ret: 1,
+    });
+    roundtrip(&DomainSetUserPasswordArgs {
+        dom: d.clone(),
+        user: Some("root".into()),
+        password: None,
+        flags: 1,
+    });
+    // One mount point over REMOTE_DOMAIN_FSFREEZE_MOUNTPOINTS_MAX.
+    let mut e = Encoder::new();
+    d.encode(&mut e);
+    e.put_u32(257);
+    for _ in 0..257 {
+        e.put_str("/");
+    }
+    e.put_u32(0);
+    assert!(matches!(
+        from_bytes::<DomainFsFreezeArgs>(&e.into_bytes()),
+        Err(XdrError::TooLong { .. })
+    ));
+}

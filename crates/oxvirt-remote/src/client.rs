@@ -10,10 +10,11 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use oxvirt_core::driver::NodeDevEventCallback;
 use oxvirt_core::error::{code, from};
 use oxvirt_core::event::{DomainEventCallback, NetworkEventCallback, PoolEventCallback};
 use oxvirt_core::{Error, Result};
@@ -85,9 +86,24 @@ pub enum EventCallback {
     Domain(DomainEventCallback),
     Network(NetworkEventCallback),
     Pool(PoolEventCallback),
+    NodeDevice(NodeDevEventCallback),
 }
 
 type Reply = Result<Vec<u8>>;
+
+/// What the server sent on a stream.
+pub enum StreamMsg {
+    /// A STREAM CONTINUE payload; empty is the server's end of data.
+    Data(Vec<u8>),
+    /// STREAM OK: the server confirmed the client's finish or abort.
+    Done,
+    /// STREAM ERROR, or a REPLY error for the stream's serial.
+    Failed(Error),
+}
+
+/// Frames of one stream queued for its reader before the socket reader
+/// waits (the daemon's side is flow-controlled the same way).
+pub const STREAM_QUEUE: usize = 16;
 
 struct Pending {
     /// Set once the reader has stopped: every later call fails with it.
@@ -100,6 +116,8 @@ pub struct Client {
     pending: Mutex<Pending>,
     serial: AtomicU32,
     callbacks: Mutex<HashMap<i32, EventCallback>>,
+    /// Open streams by the serial of the call that opened them.
+    streams: Mutex<HashMap<u32, SyncSender<StreamMsg>>>,
     closing: AtomicBool,
     /// Set by the keepalive thread when the server stopped answering.
     timed_out: AtomicBool,
@@ -143,6 +161,7 @@ impl Client {
             }),
             serial: AtomicU32::new(0),
             callbacks: Mutex::new(HashMap::new()),
+            streams: Mutex::new(HashMap::new()),
             closing: AtomicBool::new(false),
             timed_out: AtomicBool::new(false),
             last_rx: AtomicU64::new(0),
@@ -170,6 +189,73 @@ impl Client {
         xdr::from_bytes(&payload).map_err(|_| decode_error())
     }
 
+    /// A CALL that opens a stream: the reply and the stream's serial and
+    /// inbox. The inbox is registered before the call goes out, so no
+    /// stream packet can arrive before it.
+    pub fn call_stream<A: Xdr, R: Xdr>(
+        &self,
+        proc_: i32,
+        args: &A,
+    ) -> Result<(R, u32, Receiver<StreamMsg>)> {
+        let serial = self.serial.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::sync_channel(STREAM_QUEUE);
+        lock(&self.streams).insert(serial, tx);
+        let reply = self
+            .call_with_serial(
+                packet::REMOTE_PROGRAM,
+                proc_,
+                serial,
+                &xdr::to_bytes(args),
+                None,
+            )
+            .and_then(|payload| xdr::from_bytes(&payload).map_err(|_| decode_error()));
+        match reply {
+            Ok(r) => Ok((r, serial, rx)),
+            Err(e) => {
+                self.end_stream(serial);
+                Err(e)
+            }
+        }
+    }
+
+    /// Sends a STREAM packet of the stream opened by `serial`.
+    pub fn send_stream(&self, proc_: i32, serial: u32, status: Status, data: &[u8]) -> Result<()> {
+        let h = Header {
+            prog: packet::REMOTE_PROGRAM,
+            vers: packet::PROTOCOL_VERSION,
+            proc_,
+            mtype: MsgType::Stream,
+            serial,
+            status,
+        };
+        let frame = packet::frame_raw(&h, data).map_err(|_| {
+            Error::raw(
+                code::RPC,
+                from::RPC,
+                "Unable to encode message payload: message too large",
+            )
+        })?;
+        if let Some(e) = &lock(&self.pending).dead {
+            return Err(e.clone());
+        }
+        lock(&self.writer)
+            .write_all(&frame)
+            .map_err(|e| Error::system(from::RPC, "Cannot write data", &e))
+    }
+
+    /// Forgets a stream: later packets for it are dropped.
+    pub fn end_stream(&self, serial: u32) {
+        lock(&self.streams).remove(&serial);
+    }
+
+    /// The error calls fail with once the connection is gone.
+    pub fn dead_error(&self) -> Error {
+        lock(&self.pending)
+            .dead
+            .clone()
+            .unwrap_or_else(closed_error)
+    }
+
     /// As `call`, giving up after `timeout` (used when closing).
     pub fn call_timeout<A: Xdr>(&self, proc_: i32, args: &A, timeout: Duration) -> Result<()> {
         self.call_raw(
@@ -189,6 +275,17 @@ impl Client {
         timeout: Option<Duration>,
     ) -> Result<Vec<u8>> {
         let serial = self.serial.fetch_add(1, Ordering::Relaxed);
+        self.call_with_serial(prog, proc_, serial, payload, timeout)
+    }
+
+    fn call_with_serial(
+        &self,
+        prog: u32,
+        proc_: i32,
+        serial: u32,
+        payload: &[u8],
+        timeout: Option<Duration>,
+    ) -> Result<Vec<u8>> {
         let h = Header {
             prog,
             vers: packet::PROTOCOL_VERSION,
@@ -322,6 +419,9 @@ impl Client {
             let _ = tx.send(Err(err.clone()));
         }
         lock(&self.callbacks).clear();
+        // Dropping the senders tells each stream's reader; it then
+        // reports `dead_error`.
+        lock(&self.streams).clear();
     }
 
     fn handle_frame(&self, body: &[u8], events: &Sender<(i32, Vec<u8>)>) {
@@ -333,23 +433,61 @@ impl Client {
                 self.send_frame(&packet::keepalive(packet::KEEPALIVE_PONG));
             }
             (packet::REMOTE_PROGRAM, MsgType::Reply) => {
-                let tx = lock(&self.pending).calls.remove(&h.serial);
-                let Some(tx) = tx else { return };
                 let reply = match h.status {
                     Status::Ok => Ok(payload.to_vec()),
-                    _ => Err(match xdr::from_bytes::<r::RemoteError>(payload) {
-                        Ok(e) => error_in(e),
-                        Err(_) => decode_error(),
-                    }),
+                    _ => Err(remote_error(payload)),
                 };
-                let _ = tx.send(reply);
+                let tx = lock(&self.pending).calls.remove(&h.serial);
+                match tx {
+                    Some(tx) => {
+                        let _ = tx.send(reply);
+                    }
+                    // A REPLY for a stream after its opening call: the
+                    // daemon's answer to a failed write or finish.
+                    None => self.to_stream(
+                        h.serial,
+                        match reply {
+                            Ok(_) => StreamMsg::Done,
+                            Err(e) => StreamMsg::Failed(e),
+                        },
+                    ),
+                }
             }
             (packet::REMOTE_PROGRAM, MsgType::Message) => {
                 let _ = events.send((h.proc_, payload.to_vec()));
             }
-            // Streams are not used by this client; other programs neither.
+            (packet::REMOTE_PROGRAM, MsgType::Stream) => {
+                let msg = match h.status {
+                    Status::Continue => StreamMsg::Data(payload.to_vec()),
+                    Status::Ok => StreamMsg::Done,
+                    Status::Error => StreamMsg::Failed(remote_error(payload)),
+                };
+                self.to_stream(h.serial, msg);
+            }
+            // Holes (sparse streams are not requested) and other programs
+            // are ignored.
             _ => {}
         }
+    }
+}
+
+impl Client {
+    /// Queues a stream packet for its reader, waiting while its queue is
+    /// full; a stream whose reader is gone is forgotten.
+    fn to_stream(&self, serial: u32, msg: StreamMsg) {
+        let tx = lock(&self.streams).get(&serial).cloned();
+        if let Some(tx) = tx {
+            if tx.send(msg).is_err() {
+                self.end_stream(serial);
+            }
+        }
+    }
+}
+
+fn remote_error(payload: &[u8]) -> Error {
+    match xdr::from_bytes::<r::RemoteError>(payload) {
+        Ok(e) => error_in(e),
+        Err(_) => decode_error(),
     }
 }
 

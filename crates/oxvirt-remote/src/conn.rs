@@ -4,17 +4,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use oxvirt_core::driver::NodeDevEventCallback;
 use oxvirt_core::error::{code, from};
 use oxvirt_core::event::{DomainEventCallback, NetworkEventCallback, PoolEventCallback};
 use oxvirt_core::types::flags::typed_param::STRING_OKAY;
 use oxvirt_core::types::*;
-use oxvirt_core::{Connection, Error, Result};
+use oxvirt_core::{Connection, Error, Result, Stream};
 use oxvirt_proto::procs as p;
-use oxvirt_proto::remote::{self as r, feature};
+use oxvirt_proto::remote::{self as r, feature, max};
 use oxvirt_proto::xdr::{Opaque, Xdr};
 
 use crate::client::{Client, EventCallback, Sock};
 use crate::convert::*;
+use crate::stream::RemoteStream;
+
+/// The most CPUs a host may report to DOMAIN_GET_CPU_STATS' count query.
+const MAX_HOST_CPUS: i32 = 1 << 16;
 
 /// A connection to a daemon.
 pub struct RemoteConnection {
@@ -135,6 +140,136 @@ impl RemoteConnection {
             return Ok(Vec::new());
         }
         Ok(params_in(f(n)?.params))
+    }
+
+    /// DOMAIN_GET_CPU_STATS. `ncpus = 0` asks how many CPUs there are
+    /// (that many empty lists); `nparams <= 0` fetches every stat, after
+    /// asking how many there are, as libvirt's two-step API does.
+    fn cpu_stats(
+        &self,
+        d: &DomainRef,
+        start_cpu: i32,
+        ncpus: u32,
+        nparams: i32,
+        flags: u32,
+    ) -> Result<Vec<Vec<TypedParam>>> {
+        let exceeds = || {
+            Error::raw(
+                code::RPC,
+                from::REMOTE,
+                "remoteDomainGetCPUStats: returned number of stats exceeds limit",
+            )
+        };
+        let ask = |nparams: u32, ncpus: u32| -> Result<r::DomainGetCpuStatsRet> {
+            if nparams as usize > max::NODE_CPU_STATS {
+                return Err(Error::raw(
+                    code::RPC,
+                    from::REMOTE,
+                    format!(
+                        "nparams count exceeds maximum: {} > {}",
+                        nparams,
+                        max::NODE_CPU_STATS
+                    ),
+                ));
+            }
+            if ncpus as usize > max::DOMAIN_GET_CPU_STATS_NCPUS {
+                return Err(Error::raw(
+                    code::RPC,
+                    from::REMOTE,
+                    format!(
+                        "ncpus count exceeds maximum: {} > {}",
+                        ncpus,
+                        max::DOMAIN_GET_CPU_STATS_NCPUS
+                    ),
+                ));
+            }
+            let r: r::DomainGetCpuStatsRet = self.call(
+                p::DOMAIN_GET_CPU_STATS,
+                &r::DomainGetCpuStatsArgs {
+                    dom: dom(d),
+                    nparams,
+                    start_cpu,
+                    ncpus,
+                    flags,
+                },
+            )?;
+            let len = r.params.len();
+            if len > (nparams as usize) * (ncpus as usize)
+                || (len > 0
+                    && (r.nparams <= 0
+                        || r.nparams as u32 > nparams
+                        || !len.is_multiple_of(r.nparams as usize)))
+            {
+                return Err(exceeds());
+            }
+            Ok(r)
+        };
+        if ncpus == 0 {
+            let n = ask(0, 0)?.nparams;
+            // One (empty) list per CPU of the host; bounded so that a
+            // hostile count cannot exhaust memory.
+            if !(0..=MAX_HOST_CPUS).contains(&n) {
+                return Err(exceeds());
+            }
+            return Ok(vec![Vec::new(); n as usize]);
+        }
+        let nparams = if nparams > 0 {
+            nparams as u32
+        } else {
+            let n = ask(0, ncpus)?.nparams;
+            if n <= 0 {
+                return Ok(Vec::new());
+            }
+            (n as u32).min(max::NODE_CPU_STATS as u32)
+        };
+        let r = ask(nparams, ncpus)?;
+        if r.params.is_empty() {
+            return Ok(Vec::new());
+        }
+        let stride = r.nparams as usize;
+        let mut params = params_in(r.params).into_iter();
+        let mut out = Vec::new();
+        loop {
+            let cpu: Vec<TypedParam> = params.by_ref().take(stride).collect();
+            if cpu.is_empty() {
+                break;
+            }
+            out.push(cpu);
+        }
+        Ok(out)
+    }
+
+    /// A call that opens a stream: its reply and the stream.
+    fn open_stream<A: Xdr, R: Xdr>(
+        &self,
+        proc_: i32,
+        args: &A,
+        duplex: bool,
+    ) -> Result<(R, Box<dyn Stream>)> {
+        let (r, serial, rx) = self.client.call_stream(proc_, args)?;
+        let st = RemoteStream::new(Arc::clone(&self.client), proc_, serial, rx, duplex);
+        Ok((r, Box::new(st)))
+    }
+
+    fn vol_stream(
+        &self,
+        proc_: i32,
+        v: &VolRef,
+        offset: u64,
+        length: u64,
+        flags: u32,
+    ) -> Result<Box<dyn Stream>> {
+        self.open_stream::<_, ()>(
+            proc_,
+            &r::VolTransferArgs {
+                vol: vol(v),
+                offset,
+                length,
+                flags,
+            },
+            false,
+        )
+        .map(|(_, st)| st)
     }
 
     fn register(&self, proc_: i32, args: &impl Xdr, cb: EventCallback, api: &str) -> Result<i32> {
@@ -466,6 +601,40 @@ impl Connection for RemoteConnection {
     fn domain_pm_wakeup(&self, d: &DomainRef, flags: u32) -> Result<()> {
         self.unit(p::DOMAIN_PM_WAKEUP, &Self::df(d, flags))
     }
+    fn domain_screenshot(
+        &self,
+        d: &DomainRef,
+        screen: u32,
+        flags: u32,
+    ) -> Result<(String, Box<dyn Stream>)> {
+        let (r, st) = self.open_stream::<_, r::DomainScreenshotRet>(
+            p::DOMAIN_SCREENSHOT,
+            &r::DomainScreenshotArgs {
+                dom: dom(d),
+                screen,
+                flags,
+            },
+            false,
+        )?;
+        Ok((r.mime.unwrap_or_default(), st))
+    }
+    fn domain_open_console(
+        &self,
+        d: &DomainRef,
+        dev_name: Option<&str>,
+        flags: u32,
+    ) -> Result<Box<dyn Stream>> {
+        self.open_stream::<_, ()>(
+            p::DOMAIN_OPEN_CONSOLE,
+            &r::DomainOpenConsoleArgs {
+                dom: dom(d),
+                dev_name: dev_name.map(str::to_string),
+                flags,
+            },
+            true,
+        )
+        .map(|(_, st)| st)
+    }
     fn domain_inject_nmi(&self, d: &DomainRef, flags: u32) -> Result<()> {
         self.unit(p::DOMAIN_INJECT_NMI, &Self::df(d, flags))
     }
@@ -713,6 +882,155 @@ impl Connection for RemoteConnection {
     fn domain_get_time(&self, d: &DomainRef, flags: u32) -> Result<(i64, u32)> {
         let t: r::DomainGetTimeRet = self.call(p::DOMAIN_GET_TIME, &Self::df(d, flags))?;
         Ok((t.seconds, t.nseconds))
+    }
+    fn domain_set_time(
+        &self,
+        d: &DomainRef,
+        seconds: i64,
+        nseconds: u32,
+        flags: u32,
+    ) -> Result<()> {
+        self.unit(
+            p::DOMAIN_SET_TIME,
+            &r::DomainSetTimeArgs {
+                dom: dom(d),
+                seconds,
+                nseconds,
+                flags,
+            },
+        )
+    }
+    fn domain_send_process_signal(
+        &self,
+        d: &DomainRef,
+        pid: i64,
+        signum: u32,
+        flags: u32,
+    ) -> Result<()> {
+        self.unit(
+            p::DOMAIN_SEND_PROCESS_SIGNAL,
+            &r::DomainSendProcessSignalArgs {
+                dom: dom(d),
+                pid_value: pid,
+                signum,
+                flags,
+            },
+        )
+    }
+    fn domain_set_user_password(
+        &self,
+        d: &DomainRef,
+        user: &str,
+        password: &str,
+        flags: u32,
+    ) -> Result<()> {
+        self.unit(
+            p::DOMAIN_SET_USER_PASSWORD,
+            &r::DomainSetUserPasswordArgs {
+                dom: dom(d),
+                user: Some(user.to_string()),
+                password: Some(password.to_string()),
+                flags,
+            },
+        )
+    }
+    fn domain_fs_freeze(&self, d: &DomainRef, mountpoints: &[String], flags: u32) -> Result<i32> {
+        self.int(
+            p::DOMAIN_FSFREEZE,
+            &r::DomainFsFreezeArgs {
+                dom: dom(d),
+                mountpoints: mountpoints.to_vec(),
+                flags,
+            },
+        )
+    }
+    fn domain_fs_thaw(&self, d: &DomainRef, mountpoints: &[String], flags: u32) -> Result<i32> {
+        self.int(
+            p::DOMAIN_FSTHAW,
+            &r::DomainFsFreezeArgs {
+                dom: dom(d),
+                mountpoints: mountpoints.to_vec(),
+                flags,
+            },
+        )
+    }
+    fn domain_fs_trim(
+        &self,
+        d: &DomainRef,
+        mountpoint: Option<&str>,
+        minimum: u64,
+        flags: u32,
+    ) -> Result<()> {
+        self.unit(
+            p::DOMAIN_FSTRIM,
+            &r::DomainFsTrimArgs {
+                dom: dom(d),
+                mount_point: mountpoint.map(str::to_string),
+                minimum,
+                flags,
+            },
+        )
+    }
+    fn domain_get_fs_info(&self, d: &DomainRef, flags: u32) -> Result<Vec<FsInfo>> {
+        let r: r::DomainGetFsInfoRet = self.call(p::DOMAIN_GET_FSINFO, &Self::df(d, flags))?;
+        Ok(r.info
+            .into_iter()
+            .map(|fs| FsInfo {
+                mountpoint: fs.mountpoint,
+                name: fs.name,
+                fstype: fs.fstype,
+                dev_aliases: fs.dev_aliases,
+            })
+            .collect())
+    }
+    fn domain_get_disk_errors(&self, d: &DomainRef, flags: u32) -> Result<Vec<(String, i32)>> {
+        // As virsh: how many first, then that many.
+        let ask = |maxerrors: u32| -> Result<r::DomainGetDiskErrorsRet> {
+            self.call(
+                p::DOMAIN_GET_DISK_ERRORS,
+                &r::DomainGetDiskErrorsArgs {
+                    dom: dom(d),
+                    maxerrors,
+                    flags,
+                },
+            )
+        };
+        let n = ask(0)?.nerrors;
+        if n <= 0 {
+            return Ok(Vec::new());
+        }
+        let maxerrors = (n as usize).min(max::DOMAIN_DISK_ERRORS) as u32;
+        let r = ask(maxerrors)?;
+        if r.errors.len() > maxerrors as usize {
+            return Err(Error::raw(
+                code::RPC,
+                from::REMOTE,
+                "returned number of disk errors exceeds limit",
+            ));
+        }
+        Ok(r.errors.into_iter().map(|e| (e.disk, e.error)).collect())
+    }
+    fn domain_get_launch_security_info(
+        &self,
+        d: &DomainRef,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>> {
+        // The API layer allows strings when the daemon can send them.
+        let r: r::DomainGetLaunchSecurityInfoRet = self.call(
+            p::DOMAIN_GET_LAUNCH_SECURITY_INFO,
+            &Self::df(d, flags | STRING_OKAY),
+        )?;
+        Ok(params_in(r.params))
+    }
+    fn domain_get_cpu_stats(
+        &self,
+        d: &DomainRef,
+        start_cpu: i32,
+        ncpus: u32,
+        nparams: i32,
+        flags: u32,
+    ) -> Result<Vec<Vec<TypedParam>>> {
+        self.cpu_stats(d, start_cpu, ncpus, nparams, flags | STRING_OKAY)
     }
 
     // ---- domains: resources -----------------------------------------
@@ -1441,6 +1759,31 @@ impl Connection for RemoteConnection {
     fn network_event_deregister(&self, id: i32) -> Result<()> {
         self.deregister(p::CONNECT_NETWORK_EVENT_DEREGISTER_ANY, id, "network")
     }
+    fn node_device_event_register(
+        &self,
+        dev: Option<&NodeDevRef>,
+        event_id: i32,
+        cb: NodeDevEventCallback,
+    ) -> Result<i32> {
+        self.register(
+            p::CONNECT_NODE_DEVICE_EVENT_REGISTER_ANY,
+            &r::ConnectNodeDeviceEventRegisterAnyArgs {
+                event_id,
+                dev: dev.map(|d| r::NonnullNodeDevice {
+                    name: d.name.clone(),
+                }),
+            },
+            EventCallback::NodeDevice(cb),
+            "virConnectNodeDeviceEventRegisterAny",
+        )
+    }
+    fn node_device_event_deregister(&self, id: i32) -> Result<()> {
+        self.deregister(
+            p::CONNECT_NODE_DEVICE_EVENT_DEREGISTER_ANY,
+            id,
+            "node device",
+        )
+    }
     fn pool_event_register(
         &self,
         pl: Option<&PoolRef>,
@@ -1770,6 +2113,24 @@ impl Connection for RemoteConnection {
                 value: path.to_string(),
             },
         )
+    }
+    fn vol_upload(
+        &self,
+        v: &VolRef,
+        offset: u64,
+        length: u64,
+        flags: u32,
+    ) -> Result<Box<dyn Stream>> {
+        self.vol_stream(p::STORAGE_VOL_UPLOAD, v, offset, length, flags)
+    }
+    fn vol_download(
+        &self,
+        v: &VolRef,
+        offset: u64,
+        length: u64,
+        flags: u32,
+    ) -> Result<Box<dyn Stream>> {
+        self.vol_stream(p::STORAGE_VOL_DOWNLOAD, v, offset, length, flags)
     }
     fn vol_delete(&self, v: &VolRef, flags: u32) -> Result<()> {
         self.unit(p::STORAGE_VOL_DELETE, &Self::vf(v, flags))

@@ -35,6 +35,20 @@ pub fn deliver(proc_: i32, payload: &[u8], cb: &EventCallback) {
                 });
             }
         }
+        EventCallback::NodeDevice(f) => match proc_ {
+            p::NODE_DEVICE_EVENT_LIFECYCLE => {
+                if let Ok(m) = r::NodeDeviceEventLifecycleMsg::decode(&mut d) {
+                    f(&m.dev.name, m.event, m.detail);
+                }
+            }
+            p::NODE_DEVICE_EVENT_UPDATE => {
+                // An update carries no event or detail.
+                if let Ok(m) = r::NodeDeviceEventUpdateMsg::decode(&mut d) {
+                    f(&m.dev.name, 0, 0);
+                }
+            }
+            _ => {}
+        },
         EventCallback::Pool(f) => {
             let ev = match proc_ {
                 p::STORAGE_POOL_EVENT_LIFECYCLE => r::StoragePoolEventLifecycleMsg::decode(&mut d)

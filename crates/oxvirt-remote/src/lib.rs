@@ -15,6 +15,7 @@ pub mod client;
 mod conn;
 pub mod convert;
 pub mod events;
+pub mod stream;
 pub mod tls;
 
 use std::net::TcpStream;

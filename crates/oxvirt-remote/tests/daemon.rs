@@ -160,9 +160,8 @@ fn list_define_start_events_errors() {
     assert!(e.message.contains("not running"), "{}", e.message);
     // an API with no procedure here is NO_SUPPORT, never a fake success
     let e = c
-        .domain_screenshot(&dom, 0, 0)
-        .err()
-        .expect("not supported");
+        .domain_migrate_get_max_speed(&dom, 0)
+        .expect_err("not supported");
     assert_eq!(e.code, code::NO_SUPPORT);
 
     c.domain_undefine(&dom, 0).expect("undefines");
@@ -188,4 +187,115 @@ fn connection_refused_reads_like_libvirt() {
         e.message,
         "Failed to connect socket to '/nonexistent/oxvirt-sock': No such file or directory"
     );
+}
+
+/// The guest-agent, statistics and stream methods answer through the
+/// daemon exactly what the test driver answers in process.
+#[test]
+fn agent_stats_and_streams_match_the_embedded_driver() {
+    let d = Daemon::start();
+    let remote = d.open();
+    let local = oxvirt_test_driver::open(&Uri::parse("test:///default").unwrap(), 0)
+        .expect("embedded test driver");
+    let dom = remote.lookup_domain_by_name("test").expect("test domain");
+    let mps = ["/".to_string()];
+    let both = |f: &dyn Fn(&dyn Connection) -> String| (f(&*remote), f(&*local));
+    let checks: Vec<(&str, (String, String))> = vec![
+        (
+            "fs freeze",
+            both(&|c| format!("{:?}", c.domain_fs_freeze(&dom, &mps, 0))),
+        ),
+        (
+            "fs thaw",
+            both(&|c| format!("{:?}", c.domain_fs_thaw(&dom, &[], 0))),
+        ),
+        (
+            "fs trim",
+            both(&|c| format!("{:?}", c.domain_fs_trim(&dom, Some("/"), 0, 0))),
+        ),
+        (
+            "fs info",
+            both(&|c| format!("{:?}", c.domain_get_fs_info(&dom, 0))),
+        ),
+        (
+            "cpu count",
+            both(&|c| format!("{:?}", c.domain_get_cpu_stats(&dom, 0, 0, 0, 0))),
+        ),
+        (
+            "cpu stats",
+            both(&|c| format!("{:?}", c.domain_get_cpu_stats(&dom, 0, 2, 2, 0))),
+        ),
+        (
+            "cpu stats, one",
+            both(&|c| format!("{:?}", c.domain_get_cpu_stats(&dom, 1, 1, 1, 0))),
+        ),
+        (
+            "cpu total",
+            both(&|c| format!("{:?}", c.domain_get_cpu_stats(&dom, -1, 1, 0, 0))),
+        ),
+        (
+            "disk errors",
+            both(&|c| format!("{:?}", c.domain_get_disk_errors(&dom, 0))),
+        ),
+        (
+            "launch security",
+            both(&|c| format!("{:?}", c.domain_get_launch_security_info(&dom, 4))),
+        ),
+        (
+            "signal",
+            both(&|c| format!("{:?}", c.domain_send_process_signal(&dom, 1, 9, 0))),
+        ),
+        (
+            "bad signal",
+            both(&|c| format!("{:?}", c.domain_send_process_signal(&dom, 7, 9, 0))),
+        ),
+        (
+            "set time",
+            both(&|c| format!("{:?}", c.domain_set_time(&dom, 5, 6, 0))),
+        ),
+        (
+            "password",
+            both(&|c| format!("{:?}", c.domain_set_user_password(&dom, "root", "pw", 0))),
+        ),
+        (
+            "console",
+            both(&|c| format!("{:?}", c.domain_open_console(&dom, None, 0).err())),
+        ),
+        (
+            "volume upload",
+            both(&|c| {
+                let v = oxvirt_core::types::VolRef {
+                    pool: "default-pool".into(),
+                    name: "nosuch".into(),
+                    key: "/default-pool/nosuch".into(),
+                };
+                format!("{:?}", c.vol_upload(&v, 0, 0, 0).err())
+            }),
+        ),
+    ];
+    for (what, (r, l)) in &checks {
+        assert_eq!(r, l, "{what}");
+    }
+    // The screenshot stream carries the whole file.
+    let mut shots = Vec::new();
+    for c in [&remote, &local] {
+        let (mime, mut st) = c.domain_screenshot(&dom, 0, 0).expect("screenshot");
+        let mut data = Vec::new();
+        while let Some(chunk) = st.recv().expect("reads") {
+            data.extend_from_slice(&chunk);
+        }
+        st.finish().expect("finishes");
+        shots.push((mime, data));
+    }
+    assert_eq!(shots[0].0, "image/png");
+    assert!(shots[0] == shots[1], "screenshots differ");
+
+    // Node device events: registered and deregistered by the daemon's ids.
+    let id = remote
+        .node_device_event_register(None, 0, std::sync::Arc::new(|_: &str, _, _| {}))
+        .expect("registers");
+    remote
+        .node_device_event_deregister(id)
+        .expect("deregisters");
+    assert!(remote.node_device_event_deregister(id).is_err());
 }

@@ -441,6 +441,9 @@ impl Driver {
             Some(d) => *d = obj,
             None => st.host.nodedevs.push(obj),
         }
+        drop(st);
+        self.events
+            .emit_node_device_lifecycle("scsi_host12", NODE_DEVICE_EVENT_CREATED, 0);
         Ok(NodeDevRef {
             name: "scsi_host12".into(),
         })
@@ -464,9 +467,16 @@ impl Driver {
             return Ok(());
         }
         st.host.nodedevs.retain(|o| o.name != d.name);
+        drop(st);
+        self.events
+            .emit_node_device_lifecycle(&d.name, NODE_DEVICE_EVENT_DELETED, 0);
         Ok(())
     }
 }
+
+/// `virNodeDeviceEventLifecycleType`
+const NODE_DEVICE_EVENT_CREATED: i32 = 0;
+const NODE_DEVICE_EVENT_DELETED: i32 = 1;
 
 /// The fc_host capability of a scsi_host device.
 fn fc_host(el: &Element) -> Option<&Element> {

@@ -589,6 +589,7 @@ impl Connection for TestConnection {
         self.driver.get_hostname(dom, flags)
     }
     fn domain_get_time(&self, dom: &DomainRef, flags: u32) -> Result<(i64, u32)> {
+        self.rw("virDomainGetTime")?;
         self.driver.get_time(dom, flags)
     }
     fn domain_set_time(
@@ -651,6 +652,14 @@ impl Connection for TestConnection {
         signum: u32,
         flags: u32,
     ) -> Result<()> {
+        if pid == 0 {
+            // virDomainSendProcessSignal checks its argument first.
+            return Err(Error::raw(
+                code::INVALID_ARG,
+                from::DOMAIN,
+                "pid_value in virDomainSendProcessSignal must not be zero",
+            ));
+        }
         self.rw("virDomainSendProcessSignal")?;
         self.driver.send_process_signal(dom, pid, signum, flags)
     }
@@ -659,6 +668,7 @@ impl Connection for TestConnection {
         _dom: &DomainRef,
         flags: u32,
     ) -> Result<Vec<TypedParam>> {
+        self.rw("virDomainGetLaunchSecurityInfo")?;
         self.driver.launch_security_info(flags)
     }
     fn domain_set_memory_stats_period(
@@ -904,9 +914,9 @@ impl Connection for TestConnection {
     }
     fn node_device_event_register(
         &self,
-        _dev: Option<&NodeDevRef>,
+        dev: Option<&NodeDevRef>,
         event_id: i32,
-        _cb: oxvirt_core::driver::NodeDevEventCallback,
+        cb: oxvirt_core::driver::NodeDevEventCallback,
     ) -> Result<i32> {
         if !(0..2).contains(&event_id) {
             return Err(Error::invalid_arg(
@@ -914,11 +924,7 @@ impl Connection for TestConnection {
                 "eventID in virConnectNodeDeviceEventRegisterAny must be less than 2",
             ));
         }
-        // Node device events are not emitted by this driver; the callback
-        // takes an id from the shared hub (under an event id that never
-        // fires) so that deregistration follows the common rules.
-        let noop: NetworkEventCallback = Arc::new(|_| {});
-        let id = self.events().register_network(None, 1000 + event_id, noop);
+        let id = self.events().register_node_device(dev, event_id, cb);
         self.remember_callback(id);
         Ok(id)
     }

@@ -91,9 +91,9 @@ fn open_stream(session: &Session, proc_: i32, body: &[u8]) -> Result<(Vec<u8>, s
     match proc_ {
         p::DOMAIN_SCREENSHOT => {
             // {dom, unsigned screen, flags} -> {optional string mime}
-            let a: r::DomainUIntFlagsArgs = decode(body)?;
-            let (mime, st) = c.domain_screenshot(&dom_in(a.dom), a.value, a.flags)?;
-            let ret = enc(&r::OptStringArgs { value: Some(mime) })?;
+            let a: r::DomainScreenshotArgs = decode(body)?;
+            let (mime, st) = c.domain_screenshot(&dom_in(a.dom), a.screen, a.flags)?;
+            let ret = enc(&r::DomainScreenshotRet { mime: Some(mime) })?;
             Ok((ret, opened(st, Direction::Source)))
         }
         p::STORAGE_VOL_DOWNLOAD => {
@@ -108,8 +108,8 @@ fn open_stream(session: &Session, proc_: i32, body: &[u8]) -> Result<(Vec<u8>, s
         }
         p::DOMAIN_OPEN_CONSOLE => {
             // {dom, optional string dev_name, flags}
-            let a: r::DomainRenameArgs = decode(body)?;
-            let st = c.domain_open_console(&dom_in(a.dom), a.new_name.as_deref(), a.flags)?;
+            let a: r::DomainOpenConsoleArgs = decode(body)?;
+            let st = c.domain_open_console(&dom_in(a.dom), a.dev_name.as_deref(), a.flags)?;
             Ok((enc(&())?, opened(st, Direction::Duplex)))
         }
         _ => Err(Error::no_support("virDomainOpenChannel")),
@@ -528,6 +528,129 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
             let (seconds, nseconds) = c.domain_get_time(&dom_in(a.dom), a.flags)?;
             enc(&r::DomainGetTimeRet { seconds, nseconds })
         }
+        p::DOMAIN_SET_TIME => h!(body, |a: r::DomainSetTimeArgs| c.domain_set_time(
+            &dom_in(a.dom),
+            a.seconds,
+            a.nseconds,
+            a.flags
+        )?),
+        p::DOMAIN_SEND_PROCESS_SIGNAL => {
+            let a: r::DomainSendProcessSignalArgs = decode(body)?;
+            c.domain_send_process_signal(&dom_in(a.dom), a.pid_value, a.signum, a.flags)?;
+            enc(&())
+        }
+        p::DOMAIN_SET_USER_PASSWORD => {
+            let a: r::DomainSetUserPasswordArgs = decode(body)?;
+            // virDomainSetUserPassword's argument checks.
+            let non_null = |v: Option<String>, name: &str| {
+                v.ok_or_else(|| {
+                    Error::raw(
+                        code::INVALID_ARG,
+                        from::DOMAIN,
+                        format!("{} in virDomainSetUserPassword must not be NULL", name),
+                    )
+                })
+            };
+            let user = non_null(a.user, "user")?;
+            let password = non_null(a.password, "password")?;
+            c.domain_set_user_password(&dom_in(a.dom), &user, &password, a.flags)?;
+            enc(&())
+        }
+        p::DOMAIN_FSFREEZE | p::DOMAIN_FSTHAW => {
+            let a: r::DomainFsFreezeArgs = decode(body)?;
+            let d = dom_in(a.dom);
+            let n = if proc_ == p::DOMAIN_FSFREEZE {
+                c.domain_fs_freeze(&d, &a.mountpoints, a.flags)?
+            } else {
+                c.domain_fs_thaw(&d, &a.mountpoints, a.flags)?
+            };
+            enc(&r::IntRet { value: n })
+        }
+        p::DOMAIN_FSTRIM => h!(body, |a: r::DomainFsTrimArgs| c.domain_fs_trim(
+            &dom_in(a.dom),
+            a.mount_point.as_deref(),
+            a.minimum,
+            a.flags
+        )?),
+        p::DOMAIN_GET_FSINFO => {
+            let a: r::DomainFlagsArgs = decode(body)?;
+            let v = c.domain_get_fs_info(&dom_in(a.dom), a.flags)?;
+            if v.len() > max::DOMAIN_FSINFO {
+                return Err(Error::raw(
+                    code::RPC,
+                    from::RPC,
+                    format!(
+                        "Too many mountpoints in fsinfo: {} for limit {}",
+                        v.len(),
+                        max::DOMAIN_FSINFO
+                    ),
+                ));
+            }
+            if let Some(fs) = v
+                .iter()
+                .find(|fs| fs.dev_aliases.len() > max::DOMAIN_FSINFO_DISKS)
+            {
+                return Err(Error::raw(
+                    code::RPC,
+                    from::RPC,
+                    format!(
+                        "Too many disks in fsinfo: {} for limit {}",
+                        fs.dev_aliases.len(),
+                        max::DOMAIN_FSINFO_DISKS
+                    ),
+                ));
+            }
+            let n = v.len() as u32;
+            enc(&r::DomainGetFsInfoRet {
+                info: v
+                    .into_iter()
+                    .map(|fs| r::DomainFsInfoWire {
+                        mountpoint: fs.mountpoint,
+                        name: fs.name,
+                        fstype: fs.fstype,
+                        dev_aliases: fs.dev_aliases,
+                    })
+                    .collect(),
+                ret: n,
+            })
+        }
+        p::DOMAIN_GET_DISK_ERRORS => {
+            let a: r::DomainGetDiskErrorsArgs = decode(body)?;
+            if a.maxerrors as usize > max::DOMAIN_DISK_ERRORS {
+                return Err(Error::new(
+                    code::INTERNAL_ERROR,
+                    from::RPC,
+                    "maxerrors too large",
+                ));
+            }
+            let v = c.domain_get_disk_errors(&dom_in(a.dom), a.flags)?;
+            // Without room for errors the API answers how many there are;
+            // otherwise it fills at most maxerrors of them.
+            if a.maxerrors == 0 {
+                return enc(&r::DomainGetDiskErrorsRet {
+                    errors: Vec::new(),
+                    nerrors: v.len().min(i32::MAX as usize) as i32,
+                });
+            }
+            let errors: Vec<r::DomainDiskErrorWire> = v
+                .into_iter()
+                .take(a.maxerrors as usize)
+                .map(|(disk, error)| r::DomainDiskErrorWire { disk, error })
+                .collect();
+            let nerrors = errors.len() as i32;
+            enc(&r::DomainGetDiskErrorsRet { errors, nerrors })
+        }
+        p::DOMAIN_GET_LAUNCH_SECURITY_INFO => {
+            let a: r::DomainFlagsArgs = decode(body)?;
+            let ps = c.domain_get_launch_security_info(&dom_in(a.dom), a.flags)?;
+            let params = params_out(ps, a.flags);
+            check_len(
+                params.len(),
+                max::DOMAIN_LAUNCH_SECURITY_INFO_PARAMS,
+                "launch security parameters",
+            )?;
+            enc(&r::DomainGetLaunchSecurityInfoRet { params })
+        }
         p::DOMAIN_GET_JOB_INFO => {
             let a: r::DomainArgs = decode(body)?;
             let j = c.domain_get_job_info(&dom_in(a.dom))?;
@@ -817,6 +940,10 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
                 params: params_out(ps, flags::typed_param::STRING_OKAY),
             })
         }
+        p::DOMAIN_GET_CPU_STATS => {
+            let a: r::DomainGetCpuStatsArgs = decode(body)?;
+            cpu_stats(c, a)
+        }
         p::NODE_GET_CPU_STATS | p::NODE_GET_MEMORY_STATS => {
             let (nparams, stats) = if proc_ == p::NODE_GET_CPU_STATS {
                 let a: r::NodeGetCpuStatsArgs = decode(body)?;
@@ -1057,13 +1184,36 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
             });
             enc(&r::IntRet { value: wire_id })
         }
+        p::CONNECT_NODE_DEVICE_EVENT_REGISTER_ANY => {
+            let a: r::ConnectNodeDeviceEventRegisterAnyArgs = decode(body)?;
+            // libvirtd checks the id itself, before the driver sees it.
+            if !(0..events::NODE_DEVICE_EVENT_ID_LAST).contains(&a.event_id) {
+                return Err(Error::new(
+                    code::INTERNAL_ERROR,
+                    from::RPC,
+                    format!("unsupported node device event ID {}", a.event_id),
+                ));
+            }
+            let wire_id = server.next_callback_id();
+            let cb = events::node_device_callback(session.sender(), wire_id, a.event_id);
+            let d = a.dev.map(|d| NodeDevRef { name: d.name });
+            let driver_id = c.node_device_event_register(d.as_ref(), a.event_id, cb)?;
+            session.add_callback(Callback {
+                wire_id,
+                driver_id,
+                family: CallbackFamily::NodeDevice,
+            });
+            enc(&r::IntRet { value: wire_id })
+        }
         p::CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY
         | p::CONNECT_NETWORK_EVENT_DEREGISTER_ANY
-        | p::CONNECT_STORAGE_POOL_EVENT_DEREGISTER_ANY => {
+        | p::CONNECT_STORAGE_POOL_EVENT_DEREGISTER_ANY
+        | p::CONNECT_NODE_DEVICE_EVENT_DEREGISTER_ANY => {
             let a: r::IntArgs = decode(body)?;
             let family = match proc_ {
                 p::CONNECT_NETWORK_EVENT_DEREGISTER_ANY => CallbackFamily::Network,
                 p::CONNECT_STORAGE_POOL_EVENT_DEREGISTER_ANY => CallbackFamily::Pool,
+                p::CONNECT_NODE_DEVICE_EVENT_DEREGISTER_ANY => CallbackFamily::NodeDevice,
                 _ => CallbackFamily::Domain,
             };
             let Some(cb) = session.take_callback(a.value, family) else {
@@ -1071,6 +1221,7 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
                     CallbackFamily::Domain => "domain",
                     CallbackFamily::Network => "network",
                     CallbackFamily::Pool => "storage pool",
+                    CallbackFamily::NodeDevice => "node device",
                 };
                 return Err(Error::new(
                     code::INTERNAL_ERROR,
@@ -1491,6 +1642,80 @@ fn results<T, W>(v: Vec<T>, need: i32, f: impl Fn(T) -> W) -> Vec<W> {
     } else {
         Vec::new()
     }
+}
+
+/// DOMAIN_GET_CPU_STATS, with virDomainGetCPUStats' argument checks and
+/// libvirtd's encoding: with nparams = 0 only the count (CPUs when
+/// ncpus = 0, else stats per CPU); otherwise the stats of each CPU that
+/// has some, back to back, and the number of stats per CPU.
+fn cpu_stats(c: &dyn Connection, a: r::DomainGetCpuStatsArgs) -> Result<Vec<u8>> {
+    if a.nparams as usize > max::NODE_CPU_STATS {
+        return Err(Error::new(
+            code::INTERNAL_ERROR,
+            from::RPC,
+            "nparams too large",
+        ));
+    }
+    if a.ncpus as usize > max::DOMAIN_GET_CPU_STATS_NCPUS {
+        return Err(Error::new(
+            code::INTERNAL_ERROR,
+            from::RPC,
+            "ncpus too large",
+        ));
+    }
+    if a.start_cpu == -1 {
+        if a.ncpus != 1 {
+            return Err(Error::raw(
+                code::INVALID_ARG,
+                from::DOMAIN,
+                "ncpus must be 1 when start_cpu is -1",
+            ));
+        }
+    } else if a.start_cpu < 0 {
+        return Err(Error::raw(
+            code::INVALID_ARG,
+            from::DOMAIN,
+            "start_cpu in virDomainGetCPUStats must be zero or greater",
+        ));
+    }
+    if a.nparams > 0 && a.ncpus == 0 {
+        // libvirtd hands the API no array for zero CPUs.
+        return Err(Error::raw(
+            code::INVALID_ARG,
+            from::DOMAIN,
+            "params in virDomainGetCPUStats must not be NULL",
+        ));
+    }
+    let stats = c.domain_get_cpu_stats(
+        &dom_in(a.dom),
+        a.start_cpu,
+        a.ncpus,
+        a.nparams as i32,
+        a.flags,
+    )?;
+    if a.nparams == 0 {
+        let n = if a.ncpus == 0 {
+            stats.len()
+        } else {
+            stats.iter().map(Vec::len).max().unwrap_or(0)
+        };
+        return enc(&r::DomainGetCpuStatsRet {
+            params: Vec::new(),
+            nparams: n.min(i32::MAX as usize) as i32,
+        });
+    }
+    let mut params = Vec::new();
+    let mut per_cpu = 0;
+    for cpu in stats.into_iter().take(a.ncpus as usize) {
+        let cpu: Vec<TypedParam> = cpu.into_iter().take(a.nparams as usize).collect();
+        let cpu = params_out(cpu, a.flags);
+        per_cpu = per_cpu.max(cpu.len());
+        params.extend(cpu);
+    }
+    enc(&r::DomainGetCpuStatsRet {
+        params,
+        nparams: per_cpu as i32,
+    })
 }
 
 /// A typed-parameter getter's reply: only the count when the client

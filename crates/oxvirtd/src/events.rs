@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use oxvirt_core::driver::NodeDevEventCallback;
 use oxvirt_core::event::{
     DomainEvent, DomainEventCallback, DomainEventKind, NetworkEvent, NetworkEventCallback,
     NetworkEventKind, PoolEvent, PoolEventCallback, PoolEventKind,
@@ -13,7 +14,8 @@ use oxvirt_core::event::{
 use oxvirt_core::{Connection, Result};
 use oxvirt_proto::packet::{self, Header, MsgType, Status};
 use oxvirt_proto::procs as p;
-use oxvirt_proto::xdr::{Encoder, Xdr};
+use oxvirt_proto::remote as r;
+use oxvirt_proto::xdr::{self, Encoder, Xdr};
 
 use crate::convert::{dom_out, net_out, pool_out};
 use crate::server::{Callback, CallbackFamily, Outbox};
@@ -233,12 +235,52 @@ pub fn pool_callback(out: Outbox, wire_id: i32) -> PoolEventCallback {
     })
 }
 
+/// `VIR_NODE_DEVICE_EVENT_ID_LAST`: lifecycle (0) and update (1).
+pub const NODE_DEVICE_EVENT_ID_LAST: i32 = 2;
+const NODE_DEVICE_EVENT_ID_UPDATE: i32 = 1;
+
+/// The message for a node device event: `(device name, event, detail)`
+/// from the driver; an update callback's message carries the name only.
+pub fn encode_node_device_event(
+    callback_id: i32,
+    event_id: i32,
+    name: &str,
+    event: i32,
+    detail: i32,
+) -> (i32, Vec<u8>) {
+    let dev = r::NonnullNodeDevice {
+        name: name.to_string(),
+    };
+    if event_id == NODE_DEVICE_EVENT_ID_UPDATE {
+        let m = r::NodeDeviceEventUpdateMsg { callback_id, dev };
+        (p::NODE_DEVICE_EVENT_UPDATE, xdr::to_bytes(&m))
+    } else {
+        let m = r::NodeDeviceEventLifecycleMsg {
+            callback_id,
+            dev,
+            event,
+            detail,
+        };
+        (p::NODE_DEVICE_EVENT_LIFECYCLE, xdr::to_bytes(&m))
+    }
+}
+
+pub fn node_device_callback(out: Outbox, wire_id: i32, event_id: i32) -> NodeDevEventCallback {
+    Arc::new(move |name: &str, event: i32, detail: i32| {
+        let (proc_, payload) = encode_node_device_event(wire_id, event_id, name, event, detail);
+        if let Some(f) = message(proc_, &payload) {
+            out.send(f);
+        }
+    })
+}
+
 /// Removes a callback from the driver.
 pub fn deregister(c: &dyn Connection, cb: &Callback) -> Result<()> {
     match cb.family {
         CallbackFamily::Domain => c.domain_event_deregister(cb.driver_id),
         CallbackFamily::Network => c.network_event_deregister(cb.driver_id),
         CallbackFamily::Pool => c.pool_event_deregister(cb.driver_id),
+        CallbackFamily::NodeDevice => c.node_device_event_deregister(cb.driver_id),
     }
 }
 
@@ -266,5 +308,17 @@ mod tests {
         assert_eq!(m.callback_id, 7);
         assert_eq!(m.dom.id, -1);
         assert_eq!((m.event, m.detail), (5, 1));
+    }
+
+    #[test]
+    fn node_device_message_layouts() {
+        let (proc_, payload) = encode_node_device_event(3, 0, "scsi_host9", 0, 0);
+        assert_eq!(proc_, 376);
+        let m: r::NodeDeviceEventLifecycleMsg = from_bytes(&payload).expect("decodes");
+        assert_eq!((m.callback_id, m.dev.name.as_str()), (3, "scsi_host9"));
+        let (proc_, payload) = encode_node_device_event(4, 1, "computer", 0, 0);
+        assert_eq!(proc_, 377);
+        let m: r::NodeDeviceEventUpdateMsg = from_bytes(&payload).expect("decodes");
+        assert_eq!((m.callback_id, m.dev.name.as_str()), (4, "computer"));
     }
 }

@@ -76,6 +76,7 @@ pub enum CallbackFamily {
     Domain,
     Network,
     Pool,
+    NodeDevice,
 }
 
 struct OutboxInner {

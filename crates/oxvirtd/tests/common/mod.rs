@@ -195,3 +195,30 @@ pub fn read_reply(s: &mut impl Read, serial: u32) -> Vec<u8> {
         }
     }
 }
+
+/// This workspace's oxvirsh, built (or brought up to date) on first use so
+/// that it includes the current remote driver.
+pub fn oxvirsh() -> Option<PathBuf> {
+    static BUILT: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = PathBuf::from(env!("CARGO_BIN_EXE_oxvirtd"));
+            let p = exe.parent()?.join("oxvirsh");
+            let _ = Command::new(env!("CARGO"))
+                .args(["build", "-q", "-p", "oxvirsh"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status();
+            p.exists().then_some(p)
+        })
+        .clone()
+}
+
+/// Runs `tool ARGS... CMDS`: (stdout, stderr, exit status).
+pub fn client(tool: &Path, args: &[&str], cmds: &str) -> (String, String, i32) {
+    let o = run(Command::new(tool).args(args).arg(cmds));
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+        o.status.code().unwrap_or(-1),
+    )
+}
