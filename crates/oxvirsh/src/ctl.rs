@@ -88,6 +88,8 @@ pub struct Ctl {
     pub opener: Opener,
     /// Set by `quit`/`exit`.
     pub quit: bool,
+    /// The console's escape sequence (`-e`), as given: `^]` or one character.
+    pub escape: String,
 }
 
 impl Ctl {
@@ -104,6 +106,7 @@ impl Ctl {
             imode: false,
             last_error: None,
             opener,
+            escape: "^]".into(),
             quit: false,
         }
     }

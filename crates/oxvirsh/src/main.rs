@@ -187,6 +187,7 @@ fn parse_global(ctl: &mut Ctl, args: &[String]) -> Result<usize, u8> {
                         ctl.error(&format!("Invalid string '{}' for escape sequence", v));
                         return Err(1);
                     }
+                    ctl.escape = v.clone();
                 }
                 'k' | 'K' => {
                     let name = match (c, long) {

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::qemu::{cli, tiny_guest, QemuDaemon as Daemon, QEMU};
+use common::qemu::{cli, oxvirsh, tiny_guest, QemuDaemon as Daemon, QEMU};
 use common::{PYTHON, VIRSH};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -135,7 +135,82 @@ fn console_stream_reads_the_tiny_guest() {
     );
     assert!(stdout.contains("marker: True"), "{}\n{}", stdout, stderr);
     ok(&d, &["destroy", "tiny"]);
+
+    // The interactive `console` of the real virsh and of oxvirsh, on a
+    // pseudo-terminal: the same banner, the guest's output, and the
+    // escape character ending the session with status 0.
+    let mut tools = vec![VIRSH.to_string()];
+    match oxvirsh() {
+        Some(ox) => tools.push(ox),
+        None => println!("oxvirsh is not built: its console not checked"),
+    }
+    let mut transcripts = Vec::new();
+    for tool in &tools {
+        ok(&d, &["create", &path.to_string_lossy(), "--paused"]);
+        let o = Command::new(PYTHON)
+            .args(["-c", CONSOLE_PTY_PY, tool, &d.uri(), VIRSH])
+            .stdin(Stdio::null())
+            .output()
+            .expect("python3 runs");
+        let got = String::from_utf8_lossy(&o.stdout).into_owned();
+        println!("{} console:\n{}", tool, got);
+        assert!(
+            o.status.success(),
+            "{}: {}",
+            tool,
+            String::from_utf8_lossy(&o.stderr)
+        );
+        transcripts.push(got);
+        ok(&d, &["destroy", "tiny"]);
+    }
+    assert!(
+        transcripts[0].contains("marker: True"),
+        "{}",
+        transcripts[0]
+    );
+    for t in &transcripts[1..] {
+        assert_eq!(t, &transcripts[0], "oxvirsh's console vs virsh's");
+    }
 }
+
+/// Runs `TOOL -c URI console tiny` on a pseudo-terminal, resumes the
+/// paused guest once the banner is up, reads until the guest's ready
+/// marker, types the escape character and reports what it saw.
+const CONSOLE_PTY_PY: &str = r#"
+import os, pty, subprocess, sys, time
+tool, uri, virsh = sys.argv[1], sys.argv[2], sys.argv[3]
+master, slave = pty.openpty()
+p = subprocess.Popen([tool, "-c", uri, "console", "tiny"], stdin=slave, stdout=slave,
+                     stderr=slave, close_fds=True, start_new_session=True)
+os.close(slave)
+buf = b""
+def read_until(what, limit):
+    global buf
+    t0 = time.time()
+    while what not in buf and time.time() - t0 < limit:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    return what in buf
+banner = read_until(b"Escape character is ^] (Ctrl + ])", 30)
+subprocess.run([virsh, "-q", "-c", uri, "resume", "tiny"], check=True)
+marker = read_until(b"OXVIRT-GUEST-READY", 120)
+os.write(master, b"\x1d")
+try:
+    status = p.wait(timeout=20)
+except subprocess.TimeoutExpired:
+    p.kill()
+    status = "hung"
+lines = buf.decode(errors="replace").replace("\r", "").split("\n")
+print("connected:", [l for l in lines if l.startswith("Connected to domain")])
+print("banner:", banner)
+print("marker:", marker)
+print("status:", status)
+"#;
 
 #[test]
 fn attach_and_detach_disks_and_interfaces() {

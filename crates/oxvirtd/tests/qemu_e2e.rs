@@ -11,10 +11,10 @@
 
 mod common;
 
-use common::qemu::{cli, kvm_usable, tiny_guest, QemuDaemon as Daemon, QEMU};
+use common::qemu::{cli, kvm_usable, oxvirsh, tiny_guest, QemuDaemon as Daemon, QEMU};
 use common::{PYTHON, VIRSH};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -182,19 +182,6 @@ fn lifecycle_with_oxvirsh_matches_reference() {
         return;
     };
     lifecycle_with(&ox, "lifeox");
-}
-
-/// Our oxvirsh binary from this workspace's target directory.
-fn oxvirsh() -> Option<String> {
-    let exe = PathBuf::from(env!("CARGO_BIN_EXE_oxvirtd"));
-    let p = exe.parent()?.join("oxvirsh");
-    if !p.exists() {
-        let _ = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "oxvirsh"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status();
-    }
-    p.exists().then(|| p.to_string_lossy().into_owned())
 }
 
 fn lifecycle_with(tool: &str, tag: &str) {

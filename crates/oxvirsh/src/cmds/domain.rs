@@ -69,6 +69,9 @@ fn create(ctl: &mut Ctl, c: &Cmd) -> R {
         .domain_create_xml(&xml, flags)
         .ctx(|| format!("Failed to create domain from {}", from))?;
     ctl.extra(&format!("Domain '{}' created from {}\n", dom.name, from));
+    if c.has("console") {
+        super::console::run(ctl, &dom, None, 0)?;
+    }
     Ok(())
 }
 
@@ -157,12 +160,10 @@ fn start(ctl: &mut Ctl, c: &Cmd) -> R {
         }
     }
     let conn = ctl.conn()?;
+    let mut started = false;
     if flags & cf::FORCE_BOOT != 0 {
         match conn.domain_create(&dom, flags) {
-            Ok(_) => {
-                ctl.extra(&format!("Domain '{}' started\n", dom.name));
-                return Ok(());
-            }
+            Ok(_) => started = true,
             Err(e) if e.code != code::NO_SUPPORT && e.code != code::INVALID_ARG => {
                 return Err(e.into())
             }
@@ -174,9 +175,14 @@ fn start(ctl: &mut Ctl, c: &Cmd) -> R {
             }
         }
     }
-    conn.domain_create(&dom, flags)
-        .ctx(|| format!("Failed to start domain '{}'", dom.name))?;
+    if !started {
+        conn.domain_create(&dom, flags)
+            .ctx(|| format!("Failed to start domain '{}'", dom.name))?;
+    }
     ctl.extra(&format!("Domain '{}' started\n", dom.name));
+    if c.has("console") {
+        super::console::run(ctl, &dom, None, 0)?;
+    }
     Ok(())
 }
 

@@ -37,7 +37,7 @@ pub fn handler(name: &str) -> Option<Handler> {
         "domdisplay" => domdisplay,
         "vncdisplay" => vncdisplay,
         "ttyconsole" => ttyconsole,
-        "console" => console,
+        "console" => super::console::console,
         "desc" => desc,
         "metadata" => metadata,
         "save-image-dumpxml" => save_image_dumpxml,
@@ -770,17 +770,6 @@ fn ttyconsole(ctl: &mut Ctl, c: &Cmd) -> R {
         }
         _ => Err(Fail::Silent),
     }
-}
-
-fn console(ctl: &mut Ctl, c: &Cmd) -> R {
-    let _dom = ctl.domain(c)?;
-    // SAFETY: isatty only inspects the descriptor.
-    if unsafe { libc::isatty(0) } == 0 {
-        return Err(Fail::Msg(
-            "Cannot run interactive console without a controlling TTY".into(),
-        ));
-    }
-    Err(Fail::lib(Error::no_support("virDomainOpenConsole")))
 }
 
 fn desc(ctl: &mut Ctl, c: &Cmd) -> R {

@@ -1,6 +1,7 @@
 //! virsh's commands, by group.
 
 mod checkpoint;
+mod console;
 mod devices;
 mod domain;
 mod edit;

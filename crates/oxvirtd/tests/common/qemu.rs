@@ -151,3 +151,16 @@ pub fn tiny_guest() -> Option<(PathBuf, PathBuf)> {
     }
     Some((k, i))
 }
+
+/// Our oxvirsh binary from this workspace's target directory.
+pub fn oxvirsh() -> Option<String> {
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_oxvirtd"));
+    let p = exe.parent()?.join("oxvirsh");
+    if !p.exists() {
+        let _ = Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "oxvirsh"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status();
+    }
+    p.exists().then(|| p.to_string_lossy().into_owned())
+}
