@@ -73,6 +73,13 @@ for r in $(seq "$ROUNDS"); do
   run_one oxvirtd "$OXPID" "test+unix:///default?socket=$WORK/ox.sock" "$r"
 done
 
+# Where the time goes: wall, daemon CPU and client CPU per operation.
+for name in libvirtd oxvirtd; do
+  if [ $name = libvirtd ]; then pid=$LVPID uri="test+unix:///default"
+  else pid=$OXPID uri="test+unix:///default?socket=$WORK/ox.sock"; fi
+  "$PY" "$HERE/split.py" "$uri" "$pid" "$N" > "$WORK/$name.split"
+done
+
 # The floor of one call: a round trip of a 28-byte message over a unix
 # socket between two processes of the same python, each blocking in recv
 # (no RPC, no libvirt). No daemon answers a call faster than this.
@@ -143,4 +150,15 @@ po = max(kib(p) for p in glob.glob(f"{work}/oxvirtd.peak.*"))
 print(f"{'idle RSS KiB':<18}{il:>12}{io:>12}{(io / il if il else 0):>8.2f}x")
 print(f"{'peak RSS KiB':<18}{pl:>12}{po:>12}{(po / pl if pl else 0):>8.2f}x")
 print(f"floor: one unix-socket round trip between two processes, no RPC: {floor:.1f} us")
+print("where the time of one operation goes (us: wall, daemon CPU, client CPU):")
+def split(name):
+    out = {}
+    for line in open(f"{work}/{name}.split"):
+        k, *v = line.split()
+        out[k] = [float(x) for x in v]
+    return out
+sl, so = split("libvirtd"), split("oxvirtd")
+for k in sl:
+    a, b = sl[k], so.get(k, [0, 0, 0])
+    print(f"  {k:<16} libvirtd {a[0]:8.1f} {a[1]:8.1f} {a[2]:8.1f}   oxvirtd {b[0]:8.1f} {b[1]:8.1f} {b[2]:8.1f}")
 PYEOF
