@@ -533,6 +533,10 @@ pub trait Connection: Send + Sync {
     ) -> Result<()> {
         nosup!("virDomainSetSchedulerParametersFlags")
     }
+    /// Typed-parameter getters with an `nparams` take it as libvirt does:
+    /// 0 asks for the count only (the answer's length; its entries may be
+    /// placeholders, and the domain need not be looked up), N > 0 for at
+    /// most N values.
     fn domain_get_blkio_parameters(
         &self,
         dom: &DomainRef,

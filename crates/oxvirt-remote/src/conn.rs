@@ -118,14 +118,19 @@ impl RemoteConnection {
         r::DomainArgs { dom: dom(d) }
     }
 
-    /// A two-step typed-parameter getter: the count first (nparams 0),
-    /// then the values, as libvirt's API layer does. Strings are allowed,
-    /// as the API layer adds VIR_TYPED_PARAM_STRING_OKAY.
+    /// A typed-parameter getter: nparams 0 is the count alone, a negative
+    /// one the count then the values, as libvirt's API layer does. Strings
+    /// are allowed, as the API layer adds VIR_TYPED_PARAM_STRING_OKAY.
     fn params_two_step(
         &self,
         nparams: i32,
         f: impl Fn(i32) -> Result<r::ParamsCountRet>,
     ) -> Result<Vec<TypedParam>> {
+        if nparams == 0 {
+            // The count alone, as the trait asks.
+            let n = f(0)?.nparams.max(0) as usize;
+            return Ok(vec![TypedParam::new("", TypedValue::Int(0)); n]);
+        }
         let n = if nparams > 0 { nparams } else { f(0)?.nparams };
         if n <= 0 {
             return Ok(Vec::new());
@@ -937,6 +942,26 @@ impl Connection for RemoteConnection {
     fn domain_get_perf_events(&self, d: &DomainRef, flags: u32) -> Result<Vec<TypedParam>> {
         let r: r::TypedParamsRet = self.call(p::DOMAIN_GET_PERF_EVENTS, &Self::df(d, flags))?;
         Ok(params_in(r.params))
+    }
+    fn domain_set_perf_events(&self, d: &DomainRef, ps: &[TypedParam], flags: u32) -> Result<()> {
+        self.set_params(p::DOMAIN_SET_PERF_EVENTS, d, ps, flags)
+    }
+    fn domain_set_lifecycle_action(
+        &self,
+        d: &DomainRef,
+        kind: u32,
+        action: u32,
+        flags: u32,
+    ) -> Result<()> {
+        self.unit(
+            p::DOMAIN_SET_LIFECYCLE_ACTION,
+            &r::DomainSetLifecycleActionArgs {
+                dom: dom(d),
+                kind,
+                action,
+                flags,
+            },
+        )
     }
     fn domain_get_block_io_tune(
         &self,

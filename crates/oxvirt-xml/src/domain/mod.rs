@@ -182,6 +182,20 @@ crate::xml_enum! {
     }
 }
 
+/// The lifecycle events (`on_poweroff`, `on_reboot`, `on_crash`) by
+/// libvirt's number (virDomainLifecycle).
+pub const LIFECYCLE_EVENTS: [&str; 3] = ["poweroff", "reboot", "crash"];
+
+/// The lifecycle actions by libvirt's number (virDomainLifecycleAction).
+pub const LIFECYCLE_ACTIONS: [LifecycleAction; 6] = [
+    LifecycleAction::Destroy,
+    LifecycleAction::Restart,
+    LifecycleAction::RenameRestart,
+    LifecycleAction::Preserve,
+    LifecycleAction::CoredumpDestroy,
+    LifecycleAction::CoredumpRestart,
+];
+
 crate::xml_enum! {
     /// `on_lockfailure`
     pub enum LockFailureAction {
