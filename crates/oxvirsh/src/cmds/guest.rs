@@ -1111,11 +1111,9 @@ fn domlaunchsecinfo(ctl: &mut Ctl, c: &Cmd) -> R {
         // libvirt adds VIR_TYPED_PARAM_STRING_OKAY for the driver.
         .domain_get_launch_security_info(&dom, 4)
         .ctx(|| "Unable to get launch security parameters".into())?;
-    let mut s = String::new();
-    for p in &params {
-        s += &format!("{:<15}: {}\n", p.field, super::tune::param_str(&p.value));
-    }
-    ctl.print(&s);
+    ctl.print(&super::tune::param_lines(&params, |p| {
+        super::tune::param_str(&p.value)
+    }));
     Ok(())
 }
 

@@ -16,6 +16,7 @@ mod secret;
 mod shell;
 mod snapshot;
 mod stats;
+mod tunables;
 pub mod tune;
 mod volume;
 pub mod xpath;
@@ -38,6 +39,7 @@ pub fn dispatch(ctl: &mut Ctl, cmd: &Cmd) -> R {
         .or_else(|| host::handler(name))
         .or_else(|| event::handler(name))
         .or_else(|| tune::handler(name))
+        .or_else(|| tunables::handler(name))
         .or_else(|| stats::handler(name))
         .or_else(|| hostobj::handler(name))
         .or_else(|| devices::handler(name))
