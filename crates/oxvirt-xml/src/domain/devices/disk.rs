@@ -60,12 +60,9 @@ impl Disk {
                 .find_map(|a| s.attr(a).map(str::to_string))
         });
         let mut disk_type = props::opt(el, "type");
-        // An empty network cdrom has nothing to point at: libvirt keeps it
-        // as an empty file-backed drive.
-        if disk_type.as_deref() == Some("network")
-            && el.attr("device") == Some("cdrom")
-            && source_el.is_none()
-        {
+        // A disk without a source has nothing to point at: libvirt keeps
+        // it as an empty file-backed drive, whatever its type said.
+        if source_el.is_none() {
             disk_type = Some("file".into());
         }
         Ok(Disk {
