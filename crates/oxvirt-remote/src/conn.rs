@@ -1269,6 +1269,24 @@ impl Connection for RemoteConnection {
     fn domain_detach_device(&self, d: &DomainRef, xml: &str, flags: u32) -> Result<()> {
         self.dsf(p::DOMAIN_DETACH_DEVICE_FLAGS, d, xml, flags)
     }
+    fn domain_attach_device_plain(&self, d: &DomainRef, xml: &str) -> Result<()> {
+        self.unit(
+            p::DOMAIN_ATTACH_DEVICE,
+            &r::DomainStringArgs {
+                dom: dom(d),
+                value: xml.to_string(),
+            },
+        )
+    }
+    fn domain_detach_device_plain(&self, d: &DomainRef, xml: &str) -> Result<()> {
+        self.unit(
+            p::DOMAIN_DETACH_DEVICE,
+            &r::DomainStringArgs {
+                dom: dom(d),
+                value: xml.to_string(),
+            },
+        )
+    }
     fn domain_detach_device_alias(&self, d: &DomainRef, alias: &str, flags: u32) -> Result<()> {
         self.dsf(p::DOMAIN_DETACH_DEVICE_ALIAS, d, alias, flags)
     }

@@ -108,6 +108,12 @@ impl TestConnection {
         Ok(())
     }
 
+    /// A device API libvirt's test driver lacks.
+    fn no_hotplug(&self, api: &str) -> Result<()> {
+        self.rw(api)?;
+        Err(Error::no_support(api))
+    }
+
     fn events(&self) -> &EventHub {
         &self.driver.events
     }
@@ -516,6 +522,34 @@ impl Connection for TestConnection {
     ) -> Result<()> {
         self.rw("virDomainSetBlkioParameters")?;
         self.driver.set_blkio(dom, params, flags)
+    }
+    // libvirt's test driver has no device hotplug: the API's read-only
+    // check, then "not supported" under the API's name.
+    fn domain_attach_device(&self, _dom: &DomainRef, _xml: &str, _flags: u32) -> Result<()> {
+        self.no_hotplug("virDomainAttachDeviceFlags")
+    }
+    fn domain_attach_device_plain(&self, _dom: &DomainRef, _xml: &str) -> Result<()> {
+        self.no_hotplug("virDomainAttachDevice")
+    }
+    fn domain_detach_device(&self, _dom: &DomainRef, _xml: &str, _flags: u32) -> Result<()> {
+        self.no_hotplug("virDomainDetachDeviceFlags")
+    }
+    fn domain_detach_device_plain(&self, _dom: &DomainRef, _xml: &str) -> Result<()> {
+        self.no_hotplug("virDomainDetachDevice")
+    }
+    fn domain_update_device(&self, _dom: &DomainRef, _xml: &str, _flags: u32) -> Result<()> {
+        self.no_hotplug("virDomainUpdateDeviceFlags")
+    }
+    fn domain_fd_associate(
+        &self,
+        _dom: &DomainRef,
+        _name: &str,
+        fds: &[i32],
+        _flags: u32,
+    ) -> Result<()> {
+        oxvirt_core::driver::fd_associate_checks(fds)?;
+        self.rw("virDomainFDAssociate")?;
+        Err(Error::no_support("virDomainFDAssociate"))
     }
     fn domain_get_memory_parameters(
         &self,

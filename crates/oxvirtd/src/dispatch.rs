@@ -1009,18 +1009,12 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
             .checkpoint_delete(&cp_in(a.checkpoint), a.flags)?),
 
         // ---- devices ------------------------------------------------------
-        p::DOMAIN_ATTACH_DEVICE => h!(body, |a: r::DomainStringArgs| c.domain_attach_device(
-            &dom_in(a.dom),
-            &a.value,
-            flags::affect::LIVE
-        )?),
+        p::DOMAIN_ATTACH_DEVICE => h!(body, |a: r::DomainStringArgs| c
+            .domain_attach_device_plain(&dom_in(a.dom), &a.value)?),
         p::DOMAIN_ATTACH_DEVICE_FLAGS => h!(body, |a: r::DomainStringFlagsArgs| c
             .domain_attach_device(&dom_in(a.dom), &a.value, a.flags)?),
-        p::DOMAIN_DETACH_DEVICE => h!(body, |a: r::DomainStringArgs| c.domain_detach_device(
-            &dom_in(a.dom),
-            &a.value,
-            flags::affect::LIVE
-        )?),
+        p::DOMAIN_DETACH_DEVICE => h!(body, |a: r::DomainStringArgs| c
+            .domain_detach_device_plain(&dom_in(a.dom), &a.value)?),
         p::DOMAIN_DETACH_DEVICE_FLAGS => h!(body, |a: r::DomainStringFlagsArgs| c
             .domain_detach_device(&dom_in(a.dom), &a.value, a.flags)?),
         p::DOMAIN_DETACH_DEVICE_ALIAS => h!(body, |a: r::DomainStringFlagsArgs| c
