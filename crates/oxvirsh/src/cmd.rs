@@ -273,6 +273,26 @@ pub fn strtol(s: &str) -> Option<i64> {
     i64::try_from(v).ok()
 }
 
+/// virStrToLong_i with base 0 (decimal, 0x hex, 0 octal).
+pub fn parse_c_int(s: &str) -> Option<i32> {
+    let t = s.trim_start();
+    let (neg, t) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let v = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        i64::from_str_radix(h, 16).ok()?
+    } else if t.len() > 1 && t.starts_with('0') {
+        i64::from_str_radix(&t[1..], 8).ok()?
+    } else {
+        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        t.parse::<i64>().ok()?
+    };
+    i32::try_from(if neg { -v } else { v }).ok()
+}
+
 /// virStrToLong_ullp: unsigned, and a leading minus is rejected.
 pub fn strtoul_p(s: &str) -> Option<u64> {
     let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);

@@ -196,7 +196,7 @@ fn parse_global(ctl: &mut Ctl, args: &[String]) -> Result<usize, u8> {
                         (_, false) => "-K",
                         _ => "--keepalive-count",
                     };
-                    match parse_c_int(&v) {
+                    match oxvirsh::cmd::parse_c_int(&v) {
                         None => {
                             ctl.error(&format!("Invalid value for option {}", name));
                             return Err(1);
@@ -237,26 +237,6 @@ fn parse_global(ctl: &mut Ctl, args: &[String]) -> Result<usize, u8> {
         }
     }
     Ok(i)
-}
-
-/// virStrToLong_i with base 0 (decimal, 0x hex, 0 octal).
-fn parse_c_int(s: &str) -> Option<i32> {
-    let t = s.trim_start();
-    let (neg, t) = match t.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, t.strip_prefix('+').unwrap_or(t)),
-    };
-    let v = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        i64::from_str_radix(h, 16).ok()?
-    } else if t.len() > 1 && t.starts_with('0') {
-        i64::from_str_radix(&t[1..], 8).ok()?
-    } else {
-        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        t.parse::<i64>().ok()?
-    };
-    i32::try_from(if neg { -v } else { v }).ok()
 }
 
 fn show_version() {

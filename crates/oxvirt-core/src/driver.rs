@@ -6,7 +6,9 @@
 //! libvirt.
 
 use crate::error::{Error, Result};
-use crate::event::{DomainEventCallback, NetworkEventCallback, PoolEventCallback};
+use crate::event::{
+    DomainEventCallback, NetworkEventCallback, PoolEventCallback, QemuMonitorEventCallback,
+};
 
 /// A node device event: device name, event, detail.
 pub type NodeDevEventCallback = std::sync::Arc<dyn Fn(&str, i32, i32) + Send + Sync>;
@@ -18,6 +20,18 @@ macro_rules! nosup {
     ($api:literal) => {
         Err(Error::no_support($api))
     };
+}
+
+/// virDomainFDAssociate's own check, before any driver: some fds.
+pub fn fd_associate_checks(fds: &[i32]) -> Result<()> {
+    if fds.is_empty() {
+        return Err(Error::raw(
+            crate::error::code::INVALID_ARG,
+            crate::error::from::DOMAIN,
+            "nfds in virDomainFDAssociate must not be zero",
+        ));
+    }
+    Ok(())
 }
 
 /// A byte stream attached to an API call (console, screenshot, volume
@@ -533,6 +547,10 @@ pub trait Connection: Send + Sync {
     ) -> Result<()> {
         nosup!("virDomainSetSchedulerParametersFlags")
     }
+    /// Typed-parameter getters with an `nparams` take it as libvirt does:
+    /// 0 asks for the count only (the answer's length; its entries may be
+    /// placeholders, and the domain need not be looked up), N > 0 for at
+    /// most N values.
     fn domain_get_blkio_parameters(
         &self,
         dom: &DomainRef,
@@ -727,6 +745,16 @@ pub trait Connection: Send + Sync {
     }
     fn domain_detach_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
         nosup!("virDomainDetachDeviceFlags")
+    }
+    /// virDomainAttachDevice, the flag-less API: the live domain, unless a
+    /// driver tells the two apart.
+    fn domain_attach_device_plain(&self, dom: &DomainRef, xml: &str) -> Result<()> {
+        self.domain_attach_device(dom, xml, crate::types::flags::affect::LIVE)
+    }
+    /// virDomainDetachDevice, the flag-less API (see
+    /// [`Connection::domain_attach_device_plain`]).
+    fn domain_detach_device_plain(&self, dom: &DomainRef, xml: &str) -> Result<()> {
+        self.domain_detach_device(dom, xml, crate::types::flags::affect::LIVE)
     }
     fn domain_detach_device_alias(&self, dom: &DomainRef, alias: &str, flags: u32) -> Result<()> {
         nosup!("virDomainDetachDeviceAlias")
@@ -1028,6 +1056,7 @@ pub trait Connection: Send + Sync {
         fds: &[i32],
         flags: u32,
     ) -> Result<()> {
+        fd_associate_checks(fds)?;
         nosup!("virDomainFDAssociate")
     }
     fn domain_xml_from_native(&self, format: &str, config: &str, flags: u32) -> Result<String> {
@@ -1139,6 +1168,21 @@ pub trait Connection: Send + Sync {
     }
     fn domain_event_deregister(&self, callback_id: i32) -> Result<()> {
         nosup!("virConnectDomainEventDeregisterAny")
+    }
+    /// libvirt-qemu's virConnectDomainQemuMonitorEventRegister: events
+    /// named `event` (all when None; a regex or case-insensitive by
+    /// `flags`).
+    fn domain_qemu_monitor_event_register(
+        &self,
+        dom: Option<&DomainRef>,
+        event: Option<&str>,
+        cb: QemuMonitorEventCallback,
+        flags: u32,
+    ) -> Result<i32> {
+        nosup!("virConnectDomainQemuMonitorEventRegister")
+    }
+    fn domain_qemu_monitor_event_deregister(&self, callback_id: i32) -> Result<()> {
+        nosup!("virConnectDomainQemuMonitorEventDeregister")
     }
     fn network_event_register(
         &self,

@@ -289,7 +289,19 @@ pub struct PoolEvent {
     pub kind: PoolEventKind,
 }
 
+/// A QEMU monitor event (libvirt-qemu's monitor event callback).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QemuMonitorEvent {
+    pub dom: DomainRef,
+    pub event: String,
+    pub seconds: i64,
+    pub micros: u32,
+    /// The event's data as JSON.
+    pub details: Option<String>,
+}
+
 pub type DomainEventCallback = Arc<dyn Fn(&DomainEvent) + Send + Sync>;
+pub type QemuMonitorEventCallback = Arc<dyn Fn(&QemuMonitorEvent) + Send + Sync>;
 pub type NetworkEventCallback = Arc<dyn Fn(&NetworkEvent) + Send + Sync>;
 pub type PoolEventCallback = Arc<dyn Fn(&PoolEvent) + Send + Sync>;
 

@@ -284,6 +284,7 @@ xdr_struct! {
     /// `{dom, device, params, flags}`: interface parameters, block I/O tune
     pub struct DomainDeviceSetParamsArgs { pub dom: NonnullDomain, pub device: String, pub params: Vec<TypedParam> [max::BLOCK_IO_TUNE_PARAMETERS], pub flags: u32 }
     pub struct DomainGetBlockIoTuneArgs { pub dom: NonnullDomain, pub disk: Option<String>, pub nparams: i32, pub flags: u32 }
+    pub struct DomainSetLifecycleActionArgs { pub dom: NonnullDomain, pub kind: u32, pub action: u32, pub flags: u32 }
     pub struct IothreadInfoWire { pub iothread_id: u32, pub cpumap: Opaque [max::CPUMAP] }
     pub struct DomainGetIothreadInfoRet { pub info: Vec<IothreadInfoWire> [max::IOTHREAD_INFO], pub ret: u32 }
     /// `{dom, unsigned int, cpumap, flags}`: PIN_IOTHREAD, PIN_VCPU_FLAGS

@@ -127,14 +127,19 @@ impl RemoteConnection {
         r::DomainArgs { dom: dom(d) }
     }
 
-    /// A two-step typed-parameter getter: the count first (nparams 0),
-    /// then the values, as libvirt's API layer does. Strings are allowed,
-    /// as the API layer adds VIR_TYPED_PARAM_STRING_OKAY.
+    /// A typed-parameter getter: nparams 0 is the count alone, a negative
+    /// one the count then the values, as libvirt's API layer does. Strings
+    /// are allowed, as the API layer adds VIR_TYPED_PARAM_STRING_OKAY.
     fn params_two_step(
         &self,
         nparams: i32,
         f: impl Fn(i32) -> Result<r::ParamsCountRet>,
     ) -> Result<Vec<TypedParam>> {
+        if nparams == 0 {
+            // The count alone, as the trait asks.
+            let n = f(0)?.nparams.max(0) as usize;
+            return Ok(vec![TypedParam::new("", TypedValue::Int(0)); n]);
+        }
         let n = if nparams > 0 { nparams } else { f(0)?.nparams };
         if n <= 0 {
             return Ok(Vec::new());
@@ -1262,6 +1267,26 @@ impl Connection for RemoteConnection {
         let r: r::TypedParamsRet = self.call(p::DOMAIN_GET_PERF_EVENTS, &Self::df(d, flags))?;
         Ok(params_in(r.params))
     }
+    fn domain_set_perf_events(&self, d: &DomainRef, ps: &[TypedParam], flags: u32) -> Result<()> {
+        self.set_params(p::DOMAIN_SET_PERF_EVENTS, d, ps, flags)
+    }
+    fn domain_set_lifecycle_action(
+        &self,
+        d: &DomainRef,
+        kind: u32,
+        action: u32,
+        flags: u32,
+    ) -> Result<()> {
+        self.unit(
+            p::DOMAIN_SET_LIFECYCLE_ACTION,
+            &r::DomainSetLifecycleActionArgs {
+                dom: dom(d),
+                kind,
+                action,
+                flags,
+            },
+        )
+    }
     fn domain_get_block_io_tune(
         &self,
         d: &DomainRef,
@@ -1567,6 +1592,24 @@ impl Connection for RemoteConnection {
     }
     fn domain_detach_device(&self, d: &DomainRef, xml: &str, flags: u32) -> Result<()> {
         self.dsf(p::DOMAIN_DETACH_DEVICE_FLAGS, d, xml, flags)
+    }
+    fn domain_attach_device_plain(&self, d: &DomainRef, xml: &str) -> Result<()> {
+        self.unit(
+            p::DOMAIN_ATTACH_DEVICE,
+            &r::DomainStringArgs {
+                dom: dom(d),
+                value: xml.to_string(),
+            },
+        )
+    }
+    fn domain_detach_device_plain(&self, d: &DomainRef, xml: &str) -> Result<()> {
+        self.unit(
+            p::DOMAIN_DETACH_DEVICE,
+            &r::DomainStringArgs {
+                dom: dom(d),
+                value: xml.to_string(),
+            },
+        )
     }
     fn domain_detach_device_alias(&self, d: &DomainRef, alias: &str, flags: u32) -> Result<()> {
         self.dsf(p::DOMAIN_DETACH_DEVICE_ALIAS, d, alias, flags)

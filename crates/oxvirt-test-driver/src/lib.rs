@@ -24,6 +24,7 @@ mod schema;
 mod snapshots;
 mod state;
 mod stats;
+mod tunables;
 mod tune;
 
 use std::sync::{Arc, Mutex, Weak};
@@ -105,6 +106,12 @@ impl TestConnection {
             ));
         }
         Ok(())
+    }
+
+    /// A device API libvirt's test driver lacks.
+    fn no_hotplug(&self, api: &str) -> Result<()> {
+        self.rw(api)?;
+        Err(Error::no_support(api))
     }
 
     fn events(&self) -> &EventHub {
@@ -515,6 +522,129 @@ impl Connection for TestConnection {
     ) -> Result<()> {
         self.rw("virDomainSetBlkioParameters")?;
         self.driver.set_blkio(dom, params, flags)
+    }
+    // libvirt's test driver has no device hotplug: the API's read-only
+    // check, then "not supported" under the API's name.
+    fn domain_attach_device(&self, _dom: &DomainRef, _xml: &str, _flags: u32) -> Result<()> {
+        self.no_hotplug("virDomainAttachDeviceFlags")
+    }
+    fn domain_attach_device_plain(&self, _dom: &DomainRef, _xml: &str) -> Result<()> {
+        self.no_hotplug("virDomainAttachDevice")
+    }
+    fn domain_detach_device(&self, _dom: &DomainRef, _xml: &str, _flags: u32) -> Result<()> {
+        self.no_hotplug("virDomainDetachDeviceFlags")
+    }
+    fn domain_detach_device_plain(&self, _dom: &DomainRef, _xml: &str) -> Result<()> {
+        self.no_hotplug("virDomainDetachDevice")
+    }
+    fn domain_update_device(&self, _dom: &DomainRef, _xml: &str, _flags: u32) -> Result<()> {
+        self.no_hotplug("virDomainUpdateDeviceFlags")
+    }
+    fn domain_fd_associate(
+        &self,
+        _dom: &DomainRef,
+        _name: &str,
+        fds: &[i32],
+        _flags: u32,
+    ) -> Result<()> {
+        oxvirt_core::driver::fd_associate_checks(fds)?;
+        self.rw("virDomainFDAssociate")?;
+        Err(Error::no_support("virDomainFDAssociate"))
+    }
+    fn domain_get_memory_parameters(
+        &self,
+        dom: &DomainRef,
+        nparams: i32,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>> {
+        self.driver.get_memory_params(dom, nparams, flags)
+    }
+    fn domain_set_memory_parameters(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
+        self.rw("virDomainSetMemoryParameters")?;
+        self.driver.set_memory_params(dom, params, flags)
+    }
+    fn domain_get_numa_parameters(
+        &self,
+        dom: &DomainRef,
+        nparams: i32,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>> {
+        self.driver.get_numa_params(dom, nparams, flags)
+    }
+    fn domain_set_numa_parameters(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
+        self.rw("virDomainSetNumaParameters")?;
+        self.driver.set_numa_params(dom, params, flags)
+    }
+    fn domain_get_perf_events(&self, dom: &DomainRef, flags: u32) -> Result<Vec<TypedParam>> {
+        self.driver.get_perf_events(dom, flags)
+    }
+    fn domain_set_perf_events(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
+        self.rw("virDomainSetPerfEvents")?;
+        self.driver.set_perf_events(dom, params, flags)
+    }
+    fn domain_get_block_io_tune(
+        &self,
+        dom: &DomainRef,
+        disk: Option<&str>,
+        nparams: i32,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>> {
+        self.driver.get_block_io_tune(dom, disk, nparams, flags)
+    }
+    fn domain_set_block_io_tune(
+        &self,
+        dom: &DomainRef,
+        disk: &str,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
+        self.rw("virDomainSetBlockIoTune")?;
+        self.driver.set_block_io_tune(dom, disk, params, flags)
+    }
+    fn domain_get_interface_parameters(
+        &self,
+        dom: &DomainRef,
+        device: &str,
+        nparams: i32,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>> {
+        self.driver
+            .get_interface_params(dom, device, nparams, flags)
+    }
+    fn domain_set_interface_parameters(
+        &self,
+        dom: &DomainRef,
+        device: &str,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<()> {
+        self.rw("virDomainSetInterfaceParameters")?;
+        self.driver.set_interface_params(dom, device, params, flags)
+    }
+    fn domain_set_lifecycle_action(
+        &self,
+        dom: &DomainRef,
+        kind: u32,
+        action: u32,
+        flags: u32,
+    ) -> Result<()> {
+        self.rw("virDomainSetLifecycleAction")?;
+        self.driver.set_lifecycle_action(dom, kind, action, flags)
     }
     fn list_all_interfaces(&self, flags: u32) -> Result<Vec<InterfaceRef>> {
         self.driver.list_interfaces(flags)

@@ -18,6 +18,19 @@ fn sys(detail: String, e: &std::io::Error) -> Error {
     Error::system(FROM, detail, e)
 }
 
+/// saferead into all of `buf`: a short file is reported with errno 0
+/// ("Success"), as libvirt reports it.
+fn read_all(f: &mut std::fs::File, buf: &mut [u8], detail: impl FnOnce() -> String) -> Result<()> {
+    f.read_exact(buf).map_err(|e| {
+        let e = if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            std::io::Error::from_raw_os_error(0)
+        } else {
+            e
+        };
+        sys(detail(), &e)
+    })
+}
+
 /// Writes a save image; removes a partial file on failure.
 pub(crate) fn write(path: &str, name: &str, xml: &str) -> Result<()> {
     let mut f = std::fs::OpenOptions::new()
@@ -52,8 +65,9 @@ pub(crate) fn read(path: &str) -> Result<String> {
     let mut f = std::fs::File::open(path)
         .map_err(|e| sys(format!("cannot read domain image '{}'", path), &e))?;
     let mut magic = [0u8; 15];
-    f.read_exact(&mut magic)
-        .map_err(|e| sys(format!("incomplete save header in '{}'", path), &e))?;
+    read_all(&mut f, &mut magic, || {
+        format!("incomplete save header in '{}'", path)
+    })?;
     if &magic != MAGIC {
         return Err(Error::new(
             code::INTERNAL_ERROR,
@@ -62,8 +76,9 @@ pub(crate) fn read(path: &str) -> Result<String> {
         ));
     }
     let mut lenb = [0u8; 4];
-    f.read_exact(&mut lenb)
-        .map_err(|e| sys(format!("failed to read metadata length in '{}'", path), &e))?;
+    read_all(&mut f, &mut lenb, || {
+        format!("failed to read metadata length in '{}'", path)
+    })?;
     let len = i32::from_ne_bytes(lenb);
     if len < 1 || len as usize > MAX_XML {
         return Err(Error::new(
@@ -73,8 +88,9 @@ pub(crate) fn read(path: &str) -> Result<String> {
         ));
     }
     let mut xml = vec![0u8; len as usize];
-    f.read_exact(&mut xml)
-        .map_err(|e| sys(format!("incomplete metadata in '{}'", path), &e))?;
+    read_all(&mut f, &mut xml, || {
+        format!("incomplete metadata in '{}'", path)
+    })?;
     String::from_utf8(xml).map_err(|_| {
         Error::new(
             code::INTERNAL_ERROR,

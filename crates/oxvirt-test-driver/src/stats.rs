@@ -35,7 +35,7 @@ pub(crate) fn disk_index(def: &Domain, name: &str, allow_ambiguous: bool) -> Opt
 }
 
 /// libvirt's virDomainNetFind: by MAC address or interface name.
-fn net_index(def: &Domain, device: &str) -> Result<usize> {
+pub(crate) fn net_index(def: &Domain, device: &str) -> Result<usize> {
     let found = match oxvirt_xml::props::Mac::parse(device) {
         Some(mac) => def.devices.interfaces.iter().position(|n| {
             n.mac
@@ -281,30 +281,49 @@ fn domain_stats(obj: &DomainObj, stats: u32) -> Vec<TypedParam> {
 
 /// libvirt's virTypedParamsValidate: every parameter must be one of the
 /// allowed names with the allowed type code.
+/// libvirt's virTypedParamsValidate: parameters and allowed names are
+/// compared in name order, so the error reported is the one a sorted walk
+/// meets first; a name may occur once.
 pub(crate) fn validate_params(params: &[TypedParam], allowed: &[(&str, i32)]) -> Result<()> {
-    for p in params {
-        match allowed.iter().find(|(n, _)| *n == p.field) {
-            None => {
-                return Err(Error::argument_unsupported(
-                    FROM,
-                    format!("parameter '{}' not supported", p.field),
-                ))
-            }
-            Some((_, t)) if *t != p.value.type_code() => {
-                return Err(Error::invalid_arg(
-                    FROM,
-                    format!(
-                        "invalid type '{}' for parameter '{}', expected '{}'",
-                        type_name(p.value.type_code()),
-                        p.field,
-                        type_name(*t)
-                    ),
-                ))
-            }
-            _ => {}
+    let mut sorted: Vec<&TypedParam> = params.iter().collect();
+    sorted.sort_by(|a, b| a.field.as_bytes().cmp(b.field.as_bytes()));
+    let mut keys = allowed.to_vec();
+    keys.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let (mut i, mut j) = (0, 0);
+    let mut last: Option<&str> = None;
+    while i < sorted.len() && j < keys.len() {
+        let (p, (name, t)) = (sorted[i], keys[j]);
+        if p.field != name {
+            j += 1;
+            continue;
         }
+        if last == Some(name) {
+            return Err(Error::invalid_arg(
+                FROM,
+                format!("parameter '{}' occurs multiple times", name),
+            ));
+        }
+        if p.value.type_code() != t {
+            return Err(Error::invalid_arg(
+                FROM,
+                format!(
+                    "invalid type '{}' for parameter '{}', expected '{}'",
+                    type_name(p.value.type_code()),
+                    p.field,
+                    type_name(t)
+                ),
+            ));
+        }
+        last = Some(name);
+        i += 1;
     }
-    Ok(())
+    match sorted.get(i) {
+        Some(p) if j == keys.len() => Err(Error::argument_unsupported(
+            FROM,
+            format!("parameter '{}' not supported", p.field),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn type_name(t: i32) -> &'static str {

@@ -10,6 +10,7 @@ use oxvirt_xml::domain::{BlkioDevice, Domain};
 
 use crate::domains::{check_flags, now_micros};
 use crate::state::{Driver, IoThreadState, FROM};
+use crate::tunables::live_xor_config;
 
 /// TEST_TOTAL_CPUTIME
 const TOTAL_CPUTIME: u64 = 48_772_617_035;
@@ -388,16 +389,9 @@ impl Driver {
     }
 
     pub fn get_blkio(&self, dom: &DomainRef, nparams: i32, flags: u32) -> Result<Vec<TypedParam>> {
-        check_flags(flags, LIVE | CONFIG | 4, "testDomainGetBlkioParameters")?;
-        let st = self.lock();
-        let def = st.dom(dom)?.one_def(flags & (LIVE | CONFIG))?;
-        let all = blkio_params(def);
-        let n = if nparams <= 0 {
-            all.len()
-        } else {
-            (nparams as usize).min(all.len())
-        };
-        Ok(all.into_iter().take(n).collect())
+        live_xor_config(flags)?;
+        let what = ("testDomainGetBlkioParameters", 6);
+        self.params_of(dom, nparams, flags, what, |def| Ok(blkio_params(def)))
     }
 
     pub fn set_blkio(&self, dom: &DomainRef, params: &[TypedParam], flags: u32) -> Result<()> {

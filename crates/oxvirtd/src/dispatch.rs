@@ -903,6 +903,17 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
                 params: params_out(ps, a.flags),
             })
         }
+        p::DOMAIN_SET_PERF_EVENTS => {
+            let a: r::DomainSetParamsArgs = decode(body)?;
+            let ps: Vec<TypedParam> = a.params.into_iter().map(param_in).collect();
+            c.domain_set_perf_events(&dom_in(a.dom), &ps, a.flags)?;
+            enc(&())
+        }
+        p::DOMAIN_SET_LIFECYCLE_ACTION => {
+            let a: r::DomainSetLifecycleActionArgs = decode(body)?;
+            c.domain_set_lifecycle_action(&dom_in(a.dom), a.kind, a.action, a.flags)?;
+            enc(&())
+        }
         p::DOMAIN_GET_BLOCK_IO_TUNE => {
             let a: r::DomainGetBlockIoTuneArgs = decode(body)?;
             let ps =
@@ -1125,18 +1136,12 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
             .checkpoint_delete(&cp_in(a.checkpoint), a.flags)?),
 
         // ---- devices ------------------------------------------------------
-        p::DOMAIN_ATTACH_DEVICE => h!(body, |a: r::DomainStringArgs| c.domain_attach_device(
-            &dom_in(a.dom),
-            &a.value,
-            flags::affect::LIVE
-        )?),
+        p::DOMAIN_ATTACH_DEVICE => h!(body, |a: r::DomainStringArgs| c
+            .domain_attach_device_plain(&dom_in(a.dom), &a.value)?),
         p::DOMAIN_ATTACH_DEVICE_FLAGS => h!(body, |a: r::DomainStringFlagsArgs| c
             .domain_attach_device(&dom_in(a.dom), &a.value, a.flags)?),
-        p::DOMAIN_DETACH_DEVICE => h!(body, |a: r::DomainStringArgs| c.domain_detach_device(
-            &dom_in(a.dom),
-            &a.value,
-            flags::affect::LIVE
-        )?),
+        p::DOMAIN_DETACH_DEVICE => h!(body, |a: r::DomainStringArgs| c
+            .domain_detach_device_plain(&dom_in(a.dom), &a.value)?),
         p::DOMAIN_DETACH_DEVICE_FLAGS => h!(body, |a: r::DomainStringFlagsArgs| c
             .domain_detach_device(&dom_in(a.dom), &a.value, a.flags)?),
         p::DOMAIN_DETACH_DEVICE_ALIAS => h!(body, |a: r::DomainStringFlagsArgs| c

@@ -1,11 +1,17 @@
 //! Device hotplug: attach-device, detach-device, update-device,
-//! attach-disk, attach-interface, detach-device-alias.
+//! attach-disk, attach-interface, detach-device-alias, and the commands
+//! that cut a device out of the domain XML first: detach-disk,
+//! detach-interface, change-media, update-memory-device.
 
-use oxvirt_core::types::flags::affect;
+use oxvirt_core::types::flags::{affect, domain_xml};
+use oxvirt_core::types::DomainRef;
+use oxvirt_core::{Connection, Result as Res};
+use oxvirt_xml::dom::{Element, Node};
 
 use crate::cmd::Cmd;
 use crate::ctl::{Context, Ctl, Fail, R};
 
+use super::domain::impact;
 use super::shell::escape_xml;
 use super::{exclusive, read_file, requires, Handler};
 
@@ -17,6 +23,10 @@ pub fn handler(name: &str) -> Option<Handler> {
         "detach-device-alias" => detach_device_alias,
         "attach-disk" => attach_disk,
         "attach-interface" => attach_interface,
+        "detach-disk" => detach_disk,
+        "detach-interface" => detach_interface,
+        "change-media" => change_media,
+        "update-memory-device" => update_memory_device,
         _ => return None,
     })
 }
@@ -46,14 +56,32 @@ fn persistent_live(ctl: &Ctl, c: &Cmd, dom: &oxvirt_core::types::DomainRef, flag
     }
 }
 
+/// virsh's choice of API: the flag-less one unless a flag, even
+/// `--current`, was given.
+fn attach(conn: &dyn Connection, c: &Cmd, dom: &DomainRef, xml: &str, flags: u32) -> Res<()> {
+    if flags != 0 || c.has("current") {
+        conn.domain_attach_device(dom, xml, flags)
+    } else {
+        conn.domain_attach_device_plain(dom, xml)
+    }
+}
+
+/// [`attach`]'s counterpart.
+fn detach(conn: &dyn Connection, c: &Cmd, dom: &DomainRef, xml: &str, flags: u32) -> Res<()> {
+    if flags != 0 || c.has("current") {
+        conn.domain_detach_device(dom, xml, flags)
+    } else {
+        conn.domain_detach_device_plain(dom, xml)
+    }
+}
+
 fn attach_device(ctl: &mut Ctl, c: &Cmd) -> R {
     let flags = hotplug_flags(c)?;
     let dom = ctl.domain(c)?;
     let from = c.req("file")?.to_string();
     let xml = read_file(&from)?;
     let flags = persistent_live(ctl, c, &dom, flags);
-    ctl.conn()?
-        .domain_attach_device(&dom, &xml, flags)
+    attach(&*ctl.conn()?, c, &dom, &xml, flags)
         .ctx(|| format!("Failed to attach device from {}", from))?;
     ctl.extra("Device attached successfully\n");
     Ok(())
@@ -65,8 +93,7 @@ fn detach_device(ctl: &mut Ctl, c: &Cmd) -> R {
     let from = c.req("file")?.to_string();
     let xml = read_file(&from)?;
     let flags = persistent_live(ctl, c, &dom, flags);
-    ctl.conn()?
-        .domain_detach_device(&dom, &xml, flags)
+    detach(&*ctl.conn()?, c, &dom, &xml, flags)
         .ctx(|| format!("Failed to detach device from {}", from))?;
     ctl.extra("Device detached successfully\n");
     Ok(())
@@ -89,15 +116,7 @@ fn update_device(ctl: &mut Ctl, c: &Cmd) -> R {
 }
 
 fn detach_device_alias(ctl: &mut Ctl, c: &Cmd) -> R {
-    exclusive(c, "current", "live")?;
-    exclusive(c, "current", "config")?;
-    let mut flags = affect::CURRENT;
-    if c.has("config") {
-        flags |= affect::CONFIG;
-    }
-    if c.has("live") {
-        flags |= affect::LIVE;
-    }
+    let flags = impact(c)?;
     let dom = ctl.domain(c)?;
     let alias = c.req("alias")?.to_string();
     ctl.conn()?
@@ -241,9 +260,7 @@ fn attach_disk(ctl: &mut Ctl, c: &Cmd) -> R {
     }
     let dom = ctl.domain(c)?;
     flags = persistent_live(ctl, c, &dom, flags);
-    ctl.conn()?
-        .domain_attach_device(&dom, &x, flags)
-        .ctx(|| "Failed to attach disk".into())?;
+    attach(&*ctl.conn()?, c, &dom, &x, flags).ctx(|| "Failed to attach disk".into())?;
     ctl.extra("Disk attached successfully\n");
     Ok(())
 }
@@ -302,9 +319,368 @@ fn attach_interface(ctl: &mut Ctl, c: &Cmd) -> R {
     }
     let dom = ctl.domain(c)?;
     flags = persistent_live(ctl, c, &dom, flags);
-    ctl.conn()?
-        .domain_attach_device(&dom, &x, flags)
-        .ctx(|| "Failed to attach interface".into())?;
+    attach(&*ctl.conn()?, c, &dom, &x, flags).ctx(|| "Failed to attach interface".into())?;
     ctl.extra("Interface attached successfully\n");
+    Ok(())
+}
+
+/// The domain XML as virsh parses it, blanks kept.
+fn domain_doc(ctl: &Ctl, dom: &DomainRef, config: bool) -> Result<Element, Fail> {
+    let flags = if config { domain_xml::INACTIVE } else { 0 };
+    let xml = ctl.conn()?.domain_get_xml_desc(dom, flags)?;
+    oxvirt_xml::dom::parse(&xml, "(domain_definition)").map_err(|e| Fail::Msg(e.to_string()))
+}
+
+/// `/domain/devices/NAME` elements, mutable.
+fn devices_named<'a>(doc: &'a mut Element, name: &'a str) -> impl Iterator<Item = &'a mut Element> {
+    doc.children
+        .iter_mut()
+        .filter_map(|n| match n {
+            Node::Element(e) if e.name == "devices" => Some(e),
+            _ => None,
+        })
+        .flat_map(|d| d.children.iter_mut())
+        .filter_map(move |n| match n {
+            Node::Element(e) if e.name == name => Some(e),
+            _ => None,
+        })
+}
+
+/// virshFindDisk: the disk whose target or source is `path` (for
+/// change-media, cdroms and floppies only), without its backing store.
+fn find_disk(doc: &mut Element, path: &str, changeable: bool) -> Result<Element, Fail> {
+    let mut any = false;
+    for d in devices_named(doc, "disk") {
+        any = true;
+        if changeable
+            && d.attr("device")
+                .is_some_and(|t| t != "cdrom" && t != "floppy")
+        {
+            continue;
+        }
+        let source = d.child("source");
+        let names = ["file", "dev", "dir", "name"]
+            .iter()
+            .filter_map(|a| source.and_then(|s| s.attr(a)));
+        let target = d.child("target").and_then(|t| t.attr("dev"));
+        if target.into_iter().chain(names).any(|n| n == path) {
+            let mut disk = d.clone();
+            if let Some(i) = disk
+                .children
+                .iter()
+                .position(|n| matches!(n, Node::Element(e) if e.name == "backingStore"))
+            {
+                disk.children.remove(i);
+            }
+            return Ok(disk);
+        }
+    }
+    Err(Fail::Msg(if any {
+        format!("No disk found whose source path or target is {}", path)
+    } else {
+        "Failed to get disk information".into()
+    }))
+}
+
+fn detach_disk(ctl: &mut Ctl, c: &Cmd) -> R {
+    let flags = hotplug_flags(c)?;
+    let dom = ctl.domain(c)?;
+    let target = c.req("target")?.to_string();
+    let mut doc = domain_doc(ctl, &dom, flags == affect::CONFIG)?;
+    let flags = persistent_live(ctl, c, &dom, flags);
+    let disk = super::xpath::node_string(&find_disk(&mut doc, &target, false)?);
+    if c.has("print-xml") {
+        ctl.print(&disk);
+        return Ok(());
+    }
+    detach(&*ctl.conn()?, c, &dom, &disk, flags).ctx(|| "Failed to detach disk".into())?;
+    ctl.extra("Disk detached successfully\n");
+    Ok(())
+}
+
+/// virMacAddrCompare == 0: case-insensitive, a zero before a hex digit
+/// skipped.
+fn mac_cmp(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    let at = |s: &[u8], k: usize| s.get(k).copied().unwrap_or(0);
+    loop {
+        while at(a, i) == b'0' && at(a, i + 1).is_ascii_hexdigit() {
+            i += 1;
+        }
+        while at(b, j) == b'0' && at(b, j + 1).is_ascii_hexdigit() {
+            j += 1;
+        }
+        let (c, d) = (at(a, i).to_ascii_lowercase(), at(b, j).to_ascii_lowercase());
+        if c == 0 || d == 0 || c != d {
+            return c == d;
+        }
+        i += 1;
+        j += 1;
+    }
+}
+
+/// virshDomainDetachInterface on one definition; a message of its own is
+/// printed at once.
+fn detach_iface(
+    ctl: &Ctl,
+    c: &Cmd,
+    dom: &DomainRef,
+    (config, flags): (bool, u32),
+    (kind, mac): (&str, Option<&str>),
+) -> Result<(), Fail> {
+    let mut doc = domain_doc(ctl, dom, config).map_err(|f| match f {
+        Fail::Lib(e) => Fail::MsgLib("Failed to detach interface".into(), e),
+        f => f,
+    })?;
+    let own = |msg: String| {
+        ctl.error(&msg);
+        Fail::Msg("Failed to detach interface".into())
+    };
+    let nodes: Vec<&mut Element> = devices_named(&mut doc, "interface")
+        .filter(|e| e.attr("type") == Some(kind))
+        .collect();
+    if nodes.is_empty() {
+        return Err(own(format!("No interface found whose type is {}", kind)));
+    }
+    let found = match mac {
+        Some(mac) => {
+            let mut hits = nodes.into_iter().filter(|e| {
+                e.child("mac")
+                    .and_then(|m| m.attr("address"))
+                    .is_some_and(|a| mac_cmp(a, mac))
+            });
+            let first = hits.next();
+            if hits.next().is_some() {
+                return Err(own(format!(
+                    "Domain has multiple interfaces matching MAC address {}. You must use detach-device and specify the device pci address to remove it.",
+                    mac
+                )));
+            }
+            first.ok_or_else(|| own(format!("No interface with MAC address {} was found", mac)))?
+        }
+        None if nodes.len() > 1 => {
+            return Err(own(format!(
+                "Domain has {} interfaces. Please specify which one to detach using --mac",
+                nodes.len()
+            )))
+        }
+        None => nodes.into_iter().next().ok_or(Fail::Silent)?,
+    };
+    let xml = super::xpath::node_string(found);
+    if c.has("print-xml") {
+        ctl.print(&xml);
+        return Ok(());
+    }
+    detach(&*ctl.conn()?, c, dom, &xml, flags)
+        .map_err(|e| Fail::MsgLib("Failed to detach interface".into(), Box::new(e)))
+}
+
+fn detach_interface(ctl: &mut Ctl, c: &Cmd) -> R {
+    exclusive(c, "persistent", "current")?;
+    exclusive(c, "current", "live")?;
+    exclusive(c, "current", "config")?;
+    let dom = ctl.domain(c)?;
+    let failed = |f: Fail| match f {
+        Fail::Lib(e) => Fail::MsgLib("Failed to detach interface".into(), e),
+        Fail::Msg(m) => {
+            ctl.error(&m);
+            Fail::Msg("Failed to detach interface".into())
+        }
+        f => f,
+    };
+    let kind = c.req("type").map_err(|e| failed(e.into()))?.to_string();
+    let mac = c
+        .string("mac")
+        .map_err(|e| failed(e.into()))?
+        .map(str::to_string);
+    let what = (kind.as_str(), mac.as_deref());
+    let affect_config = c.has("config") || c.has("persistent");
+    if affect_config {
+        detach_iface(ctl, c, &dom, (true, affect::CONFIG), what)?;
+    }
+    let affect_live = c.has("live")
+        || (c.has("persistent") && ctl.conn()?.domain_is_active(&dom).unwrap_or(false));
+    if affect_live || !affect_config {
+        let flags = if affect_live { affect::LIVE } else { 0 };
+        match detach_iface(ctl, c, &dom, (false, flags), what) {
+            // virsh says nothing more about a failure with --print-xml.
+            Err(Fail::MsgLib(_, e)) if c.has("print-xml") => return Err(Fail::Lib(e)),
+            Err(Fail::Msg(_)) if c.has("print-xml") => return Err(Fail::Silent),
+            r => r?,
+        }
+    }
+    if !c.has("print-xml") {
+        ctl.extra("Interface detached successfully\n");
+    }
+    Ok(())
+}
+
+/// virshUpdateDiskXML: the disk with its media ejected (`source` None) or
+/// replaced; `path` is how the user named the disk.
+fn update_disk(
+    mut disk: Element,
+    source: Option<&str>,
+    block: bool,
+    path: &str,
+    action: &str,
+) -> Result<Element, Fail> {
+    if !matches!(disk.attr("device"), Some("cdrom" | "floppy")) {
+        return Err(Fail::Msg(format!(
+            "The disk device '{}' is not removable",
+            path
+        )));
+    }
+    let is = |n: &Node, name: &str| matches!(n, Node::Element(e) if e.name == name);
+    let target_at = disk.children.iter().position(|n| is(n, "target"));
+    // The last text node before <target/>, for the indentation.
+    let indent = disk.children[..target_at.unwrap_or(disk.children.len())]
+        .iter()
+        .rev()
+        .find_map(|n| match n {
+            Node::Text(t) => Some(t.clone()),
+            _ => None,
+        });
+    let old = disk.children.iter().position(|n| is(n, "source"));
+    let (source, block) = match action {
+        "eject" if old.is_none() => {
+            return Err(Fail::Msg(format!(
+                "The disk device '{}' doesn't have media",
+                path
+            )))
+        }
+        "eject" => (None, false),
+        _ => match source {
+            Some(s) => (Some(s), block),
+            None => return Err(Fail::Msg("New disk media source was not specified".into())),
+        },
+    };
+    let mut policy = None;
+    if let Some(i) = old {
+        if let Node::Element(s) = &disk.children[i] {
+            let has_media = ["file", "dev", "dir", "pool", "name"]
+                .iter()
+                .any(|a| s.attr(a).is_some());
+            if has_media && action == "insert" {
+                return Err(Fail::Msg(format!(
+                    "The disk device '{}' already has media",
+                    path
+                )));
+            }
+            policy = s.attr("startupPolicy").map(str::to_string);
+        }
+        disk.children.remove(i);
+    }
+    disk.set_attr("type", if block { "block" } else { "file" });
+    if let Some(src) = source {
+        let mut el = Element::new("source");
+        el.set_attr(if block { "dev" } else { "file" }, src);
+        if let Some(p) = policy {
+            el.set_attr("startupPolicy", p);
+        }
+        let at = disk
+            .children
+            .iter()
+            .position(|n| is(n, "target"))
+            .unwrap_or(disk.children.len());
+        disk.children.insert(at, Node::Element(el));
+        if let Some(t) = indent {
+            disk.children.insert(at + 1, Node::Text(t));
+        }
+    }
+    Ok(disk)
+}
+
+fn change_media(ctl: &mut Ctl, c: &Cmd) -> R {
+    exclusive(c, "eject", "insert")?;
+    exclusive(c, "eject", "update")?;
+    exclusive(c, "insert", "update")?;
+    exclusive(c, "eject", "block")?;
+    let source = c.string("source")?.map(str::to_string);
+    let (action, done) = if c.has("eject") || (c.has("update") && source.is_none()) {
+        ("eject", "Successfully ejected media.")
+    } else if c.has("insert") {
+        ("insert", "Successfully inserted media.")
+    } else {
+        ("update", "Successfully updated media.")
+    };
+    let mut flags = impact(c)?;
+    if c.has("force") {
+        flags |= 4;
+    }
+    let dom = ctl.domain(c)?;
+    let path = c.req("path")?.to_string();
+    let mut doc = domain_doc(ctl, &dom, flags & affect::CONFIG != 0)?;
+    let disk = find_disk(&mut doc, &path, true)?;
+    let disk = update_disk(disk, source.as_deref(), c.has("block"), &path, action)?;
+    let xml = super::xpath::node_string(&disk);
+    if c.has("print-xml") {
+        ctl.print(&xml);
+        return Ok(());
+    }
+    ctl.conn()?
+        .domain_update_device(&dom, &xml, flags)
+        .ctx(|| format!("Failed to complete action {} on media", action))?;
+    ctl.print(done);
+    Ok(())
+}
+
+fn update_memory_device(ctl: &mut Ctl, c: &Cmd) -> R {
+    let flags = impact(c)?;
+    exclusive(c, "node", "alias")?;
+    let dom = ctl.domain(c)?;
+    let mut doc = domain_doc(ctl, &dom, flags & affect::CONFIG != 0)?;
+    let alias = c.string("alias")?.map(str::to_string);
+    let node = c.uint("node")?;
+    let wanted = |m: &Element| match (node, &alias) {
+        (Some(n), _) => m
+            .child("target")
+            .into_iter()
+            .flat_map(|t| t.children_named("node"))
+            .any(|x| x.text() == n.to_string()),
+        (None, Some(a)) => m
+            .children_named("alias")
+            .any(|x| x.attr("name") == Some(a.as_str())),
+        (None, None) => true,
+    };
+    let mut mems: Vec<&mut Element> = devices_named(&mut doc, "memory")
+        .filter(|m| wanted(m))
+        .collect();
+    let mem = match mems.len() {
+        0 => return Err(Fail::Msg("no memory device found".into())),
+        1 => mems.remove(0),
+        _ => {
+            return Err(Fail::Msg(
+                "multiple memory devices found, use --alias or --node to select one".into(),
+            ))
+        }
+    };
+    if c.has("requested-size") {
+        let kib = c
+            .scaled("requested-size", 1024, u64::MAX)?
+            .unwrap_or(0)
+            .div_ceil(1024);
+        let requested = mem
+            .children
+            .iter_mut()
+            .find_map(|n| match n {
+                Node::Element(t) if t.name == "target" => Some(t),
+                _ => None,
+            })
+            .and_then(|t| {
+                t.children.iter_mut().find_map(|n| match n {
+                    Node::Element(r) if r.name == "requested" => Some(r),
+                    _ => None,
+                })
+            })
+            .ok_or_else(|| Fail::Msg("virtio-mem device is missing <requested/>".into()))?;
+        requested.children = vec![Node::Text(kib.to_string())];
+    }
+    let xml = super::xpath::node_string(mem);
+    if c.has("print-xml") {
+        ctl.print(&xml);
+        return Ok(());
+    }
+    ctl.conn()?.domain_update_device(&dom, &xml, flags)?;
     Ok(())
 }

@@ -137,3 +137,27 @@ pub fn edit(_ctl: &Ctl, doc: &str) -> Result<Option<String>, Fail> {
     })?;
     Ok((edited != doc).then_some(edited))
 }
+
+/// virsh-edit.c's round for objects redefined from their XML (`get`
+/// reads it, `define` writes the edited one): `Ok(false)` when the
+/// document came back unchanged. Without a terminal to ask on, as virsh
+/// does, a document changed meanwhile or a failed redefinition prints its
+/// message and ends the round as done, the libvirt error kept as the last
+/// one.
+pub fn edit_define(
+    ctl: &mut Ctl,
+    get: impl Fn() -> oxvirt_core::Result<String>,
+    define: impl FnOnce(&str) -> oxvirt_core::Result<()>,
+) -> Result<bool, Fail> {
+    let doc = get()?;
+    let Some(edited) = edit(ctl, &doc)? else {
+        return Ok(false);
+    };
+    if get()? != doc {
+        ctl.error("The XML configuration was changed by another user.");
+    } else if let Err(e) = define(&edited) {
+        ctl.error("Failed.");
+        ctl.last_error = Some(e);
+    }
+    Ok(true)
+}

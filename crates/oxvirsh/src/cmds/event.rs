@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use oxvirt_core::event::{DomainEvent, DomainEventKind};
-use oxvirt_core::types::TypedValue;
+use oxvirt_core::types::{DomainRef, TypedValue};
 
 use crate::cmd::Cmd;
 use crate::ctl::{Ctl, Fail, R};
@@ -266,6 +266,27 @@ extern "C" fn on_sigint(_: libc::c_int) {
 }
 
 /// virTimeStringNowRaw: local time with milliseconds and offset.
+/// vshCommandOptTimeoutToMs: `--timeout` seconds, more than 0.
+pub fn timeout(c: &Cmd) -> Result<Option<Duration>, Fail> {
+    match c.uint("timeout")? {
+        None => Ok(None),
+        Some(t) if t == 0 || t > i32::MAX as u32 / 1000 => Err(Fail::Msg(format!(
+            "Numeric value '{}' for <timeout> option is malformed or out of range",
+            t
+        ))),
+        Some(t) => Ok(Some(Duration::from_secs(t as u64))),
+    }
+}
+
+/// The domain of an event command's `--domain`, if given.
+pub fn domain_opt(ctl: &mut Ctl, c: &Cmd) -> Result<Option<DomainRef>, Fail> {
+    if c.has("domain") {
+        Ok(Some(ctl.domain(c)?))
+    } else {
+        Ok(None)
+    }
+}
+
 pub fn timestamp() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -321,21 +342,8 @@ fn event(ctl: &mut Ctl, c: &Cmd) -> R {
             name.unwrap_or_default()
         )));
     }
-    let timeout = match c.uint("timeout")? {
-        None => None,
-        Some(t) if t == 0 || t > i32::MAX as u32 / 1000 => {
-            return Err(Fail::Msg(format!(
-                "Numeric value '{}' for <timeout> option is malformed or out of range",
-                t
-            )))
-        }
-        Some(t) => Some(Duration::from_secs(t as u64)),
-    };
-    let dom = if c.has("domain") {
-        Some(ctl.domain(c)?)
-    } else {
-        None
-    };
+    let timeout = timeout(c)?;
+    let dom = domain_opt(ctl, c)?;
     let conn = ctl.conn()?;
     let (tx, rx) = mpsc::channel::<String>();
     let mut registered = Vec::new();

@@ -5,7 +5,7 @@
 //! lacks (block jobs, migration tuning, guest agent).
 
 use oxvirt_core::types::flags::domain_xml;
-use oxvirt_core::types::{DomainRef, TypedParam};
+use oxvirt_core::types::{DomainRef, TypedParam, TypedValue};
 use oxvirt_core::Error;
 use oxvirt_xml::dom::{self, Element};
 
@@ -44,6 +44,10 @@ pub fn handler(name: &str) -> Option<Handler> {
         "save-image-define" => save_image_define,
         "managedsave-dumpxml" => managedsave_dumpxml,
         "managedsave-define" => managedsave_define,
+        "save-image-edit" => save_image_edit,
+        "managedsave-edit" => managedsave_edit,
+        "domsetlaunchsecstate" => domsetlaunchsecstate,
+        "dom-fd-associate" => dom_fd_associate,
         "dump" => dump,
         "set-user-password" => set_user_password,
         "get-user-sshkeys" => get_user_sshkeys,
@@ -888,16 +892,16 @@ fn save_image_dumpxml(ctl: &mut Ctl, c: &Cmd) -> R {
     super::domain::dump_xml(ctl, c, &xml)
 }
 
+/// VIR_DOMAIN_SAVE_RUNNING / VIR_DOMAIN_SAVE_PAUSED from --running and
+/// --paused.
+fn save_state(c: &Cmd) -> u32 {
+    (if c.has("running") { 2 } else { 0 }) | (if c.has("paused") { 4 } else { 0 })
+}
+
 fn save_image_define(ctl: &mut Ctl, c: &Cmd) -> R {
     let file = c.req("file")?.to_string();
     let xmlfile = c.req("xml")?.to_string();
-    let mut flags = 0;
-    if c.has("running") {
-        flags |= 2;
-    }
-    if c.has("paused") {
-        flags |= 4;
-    }
+    let flags = save_state(c);
     exclusive(c, "running", "paused")?;
     let xml = read_file(&xmlfile)?;
     ctl.conn()?
@@ -919,13 +923,7 @@ fn managedsave_dumpxml(ctl: &mut Ctl, c: &Cmd) -> R {
 
 fn managedsave_define(ctl: &mut Ctl, c: &Cmd) -> R {
     exclusive(c, "running", "paused")?;
-    let mut flags = 0;
-    if c.has("running") {
-        flags |= 2;
-    }
-    if c.has("paused") {
-        flags |= 4;
-    }
+    let flags = save_state(c);
     let xmlfile = c.req("xml")?.to_string();
     let xml = read_file(&xmlfile)?;
     let dom = ctl.domain(c)?;
@@ -1100,11 +1098,9 @@ fn domlaunchsecinfo(ctl: &mut Ctl, c: &Cmd) -> R {
         // libvirt adds VIR_TYPED_PARAM_STRING_OKAY for the driver.
         .domain_get_launch_security_info(&dom, 4)
         .ctx(|| "Unable to get launch security parameters".into())?;
-    let mut s = String::new();
-    for p in &params {
-        s += &format!("{:<15}: {}\n", p.field, super::tune::param_str(&p.value));
-    }
-    ctl.print(&s);
+    ctl.print(&super::tune::param_lines(&params, |p| {
+        super::tune::param_str(&p.value)
+    }));
     Ok(())
 }
 
@@ -1410,4 +1406,101 @@ fn write_xml(el: &Element) -> String {
         }
     }
     s + &format!("</{}>", el.name)
+}
+
+fn save_image_edit(ctl: &mut Ctl, c: &Cmd) -> R {
+    let flags = save_state(c);
+    exclusive(c, "running", "paused")?;
+    let file = c.req("file")?.to_string();
+    let conn = ctl.conn()?;
+    let edited = super::edit::edit_define(
+        ctl,
+        || conn.domain_save_image_get_xml_desc(&file, domain_xml::SECURE),
+        |xml| conn.domain_save_image_define_xml(&file, xml, flags),
+    )?;
+    ctl.extra(&if edited {
+        format!("State file {} edited.\n", file)
+    } else {
+        format!("Saved image {} XML configuration not changed.\n", file)
+    });
+    Ok(())
+}
+
+fn managedsave_edit(ctl: &mut Ctl, c: &Cmd) -> R {
+    let flags = save_state(c);
+    exclusive(c, "running", "paused")?;
+    let dom = ctl.domain(c)?;
+    let conn = ctl.conn()?;
+    let edited = super::edit::edit_define(
+        ctl,
+        || conn.domain_managed_save_get_xml_desc(&dom, domain_xml::SECURE),
+        |xml| conn.domain_managed_save_define_xml(&dom, xml, flags),
+    )?;
+    ctl.extra(&if edited {
+        format!(
+            "Managed save image of Domain '{}' XML configuration edited.\n",
+            dom.name
+        )
+    } else {
+        format!(
+            "Managed save image of domain '{}' XML configuration not changed.\n",
+            dom.name
+        )
+    });
+    Ok(())
+}
+
+fn domsetlaunchsecstate(ctl: &mut Ctl, c: &Cmd) -> R {
+    let dom = ctl.domain(c)?;
+    let hdr = c.string("secrethdr")?.map(str::to_string);
+    let secret = c.string("secret")?.map(str::to_string);
+    let (Some(hdr), Some(secret)) = (hdr, secret) else {
+        return Err(Fail::Msg(
+            "Both secret and the secret header are required".into(),
+        ));
+    };
+    let read = |f: &str| super::read_file_max(f, 64 * 1024).map(TypedValue::String);
+    let mut params = vec![
+        TypedParam::new("sev-secret-header", read(&hdr)?),
+        TypedParam::new("sev-secret", read(&secret)?),
+    ];
+    if let Some(a) = c.ull("set-address")? {
+        params.push(TypedParam::new(
+            "sev-secret-set-address",
+            TypedValue::ULLong(a),
+        ));
+    }
+    ctl.conn()?
+        .domain_set_launch_security_state(&dom, &params, 0)
+        .ctx(|| "Unable to set launch security state".into())?;
+    Ok(())
+}
+
+/// virshFetchPassFdsList: "N,M,...".
+fn pass_fds(c: &Cmd) -> Result<Vec<i32>, Fail> {
+    let Some(list) = c.string_quiet("pass-fds") else {
+        return Ok(Vec::new());
+    };
+    list.split(',')
+        .map(|f| {
+            crate::cmd::strtol(f)
+                .and_then(|v| i32::try_from(v).ok())
+                .ok_or_else(|| Fail::Msg(format!("Unable to parse FD number '{}'", f)))
+        })
+        .collect()
+}
+
+fn dom_fd_associate(ctl: &mut Ctl, c: &Cmd) -> R {
+    let mut flags = 0;
+    if c.has("seclabel-writable") {
+        flags |= 1;
+    }
+    if c.has("seclabel-restore") {
+        flags |= 2;
+    }
+    let dom = ctl.domain(c)?;
+    let name = c.req("name")?.to_string();
+    let fds = pass_fds(c)?;
+    ctl.conn()?.domain_fd_associate(&dom, &name, &fds, flags)?;
+    Ok(())
 }

@@ -17,6 +17,7 @@ mod secret;
 mod shell;
 mod snapshot;
 mod stats;
+mod tunables;
 pub mod tune;
 mod volume;
 pub mod xpath;
@@ -39,6 +40,7 @@ pub fn dispatch(ctl: &mut Ctl, cmd: &Cmd) -> R {
         .or_else(|| host::handler(name))
         .or_else(|| event::handler(name))
         .or_else(|| tune::handler(name))
+        .or_else(|| tunables::handler(name))
         .or_else(|| stats::handler(name))
         .or_else(|| hostobj::handler(name))
         .or_else(|| devices::handler(name))
@@ -82,42 +84,47 @@ pub fn requires(cmd: &Cmd, a: &str, b: &str) -> R {
     Ok(())
 }
 
-/// Reads a file named on the command line (virFileReadAll with virsh's limit).
+/// Reads a file named on the command line (virFileReadAll with virsh's
+/// limit for XML), as the C string virsh hands on: up to its first NUL.
 pub fn read_file(path: &str) -> Result<String, Fail> {
-    const MAX: u64 = 10 * 1024 * 1024;
-    let err = |e: &std::io::Error| {
+    read_file_max(path, 10 * 1024 * 1024)
+}
+
+/// [`read_file`] with another limit.
+pub fn read_file_max(path: &str, max: u64) -> Result<String, Fail> {
+    let bytes = read_bytes(path, max)?;
+    let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+    Ok(String::from_utf8_lossy(&bytes[..end]).into_owned())
+}
+
+/// virFileReadAll's bytes, all of them.
+pub fn read_bytes(path: &str, max: u64) -> Result<Vec<u8>, Fail> {
+    let err = |what: &str, e: &std::io::Error| {
         Fail::lib(Error::new(
             code::SYSTEM_ERROR,
             from::NONE,
             format!(
-                "Failed to open file '{}': {}",
+                "Failed to {} file '{}': {}",
+                what,
                 path,
                 oxvirt_core::error::strerror(e)
             ),
         ))
     };
-    let f = std::fs::File::open(path).map_err(|e| err(&e))?;
+    let f = std::fs::File::open(path).map_err(|e| err("open", &e))?;
     let mut s = Vec::new();
     use std::io::Read;
-    f.take(MAX + 1).read_to_end(&mut s).map_err(|e| {
-        Fail::lib(Error::new(
-            code::SYSTEM_ERROR,
-            from::NONE,
-            format!(
-                "Failed to read file '{}': {}",
-                path,
-                oxvirt_core::error::strerror(&e)
-            ),
-        ))
-    })?;
-    if s.len() as u64 > MAX {
+    f.take(max + 1)
+        .read_to_end(&mut s)
+        .map_err(|e| err("read", &e))?;
+    if s.len() as u64 > max {
         return Err(Fail::lib(Error::new(
             code::INTERNAL_ERROR,
             from::NONE,
             format!("File '{}' is too large", path),
         )));
     }
-    Ok(String::from_utf8_lossy(&s).into_owned())
+    Ok(s)
 }
 
 /// virsh's state names (virshDomainStateToString).

@@ -1,10 +1,13 @@
-//! net-event, pool-event, nodedev-event and secret-event.
+//! net-event, pool-event, nodedev-event, secret-event and
+//! qemu-monitor-event.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use oxvirt_core::event::{NetworkEvent, NetworkEventKind, PoolEvent, PoolEventKind};
+use oxvirt_core::event::{
+    NetworkEvent, NetworkEventKind, PoolEvent, PoolEventKind, QemuMonitorEvent,
+};
 
 use crate::cmd::Cmd;
 use crate::ctl::{Ctl, Fail, R};
@@ -17,6 +20,7 @@ pub fn handler(name: &str) -> Option<Handler> {
         "pool-event" => pool_event,
         "nodedev-event" => nodedev_event,
         "secret-event" => secret_event,
+        "qemu-monitor-event" => qemu_monitor_event,
         _ => return None,
     })
 }
@@ -86,16 +90,7 @@ fn prologue(ctl: &Ctl, c: &Cmd, names: &[&str]) -> Result<Option<(i32, Option<Du
     let Some(id) = names.iter().position(|n| *n == name) else {
         return Err(Fail::Msg(format!("unknown event type {}", name)));
     };
-    let timeout = match c.int("timeout")? {
-        None => None,
-        Some(t) if t <= 0 || t > i32::MAX / 1000 => {
-            return Err(Fail::Msg(format!(
-                "Numeric value '{}' for <timeout> option is malformed or out of range",
-                t
-            )))
-        }
-        Some(t) => Some(Duration::from_secs(t as u64)),
-    };
+    let timeout = super::event::timeout(c)?;
     Ok(Some((id as i32, timeout)))
 }
 
@@ -276,4 +271,46 @@ fn secret_event(ctl: &mut Ctl, c: &Cmd) -> R {
         .secret_event_register(secret.as_ref(), id, cb)
         .map_err(Fail::lib)?;
     wait(ctl, c, rx, timeout, || conn.secret_event_deregister(cid))
+}
+
+/// virshEventQemuPrint's line. The details are printed as the driver
+/// delivers them: `--pretty`'s re-indentation of the JSON is not done (no
+/// driver delivers QEMU monitor events yet).
+fn qemu_event_line(ev: &QemuMonitorEvent, stamp: bool) -> String {
+    let details = ev.details.as_deref().unwrap_or("<null>");
+    if stamp {
+        // wait() puts the time in front.
+        format!(
+            "event {} for domain '{}': {}\n",
+            ev.event, ev.dom.name, details
+        )
+    } else {
+        format!(
+            "event {} at {}.{:06} for domain '{}': {}\n",
+            ev.event, ev.seconds, ev.micros, ev.dom.name, details
+        )
+    }
+}
+
+fn qemu_monitor_event(ctl: &mut Ctl, c: &Cmd) -> R {
+    let mut flags = 0;
+    if c.has("regex") {
+        flags |= 1;
+    }
+    if c.has("no-case") {
+        flags |= 2;
+    }
+    let timeout = super::event::timeout(c)?;
+    let event = c.string("event")?.map(str::to_string);
+    let dom = super::event::domain_opt(ctl, c)?;
+    let conn = ctl.conn()?;
+    let (tx, rx) = mpsc::channel::<String>();
+    let stamp = c.has("timestamp");
+    let cb = Arc::new(move |ev: &QemuMonitorEvent| {
+        let _ = tx.send(qemu_event_line(ev, stamp));
+    });
+    let id = conn.domain_qemu_monitor_event_register(dom.as_ref(), event.as_deref(), cb, flags)?;
+    wait(ctl, c, rx, timeout, || {
+        conn.domain_qemu_monitor_event_deregister(id)
+    })
 }

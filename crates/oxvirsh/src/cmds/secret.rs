@@ -119,7 +119,8 @@ fn secret_set_value(ctl: &mut Ctl, c: &Cmd) -> R {
         ctl.error("Passing secret value as command-line argument is insecure!");
         b.into_bytes()
     } else if let Some(f) = file {
-        read_file(&f)?.into_bytes()
+        // The value is binary: all the bytes (virsh reads 1 KiB at most).
+        super::read_bytes(&f, 1024)?
     } else if c.has("interactive") {
         ctl.print("Enter new value for secret:");
         let mut line = String::new();

@@ -44,6 +44,49 @@ pub fn param_str(v: &TypedValue) -> String {
     }
 }
 
+/// virsh's two calls to a typed-parameter getter: the count (`nparams`
+/// 0), then the values, each failure under virsh's message for its step.
+pub fn fetch_params(
+    count_err: &str,
+    get_err: &str,
+    get: impl Fn(i32) -> oxvirt_core::Result<Vec<TypedParam>>,
+) -> Result<Vec<TypedParam>, Fail> {
+    let n = get(0).ctx(|| count_err.to_string())?.len();
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    get(n as i32).ctx(|| get_err.to_string())
+}
+
+/// The shape of virsh's tuning commands: with nothing to set, the
+/// parameters `get` reads (count, then values), each shown by `show`;
+/// otherwise `set` applies them. `msgs`: virsh's messages for a failed
+/// count, get and set.
+pub fn show_or_set(
+    ctl: &Ctl,
+    params: &[TypedParam],
+    msgs: [&str; 3],
+    get: impl Fn(i32) -> oxvirt_core::Result<Vec<TypedParam>>,
+    show: impl Fn(&TypedParam) -> String,
+    set: impl FnOnce(&[TypedParam]) -> oxvirt_core::Result<()>,
+) -> R {
+    if params.is_empty() {
+        let got = fetch_params(msgs[0], msgs[1], get)?;
+        ctl.print(&param_lines(&got, show));
+        return Ok(());
+    }
+    set(params).ctx(|| msgs[2].to_string())
+}
+
+/// virsh's `%-15s: %s` listing of typed parameters, each value shown by
+/// `show`.
+pub fn param_lines(params: &[TypedParam], show: impl Fn(&TypedParam) -> String) -> String {
+    params
+        .iter()
+        .map(|p| format!("{:<15}: {}\n", p.field, show(p)))
+        .collect()
+}
+
 /// virTypedParameterAssignFromStr: `value` read as `like`'s type.
 pub fn param_from_str(field: &str, like: &TypedValue, value: &str) -> Result<TypedParam, Error> {
     let bad = |what: &str| {
@@ -539,20 +582,18 @@ fn blkiotune(ctl: &mut Ctl, c: &Cmd) -> R {
         }
     }
     let conn = ctl.conn()?;
-    if params.is_empty() {
-        let got = conn
-            .domain_get_blkio_parameters(&dom, 6, flags)
-            .ctx(|| "Unable to get blkio parameters".into())?;
-        let mut s = String::new();
-        for p in got {
-            s += &format!("{:<15}: {}\n", p.field, param_str(&p.value));
-        }
-        ctl.print(&s);
-        return Ok(());
-    }
-    conn.domain_set_blkio_parameters(&dom, &params, flags)
-        .ctx(|| "Unable to change blkio parameters".into())?;
-    Ok(())
+    show_or_set(
+        ctl,
+        &params,
+        [
+            "Unable to get number of blkio parameters",
+            "Unable to get blkio parameters",
+            "Unable to change blkio parameters",
+        ],
+        |n| conn.domain_get_blkio_parameters(&dom, n, flags),
+        |p| param_str(&p.value),
+        |ps| conn.domain_set_blkio_parameters(&dom, ps, flags),
+    )
 }
 
 fn sched_update(c: &Cmd, current: &[TypedParam]) -> Result<Vec<TypedParam>, Fail> {
@@ -613,10 +654,6 @@ fn schedinfo(ctl: &mut Ctl, c: &Cmd) -> R {
             "cannot query both live and config at once".into(),
         ));
     }
-    let mut s = String::new();
-    for p in params {
-        s += &format!("{:<15}: {}\n", p.field, param_str(&p.value));
-    }
-    ctl.print(&s);
+    ctl.print(&param_lines(&params, |p| param_str(&p.value)));
     Ok(())
 }

@@ -773,6 +773,14 @@ fn dump_open(
     out.push_str(&format!("</{}>\n", e.name));
 }
 
+/// virXMLNodeToString on a node of a document parsed with its blanks:
+/// libxml2 keeps the text nodes, so it formats nothing.
+pub fn node_string(e: &Element) -> String {
+    let mut s = String::new();
+    dump_raw(e, &mut s);
+    s
+}
+
 /// An element without formatting (inside mixed content).
 fn dump_raw(e: &Element, out: &mut String) {
     out.push('<');

@@ -22,7 +22,10 @@ use crate::writer::{Attrs, Writer};
 pub use devices::*;
 pub use os::*;
 pub use sections::*;
-pub use tune::BlkioDevice;
+pub use tune::{
+    BlkioDevice, MemTune, NumatuneMemory, NumatuneMode, MEMORY_UNLIMITED, NUMATUNE_MODES,
+    PERF_EVENTS,
+};
 
 /// How a document is being parsed (libvirt's `VIR_DOMAIN_DEF_PARSE_*`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -178,6 +181,20 @@ crate::xml_enum! {
         CoredumpRestart = "coredump-restart",
     }
 }
+
+/// The lifecycle events (`on_poweroff`, `on_reboot`, `on_crash`) by
+/// libvirt's number (virDomainLifecycle).
+pub const LIFECYCLE_EVENTS: [&str; 3] = ["poweroff", "reboot", "crash"];
+
+/// The lifecycle actions by libvirt's number (virDomainLifecycleAction).
+pub const LIFECYCLE_ACTIONS: [LifecycleAction; 6] = [
+    LifecycleAction::Destroy,
+    LifecycleAction::Restart,
+    LifecycleAction::RenameRestart,
+    LifecycleAction::Preserve,
+    LifecycleAction::CoredumpDestroy,
+    LifecycleAction::CoredumpRestart,
+];
 
 crate::xml_enum! {
     /// `on_lockfailure`
@@ -643,5 +660,55 @@ mod tests {
             e.to_string(),
             "XML error: Memory size must be specified via <memory> or in the <numa> configuration"
         );
+    }
+
+    #[test]
+    fn run_time_tunables_format_as_libvirt_does() {
+        let xml = "<domain type='test'><name>g</name><memory>1024</memory><vcpu>1</vcpu>\
+                   <memtune><hard_limit unit='M'>1</hard_limit></memtune>\
+                   <os><type>hvm</type></os><devices>\
+                   <disk type='file'><target dev='vda'/><iotune><read_iops_sec>0</read_iops_sec>\
+                   <group_name>g&amp;1</group_name><total_iops_sec>5</total_iops_sec></iotune></disk>\
+                   <interface type='network'><source network='default'/><model type='virtio'/>\
+                   <bandwidth><inbound burst='3' average='1'/></bandwidth></interface>\
+                   </devices></domain>";
+        let opts = ParseOptions {
+            default_arch: Some("i686".into()),
+        };
+        let mut d = Domain::parse(xml, ParseFlags::default(), &opts).unwrap();
+        assert_eq!(d.memtune().hard_limit, 1024);
+        assert_eq!(d.memtune().soft_limit, MEMORY_UNLIMITED);
+        let mut t = d.memtune();
+        t.swap_hard_limit = 2048;
+        d.set_memtune(&t);
+        d.set_numatune_memory(&NumatuneMemory {
+            mode: NumatuneMode::Interleave,
+            nodeset: Some(vec![0, 1]),
+        });
+        d.set_perf_event("mbml", true);
+        d.set_perf_event("cmt", false);
+        d.on_crash = LifecycleAction::Preserve;
+        let io = d.devices.disks[0].iotune();
+        assert_eq!(io.get("total_iops_sec"), Some(5));
+        let mut bw = d.devices.interfaces[0].bandwidth().unwrap();
+        bw.outbound = Some(devices::Rate {
+            average: 7,
+            ..Default::default()
+        });
+        d.devices.interfaces[0].set_bandwidth(Some(&bw));
+        let out = d.format(FormatFlags::default());
+        for want in [
+            "  <memtune>\n    <hard_limit unit='KiB'>1024</hard_limit>\n    <swap_hard_limit unit='KiB'>2048</swap_hard_limit>\n  </memtune>\n",
+            "  <numatune>\n    <memory mode='interleave' nodeset='0-1'/>\n  </numatune>\n",
+            "  <on_crash>preserve</on_crash>\n  <perf>\n    <event name='cmt' enabled='no'/>\n    <event name='mbml' enabled='yes'/>\n  </perf>\n",
+            "      <iotune>\n        <total_iops_sec>5</total_iops_sec>\n        <group_name>g&amp;1</group_name>\n      </iotune>\n",
+            "      <source network='default'/>\n      <bandwidth>\n        <inbound average='1' burst='3'/>\n        <outbound average='7'/>\n      </bandwidth>\n",
+        ] {
+            assert!(out.contains(want), "{} not in {}", want, out);
+        }
+        d.devices.interfaces[0].set_bandwidth(Some(&devices::Bandwidth::default()));
+        assert!(d
+            .format(FormatFlags::default())
+            .contains("      <bandwidth>\n      </bandwidth>\n"));
     }
 }

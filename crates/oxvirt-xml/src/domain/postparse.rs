@@ -164,6 +164,11 @@ pub const CPUMASK_LEN: u32 = 4096;
 
 /// Parses a libvirt CPU list into sorted CPU numbers.
 pub fn parse_cpuset(s: &str) -> Result<Vec<u32>> {
+    parse_bitmap(s, CPUMASK_LEN)
+}
+
+/// virBitmapParse into a bitmap of `len` bits: the numbers set, sorted.
+pub fn parse_bitmap(s: &str, len: u32) -> Result<Vec<u32>> {
     let bad = || Error::invalid_arg(format!("Failed to parse bitmap '{}'", s));
     let mut set = std::collections::BTreeSet::new();
     let mut neg = std::collections::BTreeSet::new();
@@ -187,7 +192,7 @@ pub fn parse_cpuset(s: &str) -> Result<Vec<u32>> {
                 (v, v)
             }
         };
-        if lo > hi || hi >= CPUMASK_LEN {
+        if lo > hi || hi >= len {
             return Err(bad());
         }
         for c in lo..=hi {

@@ -362,3 +362,218 @@ impl Domain {
         }
     }
 }
+
+/// `VIR_DOMAIN_MEMORY_PARAM_UNLIMITED`: a memory limit that is not set.
+pub const MEMORY_UNLIMITED: u64 = 9_007_199_254_740_991;
+
+/// `<memtune>` in KiB (libvirt's virDomainMemtune limits); a limit equal
+/// to [`MEMORY_UNLIMITED`] is not set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemTune {
+    pub hard_limit: u64,
+    pub soft_limit: u64,
+    pub min_guarantee: u64,
+    pub swap_hard_limit: u64,
+}
+
+impl Default for MemTune {
+    fn default() -> Self {
+        MemTune {
+            hard_limit: MEMORY_UNLIMITED,
+            soft_limit: MEMORY_UNLIMITED,
+            min_guarantee: 0,
+            swap_hard_limit: MEMORY_UNLIMITED,
+        }
+    }
+}
+
+crate::xml_enum! {
+    /// `<numatune><memory mode=...>`, in libvirt's numbering.
+    pub enum NumatuneMode {
+        Strict = "strict", Preferred = "preferred", Interleave = "interleave",
+        Restrictive = "restrictive",
+    }
+}
+
+/// The NUMA modes by libvirt's number (virDomainNumatuneMemMode).
+pub const NUMATUNE_MODES: [NumatuneMode; 4] = [
+    NumatuneMode::Strict,
+    NumatuneMode::Preferred,
+    NumatuneMode::Interleave,
+    NumatuneMode::Restrictive,
+];
+
+/// `<numatune><memory>`: the mode, and the nodeset when the placement is
+/// static (`None`: placement auto).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumatuneMemory {
+    pub mode: NumatuneMode,
+    pub nodeset: Option<Vec<u32>>,
+}
+
+/// libvirt's perf events (virPerfEvent), in its order.
+pub const PERF_EVENTS: [&str; 22] = [
+    "cmt",
+    "mbmt",
+    "mbml",
+    "cpu_cycles",
+    "instructions",
+    "cache_references",
+    "cache_misses",
+    "branch_instructions",
+    "branch_misses",
+    "bus_cycles",
+    "stalled_cycles_frontend",
+    "stalled_cycles_backend",
+    "ref_cpu_cycles",
+    "cpu_clock",
+    "task_clock",
+    "page_faults",
+    "context_switches",
+    "cpu_migrations",
+    "page_faults_min",
+    "page_faults_maj",
+    "alignment_faults",
+    "emulation_faults",
+];
+
+fn text_el(name: &str, attrs: &[(&str, &str)], text: String) -> Element {
+    let mut e = Element::new(name);
+    for (k, v) in attrs {
+        e.set_attr(k, *v);
+    }
+    e.children.push(Node::Text(text));
+    e
+}
+
+impl Domain {
+    /// Replaces the kept section `name` by `el`, or drops it when `el` has
+    /// nothing to say.
+    fn put_section(&mut self, el: Element) {
+        let keep = el.has_element_children() || !el.attrs.is_empty();
+        match self.sections.raw.iter().position(|e| e.name == el.name) {
+            Some(i) if keep => self.sections.raw[i] = el,
+            Some(i) => {
+                self.sections.raw.remove(i);
+            }
+            None if keep => self.sections.raw.push(el),
+            None => {}
+        }
+    }
+
+    /// `<memtune>` (virDomainParseMemoryLimit: KiB by default, capped at
+    /// unlimited).
+    pub fn memtune(&self) -> MemTune {
+        let mut t = MemTune::default();
+        let Some(m) = self.section("memtune") else {
+            return t;
+        };
+        let read = |name: &str| -> Option<u64> {
+            let e = m.child(name)?;
+            let v: u64 = e.text().trim().parse().ok()?;
+            let bytes = crate::props::scale(v, e.attr("unit"), 1024, u64::MAX).ok()?;
+            Some(bytes.div_ceil(1024))
+        };
+        for (name, slot) in [
+            ("hard_limit", &mut t.hard_limit),
+            ("soft_limit", &mut t.soft_limit),
+            ("swap_hard_limit", &mut t.swap_hard_limit),
+        ] {
+            if let Some(v) = read(name) {
+                *slot = v.min(MEMORY_UNLIMITED);
+            }
+        }
+        if let Some(v) = read("min_guarantee") {
+            t.min_guarantee = v;
+        }
+        t
+    }
+
+    /// Rewrites `<memtune>` as libvirt formats it (virDomainMemtuneFormat).
+    pub fn set_memtune(&mut self, t: &MemTune) {
+        let mut m = Element::new("memtune");
+        for (name, v, set) in [
+            ("hard_limit", t.hard_limit, t.hard_limit < MEMORY_UNLIMITED),
+            ("soft_limit", t.soft_limit, t.soft_limit < MEMORY_UNLIMITED),
+            ("min_guarantee", t.min_guarantee, t.min_guarantee != 0),
+            (
+                "swap_hard_limit",
+                t.swap_hard_limit,
+                t.swap_hard_limit < MEMORY_UNLIMITED,
+            ),
+        ] {
+            if set {
+                m.children.push(Node::Element(text_el(
+                    name,
+                    &[("unit", "KiB")],
+                    v.to_string(),
+                )));
+            }
+        }
+        self.put_section(m);
+    }
+
+    /// `<numatune><memory>`, if given. Without a `placement`, a nodeset
+    /// means static placement.
+    pub fn numatune_memory(&self) -> Option<NumatuneMemory> {
+        use crate::props::XmlEnum;
+        let m = self.section("numatune")?.child("memory")?;
+        let mode = m
+            .attr("mode")
+            .and_then(NumatuneMode::from_xml)
+            .unwrap_or(NumatuneMode::Strict);
+        let nodeset = match (m.attr("placement"), m.attr("nodeset")) {
+            (Some("auto"), _) | (None, None) => None,
+            (_, set) => Some(set.and_then(|s| parse_cpuset(s).ok()).unwrap_or_default()),
+        };
+        Some(NumatuneMemory { mode, nodeset })
+    }
+
+    /// Sets `<numatune><memory>` (virDomainNumatuneFormatXML), keeping the
+    /// `<memnode>` entries.
+    pub fn set_numatune_memory(&mut self, mem: &NumatuneMemory) {
+        let mut nt = self
+            .section("numatune")
+            .cloned()
+            .unwrap_or_else(|| Element::new("numatune"));
+        nt.children
+            .retain(|n| !matches!(n, Node::Element(e) if e.name == "memory"));
+        let mut m = Element::new("memory");
+        m.set_attr("mode", mem.mode.to_string());
+        match &mem.nodeset {
+            Some(set) => m.set_attr("nodeset", format_cpuset(set)),
+            None => m.set_attr("placement", "auto"),
+        }
+        nt.children.insert(0, Node::Element(m));
+        self.put_section(nt);
+    }
+
+    /// The perf events `<perf>` sets, as (name, enabled).
+    pub fn perf_events(&self) -> Vec<(String, bool)> {
+        let Some(p) = self.section("perf") else {
+            return Vec::new();
+        };
+        p.children_named("event")
+            .filter_map(|e| Some((e.attr("name")?.to_string(), e.attr("enabled")? == "yes")))
+            .collect()
+    }
+
+    /// Sets one perf event (virDomainPerfDefFormat writes them in
+    /// libvirt's order).
+    pub fn set_perf_event(&mut self, name: &str, enabled: bool) {
+        let mut events = self.perf_events();
+        match events.iter_mut().find(|(n, _)| n == name) {
+            Some(e) => e.1 = enabled,
+            None => events.push((name.to_string(), enabled)),
+        }
+        events.sort_by_key(|(n, _)| rank(&PERF_EVENTS, n));
+        let mut p = Element::new("perf");
+        for (n, on) in events {
+            let mut e = Element::new("event");
+            e.set_attr("name", n);
+            e.set_attr("enabled", if on { "yes" } else { "no" });
+            p.children.push(Node::Element(e));
+        }
+        self.put_section(p);
+    }
+}

@@ -1,6 +1,6 @@
 //! `<disk>`.
 
-use crate::dom::Element;
+use crate::dom::{Element, Node};
 use crate::error::Result;
 use crate::props;
 use crate::writer::{Attrs, Writer};
@@ -60,12 +60,9 @@ impl Disk {
                 .find_map(|a| s.attr(a).map(str::to_string))
         });
         let mut disk_type = props::opt(el, "type");
-        // An empty network cdrom has nothing to point at: libvirt keeps it
-        // as an empty file-backed drive.
-        if disk_type.as_deref() == Some("network")
-            && el.attr("device") == Some("cdrom")
-            && source_el.is_none()
-        {
+        // A disk without a source has nothing to point at: libvirt keeps
+        // it as an empty file-backed drive, whatever its type said.
+        if source_el.is_none() {
             disk_type = Some("file".into());
         }
         Ok(Disk {
@@ -116,6 +113,7 @@ impl Disk {
                         .target_el
                         .iter()
                         .for_each(|e| w.element(&canonical_target(e))),
+                    "iotune" => self.iotune().element().iter().for_each(|e| w.element(e)),
                     _ => return false,
                 }
                 true
@@ -178,6 +176,99 @@ impl DriveAddress {
     }
 }
 
+/// libvirt's `<iotune>` limits, in the order it writes them and reports
+/// them (virDomainGetBlockIoTune); `group_name` comes between the
+/// 13th and the 14th.
+pub const IOTUNE_LIMITS: [&str; 19] = [
+    "total_bytes_sec",
+    "read_bytes_sec",
+    "write_bytes_sec",
+    "total_iops_sec",
+    "read_iops_sec",
+    "write_iops_sec",
+    "total_bytes_sec_max",
+    "read_bytes_sec_max",
+    "write_bytes_sec_max",
+    "total_iops_sec_max",
+    "read_iops_sec_max",
+    "write_iops_sec_max",
+    "size_iops_sec",
+    "total_bytes_sec_max_length",
+    "read_bytes_sec_max_length",
+    "write_bytes_sec_max_length",
+    "total_iops_sec_max_length",
+    "read_iops_sec_max_length",
+    "write_iops_sec_max_length",
+];
+
+/// Where `group_name` sits among [`IOTUNE_LIMITS`].
+pub const IOTUNE_GROUP_AT: usize = 13;
+
+/// A disk's `<iotune>` (virDomainBlockIoTuneInfo): limits by the index
+/// of their name in [`IOTUNE_LIMITS`], 0 meaning unset.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IoTune {
+    pub limits: [u64; 19],
+    pub group_name: Option<String>,
+}
+
+impl IoTune {
+    /// The limit named `name`.
+    pub fn get(&self, name: &str) -> Option<u64> {
+        IOTUNE_LIMITS
+            .iter()
+            .position(|n| *n == name)
+            .map(|i| self.limits[i])
+    }
+
+    /// Sets the limit named `name`; false when there is no such limit.
+    pub fn set(&mut self, name: &str, v: u64) -> bool {
+        match IOTUNE_LIMITS.iter().position(|n| *n == name) {
+            Some(i) => {
+                self.limits[i] = v;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn parse(el: Option<&Element>) -> IoTune {
+        let mut t = IoTune::default();
+        let Some(el) = el else {
+            return t;
+        };
+        for (i, name) in IOTUNE_LIMITS.iter().enumerate() {
+            t.limits[i] = el
+                .child_text(name)
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+        }
+        t.group_name = el.child_text("group_name");
+        t
+    }
+
+    /// virDomainDiskDefFormatIotune: set limits only, nothing when empty.
+    pub fn element(&self) -> Option<Element> {
+        let mut e = Element::new("iotune");
+        let mut add = |name: &str, v: String| {
+            let mut c = Element::new(name);
+            c.children.push(Node::Text(v));
+            e.children.push(Node::Element(c));
+        };
+        for (i, name) in IOTUNE_LIMITS.iter().enumerate() {
+            if i == IOTUNE_GROUP_AT {
+                if let Some(g) = &self.group_name {
+                    add("group_name", g.clone());
+                }
+            }
+            if self.limits[i] != 0 {
+                add(name, self.limits[i].to_string());
+            }
+        }
+        e.has_element_children().then_some(e)
+    }
+}
+
 /// The index of a disk name (`sda` 0, `hdz` 25, `vdaa` 26), as
 /// libvirt's virDiskNameToIndex computes it.
 pub fn disk_name_index(name: &str) -> Option<u32> {
@@ -206,6 +297,17 @@ pub fn disk_name_index(name: &str) -> Option<u32> {
 }
 
 impl Disk {
+    /// `<iotune>`
+    pub fn iotune(&self) -> IoTune {
+        IoTune::parse(self.extra.children.iter().find(|c| c.name == "iotune"))
+    }
+
+    /// Replaces `<iotune>` (virDomainDiskSetBlockIOTune).
+    pub fn set_iotune(&mut self, t: &IoTune) {
+        self.extra.children.retain(|c| c.name != "iotune");
+        self.extra.children.extend(t.element());
+    }
+
     /// The bus, once post-parse has filled it in.
     pub fn bus(&self) -> &str {
         self.target_bus.as_deref().unwrap_or("ide")

@@ -30,9 +30,13 @@ pub struct Net {
 pub const NET_ORDER: &[&str] = &[
     "mac",
     "source",
+    "vlan",
     "virtualport",
+    "bandwidth",
+    "port",
     "ip",
     "route",
+    "portForward",
     "script",
     "downscript",
     "backenddomain",
@@ -41,16 +45,12 @@ pub const NET_ORDER: &[&str] = &[
     "model",
     "driver",
     "backend",
-    "teaming",
     "filterref",
     "tune",
-    "vlan",
-    "portForward",
+    "teaming",
     "link",
     "mtu",
-    "bandwidth",
     "coalesce",
-    "port",
     "boot",
     "alias",
     "rom",
@@ -58,7 +58,101 @@ pub const NET_ORDER: &[&str] = &[
     "address",
 ];
 
+/// One direction of `<bandwidth>` (virNetDevBandwidthRate); 0 is unset.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rate {
+    pub average: u64,
+    pub peak: u64,
+    pub burst: u64,
+    pub floor: u64,
+}
+
+impl Rate {
+    fn parse(el: Option<&Element>) -> Option<Rate> {
+        let el = el?;
+        let n = |k: &str| el.attr(k).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+        Some(Rate {
+            average: n("average"),
+            peak: n("peak"),
+            burst: n("burst"),
+            floor: n("floor"),
+        })
+    }
+
+    /// virNetDevBandwidthRateFormat: nothing without an average or floor.
+    fn write(&self, w: &mut Writer, name: &str) {
+        if self.average == 0 && self.floor == 0 {
+            return;
+        }
+        let nz = |v: u64| (v != 0).then_some(v);
+        w.empty(
+            name,
+            Attrs::new()
+                .opt("average", nz(self.average))
+                .opt("peak", nz(self.peak))
+                .opt("floor", nz(self.floor))
+                .opt("burst", nz(self.burst)),
+        );
+    }
+}
+
+/// `<interface><bandwidth>` (virNetDevBandwidth).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Bandwidth {
+    pub inbound: Option<Rate>,
+    pub outbound: Option<Rate>,
+}
+
+impl Bandwidth {
+    /// virNetDevBandwidthFormat: always an open/close pair.
+    fn write(&self, w: &mut Writer) {
+        w.block("bandwidth", Attrs::new(), |w| {
+            if let Some(r) = &self.inbound {
+                r.write(w, "inbound");
+            }
+            if let Some(r) = &self.outbound {
+                r.write(w, "outbound");
+            }
+        });
+    }
+}
+
 impl Net {
+    /// `<bandwidth>`, if any.
+    pub fn bandwidth(&self) -> Option<Bandwidth> {
+        let b = self.extra.children.iter().find(|c| c.name == "bandwidth")?;
+        Some(Bandwidth {
+            inbound: Rate::parse(b.child("inbound")),
+            outbound: Rate::parse(b.child("outbound")),
+        })
+    }
+
+    /// Replaces `<bandwidth>`.
+    pub fn set_bandwidth(&mut self, b: Option<&Bandwidth>) {
+        self.extra.children.retain(|c| c.name != "bandwidth");
+        let Some(b) = b else {
+            return;
+        };
+        let mut el = Element::new("bandwidth");
+        for (name, r) in [("inbound", &b.inbound), ("outbound", &b.outbound)] {
+            if let Some(r) = r {
+                let mut e = Element::new(name);
+                for (k, v) in [
+                    ("average", r.average),
+                    ("peak", r.peak),
+                    ("burst", r.burst),
+                    ("floor", r.floor),
+                ] {
+                    if v != 0 {
+                        e.set_attr(k, v.to_string());
+                    }
+                }
+                el.children.push(crate::dom::Node::Element(e));
+            }
+        }
+        self.extra.children.push(el);
+    }
+
     pub fn parse(el: &Element, _flags: ParseFlags) -> Result<Net> {
         let target_el = el.child("target").cloned();
         Ok(Net {
@@ -115,6 +209,11 @@ impl Net {
                     "model" => {
                         if let Some(m) = &self.model {
                             w.empty("model", Attrs::new().add("type", m));
+                        }
+                    }
+                    "bandwidth" => {
+                        if let Some(b) = self.bandwidth() {
+                            b.write(w);
                         }
                     }
                     _ => return false,
