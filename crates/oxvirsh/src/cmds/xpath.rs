@@ -141,15 +141,15 @@ impl P<'_> {
     }
 
     fn union(&mut self) -> PR<Expr> {
-        let mut v = vec![self.or()?];
+        let first = self.or()?;
+        if !self.eat("|") {
+            return Ok(first);
+        }
+        let mut v = vec![first, self.or()?];
         while self.eat("|") {
             v.push(self.or()?);
         }
-        Ok(if v.len() == 1 {
-            v.pop().unwrap()
-        } else {
-            Expr::Union(v)
-        })
+        Ok(Expr::Union(v))
     }
     fn or(&mut self) -> PR<Expr> {
         let mut a = self.and()?;
