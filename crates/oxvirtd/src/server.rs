@@ -610,7 +610,11 @@ async fn keepalive_loop(server: Arc<Server>, session: Arc<Session>, last_rx: Arc
         return;
     }
     let interval = Duration::from_secs(interval as u64);
+    // PINGs sent since the client last sent anything (libvirt's
+    // countToDeath, counted up): any packet from the client, a PONG or a
+    // call, proves it alive.
     let mut unanswered = 0u32;
+    let mut last_ping: Option<Instant> = None;
     loop {
         tokio::time::sleep(interval).await;
         if session.is_closed() {
@@ -619,9 +623,11 @@ async fn keepalive_loop(server: Arc<Server>, session: Arc<Session>, last_rx: Arc
         if !session.keepalive.load(Ordering::Relaxed) {
             continue;
         }
-        let idle = lock(&last_rx).elapsed();
-        if idle < interval {
+        let rx = *lock(&last_rx);
+        if last_ping.is_none_or(|p| rx >= p) {
             unanswered = 0;
+        }
+        if rx.elapsed() < interval {
             continue;
         }
         if cfg.keepalive_count > 0 && unanswered >= cfg.keepalive_count {
@@ -630,6 +636,7 @@ async fn keepalive_loop(server: Arc<Server>, session: Arc<Session>, last_rx: Arc
             return;
         }
         unanswered += 1;
+        last_ping = Some(Instant::now());
         session.send(packet::keepalive(packet::KEEPALIVE_PING));
     }
 }

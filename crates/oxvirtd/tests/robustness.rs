@@ -1,8 +1,8 @@
 //! Bad and demanding clients never take oxvirtd down nor disturb other
 //! clients: random bytes, truncated frames, lying lengths, an oversized
 //! frame, a list one element over its maximum, clients vanishing
-//! mid-call, 200 concurrent clients pipelining, and a client that never
-//! reads its replies. (Bad frame length and type, garbage payloads for
+//! mid-call, 200 concurrent clients pipelining, a client that never
+//! reads its replies, and one that stops answering keepalive PINGs. (Bad frame length and type, garbage payloads for
 //! every procedure: real_clients.rs.)
 
 mod common;
@@ -309,5 +309,75 @@ fn a_client_that_never_reads_is_bounded() {
         "daemon memory grew from {before} KiB to {after} KiB ({written} calls queued)"
     );
     drop(lazy);
+    assert_healthy(&mut d);
+}
+
+const KEEPALIVE: u32 = 0x6b65_6570;
+
+/// Opens a client and tells the daemon it speaks keepalive (feature 10),
+/// as libvirt's client does before it starts pinging.
+fn keepalive_client(d: &Daemon) -> UnixStream {
+    let mut s = d.raw_client();
+    s.write_all(&frame(REMOTE, 60, 0, 2, &[0, 0, 0, 10]))
+        .expect("write");
+    let r = read_reply(&mut s, 2);
+    assert_eq!(
+        &r[20..28],
+        &[0, 0, 0, 0, 0, 0, 0, 1],
+        "feature 10 supported"
+    );
+    s
+}
+
+#[test]
+fn keepalive_drops_the_silent_and_keeps_the_answering() {
+    let mut d = Daemon::start_with(
+        "rob-keepalive",
+        "keepalive_interval = 1\nkeepalive_count = 2\n",
+        &[],
+    );
+    let mut silent = keepalive_client(&d);
+    let answering = keepalive_client(&d);
+    // The answering client replies PONG to every PING, from a thread.
+    let mut r = answering.try_clone().expect("clone");
+    let mut w = answering.try_clone().expect("clone");
+    let pongs = std::thread::spawn(move || {
+        let mut pings = 0;
+        while let Ok(f) = read_frame(&mut r) {
+            let prog = u32::from_be_bytes([f[0], f[1], f[2], f[3]]);
+            let proc_ = u32::from_be_bytes([f[8], f[9], f[10], f[11]]);
+            if prog == KEEPALIVE && proc_ == 1 {
+                pings += 1;
+                if w.write_all(&frame(KEEPALIVE, 2, 2, 0, &[])).is_err() {
+                    break;
+                }
+            }
+            if prog == REMOTE {
+                break;
+            }
+        }
+        pings
+    });
+    // The silent one sees PINGs, then the daemon hangs up on it: after
+    // keepalive_count unanswered intervals, a few seconds.
+    let t0 = std::time::Instant::now();
+    let mut pings = 0;
+    let gone = loop {
+        match read_frame(&mut silent) {
+            Ok(f) if f[0..4] == KEEPALIVE.to_be_bytes() => pings += 1,
+            Ok(_) => {}
+            Err(_) => break true,
+        }
+        if t0.elapsed() > Duration::from_secs(20) {
+            break false;
+        }
+    };
+    assert!(gone, "the silent client was dropped");
+    assert!(pings >= 2, "pinged before being dropped ({pings})");
+    // The answering client is still served, and was pinged meanwhile.
+    let mut a = answering;
+    a.write_all(&frame(REMOTE, 3, 0, 9, &[])).expect("write");
+    let pinged = pongs.join().expect("pong thread");
+    assert!(pinged >= 1, "the answering client was pinged");
     assert_healthy(&mut d);
 }
