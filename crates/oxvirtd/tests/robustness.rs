@@ -2,8 +2,9 @@
 //! clients: random bytes, truncated frames, lying lengths, an oversized
 //! frame, a list one element over its maximum, clients vanishing
 //! mid-call, 200 concurrent clients pipelining, a client that never
-//! reads its replies, and one that stops answering keepalive PINGs. (Bad frame length and type, garbage payloads for
-//! every procedure: real_clients.rs.)
+//! reads its replies, and one that stops answering keepalive PINGs.
+//! (Bad frame length and type, garbage payloads for every procedure:
+//! real_clients.rs.)
 
 mod common;
 
