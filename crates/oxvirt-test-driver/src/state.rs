@@ -338,8 +338,7 @@ impl Driver {
 /// extension elements of namespaces it does not format, give a UUID to
 /// a definition without one, name interfaces (testDomainGenerateIfnames).
 pub(crate) fn prepare_def(def: &mut Domain) {
-    def.extra.children.retain(|c| !c.name.contains(':'));
-    def.namespaces.clear();
+    def.drop_extensions();
     if def.needs_uuid() {
         def.uuid = Uuid(*uuid::Uuid::new_v4().as_bytes());
     }

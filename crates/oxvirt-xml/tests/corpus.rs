@@ -47,7 +47,8 @@ fn diff(expected: &str, actual: &str) -> String {
 }
 
 /// The test driver's view of a definition: parsed inactive with i686 as the
-/// default architecture, every interface without a target named testnetN.
+/// default architecture, namespaced extensions dropped, every interface
+/// without a target named testnetN (the test driver's `prepare_def`).
 pub fn testdriver_roundtrip(xml: &str) -> Result<String, String> {
     let opts = ParseOptions {
         default_arch: Some("i686".into()),
@@ -57,6 +58,7 @@ pub fn testdriver_roundtrip(xml: &str) -> Result<String, String> {
         ..Default::default()
     };
     let mut def = Domain::parse(xml, flags, &opts).map_err(|e| e.to_string())?;
+    def.drop_extensions();
     let mut n = 0;
     for i in 0..def.devices.interfaces.len() {
         if def.devices.interfaces[i].target_dev.is_none() {
