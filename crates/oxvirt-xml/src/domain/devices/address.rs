@@ -101,8 +101,39 @@ pub fn normalize_address(el: &mut Element) {
             }
         }
         fresh.children = std::mem::take(&mut a.children);
+        if kind == "pci" {
+            canonical_zpci(&mut fresh);
+        }
         *a = fresh;
     }
+}
+
+/// A PCI address's `<zpci>` as libvirt writes it: both ids, fixed hex
+/// widths, as soon as either is given; nothing when neither is
+/// (virZPCIDeviceAddressIsPresent). Unparseable values stay for
+/// validation to report.
+fn canonical_zpci(address: &mut Element) {
+    use crate::dom::Node;
+    address.children.retain_mut(|n| {
+        let Node::Element(z) = n else { return true };
+        if z.name != "zpci" {
+            return true;
+        }
+        let uid = z.attr("uid").map(props::parse_u64_any_base);
+        let fid = z.attr("fid").map(props::parse_u64_any_base);
+        if matches!(uid, Some(None)) || matches!(fid, Some(None)) {
+            return true;
+        }
+        if uid.is_none() && fid.is_none() {
+            return false;
+        }
+        let mut fresh = Element::new("zpci");
+        fresh.line = z.line;
+        fresh.set_attr("uid", format!("0x{:04x}", uid.flatten().unwrap_or(0)));
+        fresh.set_attr("fid", format!("0x{:08x}", fid.flatten().unwrap_or(0)));
+        *z = fresh;
+        true
+    });
 }
 
 /// libvirt's range checks of a device's PCI address.
