@@ -8,6 +8,7 @@
 
 pub mod cpu;
 pub mod devices;
+pub mod features;
 pub mod os;
 pub mod postparse;
 pub mod sections;

@@ -123,6 +123,8 @@ impl Sections {
                     super::cpu::canonical_cpu(e)
                 } else if e.name == "cputune" {
                     super::tune::canonical_cputune(e, max_vcpus)
+                } else if e.name == "features" {
+                    super::features::canonical_features(e)
                 } else if e.name == "numatune" {
                     numatune_without_auto_nodeset(e)
                 } else {
@@ -143,7 +145,11 @@ impl Sections {
     fn write_group(&self, w: &mut Writer, names: &[&str]) {
         for n in names {
             for e in self.raw.iter().filter(|e| e.name == *n) {
-                w.element(e);
+                if e.name == "features" {
+                    super::features::write_features(w, e);
+                } else {
+                    w.element(e);
+                }
             }
         }
     }
