@@ -101,6 +101,21 @@ pub const OS_ORDER: &[&str] = &[
     "smbios",
 ];
 
+/// `<loader>` as libvirt writes it: a loader with a path is a ROM unless
+/// typed (virDomainDefPostParseOs), attributes in libvirt's order.
+fn canonical_loader(l: &mut Element) {
+    const ORDER: [&str; 4] = ["readonly", "secure", "type", "stateless"];
+    if l.attr("type").is_none() && !l.text().is_empty() {
+        l.set_attr("type", "rom");
+    }
+    l.attrs.sort_by_key(|a| {
+        ORDER
+            .iter()
+            .position(|n| *n == a.name)
+            .unwrap_or(ORDER.len())
+    });
+}
+
 impl Os {
     /// Parses `<os>` and the top-level boot loader elements of `root`.
     pub fn parse(root: &Element, _virt: VirtType, opts: &ParseOptions) -> Result<Os> {
@@ -139,10 +154,13 @@ impl Os {
             }
         }
         let typed = ["type", "kernel", "initrd", "cmdline", "dtb", "root", "boot"];
-        let extra = match os_el {
+        let mut extra = match os_el {
             Some(o) => Extra::collect(o, &["firmware"], &typed),
             None => Extra::default(),
         };
+        for c in extra.children.iter_mut().filter(|c| c.name == "loader") {
+            canonical_loader(c);
+        }
         Ok(Os {
             os_type,
             arch,
