@@ -484,6 +484,7 @@ impl Domain {
             def.uuid = Uuid::default();
         }
         validate::parse_time(&def)?;
+        def.canonicalize_numatune();
         if !flags.skip_post_parse {
             postparse::post_parse(&mut def, flags)?;
             postparse::validate(&def)?;

@@ -548,6 +548,78 @@ impl Domain {
         self.put_section(nt);
     }
 
+    /// Rewrites `<numatune>` as libvirt stores and formats it
+    /// (virDomainNumatuneParseXML, virDomainNumatuneSet,
+    /// virDomainNumatuneFormatXML): the memory mode made explicit, the
+    /// placement `auto` without a nodeset (also when only `<vcpu>` asks
+    /// for it), nodesets in canonical form, `<memnode>`s by cell. With
+    /// automatic memory placement and no CPU pinning, vCPUs are placed
+    /// automatically too. Runs after validation.
+    pub(crate) fn canonicalize_numatune(&mut self) {
+        use crate::props::XmlEnum;
+        let vcpu_static = self.vcpu.placement == super::CpuPlacement::Static;
+        let nt = self.section("numatune").cloned();
+        let mem = nt.as_ref().and_then(|n| n.child("memory"));
+        let bitmap = |s: Option<&str>| s.and_then(|s| parse_cpuset(s).ok());
+        let mut memory: Option<(String, Option<Vec<u32>>)> = None;
+        match mem {
+            Some(m) => {
+                let nodeset = bitmap(m.attr("nodeset"));
+                let placement = m.attr("placement");
+                if m.attr("mode").is_some() || placement.is_some() || nodeset.is_some() {
+                    let mode = m
+                        .attr("mode")
+                        .and_then(NumatuneMode::from_xml)
+                        .unwrap_or(NumatuneMode::Strict)
+                        .to_string();
+                    let auto = match placement {
+                        Some(p) => p == "auto",
+                        None => nodeset.is_none() && !vcpu_static,
+                    };
+                    memory = Some((mode, if auto { None } else { nodeset }));
+                }
+            }
+            None if !vcpu_static => memory = Some(("strict".into(), None)),
+            None => {}
+        }
+        let mut memnodes: Vec<(u64, String, Vec<u32>)> = nt
+            .iter()
+            .flat_map(|n| n.children_named("memnode"))
+            .filter_map(|m| {
+                let cell = m.attr("cellid")?.trim().parse().ok()?;
+                let mode = m.attr("mode").unwrap_or("strict").to_string();
+                Some((cell, mode, bitmap(m.attr("nodeset"))?))
+            })
+            .collect();
+        memnodes.sort_by_key(|m| m.0);
+        let mut out = Element::new("numatune");
+        if let Some((mode, nodeset)) = &memory {
+            let mut m = Element::new("memory");
+            m.set_attr("mode", mode.clone());
+            match nodeset {
+                Some(set) => m.set_attr("nodeset", format_cpuset(set)),
+                None => m.set_attr("placement", "auto"),
+            }
+            out.children.push(Node::Element(m));
+        }
+        for (cell, mode, set) in memnodes {
+            let mut m = Element::new("memnode");
+            m.set_attr("cellid", cell.to_string());
+            m.set_attr("mode", mode);
+            m.set_attr("nodeset", format_cpuset(&set));
+            out.children.push(Node::Element(m));
+        }
+        self.put_section(out);
+        let auto = matches!(memory, Some((_, None)));
+        let pinned = self.section("cputune").is_some_and(|c| {
+            c.elements()
+                .any(|e| matches!(e.name.as_str(), "vcpupin" | "emulatorpin" | "iothreadpin"))
+        });
+        if auto && self.vcpu.cpuset.is_none() && !pinned {
+            self.vcpu.placement = super::CpuPlacement::Auto;
+        }
+    }
+
     /// The perf events `<perf>` sets, as (name, enabled).
     pub fn perf_events(&self) -> Vec<(String, bool)> {
         let Some(p) = self.section("perf") else {
