@@ -485,6 +485,8 @@ impl Domain {
         }
         validate::parse_time(&def)?;
         def.canonicalize_numatune();
+        def.canonicalize_memtune();
+        def.canonicalize_blkiotune();
         if !flags.skip_post_parse {
             postparse::post_parse(&mut def, flags)?;
             postparse::validate(&def)?;

@@ -620,6 +620,50 @@ impl Domain {
         }
     }
 
+    /// Rewrites `<memtune>` as libvirt formats it when every limit in it
+    /// parses: KiB, unlimited limits left out (an invalid one stays for
+    /// validation to report).
+    pub(crate) fn canonicalize_memtune(&mut self) {
+        let Some(m) = self.section("memtune") else {
+            return;
+        };
+        let parses = m.elements().all(|e| {
+            e.text()
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .and_then(|v| crate::props::scale(v, e.attr("unit"), 1024, u64::MAX).ok())
+                .is_some()
+        });
+        if parses {
+            let t = self.memtune();
+            self.set_memtune(&t);
+        }
+    }
+
+    /// Puts the children of each `<blkiotune><device>` in libvirt's order.
+    pub(crate) fn canonicalize_blkiotune(&mut self) {
+        if self.section("blkiotune").is_none() {
+            return;
+        }
+        let b = self.section_mut("blkiotune");
+        for n in b.children.iter_mut() {
+            let Node::Element(d) = n else { continue };
+            if d.name != "device" {
+                continue;
+            }
+            let mut kids: Vec<Element> = d.elements().cloned().collect();
+            kids.sort_by_key(|c| {
+                if c.name == "path" {
+                    0
+                } else {
+                    1 + rank(BLKIO_DEVICE_ORDER, &c.name)
+                }
+            });
+            d.children = kids.into_iter().map(Node::Element).collect();
+        }
+    }
+
     /// The perf events `<perf>` sets, as (name, enabled).
     pub fn perf_events(&self) -> Vec<(String, bool)> {
         let Some(p) = self.section("perf") else {
