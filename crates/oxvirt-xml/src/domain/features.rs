@@ -89,8 +89,7 @@ fn canonical_hyperv(h: &Element) -> Element {
         c.attrs.retain(|a| keep.contains(&a.name.as_str()));
         if c.name == "stimer" {
             let direct_on = on
-                && c
-                    .children_named("direct")
+                && c.children_named("direct")
                     .last()
                     .is_some_and(|d| d.attr("state") == Some("on"));
             c.children.clear();

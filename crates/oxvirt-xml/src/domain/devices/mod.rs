@@ -7,6 +7,7 @@ pub mod disk;
 pub mod graphics;
 pub mod hostdev;
 pub mod implicit;
+pub mod misc;
 pub mod net;
 pub mod validate;
 pub mod video;
@@ -140,6 +141,7 @@ impl Devices {
                 n if super::is_schema_element(n) => {
                     let mut c = c.clone();
                     unix_source_mode(&mut c);
+                    misc::canonical_raw_device(&mut c);
                     d.raw.push(Raw(c))
                 }
                 _ => {}
