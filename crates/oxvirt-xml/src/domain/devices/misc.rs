@@ -23,11 +23,14 @@ fn order_attrs(el: &mut Element, order: &[&str]) {
     el.attrs.sort_by_key(|a| rank(order, &a.name));
 }
 
-/// `<protocol type='raw'/>` is libvirt's default and never written.
-fn drop_raw_protocol(el: &mut Element) {
-    el.children.retain(
-        |n| !matches!(n, Node::Element(p) if p.name == "protocol" && p.attr("type") == Some("raw")),
-    );
+/// Only a TCP character source has a `<protocol>` (virDomainChrSourceDefFormat);
+/// libvirt's parser never reads one elsewhere.
+fn drop_non_tcp_protocol(el: &mut Element) {
+    if el.attr("type") == Some("tcp") {
+        return;
+    }
+    el.children
+        .retain(|n| !matches!(n, Node::Element(p) if p.name == "protocol"));
 }
 
 /// `<filesystem>` (virDomainFSDefFormat, virDomainFSDefPostParse).
@@ -58,7 +61,7 @@ fn filesystem(el: &mut Element) {
 }
 
 /// `<rng>`: the random backend reads /dev/random unless told
-/// (virDomainRNGDefPostParse); an egd backend's raw protocol is implied.
+/// (virDomainRNGDefPostParse); an egd backend has a protocol only over TCP.
 fn rng(el: &mut Element) {
     for n in el.children.iter_mut() {
         let Node::Element(b) = n else { continue };
@@ -69,7 +72,7 @@ fn rng(el: &mut Element) {
             Some("random") if b.text().is_empty() => {
                 b.children = vec![Node::Text("/dev/random".into())];
             }
-            Some("egd") => drop_raw_protocol(b),
+            Some("egd") => drop_non_tcp_protocol(b),
             _ => {}
         }
     }
@@ -122,9 +125,9 @@ pub fn canonical_raw_device(el: &mut Element) {
         "filesystem" => filesystem(el),
         "rng" => rng(el),
         "shmem" => shmem(el),
-        "smartcard" => drop_raw_protocol(el),
+        "smartcard" if el.attr("mode") == Some("passthrough") => drop_non_tcp_protocol(el),
         "redirdev" => {
-            drop_raw_protocol(el);
+            drop_non_tcp_protocol(el);
             order_children(el, &["source", "protocol", "boot", "alias", "address"]);
         }
         "memballoon" => order_children(el, &["stats", "alias", "address", "driver"]),
