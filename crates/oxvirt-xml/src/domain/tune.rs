@@ -11,10 +11,10 @@ use super::Domain;
 /// libvirt's order of `<cputune>` children.
 const CPUTUNE_ORDER: &[&str] = &[
     "shares",
-    "global_period",
-    "global_quota",
     "period",
     "quota",
+    "global_period",
+    "global_quota",
     "emulator_period",
     "emulator_quota",
     "iothread_period",
