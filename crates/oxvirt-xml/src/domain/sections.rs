@@ -158,8 +158,23 @@ impl Sections {
         self.write_group(w, BEFORE_VCPU);
     }
 
-    pub fn write_after_vcpu(&self, w: &mut Writer, _flags: FormatFlags) {
-        self.write_group(w, AFTER_VCPU);
+    pub fn write_after_vcpu(&self, w: &mut Writer, flags: FormatFlags) {
+        if !flags.inactive {
+            self.write_group(w, AFTER_VCPU);
+            return;
+        }
+        // Resource-control allocation ids are live data.
+        let mut inactive = self.clone();
+        for e in inactive.raw.iter_mut().filter(|e| e.name == "cputune") {
+            for n in e.children.iter_mut() {
+                if let crate::dom::Node::Element(c) = n {
+                    if matches!(c.name.as_str(), "cachetune" | "memorytune") {
+                        c.attrs.retain(|a| a.name != "id");
+                    }
+                }
+            }
+        }
+        inactive.write_group(w, AFTER_VCPU);
     }
 
     pub fn write_after_os(&self, w: &mut Writer, _flags: FormatFlags) {

@@ -7,6 +7,39 @@ use crate::writer::{Attrs, Writer};
 
 use super::super::{Extra, FormatFlags, ParseFlags};
 
+/// libvirt's NIC models (virDomainNetModel): a model matching one of
+/// them, case aside, is stored under libvirt's spelling.
+const NET_MODELS: &[&str] = &[
+    "netfront",
+    "rtl8139",
+    "virtio",
+    "e1000",
+    "e1000e",
+    "virtio-transitional",
+    "virtio-non-transitional",
+    "usb-net",
+    "spapr-vlan",
+    "lan9118",
+    "scm91c111",
+    "vlance",
+    "vmxnet",
+    "vmxnet2",
+    "vmxnet3",
+    "Am79C970A",
+    "Am79C973",
+    "82540EM",
+    "82545EM",
+    "82543GC",
+];
+
+fn canonical_model(m: &str) -> String {
+    NET_MODELS
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(m))
+        .map(|k| k.to_string())
+        .unwrap_or_else(|| m.to_string())
+}
+
 /// An `<interface>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Net {
@@ -163,7 +196,10 @@ impl Net {
             source_el: el.child("source").cloned(),
             target_dev: target_el.as_ref().and_then(|t| props::opt(t, "dev")),
             target_el,
-            model: el.child("model").and_then(|m| props::opt(m, "type")),
+            model: el
+                .child("model")
+                .and_then(|m| props::opt(m, "type"))
+                .map(|m| canonical_model(&m)),
             extra: Extra::collect(el, &["type"], &["mac", "source", "target", "model"]),
         })
     }
@@ -176,7 +212,7 @@ impl Net {
             .find_map(|a| s.attr(a))
     }
 
-    pub fn write(&self, w: &mut Writer, _flags: FormatFlags) {
+    pub fn write(&self, w: &mut Writer, flags: FormatFlags) {
         let a = self
             .extra
             .add_attrs(Attrs::new().add("type", &self.net_type));
@@ -194,7 +230,19 @@ impl Net {
                             );
                         }
                     }
-                    "source" => self.source_el.iter().for_each(|e| w.element(e)),
+                    "source" => {
+                        if let Some(s) = &self.source_el {
+                            // A network port id is live data.
+                            if flags.inactive && self.net_type == "network" && s.has_attr("portid")
+                            {
+                                let mut s = s.clone();
+                                s.attrs.retain(|a| a.name != "portid");
+                                w.element(&s);
+                            } else {
+                                w.element(s);
+                            }
+                        }
+                    }
                     "target" => {
                         if let Some(t) = &self.target_el {
                             let mut t = t.clone();
