@@ -100,6 +100,49 @@ fn numatune_without_auto_nodeset(e: &Element) -> Element {
     nt
 }
 
+/// `<memoryBacking><hugepages><page>` as libvirt writes it: the size in
+/// KiB (a bare number is KiB), the nodeset in canonical form.
+fn canonical_memory_backing(e: &Element) -> Element {
+    use crate::dom::Node;
+    let mut mb = e.clone();
+    for n in mb.children.iter_mut() {
+        let Node::Element(h) = n else { continue };
+        if h.name != "hugepages" {
+            continue;
+        }
+        for p in h.children.iter_mut() {
+            let Node::Element(p) = p else { continue };
+            if p.name != "page" {
+                continue;
+            }
+            let Some(kib) = p
+                .attr("size")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .and_then(|v| crate::props::scale(v, p.attr("unit"), 1024, u64::MAX).ok())
+                .map(|b| b.div_ceil(1024))
+            else {
+                continue;
+            };
+            let nodeset = match p.attr("nodeset") {
+                None => None,
+                Some(ns) => match super::postparse::parse_cpuset(ns) {
+                    Ok(set) => Some(super::postparse::format_cpuset(&set)),
+                    Err(_) => continue,
+                },
+            };
+            let mut page = Element::new("page");
+            page.line = p.line;
+            page.set_attr("size", kib.to_string());
+            page.set_attr("unit", "KiB");
+            if let Some(ns) = nodeset {
+                page.set_attr("nodeset", ns);
+            }
+            *p = page;
+        }
+    }
+    mb
+}
+
 impl Sections {
     pub fn parse(root: &Element, _flags: ParseFlags) -> Result<Sections> {
         let clock = Clock::parse(root.child("clock"))?;
@@ -123,6 +166,8 @@ impl Sections {
                     super::cpu::canonical_cpu(e)
                 } else if e.name == "cputune" {
                     super::tune::canonical_cputune(e, max_vcpus)
+                } else if e.name == "memoryBacking" {
+                    canonical_memory_backing(e)
                 } else if e.name == "features" {
                     super::features::canonical_features(e)
                 } else if e.name == "numatune" {

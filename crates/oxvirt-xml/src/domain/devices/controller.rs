@@ -187,6 +187,15 @@ impl Controller {
             }
         }
         if ctype == "pci" {
+            for n in el.children.iter_mut() {
+                if let crate::dom::Node::Element(h) = n {
+                    if h.name == "pcihole64" {
+                        if let Some(k) = super::misc::in_kib(h, 1024) {
+                            *h = k;
+                        }
+                    }
+                }
+            }
             if let Some(t) = el.child("target") {
                 let mut t = t.clone();
                 for a in ["chassisNr", "chassis", "port", "busNr", "index"] {

@@ -119,6 +119,20 @@ fn shmem(el: &mut Element) {
     order_children(el, &["model", "size", "server", "msi", "alias", "address"]);
 }
 
+/// A size element (`<name unit=...>N</name>`) rewritten in KiB, rounded
+/// up, with `default` the scale of a bare number; `None` when it does not
+/// parse.
+pub fn in_kib(e: &Element, default: u64) -> Option<Element> {
+    let v: u64 = e.text().trim().parse().ok()?;
+    let bytes = props::scale(v, e.attr("unit"), default, u64::MAX).ok()?;
+    let mut out = Element::new(e.name.clone());
+    out.line = e.line;
+    out.set_attr("unit", "KiB");
+    out.children
+        .push(Node::Text(bytes.div_ceil(1024).to_string()));
+    Some(out)
+}
+
 /// Rewrites a device kept as an element the way libvirt writes it.
 pub fn canonical_raw_device(el: &mut Element) {
     match el.name.as_str() {
