@@ -143,8 +143,27 @@ fn canonical_memory_backing(e: &Element) -> Element {
     mb
 }
 
+/// A domain `<seclabel>` in libvirt's attribute order; an inactive
+/// definition has no image label (virSecurityLabelDefParseXML reads it
+/// only from live XML).
+fn canonical_seclabel(e: &Element, inactive: bool) -> Element {
+    const ORDER: [&str; 3] = ["type", "model", "relabel"];
+    let mut out = e.clone();
+    out.attrs.sort_by_key(|a| {
+        ORDER
+            .iter()
+            .position(|n| *n == a.name)
+            .unwrap_or(ORDER.len())
+    });
+    if inactive {
+        out.children
+            .retain(|n| !matches!(n, crate::dom::Node::Element(c) if c.name == "imagelabel"));
+    }
+    out
+}
+
 impl Sections {
-    pub fn parse(root: &Element, _flags: ParseFlags) -> Result<Sections> {
+    pub fn parse(root: &Element, flags: ParseFlags) -> Result<Sections> {
         let clock = Clock::parse(root.child("clock"))?;
         let max_vcpus: u32 = root
             .child("vcpu")
@@ -166,6 +185,8 @@ impl Sections {
                     super::cpu::canonical_cpu(e)
                 } else if e.name == "cputune" {
                     super::tune::canonical_cputune(e, max_vcpus)
+                } else if e.name == "seclabel" {
+                    canonical_seclabel(e, flags.inactive)
                 } else if e.name == "memoryBacking" {
                     canonical_memory_backing(e)
                 } else if e.name == "features" {

@@ -94,10 +94,9 @@ impl Disk {
         w.elem("disk", a, |w| {
             self.extra.write_ordered(w, DISK_ORDER, |w, name| {
                 match name {
-                    "source" => self
-                        .source_el
-                        .iter()
-                        .for_each(|e| w.element(&strip_index(e, flags.inactive))),
+                    "source" => self.source_el.iter().for_each(|e| {
+                        w.element(&device_seclabels(&strip_index(e, flags.inactive), flags))
+                    }),
                     "backingStore" => {
                         for b in self
                             .extra
@@ -109,10 +108,12 @@ impl Disk {
                         }
                     }
                     "mirror" if flags.inactive => {}
-                    "target" => self
-                        .target_el
-                        .iter()
-                        .for_each(|e| w.element(&canonical_target(e))),
+                    "target" => self.target_el.iter().for_each(|e| {
+                        w.element(&canonical_target(
+                            e,
+                            self.device.as_deref().unwrap_or("disk"),
+                        ))
+                    }),
                     "iotune" => self.iotune().element().iter().for_each(|e| w.element(e)),
                     _ => return false,
                 }
@@ -122,11 +123,13 @@ impl Disk {
     }
 }
 
-/// `<target>` with libvirt's attribute order; the tray state is live data.
-fn canonical_target(t: &Element) -> Element {
+/// `<target>` with libvirt's attribute order; only an open tray of a
+/// CD-ROM or floppy drive is written.
+fn canonical_target(t: &Element, device: &str) -> Element {
     let mut out = t.clone();
     let order = ["dev", "bus", "tray", "removable", "rotation_rate"];
-    out.attrs.retain(|a| a.name != "tray");
+    let open = matches!(device, "cdrom" | "floppy") && t.attr("tray") == Some("open");
+    out.attrs.retain(|a| a.name != "tray" || open);
     out.attrs.sort_by_key(|a| {
         order
             .iter()
@@ -425,6 +428,45 @@ impl Disk {
         self.extra.children.push(addr.element());
         Ok(())
     }
+}
+
+/// A storage source's `<seclabel>`s as libvirt keeps them
+/// (virSecurityDeviceLabelDefParseXML/Format): `labelskip` is read from
+/// live XML only, the relabel flag is explicit, and the inactive form
+/// leaves out a relabelling label that names no label.
+fn device_seclabels(src: &Element, flags: FormatFlags) -> Element {
+    use crate::dom::Node;
+    let mut out = src.clone();
+    out.children.retain_mut(|n| {
+        let Node::Element(l) = n else { return true };
+        if l.name != "seclabel" {
+            return true;
+        }
+        let skip = !flags.inactive && l.attr("labelskip") == Some("yes");
+        let relabel = l.attr("relabel") != Some("no");
+        let label = l.child("label").map(|x| x.text());
+        if flags.inactive && label.is_none() && relabel {
+            return false;
+        }
+        let mut fresh = Element::new("seclabel");
+        fresh.line = l.line;
+        if let Some(m) = l.attr("model") {
+            fresh.set_attr("model", m);
+        }
+        if skip {
+            fresh.set_attr("labelskip", "yes");
+        } else {
+            fresh.set_attr("relabel", if relabel { "yes" } else { "no" });
+        }
+        if let Some(t) = label {
+            let mut le = Element::new("label");
+            le.children.push(Node::Text(t));
+            fresh.children.push(Node::Element(le));
+        }
+        *l = fresh;
+        true
+    });
+    out
 }
 
 /// Storage source indexes are live data; the inactive form drops them.
