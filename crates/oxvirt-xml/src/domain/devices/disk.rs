@@ -65,13 +65,21 @@ impl Disk {
         if source_el.is_none() {
             disk_type = Some("file".into());
         }
+        let mut extra = Extra::collect(el, &["type", "device"], &["source", "target"]);
+        for c in extra.children.iter_mut() {
+            match c.name.as_str() {
+                "driver" => canonical_driver(c),
+                "backingStore" => canonical_backing_store(c),
+                _ => {}
+            }
+        }
         Ok(Disk {
             disk_type,
             device: props::opt(el, "device"),
             source,
             target_dev: target_el.as_ref().and_then(|t| props::opt(t, "dev")),
             target_bus: target_el.as_ref().and_then(|t| props::opt(t, "bus")),
-            extra: Extra::collect(el, &["type", "device"], &["source", "target"]),
+            extra,
             source_el,
             target_el,
         })
@@ -467,6 +475,90 @@ fn device_seclabels(src: &Element, flags: FormatFlags) -> Element {
         true
     });
     out
+}
+
+fn rank(order: &[&str], name: &str) -> usize {
+    order.iter().position(|n| *n == name).unwrap_or(order.len())
+}
+
+/// A size in bytes as libvirt writes a metadata cache's `<max_size>`; a
+/// value that does not parse is left as written.
+fn max_size_in_bytes(m: &mut Element) {
+    use crate::dom::Node;
+    for n in m.children.iter_mut() {
+        let Node::Element(s) = n else { continue };
+        if s.name != "max_size" {
+            continue;
+        }
+        if let Some(b) = s
+            .text()
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .and_then(|v| props::scale(v, s.attr("unit"), 1, u64::MAX).ok())
+        {
+            let mut fresh = Element::new("max_size");
+            fresh.set_attr("unit", "bytes");
+            fresh.children.push(Node::Text(b.to_string()));
+            *s = fresh;
+        }
+    }
+}
+
+/// A disk's `<driver>` in libvirt's attribute order
+/// (virDomainDiskDefFormatDriver), its metadata cache size in bytes.
+fn canonical_driver(d: &mut Element) {
+    use crate::dom::Node;
+    const ORDER: &[&str] = &[
+        "name",
+        "type",
+        "cache",
+        "error_policy",
+        "rerror_policy",
+        "io",
+        "ioeventfd",
+        "event_idx",
+        "copy_on_read",
+        "discard",
+        "iothread",
+        "detect_zeroes",
+        "queues",
+        "queue_size",
+        "iommu",
+        "ats",
+        "packed",
+        "page_per_vq",
+    ];
+    d.attrs.sort_by_key(|a| rank(ORDER, &a.name));
+    for n in d.children.iter_mut() {
+        if let Node::Element(m) = n {
+            if m.name == "metadata_cache" {
+                max_size_in_bytes(m);
+            }
+        }
+    }
+}
+
+/// A `<backingStore>` chain with each level's children in libvirt's
+/// order: format, source, the next backing store.
+fn canonical_backing_store(b: &mut Element) {
+    use crate::dom::Node;
+    let mut kids: Vec<Element> = b.elements().cloned().collect();
+    for k in kids.iter_mut() {
+        if k.name == "backingStore" {
+            canonical_backing_store(k);
+        } else if k.name == "format" {
+            for n in k.children.iter_mut() {
+                if let Node::Element(m) = n {
+                    if m.name == "metadata_cache" {
+                        max_size_in_bytes(m);
+                    }
+                }
+            }
+        }
+    }
+    kids.sort_by_key(|c| rank(&["format", "source", "backingStore"], &c.name));
+    b.children = kids.into_iter().map(Node::Element).collect();
 }
 
 /// Storage source indexes are live data; the inactive form drops them.
