@@ -161,7 +161,7 @@ pub fn pretty_bytes(bytes: u64) -> (u64, &'static str) {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let mut v = bytes;
     let mut i = 0;
-    while v != 0 && v % 1024 == 0 && i + 1 < UNITS.len() {
+    while v != 0 && v.is_multiple_of(1024) && i + 1 < UNITS.len() {
         v /= 1024;
         i += 1;
     }
