@@ -292,9 +292,17 @@ fn probe_qmp(emulator: &str, dir: &Path) -> Result<Caps> {
     .stderr(std::process::Stdio::null())
     .env("LC_ALL", "C");
     let lfd = listener.as_raw_fd();
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
+            // A probe never outlives the daemon that asked (a daemon
+            // killed mid-probe would leave it serving a dead socket for
+            // ever); guests, which must outlive it, are started elsewhere.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) < 0 || libc::getppid() != parent {
+                return Err(std::io::Error::last_os_error());
+            }
             let l = libc::fcntl(lfd, libc::F_DUPFD, 100);
             if l < 0 || libc::dup2(l, 3) < 0 {
                 return Err(std::io::Error::last_os_error());

@@ -320,6 +320,64 @@ fn guest_reboot_and_shutdown_match_reference() {
     assert_eq!(lifecycle_lines(&ev, "tiny"), reference("guest events"));
 }
 
+/// The pids of a process's children, from /proc (all its threads).
+fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(format!("/proc/{}/task", pid)) {
+        for t in rd.flatten() {
+            if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
+                out.extend(s.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+            }
+        }
+    }
+    out
+}
+
+/// A daemon killed while it probes QEMU's capabilities (at start-up, with
+/// an empty cache) leaves no probe QEMU behind.
+#[test]
+fn a_daemon_killed_mid_probe_leaves_no_probe_behind() {
+    if !prerequisites() {
+        return;
+    }
+    let mut d = Daemon::new("probe");
+    // The socket is up before the probe ends; catch the probe running.
+    let pid = d.pid().expect("running");
+    let t0 = Instant::now();
+    let probes = loop {
+        let c = children(pid);
+        if !c.is_empty() || t0.elapsed() > Duration::from_secs(10) {
+            break c;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    if probes.is_empty() {
+        println!("the probe ended before it could be seen; nothing to check");
+        return;
+    }
+    d.kill9();
+    let alive = |p: &u32| {
+        Path::new(&format!("/proc/{}", p)).exists()
+            && !std::fs::read_to_string(format!("/proc/{}/stat", p))
+                .unwrap_or_default()
+                .contains(") Z ")
+    };
+    let t0 = Instant::now();
+    while probes.iter().any(alive) && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left: Vec<u32> = probes.iter().copied().filter(alive).collect();
+    for p in &left {
+        // SAFETY: plain kill(2) of a probe this test's daemon started.
+        unsafe { libc::kill(*p as i32, libc::SIGKILL) };
+    }
+    assert!(
+        left.is_empty(),
+        "probe QEMUs outlived their daemon: {:?}",
+        left
+    );
+}
+
 #[test]
 fn kill_9_of_the_daemon_keeps_guests() {
     if !prerequisites() {

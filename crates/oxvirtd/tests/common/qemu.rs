@@ -55,6 +55,11 @@ impl QemuDaemon {
         self.child = Some(child);
     }
 
+    /// The daemon's pid while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// SIGKILL of the daemon; its QEMUs go on.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
