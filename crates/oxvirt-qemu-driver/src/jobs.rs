@@ -64,7 +64,14 @@ impl MigStats {
         let u = |o: &Value, k: &str| o.get(k).and_then(Value::as_u64);
         let completed = v.get("status").and_then(Value::as_str) == Some("completed");
         let mut s = MigStats {
-            downtime: u(v, if completed { "downtime" } else { "expected-downtime" }),
+            downtime: u(
+                v,
+                if completed {
+                    "downtime"
+                } else {
+                    "expected-downtime"
+                },
+            ),
             setup_time: u(v, "setup-time"),
             ..Default::default()
         };
@@ -186,7 +193,10 @@ impl JobData {
         if s.ram_page_size > 0 {
             ull("memory_page_size", s.ram_page_size);
         }
-        p.insert(0, TypedParam::new("operation", TypedValue::Int(self.operation)));
+        p.insert(
+            0,
+            TypedParam::new("operation", TypedValue::Int(self.operation)),
+        );
         p
     }
 }

@@ -18,8 +18,8 @@ use oxvirt_proto::remote as r;
 use oxvirt_proto::xdr::{self, Encoder, Xdr, XdrBounded};
 
 use crate::convert::{dom_out, net_out, params_out, pool_out};
-use oxvirt_core::types::flags;
 use crate::server::{Callback, CallbackFamily, Outbox};
+use oxvirt_core::types::flags;
 
 /// libvirtd sends event messages with serial 1.
 const EVENT_SERIAL: u32 = 1;
@@ -184,11 +184,17 @@ pub fn encode_domain_event(callback_id: i32, ev: &DomainEvent) -> Option<(i32, V
             p::DOMAIN_EVENT_MEMORY_DEVICE_SIZE_CHANGE
         }
         K::Tunable { params } => {
-            XdrBounded::encode(&params_out(params.clone(), flags::typed_param::STRING_OKAY), &mut e);
+            XdrBounded::encode(
+                &params_out(params.clone(), flags::typed_param::STRING_OKAY),
+                &mut e,
+            );
             p::DOMAIN_EVENT_CALLBACK_TUNABLE
         }
         K::JobCompleted { params } => {
-            XdrBounded::encode(&params_out(params.clone(), flags::typed_param::STRING_OKAY), &mut e);
+            XdrBounded::encode(
+                &params_out(params.clone(), flags::typed_param::STRING_OKAY),
+                &mut e,
+            );
             p::DOMAIN_EVENT_CALLBACK_JOB_COMPLETED
         }
         // Graphics events carry a structure not forwarded yet.
