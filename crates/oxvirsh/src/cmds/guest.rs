@@ -199,8 +199,9 @@ fn domjobinfo(ctl: &mut Ctl, c: &Cmd) -> R {
         Ok(r) => r,
         Err(e) if e.code == oxvirt_core::error::code::NO_SUPPORT => {
             if flags != 0 || rawstats {
-                return Err(Fail::Msg(
-                    "Optional flags or --rawstats are not supported by the daemon".into(),
+                return Err(Fail::msg_lib(
+                    "Optional flags or --rawstats are not supported by the daemon",
+                    e,
                 ));
             }
             let i = conn.domain_get_job_info(&dom)?;
