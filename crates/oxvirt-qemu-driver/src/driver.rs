@@ -155,9 +155,10 @@ pub(crate) struct DomainObj {
     pub autodestroy: bool,
     /// When the state last changed (for control info).
     pub state_time: std::time::Instant,
-    /// Progress of a running save/restore: (started, total, processed,
-    /// remaining) bytes, as QEMU's query-migrate reports them.
-    pub job_progress: Option<(std::time::Instant, u64, u64, u64)>,
+    /// Statistics of the running save (domjobinfo).
+    pub job_current: Option<crate::jobs::JobData>,
+    /// Statistics of the last completed one (domjobinfo --completed).
+    pub job_completed: Option<crate::jobs::JobData>,
 }
 
 impl DomainObj {
@@ -177,7 +178,8 @@ impl DomainObj {
             running_reason: reason::running::UNKNOWN,
             autodestroy: false,
             state_time: std::time::Instant::now(),
-            job_progress: None,
+            job_current: None,
+            job_completed: None,
         }
     }
 
@@ -779,27 +781,6 @@ impl Driver {
             } else {
                 0
             },
-        })
-    }
-
-    /// Progress of the domain's current job (virDomainGetJobInfo); never
-    /// waits for the job itself.
-    pub fn job_info(&self, dom: &DomainRef) -> Result<oxvirt_core::types::JobInfo> {
-        let st = self.lock();
-        let obj = st.dom(dom)?;
-        let Some((t0, total, processed, remaining)) = obj.job_progress else {
-            return Ok(Default::default());
-        };
-        Ok(oxvirt_core::types::JobInfo {
-            job_type: 2,
-            time_elapsed: t0.elapsed().as_millis() as u64,
-            data_total: total,
-            data_processed: processed,
-            data_remaining: remaining,
-            mem_total: total,
-            mem_processed: processed,
-            mem_remaining: remaining,
-            ..Default::default()
         })
     }
 

@@ -15,6 +15,7 @@ pub mod command;
 mod console;
 mod driver;
 mod hotplug;
+mod jobs;
 mod lifecycle;
 mod process;
 pub mod saveimage;
@@ -365,6 +366,12 @@ impl Connection for QemuConnection {
     }
     fn domain_get_job_info(&self, dom: &DomainRef) -> Result<JobInfo> {
         self.driver.job_info(dom)
+    }
+    fn domain_get_job_stats(&self, dom: &DomainRef, flags: u32) -> Result<(i32, Vec<TypedParam>)> {
+        self.driver.job_stats(dom, flags)
+    }
+    fn domain_abort_job(&self, dom: &DomainRef) -> Result<()> {
+        self.driver.abort_job(dom)
     }
     fn get_all_domain_stats(
         &self,

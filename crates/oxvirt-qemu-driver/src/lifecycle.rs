@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oxvirt_core::error::code;
-use oxvirt_core::event::{lifecycle as lc, DomainEvent};
+use oxvirt_core::event::{lifecycle as lc, DomainEvent, DomainEventKind};
 use oxvirt_core::types::flags;
 use oxvirt_core::types::{reason, DomainRef, DomainState, TypedParam, TypedValue};
 use oxvirt_core::{Error, Result};
@@ -13,6 +13,7 @@ use oxvirt_xml::domain::FormatFlags;
 use serde_json::json;
 
 use crate::driver::{check_flags, Driver, Running};
+use crate::jobs::{operation, JobData};
 use crate::process::{qmp_err, Incoming, StartOpts};
 use crate::saveimage;
 use crate::FROM;
@@ -276,8 +277,9 @@ impl Driver {
         self.save_internal(dom, &path.to_string_lossy(), None, flags)
     }
 
-    /// Pauses, writes header + XML, migrates QEMU's state into the file,
-    /// then stops the domain with reason saved (qemuDomainSaveInternal).
+    /// Runs a save as the domain's async job: its statistics are visible
+    /// to domjobinfo while it runs and kept as the completed job's after
+    /// it succeeded (see `jobs`).
     fn save_internal(
         &self,
         dom: &DomainRef,
@@ -286,6 +288,25 @@ impl Driver {
         flags: u32,
     ) -> Result<()> {
         let run = self.running(dom)?;
+        self.set_job(&dom.uuid, Some(JobData::new(operation::SAVE)));
+        let r = self.save_job(dom, &run, to, dxml, flags);
+        if r.is_err() {
+            self.set_job(&dom.uuid, None);
+        }
+        r
+    }
+
+    /// Pauses, writes header + XML, migrates QEMU's state into the file,
+    /// then stops the domain with reason saved (qemuDomainSaveInternal).
+    fn save_job(
+        &self,
+        dom: &DomainRef,
+        run: &Arc<Running>,
+        to: &str,
+        dxml: Option<&str>,
+        flags: u32,
+    ) -> Result<()> {
+        let run = run.clone();
         let (was_running, xml) = {
             let st = self.lock();
             let obj = st.dom(dom)?;
@@ -321,6 +342,7 @@ impl Driver {
         };
         let running_now = self.lock().dom(dom)?.state == DomainState::Running;
         if running_now {
+            self.with_job(&dom.uuid, |j| j.stopped = Some(std::time::Instant::now()));
             self.stop_cpus(dom, &run, reason::paused::SAVE)?;
         }
         let resume_on_error = |me: &Driver| {
@@ -364,10 +386,19 @@ impl Driver {
                     file.as_raw_fd(),
                 )
                 .map_err(qmp_err)?;
+            // An abort that came before the migration started.
+            if self.with_job(&dom.uuid, |j| j.abort).unwrap_or(false) {
+                return Err(Error::new(
+                    code::OPERATION_ABORTED,
+                    FROM,
+                    "save: canceled by client",
+                ));
+            }
             run.qmp
                 .execute_value("migrate", Some(json!({"uri": "fd:migrate"})))
                 .map_err(qmp_err)?;
-            self.wait_migration(&dom.uuid, &run, "migration out")?;
+            let done = self.wait_migration(&dom.uuid, &run, operation::SAVE)?;
+            self.with_job(&dom.uuid, |j| j.complete(done));
             saveimage::mark_complete(&mut file)
                 .map_err(|e| Error::system(FROM, format!("unable to write '{}'", to), &e))
         })();
@@ -383,17 +414,29 @@ impl Driver {
         self.kill_process(&run, false, true)?;
         run.wait_eof(Duration::from_secs(5));
         self.reap(&run);
-        let h = {
+        let (h, done) = {
             let mut st = self.lock();
-            self.stop_locked(&mut st, &dom.uuid, run.gen, reason::shutoff::SAVED)
+            // The finished job becomes the completed one (a transient
+            // domain goes away below, and its statistics with it).
+            let done = st.by_uuid_mut(&dom.uuid).and_then(|o| {
+                let j = o.job_current.take();
+                o.job_completed = j.clone();
+                j
+            });
+            let h = self.stop_locked(&mut st, &dom.uuid, run.gen, reason::shutoff::SAVED);
+            (h, done)
         };
-        if let Some(h) = h {
-            self.emit(vec![DomainEvent::lifecycle(
-                h,
-                lc::STOPPED,
-                lc::stopped::SAVED,
-            )]);
+        let mut events = Vec::new();
+        if let Some(j) = done {
+            events.push(DomainEvent {
+                dom: h.clone().unwrap_or_else(|| dom.clone()),
+                kind: DomainEventKind::JobCompleted { params: j.params() },
+            });
         }
+        if let Some(h) = h {
+            events.push(DomainEvent::lifecycle(h, lc::STOPPED, lc::stopped::SAVED));
+        }
+        self.emit(events);
         Ok(())
     }
 

@@ -420,7 +420,7 @@ impl Driver {
             }
         }
         if restored {
-            self.wait_migration(&dom.uuid, run, "migration in")?;
+            self.wait_migration(&dom.uuid, run, crate::jobs::operation::RESTORE)?;
         }
         let h = {
             let mut st = self.lock();
@@ -552,53 +552,47 @@ impl Driver {
         self.emit(vec![ev]);
     }
 
-    /// Polls query-migrate until the migration ends.
-    pub(crate) fn wait_migration(&self, uuid: &Uuid, run: &Running, job: &str) -> Result<()> {
-        let t0 = std::time::Instant::now();
-        let set = |p: Option<(std::time::Instant, u64, u64, u64)>| {
-            if let Some(o) = self.lock().by_uuid_mut(uuid) {
-                o.job_progress = p;
-            }
-        };
-        set(Some((t0, 0, 0, 0)));
-        let r = self.poll_migration(uuid, run, job, t0);
-        set(None);
-        r
-    }
-
-    fn poll_migration(
+    /// Polls query-migrate until the migration ends, keeping the domain's
+    /// job statistics current; returns QEMU's final statistics. A
+    /// migration cancelled after virDomainAbortJob fails with libvirt's
+    /// "operation aborted" error.
+    pub(crate) fn wait_migration(
         &self,
         uuid: &Uuid,
         run: &Running,
-        job: &str,
-        t0: std::time::Instant,
-    ) -> Result<()> {
+        operation: i32,
+    ) -> Result<crate::jobs::MigStats> {
+        let job = crate::jobs::job_name(operation);
         let mut delay = Duration::from_micros(500);
         loop {
             let v = run
                 .qmp
                 .execute_value("query-migrate", None)
                 .map_err(qmp_err)?;
-            if let Some(ram) = v.get("ram") {
-                let n = |k: &str| ram.get(k).and_then(Value::as_u64).unwrap_or(0);
-                if let Some(o) = self.lock().by_uuid_mut(uuid) {
-                    o.job_progress = Some((t0, n("total"), n("transferred"), n("remaining")));
-                }
-            }
+            let stats = crate::jobs::MigStats::from_qmp(&v);
             match v.get("status").and_then(Value::as_str).unwrap_or("none") {
-                "completed" => return Ok(()),
+                "completed" => return Ok(stats),
                 "failed" | "cancelled" => {
-                    let why = v
-                        .get("error-desc")
-                        .and_then(Value::as_str)
-                        .unwrap_or("unexpectedly failed")
-                        .to_string();
+                    let aborted = self.with_job(uuid, |j| j.abort).unwrap_or(false);
+                    if aborted {
+                        return Err(Error::new(
+                            code::OPERATION_ABORTED,
+                            FROM,
+                            format!("job '{}' canceled by client", job),
+                        ));
+                    }
                     return Err(Error::operation_failed(
                         FROM,
-                        format!("job '{}' failed: {}", job, why),
+                        match v.get("error-desc").and_then(Value::as_str) {
+                            Some(why) => format!("job '{}' failed: {}", job, why),
+                            None => format!("job '{}' unexpectedly failed", job),
+                        },
                     ));
                 }
                 _ => {}
+            }
+            if v.get("ram").is_some() {
+                self.with_job(uuid, |j| j.mig = stats);
             }
             std::thread::sleep(delay);
             delay = (delay * 2).min(Duration::from_millis(10));

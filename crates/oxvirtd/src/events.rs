@@ -15,10 +15,11 @@ use oxvirt_core::{Connection, Result};
 use oxvirt_proto::packet::{self, Header, MsgType, Status};
 use oxvirt_proto::procs as p;
 use oxvirt_proto::remote as r;
-use oxvirt_proto::xdr::{self, Encoder, Xdr};
+use oxvirt_proto::xdr::{self, Encoder, Xdr, XdrBounded};
 
-use crate::convert::{dom_out, net_out, pool_out};
+use crate::convert::{dom_out, net_out, params_out, pool_out};
 use crate::server::{Callback, CallbackFamily, Outbox};
+use oxvirt_core::types::flags;
 
 /// libvirtd sends event messages with serial 1.
 const EVENT_SERIAL: u32 = 1;
@@ -182,9 +183,22 @@ pub fn encode_domain_event(callback_id: i32, ev: &DomainEvent) -> Option<(i32, V
             e.put_u64(*size);
             p::DOMAIN_EVENT_MEMORY_DEVICE_SIZE_CHANGE
         }
-        // Graphics, tunable and job-completed events carry structures
-        // not forwarded yet.
-        K::Graphics { .. } | K::Tunable { .. } | K::JobCompleted { .. } => return None,
+        K::Tunable { params } => {
+            XdrBounded::encode(
+                &params_out(params.clone(), flags::typed_param::STRING_OKAY),
+                &mut e,
+            );
+            p::DOMAIN_EVENT_CALLBACK_TUNABLE
+        }
+        K::JobCompleted { params } => {
+            XdrBounded::encode(
+                &params_out(params.clone(), flags::typed_param::STRING_OKAY),
+                &mut e,
+            );
+            p::DOMAIN_EVENT_CALLBACK_JOB_COMPLETED
+        }
+        // Graphics events carry a structure not forwarded yet.
+        K::Graphics { .. } => return None,
     };
     Some((proc_, e.into_bytes()))
 }

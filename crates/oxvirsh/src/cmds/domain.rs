@@ -355,9 +355,11 @@ fn managedsave(ctl: &mut Ctl, c: &Cmd) -> R {
         flags |= save::PAUSED;
     }
     let dom = ctl.domain(c)?;
-    ctl.conn()?
-        .domain_managed_save(&dom, flags)
-        .ctx(|| format!("Failed to save domain '{}' state", dom.name))?;
+    let conn = ctl.conn()?;
+    super::jobwatch::watch(&conn, &dom, c.has("verbose"), "Managedsave", || {
+        conn.domain_managed_save(&dom, flags)
+    })
+    .ctx(|| format!("Failed to save domain '{}' state", dom.name))?;
     ctl.extra(&format!("\nDomain '{}' state saved by libvirt\n", dom.name));
     Ok(())
 }
@@ -406,9 +408,11 @@ fn save_cmd(ctl: &mut Ctl, c: &Cmd) -> R {
         Some(f) => Some(read_file(f)?),
         None => None,
     };
-    ctl.conn()?
-        .domain_save(&dom, &to, dxml.as_deref(), flags)
-        .ctx(|| format!("Failed to save domain '{}' to {}", dom.name, to))?;
+    let conn = ctl.conn()?;
+    super::jobwatch::watch(&conn, &dom, c.has("verbose"), "Save", || {
+        conn.domain_save(&dom, &to, dxml.as_deref(), flags)
+    })
+    .ctx(|| format!("Failed to save domain '{}' to {}", dom.name, to))?;
     ctl.extra(&format!("\nDomain '{}' saved to {}\n", dom.name, to));
     Ok(())
 }

@@ -173,7 +173,18 @@ fn domblkerror(ctl: &mut Ctl, c: &Cmd) -> R {
     Ok(())
 }
 
+/// virTypedParameterToString.
+fn raw_param(v: &TypedValue) -> String {
+    match v {
+        TypedValue::Double(d) => format!("{}", d),
+        other => super::tune::param_str(other),
+    }
+}
+
+/// cmdDomjobinfo: virDomainGetJobStats (virDomainGetJobInfo on daemons
+/// without it), printed as virsh does.
 fn domjobinfo(ctl: &mut Ctl, c: &Cmd) -> R {
+    requires(c, "keep-completed", "completed")?;
     let dom = ctl.domain(c)?;
     let mut flags = 0;
     if c.has("completed") {
@@ -182,21 +193,52 @@ fn domjobinfo(ctl: &mut Ctl, c: &Cmd) -> R {
     if c.has("keep-completed") {
         flags |= 2;
     }
+    let rawstats = c.has("rawstats");
     let conn = ctl.conn()?;
-    let info = match conn.domain_get_job_stats(&dom, flags) {
-        Ok((t, _)) => t,
+    let (job_type, params) = match conn.domain_get_job_stats(&dom, flags) {
+        Ok(r) => r,
         Err(e) if e.code == oxvirt_core::error::code::NO_SUPPORT => {
-            if flags != 0 || c.has("rawstats") {
+            if flags != 0 || rawstats {
                 return Err(Fail::msg_lib(
                     "Optional flags or --rawstats are not supported by the daemon",
                     e,
                 ));
             }
-            conn.domain_get_job_info(&dom)?.job_type
+            let i = conn.domain_get_job_info(&dom)?;
+            let u = |k: &str, v: u64| TypedParam::new(k, TypedValue::ULLong(v));
+            (
+                i.job_type,
+                vec![
+                    u("time_elapsed", i.time_elapsed),
+                    u("time_remaining", i.time_remaining),
+                    u("data_total", i.data_total),
+                    u("data_processed", i.data_processed),
+                    u("data_remaining", i.data_remaining),
+                    u("memory_total", i.mem_total),
+                    u("memory_processed", i.mem_processed),
+                    u("memory_remaining", i.mem_remaining),
+                    u("disk_total", i.file_total),
+                    u("disk_processed", i.file_processed),
+                    u("disk_remaining", i.file_remaining),
+                ],
+            )
         }
         Err(e) => return Err(e.into()),
     };
-    let kind = match info {
+    if rawstats {
+        let mut s = format!("Job type: {}\n\n", job_type);
+        for p in &params {
+            s += &format!("{}: {}\n", p.field, raw_param(&p.value));
+        }
+        ctl.print(&s);
+        return Ok(());
+    }
+    let ull = |k: &str| match oxvirt_core::types::param(&params, k) {
+        Some(TypedValue::ULLong(v)) => Some(*v),
+        _ => None,
+    };
+    let get = |k: &str| ull(k).unwrap_or(0);
+    let kind = match job_type {
         0 => "None",
         1 => "Bounded",
         2 => "Unbounded",
@@ -205,7 +247,148 @@ fn domjobinfo(ctl: &mut Ctl, c: &Cmd) -> R {
         5 => "Cancelled",
         _ => "unknown",
     };
-    ctl.print(&format!("{:<17} {:<12}\n", "Job type:", kind));
+    let mut s = format!("{:<17} {:<12}\n", "Job type:", kind);
+    if job_type == 0 {
+        ctl.print(&s);
+        return Ok(());
+    }
+    let op = match oxvirt_core::types::param(&params, "operation") {
+        Some(TypedValue::Int(v)) => *v,
+        _ => 0,
+    };
+    let ops = [
+        "Unknown",
+        "Start",
+        "Save",
+        "Restore",
+        "Incoming migration",
+        "Outgoing migration",
+        "Snapshot",
+        "Snapshot revert",
+        "Dump",
+        "Backup",
+        "Snapshot delete",
+    ];
+    let op = usize::try_from(op)
+        .ok()
+        .and_then(|i| ops.get(i))
+        .copied()
+        .unwrap_or("unknown");
+    s += &format!("{:<17} {:<12}\n", "Operation:", op);
+    if !c.has("anystats") && job_type != 1 && job_type != 2 && (flags & 1 == 0 || job_type != 3) {
+        ctl.print(&s);
+        return Ok(());
+    }
+    let ms = |s: &mut String, label: &str, v: u64| *s += &format!("{:<17} {:<12} ms\n", label, v);
+    let cap =
+        |s: &mut String, label: &str, v: u64| *s += &format!("{:<17} {}\n", label, pretty3(v));
+    let num = |s: &mut String, label: &str, v: u64| *s += &format!("{:<17} {:<12}\n", label, v);
+    ms(&mut s, "Time elapsed:", get("time_elapsed"));
+    if let Some(v) = ull("time_elapsed_net") {
+        ms(&mut s, "Time elapsed w/o network:", v);
+    }
+    if job_type == 1 {
+        ms(&mut s, "Time remaining:", get("time_remaining"));
+    }
+    let (dt, dp, dr) = (
+        get("data_total"),
+        get("data_processed"),
+        get("data_remaining"),
+    );
+    if dt != 0 || dr != 0 || dp != 0 {
+        cap(&mut s, "Data processed:", dp);
+        cap(&mut s, "Data remaining:", dr);
+        cap(&mut s, "Data total:", dt);
+    }
+    let (mt, mp, mr) = (
+        get("memory_total"),
+        get("memory_processed"),
+        get("memory_remaining"),
+    );
+    if mt != 0 || mr != 0 || mp != 0 {
+        cap(&mut s, "Memory processed:", mp);
+        cap(&mut s, "Memory remaining:", mr);
+        cap(&mut s, "Memory total:", mt);
+        if let Some(v) = ull("memory_bps").filter(|v| *v != 0) {
+            s += &format!("{:<17} {}/s\n", "Memory bandwidth:", pretty3(v));
+        }
+        if let Some(v) = ull("memory_dirty_rate") {
+            s += &format!("{:<17} {:<12} pages/s\n", "Dirty rate:", v);
+        }
+        if let Some(v) = ull("memory_page_size") {
+            s += &format!("{:<17} {:<12} bytes\n", "Page size:", v);
+        }
+        if let Some(v) = ull("memory_iteration") {
+            num(&mut s, "Iteration:", v);
+        }
+        if let Some(v) = ull("memory_postcopy_requests") {
+            num(&mut s, "Postcopy requests:", v);
+        }
+    }
+    let (ft, fp, fr) = (
+        get("disk_total"),
+        get("disk_processed"),
+        get("disk_remaining"),
+    );
+    if ft != 0 || fr != 0 || fp != 0 {
+        cap(&mut s, "File processed:", fp);
+        cap(&mut s, "File remaining:", fr);
+        cap(&mut s, "File total:", ft);
+        if let Some(v) = ull("disk_bps").filter(|v| *v != 0) {
+            s += &format!("{:<17} {}/s\n", "File bandwidth:", pretty3(v));
+        }
+    }
+    if let Some(v) = ull("memory_constant") {
+        num(&mut s, "Constant pages:", v);
+    }
+    if let Some(v) = ull("memory_normal") {
+        num(&mut s, "Normal pages:", v);
+    }
+    if let Some(v) = ull("memory_normal_bytes") {
+        cap(&mut s, "Normal data:", v);
+    }
+    if let Some(v) = ull("downtime") {
+        let label = if job_type == 3 {
+            "Total downtime:"
+        } else {
+            "Expected downtime:"
+        };
+        ms(&mut s, label, v);
+    }
+    if let Some(v) = ull("downtime_net") {
+        ms(&mut s, "Downtime w/o network:", v);
+    }
+    if let Some(v) = ull("setup_time") {
+        ms(&mut s, "Setup time:", v);
+    }
+    if let Some(v) = ull("compression_cache") {
+        cap(&mut s, "Compression cache:", v);
+    }
+    if let Some(v) = ull("compression_bytes") {
+        cap(&mut s, "Compressed data:", v);
+    }
+    if let Some(v) = ull("compression_pages") {
+        s += &format!("{:<17} {:<13}\n", "Compressed pages:", v);
+    }
+    if let Some(v) = ull("compression_cache_misses") {
+        s += &format!("{:<17} {:<13}\n", "Compression cache misses:", v);
+    }
+    if let Some(v) = ull("compression_overflow") {
+        s += &format!("{:<17} {:<13}\n", "Compression overflows:", v);
+    }
+    if let Some(TypedValue::Int(v)) = oxvirt_core::types::param(&params, "auto_converge_throttle") {
+        s += &format!("{:<17} {:<13}\n", "Auto converge throttle:", v);
+    }
+    if let Some(v) = ull("disk_temp_used") {
+        cap(&mut s, "Temporary disk space use:", v);
+    }
+    if let Some(v) = ull("disk_temp_total") {
+        cap(&mut s, "Temporary disk space total:", v);
+    }
+    if let Some(TypedValue::String(m)) = oxvirt_core::types::param(&params, "errmsg") {
+        s += &format!("{:<17} {}\n", "Error message:", m);
+    }
+    ctl.print(&s);
     Ok(())
 }
 
@@ -970,9 +1153,11 @@ fn dump(ctl: &mut Ctl, c: &Cmd) -> R {
             }
         }
     };
-    ctl.conn()?
-        .domain_core_dump(&dom, &to, format, flags)
-        .ctx(|| format!("Failed to core dump domain '{}' to {}", dom.name, to))?;
+    let conn = ctl.conn()?;
+    super::jobwatch::watch(&conn, &dom, c.has("verbose"), "Dump", || {
+        conn.domain_core_dump(&dom, &to, format, flags)
+    })
+    .ctx(|| format!("Failed to core dump domain '{}' to {}", dom.name, to))?;
     ctl.extra(&format!("\nDomain '{}' dumped to {}\n", dom.name, to));
     Ok(())
 }

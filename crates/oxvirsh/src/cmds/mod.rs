@@ -9,6 +9,7 @@ mod event;
 mod guest;
 mod host;
 mod hostobj;
+mod jobwatch;
 mod monitor;
 mod network;
 mod objevent;
