@@ -372,9 +372,16 @@ fn save_job_statistics_event_and_abort_match_reference() {
     g.restore(&file);
     let save = g.save_bg(&file, VIRSH, &[]);
     let t0 = Instant::now();
+    // Abort once QEMU is migrating (data has moved): an abort before the
+    // migration starts fails the save with libvirt's other message,
+    // "save: canceled by client".
     loop {
         let out = raw(VIRSH, d, &["domjobinfo", NAME]);
-        if out.starts_with("Job type:         Unbounded") {
+        let moving = out.lines().any(|l| {
+            l.strip_prefix("Data processed:")
+                .is_some_and(|v| !v.trim().starts_with("0.000"))
+        });
+        if out.starts_with("Job type:         Unbounded") && moving {
             break;
         }
         assert!(t0.elapsed() < Duration::from_secs(30), "save never started");

@@ -230,18 +230,9 @@ fn prerequisites() -> bool {
     true
 }
 
-/// Our oxvirsh binary from this workspace's target directory.
+/// This workspace's oxvirsh, up to date.
 fn oxvirsh() -> PathBuf {
-    let exe = PathBuf::from(env!("CARGO_BIN_EXE_oxvirtd"));
-    let p = exe.parent().expect("target dir").join("oxvirsh");
-    if !p.exists() {
-        let _ = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "oxvirsh"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status();
-    }
-    assert!(p.exists(), "oxvirsh is not built: {}", p.display());
-    p
+    common::oxvirsh().expect("oxvirsh builds")
 }
 
 fn oxvirsh_uri(uri: &str, cmds: &str) -> (String, String, i32) {

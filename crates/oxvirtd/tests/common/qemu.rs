@@ -157,15 +157,8 @@ pub fn tiny_guest() -> Option<(PathBuf, PathBuf)> {
     Some((k, i))
 }
 
-/// Our oxvirsh binary from this workspace's target directory.
+/// This workspace's oxvirsh (built or brought up to date on first use),
+/// as a path string for `cli`.
 pub fn oxvirsh() -> Option<String> {
-    let exe = PathBuf::from(env!("CARGO_BIN_EXE_oxvirtd"));
-    let p = exe.parent()?.join("oxvirsh");
-    if !p.exists() {
-        let _ = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "oxvirsh"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status();
-    }
-    p.exists().then(|| p.to_string_lossy().into_owned())
+    super::oxvirsh().map(|p| p.to_string_lossy().into_owned())
 }
