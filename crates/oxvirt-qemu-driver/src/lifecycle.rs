@@ -397,6 +397,11 @@ impl Driver {
             run.qmp
                 .execute_value("migrate", Some(json!({"uri": "fd:migrate"})))
                 .map_err(qmp_err)?;
+            // An abort that came between the check above and `migrate`
+            // found no migration to cancel: cancel it now.
+            if self.with_job(&dom.uuid, |j| j.abort).unwrap_or(false) {
+                let _ = run.qmp.execute_value("migrate_cancel", None);
+            }
             let done = self.wait_migration(&dom.uuid, &run, operation::SAVE)?;
             self.with_job(&dom.uuid, |j| j.complete(done));
             saveimage::mark_complete(&mut file)
