@@ -434,4 +434,78 @@ fn save_job_statistics_event_and_abort_match_reference() {
     let want = reference("verbose").join("").replace("^M", "\r");
     assert!(want.ends_with("\rSave: [100 %]"));
     assert!(file.exists());
+
+    // 6. Ctrl-C typed on the terminal of a running `save` aborts the job
+    // (virsh turns the interrupt character into virDomainAbortJob), the
+    // same way for virsh and for oxvirsh.
+    let mut seen = Vec::new();
+    g.restore(&file);
+    for tool in [VIRSH, ox.as_str()] {
+        // (each aborted save leaves the guest running)
+        let o = Command::new(common::PYTHON)
+            .args(["-c", CTRL_C_PY, tool, &d.uri(), NAME])
+            .arg(&file)
+            .arg(VIRSH)
+            .stdin(Stdio::null())
+            .output()
+            .expect("python3 runs");
+        let got = String::from_utf8_lossy(&o.stdout).into_owned();
+        println!("{} and Ctrl-C:\n{}", tool, got);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let (st, _, _) = cli(VIRSH, d, &["domstate", "--reason", NAME]);
+        assert_eq!(vec![st], reference("aborted-state"), "{}", tool);
+        assert!(!file.exists(), "the aborted save left its file");
+        seen.push(got.replace(tool, "TOOL"));
+    }
+    assert!(seen[0].contains("canceled by client"), "{}", seen[0]);
+    assert_eq!(seen[1], seen[0], "oxvirsh vs virsh");
 }
+
+/// Runs `TOOL -c URI save NAME FILE` on a pseudo-terminal, FILE being a
+/// FIFO drained slowly, types Ctrl-C a second after the save moves data
+/// (seen with `virsh domjobinfo`), and prints the exit status and what
+/// the terminal showed.
+const CTRL_C_PY: &str = r#"
+import os, pty, subprocess, sys, threading, time
+tool, uri, name, file, virsh = sys.argv[1:6]
+# The save goes into a FIFO read slowly, so that it lasts seconds and the
+# client's first progress check (after 500 ms) finds the job running.
+os.mkfifo(file)
+def drain():
+    try:
+        with open(file, "rb") as f:
+            while f.read(65536):
+                time.sleep(0.002)
+    except OSError:
+        pass
+threading.Thread(target=drain, daemon=True).start()
+master, slave = pty.openpty()
+p = subprocess.Popen([tool, "-c", uri, "save", name, file], stdin=slave, stdout=slave,
+                     stderr=slave, close_fds=True, start_new_session=True,
+                     env={"LC_ALL": "C", "PATH": os.environ.get("PATH", "")})
+os.close(slave)
+t0 = time.time()
+while time.time() - t0 < 30:
+    out = subprocess.run([virsh, "-q", "-c", uri, "domjobinfo", name],
+                         capture_output=True, text=True).stdout
+    moving = [l for l in out.splitlines()
+              if l.startswith("Data processed:") and not l.split(":", 1)[1].strip().startswith("0.000")]
+    if out.startswith("Job type:         Unbounded") and moving:
+        break
+time.sleep(1.0)
+os.write(master, b"\x03")
+buf = b""
+while True:
+    try:
+        chunk = os.read(master, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    buf += chunk
+status = p.wait(timeout=60)
+print("status:", status)
+for line in buf.decode(errors="replace").replace("\r", "").split("\n"):
+    if line.strip() and line.strip() != "^C":
+        print(line.replace(file, "FILE"))
+"#;

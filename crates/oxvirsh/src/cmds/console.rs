@@ -57,7 +57,13 @@ pub fn run(ctl: &mut Ctl, dom: &DomainRef, devname: Option<&str>, flags: u32) ->
     let escape = escape_byte(&esc);
     let conn = ctl.conn()?;
     let _tty = RawTerminal::enter()?;
-    let _signals = IgnoredSignals::install();
+    let _signals = IgnoredSignals::install(&[
+        libc::SIGQUIT,
+        libc::SIGTERM,
+        libc::SIGINT,
+        libc::SIGHUP,
+        libc::SIGPIPE,
+    ]);
     let stream = conn.domain_open_console(dom, devname, flags)?;
     session(stream, escape).map_err(Fail::lib)
 }
@@ -121,7 +127,7 @@ fn internal(msg: &str) -> Error {
 }
 
 /// Reads stdin if it has something now: `None` when it has not.
-fn read_stdin(buf: &mut [u8]) -> std::io::Result<Option<usize>> {
+pub(super) fn read_stdin(buf: &mut [u8]) -> std::io::Result<Option<usize>> {
     let mut p = libc::pollfd {
         fd: 0,
         events: libc::POLLIN,
@@ -186,23 +192,17 @@ impl Drop for RawTerminal {
     }
 }
 
-/// SIGQUIT, SIGTERM, SIGINT, SIGHUP and SIGPIPE do nothing while the
-/// session runs, so that the terminal is always restored; the previous
-/// handlers come back when dropped.
-struct IgnoredSignals(Vec<(libc::c_int, libc::sigaction)>);
+/// Signals that do nothing while a session or a job runs (virsh catches
+/// them), so that the terminal is always restored; the previous handlers
+/// come back when dropped.
+pub(super) struct IgnoredSignals(Vec<(libc::c_int, libc::sigaction)>);
 
 extern "C" fn nothing(_: libc::c_int) {}
 
 impl IgnoredSignals {
-    fn install() -> IgnoredSignals {
+    pub(super) fn install(signals: &[libc::c_int]) -> IgnoredSignals {
         let mut saved = Vec::new();
-        for sig in [
-            libc::SIGQUIT,
-            libc::SIGTERM,
-            libc::SIGINT,
-            libc::SIGHUP,
-            libc::SIGPIPE,
-        ] {
+        for &sig in signals {
             // SAFETY: sigaction is plain data; the handler is async-signal
             // safe (it does nothing).
             unsafe {

@@ -1,7 +1,8 @@
-//! virshWatchJob for `save`, `managedsave` and `dump --verbose`: the API
-//! call runs on a worker thread while this one asks for the job's progress
-//! every 500 ms (virDomainGetJobInfo, as virsh) and prints virsh's
-//! `\rLabel: [ NN %]` to stderr, then `[100 %]` once the call succeeded.
+//! virshWatchJob for `save`, `managedsave` and `dump`: the API call runs
+//! on a worker thread while this one asks for the job's progress every
+//! 500 ms (virDomainGetJobInfo, as virsh) and, with `--verbose`, prints
+//! virsh's `\rLabel: [ NN %]` to stderr, then `[100 %]` once the call
+//! succeeded; on a terminal, Ctrl-C aborts the job.
 //!
 //! Not drawn with `indicatif`: virsh repeats its exact bytes (a carriage
 //! return, no escape sequences, no newline) at every poll whether or not
@@ -36,8 +37,16 @@ fn print_progress(label: &str, remaining: u64, total: u64) {
     let _ = err.flush();
 }
 
-/// Runs `work` (the job's API call) and, with `verbose`, reports its
-/// progress as virsh does; returns what `work` returned.
+/// How often the job's progress is asked for (virsh: 500 ms).
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+/// How often the terminal is looked at for the interrupt character.
+const TTY_EVERY: Duration = Duration::from_millis(50);
+
+/// Runs `work` (the job's API call) and, as virshWatchJob: with
+/// `verbose`, reports its progress; on a terminal, once the job has
+/// started, the interrupt character (Ctrl-C) typed on stdin aborts the
+/// job (virDomainAbortJob) instead of killing the shell, and SIGINT is
+/// caught meanwhile. Returns what `work` returned.
 pub fn watch<T: Send>(
     conn: &Arc<dyn Connection>,
     dom: &DomainRef,
@@ -45,38 +54,121 @@ pub fn watch<T: Send>(
     label: &str,
     work: impl FnOnce() -> oxvirt_core::Result<T> + Send,
 ) -> oxvirt_core::Result<T> {
-    if !verbose {
+    let tty = Terminal::stdin();
+    if !verbose && tty.is_none() {
         return work();
     }
+    let _sigint = super::console::IgnoredSignals::install(&[libc::SIGINT]);
     std::thread::scope(|s| {
         let (tx, rx) = mpsc::channel();
         s.spawn(move || {
             let _ = tx.send(work());
         });
+        let mut started = false;
+        let mut interrupt: Option<(u8, NoInterrupt)> = None;
+        let mut last_progress = std::time::Instant::now();
+        let tick = if tty.is_some() {
+            TTY_EVERY
+        } else {
+            PROGRESS_EVERY
+        };
         let r = loop {
-            match rx.recv_timeout(Duration::from_millis(500)) {
+            match rx.recv_timeout(tick) {
                 Ok(r) => break r,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    // Errors of the progress query are ignored, as virsh's.
-                    if let Ok(j) = conn.domain_get_job_info(dom) {
-                        if j.data_total > 0 {
-                            print_progress(label, j.data_remaining, j.data_total);
-                        }
-                    }
-                }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     break Err(oxvirt_core::Error::internal(
                         oxvirt_core::error::from::NONE,
                         "job worker vanished",
                     ));
                 }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            if let Some((vintr, _)) = &interrupt {
+                if stdin_interrupt(*vintr) {
+                    let _ = conn.domain_abort_job(dom);
+                    interrupt = None;
+                }
+            }
+            if last_progress.elapsed() < PROGRESS_EVERY || (started && !verbose) {
+                continue;
+            }
+            last_progress = std::time::Instant::now();
+            // Errors of the progress query are ignored, as virsh's.
+            let Ok(j) = conn.domain_get_job_info(dom) else {
+                continue;
+            };
+            if verbose && j.data_total > 0 {
+                print_progress(label, j.data_remaining, j.data_total);
+            }
+            // BOUNDED or UNBOUNDED: from now on Ctrl-C aborts the job.
+            if !started && (j.job_type == 1 || j.job_type == 2) {
+                started = true;
+                if let Some(t) = &tty {
+                    interrupt = t.without_interrupt();
+                }
             }
         };
-        if r.is_ok() {
+        drop(interrupt);
+        if r.is_ok() && verbose {
             print_progress(label, 0, 1);
         }
         r
     })
+}
+
+/// stdin's terminal settings, when stdin is a terminal.
+struct Terminal(libc::termios);
+
+impl Terminal {
+    fn stdin() -> Option<Terminal> {
+        // SAFETY: termios is plain data; tcgetattr fills it.
+        let mut t: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: fd 0 and a valid termios pointer.
+        if unsafe { libc::isatty(0) } == 1 && unsafe { libc::tcgetattr(0, &mut t) } == 0 {
+            Some(Terminal(t))
+        } else {
+            None
+        }
+    }
+
+    /// vshTTYDisableInterrupt: the interrupt character no longer raises
+    /// SIGINT and arrives on stdin at once; `(that character, the guard
+    /// that restores the settings)`.
+    fn without_interrupt(&self) -> Option<(u8, NoInterrupt)> {
+        let vintr = self.0.c_cc[libc::VINTR];
+        if vintr == 0 {
+            return None;
+        }
+        let mut t = self.0;
+        t.c_cc[libc::VINTR] = 0;
+        t.c_lflag &= !libc::ICANON;
+        // SAFETY: fd 0 and a valid termios pointer.
+        if unsafe { libc::tcsetattr(0, libc::TCSANOW, &t) } < 0 {
+            return None;
+        }
+        Some((vintr, NoInterrupt(self.0)))
+    }
+}
+
+/// Restores the terminal settings it holds when dropped.
+struct NoInterrupt(libc::termios);
+
+impl Drop for NoInterrupt {
+    fn drop(&mut self) {
+        // SAFETY: fd 0 and the settings saved before the change.
+        unsafe { libc::tcsetattr(0, libc::TCSANOW, &self.0) };
+    }
+}
+
+/// Reads what is waiting on stdin (without blocking): true when it holds
+/// the interrupt character, or stdin hung up or failed.
+fn stdin_interrupt(vintr: u8) -> bool {
+    let mut c = [0u8; 1];
+    match super::console::read_stdin(&mut c) {
+        Ok(None) => false,
+        Ok(Some(n)) => n == 0 || c[0] == vintr,
+        Err(_) => true,
+    }
 }
 
 #[cfg(test)]
