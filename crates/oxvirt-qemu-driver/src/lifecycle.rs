@@ -378,6 +378,12 @@ impl Driver {
                 "migrate-set-parameters",
                 Some(crate::process::unlimited_bandwidth()),
             );
+            // QEMU then reports each pass over memory (MIGRATION_PASS),
+            // which becomes libvirt's migration-iteration event.
+            let _ = run.qmp.execute_value(
+                "migrate-set-capabilities",
+                Some(json!({"capabilities": [{"capability": "events", "state": true}]})),
+            );
             use std::os::unix::io::AsRawFd;
             run.qmp
                 .execute_value_with_fd(

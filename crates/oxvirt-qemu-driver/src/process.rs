@@ -723,6 +723,20 @@ impl Driver {
                 self.emit(vec![out]);
             }
             "GUEST_PANICKED" => self.on_panic(uuid, run),
+            "MIGRATION_PASS" => {
+                let pass = ev.data.get("pass").and_then(Value::as_i64).unwrap_or(0);
+                let h = {
+                    let st = self.lock();
+                    let Some(i) = st.find_uuid(uuid) else { return };
+                    st.doms[i].handle()
+                };
+                self.emit(vec![DomainEvent {
+                    dom: h,
+                    kind: DomainEventKind::MigrationIteration {
+                        iteration: i32::try_from(pass).unwrap_or(i32::MAX),
+                    },
+                }]);
+            }
             "RTC_CHANGE" => {
                 let offset = ev.data.get("offset").and_then(Value::as_i64).unwrap_or(0);
                 let h = {

@@ -235,18 +235,11 @@ fn finish(c: Child) -> (String, String, bool) {
     )
 }
 
-/// `virsh event --loop --event job-completed`, recording to a file.
-fn watch_events(d: &Daemon) -> (Child, PathBuf) {
-    let out = d.dir.join("events.txt");
+/// `virsh event --loop --event EVENT`, recording to a file.
+fn watch_events(d: &Daemon, event: &str) -> (Child, PathBuf) {
+    let out = d.dir.join(format!("{}.txt", event));
     let c = Command::new(VIRSH)
-        .args([
-            "-c",
-            &d.uri(),
-            "event",
-            "--loop",
-            "--event",
-            "job-completed",
-        ])
+        .args(["-c", &d.uri(), "event", "--loop", "--event", event])
         .env("LC_ALL", "C")
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out).unwrap())
@@ -266,7 +259,8 @@ fn save_job_statistics_event_and_abort_match_reference() {
     };
     let d = &g.d;
     let file = d.dir.join("jobs.save");
-    let (mut ev, ev_out) = watch_events(d);
+    let (mut ev, ev_out) = watch_events(d, "job-completed");
+    let (mut passes, passes_out) = watch_events(d, "migration-iteration");
 
     // 1. domjobinfo while the save runs: Unbounded, Save, data growing.
     let save = g.save_bg(&file, VIRSH, &[]);
@@ -366,6 +360,17 @@ fn save_job_statistics_event_and_abort_match_reference() {
     assert_eq!(labels(&text), want);
     assert!(text.contains("\toperation: 2\n"));
     assert!(text.contains("\tdata_remaining: 0\n"));
+    // Each pass QEMU made over memory came as a migration-iteration
+    // event, numbered from 1 (QEMU's MIGRATION_PASS).
+    let _ = passes.kill();
+    let _ = passes.wait();
+    let iterations = std::fs::read_to_string(&passes_out).unwrap_or_default();
+    print!("{}", iterations);
+    let first = format!(
+        "event 'migration-iteration' for domain '{}': iteration: '1'",
+        NAME
+    );
+    assert_eq!(iterations.lines().next(), Some(first.as_str()));
 
     // 4. domjobabort mid-save: the save fails, the domain runs on, no
     // file is left.
