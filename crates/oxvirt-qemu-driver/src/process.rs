@@ -686,6 +686,17 @@ impl Driver {
         ))
     }
 
+    /// Emits one event of kind `kind` for the domain `uuid`, if it is
+    /// still known.
+    fn emit_for(&self, uuid: &Uuid, kind: DomainEventKind) {
+        let dom = {
+            let st = self.lock();
+            let Some(i) = st.find_uuid(uuid) else { return };
+            st.doms[i].handle()
+        };
+        self.emit(vec![DomainEvent { dom, kind }]);
+    }
+
     /// A QMP event of a running domain (libvirt's qemuProcessHandle*).
     fn handle_event(&self, uuid: &Uuid, run: &Arc<Running>, ev: &QmpEvent) {
         if run.muted.load(Ordering::SeqCst) {
@@ -725,29 +736,16 @@ impl Driver {
             "GUEST_PANICKED" => self.on_panic(uuid, run),
             "MIGRATION_PASS" => {
                 let pass = ev.data.get("pass").and_then(Value::as_i64).unwrap_or(0);
-                let h = {
-                    let st = self.lock();
-                    let Some(i) = st.find_uuid(uuid) else { return };
-                    st.doms[i].handle()
-                };
-                self.emit(vec![DomainEvent {
-                    dom: h,
-                    kind: DomainEventKind::MigrationIteration {
+                self.emit_for(
+                    uuid,
+                    DomainEventKind::MigrationIteration {
                         iteration: i32::try_from(pass).unwrap_or(i32::MAX),
                     },
-                }]);
+                );
             }
             "RTC_CHANGE" => {
                 let offset = ev.data.get("offset").and_then(Value::as_i64).unwrap_or(0);
-                let h = {
-                    let st = self.lock();
-                    let Some(i) = st.find_uuid(uuid) else { return };
-                    st.doms[i].handle()
-                };
-                self.emit(vec![DomainEvent {
-                    dom: h,
-                    kind: DomainEventKind::RtcChange { offset },
-                }]);
+                self.emit_for(uuid, DomainEventKind::RtcChange { offset });
             }
             "WATCHDOG" => {
                 let action = match ev.data.get("action").and_then(Value::as_str) {
@@ -767,15 +765,7 @@ impl Driver {
                         }
                     }
                 }
-                let h = {
-                    let st = self.lock();
-                    let Some(i) = st.find_uuid(uuid) else { return };
-                    st.doms[i].handle()
-                };
-                self.emit(vec![DomainEvent {
-                    dom: h,
-                    kind: DomainEventKind::Watchdog { action },
-                }]);
+                self.emit_for(uuid, DomainEventKind::Watchdog { action });
             }
             _ => {}
         }

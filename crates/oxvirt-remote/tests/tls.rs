@@ -2,7 +2,10 @@
 //! threads at once, frames of megabytes, events, keepalive-sized idles,
 //! and the server name checked against the certificate.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::oxvirtd;
+
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,28 +14,6 @@ use oxvirt_core::event::{DomainEvent, DomainEventKind};
 use oxvirt_core::uri::Uri;
 use oxvirt_core::Connection;
 use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair};
-
-/// The oxvirtd binary next to this test's target directory, built on demand.
-fn oxvirtd() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target directory")
-        .to_path_buf();
-    let bin = dir.join("oxvirtd");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "-p", "oxvirtd"]);
-        if dir.ends_with("release") {
-            cmd.arg("--release");
-        }
-        let st = cmd.status().expect("cargo build -p oxvirtd");
-        assert!(st.success(), "building oxvirtd failed");
-    }
-    bin
-}
 
 /// A daemon serving TLS with freshly made credentials; `client/` holds
 /// the client's pkipath files.
