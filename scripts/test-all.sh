@@ -48,6 +48,9 @@ if grep -qE '^test result: FAILED|error: test failed|error\[' target/test.log; t
   echo "cargo test failed"; exit 1
 fi
 
+if [ ! -d "$SHARED/conformance" ]; then
+  echo "== virsh conformance: skipped, no $SHARED/conformance (set OXVIRT_SHARED to the shared/ folder)"
+fi
 if [ -x target/release/oxvirsh ] && [ -d "$SHARED/conformance" ]; then
   echo "== virsh conformance: oxvirsh (embedded test:///default)"
   "$SHARED/conformance/run.sh" embedded "$ROOT/target/release/oxvirsh" | tee target/conformance-embedded.log | tail -60 || true
