@@ -98,6 +98,12 @@ if ! command -v cargo-fuzz >/dev/null; then
   cargo install cargo-fuzz --locked >/dev/null 2>&1 || echo "cargo-fuzz could not be installed"
 fi
 if command -v cargo-fuzz >/dev/null; then
+  # cargo-fuzz has no --locked: refuse a stale fuzz/Cargo.lock up front,
+  # so a run never rewrites a tracked file.
+  if ! cargo metadata --locked --format-version 1 --manifest-path fuzz/Cargo.toml >/dev/null 2>&1; then
+    echo "fuzz/Cargo.lock is out of date: run 'cargo metadata --manifest-path fuzz/Cargo.toml' and commit it"
+    exit 1
+  fi
   for t in xml_dom xml_domain cli_parse; do
     RUSTC_BOOTSTRAP=1 cargo fuzz run "$t" -- -max_total_time="${OXVIRT_FUZZ_SECONDS:-20}" \
       >"target/fuzz-$t.log" 2>&1 || { tail -30 "target/fuzz-$t.log"; echo "fuzz target $t failed"; exit 1; }
