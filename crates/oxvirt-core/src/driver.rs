@@ -6,14 +6,13 @@
 //! libvirt.
 
 use crate::error::{Error, Result};
+pub use crate::event::SecretEventCallback;
 use crate::event::{
     DomainEventCallback, NetworkEventCallback, PoolEventCallback, QemuMonitorEventCallback,
 };
 
 /// A node device event: device name, event, detail.
 pub type NodeDevEventCallback = std::sync::Arc<dyn Fn(&str, i32, i32) + Send + Sync>;
-/// A secret event: secret UUID, event, detail.
-pub type SecretEventCallback = std::sync::Arc<dyn Fn(&str, i32, i32) + Send + Sync>;
 use crate::types::*;
 
 macro_rules! nosup {

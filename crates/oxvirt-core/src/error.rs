@@ -37,6 +37,7 @@ pub mod code {
     pub const OPERATION_INVALID: i32 = 55;
     pub const NO_INTERFACE: i32 = 57;
     pub const NO_NWFILTER: i32 = 62;
+    pub const INVALID_SECRET: i32 = 65;
     pub const NO_SECRET: i32 = 66;
     pub const CONFIG_UNSUPPORTED: i32 = 67;
     pub const OPERATION_TIMEOUT: i32 = 68;
@@ -44,6 +45,7 @@ pub mod code {
     pub const NO_DOMAIN_SNAPSHOT: i32 = 72;
     pub const INVALID_STREAM: i32 = 73;
     pub const ARGUMENT_UNSUPPORTED: i32 = 74;
+    pub const STORAGE_PROBE_FAILED: i32 = 77;
     pub const STORAGE_POOL_BUILT: i32 = 76;
     pub const OPERATION_ABORTED: i32 = 78;
     pub const MULTIPLE_INTERFACES: i32 = 79;
@@ -163,6 +165,7 @@ pub fn template(code: i32) -> (&'static str, &'static str) {
             "multiple matching interfaces found: %s",
         ),
         NO_NWFILTER => ("Network filter not found", "Network filter not found: %s"),
+        INVALID_SECRET => ("Invalid secret", "Invalid secret: %s"),
         NO_SECRET => ("Secret not found", "Secret not found: %s"),
         CONFIG_UNSUPPORTED => ("unsupported configuration", "unsupported configuration: %s"),
         OPERATION_TIMEOUT => (
@@ -173,6 +176,7 @@ pub fn template(code: i32) -> (&'static str, &'static str) {
         NO_DOMAIN_SNAPSHOT => ("Domain snapshot not found", "Domain snapshot not found: %s"),
         INVALID_STREAM => ("invalid stream pointer", "invalid stream pointer in %s"),
         ARGUMENT_UNSUPPORTED => ("argument unsupported", "argument unsupported: %s"),
+        STORAGE_PROBE_FAILED => ("Storage pool probe failed", "Storage pool probe failed: %s"),
         STORAGE_POOL_BUILT => (
             "Storage pool already built",
             "Storage pool already built: %s",

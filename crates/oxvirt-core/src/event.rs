@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::driver::NodeDevEventCallback;
-use crate::types::{DomainRef, NetworkRef, NodeDevRef, PoolRef, TypedParam};
+use crate::types::{DomainRef, NetworkRef, NodeDevRef, PoolRef, SecretRef, TypedParam};
 
 /// `virDomainEventID`: the number of domain event kinds (0..=26).
 pub const DOMAIN_EVENT_ID_LAST: i32 = 27;
@@ -265,6 +265,26 @@ pub mod pool_lifecycle {
     pub const DELETED: i32 = 5;
 }
 
+/// `virSecretEventLifecycleType`
+pub mod secret_lifecycle {
+    pub const DEFINED: i32 = 0;
+    pub const UNDEFINED: i32 = 1;
+}
+
+/// A secret event: lifecycle (`VIR_SECRET_EVENT_ID_LIFECYCLE`) or a new
+/// value (`VIR_SECRET_EVENT_ID_VALUE_CHANGED`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretEventKind {
+    Lifecycle { event: i32, detail: i32 },
+    ValueChanged,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretEvent {
+    pub secret: SecretRef,
+    pub kind: SecretEventKind,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NetworkEventKind {
     Lifecycle { event: i32, detail: i32 },
@@ -304,6 +324,7 @@ pub type DomainEventCallback = Arc<dyn Fn(&DomainEvent) + Send + Sync>;
 pub type QemuMonitorEventCallback = Arc<dyn Fn(&QemuMonitorEvent) + Send + Sync>;
 pub type NetworkEventCallback = Arc<dyn Fn(&NetworkEvent) + Send + Sync>;
 pub type PoolEventCallback = Arc<dyn Fn(&PoolEvent) + Send + Sync>;
+pub type SecretEventCallback = Arc<dyn Fn(&SecretEvent) + Send + Sync>;
 
 /// One registered callback with its filters (the object by UUID, or by
 /// name for node devices).
@@ -363,6 +384,7 @@ pub struct EventHub {
     network: Registry<NetworkEventCallback>,
     pool: Registry<PoolEventCallback>,
     node_device: Registry<NodeDevEventCallback, String>,
+    secret: Registry<SecretEventCallback>,
 }
 
 impl EventHub {
@@ -409,6 +431,18 @@ impl EventHub {
         id
     }
 
+    /// A secret callback (`secret`: only that secret's events).
+    pub fn register_secret(
+        &self,
+        secret: Option<&SecretRef>,
+        event_id: i32,
+        cb: SecretEventCallback,
+    ) -> i32 {
+        let id = self.next();
+        self.secret.push(id, secret.map(|s| s.uuid), event_id, cb);
+        id
+    }
+
     /// A node device callback (`dev`: only that device's events).
     pub fn register_node_device(
         &self,
@@ -428,6 +462,17 @@ impl EventHub {
             | self.network.remove(id)
             | self.pool.remove(id)
             | self.node_device.remove(id)
+            | self.secret.remove(id)
+    }
+
+    pub fn emit_secret(&self, ev: &SecretEvent) {
+        let id = match ev.kind {
+            SecretEventKind::Lifecycle { .. } => 0,
+            SecretEventKind::ValueChanged => 1,
+        };
+        for cb in self.secret.targets(id, &ev.secret.uuid) {
+            cb(ev);
+        }
     }
 
     /// A node device lifecycle event (`VIR_NODE_DEVICE_EVENT_ID_LIFECYCLE`).

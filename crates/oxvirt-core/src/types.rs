@@ -653,6 +653,55 @@ pub mod flags {
         pub const NO_OVERWRITE: u32 = 4;
         pub const OVERWRITE: u32 = 8;
     }
+    /// virStoragePoolCreateFlags
+    pub mod pool_create {
+        pub const WITH_BUILD: u32 = 1;
+        pub const WITH_BUILD_OVERWRITE: u32 = 2;
+        pub const WITH_BUILD_NO_OVERWRITE: u32 = 4;
+    }
+    /// virStoragePoolDefineFlags, virStorageXMLFlags
+    pub mod pool_define {
+        pub const VALIDATE: u32 = 1;
+    }
+    pub mod storage_xml {
+        pub const INACTIVE: u32 = 1;
+    }
+    /// virStorageVolCreateFlags
+    pub mod vol_create {
+        pub const PREALLOC_METADATA: u32 = 1;
+        pub const REFLINK: u32 = 2;
+        pub const VALIDATE: u32 = 4;
+    }
+    /// virStorageVolDeleteFlags
+    pub mod vol_delete {
+        pub const ZEROED: u32 = 1;
+        pub const WITH_SNAPSHOTS: u32 = 2;
+    }
+    /// virStorageVolResizeFlags
+    pub mod vol_resize {
+        pub const ALLOCATE: u32 = 1;
+        pub const DELTA: u32 = 2;
+        pub const SHRINK: u32 = 4;
+    }
+    /// virStorageVolInfoFlags
+    pub mod vol_info {
+        pub const GET_PHYSICAL: u32 = 1;
+    }
+    /// virStorageVolUploadFlags / virStorageVolDownloadFlags
+    pub mod vol_stream {
+        pub const SPARSE_STREAM: u32 = 1;
+    }
+    /// virConnectListAllSecretsFlags
+    pub mod list_secrets {
+        pub const EPHEMERAL: u32 = 1;
+        pub const NO_EPHEMERAL: u32 = 2;
+        pub const PRIVATE: u32 = 4;
+        pub const NO_PRIVATE: u32 = 8;
+    }
+    /// virSecretDefineFlags
+    pub mod secret_define {
+        pub const VALIDATE: u32 = 1;
+    }
     /// virDomainMetadataType
     pub mod metadata {
         pub const DESCRIPTION: i32 = 0;
@@ -668,6 +717,31 @@ pub mod flags {
         pub const RO: u32 = 1;
         pub const NO_ALIASES: u32 = 2;
     }
+}
+
+/// Volume types (`virStorageVolType`).
+pub mod vol_type {
+    pub const FILE: i32 = 0;
+    pub const BLOCK: i32 = 1;
+    pub const DIR: i32 = 2;
+    pub const NETWORK: i32 = 3;
+    pub const NETDIR: i32 = 4;
+    pub const PLOOP: i32 = 5;
+}
+
+/// Wiping algorithms (`virStorageVolWipeAlgorithm`).
+pub mod wipe_alg {
+    pub const ZERO: u32 = 0;
+    pub const NNSA: u32 = 1;
+    pub const DOD: u32 = 2;
+    pub const BSI: u32 = 3;
+    pub const GUTMANN: u32 = 4;
+    pub const SCHNEIER: u32 = 5;
+    pub const PFITZNER7: u32 = 6;
+    pub const PFITZNER33: u32 = 7;
+    pub const RANDOM: u32 = 8;
+    pub const TRIM: u32 = 9;
+    pub const LAST: u32 = 10;
 }
 
 /// Pool states (`virStoragePoolState`).

@@ -9,7 +9,6 @@
 //! ROOT/log/NAME.log           QEMU's output, one log per domain
 //! ```
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use oxvirt_core::{Error, Result};
@@ -77,38 +76,9 @@ impl Layout {
     }
 }
 
-/// Writes `data` to `path` atomically: a temporary file in the same
-/// directory, written, optionally fsynced, renamed over `path`; with
-/// `durable` the directory is fsynced too.
+/// Writes `data` to `path` atomically (see `oxvirt_host::write_atomic`).
 pub fn write_atomic(path: &Path, data: &[u8], durable: bool) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        if durable {
-            f.sync_all()?;
-        }
-        std::fs::rename(&tmp, path)?;
-        if durable {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
-    })();
-    res.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::new(
-            oxvirt_core::error::code::WRITE_FAILED,
-            FROM,
-            format!("{}: {}", path.display(), oxvirt_core::error::strerror(&e)),
-        )
-    })
+    oxvirt_host::write_atomic(path, data, durable, FROM)
 }
 
 /// Removes a file, ignoring "not found".

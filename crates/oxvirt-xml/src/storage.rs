@@ -281,11 +281,20 @@ pub struct Auth {
     pub secret: Option<Element>,
 }
 
+/// `<device>` of a pool source, with the free extents a disk pool found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceDevice {
+    pub path: String,
+    pub part_separator: Option<bool>,
+    /// `(start, end)` in bytes; filled in by the driver, never read.
+    pub free_extents: Vec<(u64, u64)>,
+}
+
 /// `<source>` of a pool.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PoolSource {
     pub hosts: Vec<(String, Option<i32>)>,
-    pub devices: Vec<(String, Option<bool>)>,
+    pub devices: Vec<SourceDevice>,
     pub dir: Option<String>,
     pub adapter: Option<Adapter>,
     pub name: Option<String>,
@@ -357,8 +366,11 @@ fn parse_source(el: Option<&Element>, kind: PoolType) -> Result<PoolSource> {
         let path = d
             .attr("path")
             .ok_or_else(|| Error::xml("missing storage pool source device path"))?;
-        s.devices
-            .push((path.to_string(), props::opt_yes_no(d, "part_separator")?));
+        s.devices.push(SourceDevice {
+            path: path.to_string(),
+            part_separator: props::opt_yes_no(d, "part_separator")?,
+            free_extents: Vec::new(),
+        });
     }
     s.dir = el
         .child("dir")
@@ -596,13 +608,23 @@ impl Pool {
                     }
                 }
                 if opts.flags & DEVICE != 0 {
-                    for (p, sep) in &s.devices {
-                        w.empty(
-                            "device",
-                            Attrs::new()
-                                .add("path", p)
-                                .opt("part_separator", sep.map(|v| if v { "yes" } else { "no" })),
+                    for d in &s.devices {
+                        let a = Attrs::new().add("path", &d.path).opt(
+                            "part_separator",
+                            d.part_separator.map(|v| if v { "yes" } else { "no" }),
                         );
+                        if d.free_extents.is_empty() {
+                            w.empty("device", a);
+                        } else {
+                            w.block("device", a, |w| {
+                                for (start, end) in &d.free_extents {
+                                    w.empty(
+                                        "freeExtent",
+                                        Attrs::new().add("start", start).add("end", end),
+                                    );
+                                }
+                            });
+                        }
                     }
                 }
                 if opts.flags & DIR != 0 {
@@ -717,18 +739,202 @@ fn format_pci(w: &mut Writer, addr: &Element) {
     );
 }
 
+/// A secret reference inside `<encryption>` (by UUID or by usage).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretLookup {
+    Uuid(Uuid),
+    Usage(String),
+}
+
+/// `<encryption>` of a volume (`virStorageEncryption`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encryption {
+    /// default, qcow, luks or luks2.
+    pub format: String,
+    /// qemu or librbd; None for the default engine.
+    pub engine: Option<String>,
+    /// `<secret type='passphrase' .../>` elements, in order.
+    pub secrets: Vec<SecretLookup>,
+    /// LUKS cipher: name, size, mode, hash.
+    pub cipher: Option<(String, u32, Option<String>, Option<String>)>,
+    /// LUKS ivgen: name, hash.
+    pub ivgen: Option<(String, Option<String>)>,
+}
+
+const ENCRYPTION_FORMATS: &[&str] = &["default", "qcow", "luks", "luks2"];
+
+impl Encryption {
+    /// `virStorageEncryptionParseNode`.
+    pub fn parse(el: &Element) -> Result<Encryption> {
+        let format = el
+            .attr("format")
+            .ok_or_else(|| Error::xml("unknown volume encryption format"))?;
+        if !ENCRYPTION_FORMATS.contains(&format) {
+            return Err(Error::unsupported(format!(
+                "unknown volume encryption format type {}",
+                format
+            )));
+        }
+        let engine = match el.attr("engine") {
+            None => None,
+            Some(e @ ("qemu" | "librbd")) => Some(e.to_string()),
+            Some(e) => {
+                return Err(Error::xml(format!(
+                    "Invalid value for attribute 'engine' in element '{}': '{}'.",
+                    el.name, e
+                )))
+            }
+        };
+        let mut secrets = Vec::new();
+        for s in el.children_named("secret") {
+            match s.attr("type") {
+                None => return Err(Error::xml("unknown volume encryption secret type")),
+                Some("passphrase") => {}
+                Some(t) => {
+                    return Err(Error::unsupported(format!(
+                        "unknown volume encryption secret type {}",
+                        t
+                    )))
+                }
+            }
+            secrets.push(match (s.attr("uuid"), s.attr("usage")) {
+                (None, None) => return Err(Error::xml("missing secret uuid or usage attribute")),
+                (Some(_), Some(_)) => {
+                    return Err(Error::xml("either secret uuid or usage expected"))
+                }
+                (Some(u), None) => SecretLookup::Uuid(
+                    Uuid::parse(u)
+                        .ok_or_else(|| Error::xml(format!("invalid secret uuid '{}'", u)))?,
+                ),
+                (None, Some(u)) => SecretLookup::Usage(u.to_string()),
+            });
+        }
+        let (mut cipher, mut ivgen) = (None, None);
+        if format == "luks" {
+            if let Some(c) = el.child("cipher") {
+                let name = c
+                    .attr("name")
+                    .ok_or_else(|| Error::xml("cipher info missing 'name' attribute"))?;
+                let size = match c.attr("size") {
+                    None => return Err(props::missing_attr(c, "size")),
+                    Some(v) => v.trim().parse::<u32>().map_err(|_| {
+                        Error::xml(format!(
+                            "Invalid value for attribute 'size' in element 'cipher': '{}'. Expected non-negative integer value",
+                            v
+                        ))
+                    })?,
+                };
+                cipher = Some((
+                    name.to_string(),
+                    size,
+                    props::opt(c, "mode"),
+                    props::opt(c, "hash"),
+                ));
+            }
+            if let Some(i) = el.child("ivgen") {
+                if cipher.is_none() {
+                    return Err(Error::xml("ivgen element found, but cipher is missing"));
+                }
+                let name = i
+                    .attr("name")
+                    .ok_or_else(|| Error::xml("missing ivgen info name string"))?;
+                ivgen = Some((name.to_string(), props::opt(i, "hash")));
+            }
+        }
+        Ok(Encryption {
+            format: format.to_string(),
+            engine,
+            secrets,
+            cipher,
+            ivgen,
+        })
+    }
+
+    /// An encryption found in an image header: the format alone.
+    pub fn probed(format: &str) -> Encryption {
+        Encryption {
+            format: format.to_string(),
+            engine: None,
+            secrets: Vec::new(),
+            cipher: None,
+            ivgen: None,
+        }
+    }
+
+    pub fn format_into(&self, w: &mut Writer) {
+        let a = Attrs::new()
+            .add("format", &self.format)
+            .opt("engine", self.engine.as_deref());
+        w.block("encryption", a, |w| {
+            for s in &self.secrets {
+                let a = Attrs::new().add("type", "passphrase");
+                w.empty(
+                    "secret",
+                    match s {
+                        SecretLookup::Uuid(u) => a.add("uuid", u),
+                        SecretLookup::Usage(u) => a.add("usage", u),
+                    },
+                );
+            }
+            if self.format == "luks" {
+                if let Some((name, size, mode, hash)) = &self.cipher {
+                    w.empty(
+                        "cipher",
+                        Attrs::new()
+                            .add("name", name)
+                            .add("size", size)
+                            .opt("mode", mode.as_deref())
+                            .opt("hash", hash.as_deref()),
+                    );
+                    if let Some((name, hash)) = &self.ivgen {
+                        w.empty(
+                            "ivgen",
+                            Attrs::new().add("name", name).opt("hash", hash.as_deref()),
+                        );
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// A file timestamp: seconds and nanoseconds (`struct timespec`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timespec {
+    pub sec: i64,
+    pub nsec: i64,
+}
+
+/// `<timestamps>` of a volume target (read from the file, never parsed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timestamps {
+    pub atime: Timespec,
+    pub mtime: Timespec,
+    pub ctime: Timespec,
+    pub btime: Timespec,
+}
+
 /// `<target>` or `<backingStore>` of a volume.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VolTarget {
     pub path: Option<String>,
     pub format: Option<String>,
     pub perms: Perms,
-    pub encryption: Option<Element>,
+    pub timestamps: Option<Timestamps>,
+    pub encryption: Option<Encryption>,
     pub compat: Option<String>,
     pub nocow: bool,
     pub cluster_size: u64,
     /// `Some` when `<features>` was given: the features set.
     pub features: Option<Vec<String>>,
+}
+
+/// One extent of a volume's source (a disk partition's place).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extent {
+    pub path: String,
+    pub start: u64,
+    pub end: u64,
 }
 
 /// A storage volume definition.
@@ -740,10 +946,13 @@ pub struct Volume {
     /// Bytes.
     pub capacity: u64,
     pub allocation: u64,
+    /// The last offset of the file or device (display only; 0 = not shown).
+    pub physical: u64,
     /// True when `<allocation>` was given.
     pub has_allocation: bool,
     /// True when `<capacity>` was given.
     pub has_capacity: bool,
+    pub extents: Vec<Extent>,
     pub target: VolTarget,
     pub backing: Option<VolTarget>,
 }
@@ -844,7 +1053,8 @@ impl Volume {
             path: tc("path").map(|p| p.text()),
             format: vol_format(pool, tc("format").and_then(|f| f.attr("type")))?,
             perms: Perms::parse(tc("permissions"))?,
-            encryption: tc("encryption").cloned(),
+            timestamps: None,
+            encryption: tc("encryption").map(Encryption::parse).transpose()?,
             compat: tc("compat").map(|c| c.text()),
             nocow: tc("nocow").is_some(),
             cluster_size: 0,
@@ -890,8 +1100,10 @@ impl Volume {
             key,
             capacity,
             allocation,
+            physical: 0,
             has_allocation,
             has_capacity,
+            extents: Vec::new(),
             target,
             backing,
         })
@@ -903,15 +1115,47 @@ impl Volume {
         w.block("volume", Attrs::new().add("type", self.kind), |w| {
             w.text("name", Attrs::new(), &self.name);
             w.opt_text("key", self.key.as_deref());
+            if !self.extents.is_empty() {
+                w.block("source", Attrs::new(), |w| {
+                    let mut i = 0;
+                    while i < self.extents.len() {
+                        let path = &self.extents[i].path;
+                        w.block("device", Attrs::new().add("path", path), |w| {
+                            while i < self.extents.len() && self.extents[i].path == *path {
+                                let e = &self.extents[i];
+                                w.empty(
+                                    "extent",
+                                    Attrs::new().add("start", e.start).add("end", e.end),
+                                );
+                                i += 1;
+                            }
+                        });
+                    }
+                });
+            }
             let bytes = || Attrs::new().add("unit", "bytes");
             w.text("capacity", bytes(), self.capacity);
             w.text("allocation", bytes(), self.allocation);
+            if self.physical != 0 {
+                w.text("physical", bytes(), self.physical);
+            }
             format_target(w, "target", &self.target);
             if let Some(b) = &self.backing {
                 format_target(w, "backingStore", b);
             }
         });
         w.into_string()
+    }
+}
+
+fn format_timestamp(w: &mut Writer, name: &str, ts: &Timespec) {
+    if ts.nsec < 0 {
+        return;
+    }
+    if ts.nsec == 0 {
+        w.text(name, Attrs::new(), ts.sec);
+    } else {
+        w.text(name, Attrs::new(), format!("{}.{:09}", ts.sec, ts.nsec));
     }
 }
 
@@ -922,8 +1166,16 @@ fn format_target(w: &mut Writer, name: &str, t: &VolTarget) {
             w.empty("format", Attrs::new().add("type", f));
         }
         t.perms.format(w);
+        if let Some(ts) = &t.timestamps {
+            w.block("timestamps", Attrs::new(), |w| {
+                format_timestamp(w, "atime", &ts.atime);
+                format_timestamp(w, "mtime", &ts.mtime);
+                format_timestamp(w, "ctime", &ts.ctime);
+                format_timestamp(w, "btime", &ts.btime);
+            });
+        }
         if let Some(e) = &t.encryption {
-            w.element(e);
+            e.format_into(w);
         }
         w.opt_text("compat", t.compat.as_deref());
         if t.cluster_size > 0 {

@@ -254,16 +254,20 @@ fn secret_event(ctl: &mut Ctl, c: &Cmd) -> R {
     };
     let conn = ctl.conn()?;
     let (tx, rx) = mpsc::channel::<String>();
-    let cb = Arc::new(move |uuid: &str, event: i32, _detail: i32| {
-        let msg = if id == 0 {
-            let s = match event {
-                0 => "Defined",
-                1 => "Undefined",
-                _ => "unknown",
-            };
-            format!("event 'lifecycle' for secret {}: {}\n", uuid, s)
-        } else {
-            format!("event 'value-changed' for secret {}\n", uuid)
+    let cb = Arc::new(move |ev: &oxvirt_core::event::SecretEvent| {
+        let uuid = ev.secret.uuid;
+        let msg = match ev.kind {
+            oxvirt_core::event::SecretEventKind::Lifecycle { event, .. } => {
+                let s = match event {
+                    0 => "Defined",
+                    1 => "Undefined",
+                    _ => "unknown",
+                };
+                format!("event 'lifecycle' for secret {}: {}\n", uuid, s)
+            }
+            oxvirt_core::event::SecretEventKind::ValueChanged => {
+                format!("event 'value-changed' for secret {}\n", uuid)
+            }
         };
         let _ = tx.send(msg);
     });
