@@ -5,7 +5,6 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use oxvirt_core::error::code;
 use oxvirt_core::{Error, Result};
 
 /// A per-process sequence, so concurrent writers of one file never share
@@ -34,31 +33,59 @@ pub fn write_atomic_mode(
         std::process::id(),
         SEQ.fetch_add(1, Ordering::Relaxed)
     ));
-    let res = (|| -> std::io::Result<()> {
+    // Each step fails with libvirt's message for it (virFileRewrite and
+    // its writer), e.g. "cannot write data to file 'T': No space left on
+    // device", VIR_ERR_SYSTEM_ERROR.
+    let shown = tmp.display();
+    let step = |what: String| move |e: std::io::Error| (what, e);
+    let res = (|| -> std::result::Result<(), (String, std::io::Error)> {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(mode)
-            .open(&tmp)?;
-        f.write_all(data)?;
+            .open(&tmp)
+            .map_err(step(format!("Failed to create file '{}'", shown)))?;
+        f.write_all(data)
+            .map_err(step(format!("cannot write data to file '{}'", shown)))?;
         if durable {
-            f.sync_all()?;
+            f.sync_all()
+                .map_err(step(format!("cannot sync file '{}'", shown)))?;
         }
         drop(f);
-        std::fs::rename(&tmp, path)?;
+        std::fs::rename(&tmp, path).map_err(step(format!(
+            "cannot rename file '{}' as '{}'",
+            shown,
+            path.display()
+        )))?;
         if durable {
-            std::fs::File::open(dir)?.sync_all()?;
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(step(format!("cannot sync directory '{}'", dir.display())))?;
         }
         Ok(())
     })();
-    res.map_err(|e| {
+    res.map_err(|(what, e)| {
         let _ = std::fs::remove_file(&tmp);
-        Error::new(
-            code::WRITE_FAILED,
-            domain,
-            format!("{}: {}", path.display(), oxvirt_core::error::strerror(&e)),
-        )
+        Error::system(domain, what, &e)
     })
+}
+
+/// Whether `name` is one of the temporaries [`write_atomic_mode`] writes
+/// (`.NAME.tmpPID.SEQ`), or an older version's (`.NAME.tmpPID`).
+pub fn is_temporary(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix('.') else {
+        return false;
+    };
+    let Some(i) = rest.rfind(".tmp") else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let tail = &rest[i + 4..];
+    i > 0
+        && match tail.split_once('.') {
+            Some((pid, seq)) => digits(pid) && digits(seq),
+            None => digits(tail),
+        }
 }
 
 /// [`write_atomic_mode`] with mode 0644.
@@ -87,8 +114,7 @@ pub fn remove_stray_temporaries(dir: &Path) {
     };
     for e in rd.flatten() {
         let name = e.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') && name.contains(".tmp") {
+        if is_temporary(&name.to_string_lossy()) {
             let _ = std::fs::remove_file(e.path());
         }
     }
@@ -122,6 +148,16 @@ mod tests {
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
         remove_file(&p, 0).unwrap();
         remove_file(&p, 0).unwrap();
+        for (name, temp) in [
+            (".a.xml.tmp12.3", true),
+            (".a.xml.tmp12", true),
+            ("a.xml", false),
+            (".a.tmp", false),
+            (".tmp1.2", false),
+            (".a.tmp1.x", false),
+        ] {
+            assert_eq!(is_temporary(name), temp, "{}", name);
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -105,7 +105,7 @@ impl Driver {
     ) -> Result<Box<dyn Stream>> {
         check_flags(flags, CONSOLE_FORCE | CONSOLE_SAFE, "qemuDomainOpenConsole")?;
         let path = {
-            let st = self.lock();
+            let st = self.read(dom)?;
             let obj = st.dom(dom)?;
             obj.check_active()?;
             find_pty(&chardevs(&obj.def), dev_name)?

@@ -8,7 +8,7 @@
 //! never wait behind a job.
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -78,10 +78,12 @@ pub(crate) struct Running {
     /// Distinguishes successive processes of one domain.
     pub gen: u64,
     pub pid: i32,
+    /// The process's start time (`process::start_time`), 0 if unknown.
+    pub start_time: u64,
     pub qmp: Qmp,
     pub qmp_path: PathBuf,
     /// Our child when we started it (reaped when it exits).
-    pub child: Mutex<Option<std::process::Child>>,
+    pub child: Mutex<Option<crate::process::ChildPid>>,
     /// Set by the API that kills the process, so the monitor's EOF is
     /// expected and handled by that API.
     pub being_destroyed: AtomicBool,
@@ -94,6 +96,12 @@ pub(crate) struct Running {
 }
 
 impl Running {
+    /// Sends `sig` to this QEMU if it is still the process started then
+    /// (never to a process that reused its pid); does not wait.
+    pub fn signal(&self, sig: i32) {
+        let _ = crate::process::signal_verified(self.pid, self.start_time, sig, Duration::ZERO);
+    }
+
     /// Waits until the event thread has handled every event QEMU sent
     /// before the last command's reply (libvirt handles them before the
     /// API returns, so states read afterwards include them).
@@ -159,6 +167,11 @@ pub(crate) struct DomainObj {
     pub job_current: Option<crate::jobs::JobData>,
     /// Statistics of the last completed one (domjobinfo --completed).
     pub job_completed: Option<crate::jobs::JobData>,
+    /// The asynchronous job recorded in the status file while it runs.
+    pub async_job: Option<store::JobRecord>,
+    /// Loaded from a status file and not yet re-attached: calls on the
+    /// domain wait until the re-attach thread is done with it.
+    pub reattaching: bool,
 }
 
 impl DomainObj {
@@ -180,6 +193,8 @@ impl DomainObj {
             state_time: std::time::Instant::now(),
             job_current: None,
             job_completed: None,
+            async_job: None,
+            reattaching: false,
         }
     }
 
@@ -224,6 +239,7 @@ impl DomainObj {
         let run = self.run.as_ref()?;
         Some(Status {
             pid: run.pid,
+            start_time: run.start_time,
             qmp: run.qmp_path.clone(),
             id: self.def.id.unwrap_or(-1),
             state: self.state as i32,
@@ -231,6 +247,7 @@ impl DomainObj {
             xml: self.def.format(FormatFlags::default()),
             fake_reboot: self.fake_reboot,
             autodestroy: self.autodestroy,
+            job: self.async_job.clone(),
         })
     }
 }
@@ -290,16 +307,25 @@ pub struct Driver {
     pub(crate) layout: Layout,
     pub(crate) caps: Caps,
     pub(crate) state: Mutex<State>,
+    /// Signalled (with `state`) whenever a domain finishes re-attaching.
+    pub(crate) ready_cv: Condvar,
+    /// Domains still being re-attached.
+    pub(crate) reattaching: AtomicUsize,
     pub events: EventHub,
     pub(crate) me: Weak<Driver>,
 }
 
 impl Driver {
-    /// Opens (creating) the state under `root`: persistent definitions
-    /// are loaded and running QEMUs re-attached.
+    /// Opens (creating) the state under `root`: temporaries of
+    /// interrupted writes are removed, persistent definitions and status
+    /// files loaded, and running QEMUs re-attached in the background
+    /// (`reconnect_all`): calls on a domain wait until it is back.
     pub fn open(root: PathBuf) -> Result<Arc<Driver>> {
         let layout = Layout::new(root);
         layout.create()?;
+        for p in store::remove_stale_temps(&layout) {
+            tracing::info!("removed {} left by an interrupted write", p.display());
+        }
         let caps = Caps::probe(&layout.root.join("cache"));
         let drv = Arc::new_cyclic(|me| Driver {
             layout,
@@ -309,6 +335,8 @@ impl Driver {
                 next_id: 1,
                 next_gen: 1,
             }),
+            ready_cv: Condvar::new(),
+            reattaching: AtomicUsize::new(0),
             events: EventHub::new(),
             me: me.clone(),
         });
@@ -319,6 +347,58 @@ impl Driver {
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
+    }
+
+    /// Locks the state once `dom` is no longer being re-attached (waiting
+    /// at most `JOB_WAIT`), so that a read never reports the state a
+    /// status file claimed before QEMU confirmed it. Fails as a job that
+    /// cannot be acquired when the wait runs out, and with "no domain"
+    /// when the domain is unknown (or went away while re-attaching).
+    pub(crate) fn read(&self, dom: &DomainRef) -> Result<MutexGuard<'_, State>> {
+        let mut st = self.lock();
+        if self.reattaching.load(Ordering::SeqCst) == 0 {
+            st.dom(dom)?;
+            return Ok(st);
+        }
+        let deadline = std::time::Instant::now() + JOB_WAIT;
+        loop {
+            if !st.dom(dom)?.reattaching {
+                return Ok(st);
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return Err(Error::new(
+                    code::OPERATION_TIMEOUT,
+                    FROM,
+                    "cannot acquire state change lock (held by monitor=reconnect)",
+                ));
+            }
+            st = self
+                .ready_cv
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    /// Locks the state once no domain is being re-attached any more (at
+    /// most `JOB_WAIT`; afterwards what is known is answered), for
+    /// listings and for calls that add domains.
+    pub(crate) fn lock_all_ready(&self) -> MutexGuard<'_, State> {
+        let mut st = self.lock();
+        let deadline = std::time::Instant::now() + JOB_WAIT;
+        while self.reattaching.load(Ordering::SeqCst) > 0 {
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                break;
+            }
+            st = self
+                .ready_cv
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        st
     }
 
     pub(crate) fn emit(&self, events: Vec<DomainEvent>) {
@@ -453,7 +533,7 @@ impl Driver {
 
     pub fn list_all_domains(&self, flags: u32) -> Result<Vec<DomainRef>> {
         check_flags(flags, 0xffff, "virConnectListAllDomains")?;
-        let st = self.lock();
+        let st = self.lock_all_ready();
         Ok(st
             .doms
             .iter()
@@ -483,7 +563,7 @@ impl Driver {
     }
 
     pub fn lookup_by_id(&self, id: i32) -> Result<DomainRef> {
-        let st = self.lock();
+        let st = self.lock_all_ready();
         st.doms
             .iter()
             .find(|d| d.is_active() && d.def.id == Some(id))
@@ -498,29 +578,43 @@ impl Driver {
     }
 
     pub fn lookup_by_name(&self, name: &str) -> Result<DomainRef> {
-        let st = self.lock();
-        st.find_name(name)
-            .map(|i| st.doms[i].handle())
-            .ok_or_else(|| {
-                Error::new(
-                    code::NO_DOMAIN,
-                    FROM,
-                    format!("no domain with matching name '{}'", name),
-                )
-            })
+        let missing = || {
+            Error::new(
+                code::NO_DOMAIN,
+                FROM,
+                format!("no domain with matching name '{}'", name),
+            )
+        };
+        let uuid = {
+            let st = self.lock();
+            st.find_name(name).map(|i| st.doms[i].def.uuid)
+        };
+        self.ready_handle(uuid.ok_or_else(missing)?)
+            .ok_or_else(missing)?
     }
 
     pub fn lookup_by_uuid(&self, uuid: &Uuid) -> Result<DomainRef> {
-        let st = self.lock();
-        st.find_uuid(uuid)
-            .map(|i| st.doms[i].handle())
-            .ok_or_else(|| {
-                Error::new(
-                    code::NO_DOMAIN,
-                    FROM,
-                    format!("no domain with matching uuid '{}'", uuid),
-                )
-            })
+        self.ready_handle(*uuid).ok_or_else(|| {
+            Error::new(
+                code::NO_DOMAIN,
+                FROM,
+                format!("no domain with matching uuid '{}'", uuid),
+            )
+        })?
+    }
+
+    /// The handle of `uuid` once it is re-attached (`None`: unknown).
+    fn ready_handle(&self, uuid: Uuid) -> Option<Result<DomainRef>> {
+        let probe = DomainRef {
+            name: String::new(),
+            uuid,
+            id: -1,
+        };
+        match self.read(&probe) {
+            Ok(st) => st.dom(&probe).ok().map(|o| Ok(o.handle())),
+            Err(e) if e.code == code::NO_DOMAIN => None,
+            Err(e) => Some(Err(e)),
+        }
     }
 
     // ---- definitions ---------------------------------------------------
@@ -576,7 +670,7 @@ impl Driver {
     pub fn define_xml(&self, xml: &str, flags: u32) -> Result<DomainRef> {
         check_flags(flags, flags::define::VALIDATE, "qemuDomainDefineXMLFlags")?;
         let def = self.parse_def(xml)?;
-        let mut st = self.lock();
+        let mut st = self.lock_all_ready();
         let (i, updated) = Self::add_domain(&mut st, def.clone(), false)?;
         if let Err(e) = self.save_config(&def) {
             if !updated {
@@ -667,7 +761,7 @@ impl Driver {
             SECURE | INACTIVE | UPDATE_CPU | MIGRATABLE,
             "qemuDomainGetXMLDesc",
         )?;
-        let st = self.lock();
+        let st = self.read(dom)?;
         let obj = st.dom(dom)?;
         let inactive = flags & INACTIVE != 0;
         let def = if inactive {
@@ -688,14 +782,14 @@ impl Driver {
 
     pub fn get_state(&self, dom: &DomainRef, flags: u32) -> Result<(i32, i32)> {
         check_flags(flags, 0, "qemuDomainGetState")?;
-        let st = self.lock();
+        let st = self.read(dom)?;
         let obj = st.dom(dom)?;
         Ok((obj.state as i32, obj.reason))
     }
 
     pub fn get_info(&self, dom: &DomainRef) -> Result<DomainInfo> {
         let (state, def, run) = {
-            let st = self.lock();
+            let st = self.read(dom)?;
             let obj = st.dom(dom)?;
             (obj.state, obj.def.clone(), obj.run.clone())
         };
@@ -713,19 +807,19 @@ impl Driver {
     }
 
     pub fn is_active(&self, dom: &DomainRef) -> Result<bool> {
-        Ok(self.lock().dom(dom)?.is_active())
+        Ok(self.read(dom)?.dom(dom)?.is_active())
     }
 
     pub fn is_persistent(&self, dom: &DomainRef) -> Result<bool> {
-        Ok(self.lock().dom(dom)?.persistent)
+        Ok(self.read(dom)?.dom(dom)?.persistent)
     }
 
     pub fn get_autostart(&self, dom: &DomainRef) -> Result<bool> {
-        Ok(self.lock().dom(dom)?.autostart)
+        Ok(self.read(dom)?.dom(dom)?.autostart)
     }
 
     pub fn set_autostart(&self, dom: &DomainRef, on: bool) -> Result<()> {
-        let mut st = self.lock();
+        let mut st = self.read(dom)?;
         let obj = st.dom_mut(dom)?;
         if !obj.persistent {
             return Err(Error::operation_invalid(
@@ -735,7 +829,7 @@ impl Driver {
         }
         let p = self.layout.autostart(&obj.def.name);
         if on {
-            store::write_atomic(&p, b"", true)?;
+            store::create_marker(&p)?;
         } else {
             store::remove(&p)?;
         }
@@ -745,7 +839,7 @@ impl Driver {
 
     pub fn has_managed_save(&self, dom: &DomainRef, flags: u32) -> Result<bool> {
         check_flags(flags, 0, "qemuDomainHasManagedSaveImage")?;
-        let name = self.lock().dom(dom)?.def.name.clone();
+        let name = self.read(dom)?.dom(dom)?.def.name.clone();
         Ok(self.has_managed_save_file(&name))
     }
 
@@ -769,7 +863,7 @@ impl Driver {
         flags: u32,
     ) -> Result<oxvirt_core::types::ControlInfo> {
         check_flags(flags, 0, "qemuDomainGetControlInfo")?;
-        let st = self.lock();
+        let st = self.read(dom)?;
         let obj = st.dom(dom)?;
         obj.check_active()?;
         let busy = *lock(&obj.job.busy);
@@ -791,13 +885,13 @@ impl Driver {
         flags: u32,
     ) -> Result<Vec<DomainRef>> {
         match doms {
-            Some(d) => {
-                let st = self.lock();
-                d.iter().map(|h| st.dom(h).map(DomainObj::handle)).collect()
-            }
+            Some(d) => d
+                .iter()
+                .map(|h| self.read(h)?.dom(h).map(DomainObj::handle))
+                .collect(),
             None => {
                 let f = flags & 0xff;
-                let st = self.lock();
+                let st = self.lock_all_ready();
                 Ok(st
                     .doms
                     .iter()

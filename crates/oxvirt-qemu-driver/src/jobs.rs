@@ -217,7 +217,7 @@ impl Driver {
     pub fn job_stats(&self, dom: &DomainRef, flags: u32) -> Result<(i32, Vec<TypedParam>)> {
         use stats_flags::{COMPLETED, KEEP_COMPLETED};
         check_flags(flags, COMPLETED | KEEP_COMPLETED, "qemuDomainGetJobStats")?;
-        let mut st = self.lock();
+        let mut st = self.read(dom)?;
         let obj = st.dom_mut(dom)?;
         if flags & COMPLETED != 0 {
             if obj.job_current.is_some() {
@@ -241,7 +241,7 @@ impl Driver {
 
     /// virDomainGetJobInfo: the running job in the old fixed structure.
     pub fn job_info(&self, dom: &DomainRef) -> Result<oxvirt_core::types::JobInfo> {
-        let st = self.lock();
+        let st = self.read(dom)?;
         let obj = st.dom(dom)?;
         obj.check_active()?;
         let Some(j) = &obj.job_current else {
@@ -266,7 +266,7 @@ impl Driver {
     /// on.
     pub fn abort_job(&self, dom: &DomainRef) -> Result<()> {
         let run = {
-            let mut st = self.lock();
+            let mut st = self.read(dom)?;
             let obj = st.dom_mut(dom)?;
             obj.check_active()?;
             let Some(j) = obj.job_current.as_mut() else {

@@ -471,28 +471,27 @@ impl Driver {
     }
 
     pub(crate) fn max_vcpus_of(&self, dom: &DomainRef) -> Result<i32> {
-        let st = self.lock();
+        let st = self.read(dom)?;
         Ok(st.dom(dom)?.def.vcpu.max as i32)
     }
 
     /// Starts the persistent domains marked autostart (in the background,
     /// so that opening the driver stays fast).
+    /// They are picked once every running QEMU is re-attached, as
+    /// libvirt's autostart waits for each domain's reconnect job.
     pub fn autostart(&self) {
-        let doms: Vec<DomainRef> = {
-            let st = self.lock();
-            st.doms
-                .iter()
-                .filter(|d| d.autostart && d.persistent && !d.is_active())
-                .map(|d| d.handle())
-                .collect()
-        };
-        if doms.is_empty() {
-            return;
-        }
         let Some(me) = self.arc() else { return };
         let _ = std::thread::Builder::new()
             .name("qemu-autostart".into())
             .spawn(move || {
+                let doms: Vec<DomainRef> = {
+                    let st = me.lock_all_ready();
+                    st.doms
+                        .iter()
+                        .filter(|d| d.autostart && d.persistent && !d.is_active())
+                        .map(|d| d.handle())
+                        .collect()
+                };
                 for d in doms {
                     if let Err(e) = me.create(&d, 0) {
                         tracing::warn!("autostart of {} failed: {}", d.name, e);

@@ -16,6 +16,7 @@ use crate::driver::{check_flags, Driver, Running};
 use crate::jobs::{operation, JobData};
 use crate::process::{qmp_err, Incoming, StartOpts};
 use crate::saveimage;
+use crate::store::{self, JobKind, JobRecord};
 use crate::FROM;
 
 impl Driver {
@@ -38,7 +39,7 @@ impl Driver {
         )?;
         let def = self.parse_def(xml)?;
         let (h, job) = {
-            let mut st = self.lock();
+            let mut st = self.lock_all_ready();
             let (i, _) = Self::add_domain(&mut st, def.clone(), true)?;
             let obj = &st.doms[i];
             (obj.handle(), obj.job.clone())
@@ -51,6 +52,7 @@ impl Driver {
                 autodestroy: flags & AUTODESTROY != 0,
                 live_def: Some(def),
                 incoming: None,
+                job: None,
             },
         );
         if res.is_err() {
@@ -94,7 +96,12 @@ impl Driver {
                     Some(dom),
                 );
                 if r.is_ok() {
-                    let _ = std::fs::remove_file(&ms);
+                    // The image is consumed; until it is gone the status
+                    // file records the restore, so a daemon that dies
+                    // here still removes it (`recover_job`).
+                    self.pause_point("restore:started", &name);
+                    let _ = store::remove(&ms);
+                    self.end_async_job(&dom.uuid);
                 }
                 return r.map(|_| self.lock().dom(dom).map(|o| o.handle()))?;
             }
@@ -106,6 +113,7 @@ impl Driver {
                 autodestroy: flags & AUTODESTROY != 0,
                 live_def: None,
                 incoming: None,
+                job: None,
             },
         )
     }
@@ -250,7 +258,7 @@ impl Driver {
             ));
         }
         let _g = self.begin_job(dom)?;
-        self.save_internal(dom, to, dxml, flags)
+        self.save_internal(dom, to, dxml, flags, false)
     }
 
     pub fn managed_save(&self, dom: &DomainRef, flags: u32) -> Result<()> {
@@ -274,26 +282,60 @@ impl Driver {
             obj.def.name.clone()
         };
         let path = self.layout.managed_save(&name);
-        self.save_internal(dom, &path.to_string_lossy(), None, flags)
+        self.save_internal(dom, &path.to_string_lossy(), None, flags, true)
     }
 
     /// Runs a save as the domain's async job: its statistics are visible
     /// to domjobinfo while it runs and kept as the completed job's after
     /// it succeeded (see `jobs`).
+    ///
+    /// The job is recorded in the status file before the guest is paused
+    /// and until the domain is stopped, so a daemon that dies during it
+    /// is followed by one that cancels it, resumes the guest and removes
+    /// the image (`recover_job`).
     fn save_internal(
         &self,
         dom: &DomainRef,
         to: &str,
         dxml: Option<&str>,
         flags: u32,
+        managed: bool,
     ) -> Result<()> {
         let run = self.running(dom)?;
         self.set_job(&dom.uuid, Some(JobData::new(operation::SAVE)));
+        self.begin_async_job(
+            &dom.uuid,
+            JobRecord {
+                kind: JobKind::Save,
+                path: to.into(),
+                managed,
+            },
+        );
         let r = self.save_job(dom, &run, to, dxml, flags);
         if r.is_err() {
             self.set_job(&dom.uuid, None);
+            self.end_async_job(&dom.uuid);
         }
         r
+    }
+
+    /// Records the asynchronous job in the domain's status file.
+    fn begin_async_job(&self, uuid: &oxvirt_core::types::Uuid, job: JobRecord) {
+        let mut st = self.lock();
+        if let Some(obj) = st.by_uuid_mut(uuid) {
+            obj.async_job = Some(job);
+            self.save_status(obj);
+        }
+    }
+
+    /// Forgets the asynchronous job of an active domain.
+    pub(crate) fn end_async_job(&self, uuid: &oxvirt_core::types::Uuid) {
+        let mut st = self.lock();
+        if let Some(obj) = st.by_uuid_mut(uuid) {
+            if obj.async_job.take().is_some() {
+                self.save_status(obj);
+            }
+        }
     }
 
     /// Pauses, writes header + XML, migrates QEMU's state into the file,
@@ -345,6 +387,7 @@ impl Driver {
             self.with_job(&dom.uuid, |j| j.stopped = Some(std::time::Instant::now()));
             self.stop_cpus(dom, &run, reason::paused::SAVE)?;
         }
+        self.pause_point("save:paused", &dom.name);
         let resume_on_error = |me: &Driver| {
             if running_now {
                 let _ = me.start_cpus(dom, &run, reason::running::SAVE_CANCELED);
@@ -403,6 +446,7 @@ impl Driver {
             run.qmp
                 .execute_value("migrate", Some(json!({"uri": "fd:migrate"})))
                 .map_err(qmp_err)?;
+            self.pause_point("save:migrating", &dom.name);
             // An abort that came between the check above and `migrate`
             // found no migration to cancel: cancel it now.
             if self.with_job(&dom.uuid, |j| j.abort).unwrap_or(false) {
@@ -410,6 +454,7 @@ impl Driver {
             }
             let done = self.wait_migration(&dom.uuid, &run, operation::SAVE)?;
             self.with_job(&dom.uuid, |j| j.complete(done));
+            self.pause_point("save:migrated", &dom.name);
             saveimage::mark_complete(&mut file)
                 .map_err(|e| Error::system(FROM, format!("unable to write '{}'", to), &e))
         })();
@@ -420,11 +465,13 @@ impl Driver {
             return Err(e);
         }
         drop(file);
+        self.pause_point("save:complete", &dom.name);
         // Close the monitor to events, then kill: libvirt reports no
         // shutdown for a saved domain.
         self.kill_process(&run, false, true)?;
         run.wait_eof(Duration::from_secs(5));
         self.reap(&run);
+        self.pause_point("save:killed", &dom.name);
         let (h, done) = {
             let mut st = self.lock();
             // The finished job becomes the completed one (a transient
@@ -488,7 +535,7 @@ impl Driver {
             !header.was_running
         };
         let (h, job) = {
-            let mut st = self.lock();
+            let mut st = self.lock_all_ready();
             let (i, _) = Self::add_domain(&mut st, def.clone(), true)?;
             (st.doms[i].handle(), st.doms[i].job.clone())
         };
@@ -503,6 +550,11 @@ impl Driver {
                 autodestroy: false,
                 live_def: Some(def),
                 incoming: Some(Incoming { file }),
+                job: existing.map(|_| JobRecord {
+                    kind: JobKind::Restore,
+                    path: from.into(),
+                    managed: true,
+                }),
             },
         );
         if res.is_err() {

@@ -5,10 +5,12 @@
 //! and the run/ status file, which is all a new daemon needs to take it
 //! over again.
 
+use std::ffi::CString;
 use std::io::Write;
-use std::os::unix::io::{AsRawFd, RawFd};
-use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Condvar, Mutex, Weak};
@@ -19,12 +21,14 @@ use oxvirt_core::event::{lifecycle as lc, DomainEvent, DomainEventKind};
 use oxvirt_core::types::{reason, DomainRef, DomainState, Uuid};
 use oxvirt_core::{Error, Result};
 use oxvirt_qmp::{Notice, Qmp, QmpEvent};
-use oxvirt_xml::domain::{Domain, LifecycleAction, ParseFlags, ParseOptions, VirtType};
+use oxvirt_xml::domain::{
+    Domain, FormatFlags, LifecycleAction, ParseFlags, ParseOptions, VirtType,
+};
 use serde_json::{json, Value};
 
 use crate::command::{self, CommandContext};
 use crate::driver::{lock, DomainObj, Driver, Running, State};
-use crate::store::{self, Status};
+use crate::store::{self, JobKind, JobRecord, Status};
 use crate::FROM;
 
 /// How long QEMU gets to answer its monitor greeting.
@@ -43,6 +47,9 @@ pub(crate) struct StartOpts {
     /// The definition to run instead of the stored one (restore).
     pub live_def: Option<Domain>,
     pub incoming: Option<Incoming>,
+    /// The asynchronous job this start belongs to (a start from a managed
+    /// save), recorded in the status file from the first write on.
+    pub job: Option<store::JobRecord>,
 }
 
 pub(crate) fn qmp_err(e: oxvirt_qmp::QmpError) -> Error {
@@ -145,6 +152,369 @@ pub(crate) fn kill_wait(pid: i32, sig: i32, wait: Duration) -> bool {
     // SAFETY: closing the fd we opened.
     unsafe { libc::close(pidfd) };
     n > 0
+}
+
+/// The start time of process `pid`: field 22 of /proc/PID/stat, in
+/// clock ticks since boot. Together with the pid it names one process
+/// for ever (a recycled pid has a later start time).
+pub(crate) fn start_time(pid: i32) -> Option<u64> {
+    if pid <= 0 {
+        return None;
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid)).ok()?;
+    let i = stat.rfind(')')?;
+    // Field 3 (state) is the first after the name; field 22 the 20th.
+    stat[i + 1..].split_whitespace().nth(19)?.parse().ok()
+}
+
+/// True when `pid` is alive (not a zombie) and, when `start` is known
+/// (non-zero), still the process that started then.
+pub(crate) fn same_process_alive(pid: i32, start: u64) -> bool {
+    qemu_alive(pid) && (start == 0 || start_time(pid) == Some(start))
+}
+
+/// Sends `sig` to `pid`, but only while it is still the process that
+/// started at `start` (0: not checked), and waits up to `wait` for it
+/// to go. The pidfd is opened before the start time is compared, so the
+/// signal cannot reach a process that took the pid over in between.
+/// True when that process is gone.
+pub(crate) fn signal_verified(pid: i32, start: u64, sig: i32, wait: Duration) -> bool {
+    if pid <= 0 {
+        return true;
+    }
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as RawFd;
+    if fd < 0 {
+        if std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
+            return true;
+        }
+        // No pidfds: compare, then signal (a narrow window remains).
+        if !same_process_alive(pid, start) {
+            return true;
+        }
+        return kill_wait(pid, sig, wait);
+    }
+    // SAFETY: we own `fd` from here on.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    if !same_process_alive(pid, start) {
+        return true;
+    }
+    // SAFETY: pidfd_send_signal on our pidfd, no siginfo.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if rc != 0 {
+        return std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+    }
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = wait.as_millis().min(i32::MAX as u128) as i32;
+    // SAFETY: pfd is a valid pollfd for the call's duration.
+    unsafe { libc::poll(&mut pfd, 1, ms) > 0 }
+}
+
+/// A child process of ours, reaped by pid.
+pub(crate) struct ChildPid(pub i32);
+
+impl ChildPid {
+    /// Waits for the child to exit and reaps it.
+    pub fn wait(&self) {
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid on our own child.
+            let r = unsafe { libc::waitpid(self.0, &mut status, 0) };
+            if r >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                return;
+            }
+        }
+    }
+}
+
+/// A QEMU forked and held before exec: it runs QEMU only after
+/// `release`, once the status file naming it exists. If the daemon dies
+/// (or drops this) first, the child reads EOF and exits without ever
+/// running QEMU (libvirt's handshake in virExec).
+pub(crate) struct HeldChild {
+    pub pid: i32,
+    go: Option<OwnedFd>,
+    err: Option<OwnedFd>,
+}
+
+impl HeldChild {
+    /// Lets the child exec QEMU and waits until it has (its exec-error
+    /// pipe closes) or has failed to (the child's errno).
+    pub fn release(mut self) -> std::io::Result<()> {
+        if let Some(go) = self.go.take() {
+            let b = [b'g'];
+            // SAFETY: writing one byte from a live buffer to our pipe.
+            let n = unsafe { libc::write(go.as_raw_fd(), b.as_ptr().cast(), 1) };
+            if n != 1 {
+                let e = std::io::Error::last_os_error();
+                drop(go);
+                ChildPid(self.pid).wait();
+                return Err(e);
+            }
+        }
+        let Some(err) = self.err.take() else {
+            return Ok(());
+        };
+        let mut buf = [0u8; 4];
+        let mut got = 0;
+        while got < 4 {
+            // SAFETY: reading into the unfilled part of a live buffer.
+            let n = unsafe { libc::read(err.as_raw_fd(), buf[got..].as_mut_ptr().cast(), 4 - got) };
+            if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            if n <= 0 {
+                break;
+            }
+            got += n as usize;
+        }
+        if got == 4 {
+            ChildPid(self.pid).wait();
+            return Err(std::io::Error::from_raw_os_error(i32::from_ne_bytes(buf)));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for HeldChild {
+    /// Not released: the child sees EOF and exits; reap it.
+    fn drop(&mut self) {
+        if self.go.take().is_some() {
+            ChildPid(self.pid).wait();
+        }
+    }
+}
+
+/// `pipe2(O_CLOEXEC)`: (read end, write end).
+fn pipe_cloexec() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: fds has room for the two descriptors pipe2 returns.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors are new and ours.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// The executable `name` designates (a path, or a name searched in PATH).
+fn resolve_exe(name: &str) -> Option<PathBuf> {
+    if name.contains('/') {
+        return Some(PathBuf::from(name));
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
+/// Forks QEMU's process and holds it before exec (see `HeldChild`).
+/// The child gets /dev/null as stdin, `log` as stdout and stderr,
+/// `fds[0]` as fd 3 and `fds[1]` (if given) as fd 4, a new session, the
+/// default signal dispositions and mask, and no other descriptor: every
+/// inherited one is closed before it waits, so it never keeps another
+/// child's start pipe open (which would keep that child waiting after
+/// the daemon died).
+fn spawn_held(argv: &[String], log: &std::fs::File, fds: &[RawFd]) -> Result<HeldChild> {
+    let cannot =
+        |e: std::io::Error| Error::system(FROM, format!("Cannot run QEMU binary {}", argv[0]), &e);
+    let exe = resolve_exe(&argv[0])
+        .ok_or_else(|| cannot(std::io::Error::from_raw_os_error(libc::ENOENT)))?;
+    let cstr = |b: &[u8]| {
+        CString::new(b).map_err(|_| cannot(std::io::Error::from_raw_os_error(libc::EINVAL)))
+    };
+    let exe = cstr(exe.as_os_str().as_bytes())?;
+    let args = argv
+        .iter()
+        .map(|a| cstr(a.as_bytes()))
+        .collect::<Result<Vec<_>>>()?;
+    let mut env = Vec::new();
+    for (k, v) in std::env::vars_os() {
+        if k == "LC_ALL" || k == PAUSE_ENV {
+            continue;
+        }
+        let mut kv = k.as_bytes().to_vec();
+        kv.push(b'=');
+        kv.extend_from_slice(v.as_bytes());
+        if let Ok(c) = CString::new(kv) {
+            env.push(c);
+        }
+    }
+    env.push(cstr(b"LC_ALL=C")?);
+    let mut argp: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
+    argp.push(std::ptr::null());
+    let mut envp: Vec<*const libc::c_char> = env.iter().map(|a| a.as_ptr()).collect();
+    envp.push(std::ptr::null());
+
+    let null = std::fs::File::open("/dev/null").map_err(cannot)?;
+    let (go_r, go_w) = pipe_cloexec().map_err(cannot)?;
+    let (err_r, err_w) = pipe_cloexec().map_err(cannot)?;
+    // What the child's descriptors 0 to 6 become.
+    let srcs: [RawFd; 7] = [
+        null.as_raw_fd(),
+        log.as_raw_fd(),
+        log.as_raw_fd(),
+        fds.first().copied().unwrap_or(-1),
+        fds.get(1).copied().unwrap_or(-1),
+        go_r.as_raw_fd(),
+        err_w.as_raw_fd(),
+    ];
+    let max_fd = {
+        let mut rl = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: rl is a valid rlimit to fill.
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } == 0 {
+            rl.rlim_cur.min(1 << 20) as RawFd
+        } else {
+            65536
+        }
+    };
+    let nsig = libc::SIGRTMAX() + 1;
+    // SAFETY: sigset_t and sigaction are plain C structs; zeroed is a
+    // valid starting value for both.
+    let (mut all, mut old, mut empty, mut dfl): (
+        libc::sigset_t,
+        libc::sigset_t,
+        libc::sigset_t,
+        libc::sigaction,
+    ) = unsafe { std::mem::zeroed() };
+    dfl.sa_sigaction = libc::SIG_DFL;
+    // SAFETY: initialising the sets we own; blocking every signal in this
+    // thread so no inherited handler runs in the child before it resets
+    // them (restored right after fork in the parent).
+    unsafe {
+        libc::sigfillset(&mut all);
+        libc::sigemptyset(&mut empty);
+        libc::sigemptyset(&mut dfl.sa_mask);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+    }
+    // SAFETY: fork in a threaded process: the child below only makes
+    // async-signal-safe system calls on data prepared above, then execs
+    // or _exits.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: in the child, see above.
+        unsafe { held_child(&srcs, max_fd, nsig, &dfl, &empty, &exe, &argp, &envp) }
+    }
+    let fork_err = std::io::Error::last_os_error();
+    // SAFETY: restoring this thread's mask.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    drop(go_r);
+    drop(err_w);
+    if pid < 0 {
+        return Err(cannot(fork_err));
+    }
+    Ok(HeldChild {
+        pid,
+        go: Some(go_w),
+        err: Some(err_r),
+    })
+}
+
+/// The forked child: descriptors in place, everything else closed, then
+/// wait for the parent's go (EOF: the parent died or gave up, exit
+/// without running QEMU), then exec. Only async-signal-safe calls.
+///
+/// # Safety
+/// Call only in a freshly forked child, with pointers prepared before
+/// the fork.
+#[allow(clippy::too_many_arguments)]
+unsafe fn held_child(
+    srcs: &[RawFd; 7],
+    max_fd: RawFd,
+    nsig: i32,
+    dfl: &libc::sigaction,
+    empty: &libc::sigset_t,
+    exe: &CString,
+    argv: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+) -> ! {
+    for sig in 1..nsig {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            libc::sigaction(sig, dfl, std::ptr::null_mut());
+        }
+    }
+    libc::sigprocmask(libc::SIG_SETMASK, empty, std::ptr::null_mut());
+    libc::setsid();
+    // Copies above the target range first, so no dup2 below can close a
+    // source still needed.
+    let mut tmp = [-1 as RawFd; 7];
+    for (t, s) in tmp.iter_mut().zip(srcs) {
+        if *s >= 0 {
+            *t = libc::fcntl(*s, libc::F_DUPFD, 10);
+            if *t < 0 {
+                libc::_exit(126);
+            }
+        }
+    }
+    for (fd, t) in tmp.iter().enumerate() {
+        let fd = fd as RawFd;
+        if *t >= 0 {
+            if libc::dup2(*t, fd) < 0 {
+                libc::_exit(126);
+            }
+        } else {
+            libc::close(fd);
+        }
+    }
+    // The start pipe and the exec-error pipe close on exec.
+    libc::fcntl(5, libc::F_SETFD, libc::FD_CLOEXEC);
+    libc::fcntl(6, libc::F_SETFD, libc::FD_CLOEXEC);
+    if libc::syscall(libc::SYS_close_range, 7u32, u32::MAX, 0u32) != 0 {
+        for fd in 7..max_fd {
+            libc::close(fd);
+        }
+    }
+    let mut b = 0u8;
+    loop {
+        let n = libc::read(5, (&mut b as *mut u8).cast(), 1);
+        if n == 1 {
+            break;
+        }
+        if n < 0 && *libc::__errno_location() == libc::EINTR {
+            continue;
+        }
+        libc::_exit(1);
+    }
+    libc::close(5);
+    libc::execve(exe.as_ptr(), argv.as_ptr(), envp.as_ptr());
+    let e = (*libc::__errno_location()).to_ne_bytes();
+    libc::write(6, e.as_ptr().cast(), 4);
+    libc::_exit(127);
+}
+
+/// The environment variable of the test hook `Driver::pause_point`.
+pub(crate) const PAUSE_ENV: &str = "OXVIRT_PAUSE_AT";
+
+/// The points named in `OXVIRT_PAUSE_AT` (read once).
+fn pause_points() -> &'static [String] {
+    static POINTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    POINTS.get_or_init(|| {
+        std::env::var(PAUSE_ENV)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    })
 }
 
 /// Picks a free VNC port from 5900 up.
@@ -285,62 +655,73 @@ impl Driver {
                 .unwrap_or_default(),
             argv.join(" ")
         );
-        let log_err = log
-            .try_clone()
-            .map_err(|e| Error::system(FROM, "cannot dup log", &e))?;
 
-        let lfd = listener.as_raw_fd();
-        let ifd = opts
-            .incoming
-            .as_ref()
-            .map(|i| i.file.as_raw_fd())
-            .unwrap_or(-1);
-        let mut cmd = std::process::Command::new(&argv[0]);
-        cmd.args(&argv[1..])
-            .stdin(std::process::Stdio::null())
-            .stdout(log)
-            .stderr(log_err)
-            .env("LC_ALL", "C");
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                libc::setsid();
-                let l = libc::fcntl(lfd, libc::F_DUPFD, 100);
-                let i = if ifd >= 0 {
-                    libc::fcntl(ifd, libc::F_DUPFD, 100)
-                } else {
-                    -1
-                };
-                if l < 0 || libc::dup2(l, 3) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if i >= 0 && libc::dup2(i, 4) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
+        // Fork QEMU's process, held before exec until the status file
+        // naming it exists: a daemon killed at any instant leaves either
+        // no QEMU or one the next daemon finds (and, still starting,
+        // kills).
+        let status_path = self.layout.status(&name);
+        let mut fds = vec![listener.as_raw_fd()];
+        if let Some(i) = &opts.incoming {
+            fds.push(i.file.as_raw_fd());
         }
-        let child = cmd
-            .spawn()
-            .map_err(|e| Error::system(FROM, format!("Cannot run QEMU binary {}", argv[0]), &e))?;
-        let pid = child.id() as i32;
+        let held = match spawn_held(&argv, &log, &fds) {
+            Ok(h) => h,
+            Err(e) => {
+                let _ = std::fs::remove_file(&qmp_path);
+                return Err(e);
+            }
+        };
+        drop(log);
+        let pid = held.pid;
+        let started_at = start_time(pid).unwrap_or(0);
+        self.pause_point("start:forked", &name);
+        let early = Status {
+            pid,
+            start_time: started_at,
+            qmp: qmp_path.clone(),
+            id,
+            state: DomainState::Paused as i32,
+            reason: reason::paused::STARTING_UP,
+            xml: live.format(FormatFlags::default()),
+            fake_reboot: false,
+            autodestroy: opts.autodestroy,
+            job: opts.job.clone(),
+        };
+        if let Err(e) = store::write_atomic(&status_path, &early.to_json(), true) {
+            // The child reads EOF and exits without running QEMU.
+            drop(held);
+            let _ = std::fs::remove_file(&qmp_path);
+            return Err(e);
+        }
+        self.pause_point("start:status", &name);
+        if let Err(e) = held.release() {
+            let _ = store::remove(&status_path);
+            let _ = std::fs::remove_file(&qmp_path);
+            return Err(Error::system(
+                FROM,
+                format!("Cannot run QEMU binary {}", argv[0]),
+                &e,
+            ));
+        }
         drop(listener);
         drop(opts.incoming);
+        let child = ChildPid(pid);
 
-        let fail = |child: std::process::Child, msg: Error| -> Error {
-            let mut child = child;
-            let _ = kill_wait(pid, libc::SIGKILL, Duration::from_secs(5));
-            let _ = child.wait();
+        let fail = |child: ChildPid, msg: Error| -> Error {
+            child.wait();
             let _ = std::fs::remove_file(&qmp_path);
+            let _ = store::remove(&status_path);
             msg
         };
 
         let (qmp, rx) = match Qmp::connect(&qmp_path, MONITOR_WAIT) {
             Ok(x) => x,
             Err(_) => {
-                // Give QEMU a moment to finish writing its complaint.
-                let mut child = child;
-                let _ = child.wait();
+                // Kill (our unreaped child: its pid cannot be reused) and
+                // reap, so QEMU's complaint is all in the log.
+                let _ = kill_wait(pid, libc::SIGKILL, Duration::from_secs(5));
+                child.wait();
                 let tail = log_tail(&log_path);
                 return Err(fail(
                     child,
@@ -354,6 +735,7 @@ impl Driver {
         let run = Arc::new(Running {
             gen,
             pid,
+            start_time: started_at,
             qmp,
             qmp_path: qmp_path.clone(),
             child: Mutex::new(Some(child)),
@@ -376,9 +758,11 @@ impl Driver {
             obj.autodestroy = opts.autodestroy;
             obj.fake_reboot = false;
             obj.paused_shutdown = false;
+            obj.async_job = opts.job.clone();
             self.save_status(obj);
         }
         self.spawn_event_thread(dom.uuid, run.clone(), rx);
+        self.pause_point("start:monitor", &name);
 
         let restored = ctx.incoming.is_some();
         let res = self.finish_start(dom, &run, opts.paused, restored);
@@ -608,8 +992,35 @@ impl Driver {
 
     /// Reaps our child once it exited.
     pub(crate) fn reap(&self, run: &Running) {
-        if let Some(mut c) = lock(&run.child).take() {
-            let _ = c.wait();
+        if let Some(c) = lock(&run.child).take() {
+            c.wait();
+        }
+    }
+
+    /// Test hook for the fault tests: when `OXVIRT_PAUSE_AT` (a
+    /// comma-separated list; unset in normal use, and then this does
+    /// nothing) names `point` or `point@DOMAIN`, the calling thread
+    /// creates `ROOT/debug-pause/POINT@DOMAIN` and waits until that file
+    /// is removed, so a test can SIGKILL the daemon at exactly this
+    /// instant, or let it go on.
+    pub(crate) fn pause_point(&self, point: &str, dom: &str) {
+        let points = pause_points();
+        if points.is_empty() {
+            return;
+        }
+        let full = format!("{}@{}", point, dom);
+        if !points.iter().any(|p| *p == point || *p == full) {
+            return;
+        }
+        let dir = self.layout.root.join("debug-pause");
+        let _ = std::fs::create_dir_all(&dir);
+        let marker = dir.join(full.replace('/', "_"));
+        if std::fs::write(&marker, b"").is_err() {
+            return;
+        }
+        tracing::warn!("{}: paused at {}", PAUSE_ENV, full);
+        while marker.exists() {
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 
@@ -641,6 +1052,7 @@ impl Driver {
         obj.autodestroy = false;
         obj.running_reason = 0;
         obj.paused_reason = 0;
+        obj.async_job = None;
         let _ = store::remove(&self.layout.status(&name));
         if let Some(r) = run {
             let _ = store::remove(&r.qmp_path);
@@ -658,7 +1070,12 @@ impl Driver {
         if quiet {
             run.muted.store(true, Ordering::SeqCst);
         }
-        if kill_wait(run.pid, libc::SIGTERM, Duration::from_secs(10)) {
+        if signal_verified(
+            run.pid,
+            run.start_time,
+            libc::SIGTERM,
+            Duration::from_secs(10),
+        ) {
             return Ok(());
         }
         if graceful {
@@ -673,7 +1090,12 @@ impl Driver {
                 ),
             ));
         }
-        if kill_wait(run.pid, libc::SIGKILL, Duration::from_secs(10)) {
+        if signal_verified(
+            run.pid,
+            run.start_time,
+            libc::SIGKILL,
+            Duration::from_secs(10),
+        ) {
             return Ok(());
         }
         Err(Error::raw(
@@ -803,21 +1225,24 @@ impl Driver {
             self.emit(vec![e]);
         }
         if reboot {
-            let me = self.me.clone();
-            let uuid = *uuid;
-            let run = run.clone();
-            let _ = std::thread::Builder::new()
-                .name("qemu-reboot".into())
-                .spawn(move || {
-                    if let Some(d) = me.upgrade() {
-                        d.fake_reboot(&uuid, &run);
-                    }
-                });
+            self.spawn_fake_reboot(uuid, run);
         } else {
-            // SAFETY: signalling the QEMU we run; it exits and the
-            // monitor's EOF finishes the stop.
-            unsafe { libc::kill(run.pid, libc::SIGTERM) };
+            // QEMU exits and the monitor's EOF finishes the stop.
+            run.signal(libc::SIGTERM);
         }
+    }
+
+    /// Runs `fake_reboot` on its own thread (it takes the domain's job).
+    fn spawn_fake_reboot(&self, uuid: &Uuid, run: &Arc<Running>) {
+        let me = self.me.clone();
+        let (uuid, run) = (*uuid, run.clone());
+        let _ = std::thread::Builder::new()
+            .name("qemu-reboot".into())
+            .spawn(move || {
+                if let Some(d) = me.upgrade() {
+                    d.fake_reboot(&uuid, &run);
+                }
+            });
     }
 
     /// Reset and restart the CPUs after a guest power-off that stands
@@ -862,8 +1287,7 @@ impl Driver {
             }
         }
         if ok.is_err() {
-            // SAFETY: signalling our QEMU.
-            unsafe { libc::kill(run.pid, libc::SIGKILL) };
+            run.signal(libc::SIGKILL);
         }
     }
 
@@ -886,9 +1310,8 @@ impl Driver {
         self.emit(vec![ev]);
         match action {
             LifecycleAction::Destroy | LifecycleAction::CoredumpDestroy => {
-                // SAFETY: signalling our QEMU; the EOF handler stops the
-                // domain with reason crashed.
-                unsafe { libc::kill(run.pid, libc::SIGTERM) };
+                // The EOF handler stops the domain with reason crashed.
+                run.signal(libc::SIGTERM);
             }
             LifecycleAction::Restart
             | LifecycleAction::CoredumpRestart
@@ -896,16 +1319,7 @@ impl Driver {
                 if let Some(o) = self.lock().by_uuid_mut(uuid) {
                     o.fake_reboot = true;
                 }
-                let me = self.me.clone();
-                let uuid = *uuid;
-                let run = run.clone();
-                let _ = std::thread::Builder::new()
-                    .name("qemu-reboot".into())
-                    .spawn(move || {
-                        if let Some(d) = me.upgrade() {
-                            d.fake_reboot(&uuid, &run);
-                        }
-                    });
+                self.spawn_fake_reboot(uuid, run);
             }
             LifecycleAction::Preserve => {}
         }
@@ -927,9 +1341,13 @@ impl Driver {
             return;
         }
         // The process may still be on its way out.
-        let _ = kill_wait(run.pid, 0, Duration::from_secs(0));
-        if qemu_alive(run.pid) {
-            let _ = kill_wait(run.pid, libc::SIGKILL, Duration::from_secs(10));
+        if same_process_alive(run.pid, run.start_time) {
+            let _ = signal_verified(
+                run.pid,
+                run.start_time,
+                libc::SIGKILL,
+                Duration::from_secs(10),
+            );
         }
         self.reap(run);
         let ev = {
@@ -950,32 +1368,77 @@ impl Driver {
 
     // ---- reconnect --------------------------------------------------------
 
-    /// Re-attaches to every QEMU listed in run/ (qemuProcessReconnect).
+    /// Loads every `run/*.json` and re-attaches the QEMUs they name
+    /// (qemuProcessReconnectAll). The status files are read here, at
+    /// once: each domain gets its live definition and recorded state,
+    /// marked `reattaching`, with its job held. The QEMUs are then
+    /// re-attached in parallel on at most `REATTACH_THREADS` threads, so
+    /// the driver (and every domain already back) serves clients
+    /// meanwhile; calls on a domain still being re-attached wait for it.
+    /// QMP sockets no status file names are removed.
     pub(crate) fn reconnect_all(&self) {
         let Ok(rd) = std::fs::read_dir(self.layout.run_dir()) else {
             return;
         };
-        let mut files: Vec<_> = rd
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().and_then(|x| x.to_str()) == Some("json"))
-            .collect();
+        let mut files = Vec::new();
+        let mut sockets = Vec::new();
+        for p in rd.flatten().map(|e| e.path()) {
+            match p.extension().and_then(|x| x.to_str()) {
+                Some("json") => files.push(p),
+                Some("qmp") => sockets.push(p),
+                _ => {}
+            }
+        }
         files.sort();
-        let mut events = Vec::new();
+        let mut work = Vec::new();
         for p in files {
             let Some(status) = std::fs::read(&p).ok().and_then(|d| Status::from_json(&d)) else {
                 tracing::warn!("ignoring unreadable status file {}", p.display());
                 let _ = std::fs::remove_file(&p);
                 continue;
             };
-            if let Some(e) = self.reconnect_one(&p, status) {
-                events.push(e);
+            work.extend(self.load_status(&p, status));
+        }
+        let named: Vec<PathBuf> = work.iter().map(|w| w.status.qmp.clone()).collect();
+        for s in sockets {
+            if !named.contains(&s) {
+                let _ = std::fs::remove_file(&s);
             }
         }
-        self.emit(events);
+        if work.is_empty() {
+            return;
+        }
+        self.reattaching.store(work.len(), Ordering::SeqCst);
+        let threads = work.len().min(REATTACH_THREADS);
+        let queue = Arc::new(Mutex::new(work));
+        let mut spawned = 0;
+        for _ in 0..threads {
+            let me = self.me.clone();
+            let q = queue.clone();
+            let t = std::thread::Builder::new()
+                .name("qemu-reattach".into())
+                .spawn(move || loop {
+                    let Some(w) = lock(&q).pop() else { break };
+                    match me.upgrade() {
+                        Some(d) => d.reattach(w),
+                        None => break,
+                    }
+                });
+            if t.is_ok() {
+                spawned += 1;
+            }
+        }
+        if spawned == 0 {
+            loop {
+                let Some(w) = lock(&queue).pop() else { break };
+                self.reattach(w);
+            }
+        }
     }
 
-    fn reconnect_one(&self, path: &Path, status: Status) -> Option<DomainEvent> {
+    /// Installs the domain a status file describes, marked re-attaching
+    /// with its job held; `None` when there is nothing to re-attach.
+    fn load_status(&self, path: &Path, status: Status) -> Option<Reattach> {
         let flags = ParseFlags::default();
         let opts = ParseOptions {
             default_arch: Some("x86_64".into()),
@@ -987,50 +1450,126 @@ impl Driver {
         };
         live.id = Some(status.id);
         let uuid = live.uuid;
-        let attached = if qemu_alive(status.pid) {
-            Qmp::connect(&status.qmp, Duration::from_secs(5)).ok()
-        } else {
-            None
-        };
         let mut st = self.lock();
         st.next_id = st.next_id.max(status.id + 1);
         let idx = match st.find_uuid(&uuid) {
             Some(i) => i,
             None => {
                 if st.find_name(&live.name).is_some() {
+                    tracing::warn!(
+                        "{}: another domain has the name {}; not re-attached",
+                        path.display(),
+                        live.name
+                    );
                     return None;
                 }
                 st.doms.push(DomainObj::new(live.clone()));
                 st.doms.len() - 1
             }
         };
-        let Some((qmp, rx)) = attached else {
-            // Gone while we were away: shut off, as libvirt reports a
-            // QEMU it cannot reach again.
-            let obj = &mut st.doms[idx];
-            let h = DomainRef {
-                name: live.name.clone(),
-                uuid,
-                id: status.id,
-            };
-            obj.set_state(DomainState::Shutoff, reason::shutoff::CRASHED);
-            let _ = std::fs::remove_file(path);
-            let _ = std::fs::remove_file(&status.qmp);
-            if !obj.persistent {
-                st.doms.remove(idx);
-            }
-            return Some(DomainEvent::lifecycle(h, lc::STOPPED, lc::stopped::FAILED));
+        let obj = &mut st.doms[idx];
+        let guard = obj.job.begin(Duration::ZERO).ok()?;
+        if obj.persistent {
+            obj.new_def = Some(obj.def.clone());
+        }
+        obj.def = live;
+        let state = DomainState::from_i32(status.state).unwrap_or(DomainState::Running);
+        obj.set_state(state, status.reason);
+        obj.fake_reboot = status.fake_reboot;
+        obj.async_job = status.job.clone();
+        obj.reattaching = true;
+        Some(Reattach {
+            uuid,
+            path: path.to_path_buf(),
+            status,
+            _job: guard,
+        })
+    }
+
+    /// Re-attaches one domain (qemuProcessReconnect), then lets calls on
+    /// it through.
+    fn reattach(&self, w: Reattach) {
+        let name = {
+            let st = self.lock();
+            st.find_uuid(&w.uuid)
+                .map(|i| st.doms[i].def.name.clone())
+                .unwrap_or_default()
         };
-        // Running or paused now? QEMU is the authority.
-        let running = qmp
-            .execute_value("query-status", None)
-            .ok()
+        self.pause_point("reconnect", &name);
+        let events = self.reattach_one(&w);
+        {
+            let mut st = self.lock();
+            if let Some(o) = st.by_uuid_mut(&w.uuid) {
+                o.reattaching = false;
+            }
+            self.reattaching.fetch_sub(1, Ordering::SeqCst);
+            self.ready_cv.notify_all();
+        }
+        drop(w);
+        self.emit(events);
+    }
+
+    fn reattach_one(&self, w: &Reattach) -> Vec<DomainEvent> {
+        let status = &w.status;
+        let (pid, start) = (status.pid, status.start_time);
+        if !same_process_alive(pid, start) {
+            // Gone while we were away (or never ran: a start cut off
+            // before its go).
+            return self.reattach_failed(w, None);
+        }
+        let Ok((qmp, rx)) = Qmp::connect(&status.qmp, REATTACH_MONITOR_WAIT) else {
+            // Alive but unreachable: kill it, so that it can never run
+            // twice (libvirt: crashed, as with -no-shutdown).
+            let gone = signal_verified(pid, start, libc::SIGKILL, Duration::from_secs(10));
+            if !gone {
+                tracing::warn!("{}: QEMU {} survived SIGKILL", w.path.display(), pid);
+            }
+            return self.reattach_failed(w, None);
+        };
+        // Running or paused now? QEMU is the authority
+        // (qemuProcessUpdateState).
+        let qs = qmp.execute_value("query-status", None).ok();
+        let running = qs
+            .as_ref()
             .and_then(|v| v.get("running").and_then(Value::as_bool));
-        let gen = st.next_gen;
-        st.next_gen += 1;
+        let qemu_status = qs
+            .as_ref()
+            .and_then(|v| v.get("status").and_then(Value::as_str))
+            .unwrap_or("")
+            .to_string();
+        let (state, why) = {
+            let st = self.lock();
+            let Some(i) = st.find_uuid(&w.uuid) else {
+                return Vec::new();
+            };
+            (st.doms[i].state, st.doms[i].reason)
+        };
+        let (state, why) = update_state(state, why, running, &qemu_status);
+        if state == DomainState::Paused && why == reason::paused::STARTING_UP {
+            // Caught starting: kill it (libvirt: "wasn't fully started
+            // yet, killing it"; shut off, reason daemon, no event).
+            drop(qmp);
+            let gone = signal_verified(pid, start, libc::SIGKILL, Duration::from_secs(10));
+            if !gone {
+                tracing::warn!("{}: QEMU {} survived SIGKILL", w.path.display(), pid);
+            }
+            tracing::info!(
+                "{}: QEMU {} had not finished starting; killed",
+                w.path.display(),
+                pid
+            );
+            return self.reattach_failed(w, Some(reason::shutoff::DAEMON));
+        }
+        let gen = {
+            let mut st = self.lock();
+            let gen = st.next_gen;
+            st.next_gen += 1;
+            gen
+        };
         let run = Arc::new(Running {
             gen,
-            pid: status.pid,
+            pid,
+            start_time: start,
             qmp,
             qmp_path: status.qmp.clone(),
             child: Mutex::new(None),
@@ -1039,32 +1578,209 @@ impl Driver {
             handled: Mutex::new((0, false)),
             handled_cv: Condvar::new(),
         });
-        let obj = &mut st.doms[idx];
-        if obj.persistent {
-            obj.new_def = Some(obj.def.clone());
+        let h = {
+            let mut st = self.lock();
+            let Some(obj) = st.by_uuid_mut(&w.uuid) else {
+                return Vec::new();
+            };
+            obj.run = Some(run.clone());
+            obj.set_state(state, why);
+            obj.autodestroy = false;
+            self.save_status(obj);
+            obj.handle()
+        };
+        self.spawn_event_thread(w.uuid, run.clone(), rx);
+        // The job the dead daemon was running (qemuProcessRecoverJob).
+        if let Some(job) = &status.job {
+            self.recover_job(&h, &run, job);
         }
-        obj.def = live;
-        obj.run = Some(run.clone());
-        let mut state = DomainState::from_i32(status.state).unwrap_or(DomainState::Running);
-        let mut why = status.reason;
-        match (state, running) {
-            (DomainState::Running, Some(false)) => {
-                state = DomainState::Paused;
-                why = reason::paused::UNKNOWN;
+        // A shutdown that happened while we were away is finished now
+        // (qemuProcessShutdownOrReboot).
+        let (state, why, fake) = {
+            let st = self.lock();
+            match st.find_uuid(&w.uuid) {
+                Some(i) => (st.doms[i].state, st.doms[i].reason, st.doms[i].fake_reboot),
+                None => return Vec::new(),
             }
-            (DomainState::Paused, Some(true)) => {
-                state = DomainState::Running;
-                why = reason::running::UNPAUSED;
+        };
+        if state == DomainState::Shutdown
+            || (state == DomainState::Paused && why == reason::paused::SHUTTING_DOWN)
+            || (fake && state == DomainState::Paused && why == reason::paused::USER)
+        {
+            if fake {
+                self.spawn_fake_reboot(&w.uuid, &run);
+            } else {
+                run.signal(libc::SIGTERM);
+            }
+        }
+        Vec::new()
+    }
+
+    /// Recovers an asynchronous job a dead daemon left running on a QEMU
+    /// that is back (qemuProcessRecoverJob).
+    fn recover_job(&self, h: &DomainRef, run: &Arc<Running>, job: &JobRecord) {
+        match job.kind {
+            JobKind::Save => {
+                // Cancel the migration into the file and wait for QEMU to
+                // leave it, then resume the guest if the save (or nobody
+                // knows what) paused it.
+                let _ = run.qmp.execute_value("migrate_cancel", None);
+                let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                while std::time::Instant::now() < deadline {
+                    let st = run
+                        .qmp
+                        .execute_value("query-migrate", None)
+                        .ok()
+                        .and_then(|v| v.get("status").and_then(Value::as_str).map(str::to_string));
+                    match st.as_deref() {
+                        Some("active")
+                        | Some("cancelling")
+                        | Some("setup")
+                        | Some("device")
+                        | Some("pre-switchover") => std::thread::sleep(Duration::from_millis(5)),
+                        _ => break,
+                    }
+                }
+                let (state, why) = {
+                    let st = self.lock();
+                    match st.find_uuid(&h.uuid) {
+                        Some(i) => (st.doms[i].state, st.doms[i].reason),
+                        None => return,
+                    }
+                };
+                if state == DomainState::Paused
+                    && (why == reason::paused::SAVE || why == reason::paused::UNKNOWN)
+                {
+                    if let Err(e) = self.start_cpus(h, run, reason::running::SAVE_CANCELED) {
+                        tracing::warn!(
+                            "could not resume domain '{}' after migration to file: {}",
+                            h.name,
+                            e
+                        );
+                    }
+                }
+                // The guest runs on: the image (partial, or complete but
+                // older than the guest now) must not be restored.
+                let _ = store::remove(&job.path);
+            }
+            JobKind::Restore => {
+                // The guest came back from the image: a managed save is
+                // consumed, as the start would have removed it.
+                if job.managed {
+                    let _ = store::remove(&job.path);
+                }
+            }
+        }
+        let mut st = self.lock();
+        if let Some(obj) = st.by_uuid_mut(&h.uuid) {
+            obj.async_job = None;
+            self.save_status(obj);
+        }
+    }
+
+    /// Shuts off a domain whose QEMU is gone (or was just killed), with
+    /// `why` or, by default, libvirt's reconnect verdict: a save whose
+    /// image is complete counts as saved, anything else as crashed (with
+    /// a Stopped Failed event). Files removed; a transient domain
+    /// forgotten.
+    fn reattach_failed(&self, w: &Reattach, why: Option<i32>) -> Vec<DomainEvent> {
+        let status = &w.status;
+        let mut why = why;
+        let mut detail = lc::stopped::FAILED;
+        match &status.job {
+            Some(j) if j.kind == JobKind::Save && why.is_none() => {
+                if crate::saveimage::is_complete(&j.path) {
+                    why = Some(reason::shutoff::SAVED);
+                    detail = lc::stopped::SAVED;
+                } else {
+                    let _ = store::remove(&j.path);
+                }
+            }
+            Some(j) if j.kind == JobKind::Save => {
+                let _ = store::remove(&j.path);
             }
             _ => {}
         }
-        obj.set_state(state, why);
-        obj.fake_reboot = status.fake_reboot;
-        obj.autodestroy = false;
-        self.save_status(obj);
-        drop(st);
-        self.spawn_event_thread(uuid, run, rx);
-        None
+        let quiet = why == Some(reason::shutoff::DAEMON);
+        let why = why.unwrap_or(reason::shutoff::CRASHED);
+        let _ = std::fs::remove_file(&w.path);
+        let _ = std::fs::remove_file(&status.qmp);
+        let mut st = self.lock();
+        let Some(i) = st.find_uuid(&w.uuid) else {
+            return Vec::new();
+        };
+        let obj = &mut st.doms[i];
+        let h = obj.handle();
+        obj.set_state(DomainState::Shutoff, why);
+        if let Some(d) = obj.new_def.take() {
+            obj.def = d;
+        }
+        obj.def.id = None;
+        obj.run = None;
+        obj.async_job = None;
+        obj.fake_reboot = false;
+        obj.reattaching = false;
+        if !obj.persistent {
+            st.doms.remove(i);
+        }
+        if quiet {
+            Vec::new()
+        } else {
+            vec![DomainEvent::lifecycle(h, lc::STOPPED, detail)]
+        }
+    }
+}
+
+/// Threads re-attaching QEMUs at daemon start.
+const REATTACH_THREADS: usize = 16;
+/// How long a re-attached QEMU gets to greet on its monitor.
+const REATTACH_MONITOR_WAIT: Duration = Duration::from_secs(5);
+
+/// One domain to re-attach: its status file and its job, held until the
+/// re-attach is done.
+pub(crate) struct Reattach {
+    uuid: Uuid,
+    path: PathBuf,
+    status: Status,
+    _job: crate::driver::JobGuard,
+}
+
+/// The state after the daemon was away, from what QEMU says now
+/// (qemuProcessUpdateState with qemuMonitorVMStatusToPausedReason).
+fn update_state(
+    state: DomainState,
+    why: i32,
+    running: Option<bool>,
+    qemu_status: &str,
+) -> (DomainState, i32) {
+    let Some(running) = running else {
+        return (state, why);
+    };
+    use reason::paused as p;
+    match state {
+        DomainState::Paused if running && why == p::STARTING_UP => {
+            (DomainState::Running, reason::running::BOOTED)
+        }
+        DomainState::Shutoff if running => (DomainState::Running, reason::running::BOOTED),
+        DomainState::Paused if running => (DomainState::Running, reason::running::UNPAUSED),
+        DomainState::Running if !running => {
+            let r = match qemu_status {
+                "inmigrate" | "postmigrate" | "finish-migrate" => p::MIGRATION,
+                "io-error" => p::IOERROR,
+                "paused" | "prelaunch" => p::USER,
+                "save-vm" => p::SAVE,
+                "shutdown" => p::SHUTTING_DOWN,
+                "watchdog" => p::WATCHDOG,
+                "guest-panicked" => p::CRASHED,
+                _ => p::UNKNOWN,
+            };
+            match r {
+                p::SHUTTING_DOWN => (DomainState::Shutdown, reason::shutdown::UNKNOWN),
+                p::CRASHED => (DomainState::Crashed, reason::crashed::PANICKED),
+                r => (DomainState::Paused, r),
+            }
+        }
+        s => (s, why),
     }
 }
 

@@ -51,11 +51,22 @@ pub fn write_header(f: &mut std::fs::File, xml: &str, was_running: bool) -> std:
     Ok(total as u64)
 }
 
-/// Replaces the partial magic once the stream is complete.
+/// Replaces the partial magic once the stream is complete. The stream is
+/// on disk before the magic says so.
 pub fn mark_complete(f: &mut std::fs::File) -> std::io::Result<()> {
+    f.sync_data()?;
     f.seek(SeekFrom::Start(0))?;
     f.write_all(MAGIC)?;
     f.sync_all()
+}
+
+/// Whether the image at `path` carries the complete magic.
+pub fn is_complete(path: &std::path::Path) -> bool {
+    let mut m = [0u8; 16];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut m))
+        .is_ok()
+        && &m == MAGIC
 }
 
 /// Reads the header of an image; the file is left at the stream.

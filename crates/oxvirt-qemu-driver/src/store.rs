@@ -9,8 +9,10 @@
 //! ROOT/log/NAME.log           QEMU's output, one log per domain
 //! ```
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use oxvirt_core::error::from;
 use oxvirt_core::{Error, Result};
 use serde_json::{json, Value};
 
@@ -76,9 +78,80 @@ impl Layout {
     }
 }
 
-/// Writes `data` to `path` atomically (see `oxvirt_host::write_atomic`).
+/// Writes `data` to `path` atomically (see `oxvirt_host::write_atomic`:
+/// a uniquely named temporary in the same directory, fsync, rename, fsync
+/// of the directory; libvirt's virFileRewrite errors). Mode 0600, as
+/// libvirt writes its XML files. A temporary left by a daemon killed
+/// mid-write is removed at the next start (`remove_stale_temps`).
 pub fn write_atomic(path: &Path, data: &[u8], durable: bool) -> Result<()> {
-    oxvirt_host::write_atomic(path, data, durable, FROM)
+    oxvirt_host::fsutil::write_atomic_mode(path, data, 0o600, durable, from::XML)
+}
+
+/// fsyncs a directory (after a rename or unlink in it).
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Creates an empty marker file (no temporary: an interrupted creation
+/// leaves no file or an empty one, both well-formed).
+pub fn create_marker(path: &Path) -> Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| {
+            Error::system(
+                from::NONE,
+                format!("Failed to create file '{}'", path.display()),
+                &e,
+            )
+        })?;
+    if let Some(d) = path.parent() {
+        sync_dir(d);
+    }
+    Ok(())
+}
+
+/// Removes what a daemon killed in the middle of a write leaves under
+/// the root: `write_atomic` temporaries, in every directory of the
+/// layout. Returns the paths removed.
+pub fn remove_stale_temps(layout: &Layout) -> Vec<PathBuf> {
+    let mut gone = Vec::new();
+    for dir in [
+        layout.root.clone(),
+        layout.config_dir(),
+        layout.autostart_dir(),
+        layout.run_dir(),
+        layout.save_dir(),
+        layout.log_dir(),
+        layout.root.join("cache"),
+    ] {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            if !e.file_type().is_ok_and(|t| t.is_file()) {
+                continue;
+            }
+            let name = e.file_name().to_string_lossy().into_owned();
+            // Autostart markers are bare domain names (and are never
+            // written through a temporary): a name shaped like a
+            // temporary there may be a defined domain's marker.
+            let stale = oxvirt_host::fsutil::is_temporary(&name)
+                && (dir != layout.autostart_dir() || !layout.config(&name).exists());
+            if stale {
+                let p = e.path();
+                if std::fs::remove_file(&p).is_ok() {
+                    gone.push(p);
+                }
+            }
+        }
+    }
+    gone
 }
 
 /// Removes a file, ignoring "not found".
@@ -94,10 +167,44 @@ pub fn remove(path: &Path) -> Result<()> {
     }
 }
 
+/// An asynchronous job recorded in a status file while it runs, so that
+/// a daemon started after one that died during the job can recover it
+/// (libvirt keeps `<job>` in its status XML for qemuProcessRecoverJob).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRecord {
+    pub kind: JobKind,
+    /// The save image written (save) or read (restore).
+    pub path: PathBuf,
+    /// The image is the domain's managed save.
+    pub managed: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// Save or managed save: QEMU migrates into `path`.
+    Save,
+    /// A start restoring `path` (virDomainRestore, or a start from a
+    /// managed save, which removes the image once the guest runs).
+    Restore,
+}
+
+impl JobKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Save => "save",
+            JobKind::Restore => "restore",
+        }
+    }
+}
+
 /// What the run/ status file of a running domain records.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Status {
     pub pid: i32,
+    /// The process's start time (field 22 of /proc/PID/stat, clock ticks
+    /// since boot), so that a pid recycled for another process is never
+    /// taken for the domain's QEMU. 0 when unknown (older files).
+    pub start_time: u64,
     pub qmp: PathBuf,
     pub id: i32,
     pub state: i32,
@@ -107,12 +214,15 @@ pub struct Status {
     pub fake_reboot: bool,
     /// Started with `--autodestroy` by a client connection.
     pub autodestroy: bool,
+    /// The asynchronous job running, if any.
+    pub job: Option<JobRecord>,
 }
 
 impl Status {
     pub fn to_json(&self) -> Vec<u8> {
-        let v = json!({
+        let mut v = json!({
             "pid": self.pid,
+            "start_time": self.start_time,
             "qmp": self.qmp.to_string_lossy(),
             "id": self.id,
             "state": self.state,
@@ -121,6 +231,13 @@ impl Status {
             "autodestroy": self.autodestroy,
             "xml": self.xml,
         });
+        if let Some(j) = &self.job {
+            v["job"] = json!({
+                "kind": j.kind.as_str(),
+                "path": j.path.to_string_lossy(),
+                "managed": j.managed,
+            });
+        }
         let mut out = serde_json::to_vec_pretty(&v).unwrap_or_default();
         out.push(b'\n');
         out
@@ -134,21 +251,30 @@ impl Status {
                 .and_then(Value::as_i64)
                 .and_then(|n| i32::try_from(n).ok())
         };
+        let flag = |k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
+        let job = v.get("job").and_then(|j| {
+            let kind = match j.get("kind")?.as_str()? {
+                "save" => JobKind::Save,
+                "restore" => JobKind::Restore,
+                _ => return None,
+            };
+            Some(JobRecord {
+                kind,
+                path: PathBuf::from(j.get("path")?.as_str()?),
+                managed: j.get("managed").and_then(Value::as_bool).unwrap_or(false),
+            })
+        });
         Some(Status {
             pid: int("pid")?,
+            start_time: v.get("start_time").and_then(Value::as_u64).unwrap_or(0),
             qmp: PathBuf::from(v.get("qmp")?.as_str()?),
             id: int("id")?,
             state: int("state")?,
             reason: int("reason")?,
             xml: v.get("xml")?.as_str()?.to_string(),
-            fake_reboot: v
-                .get("fake_reboot")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
-            autodestroy: v
-                .get("autodestroy")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
+            fake_reboot: flag("fake_reboot"),
+            autodestroy: flag("autodestroy"),
+            job,
         })
     }
 }
@@ -168,8 +294,21 @@ mod tests {
             xml: "<domain type='kvm'/>".into(),
             fake_reboot: false,
             autodestroy: false,
+            start_time: 123456,
+            job: Some(JobRecord {
+                kind: JobKind::Save,
+                path: "/x/save/a.save".into(),
+                managed: true,
+            }),
         };
+        assert_eq!(Status::from_json(&s.to_json()), Some(s.clone()));
+        let s = Status { job: None, ..s };
         assert_eq!(Status::from_json(&s.to_json()), Some(s));
+        // Files of older versions (no start time, no job) still load.
+        let old =
+            br#"{"pid": 7, "qmp": "/q", "id": 1, "state": 1, "reason": 1, "xml": "<domain/>"}"#;
+        let o = Status::from_json(old).expect("old status");
+        assert_eq!((o.start_time, o.job), (0, None));
         assert_eq!(Status::from_json(b"{}"), None);
         assert_eq!(Status::from_json(b"\xff"), None);
     }
@@ -184,5 +323,43 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn stale_temporaries_are_removed() {
+        let root = std::env::temp_dir().join(format!("oxvirt-qemu-stale-{}", std::process::id()));
+        let layout = Layout::new(root.clone());
+        layout.create().unwrap();
+        let keep = [
+            layout.config("a"),
+            layout.status("a"),
+            layout.autostart("a"),
+            // A domain named like an old temporary keeps its marker.
+            layout.autostart(".b.tmp5"),
+            layout.config(".b.tmp5"),
+        ];
+        for p in &keep {
+            std::fs::write(p, "x").unwrap();
+        }
+        let stale = [
+            layout.config_dir().join(".a.xml.tmp12.0"),
+            layout.config_dir().join(".c.xml.tmp99"),
+            layout.run_dir().join(".a.json.tmp7.3"),
+            layout.autostart_dir().join(".d.tmp42"),
+            root.join("cache/.qemu-caps.json.tmp1.1"),
+        ];
+        std::fs::create_dir_all(root.join("cache")).unwrap();
+        for p in &stale {
+            std::fs::write(p, "partial").unwrap();
+        }
+        let mut gone = remove_stale_temps(&layout);
+        gone.sort();
+        let mut want = stale.to_vec();
+        want.sort();
+        assert_eq!(gone, want);
+        for p in &keep {
+            assert!(p.exists(), "{} kept", p.display());
+        }
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -11,10 +11,12 @@
 
 mod common;
 
-use common::qemu::{cli, kvm_usable, oxvirsh, tiny_guest, QemuDaemon as Daemon, QEMU};
+use common::qemu::{
+    alive, children, cli, installed, kvm_usable, no_os_xml, oxvirsh, tiny_guest,
+    QemuDaemon as Daemon, QEMU,
+};
 use common::{PYTHON, VIRSH};
 use std::io::Read;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -144,21 +146,7 @@ impl Watchers {
 }
 
 fn prerequisites() -> bool {
-    for p in [QEMU, VIRSH] {
-        if !Path::new(p).exists() {
-            println!("skipping: {} is not installed", p);
-            return false;
-        }
-    }
-    true
-}
-
-fn no_os_xml(name: &str, kind: &str, mib: u32) -> String {
-    format!(
-        "<domain type='{}'><name>{}</name><memory unit='MiB'>{}</memory><vcpu>1</vcpu>\
-<os><type arch='x86_64'>hvm</type></os><devices><emulator>{}</emulator></devices></domain>",
-        kind, name, mib, QEMU
-    )
+    installed(&[QEMU, VIRSH])
 }
 
 fn lifecycle_lines(lines: &[String], name: &str) -> Vec<String> {
@@ -320,19 +308,6 @@ fn guest_reboot_and_shutdown_match_reference() {
     assert_eq!(lifecycle_lines(&ev, "tiny"), reference("guest events"));
 }
 
-/// The pids of a process's children, from /proc (all its threads).
-fn children(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(format!("/proc/{}/task", pid)) {
-        for t in rd.flatten() {
-            if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
-                out.extend(s.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
-            }
-        }
-    }
-    out
-}
-
 /// A daemon killed while it probes QEMU's capabilities (at start-up, with
 /// an empty cache) leaves no probe QEMU behind.
 #[test]
@@ -356,20 +331,14 @@ fn a_daemon_killed_mid_probe_leaves_no_probe_behind() {
         return;
     }
     d.kill9();
-    let alive = |p: &u32| {
-        Path::new(&format!("/proc/{}", p)).exists()
-            && !std::fs::read_to_string(format!("/proc/{}/stat", p))
-                .unwrap_or_default()
-                .contains(") Z ")
-    };
     let t0 = Instant::now();
-    while probes.iter().any(alive) && t0.elapsed() < Duration::from_secs(10) {
+    while probes.iter().any(|p| alive(*p)) && t0.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(50));
     }
-    let left: Vec<u32> = probes.iter().copied().filter(alive).collect();
+    let left: Vec<i32> = probes.iter().copied().filter(|p| alive(*p)).collect();
     for p in &left {
         // SAFETY: plain kill(2) of a probe this test's daemon started.
-        unsafe { libc::kill(*p as i32, libc::SIGKILL) };
+        unsafe { libc::kill(*p, libc::SIGKILL) };
     }
     assert!(
         left.is_empty(),

@@ -13,22 +13,40 @@ pub struct QemuDaemon {
     child: Option<Child>,
     pub dir: PathBuf,
     pub socket: PathBuf,
+    /// Extra environment for the daemon (e.g. OXVIRT_PAUSE_AT).
+    pub env: Vec<(String, String)>,
 }
 
 impl QemuDaemon {
     pub fn new(tag: &str) -> QemuDaemon {
+        Self::prepared(tag, &[], |_| {})
+    }
+
+    /// A daemon with `env` in its environment, started after `prepare`
+    /// has seen its (empty) directory.
+    pub fn prepared(tag: &str, env: &[(&str, &str)], prepare: impl FnOnce(&Path)) -> QemuDaemon {
         // Short paths: QMP sockets live below the root.
         let dir = PathBuf::from(format!("/tmp/oxq-{}-{}", tag, std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir");
+        prepare(&dir);
         let socket = dir.join("sock");
         let mut d = QemuDaemon {
             child: None,
             dir,
             socket,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         d.start();
         d
+    }
+
+    /// The QEMU driver's root below the daemon's.
+    pub fn qemu_root(&self) -> PathBuf {
+        self.dir.join("lib/oxvirt/qemu")
     }
 
     /// Starts (or restarts) the daemon and waits for its socket.
@@ -39,6 +57,7 @@ impl QemuDaemon {
             .arg(&self.dir)
             .arg("--socket")
             .arg(&self.socket)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -161,4 +180,71 @@ pub fn tiny_guest() -> Option<(PathBuf, PathBuf)> {
 /// as a path string for `cli`.
 pub fn oxvirsh() -> Option<String> {
     super::oxvirsh().map(|p| p.to_string_lossy().into_owned())
+}
+
+/// Live QEMU processes running guest `name` (by their -name argument).
+pub fn qemus_of(name: &str) -> Vec<i32> {
+    let want = format!("guest={},", name);
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(format!("/proc/{}/cmdline", pid)) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
+        let is_qemu = args
+            .first()
+            .is_some_and(|a| a.ends_with(b"qemu-system-x86_64"));
+        if is_qemu && args.iter().any(|a| a.starts_with(want.as_bytes())) && alive(pid) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Alive and not a zombie.
+pub fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{}/stat", pid))
+        .ok()
+        .and_then(|s| {
+            s.rfind(')')
+                .and_then(|i| s[i + 1..].split_whitespace().next().map(|st| st != "Z"))
+        })
+        .unwrap_or(false)
+}
+
+/// The children of a process (all its threads').
+pub fn children(pid: u32) -> Vec<i32> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(format!("/proc/{}/task", pid)) {
+        for t in rd.flatten() {
+            if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
+                out.extend(s.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
+            }
+        }
+    }
+    out
+}
+
+/// True when every program in `paths` is installed; otherwise says which
+/// one is missing (the test then skips).
+pub fn installed(paths: &[&str]) -> bool {
+    for p in paths {
+        if !Path::new(p).exists() {
+            println!("skipping: {} is not installed", p);
+            return false;
+        }
+    }
+    true
+}
+
+/// A guest with no OS: `kind` is the domain type (kvm or qemu).
+pub fn no_os_xml(name: &str, kind: &str, mib: u32) -> String {
+    format!(
+        "<domain type='{}'><name>{}</name><memory unit='MiB'>{}</memory><vcpu>1</vcpu>\
+<os><type arch='x86_64'>hvm</type></os><devices><emulator>{}</emulator></devices></domain>",
+        kind, name, mib, QEMU
+    )
 }
