@@ -19,10 +19,18 @@ use crate::FROM;
 /// The emulator used when a definition names none.
 pub const DEFAULT_EMULATOR: &str = "/usr/bin/qemu-system-x86_64";
 
-/// Name of the probe cache under the driver's cache directory.
-const CACHE_FILE: &str = "qemu-caps.json";
 /// Bumped when the cache's shape changes.
-const CACHE_FORMAT: u64 = 1;
+const CACHE_FORMAT: u64 = 2;
+
+/// The probe cache of `emulator` under the driver's cache directory:
+/// one file per binary (`qemu-caps-qemu-system-x86_64.json`).
+pub fn cache_file(cache_dir: &Path, emulator: &str) -> std::path::PathBuf {
+    let base = Path::new(emulator)
+        .file_name()
+        .and_then(|b| b.to_str())
+        .unwrap_or("qemu");
+    cache_dir.join(format!("qemu-caps-{}.json", base))
+}
 
 /// One machine type as `query-machines` reports it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -33,6 +41,11 @@ pub struct Machine {
     pub max_cpus: u32,
     pub deprecated: bool,
     pub is_default: bool,
+    /// QOM type of the machine's default CPU (`qemu64-x86_64-cpu`).
+    pub default_cpu_type: Option<String>,
+    /// Id of the machine's main RAM region (`pc.ram`), which libvirt
+    /// gives the memory backend it creates for it.
+    pub default_ram_id: Option<String>,
 }
 
 /// One CPU model as `query-cpu-definitions` reports it.
@@ -58,6 +71,12 @@ pub struct Caps {
     pub version: u64,
     /// `query-kvm` said KVM is present and enabled in the probe.
     pub kvm: bool,
+    /// QOM types the binary offers (`qom-list-types`), sorted: what
+    /// libvirt's device capabilities are derived from.
+    pub types: Vec<String>,
+    /// The binary's target architecture in libvirt's spelling
+    /// (`query-target`: `i386` is i686).
+    pub arch: String,
 }
 
 fn mtime_of(path: &str) -> u128 {
@@ -80,7 +99,7 @@ impl Caps {
     /// when QMP probing fails, so machine aliases still resolve.
     pub fn probe_emulator(emulator: &str, cache_dir: &Path) -> Caps {
         let mtime = mtime_of(emulator).to_string();
-        let cache = cache_dir.join(CACHE_FILE);
+        let cache = cache_file(cache_dir, emulator);
         if let Some(c) = std::fs::read(&cache)
             .ok()
             .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
@@ -116,9 +135,13 @@ impl Caps {
         json!({
             "version": self.version,
             "kvm": self.kvm,
+            "types": self.types,
+            "arch": self.arch,
             "machines": self.machine_info.iter().map(|m| json!({
                 "name": m.name, "alias": m.alias, "max-cpus": m.max_cpus,
                 "deprecated": m.deprecated, "default": m.is_default,
+                "default-cpu-type": m.default_cpu_type,
+                "default-ram-id": m.default_ram_id,
             })).collect::<Vec<_>>(),
             "cpus": self.cpu_models.iter().map(|c| json!({
                 "name": c.name, "usable": c.usable, "deprecated": c.deprecated,
@@ -136,6 +159,8 @@ impl Caps {
                 max_cpus: m["max-cpus"].as_u64().unwrap_or(1) as u32,
                 deprecated: m["deprecated"].as_bool().unwrap_or(false),
                 is_default: m["default"].as_bool().unwrap_or(false),
+                default_cpu_type: m["default-cpu-type"].as_str().map(str::to_string),
+                default_ram_id: m["default-ram-id"].as_str().map(str::to_string),
             })
             .filter(|m| !m.name.is_empty())
             .collect();
@@ -149,13 +174,20 @@ impl Caps {
             })
             .filter(|c| !c.name.is_empty())
             .collect();
-        Some(Caps::assemble(
+        let mut c = Caps::assemble(
             emulator,
             machines,
             cpus,
             v["version"].as_u64().unwrap_or(0),
             v["kvm"].as_bool().unwrap_or(false),
-        ))
+        );
+        c.arch = v["arch"].as_str().unwrap_or_default().to_string();
+        c.types = v["types"]
+            .as_array()?
+            .iter()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect();
+        Some(c)
     }
 
     fn assemble(
@@ -176,7 +208,17 @@ impl Caps {
             cpu_models,
             version,
             kvm,
+            types: Vec::new(),
+            arch: String::new(),
         }
+    }
+
+    /// True when the binary offers the QOM type `name` (a device model
+    /// such as `qemu-xhci` or `pcie-root-port`).
+    pub fn has_type(&self, name: &str) -> bool {
+        self.types
+            .binary_search_by(|t| t.as_str().cmp(name))
+            .is_ok()
     }
 
     /// The canonical machine for `m` (aliases resolved).
@@ -345,6 +387,8 @@ fn probe_qmp(emulator: &str, dir: &Path) -> Result<Caps> {
                 max_cpus: m["cpu-max"].as_u64().unwrap_or(1) as u32,
                 deprecated: m["deprecated"].as_bool().unwrap_or(false),
                 is_default: m["is-default"].as_bool().unwrap_or(false),
+                default_cpu_type: m["default-cpu-type"].as_str().map(str::to_string),
+                default_ram_id: m["default-ram-id"].as_str().map(str::to_string),
             })
         })
         .filter(|m| m.name != "none")
@@ -373,8 +417,23 @@ fn probe_qmp(emulator: &str, dir: &Path) -> Result<Caps> {
             })
         })
         .collect();
+    let types = q("qom-list-types", None)?;
+    let mut types: Vec<String> = types
+        .as_array()
+        .map(|a| a.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|t| t["name"].as_str().map(str::to_string))
+        .collect();
+    types.sort();
+    types.dedup();
+    let target = q("query-target", None)?;
+    let arch = crate::host::arch_from_qemu(target["arch"].as_str().unwrap_or_default()).to_string();
     let _ = qmp.execute_value("quit", None);
-    Ok(Caps::assemble(emulator, machines, cpus, version, kvm_on))
+    let mut caps = Caps::assemble(emulator, machines, cpus, version, kvm_on);
+    caps.types = types;
+    caps.arch = arch;
+    Ok(caps)
 }
 
 /// `Skylake-Client-v2` and the like.

@@ -19,7 +19,6 @@ use oxvirt_core::types::{reason, DomainInfo, DomainRef, DomainState, Uuid};
 use oxvirt_core::{Error, Result};
 use oxvirt_qmp::Qmp;
 use oxvirt_xml::domain::{Domain, FormatFlags, ParseFlags, ParseOptions};
-use oxvirt_xml::props::XmlEnum;
 
 use crate::caps::Caps;
 use crate::store::{self, Layout, Status};
@@ -306,6 +305,8 @@ pub(crate) fn check_flags(flags: u32, supported: u32, func: &str) -> Result<()> 
 pub struct Driver {
     pub(crate) layout: Layout,
     pub(crate) caps: Caps,
+    /// Every guest architecture of the host, for the define path.
+    pub(crate) host: crate::host::QemuHost,
     pub(crate) state: Mutex<State>,
     /// Signalled (with `state`) whenever a domain finishes re-attaching.
     pub(crate) ready_cv: Condvar,
@@ -326,10 +327,15 @@ impl Driver {
         for p in store::remove_stale_temps(&layout) {
             tracing::info!("removed {} left by an interrupted write", p.display());
         }
-        let caps = Caps::probe(&layout.root.join("cache"));
+        let host = crate::host::QemuHost::probe(&layout.root.join("cache"));
+        let caps = match host.guest(crate::host::host_arch()) {
+            Some(g) => g.caps.clone(),
+            None => Caps::probe(&layout.root.join("cache")),
+        };
         let drv = Arc::new_cyclic(|me| Driver {
             layout,
             caps,
+            host,
             state: Mutex::new(State {
                 doms: Vec::new(),
                 next_id: 1,
@@ -424,7 +430,7 @@ impl Driver {
             let Ok(xml) = std::fs::read_to_string(&p) else {
                 continue;
             };
-            match self.parse_def(&xml) {
+            match self.parse_def_existing(&xml) {
                 Ok(def) => {
                     if st.find_uuid(&def.uuid).is_some() || st.find_name(&def.name).is_some() {
                         tracing::warn!("skipping duplicate definition {}", p.display());
@@ -440,56 +446,51 @@ impl Driver {
         }
     }
 
-    /// Parses and completes a definition the way this driver does
-    /// (libvirt's QEMU post-parse: emulator, arch, machine, MACs).
+    /// Parses and completes a new definition (define, create) the way
+    /// libvirt's QEMU driver does: defaults, addresses, validation
+    /// (`define`), then a UUID and MAC addresses where missing.
     pub(crate) fn parse_def(&self, xml: &str) -> Result<Domain> {
+        self.parse_with(xml, true)
+    }
+
+    /// Parses a definition this driver wrote before (configs, save
+    /// images): defaults are completed without updating the guest ABI.
+    pub(crate) fn parse_def_existing(&self, xml: &str) -> Result<Domain> {
+        self.parse_with(xml, false)
+    }
+
+    fn parse_with(&self, xml: &str, abi_update: bool) -> Result<Domain> {
+        let ctx = crate::define::Context {
+            host: &self.host,
+            abi_update,
+        };
+        let mut def = crate::define::parse(xml, &ctx)?;
+        self.fill_ids(&mut def);
+        Ok(def)
+    }
+
+    /// Parses a device wrapped in a placeholder domain (hotplug): the
+    /// generic parse only, so no address is assigned against the wrong
+    /// domain.
+    pub(crate) fn parse_device_def(&self, xml: &str) -> Result<Domain> {
         let flags = ParseFlags {
             inactive: true,
             ..Default::default()
         };
         let opts = ParseOptions {
-            default_arch: Some("x86_64".into()),
+            default_arch: Some(crate::host::host_arch().into()),
         };
         let mut def =
             Domain::parse(xml, flags, &opts).map_err(|e| Error::from_xml(e, from::DOMAIN))?;
-        self.post_parse(&mut def)?;
+        self.fill_ids(&mut def);
         Ok(def)
     }
 
-    pub(crate) fn post_parse(&self, def: &mut Domain) -> Result<()> {
-        use oxvirt_xml::domain::VirtType;
+    /// A UUID and MAC addresses where the definition has none.
+    fn fill_ids(&self, def: &mut Domain) {
         if def.needs_uuid() {
             def.uuid = Uuid(*uuid::Uuid::new_v4().as_bytes());
         }
-        if !matches!(def.virt_type, VirtType::Kvm | VirtType::Qemu) {
-            return Err(Error::new(
-                code::CONFIG_UNSUPPORTED,
-                FROM,
-                format!(
-                    "Emulator '{}' does not support virt type '{}'",
-                    def.devices
-                        .emulator
-                        .as_deref()
-                        .unwrap_or(crate::caps::DEFAULT_EMULATOR),
-                    def.virt_type.to_xml()
-                ),
-            ));
-        }
-        match def.os.arch.as_deref() {
-            None | Some("x86_64") => def.os.arch = Some("x86_64".into()),
-            Some(a) => {
-                return Err(Error::new(
-                    code::CONFIG_UNSUPPORTED,
-                    FROM,
-                    format!("No guest options available for arch '{}'", a),
-                ))
-            }
-        }
-        if def.devices.emulator.is_none() {
-            def.devices.emulator = Some(self.caps.emulator.clone());
-        }
-        let m = def.os.machine.clone().unwrap_or_else(|| "pc".into());
-        def.os.machine = Some(self.caps.canonical_machine(&m));
         for n in def.devices.interfaces.iter_mut() {
             if n.mac.is_none() {
                 let b = uuid::Uuid::new_v4();
@@ -497,7 +498,6 @@ impl Driver {
                 n.mac = Some(format!("52:54:00:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2]));
             }
         }
-        Ok(())
     }
 
     /// Writes a persistent definition atomically.

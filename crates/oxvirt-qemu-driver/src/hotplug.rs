@@ -36,7 +36,7 @@ impl Driver {
 <os><type arch='x86_64'>hvm</type></os><devices>{}</devices></domain>",
             xml
         );
-        let mut def = self.parse_def(&wrapped)?;
+        let mut def = self.parse_device_def(&wrapped)?;
         if let Some(d) = def.devices.disks.pop() {
             return Ok(Dev::Disk(d));
         }

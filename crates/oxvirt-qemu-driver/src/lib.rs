@@ -13,7 +13,9 @@
 pub mod caps;
 pub mod command;
 mod console;
+pub mod define;
 mod driver;
+pub mod host;
 mod hotplug;
 mod jobs;
 mod lifecycle;

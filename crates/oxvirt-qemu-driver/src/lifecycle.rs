@@ -354,7 +354,7 @@ impl Driver {
             let obj = st.dom(dom)?;
             let xml = match dxml {
                 Some(x) => {
-                    let d = self.parse_def(x)?;
+                    let d = self.parse_def_existing(x)?;
                     if d.uuid != obj.def.uuid || d.name != obj.def.name {
                         return Err(Error::new(
                             code::OPERATION_FAILED,
@@ -526,7 +526,7 @@ impl Driver {
         })?;
         let header = saveimage::read(&mut file, from)?;
         let xml = dxml.unwrap_or(&header.xml);
-        let def = self.parse_def(xml)?;
+        let def = self.parse_def_existing(xml)?;
         let paused = if flags & flags::save::RUNNING != 0 {
             false
         } else if flags & flags::save::PAUSED != 0 {
@@ -578,7 +578,7 @@ impl Driver {
             )
         })?;
         let h = saveimage::read(&mut f, file)?;
-        let def = self.parse_def(&h.xml)?;
+        let def = self.parse_def_existing(&h.xml)?;
         Ok(def.format(FormatFlags {
             inactive: true,
             secure: flags & 1 != 0,

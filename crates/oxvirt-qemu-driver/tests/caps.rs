@@ -19,7 +19,7 @@ fn probed_capabilities_validate_and_are_cached() {
     assert!(c.canonical_machine("pc").starts_with("pc-i440fx-"));
     assert!(c.canonical_machine("q35").starts_with("pc-q35-"));
     assert!(c.machine_info.iter().all(|m| m.name != "none"));
-    let cache = dir.join("qemu-caps.json");
+    let cache = caps::cache_file(&dir, DEFAULT_EMULATOR);
     assert!(cache.exists());
 
     // A second probe comes from the cache and agrees.

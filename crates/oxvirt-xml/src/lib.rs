@@ -12,6 +12,7 @@
 
 pub mod capabilities;
 pub mod checkpoint;
+pub mod diff;
 pub mod dom;
 pub mod domain;
 pub mod error;

@@ -28,23 +28,7 @@ fn show(name: &str) -> bool {
     std::env::var("OXVIRT_SHOW").is_ok_and(|s| !s.is_empty() && name.contains(&s))
 }
 
-fn diff(expected: &str, actual: &str) -> String {
-    let mut out = String::new();
-    let e: Vec<&str> = expected.lines().collect();
-    let a: Vec<&str> = actual.lines().collect();
-    for i in 0..e.len().max(a.len()) {
-        let (x, y) = (e.get(i), a.get(i));
-        if x != y {
-            out.push_str(&format!(
-                "{:4} - {}\n     + {}\n",
-                i + 1,
-                x.unwrap_or(&""),
-                y.unwrap_or(&"")
-            ));
-        }
-    }
-    out
-}
+use oxvirt_xml::diff::line_diff as diff;
 
 /// The test driver's view of a definition: parsed inactive with i686 as the
 /// default architecture, namespaced extensions dropped, every interface

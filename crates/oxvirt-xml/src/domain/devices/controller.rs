@@ -25,7 +25,7 @@ pub const CONTROLLER_TYPES: &[&str] = &[
 ];
 
 /// The models libvirt accepts for a controller type.
-fn models_of(ctype: &str) -> &'static [&'static str] {
+pub fn models_of(ctype: &str) -> &'static [&'static str] {
     match ctype {
         "pci" => &[
             "pci-root",
@@ -214,14 +214,7 @@ impl Controller {
                         t.set_attr(a, s);
                     }
                 }
-                // libvirt writes the target attributes in a fixed order.
-                let order = ["chassisNr", "chassis", "port", "busNr", "index", "hotplug"];
-                t.attrs.sort_by_key(|a| {
-                    order
-                        .iter()
-                        .position(|o| *o == a.name)
-                        .unwrap_or(order.len())
-                });
+                order_pci_target(&mut t);
                 replace_child(&mut el, t);
             }
         }
@@ -347,6 +340,17 @@ impl Controller {
             }
         });
     }
+}
+
+/// Puts a PCI controller's `<target>` attributes in libvirt's order.
+pub fn order_pci_target(t: &mut Element) {
+    let order = ["chassisNr", "chassis", "port", "busNr", "index", "hotplug"];
+    t.attrs.sort_by_key(|a| {
+        order
+            .iter()
+            .position(|o| *o == a.name)
+            .unwrap_or(order.len())
+    });
 }
 
 fn replace_child(el: &mut Element, new: Element) {

@@ -1,0 +1,93 @@
+//! Defining a domain the way libvirt 9.0's QEMU driver does: the generic
+//! parse, then the QEMU driver's post-parse callbacks in libvirt's order
+//! (virDomainDefPostParse):
+//!
+//! 1. basic: the emulator from the architecture (`basic`);
+//! 2. the binary's probe ([`QemuHost::caps_of`]): a missing binary fails
+//!    here with libvirt's SYSTEM_ERROR;
+//! 3. the domain callback (`defaults`): machine type, default devices
+//!    (USB, SATA, PCI root, inputs, memballoon, audio), machine
+//!    canonicalisation, the default CPU, CPU checks;
+//! 4. per-device defaults (`device`), then the generic post-parse of
+//!    oxvirt-xml, then the per-device defaults again for what it added;
+//! 5. addresses (`address`: virtio-serial, PCI with auto-added
+//!    controllers, USB ports and hubs, memory slots);
+//! 6. generic and QEMU validation (`validate`).
+//!
+//! Everything here is a pure function of the XML and the probed host,
+//! so it is tested against libvirt's own expectations in process.
+
+mod address;
+mod defaults;
+mod device;
+pub mod devs;
+mod pci;
+mod usb;
+mod validate;
+
+use oxvirt_core::error::from;
+use oxvirt_core::{Error, Result};
+use oxvirt_xml::domain::{postparse, Domain, ParseFlags, ParseOptions};
+
+use crate::caps::Caps;
+use crate::host::QemuHost;
+
+/// What a define needs to know about the host beyond the definition.
+pub struct Context<'a> {
+    pub host: &'a QemuHost,
+    /// `VIR_DOMAIN_DEF_PARSE_ABI_UPDATE`: a new definition (define and
+    /// create), as opposed to one read back from disk.
+    pub abi_update: bool,
+}
+
+/// The QEMU probe and facts the callbacks consult.
+pub(crate) struct Env<'a> {
+    pub caps: &'a Caps,
+    pub abi_update: bool,
+}
+
+fn xml_err(e: oxvirt_xml::Error) -> Error {
+    Error::from_xml(e, from::DOMAIN)
+}
+
+/// Parses `xml` as a persistent definition and completes it as libvirt's
+/// QEMU driver does at define time.
+pub fn parse(xml: &str, ctx: &Context) -> Result<Domain> {
+    let flags = ParseFlags {
+        inactive: true,
+        skip_post_parse: true,
+        abi_update: ctx.abi_update,
+        ..Default::default()
+    };
+    let opts = ParseOptions {
+        default_arch: Some(ctx.host.host_arch.clone()),
+    };
+    let mut def = Domain::parse(xml, flags, &opts).map_err(xml_err)?;
+    complete(&mut def, ctx)?;
+    Ok(def)
+}
+
+/// Runs the post-parse and validation steps over a parsed definition.
+pub fn complete(def: &mut Domain, ctx: &Context) -> Result<()> {
+    defaults::basic(def, ctx.host)?;
+    let emulator = def.devices.emulator.clone().unwrap_or_default();
+    let caps = ctx.host.caps_of(&emulator)?;
+    let env = Env {
+        caps: &caps,
+        abi_update: ctx.abi_update,
+    };
+    oxvirt_xml::domain::devices::assign_indexes(&mut def.devices.controllers);
+    defaults::def_post_parse(def, &env)?;
+    device::post_parse(def, &env)?;
+    let flags = ParseFlags {
+        inactive: true,
+        abi_update: ctx.abi_update,
+        ..Default::default()
+    };
+    postparse::post_parse(def, flags).map_err(xml_err)?;
+    device::post_parse(def, &env)?;
+    address::assign(def, &env)?;
+    postparse::validate(def).map_err(xml_err)?;
+    validate::validate(def, &env)?;
+    Ok(())
+}

@@ -1,0 +1,284 @@
+//! The guest architectures this host's QEMU binaries offer, as libvirt's
+//! QEMU driver finds them: for every architecture libvirt knows, the
+//! binary `qemu-system-ARCH` on `PATH` (`i386` for i686, `arm` for
+//! armv6l/armv7l), else the host's own binary for an architecture the
+//! host runs natively (i686 on x86_64). Each binary is probed once
+//! ([`Caps`], cached on disk); a binary a definition names explicitly is
+//! probed on first use, and a missing one is libvirt's SYSTEM_ERROR
+//! "Cannot check QEMU binary".
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use oxvirt_core::error::code;
+use oxvirt_core::{Error, Result};
+
+use crate::caps::Caps;
+use crate::FROM;
+
+/// libvirt's architectures (virArch) in its order, with their word size.
+pub const ARCHES: &[(&str, u32)] = &[
+    ("alpha", 64),
+    ("armv6l", 32),
+    ("armv7l", 32),
+    ("armv7b", 32),
+    ("aarch64", 64),
+    ("cris", 32),
+    ("i686", 32),
+    ("ia64", 64),
+    ("lm32", 32),
+    ("m68k", 32),
+    ("microblaze", 32),
+    ("microblazeel", 32),
+    ("mips", 32),
+    ("mipsel", 32),
+    ("mips64", 64),
+    ("mips64el", 64),
+    ("openrisc", 32),
+    ("parisc", 32),
+    ("parisc64", 64),
+    ("ppc", 32),
+    ("ppcle", 32),
+    ("ppc64", 64),
+    ("ppc64le", 64),
+    ("ppcemb", 32),
+    ("riscv32", 32),
+    ("riscv64", 64),
+    ("s390", 32),
+    ("s390x", 64),
+    ("sh4", 32),
+    ("sh4eb", 64),
+    ("sparc", 32),
+    ("sparc64", 64),
+    ("unicore32", 32),
+    ("x86_64", 64),
+    ("xtensa", 32),
+    ("xtensaeb", 32),
+];
+
+/// True for an architecture name libvirt knows.
+pub fn is_known_arch(arch: &str) -> bool {
+    ARCHES.iter().any(|(a, _)| *a == arch)
+}
+
+/// The word size of a libvirt architecture.
+pub fn wordsize(arch: &str) -> u32 {
+    ARCHES
+        .iter()
+        .find(|(a, _)| *a == arch)
+        .map(|(_, w)| *w)
+        .unwrap_or(64)
+}
+
+/// QEMU's name for a libvirt architecture (virQEMUCapsArchToString).
+pub fn qemu_arch(arch: &str) -> &str {
+    match arch {
+        "i686" => "i386",
+        "armv6l" | "armv7l" => "arm",
+        "openrisc" => "or32",
+        a => a,
+    }
+}
+
+/// libvirt's architecture for QEMU's name (`query-target`'s `arch`).
+pub fn arch_from_qemu(q: &str) -> &str {
+    match q {
+        "i386" => "i686",
+        "arm" => "armv7l",
+        "or32" => "openrisc",
+        a => a,
+    }
+}
+
+/// The host's architecture, in libvirt's spelling.
+pub fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86" => "i686",
+        "arm" => "armv7l",
+        "powerpc64" => "ppc64le",
+        "s390x" => "s390x",
+        "riscv64" => "riscv64",
+        "aarch64" => "aarch64",
+        _ => "x86_64",
+    }
+}
+
+/// True when `guest` runs natively on `host` (virQEMUCapsGuestIsNative).
+fn is_native(host: &str, guest: &str) -> bool {
+    host == guest
+        || (host == "x86_64" && guest == "i686")
+        || (host == "aarch64" && guest == "armv7l")
+        || (host == "ppc64le" && guest == "ppc64")
+        || (host == "ppc64" && guest == "ppc64le")
+}
+
+fn find_in_path(binary: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|d| d.join(binary))
+        .find(|p| {
+            std::fs::metadata(p)
+                .map(|m| {
+                    use std::os::unix::fs::PermissionsExt;
+                    m.is_file() && m.permissions().mode() & 0o111 != 0
+                })
+                .unwrap_or(false)
+        })
+}
+
+/// The binary libvirt picks for `guest` on `host`
+/// (virQEMUCapsGetDefaultEmulator).
+pub fn default_emulator(host: &str, guest: &str) -> Option<String> {
+    let find = |arch: &str| {
+        find_in_path(&format!("qemu-system-{}", qemu_arch(arch)))
+            .map(|p| p.to_string_lossy().into_owned())
+    };
+    if host == "aarch64" && guest == "armv7l" {
+        if let Some(b) = find(host) {
+            return Some(b);
+        }
+    }
+    if let Some(b) = find(guest) {
+        return Some(b);
+    }
+    let target = if is_native(host, guest) {
+        host
+    } else if guest == "ppc64le" {
+        "ppc64"
+    } else {
+        guest
+    };
+    if target != guest {
+        if let Some(b) = find(target) {
+            return Some(b);
+        }
+    }
+    None
+}
+
+/// One guest architecture with the binary that serves it.
+#[derive(Debug, Clone)]
+pub struct Guest {
+    pub arch: String,
+    pub emulator: String,
+    pub caps: Caps,
+}
+
+/// Every guest architecture of this host, probed.
+#[derive(Debug)]
+pub struct QemuHost {
+    pub host_arch: String,
+    /// Guests in libvirt's architecture order.
+    pub guests: Vec<Guest>,
+    cache_dir: PathBuf,
+    /// Binaries named by definitions, probed on demand.
+    others: Mutex<Vec<Caps>>,
+}
+
+impl QemuHost {
+    /// Finds and probes every binary (probes come from `cache_dir` when
+    /// the binary has not changed).
+    pub fn probe(cache_dir: &Path) -> QemuHost {
+        let host = host_arch();
+        let mut guests = Vec::new();
+        let mut probed: Vec<Caps> = Vec::new();
+        for (arch, _) in ARCHES {
+            let Some(bin) = default_emulator(host, arch) else {
+                continue;
+            };
+            let caps = match probed.iter().find(|c| c.emulator == bin) {
+                Some(c) => c.clone(),
+                None => {
+                    let c = Caps::probe_emulator(&bin, cache_dir);
+                    probed.push(c.clone());
+                    c
+                }
+            };
+            if caps.machine_info.is_empty() {
+                continue;
+            }
+            guests.push(Guest {
+                arch: arch.to_string(),
+                emulator: bin,
+                caps,
+            });
+        }
+        QemuHost {
+            host_arch: host.to_string(),
+            guests,
+            cache_dir: cache_dir.to_path_buf(),
+            others: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A host made of given probes (for tests and tools).
+    pub fn from_guests(guests: Vec<Guest>, cache_dir: &Path) -> QemuHost {
+        QemuHost {
+            host_arch: host_arch().to_string(),
+            guests,
+            cache_dir: cache_dir.to_path_buf(),
+            others: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The guest entry for `arch`.
+    pub fn guest(&self, arch: &str) -> Option<&Guest> {
+        self.guests.iter().find(|g| g.arch == arch)
+    }
+
+    /// The emulator libvirt gives a definition of `arch` that names none.
+    pub fn emulator_for(&self, arch: &str) -> Result<String> {
+        match self.guest(arch) {
+            Some(g) => Ok(g.emulator.clone()),
+            None => Err(Error::new(
+                code::CONFIG_UNSUPPORTED,
+                FROM,
+                format!("No emulator found for arch '{}'", arch),
+            )),
+        }
+    }
+
+    /// The probe of `emulator` (virQEMUCapsCacheLookup): a binary that
+    /// cannot be found is libvirt's "Cannot check QEMU binary".
+    pub fn caps_of(&self, emulator: &str) -> Result<Caps> {
+        if let Some(g) = self.guests.iter().find(|g| g.emulator == emulator) {
+            return Ok(g.caps.clone());
+        }
+        if let Err(e) = std::fs::metadata(emulator) {
+            return Err(Error::new(
+                code::SYSTEM_ERROR,
+                FROM,
+                format!(
+                    "Cannot check QEMU binary {}: {}",
+                    emulator,
+                    oxvirt_core::error::strerror(&e)
+                ),
+            ));
+        }
+        let mut others = self.others.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = others.iter().find(|c| c.emulator == emulator) {
+            return Ok(c.clone());
+        }
+        let c = Caps::probe_emulator(emulator, &self.cache_dir);
+        if c.machine_info.is_empty() {
+            return Err(Error::new(
+                code::INTERNAL_ERROR,
+                FROM,
+                format!("Failed to probe capabilities for {}", emulator),
+            ));
+        }
+        others.push(c.clone());
+        Ok(c)
+    }
+}
+
+/// True when a binary for `binary_arch` runs guests of `arch`
+/// (virQEMUCapsIsArchSupported).
+pub fn serves_arch(binary_arch: &str, arch: &str) -> bool {
+    binary_arch == arch
+        || (binary_arch == "x86_64" && arch == "i686")
+        || (binary_arch == "aarch64" && arch == "armv7l")
+        || (binary_arch == "armv7l" && arch == "armv6l")
+        || (binary_arch == "ppc64" && arch == "ppc64le")
+        || (binary_arch == "ppc64le" && arch == "ppc64")
+}

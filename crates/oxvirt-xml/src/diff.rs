@@ -1,0 +1,21 @@
+//! A line-by-line comparison of two documents, for test reports.
+
+/// The lines where `actual` differs from `expected`, numbered, each as
+/// "- expected / + actual".
+pub fn line_diff(expected: &str, actual: &str) -> String {
+    let mut out = String::new();
+    let e: Vec<&str> = expected.lines().collect();
+    let a: Vec<&str> = actual.lines().collect();
+    for i in 0..e.len().max(a.len()) {
+        let (x, y) = (e.get(i), a.get(i));
+        if x != y {
+            out.push_str(&format!(
+                "{:4} - {}\n     + {}\n",
+                i + 1,
+                x.unwrap_or(&""),
+                y.unwrap_or(&"")
+            ));
+        }
+    }
+    out
+}
