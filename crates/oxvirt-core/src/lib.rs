@@ -8,6 +8,7 @@
 pub mod driver;
 pub mod error;
 pub mod event;
+pub mod netconf;
 pub mod types;
 pub mod uri;
 

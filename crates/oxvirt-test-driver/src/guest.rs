@@ -188,6 +188,7 @@ impl Driver {
                 let nobj = st
                     .objects
                     .networks
+                    .objs
                     .iter()
                     .find(|n| n.def.name == netname)
                     .ok_or_else(|| {

@@ -10,7 +10,7 @@ use oxvirt_core::event::{
     network_lifecycle as nl, pool_lifecycle as pl, NetworkEvent, NetworkEventKind, PoolEvent,
     PoolEventKind,
 };
-use oxvirt_core::types::flags::list_objects as lo;
+use oxvirt_core::netconf::{matches_list_flags, NetworkList};
 use oxvirt_core::types::{pool_state, NetworkRef, PoolInfo, PoolRef, Uuid, VolInfo, VolRef};
 use oxvirt_core::{Error, Result};
 use oxvirt_xml::dom::Element;
@@ -21,26 +21,6 @@ use crate::state::{Driver, State, FROM};
 
 /// The test driver's pool size: 100 GiB, nothing allocated.
 pub(crate) const DEFAULT_POOL_CAP: u64 = 100 * 1024 * 1024 * 1024;
-
-/// A network with its runtime state (virNetworkObj).
-#[derive(Debug, Clone)]
-pub(crate) struct NetworkObj {
-    pub def: Network,
-    /// The persistent definition while a changed one runs.
-    pub new_def: Option<Network>,
-    pub active: bool,
-    pub persistent: bool,
-    pub autostart: bool,
-}
-
-impl NetworkObj {
-    fn handle(&self) -> NetworkRef {
-        NetworkRef {
-            name: self.def.name.clone(),
-            uuid: self.def.uuid,
-        }
-    }
-}
 
 /// A storage pool with its volumes (virStoragePoolObj).
 #[derive(Debug, Clone)]
@@ -72,10 +52,19 @@ impl PoolObj {
 }
 
 /// The non-domain objects of one driver instance.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Objects {
-    pub networks: Vec<NetworkObj>,
+    pub networks: NetworkList,
     pub pools: Vec<PoolObj>,
+}
+
+impl Default for Objects {
+    fn default() -> Self {
+        Objects {
+            networks: NetworkList::new(FROM),
+            pools: Vec::new(),
+        }
+    }
 }
 
 fn random_uuid() -> Uuid {
@@ -122,8 +111,8 @@ pub(crate) fn load(
         if !def.uuid_specified {
             def.uuid = random_uuid();
         }
-        let idx = st.objects.assign_network(def, false, false)?;
-        st.objects.networks[idx].active = true;
+        let idx = st.objects.networks.assign(def, false, false)?;
+        st.objects.networks.objs[idx].active = true;
     }
     for el in root.children_named("pool") {
         let mut el = resolve(el, file)?;
@@ -157,22 +146,6 @@ pub(crate) fn load(
         }
     }
     Ok(())
-}
-
-fn no_network_name(name: &str) -> Error {
-    Error::new(
-        code::NO_NETWORK,
-        FROM,
-        format!("no network with matching name '{}'", name),
-    )
-}
-
-fn no_network_uuid(uuid: &Uuid) -> Error {
-    Error::new(
-        code::NO_NETWORK,
-        FROM,
-        format!("no network with matching uuid '{}'", uuid),
-    )
 }
 
 fn no_pool_name(name: &str) -> Error {
@@ -218,93 +191,7 @@ fn pool_type_flag(t: PoolType) -> u32 {
     }
 }
 
-fn matches_common(f: u32, active: bool, persistent: bool, autostart: bool) -> bool {
-    if f & (lo::ACTIVE | lo::INACTIVE) != 0
-        && !((f & lo::ACTIVE != 0 && active) || (f & lo::INACTIVE != 0 && !active))
-    {
-        return false;
-    }
-    if f & (lo::PERSISTENT | lo::TRANSIENT) != 0
-        && !((f & lo::PERSISTENT != 0 && persistent) || (f & lo::TRANSIENT != 0 && !persistent))
-    {
-        return false;
-    }
-    if f & (lo::AUTOSTART | lo::NO_AUTOSTART) != 0
-        && !((f & lo::AUTOSTART != 0 && autostart) || (f & lo::NO_AUTOSTART != 0 && !autostart))
-    {
-        return false;
-    }
-    true
-}
-
 impl Objects {
-    fn net_by_name(&self, name: &str) -> Result<usize> {
-        self.networks
-            .iter()
-            .position(|n| n.def.name == name)
-            .ok_or_else(|| no_network_name(name))
-    }
-
-    fn net_by_uuid(&self, uuid: &Uuid) -> Result<usize> {
-        self.networks
-            .iter()
-            .position(|n| n.def.uuid == *uuid)
-            .ok_or_else(|| no_network_uuid(uuid))
-    }
-
-    /// virNetworkObjAssignDef: `live` is ADD_LIVE, `check_live` ADD_CHECK_LIVE.
-    fn assign_network(&mut self, def: Network, live: bool, check_live: bool) -> Result<usize> {
-        if let Some(i) = self.networks.iter().position(|n| n.def.uuid == def.uuid) {
-            let obj = &mut self.networks[i];
-            if obj.def.name != def.name {
-                return Err(Error::operation_failed(
-                    FROM,
-                    format!(
-                        "network '{}' is already defined with uuid {}",
-                        obj.def.name, obj.def.uuid
-                    ),
-                ));
-            }
-            if check_live && obj.active {
-                return Err(Error::operation_invalid(
-                    FROM,
-                    format!("network is already active as '{}'", obj.def.name),
-                ));
-            }
-            if live {
-                if obj.persistent && obj.new_def.is_none() {
-                    obj.new_def = Some(obj.def.clone());
-                }
-                obj.def = def;
-            } else {
-                if obj.active {
-                    obj.new_def = Some(def);
-                } else {
-                    obj.def = def;
-                }
-                obj.persistent = true;
-            }
-            return Ok(i);
-        }
-        if let Some(o) = self.networks.iter().find(|n| n.def.name == def.name) {
-            return Err(Error::operation_failed(
-                FROM,
-                format!(
-                    "network '{}' already exists with uuid {}",
-                    def.name, o.def.uuid
-                ),
-            ));
-        }
-        self.networks.push(NetworkObj {
-            def,
-            new_def: None,
-            active: false,
-            persistent: !live,
-            autostart: false,
-        });
-        Ok(self.networks.len() - 1)
-    }
-
     fn pool_by_name(&self, name: &str) -> Result<usize> {
         self.pools
             .iter()
@@ -437,26 +324,19 @@ impl Driver {
 
     pub fn list_all_networks(&self, flags: u32) -> Result<Vec<NetworkRef>> {
         check_flags(flags, 0x3f, "virConnectListAllNetworks")?;
-        let st = self.lock();
-        Ok(st
-            .objects
-            .networks
-            .iter()
-            .filter(|n| matches_common(flags, n.active, n.persistent, n.autostart))
-            .map(NetworkObj::handle)
-            .collect())
+        Ok(self.lock().objects.networks.list(flags))
     }
 
     pub fn lookup_network_by_name(&self, name: &str) -> Result<NetworkRef> {
         let st = self.lock();
-        let i = st.objects.net_by_name(name)?;
-        Ok(st.objects.networks[i].handle())
+        let i = st.objects.networks.by_name(name)?;
+        Ok(st.objects.networks.objs[i].handle())
     }
 
     pub fn lookup_network_by_uuid(&self, uuid: &Uuid) -> Result<NetworkRef> {
         let st = self.lock();
-        let i = st.objects.net_by_uuid(uuid)?;
-        Ok(st.objects.networks[i].handle())
+        let i = st.objects.networks.by_uuid(uuid)?;
+        Ok(st.objects.networks.objs[i].handle())
     }
 
     pub fn network_define_xml(&self, xml: &str, flags: u32) -> Result<NetworkRef> {
@@ -467,8 +347,8 @@ impl Driver {
         let def = parse_network(xml)?;
         let h = {
             let mut st = self.lock();
-            let i = st.objects.assign_network(def, false, false)?;
-            st.objects.networks[i].handle()
+            let i = st.objects.networks.assign(def, false, false)?;
+            st.objects.networks.objs[i].handle()
         };
         self.emit_net(net_event(h.clone(), nl::DEFINED));
         Ok(h)
@@ -482,9 +362,9 @@ impl Driver {
         let def = parse_network(xml)?;
         let h = {
             let mut st = self.lock();
-            let i = st.objects.assign_network(def, true, true)?;
-            st.objects.networks[i].active = true;
-            st.objects.networks[i].handle()
+            let i = st.objects.networks.assign(def, true, true)?;
+            st.objects.networks.objs[i].active = true;
+            st.objects.networks.objs[i].handle()
         };
         self.emit_net(net_event(h.clone(), nl::STARTED));
         Ok(h)
@@ -493,15 +373,15 @@ impl Driver {
     pub fn network_undefine(&self, net: &NetworkRef) -> Result<()> {
         {
             let mut st = self.lock();
-            let i = st.objects.net_by_name(&net.name)?;
-            let obj = &mut st.objects.networks[i];
+            let i = st.objects.networks.by_name(&net.name)?;
+            let obj = &mut st.objects.networks.objs[i];
             if obj.active {
                 return Err(Error::operation_invalid(
                     FROM,
                     format!("Network '{}' is still running", net.name),
                 ));
             }
-            st.objects.networks.remove(i);
+            st.objects.networks.objs.remove(i);
         }
         self.emit_net(net_event(net.clone(), nl::UNDEFINED));
         Ok(())
@@ -510,8 +390,8 @@ impl Driver {
     pub fn network_create(&self, net: &NetworkRef) -> Result<()> {
         let h = {
             let mut st = self.lock();
-            let i = st.objects.net_by_name(&net.name)?;
-            let obj = &mut st.objects.networks[i];
+            let i = st.objects.networks.by_name(&net.name)?;
+            let obj = &mut st.objects.networks.objs[i];
             if obj.active {
                 return Err(Error::operation_invalid(
                     FROM,
@@ -528,15 +408,15 @@ impl Driver {
     pub fn network_destroy(&self, net: &NetworkRef) -> Result<()> {
         let h = {
             let mut st = self.lock();
-            let i = st.objects.net_by_name(&net.name)?;
-            let obj = &mut st.objects.networks[i];
+            let i = st.objects.networks.by_name(&net.name)?;
+            let obj = &mut st.objects.networks.objs[i];
             obj.active = false;
             let h = obj.handle();
             if let Some(d) = obj.new_def.take() {
                 obj.def = d;
             }
             if !obj.persistent {
-                st.objects.networks.remove(i);
+                st.objects.networks.objs.remove(i);
             }
             h
         };
@@ -557,57 +437,22 @@ impl Driver {
     ) -> Result<()> {
         check_flags(flags, 3, "testNetworkUpdate")?;
         let mut st = self.lock();
-        let i = st.objects.net_by_name(&net.name)?;
-        let obj = &mut st.objects.networks[i];
-        let mut flags = flags;
-        if flags & 3 == 0 {
-            flags |= if obj.active { 1 } else { 2 };
-        }
-        if flags & 2 != 0 && !obj.persistent {
-            return Err(Error::operation_invalid(
-                FROM,
-                "cannot change persistent config of a transient network",
-            ));
-        }
-        if flags & 1 != 0 && !obj.active {
-            return Err(Error::operation_invalid(FROM, "network is not running"));
-        }
-        let mut live = None;
-        if flags & 1 != 0 {
-            let mut d = obj.def.clone();
-            update_section(&mut d, command, section, parent_index, xml)?;
-            live = Some(d);
-        }
-        let mut config = None;
-        if flags & 2 != 0 {
-            let mut d = obj.new_def.clone().unwrap_or_else(|| obj.def.clone());
-            update_section(&mut d, command, section, parent_index, xml)?;
-            config = Some(d);
-        }
-        if let Some(d) = config {
-            if obj.active {
-                obj.new_def = Some(d);
-            } else {
-                obj.def = d;
-            }
-        }
-        if let Some(d) = live {
-            obj.def = d;
-        }
+        let i = st.objects.networks.by_name(&net.name)?;
+        st.objects.networks.objs[i].update(command, section, parent_index, xml, flags)?;
         Ok(())
     }
 
     pub fn network_get_xml_desc(&self, net: &NetworkRef, flags: u32) -> Result<String> {
         check_flags(flags, 0, "testNetworkGetXMLDesc")?;
         let st = self.lock();
-        let i = st.objects.net_by_name(&net.name)?;
-        Ok(st.objects.networks[i].def.format(false))
+        let i = st.objects.networks.by_name(&net.name)?;
+        Ok(st.objects.networks.objs[i].def.format(false))
     }
 
     pub fn network_get_bridge_name(&self, net: &NetworkRef) -> Result<String> {
         let st = self.lock();
-        let i = st.objects.net_by_name(&net.name)?;
-        let def = &st.objects.networks[i].def;
+        let i = st.objects.networks.by_name(&net.name)?;
+        let def = &st.objects.networks.objs[i].def;
         def.bridge_name().map(str::to_string).ok_or_else(|| {
             Error::internal(
                 FROM,
@@ -618,27 +463,27 @@ impl Driver {
 
     pub fn network_get_autostart(&self, net: &NetworkRef) -> Result<bool> {
         let st = self.lock();
-        let i = st.objects.net_by_name(&net.name)?;
-        Ok(st.objects.networks[i].autostart)
+        let i = st.objects.networks.by_name(&net.name)?;
+        Ok(st.objects.networks.objs[i].autostart)
     }
 
     pub fn network_set_autostart(&self, net: &NetworkRef, autostart: bool) -> Result<()> {
         let mut st = self.lock();
-        let i = st.objects.net_by_name(&net.name)?;
-        st.objects.networks[i].autostart = autostart;
+        let i = st.objects.networks.by_name(&net.name)?;
+        st.objects.networks.objs[i].autostart = autostart;
         Ok(())
     }
 
     pub fn network_is_active(&self, net: &NetworkRef) -> Result<bool> {
         let st = self.lock();
-        let i = st.objects.net_by_uuid(&net.uuid)?;
-        Ok(st.objects.networks[i].active)
+        let i = st.objects.networks.by_uuid(&net.uuid)?;
+        Ok(st.objects.networks.objs[i].active)
     }
 
     pub fn network_is_persistent(&self, net: &NetworkRef) -> Result<bool> {
         let st = self.lock();
-        let i = st.objects.net_by_uuid(&net.uuid)?;
-        Ok(st.objects.networks[i].persistent)
+        let i = st.objects.networks.by_uuid(&net.uuid)?;
+        Ok(st.objects.networks.objs[i].persistent)
     }
 }
 
@@ -652,7 +497,7 @@ impl Driver {
             .objects
             .pools
             .iter()
-            .filter(|p| matches_common(flags, p.active, p.persistent, p.autostart))
+            .filter(|p| matches_list_flags(flags, p.active, p.persistent, p.autostart))
             .filter(|p| types == 0 || types & pool_type_flag(p.def.kind) != 0)
             .map(PoolObj::handle)
             .collect())
@@ -978,734 +823,4 @@ impl Driver {
             .clone()
             .unwrap_or_default())
     }
-}
-
-const SECTIONS: &[&str] = &[
-    "none",
-    "bridge",
-    "domain",
-    "ip",
-    "ip-dhcp-host",
-    "ip-dhcp-range",
-    "forward",
-    "forward-interface",
-    "forward-pf",
-    "portgroup",
-    "dns-host",
-    "dns-txt",
-    "dns-srv",
-];
-
-/// virNetworkDefUpdateSection, for the sections this driver edits.
-fn update_section(
-    def: &mut oxvirt_xml::network::Network,
-    command: u32,
-    section: u32,
-    parent_index: i32,
-    xml: &str,
-) -> Result<()> {
-    let name = SECTIONS.get(section as usize).copied().unwrap_or("unknown");
-    let root = oxvirt_xml::dom::parse(xml, "network_update_xml")
-        .map_err(|e| Error::new(code::XML_ERROR, FROM, e.to_string()))?;
-    match section {
-        1 | 2 | 3 | 6 | 8 => Err(Error::new(
-            code::OPERATION_UNSUPPORTED,
-            FROM,
-            format!("can't update '{}' section of network '{}'", name, def.name),
-        )),
-        4 => update_dhcp_host(def, command, parent_index, &root),
-        5 => update_dhcp_range(def, command, parent_index, &root),
-        7 => update_forward_interface(def, command, &root),
-        9 => update_portgroup(def, command, &root),
-        10 => update_dns_host(def, command, &root),
-        11 => update_dns_txt(def, command, &root),
-        12 => update_dns_srv(def, command, &root),
-        _ => Err(Error::new(
-            code::NO_SUPPORT,
-            FROM,
-            format!("virNetworkUpdate of the '{}' section", name),
-        )),
-    }
-}
-
-fn update_dhcp_host(
-    def: &mut oxvirt_xml::network::Network,
-    command: u32,
-    parent_index: i32,
-    el: &oxvirt_xml::dom::Element,
-) -> Result<()> {
-    use oxvirt_xml::network::DhcpHost;
-    if el.name != "host" {
-        return Err(Error::new(
-            code::XML_ERROR,
-            FROM,
-            format!(
-                "unexpected element <{}>, expecting <host>, while updating network '{}'",
-                el.name, def.name
-            ),
-        ));
-    }
-    let net_name = def.name.clone();
-    let idx = if parent_index >= 0 {
-        Some(parent_index as usize).filter(|i| *i < def.ips.len())
-    } else {
-        def.ips.iter().position(|ip| ip.is_ipv4())
-    };
-    let Some(idx) = idx else {
-        return Err(Error::operation_invalid(
-            FROM,
-            if parent_index >= 0 {
-                format!(
-                    "couldn't update dhcp host entry - no <ip> element found at index {} in network '{}'",
-                    parent_index, net_name
-                )
-            } else {
-                format!(
-                    "couldn't update dhcp host entry - no <ip family='ipv4'> element found in network '{}'",
-                    net_name
-                )
-            },
-        ));
-    };
-    let ipdef = &mut def.ips[idx];
-    let ip = match el.attr("ip") {
-        Some(a) => Some(a.parse::<std::net::IpAddr>().map_err(|_| {
-            Error::new(
-                code::XML_ERROR,
-                FROM,
-                format!(
-                    "Invalid IP address in static host definition for network '{}'",
-                    net_name
-                ),
-            )
-        })?),
-        None => None,
-    };
-    let host = DhcpHost {
-        mac: el.attr("mac").map(str::to_string),
-        id: el.attr("id").map(str::to_string),
-        name: el.attr("name").map(str::to_string),
-        ip,
-        lease: None,
-    };
-    let partial = command == 2;
-    if !partial {
-        if host.mac.is_none() && host.name.is_none() {
-            return Err(Error::new(
-                code::XML_ERROR,
-                FROM,
-                format!(
-                    "Static host definition in IPv4 network '{}' must have mac or name attribute",
-                    net_name
-                ),
-            ));
-        }
-        if host.ip.is_none() {
-            return Err(Error::new(
-                code::XML_ERROR,
-                FROM,
-                format!(
-                    "Missing IP address in static host definition for network '{}'",
-                    net_name
-                ),
-            ));
-        }
-        if host.ip.is_some_and(|a| a.is_ipv4() != ipdef.is_ipv4()) {
-            return Err(Error::operation_invalid(
-                FROM,
-                "the address family of a host entry IP must match the address family of the dhcp element's parent",
-            ));
-        }
-    }
-    let mac_eq = |a: &Option<String>, b: &Option<String>| match (a, b) {
-        (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
-        _ => false,
-    };
-    let ip_s = host
-        .ip
-        .map(|a| a.to_string())
-        .unwrap_or_else(|| "unknown".into());
-    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "(null)".into());
-    match command {
-        1 => {
-            let i = ipdef.hosts.iter().position(|h| {
-                mac_eq(&host.mac, &h.mac)
-                    || (host.ip.is_some() && host.ip == h.ip)
-                    || (host.name.is_some() && host.name == h.name)
-            });
-            let Some(i) = i else {
-                return Err(Error::operation_invalid(
-                    FROM,
-                    format!(
-                        "couldn't locate an existing dhcp host entry with \"mac='{}'\" \"name='{}'\" \"ip='{}'\" in network '{}'",
-                        host.mac.clone().unwrap_or_else(|| "unknown".into()),
-                        opt(&host.name),
-                        ip_s,
-                        net_name
-                    ),
-                ));
-            };
-            ipdef.hosts[i] = host;
-        }
-        3 | 4 => {
-            if ipdef.hosts.iter().any(|h| {
-                mac_eq(&host.mac, &h.mac)
-                    || (host.name.is_some() && host.name == h.name)
-                    || (host.ip.is_some() && host.ip == h.ip)
-            }) {
-                return Err(Error::operation_invalid(
-                    FROM,
-                    format!(
-                        "there is an existing dhcp host entry in network '{}' that matches \"<host mac='{}' name='{}' ip='{}'/>\"",
-                        net_name,
-                        host.mac.clone().unwrap_or_else(|| "unknown".into()),
-                        opt(&host.name),
-                        ip_s
-                    ),
-                ));
-            }
-            if command == 4 {
-                ipdef.hosts.insert(0, host);
-            } else {
-                ipdef.hosts.push(host);
-            }
-        }
-        2 => {
-            let i = ipdef.hosts.iter().position(|h| {
-                (host.mac.is_none() || h.mac.is_none() || mac_eq(&host.mac, &h.mac))
-                    && (host.name.is_none() || host.name == h.name)
-                    && (host.ip.is_none() || host.ip == h.ip)
-            });
-            let Some(i) = i else {
-                return Err(Error::operation_invalid(
-                    FROM,
-                    format!(
-                        "couldn't locate a matching dhcp host entry in network '{}'",
-                        net_name
-                    ),
-                ));
-            };
-            ipdef.hosts.remove(i);
-        }
-        _ => {
-            return Err(Error::argument_unsupported(
-                FROM,
-                format!("unrecognized network update command code {}", command),
-            ))
-        }
-    }
-    Ok(())
-}
-
-fn check_element(def: &Network, el: &oxvirt_xml::dom::Element, want: &str) -> Result<()> {
-    if el.name != want {
-        return Err(Error::new(
-            code::XML_ERROR,
-            FROM,
-            format!(
-                "unexpected element <{}>, expecting <{}>, while updating network '{}'",
-                el.name, want, def.name
-            ),
-        ));
-    }
-    Ok(())
-}
-
-fn update_dns_host(def: &mut Network, command: u32, el: &oxvirt_xml::dom::Element) -> Result<()> {
-    let is_add = command == 3 || command == 4;
-    if command == 1 {
-        return Err(Error::new(
-            code::OPERATION_UNSUPPORTED,
-            FROM,
-            "DNS HOST records cannot be modified, only added or deleted",
-        ));
-    }
-    check_element(def, el, "host")?;
-    let ip = match el.attr("ip") {
-        Some(a) => Some(a.parse::<std::net::IpAddr>().map_err(|_| {
-            Error::new(
-                code::XML_ERROR,
-                FROM,
-                format!(
-                    "Invalid IP address in network '{}' DNS HOST record",
-                    def.name
-                ),
-            )
-        })?),
-        None if is_add => {
-            return Err(Error::raw(
-                code::XML_DETAIL,
-                FROM,
-                format!(
-                    "Missing IP address in network '{}' DNS HOST record",
-                    def.name
-                ),
-            ))
-        }
-        None => None,
-    };
-    let names: Vec<String> = el.children_named("hostname").map(|h| h.text()).collect();
-    let found: Vec<usize> = def
-        .dns
-        .hosts
-        .iter()
-        .enumerate()
-        .filter(|(_, (hip, hnames))| {
-            Some(*hip) == ip || (!is_add && names.iter().any(|n| hnames.contains(n)))
-        })
-        .map(|(i, _)| i)
-        .collect();
-    let name = def.name.clone();
-    if is_add {
-        if !found.is_empty() {
-            return Err(Error::operation_invalid(
-                FROM,
-                format!(
-                    "there is already at least one DNS HOST record with a matching field in network {}",
-                    name
-                ),
-            ));
-        }
-        let entry = (ip.expect("checked above"), names);
-        if command == 4 {
-            def.dns.hosts.insert(0, entry);
-        } else {
-            def.dns.hosts.push(entry);
-        }
-        return Ok(());
-    }
-    match found.len() {
-        0 => Err(Error::operation_invalid(
-            FROM,
-            format!(
-                "couldn't locate a matching DNS HOST record in network {}",
-                name
-            ),
-        )),
-        1 => {
-            def.dns.hosts.remove(found[0]);
-            Ok(())
-        }
-        _ => Err(Error::operation_invalid(
-            FROM,
-            format!(
-                "multiple matching DNS HOST records were found in network {}",
-                name
-            ),
-        )),
-    }
-}
-
-fn update_dns_txt(def: &mut Network, command: u32, el: &oxvirt_xml::dom::Element) -> Result<()> {
-    let is_add = command == 3 || command == 4;
-    if command == 1 {
-        return Err(Error::new(
-            code::OPERATION_UNSUPPORTED,
-            FROM,
-            "DNS TXT records cannot be modified, only added or deleted",
-        ));
-    }
-    check_element(def, el, "txt")?;
-    let Some(tname) = el.attr("name").map(str::to_string) else {
-        return Err(Error::raw(
-            code::XML_DETAIL,
-            FROM,
-            format!(
-                "missing required name attribute in DNS TXT record of network {}",
-                def.name
-            ),
-        ));
-    };
-    let value = el.attr("value").unwrap_or_default().to_string();
-    let idx = def.dns.txts.iter().position(|(n, _)| *n == tname);
-    let name = def.name.clone();
-    if is_add {
-        if idx.is_some() {
-            return Err(Error::operation_invalid(
-                FROM,
-                format!(
-                    "there is already a DNS TXT record with name '{}' in network {}",
-                    tname, name
-                ),
-            ));
-        }
-        if command == 4 {
-            def.dns.txts.insert(0, (tname, value));
-        } else {
-            def.dns.txts.push((tname, value));
-        }
-        return Ok(());
-    }
-    match idx {
-        Some(i) => {
-            def.dns.txts.remove(i);
-            Ok(())
-        }
-        None => Err(Error::operation_invalid(
-            FROM,
-            format!(
-                "couldn't locate a matching DNS TXT record in network {}",
-                name
-            ),
-        )),
-    }
-}
-
-fn update_dhcp_range(
-    def: &mut Network,
-    command: u32,
-    parent_index: i32,
-    el: &oxvirt_xml::dom::Element,
-) -> Result<()> {
-    check_element(def, el, "range")?;
-    let name = def.name.clone();
-    let idx = if parent_index >= 0 {
-        Some(parent_index as usize).filter(|i| *i < def.ips.len())
-    } else {
-        def.ips.iter().position(|ip| ip.is_ipv4())
-    };
-    let Some(idx) = idx else {
-        return Err(Error::operation_invalid(
-            FROM,
-            if parent_index >= 0 {
-                format!(
-                    "couldn't update dhcp range entry - no <ip> element found at index {} in network '{}'",
-                    parent_index, name
-                )
-            } else {
-                format!(
-                    "couldn't update dhcp range entry - no <ip family='ipv4'> element found in network '{}'",
-                    name
-                )
-            },
-        ));
-    };
-    if command == 1 {
-        return Err(Error::new(
-            code::OPERATION_UNSUPPORTED,
-            FROM,
-            "dhcp ranges cannot be modified, only added or deleted",
-        ));
-    }
-    let addr = |a: &str| -> Result<std::net::IpAddr> {
-        let v = el.attr(a).ok_or_else(|| {
-            Error::new(
-                code::XML_ERROR,
-                FROM,
-                format!(
-                    "Missing '{}' attribute in dhcp range for network '{}'",
-                    a, name
-                ),
-            )
-        })?;
-        v.parse().map_err(|_| {
-            Error::new(
-                code::XML_ERROR,
-                FROM,
-                format!("Invalid dhcp range '{}' in network '{}'", v, name),
-            )
-        })
-    };
-    let (start, end) = (addr("start")?, addr("end")?);
-    let ipdef = &mut def.ips[idx];
-    if start.is_ipv4() != ipdef.is_ipv4() || end.is_ipv4() != ipdef.is_ipv4() {
-        return Err(Error::internal(
-            FROM,
-            format!(
-                "mismatch of address family in range {} - {} for network {}",
-                start, end, ipdef.address
-            ),
-        ));
-    }
-    let found = ipdef
-        .ranges
-        .iter()
-        .position(|r| r.start == start && r.end == end);
-    match command {
-        3 | 4 => {
-            if found.is_some() {
-                return Err(Error::operation_invalid(
-                    FROM,
-                    format!(
-                        "there is an existing dhcp range entry in network '{}' that matches \"<range start='{}' end='{}'/>\"",
-                        name, start, end
-                    ),
-                ));
-            }
-            let r = oxvirt_xml::network::DhcpRange {
-                start,
-                end,
-                lease: None,
-            };
-            if command == 4 {
-                ipdef.ranges.insert(0, r);
-            } else {
-                ipdef.ranges.push(r);
-            }
-            Ok(())
-        }
-        2 => match found {
-            Some(i) => {
-                ipdef.ranges.remove(i);
-                Ok(())
-            }
-            None => Err(Error::operation_invalid(
-                FROM,
-                format!(
-                    "couldn't locate a matching dhcp range entry in network '{}'",
-                    name
-                ),
-            )),
-        },
-        _ => Err(Error::argument_unsupported(
-            FROM,
-            format!("unrecognized network update command code {}", command),
-        )),
-    }
-}
-
-fn update_dns_srv(def: &mut Network, command: u32, el: &oxvirt_xml::dom::Element) -> Result<()> {
-    let is_add = command == 3 || command == 4;
-    if command == 1 {
-        return Err(Error::new(
-            code::OPERATION_UNSUPPORTED,
-            FROM,
-            "DNS SRV records cannot be modified, only added or deleted",
-        ));
-    }
-    check_element(def, el, "srv")?;
-    let name = def.name.clone();
-    let service = el.attr("service").map(str::to_string);
-    let protocol = el.attr("protocol").map(str::to_string);
-    if is_add && service.is_none() {
-        return Err(Error::raw(
-            code::XML_DETAIL,
-            FROM,
-            format!(
-                "missing required service attribute in DNS SRV record of network '{}'",
-                name
-            ),
-        ));
-    }
-    if is_add && protocol.is_none() {
-        return Err(Error::raw(
-            code::XML_DETAIL,
-            FROM,
-            format!(
-                "missing required protocol attribute in DNS SRV record '{}' of network '{}'",
-                service.clone().unwrap_or_default(),
-                name
-            ),
-        ));
-    }
-    let num = |a: &str| el.attr(a).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
-    let srv = oxvirt_xml::network::Srv {
-        service: service.clone().unwrap_or_default(),
-        protocol: protocol.clone().unwrap_or_default(),
-        domain: el.attr("domain").map(str::to_string),
-        target: el.attr("target").map(str::to_string),
-        port: num("port"),
-        priority: num("priority"),
-        weight: num("weight"),
-    };
-    let found: Vec<usize> = def
-        .dns
-        .srvs
-        .iter()
-        .enumerate()
-        .filter(|(_, x)| {
-            (srv.domain.is_none() || srv.domain == x.domain)
-                && (service.is_none() || srv.service == x.service)
-                && (protocol.is_none() || srv.protocol == x.protocol)
-                && (srv.target.is_none() || srv.target == x.target)
-        })
-        .map(|(i, _)| i)
-        .collect();
-    if is_add {
-        if !found.is_empty() {
-            return Err(Error::operation_invalid(
-                FROM,
-                format!(
-                    "there is already at least one DNS SRV record matching all specified fields in network {}",
-                    name
-                ),
-            ));
-        }
-        if command == 4 {
-            def.dns.srvs.insert(0, srv);
-        } else {
-            def.dns.srvs.push(srv);
-        }
-        return Ok(());
-    }
-    match found.len() {
-        0 => Err(Error::operation_invalid(
-            FROM,
-            format!(
-                "couldn't locate a matching DNS SRV record in network {}",
-                name
-            ),
-        )),
-        1 => {
-            def.dns.srvs.remove(found[0]);
-            Ok(())
-        }
-        _ => Err(Error::operation_invalid(
-            FROM,
-            format!(
-                "multiple DNS SRV records matching all specified fields were found in network {}",
-                name
-            ),
-        )),
-    }
-}
-
-fn update_forward_interface(
-    def: &mut Network,
-    command: u32,
-    el: &oxvirt_xml::dom::Element,
-) -> Result<()> {
-    use oxvirt_xml::network::ForwardIf;
-    check_element(def, el, "interface")?;
-    let name = def.name.clone();
-    if command == 1 {
-        return Err(Error::new(
-            code::OPERATION_UNSUPPORTED,
-            FROM,
-            "forward interface entries cannot be modified, only added or deleted",
-        ));
-    }
-    let Some(dev) = el.attr("dev").map(str::to_string) else {
-        return Err(Error::new(
-            code::XML_ERROR,
-            FROM,
-            "missing dev attribute in <interface> element",
-        ));
-    };
-    let Some(fwd) = def.forward.as_mut() else {
-        return Err(Error::new(
-            code::NO_SUPPORT,
-            FROM,
-            "virNetworkUpdate of forward interfaces without <forward>",
-        ));
-    };
-    let found = fwd
-        .ifs
-        .iter()
-        .position(|f| matches!(f, ForwardIf::Netdev(d) if *d == dev));
-    match command {
-        3 | 4 => {
-            if found.is_some() {
-                return Err(Error::operation_invalid(
-                    FROM,
-                    format!(
-                        "there is an existing interface entry in network '{}' that matches \"<interface dev='{}'>\"",
-                        name, dev
-                    ),
-                ));
-            }
-            let mut ifs = fwd.ifs.clone();
-            if command == 4 {
-                ifs.insert(0, ForwardIf::Netdev(dev));
-            } else {
-                ifs.push(ForwardIf::Netdev(dev));
-            }
-            let single = matches!(
-                fwd.mode,
-                oxvirt_xml::network::ForwardMode::Nat | oxvirt_xml::network::ForwardMode::Route
-            );
-            if single && ifs.len() > 1 {
-                return Err(Error::new(
-                    code::XML_ERROR,
-                    FROM,
-                    format!(
-                        "multiple forwarding interfaces specified for network '{}', only one is supported",
-                        name
-                    ),
-                ));
-            }
-            fwd.ifs = ifs;
-            Ok(())
-        }
-        2 => match found {
-            Some(i) => {
-                fwd.ifs.remove(i);
-                Ok(())
-            }
-            None => Err(Error::operation_invalid(
-                FROM,
-                format!(
-                    "couldn't find an interface entry in network '{}' matching <interface dev='{}'>",
-                    name, dev
-                ),
-            )),
-        },
-        _ => Err(Error::argument_unsupported(
-            FROM,
-            format!("unrecognized network update command code {}", command),
-        )),
-    }
-}
-
-fn update_portgroup(def: &mut Network, command: u32, el: &oxvirt_xml::dom::Element) -> Result<()> {
-    check_element(def, el, "portgroup")?;
-    let name = def.name.clone();
-    let Some(pg) = el.attr("name").map(str::to_string) else {
-        return Err(Error::new(
-            code::XML_ERROR,
-            FROM,
-            "Missing required name attribute in portgroup",
-        ));
-    };
-    let is_default = el.attr("default") == Some("yes");
-    let found = def
-        .portgroups
-        .iter()
-        .position(|p| p.attr("name") == Some(pg.as_str()));
-    let found_default = def
-        .portgroups
-        .iter()
-        .position(|p| p.attr("default") == Some("yes"));
-    if found.is_none() && (command == 1 || command == 2) {
-        return Err(Error::operation_invalid(
-            FROM,
-            format!(
-                "couldn't find a portgroup entry in network '{}' matching <portgroup name='{}'>",
-                name, pg
-            ),
-        ));
-    }
-    if found.is_some() && (command == 3 || command == 4) {
-        return Err(Error::operation_invalid(
-            FROM,
-            format!(
-                "there is an existing portgroup entry in network '{}' that matches \"<portgroup name='{}'>\"",
-                name, pg
-            ),
-        ));
-    }
-    if command != 2 && is_default && found_default.is_some() && found_default != found {
-        return Err(Error::operation_invalid(
-            FROM,
-            format!(
-                "a different portgroup entry in network '{}' is already set as the default. Only one default is allowed.",
-                name
-            ),
-        ));
-    }
-    match (command, found) {
-        (1, Some(i)) => def.portgroups[i] = el.clone(),
-        (2, Some(i)) => {
-            def.portgroups.remove(i);
-        }
-        (3, _) => def.portgroups.push(el.clone()),
-        (4, _) => def.portgroups.insert(0, el.clone()),
-        _ => {
-            return Err(Error::argument_unsupported(
-                FROM,
-                format!("unrecognized network update command code {}", command),
-            ))
-        }
-    }
-    Ok(())
 }

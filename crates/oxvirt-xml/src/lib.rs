@@ -17,6 +17,7 @@ pub mod dom;
 pub mod domain;
 pub mod error;
 pub mod interface;
+pub mod netport;
 pub mod network;
 pub mod nodedev;
 pub mod props;

@@ -279,6 +279,7 @@ fn parse_dhcp(net: &str, el: &Element, ip: &mut Ip) -> Result<()> {
                     |a: &str| Error::Xml(format!("Invalid address '{}' in network '{}'", a, net));
                 let s = parse_ip(start).ok_or_else(|| bad(start))?;
                 let e = parse_ip(end).ok_or_else(|| bad(end))?;
+                range_size(s, e, Some((ip.address, ip.prefix_len())))?;
                 ip.ranges.push(DhcpRange {
                     start: s,
                     end: e,
@@ -1159,6 +1160,89 @@ impl Network {
             }
         });
         w.into_string()
+    }
+}
+
+/// The number of addresses from `start` to `end` (virSocketAddrGetRange),
+/// checked against the network `(address, prefix)` they must lie in, with
+/// libvirt's errors: same family, inside the network, not its network or
+/// broadcast address (IPv4), not reversed, at most 65535 wide.
+pub fn range_size(start: IpAddr, end: IpAddr, network: Option<(IpAddr, u32)>) -> Result<u32> {
+    let internal = |m: String| Err(Error::Internal(m));
+    if start.is_ipv4() != end.is_ipv4() {
+        return internal(format!(
+            "mismatch of address family in range {} - {}",
+            start, end
+        ));
+    }
+    if let Some((net, prefix)) = network {
+        if start.is_ipv4() != net.is_ipv4() {
+            return internal(format!(
+                "mismatch of address family in range {} - {} for network {}",
+                start, end, net
+            ));
+        }
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        if prefix > max {
+            return internal(format!(
+                "bad prefix {} for network {} when  checking range {} - {}",
+                prefix, net, start, end
+            ));
+        }
+        let base = mask(&net, prefix);
+        if mask(&start, prefix) != base || mask(&end, prefix) != base {
+            return internal(format!(
+                "range {} - {} is not entirely within network {}/{}",
+                start, end, net, prefix
+            ));
+        }
+        if let (IpAddr::V4(s), IpAddr::V4(e), IpAddr::V4(n)) = (start, end, net) {
+            let m: u32 = if prefix == 0 {
+                0
+            } else {
+                u32::MAX << (32 - prefix)
+            };
+            if u32::from(s) == u32::from(n) & m {
+                return internal(format!(
+                    "start of range {} - {} in network {}/{} is the network address",
+                    start, end, net, prefix
+                ));
+            }
+            if u32::from(e) == (u32::from(n) & m) | !m {
+                return internal(format!(
+                    "end of range {} - {} in network {}/{} is the broadcast address",
+                    start, end, net, prefix
+                ));
+            }
+        }
+    }
+    match (start, end) {
+        (IpAddr::V4(s), IpAddr::V4(e)) => {
+            let (s, e) = (s.octets(), e.octets());
+            if s[..2] != e[..2] {
+                return internal(format!("range {} - {} is too large (> 65535)", start, end));
+            }
+            let n = (i32::from(e[2]) - i32::from(s[2])) * 256 + (i32::from(e[3]) - i32::from(s[3]));
+            if n < 0 {
+                return internal(format!("range {} - {} is reversed ", start, end));
+            }
+            Ok(n as u32 + 1)
+        }
+        (IpAddr::V6(s), IpAddr::V6(e)) => {
+            let (s, e) = (s.segments(), e.segments());
+            if s[..7] != e[..7] {
+                return internal(format!("range {} - {} is too large (> 65535)", start, end));
+            }
+            let n = i32::from(e[7]) - i32::from(s[7]);
+            if n < 0 {
+                return internal(format!("range {} - {} start larger than end", start, end));
+            }
+            Ok(n as u32 + 1)
+        }
+        _ => internal(format!(
+            "mismatch of address family in range {} - {}",
+            start, end
+        )),
     }
 }
 

@@ -101,7 +101,8 @@ pub struct Rate {
 }
 
 impl Rate {
-    fn parse(el: Option<&Element>) -> Option<Rate> {
+    /// Reads `<inbound>`/`<outbound>`; unset numbers are 0.
+    pub fn parse(el: Option<&Element>) -> Option<Rate> {
         let el = el?;
         let n = |k: &str| el.attr(k).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
         Some(Rate {
@@ -137,9 +138,22 @@ pub struct Bandwidth {
 }
 
 impl Bandwidth {
+    /// Reads a `<bandwidth>` element.
+    pub fn from_element(b: &Element) -> Bandwidth {
+        Bandwidth {
+            inbound: Rate::parse(b.child("inbound")),
+            outbound: Rate::parse(b.child("outbound")),
+        }
+    }
+
     /// virNetDevBandwidthFormat: always an open/close pair.
     fn write(&self, w: &mut Writer) {
-        w.block("bandwidth", Attrs::new(), |w| {
+        self.write_with_class(w, None);
+    }
+
+    /// virNetDevBandwidthFormat with a network port's `classID`.
+    pub fn write_with_class(&self, w: &mut Writer, class_id: Option<u32>) {
+        w.block("bandwidth", Attrs::new().opt("classID", class_id), |w| {
             if let Some(r) = &self.inbound {
                 r.write(w, "inbound");
             }
@@ -154,10 +168,7 @@ impl Net {
     /// `<bandwidth>`, if any.
     pub fn bandwidth(&self) -> Option<Bandwidth> {
         let b = self.extra.children.iter().find(|c| c.name == "bandwidth")?;
-        Some(Bandwidth {
-            inbound: Rate::parse(b.child("inbound")),
-            outbound: Rate::parse(b.child("outbound")),
-        })
+        Some(Bandwidth::from_element(b))
     }
 
     /// Replaces `<bandwidth>`.
