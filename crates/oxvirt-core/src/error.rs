@@ -48,7 +48,7 @@ pub mod code {
     pub const STORAGE_PROBE_FAILED: i32 = 77;
     pub const STORAGE_POOL_BUILT: i32 = 76;
     pub const OPERATION_ABORTED: i32 = 78;
-    pub const MULTIPLE_INTERFACES: i32 = 79;
+    pub const MULTIPLE_INTERFACES: i32 = 59;
     pub const NO_DOMAIN_METADATA: i32 = 80;
     pub const OVERFLOW: i32 = 82;
     pub const OPERATION_UNSUPPORTED: i32 = 84;
@@ -58,6 +58,8 @@ pub mod code {
     pub const XML_INVALID_SCHEMA: i32 = 92;
     pub const INVALID_DOMAIN_CHECKPOINT: i32 = 102;
     pub const NO_DOMAIN_CHECKPOINT: i32 = 103;
+    pub const NETWORK_PORT_EXIST: i32 = 106;
+    pub const NO_NETWORK_PORT: i32 = 107;
     pub const CHECKPOINT_INCONSISTENT: i32 = 109;
 }
 
@@ -201,6 +203,11 @@ pub fn template(code: i32) -> (&'static str, &'static str) {
             "Domain checkpoint not found: %s",
         ),
         CHECKPOINT_INCONSISTENT => ("checkpoint inconsistent", "checkpoint inconsistent: %s"),
+        NETWORK_PORT_EXIST => (
+            "this network port exists already",
+            "network port %s exists already",
+        ),
+        NO_NETWORK_PORT => ("network port not found", "network port not found: %s"),
         _ => ("unknown error", "%s"),
     }
 }

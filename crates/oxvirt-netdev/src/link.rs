@@ -220,7 +220,9 @@ pub fn create_bridge(name: &str, mac: Option<[u8; 6]>, mtu: Option<u32>) -> Resu
         m.attributes.push(LinkAttribute::Mtu(mtu));
     }
     m.attributes
-        .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]));
+        .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
+            InfoKind::Bridge,
+        )]));
     nl.create(RouteNetlinkMessage::NewLink(m))
         .map_err(|e| sys(format!("error creating bridge interface {}", name), &e))
 }
@@ -250,8 +252,12 @@ pub fn create_macvtap(name: &str, lower: &str, mode: &str, mac: [u8; 6]) -> Resu
         LinkInfo::Kind(InfoKind::MacVtap),
         LinkInfo::Data(InfoData::MacVtap(vec![InfoMacVtap::Mode(mode)])),
     ]));
-    nl.create(RouteNetlinkMessage::NewLink(m))
-        .map_err(|e| sys(format!("error creating macvtap interface {}@{}", name, lower), &e))?;
+    nl.create(RouteNetlinkMessage::NewLink(m)).map_err(|e| {
+        sys(
+            format!("error creating macvtap interface {}@{}", name, lower),
+            &e,
+        )
+    })?;
     index(name)
 }
 
@@ -310,7 +316,11 @@ pub fn set_mac(name: &str, mac: [u8; 6]) -> Result<()> {
     modify(
         name,
         |m| m.attributes.push(LinkAttribute::Address(mac.to_vec())),
-        format!("Cannot set interface MAC to {} on '{}'", mac_string(&mac), name),
+        format!(
+            "Cannot set interface MAC to {} on '{}'",
+            mac_string(&mac),
+            name
+        ),
     )
 }
 
@@ -323,7 +333,11 @@ pub fn set_master(dev: &str, bridge: Option<&str>) -> Result<()> {
         ),
         None => (0, format!("Unable to remove bridge port {}", dev)),
     };
-    modify(dev, |m| m.attributes.push(LinkAttribute::Controller(idx)), err)
+    modify(
+        dev,
+        |m| m.attributes.push(LinkAttribute::Controller(idx)),
+        err,
+    )
 }
 
 /// virNetDevBridgeSetSTP and SetSTPDelay (`delay_ms` in milliseconds),
@@ -385,7 +399,9 @@ pub fn add_addr(name: &str, addr: IpAddr, prefix: u8) -> Result<()> {
             u32::MAX << (32 - u32::from(prefix.min(32)))
         };
         m.attributes
-            .push(AddressAttribute::Broadcast(Ipv4Addr::from(u32::from(a) | !mask)));
+            .push(AddressAttribute::Broadcast(Ipv4Addr::from(
+                u32::from(a) | !mask,
+            )));
     }
     nl.create(RouteNetlinkMessage::NewAddress(m)).map_err(|e| {
         Error::new(

@@ -60,7 +60,11 @@ pub fn create(name: &str, queues: usize, vnet_hdr: bool, persist: bool) -> Resul
             .custom_flags(libc::O_CLOEXEC)
             .open("/dev/net/tun")
             .map_err(|e| {
-                Error::system(FROM, "Unable to open /dev/net/tun, is tun module loaded?", &e)
+                Error::system(
+                    FROM,
+                    "Unable to open /dev/net/tun, is tun module loaded?",
+                    &e,
+                )
             })?;
         let mut req = IfReq {
             name: [0; 16],

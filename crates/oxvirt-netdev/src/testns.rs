@@ -23,10 +23,15 @@ impl NetNs {
         );
         let st = Command::new("ip").args(["netns", "add", &name]).status()?;
         if !st.success() {
-            return Err(std::io::Error::other(format!("ip netns add {} failed", name)));
+            return Err(std::io::Error::other(format!(
+                "ip netns add {} failed",
+                name
+            )));
         }
         let ns = NetNs { name };
-        ns.command("ip").args(["link", "set", "lo", "up"]).status()?;
+        ns.command("ip")
+            .args(["link", "set", "lo", "up"])
+            .status()?;
         Ok(ns)
     }
 

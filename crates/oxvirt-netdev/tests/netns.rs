@@ -44,8 +44,13 @@ fn bridge_tap_addresses_and_routes() {
         .unwrap()
         .iter()
         .any(|x| x.index == l.index && x.addr == a && x.prefix == 24));
-    let routes = std::process::Command::new("ip").args(["route"]).output().unwrap();
-    assert!(String::from_utf8_lossy(&routes.stdout).contains("10.78.0.0/24 via 10.77.0.5 dev oxbr0"));
+    let routes = std::process::Command::new("ip")
+        .args(["route"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&routes.stdout).contains("10.78.0.0/24 via 10.77.0.5 dev oxbr0")
+    );
 
     let t = tap::create("oxtap%d", 1, true, false).expect("tap");
     assert!(t.name.starts_with("oxtap"), "{}", t.name);
@@ -56,7 +61,10 @@ fn bridge_tap_addresses_and_routes() {
     assert_eq!(tl.kind.as_deref(), Some("tun"));
     let name = t.name.clone();
     drop(t);
-    assert!(!link::exists(&name), "a non-persistent tap goes with its fd");
+    assert!(
+        !link::exists(&name),
+        "a non-persistent tap goes with its fd"
+    );
 
     link::delete("oxbr0").expect("delete");
     assert!(!link::exists("oxbr0"));

@@ -315,21 +315,7 @@ fn dhcp_leases(ctl: &mut Ctl, c: &Cmd) -> R {
 }
 
 const UPDATE_COMMANDS: &[&str] = &["none", "modify", "delete", "add-last", "add-first"];
-const UPDATE_SECTIONS: &[&str] = &[
-    "none",
-    "bridge",
-    "domain",
-    "ip",
-    "ip-dhcp-host",
-    "ip-dhcp-range",
-    "forward",
-    "forward-interface",
-    "forward-pf",
-    "portgroup",
-    "dns-host",
-    "dns-txt",
-    "dns-srv",
-];
+use oxvirt_core::netconf::SECTIONS as UPDATE_SECTIONS;
 
 fn update(ctl: &mut Ctl, c: &Cmd) -> R {
     super::exclusive(c, "current", "live")?;
