@@ -331,6 +331,20 @@ impl Error {
     }
 }
 
+/// virCheckFlags: flags outside `supported` are libvirt's INVALID_ARG
+/// "unsupported flags (0x..) in function FUNC", in error domain `domain`.
+pub fn check_flags(flags: u32, supported: u32, func: &str, domain: i32) -> Result<()> {
+    let extra = flags & !supported;
+    if extra != 0 {
+        return Err(Error::raw(
+            code::INVALID_ARG,
+            domain,
+            format!("unsupported flags (0x{:x}) in function {}", extra, func),
+        ));
+    }
+    Ok(())
+}
+
 /// The C library's wording for an I/O error, without Rust's " (os error N)".
 pub fn strerror(err: &std::io::Error) -> String {
     let s = err.to_string();

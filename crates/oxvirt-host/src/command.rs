@@ -13,6 +13,7 @@ use oxvirt_core::{Error, Result};
 pub struct Command {
     args: Vec<String>,
     env: Vec<(String, String)>,
+    input: Option<String>,
     domain: i32,
 }
 
@@ -80,6 +81,7 @@ impl Command {
         Command {
             args: vec![prog.into()],
             env: Vec::new(),
+            input: None,
             domain,
         }
     }
@@ -101,6 +103,12 @@ impl Command {
     /// An environment variable, shown before the program in messages.
     pub fn env(&mut self, k: &str, v: &str) -> &mut Command {
         self.env.push((k.into(), v.into()));
+        self
+    }
+
+    /// Data written to the program's standard input (virCommandSetInputBuffer).
+    pub fn input(&mut self, data: impl Into<String>) -> &mut Command {
+        self.input = Some(data.into());
         self
     }
 
@@ -127,19 +135,30 @@ impl Command {
         };
         let mut c = std::process::Command::new(bin);
         c.args(&self.args[1..])
-            .stdin(Stdio::null())
+            .stdin(if self.input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in &self.env {
             c.env(k, v);
         }
-        let out = c.output().map_err(|e| {
+        let exec_err = |e: std::io::Error| {
             Error::system(
                 self.domain,
                 format!("cannot execute binary {}", self.args[0]),
                 &e,
             )
-        })?;
+        };
+        let mut child = c.spawn().map_err(exec_err)?;
+        if let (Some(data), Some(mut w)) = (&self.input, child.stdin.take()) {
+            use std::io::Write;
+            // A program that exits without reading all of it fails below.
+            let _ = w.write_all(data.as_bytes());
+        }
+        let out = child.wait_with_output().map_err(exec_err)?;
         use std::os::unix::process::ExitStatusExt;
         let status = match (out.status.code(), out.status.signal()) {
             (Some(c), _) => c,
@@ -211,5 +230,7 @@ mod tests {
         );
         let out = Command::new("true", 18).run().unwrap();
         assert_eq!(out.status, 0);
+        let out = Command::new("cat", 18).input("to stdin\n").run().unwrap();
+        assert_eq!(out.stdout, "to stdin\n");
     }
 }

@@ -34,7 +34,12 @@ pub fn set(
         (inbound, outbound)
     };
     clear(dev);
-    let run = |args: &[&str]| crate::cmd::run(TC, args, None).map(|_| ());
+    let run = |args: &[&str]| {
+        oxvirt_host::Command::new(TC, crate::FROM)
+            .args(args.iter().copied())
+            .run()
+            .map(|_| ())
+    };
     if let Some(tx) = tx.filter(|r| r.average > 0) {
         let average = format!("{}kbps", tx.average);
         let peak = (tx.peak > 0).then(|| format!("{}kbps", tx.peak));
@@ -129,6 +134,9 @@ pub fn set(
 
 /// virNetDevBandwidthClear: both qdiscs go, failures ignored.
 pub fn clear(dev: &str) {
-    crate::cmd::run_quiet(TC, &["qdisc", "del", "dev", dev, "root"]);
-    crate::cmd::run_quiet(TC, &["qdisc", "del", "dev", dev, "ingress"]);
+    for what in ["root", "ingress"] {
+        let _ = oxvirt_host::Command::new(TC, crate::FROM)
+            .args(["qdisc", "del", "dev", dev, what])
+            .output();
+    }
 }

@@ -10,7 +10,6 @@
 //! virnetdev.c unless the caller re-attributes them).
 
 pub mod bandwidth;
-pub mod cmd;
 pub mod link;
 pub mod rtnl;
 pub mod sysctl;

@@ -275,12 +275,11 @@ pub fn script(def: &Network) -> Result<String> {
 }
 
 fn nft(script: &str) -> Result<()> {
-    oxvirt_netdev::cmd::run("nft", &["-f", "-"], Some(script))
+    oxvirt_host::Command::new("nft", FROM)
+        .args(["-f", "-"])
+        .input(script)
+        .run()
         .map(|_| ())
-        .map_err(|mut e| {
-            e.domain = FROM;
-            e
-        })
 }
 
 /// networkAddFirewallRules: the network's table, made or replaced
@@ -297,12 +296,10 @@ pub fn remove(def: &Network) {
 
 /// Whether the network's table is in place (after a daemon restart).
 pub fn present(def: &Network) -> bool {
-    std::process::Command::new("nft")
+    oxvirt_host::Command::new("nft", FROM)
         .args(["list", "table", "inet", &table_name(def)])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+        .output()
+        .is_ok_and(|o| o.status == 0)
 }
 
 #[cfg(test)]

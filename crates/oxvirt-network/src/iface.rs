@@ -259,15 +259,7 @@ fn write_iface(w: &mut Writer, dev: &str, top: bool, depth: usize) -> Result<()>
 }
 
 fn check_flags(flags: u32, supported: u32, func: &str) -> Result<()> {
-    let extra = flags & !supported;
-    if extra != 0 {
-        return Err(Error::raw(
-            code::INVALID_ARG,
-            FROM,
-            format!("unsupported flags (0x{:x}) in function {}", extra, func),
-        ));
-    }
-    Ok(())
+    oxvirt_core::error::check_flags(flags, supported, func, FROM)
 }
 
 /// The `Connection` interface API.

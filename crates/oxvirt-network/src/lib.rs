@@ -48,15 +48,7 @@ const UPDATE_CONFIG: u32 = 2;
 
 /// virCheckFlags.
 fn check_flags(flags: u32, supported: u32, func: &str) -> Result<()> {
-    let extra = flags & !supported;
-    if extra != 0 {
-        return Err(Error::raw(
-            code::INVALID_ARG,
-            FROM,
-            format!("unsupported flags (0x{:x}) in function {}", extra, func),
-        ));
-    }
-    Ok(())
+    oxvirt_core::error::check_flags(flags, supported, func, FROM)
 }
 
 fn schema_validate(xml: &str, schema: &str) -> Result<()> {
@@ -138,6 +130,9 @@ impl Driver {
             root: root.to_path_buf(),
         };
         layout.create()?;
+        for dir in [layout.config_dir(), layout.run_dir(), layout.dnsmasq_dir()] {
+            oxvirt_host::fsutil::remove_stray_temporaries(&dir);
+        }
         let d = Driver {
             layout,
             st: Mutex::new(State {

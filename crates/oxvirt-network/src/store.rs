@@ -9,10 +9,8 @@
 //! ROOT/dnsmasq/NAME.{conf,hostsfile,addnhosts,leases,pid}
 //! ```
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use oxvirt_core::error::code;
 use oxvirt_core::{Error, Result};
 
 use crate::FROM;
@@ -65,39 +63,15 @@ impl Layout {
     }
 }
 
-/// Writes `data` to `path` atomically: a temporary file in the same
-/// directory, fsynced, renamed over `path`, then the directory fsynced.
-// TODO(network): oxvirt-host's write_atomic once it is on main.
+/// Writes a state file atomically and durably (oxvirt-host).
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(dir)?.sync_all()?;
-        Ok(())
-    })();
-    res.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::new(
-            code::WRITE_FAILED,
-            FROM,
-            format!("{}: {}", path.display(), oxvirt_core::error::strerror(&e)),
-        )
-    })
+    oxvirt_host::write_atomic(path, data, true, FROM)
 }
 
-/// Removes a file, ignoring "not found".
+/// Removes a file, ignoring "not found" (and other failures: what is
+/// removed here is never needed again).
 pub fn remove(path: &Path) {
-    let _ = std::fs::remove_file(path);
+    let _ = oxvirt_host::fsutil::remove_file(path, FROM);
 }
 
 /// The `*.xml` files of a directory, sorted.

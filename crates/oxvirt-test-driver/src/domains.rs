@@ -11,15 +11,7 @@ use crate::state::{DomainObj, Driver, FROM};
 
 /// libvirt's virCheckFlags: refuses flags outside `supported`.
 pub(crate) fn check_flags(flags: u32, supported: u32, func: &str) -> Result<()> {
-    let extra = flags & !supported;
-    if extra != 0 {
-        return Err(Error::raw(
-            code::INVALID_ARG,
-            FROM,
-            format!("unsupported flags (0x{:x}) in function {}", extra, func),
-        ));
-    }
-    Ok(())
+    oxvirt_core::error::check_flags(flags, supported, func, FROM)
 }
 
 fn no_domain() -> Error {
