@@ -554,8 +554,8 @@ impl HostInfo {
     }
 }
 
-/// libvirt's `<capabilities>` for this emulator and host.
-pub fn capabilities_xml(caps: &Caps, host: &HostInfo, kvm: bool) -> String {
+/// libvirt's `<capabilities>` for this host and its guest architectures.
+pub fn capabilities_xml(guests: &[crate::host::Guest], host: &HostInfo, kvm: bool) -> String {
     let mut x = String::new();
     x.push_str("<capabilities>\n\n  <host>\n");
     let _ = writeln!(x, "    <uuid>{}</uuid>", escape(&host.uuid));
@@ -595,10 +595,36 @@ pub fn capabilities_xml(caps: &Caps, host: &HostInfo, kvm: bool) -> String {
     x.push_str("          </cpus>\n        </cell>\n      </cells>\n    </topology>\n");
     x.push_str("    <secmodel>\n      <model>none</model>\n      <doi>0</doi>\n    </secmodel>\n");
     x.push_str("  </host>\n\n");
-    x.push_str("  <guest>\n    <os_type>hvm</os_type>\n    <arch name='x86_64'>\n");
-    x.push_str("      <wordsize>64</wordsize>\n");
-    let _ = writeln!(x, "      <emulator>{}</emulator>", escape(&caps.emulator));
-    for m in &caps.machine_info {
+    for g in guests {
+        guest_xml(&mut x, g, kvm);
+    }
+    x.push_str("</capabilities>\n");
+    x
+}
+
+/// The machines of a guest in libvirt's order: QEMU's, with the default
+/// first, each alias after its machine (virQEMUCapsGetMachineTypesCaps).
+fn machines_in_order(caps: &Caps) -> Vec<&Machine> {
+    let mut v: Vec<&Machine> = caps.machine_info.iter().collect();
+    if let Some(i) = v.iter().position(|m| m.is_default) {
+        let d = v.remove(i);
+        v.insert(0, d);
+    }
+    v
+}
+
+/// One `<guest>` of the capabilities.
+fn guest_xml(x: &mut String, g: &crate::host::Guest, kvm: bool) {
+    let caps = &g.caps;
+    x.push_str("  <guest>\n    <os_type>hvm</os_type>\n");
+    let _ = writeln!(x, "    <arch name='{}'>", escape(&g.arch));
+    let _ = writeln!(
+        x,
+        "      <wordsize>{}</wordsize>",
+        crate::host::wordsize(&g.arch)
+    );
+    let _ = writeln!(x, "      <emulator>{}</emulator>", escape(&g.emulator));
+    for m in machines_in_order(caps) {
         let dep = if m.deprecated {
             " deprecated='yes'"
         } else {
@@ -623,16 +649,20 @@ pub fn capabilities_xml(caps: &Caps, host: &HostInfo, kvm: bool) -> String {
         }
     }
     x.push_str("      <domain type='qemu'/>\n");
-    if kvm {
+    if kvm && caps.kvm {
         x.push_str("      <domain type='kvm'/>\n");
     }
     x.push_str("    </arch>\n    <features>\n");
-    x.push_str("      <acpi default='on' toggle='yes'/>\n");
-    x.push_str("      <apic default='on' toggle='no'/>\n");
+    if g.arch == "i686" {
+        x.push_str("      <pae/>\n      <nonpae/>\n");
+    }
+    if matches!(g.arch.as_str(), "i686" | "x86_64") {
+        x.push_str("      <acpi default='on' toggle='yes'/>\n");
+        x.push_str("      <apic default='on' toggle='no'/>\n");
+    }
     x.push_str("      <cpuselection/>\n      <deviceboot/>\n");
     x.push_str("      <disksnapshot default='on' toggle='no'/>\n");
-    x.push_str("    </features>\n  </guest>\n\n</capabilities>\n");
-    x
+    x.push_str("    </features>\n  </guest>\n\n");
 }
 
 fn enum_xml(x: &mut String, indent: &str, name: &str, values: &[&str]) {
@@ -647,41 +677,15 @@ fn enum_xml(x: &mut String, indent: &str, name: &str, values: &[&str]) {
     let _ = writeln!(x, "{indent}</enum>");
 }
 
-/// libvirt's virConnectGetDomainCapabilities for this emulator.
+/// libvirt's virConnectGetDomainCapabilities for the binary `caps`
+/// serving `arch` (see `QemuHost::domain_capabilities` for the lookup).
 pub fn domain_capabilities_xml(
     caps: &Caps,
-    emulator: Option<&str>,
-    arch: Option<&str>,
+    arch: &str,
     machine: Option<&str>,
     virttype: Option<&str>,
     kvm: bool,
 ) -> Result<String> {
-    if let Some(e) = emulator {
-        if e != caps.emulator {
-            return Err(Error::new(
-                code::SYSTEM_ERROR,
-                FROM,
-                format!("Cannot check QEMU binary {}: No such file or directory", e),
-            ));
-        }
-    }
-    match arch {
-        None | Some("x86_64") => {}
-        Some(a @ ("i686" | "aarch64" | "armv7l" | "ppc64" | "ppc64le" | "s390x" | "riscv64")) => {
-            return Err(Error::new(
-                code::CONFIG_UNSUPPORTED,
-                FROM,
-                format!("unable to find any emulator to serve '{}' architecture", a),
-            ))
-        }
-        Some(a) => {
-            return Err(Error::new(
-                code::INVALID_ARG,
-                FROM,
-                format!("unknown architecture: {}", a),
-            ))
-        }
-    }
     let virt = match virttype {
         None => {
             if kvm {
@@ -738,7 +742,7 @@ pub fn domain_capabilities_xml(
     let _ = writeln!(x, "  <path>{}</path>", escape(&caps.emulator));
     let _ = writeln!(x, "  <domain>{}</domain>", virt);
     let _ = writeln!(x, "  <machine>{}</machine>", escape(&m.name));
-    x.push_str("  <arch>x86_64</arch>\n");
+    let _ = writeln!(x, "  <arch>{}</arch>", escape(arch));
     let _ = writeln!(x, "  <vcpu max='{}'/>", m.max_cpus);
     x.push_str("  <iothreads supported='yes'/>\n");
     x.push_str("  <os supported='yes'>\n");

@@ -307,6 +307,8 @@ pub struct Driver {
     pub(crate) caps: Caps,
     /// Every guest architecture of the host, for the define path.
     pub(crate) host: crate::host::QemuHost,
+    /// The driver's directories that show in definitions.
+    pub(crate) paths: crate::define::Paths,
     pub(crate) state: Mutex<State>,
     /// Signalled (with `state`) whenever a domain finishes re-attaching.
     pub(crate) ready_cv: Condvar,
@@ -332,10 +334,19 @@ impl Driver {
             Some(g) => g.caps.clone(),
             None => Caps::probe(&layout.root.join("cache")),
         };
+        let paths = crate::define::Paths {
+            nvram_dir: layout.root.join("nvram").to_string_lossy().into_owned(),
+            channel_target_dir: layout
+                .root
+                .join("channel/target")
+                .to_string_lossy()
+                .into_owned(),
+        };
         let drv = Arc::new_cyclic(|me| Driver {
             layout,
             caps,
             host,
+            paths,
             state: Mutex::new(State {
                 doms: Vec::new(),
                 next_id: 1,
@@ -463,6 +474,7 @@ impl Driver {
         let ctx = crate::define::Context {
             host: &self.host,
             abi_update,
+            paths: &self.paths,
         };
         let mut def = crate::define::parse(xml, &ctx)?;
         self.fill_ids(&mut def);

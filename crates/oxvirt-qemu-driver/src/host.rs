@@ -272,6 +272,100 @@ impl QemuHost {
     }
 }
 
+impl QemuHost {
+    /// virConnectGetDomainCapabilities: the binary for `emulator` or
+    /// `arch` (the host's by default), as libvirt looks it up
+    /// (virQEMUCapsCacheLookupDefault), then its document.
+    pub fn domain_capabilities(
+        &self,
+        emulator: Option<&str>,
+        arch: Option<&str>,
+        machine: Option<&str>,
+        virttype: Option<&str>,
+        kvm: bool,
+    ) -> Result<String> {
+        if let Some(t) = virttype {
+            if !matches!(
+                t,
+                "none"
+                    | "qemu"
+                    | "kqemu"
+                    | "kvm"
+                    | "xen"
+                    | "lxc"
+                    | "uml"
+                    | "openvz"
+                    | "test"
+                    | "vmware"
+                    | "hyperv"
+                    | "vbox"
+                    | "phyp"
+                    | "parallels"
+                    | "bhyve"
+                    | "vz"
+                    | "hvf"
+            ) {
+                return Err(Error::new(
+                    code::INVALID_ARG,
+                    FROM,
+                    format!("unknown virttype: {}", t),
+                ));
+            }
+        }
+        if let Some(a) = arch {
+            if !is_known_arch(a) {
+                return Err(Error::new(
+                    code::INVALID_ARG,
+                    FROM,
+                    format!("unknown architecture: {}", a),
+                ));
+            }
+        }
+        let want_arch = arch.unwrap_or(&self.host_arch).to_string();
+        let binary = match emulator {
+            Some(e) => e.to_string(),
+            None => match default_emulator(&self.host_arch, &want_arch) {
+                Some(b) => b,
+                None => {
+                    return Err(Error::new(
+                        code::CONFIG_UNSUPPORTED,
+                        FROM,
+                        format!(
+                            "unable to find any emulator to serve '{}' architecture",
+                            arch.unwrap_or("(null)")
+                        ),
+                    ))
+                }
+            },
+        };
+        let caps = self.caps_of(&binary)?;
+        let family = |a: &str| -> String {
+            if matches!(a, "i686" | "x86_64") {
+                "x86".into()
+            } else if a.starts_with("ppc") {
+                "ppc".into()
+            } else if a.starts_with("arm") || a == "aarch64" {
+                "arm".into()
+            } else if a.starts_with("s390") {
+                "s390".into()
+            } else {
+                a.to_string()
+            }
+        };
+        if caps.arch != want_arch && family(&caps.arch) != family(&want_arch) {
+            return Err(Error::new(
+                code::INVALID_ARG,
+                FROM,
+                format!(
+                    "architecture from emulator '{}' doesn't match given architecture '{}'",
+                    caps.arch, want_arch
+                ),
+            ));
+        }
+        crate::caps::domain_capabilities_xml(&caps, &want_arch, machine, virttype, kvm && caps.kvm)
+    }
+}
+
 /// True when a binary for `binary_arch` runs guests of `arch`
 /// (virQEMUCapsIsArchSupported).
 pub fn serves_arch(binary_arch: &str, arch: &str) -> bool {

@@ -163,7 +163,7 @@ impl Connection for QemuConnection {
     }
     fn capabilities(&self) -> Result<String> {
         Ok(caps::capabilities_xml(
-            &self.driver.caps,
+            &self.driver.host.guests,
             &caps::HostInfo::read(),
             caps::kvm_usable(),
         ))
@@ -177,14 +177,9 @@ impl Connection for QemuConnection {
         flags: u32,
     ) -> Result<String> {
         driver::check_flags(flags, 0x1, "qemuConnectGetDomainCapabilities")?;
-        caps::domain_capabilities_xml(
-            &self.driver.caps,
-            emulator,
-            arch,
-            machine,
-            virttype,
-            caps::kvm_usable(),
-        )
+        self.driver
+            .host
+            .domain_capabilities(emulator, arch, machine, virttype, caps::kvm_usable())
     }
 
     fn list_all_domains(&self, flags: u32) -> Result<Vec<DomainRef>> {

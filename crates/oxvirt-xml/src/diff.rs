@@ -19,3 +19,13 @@ pub fn line_diff(expected: &str, actual: &str) -> String {
     }
     out
 }
+
+/// The first `<name>…</name>` of a formatted document, tags included
+/// (for normalising generated values such as UUIDs before comparing).
+pub fn element_span<'a>(xml: &'a str, name: &str) -> Option<&'a str> {
+    let open = format!("<{}>", name);
+    let close = format!("</{}>", name);
+    let s = xml.find(&open)?;
+    let e = xml[s..].find(&close)?;
+    Some(&xml[s..s + e + close.len()])
+}

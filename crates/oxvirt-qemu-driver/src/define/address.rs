@@ -260,9 +260,89 @@ fn memory_slots(def: &mut Domain) -> Result<()> {
     Ok(())
 }
 
+fn spapr_reg(a: &Element) -> Option<Option<u64>> {
+    (a.attr("type") == Some("spapr-vio")).then(|| a.attr("reg").and_then(props::parse_u64_any_base))
+}
+
+fn spapr_element(reg: u64) -> Element {
+    let mut e = Element::new("address");
+    e.set_attr("type", "spapr-vio");
+    e.set_attr("reg", format!("0x{:08x}", reg));
+    e
+}
+
+/// qemuDomainAssignSpaprVIOAddresses: devices with a spapr-vio address
+/// (and the models that always have one) get a free `reg`.
+fn spapr_vio(def: &mut Domain) -> Result<()> {
+    let mut todo: Vec<(Loc, u64)> = Vec::new();
+    for i in 0..def.devices.interfaces.len() {
+        if def.devices.interfaces[i].model.as_deref() == Some("spapr-vlan") {
+            let loc = Loc::Net(i);
+            if devs::address_type(def, loc).as_deref() != Some("spapr-vio") {
+                devs::set_address(def, loc, Some(spapr_stub()));
+            }
+        }
+        todo.push((Loc::Net(i), 0x1000));
+    }
+    for i in 0..def.devices.controllers.len() {
+        let c = &def.devices.controllers[i];
+        if c.ctype == "scsi" && c.model.as_deref() == Some("ibmvscsi") {
+            let loc = Loc::Controller(i);
+            if devs::address_type(def, loc).as_deref() != Some("spapr-vio") {
+                devs::set_address(def, loc, Some(spapr_stub()));
+            }
+        }
+        todo.push((Loc::Controller(i), 0x2000));
+    }
+    for i in 0..def.devices.chardevs.serials.len() {
+        if def.devices.chardevs.serials[i].target_type == "spapr-vio-serial" {
+            let loc = Loc::Serial(i);
+            if devs::address_type(def, loc).as_deref() != Some("spapr-vio") {
+                devs::set_address(def, loc, Some(spapr_stub()));
+            }
+        }
+        todo.push((Loc::Serial(i), 0x3000_0000));
+    }
+    for (loc, default) in todo {
+        let Some(Some(user)) = devs::address(def, loc).map(|a| spapr_reg(&a)) else {
+            continue;
+        };
+        let others = |def: &Domain, reg: u64| {
+            devs::iterate(def).into_iter().any(|l| {
+                l != loc && devs::address(def, l).and_then(|a| spapr_reg(&a)).flatten() == Some(reg)
+            })
+        };
+        match user {
+            Some(reg) => {
+                if others(def, reg) {
+                    return Err(xml_err(format!(
+                        "spapr-vio address {:#x} already in use",
+                        reg
+                    )));
+                }
+            }
+            None => {
+                let mut reg = default;
+                while others(def, reg) {
+                    reg += 0x1000;
+                }
+                devs::set_address(def, loc, Some(spapr_element(reg)));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn spapr_stub() -> Element {
+    let mut e = Element::new("address");
+    e.set_attr("type", "spapr-vio");
+    e
+}
+
 /// qemuDomainAssignAddresses
 pub fn assign(def: &mut Domain, env: &Env) -> Result<()> {
     virtio_serial(def)?;
+    spapr_vio(def)?;
     super::pci::assign(def, env)?;
     super::usb::assign(def, env.abi_update)?;
     memory_slots(def)?;

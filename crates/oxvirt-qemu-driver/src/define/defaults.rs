@@ -382,8 +382,103 @@ fn cpu_post_parse(def: &mut Domain, _env: &Env) -> Result<()> {
     Ok(())
 }
 
+/// A read-only pflash loader without a variable store gets one under the
+/// driver's nvram directory (virDomainDefHasOldStyleROUEFI).
+fn default_nvram(def: &mut Domain, env: &Env) {
+    let ro_uefi = def.os.extra.children.iter().any(|c| {
+        c.name == "loader"
+            && c.attr("readonly") == Some("yes")
+            && c.attr("type") == Some("pflash")
+            && c.attr("stateless") != Some("yes")
+    });
+    if !ro_uefi {
+        return;
+    }
+    let path = format!("{}/{}_VARS.fd", env.paths.nvram_dir, def.name);
+    match def.os.extra.children.iter_mut().find(|c| c.name == "nvram") {
+        Some(n) if n.text().trim().is_empty() && n.child("source").is_none() => {
+            n.children = vec![Node::Text(path)];
+        }
+        Some(_) => {}
+        None => {
+            let mut n = Element::new("nvram");
+            n.children.push(Node::Text(path));
+            def.os.extra.children.push(n);
+        }
+    }
+}
+
+/// A `<genid/>` without a value gets a random one.
+fn genid(def: &mut Domain) {
+    if let Some(None) = def.genid {
+        def.genid = Some(Some(oxvirt_xml::props::Uuid(
+            *uuid::Uuid::new_v4().as_bytes(),
+        )));
+    }
+}
+
+/// qemuDomainDefNumaCPUsRectify: vCPUs no NUMA cell names go to cell 0.
+fn numa_cpus(def: &mut Domain) {
+    use oxvirt_xml::domain::postparse::{format_cpuset, parse_cpuset};
+    let max = def.vcpu.max;
+    let Some(cpu) = def.sections.raw.iter_mut().find(|e| e.name == "cpu") else {
+        return;
+    };
+    let Some(Node::Element(numa)) = cpu
+        .children
+        .iter_mut()
+        .find(|n| matches!(n, Node::Element(e) if e.name == "numa"))
+    else {
+        return;
+    };
+    let mut cells: Vec<&mut Element> = numa
+        .children
+        .iter_mut()
+        .filter_map(|n| match n {
+            Node::Element(e) if e.name == "cell" => Some(e),
+            _ => None,
+        })
+        .collect();
+    if cells.is_empty() {
+        return;
+    }
+    let sets: Vec<Vec<u32>> = cells
+        .iter()
+        .map(|c| {
+            c.attr("cpus")
+                .and_then(|s| parse_cpuset(s).ok())
+                .unwrap_or_default()
+        })
+        .collect();
+    let total: usize = sets.iter().map(|s| s.len()).sum();
+    if total >= max as usize {
+        return;
+    }
+    let Some(first) = cells
+        .iter()
+        .position(|c| c.attr("id").map(|i| i.trim() == "0").unwrap_or(true))
+    else {
+        return;
+    };
+    let others: std::collections::BTreeSet<u32> = sets
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != first)
+        .flat_map(|(_, s)| s.iter().copied())
+        .collect();
+    let mut mine: std::collections::BTreeSet<u32> = sets[first].iter().copied().collect();
+    for c in 0..max {
+        if !others.contains(&c) {
+            mine.insert(c);
+        }
+    }
+    let v: Vec<u32> = mine.into_iter().collect();
+    cells[first].set_attr("cpus", format_cpuset(&v));
+}
+
 /// qemuDomainDefPostParse
 pub fn def_post_parse(def: &mut Domain, env: &Env) -> Result<()> {
+    genid(def);
     if def.os.bootloader.is_some() || def.os.bootloader_args.is_some() {
         return Err(unsupported("bootloader is not supported by QEMU"));
     }
@@ -401,10 +496,12 @@ pub fn def_post_parse(def: &mut Domain, env: &Env) -> Result<()> {
         }
         def.os.machine = Some(m);
     }
+    default_nvram(def, env);
     add_default_devices(def, env)?;
     let canon = env.caps.canonical_machine(machine(def));
     def.os.machine = Some(canon);
     set_default_cpu(def, env)?;
     cpu_post_parse(def, env)?;
+    numa_cpus(def);
     Ok(())
 }

@@ -234,9 +234,66 @@ fn raw_devices(def: &mut Domain) {
     }
 }
 
+/// Encryption without an engine uses QEMU's (in the disk, its source and
+/// every backing source).
+fn encryption_engine(el: &mut Element) {
+    for n in el.children.iter_mut() {
+        let Node::Element(c) = n else { continue };
+        match c.name.as_str() {
+            "encryption" if c.attr("engine").is_none() => {
+                set_attr_after(c, "engine", "qemu", &["format"]);
+            }
+            "source" | "backingStore" => encryption_engine(c),
+            _ => {}
+        }
+    }
+}
+
+/// Channels lose the socket path libvirt generates itself
+/// (qemuDomainChrDefDropDefaultPath).
+fn channel_paths(def: &mut Domain, env: &Env) {
+    let dir = env.paths.channel_target_dir.trim_end_matches('/');
+    for c in def.devices.chardevs.channels.iter_mut() {
+        if c.target_type != "virtio" || c.source.stype != "unix" {
+            continue;
+        }
+        let (Some(path), Some(name)) = (c.source.path.as_deref(), c.name.as_deref()) else {
+            continue;
+        };
+        let Some(rest) = path.strip_prefix(dir).and_then(|r| r.strip_prefix('/')) else {
+            continue;
+        };
+        let generated = match rest.split_once('/') {
+            // domain-ID-NAME/TARGET
+            Some((d, t)) => d.starts_with("domain-") && t == name,
+            // NAME.TARGET
+            None => rest.ends_with(&format!(".{}", name)) && rest.len() > name.len() + 1,
+        };
+        if generated {
+            c.source.path = None;
+            c.source.bind = true;
+        }
+    }
+}
+
 /// The disk driver name and format (qemuDomainDeviceDiskDefPostParse).
 fn disks(def: &mut Domain) {
     for d in def.devices.disks.iter_mut() {
+        let mut holder = Element::new("disk");
+        holder.children = d.extra.children.drain(..).map(Node::Element).collect();
+        if let Some(s) = d.source_el.take() {
+            holder.children.push(Node::Element(s));
+        }
+        encryption_engine(&mut holder);
+        for n in holder.children {
+            if let Node::Element(e) = n {
+                if e.name == "source" {
+                    d.source_el = Some(e);
+                } else {
+                    d.extra.children.push(e);
+                }
+            }
+        }
         let volume = d.disk_type.as_deref() == Some("volume");
         let pos = d.extra.children.iter().position(|c| c.name == "driver");
         let mut drv = match pos {
@@ -264,6 +321,7 @@ fn disks(def: &mut Domain) {
 
 /// qemuDomainDeviceDefPostParse over every device.
 pub fn post_parse(def: &mut Domain, env: &Env) -> Result<()> {
+    channel_paths(def, env);
     nets(def, env);
     disks(def);
     videos(def, env);

@@ -68,7 +68,19 @@ pub fn iterate(def: &Domain) -> Vec<Loc> {
     out.extend((0..d.chardevs.serials.len()).map(Loc::Serial));
     out.extend((0..d.chardevs.parallels.len()).map(Loc::Parallel));
     out.extend((0..d.chardevs.channels.len()).map(Loc::Channel));
-    out.extend((0..d.chardevs.consoles.len()).map(Loc::Console));
+    // The first console of an HVM guest aliasing its first serial port
+    // is that port (virDomainSkipBackcompatConsole).
+    let skip_first = d.chardevs.hvm
+        && !d.chardevs.serials.is_empty()
+        && d.chardevs
+            .consoles
+            .first()
+            .is_some_and(|c| matches!(c.target_type.as_str(), "serial" | "none"));
+    out.extend(
+        (0..d.chardevs.consoles.len())
+            .filter(|&i| !(skip_first && i == 0))
+            .map(Loc::Console),
+    );
     for k in RAW_ORDER_AFTER_CHARDEVS {
         out.extend(raw_of(def, k));
     }

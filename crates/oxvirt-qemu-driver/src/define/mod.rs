@@ -12,7 +12,7 @@
 //!    oxvirt-xml, then the per-device defaults again for what it added;
 //! 5. addresses (`address`: virtio-serial, PCI with auto-added
 //!    controllers, USB ports and hubs, memory slots);
-//! 6. generic and QEMU validation (`validate`).
+//! 6. QEMU and generic validation (`validate`), for new definitions.
 //!
 //! Everything here is a pure function of the XML and the probed host,
 //! so it is tested against libvirt's own expectations in process.
@@ -38,12 +38,37 @@ pub struct Context<'a> {
     /// `VIR_DOMAIN_DEF_PARSE_ABI_UPDATE`: a new definition (define and
     /// create), as opposed to one read back from disk.
     pub abi_update: bool,
+    /// The driver's directories that show in definitions.
+    pub paths: &'a Paths,
+}
+
+/// Directories of the driver that libvirt writes into definitions
+/// (qemu.conf's `nvram_dir`, the channel target directory).
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// Where a UEFI guest's variable store is created
+    /// (`NAME_VARS.fd`).
+    pub nvram_dir: String,
+    /// Where unix channels without a path get their socket; such
+    /// auto-generated paths are not kept in the persistent definition.
+    pub channel_target_dir: String,
+}
+
+impl Paths {
+    /// libvirt's system paths (`/var/lib/libvirt/qemu/...`).
+    pub fn libvirt_system() -> Paths {
+        Paths {
+            nvram_dir: "/var/lib/libvirt/qemu/nvram".into(),
+            channel_target_dir: "/var/lib/libvirt/qemu/channel/target".into(),
+        }
+    }
 }
 
 /// The QEMU probe and facts the callbacks consult.
 pub(crate) struct Env<'a> {
     pub caps: &'a Caps,
     pub abi_update: bool,
+    pub paths: &'a Paths,
 }
 
 fn xml_err(e: oxvirt_xml::Error) -> Error {
@@ -57,6 +82,7 @@ pub fn parse(xml: &str, ctx: &Context) -> Result<Domain> {
         inactive: true,
         skip_post_parse: true,
         abi_update: ctx.abi_update,
+        disk_fd: true,
         ..Default::default()
     };
     let opts = ParseOptions {
@@ -69,12 +95,14 @@ pub fn parse(xml: &str, ctx: &Context) -> Result<Domain> {
 
 /// Runs the post-parse and validation steps over a parsed definition.
 pub fn complete(def: &mut Domain, ctx: &Context) -> Result<()> {
+    validate::firmware_features(def, ctx.abi_update)?;
     defaults::basic(def, ctx.host)?;
     let emulator = def.devices.emulator.clone().unwrap_or_default();
     let caps = ctx.host.caps_of(&emulator)?;
     let env = Env {
         caps: &caps,
         abi_update: ctx.abi_update,
+        paths: ctx.paths,
     };
     oxvirt_xml::domain::devices::assign_indexes(&mut def.devices.controllers);
     defaults::def_post_parse(def, &env)?;
@@ -82,12 +110,18 @@ pub fn complete(def: &mut Domain, ctx: &Context) -> Result<()> {
     let flags = ParseFlags {
         inactive: true,
         abi_update: ctx.abi_update,
+        disk_fd: true,
         ..Default::default()
     };
     postparse::post_parse(def, flags).map_err(xml_err)?;
     device::post_parse(def, &env)?;
     address::assign(def, &env)?;
-    postparse::validate(def).map_err(xml_err)?;
-    validate::validate(def, &env)?;
+    // Definitions read back (configs, save images) are not validated, as
+    // libvirt does, so a domain never vanishes after an upgrade.
+    if ctx.abi_update {
+        validate::validate_domain(def, &env)?;
+        postparse::validate(def).map_err(xml_err)?;
+        validate::validate_devices(def, &env)?;
+    }
     Ok(())
 }

@@ -40,6 +40,9 @@ pub struct ParseFlags {
     pub secure: bool,
     /// `VIR_DOMAIN_DEF_PARSE_ABI_UPDATE`
     pub abi_update: bool,
+    /// The driver passes disk sources as file descriptors
+    /// (`VIR_DOMAIN_DEF_FEATURE_DISK_FD`: the QEMU driver).
+    pub disk_fd: bool,
 }
 
 /// How a definition is being written (`VIR_DOMAIN_DEF_FORMAT_*`).

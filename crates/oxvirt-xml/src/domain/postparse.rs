@@ -5,9 +5,45 @@ use crate::error::{Error, Result};
 
 use super::{BootDev, Domain, OsType, ParseFlags};
 
+/// `<os><firmware>` features as libvirt keeps them: one per feature in
+/// libvirt's order, and enrolled keys imply Secure Boot
+/// (virDomainDefPostParseOs).
+fn firmware_features(def: &mut Domain) {
+    const FEATURES: [&str; 2] = ["enrolled-keys", "secure-boot"];
+    let Some(fw) = def
+        .os
+        .extra
+        .children
+        .iter_mut()
+        .find(|c| c.name == "firmware")
+    else {
+        return;
+    };
+    let mut state: [Option<String>; 2] = [None, None];
+    for f in fw.children_named("feature") {
+        if let Some(i) = FEATURES.iter().position(|n| f.attr("name") == Some(*n)) {
+            state[i] = f.attr("enabled").map(str::to_string);
+        }
+    }
+    if state[0].as_deref() == Some("yes") {
+        state[1] = Some("yes".into());
+    }
+    fw.children
+        .retain(|n| !matches!(n, crate::dom::Node::Element(e) if e.name == "feature"));
+    for (i, v) in state.iter().enumerate() {
+        if let Some(v) = v {
+            let mut e = crate::dom::Element::new("feature");
+            e.set_attr("enabled", v.clone());
+            e.set_attr("name", FEATURES[i]);
+            fw.children.push(crate::dom::Node::Element(e));
+        }
+    }
+}
+
 /// Fills in the defaults every driver sees.
 pub fn post_parse(def: &mut Domain, flags: ParseFlags) -> Result<()> {
-    super::validate::post_parse(def)?;
+    super::validate::post_parse(def, flags)?;
+    firmware_features(def);
     super::devices::assign_indexes(&mut def.devices.controllers);
     def.devices.post_parse_devices()?;
     def.devices.chardevs.post_parse()?;

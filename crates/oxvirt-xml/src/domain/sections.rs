@@ -105,6 +105,24 @@ fn numatune_without_auto_nodeset(e: &Element) -> Element {
 fn canonical_memory_backing(e: &Element) -> Element {
     use crate::dom::Node;
     let mut mb = e.clone();
+    // libvirt's child order (virDomainMemorybackingFormat).
+    const ORDER: [&str; 7] = [
+        "hugepages",
+        "nosharepages",
+        "locked",
+        "source",
+        "access",
+        "allocation",
+        "discard",
+    ];
+    let mut kids: Vec<Element> = mb.elements().cloned().collect();
+    kids.sort_by_key(|c| {
+        ORDER
+            .iter()
+            .position(|o| *o == c.name)
+            .unwrap_or(ORDER.len())
+    });
+    mb.children = kids.into_iter().map(Node::Element).collect();
     for n in mb.children.iter_mut() {
         let Node::Element(h) = n else { continue };
         if h.name != "hugepages" {

@@ -56,8 +56,11 @@ pub fn parse_time(def: &Domain) -> Result<()> {
 }
 
 /// Errors of libvirt's generic post-parse step.
-pub fn post_parse(def: &Domain) -> Result<()> {
+pub fn post_parse(def: &Domain, flags: super::ParseFlags) -> Result<()> {
     firmware_features(def)?;
+    if !flags.disk_fd {
+        super::devices::validate::reject_fd_disks(&def.devices)?;
+    }
     super::devices::validate::post_parse(&def.devices)?;
     if def.name.contains('/') {
         return Err(Error::xml(format!("name {} cannot contain '/'", def.name)));

@@ -606,7 +606,7 @@ impl Chardev {
                     }
                     _ => w.empty("target", Attrs::new().add("port", self.port)),
                 }
-                for n in ["alias", "address"] {
+                for n in ["alias", "acpi", "address"] {
                     for c in self.el.children_named(n) {
                         w.element(c);
                     }

@@ -73,6 +73,10 @@ impl Disk {
                 _ => {}
             }
         }
+        let mut source_el = source_el;
+        if let Some(src) = source_el.as_mut() {
+            canonical_source(src, disk_type.as_deref().unwrap_or("file"));
+        }
         Ok(Disk {
             disk_type,
             device: props::opt(el, "device"),
@@ -89,8 +93,14 @@ impl Disk {
         let mut a = Attrs::new()
             .add("type", self.disk_type.as_deref().unwrap_or("file"))
             .add("device", self.device.as_deref().unwrap_or("disk"));
+        // A read-only disk is never snapshotted: libvirt leaves out the
+        // implied snapshot='no'.
+        let readonly = self.extra.children.iter().any(|c| c.name == "readonly");
         for name in ["model", "rawio", "sgio", "snapshot"] {
             if let Some(v) = self.extra.attrs.iter().find(|x| x.name == name) {
+                if name == "snapshot" && v.value == "no" && readonly {
+                    continue;
+                }
                 a.push(name, &v.value);
             }
         }
@@ -103,7 +113,8 @@ impl Disk {
             self.extra.write_ordered(w, DISK_ORDER, |w, name| {
                 match name {
                     "source" => self.source_el.iter().for_each(|e| {
-                        w.element(&device_seclabels(&strip_index(e, flags.inactive), flags))
+                        let e = without_cookies(&strip_index(e, flags.inactive), flags.secure);
+                        w.element(&device_seclabels(&e, flags))
                     }),
                     "backingStore" => {
                         for b in self
@@ -112,7 +123,10 @@ impl Disk {
                             .iter()
                             .filter(|c| c.name == "backingStore")
                         {
-                            w.element(&strip_index(b, flags.inactive));
+                            w.element(&without_cookies(
+                                &strip_index(b, flags.inactive),
+                                flags.secure,
+                            ));
                         }
                     }
                     "mirror" if flags.inactive => {}
@@ -355,6 +369,28 @@ impl Disk {
                 }
             }
         }
+        // An iSCSI source without a LUN means LUN 0
+        // (virDomainPostParseCheckISCSIPath).
+        if self.disk_type.as_deref() == Some("network") {
+            if let Some(src) = self.source_el.as_mut() {
+                if src.attr("protocol") == Some("iscsi") {
+                    if let Some(name) = src.attr("name").filter(|n| !n.contains('/')) {
+                        let name = format!("{}/0", name);
+                        src.set_attr("name", name.clone());
+                        self.source = Some(name);
+                    }
+                }
+            }
+        }
+        // vhost-user disks cannot be snapshotted.
+        if self.disk_type.as_deref() == Some("vhostuser")
+            && !self.extra.attrs.iter().any(|a| a.name == "snapshot")
+        {
+            self.extra.attrs.push(crate::dom::Attr {
+                name: "snapshot".into(),
+                value: "no".into(),
+            });
+        }
         if self.device.as_deref() == Some("cdrom")
             && !self.extra.children.iter().any(|c| c.name == "readonly")
         {
@@ -543,9 +579,12 @@ fn canonical_driver(d: &mut Element) {
 /// order: format, source, the next backing store.
 fn canonical_backing_store(b: &mut Element) {
     use crate::dom::Node;
+    let btype = b.attr("type").unwrap_or("file").to_string();
     let mut kids: Vec<Element> = b.elements().cloned().collect();
     for k in kids.iter_mut() {
-        if k.name == "backingStore" {
+        if k.name == "source" {
+            canonical_source(k, &btype);
+        } else if k.name == "backingStore" {
             canonical_backing_store(k);
         } else if k.name == "format" {
             for n in k.children.iter_mut() {
@@ -559,6 +598,85 @@ fn canonical_backing_store(b: &mut Element) {
     }
     kids.sort_by_key(|c| rank(&["format", "source", "backingStore"], &c.name));
     b.children = kids.into_iter().map(Node::Element).collect();
+}
+
+/// The port libvirt gives a network host of `protocol` without one
+/// (virStorageSourceNetworkDefaultPort).
+fn default_port(protocol: &str) -> Option<u32> {
+    Some(match protocol {
+        "http" => 80,
+        "https" => 443,
+        "ftp" => 21,
+        "ftps" => 990,
+        "tftp" => 69,
+        "sheepdog" => 7000,
+        "nbd" => 10809,
+        "ssh" => 22,
+        "iscsi" => 3260,
+        "gluster" => 24007,
+        "vxhs" => 9999,
+        _ => return None,
+    })
+}
+
+/// A storage `<source>` as libvirt stores it: TCP hosts of a network
+/// source carry their protocol's default port
+/// (virStorageSourceNetworkAssignDefaultPorts); a volume source's
+/// attributes are in libvirt's order.
+fn canonical_source(src: &mut Element, stype: &str) {
+    use crate::dom::{Attr, Node};
+    match stype {
+        "network" => {
+            let Some(port) = src.attr("protocol").and_then(default_port) else {
+                return;
+            };
+            for n in src.children.iter_mut() {
+                let Node::Element(h) = n else { continue };
+                if h.name != "host"
+                    || h.attr("port").is_some()
+                    || h.attr("transport").is_some_and(|t| t != "tcp")
+                {
+                    continue;
+                }
+                let at = h
+                    .attrs
+                    .iter()
+                    .position(|a| a.name == "name")
+                    .map(|p| p + 1)
+                    .unwrap_or(0);
+                h.attrs.insert(
+                    at,
+                    Attr {
+                        name: "port".into(),
+                        value: port.to_string(),
+                    },
+                );
+            }
+        }
+        "volume" => {
+            let order = ["pool", "volume", "mode"];
+            src.attrs.sort_by_key(|a| rank(&order, &a.name));
+        }
+        _ => {}
+    }
+}
+
+/// Cookies are secrets: written only with the secure flag
+/// (virDomainDiskSourceFormatNetwork).
+fn without_cookies(el: &Element, secure: bool) -> Element {
+    let mut out = el.clone();
+    if secure {
+        return out;
+    }
+    out.children.retain_mut(|n| match n {
+        crate::dom::Node::Element(c) if c.name == "cookies" => false,
+        crate::dom::Node::Element(c) if c.name == "source" || c.name == "backingStore" => {
+            *c = without_cookies(c, secure);
+            true
+        }
+        _ => true,
+    });
+    out
 }
 
 /// Storage source indexes are live data; the inactive form drops them.

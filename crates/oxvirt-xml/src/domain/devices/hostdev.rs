@@ -29,10 +29,18 @@ pub fn canonicalize_hostdev(el: &mut Element) {
             .unwrap_or(ATTR_ORDER.len())
     });
     let pci = el.attr("type") == Some("pci");
+    let scsi = el.attr("type") == Some("scsi");
     for n in el.children.iter_mut() {
         let Node::Element(src) = n else { continue };
         if src.name != "source" {
             continue;
+        }
+        // An iSCSI source without a LUN means LUN 0.
+        if scsi && src.attr("protocol") == Some("iscsi") {
+            if let Some(name) = src.attr("name").filter(|n| !n.contains('/')) {
+                let name = format!("{}/0", name);
+                src.set_attr("name", name);
+            }
         }
         for m in src.children.iter_mut() {
             let Node::Element(a) = m else { continue };

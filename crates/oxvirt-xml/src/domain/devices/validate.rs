@@ -164,8 +164,9 @@ fn hostdev_parse(el: &Element) -> Result<()> {
     Ok(())
 }
 
-/// Post-parse errors over the device list.
-pub fn post_parse(devs: &Devices) -> Result<()> {
+/// Disks whose source is a passed file descriptor, for drivers that
+/// cannot take one.
+pub fn reject_fd_disks(devs: &Devices) -> Result<()> {
     for d in &devs.disks {
         let fd = |s: &Element| s.attr("fdgroup").is_some();
         if d.source_el.as_ref().is_some_and(fd) {
@@ -175,6 +176,11 @@ pub fn post_parse(devs: &Devices) -> Result<()> {
             )));
         }
     }
+    Ok(())
+}
+
+/// Post-parse errors over the device list.
+pub fn post_parse(devs: &Devices) -> Result<()> {
     for r in &devs.raw {
         let el = &r.0;
         if el.name != "hostdev" || el.attr("type") != Some("mdev") {

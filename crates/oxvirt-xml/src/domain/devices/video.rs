@@ -227,7 +227,7 @@ impl Video {
                     }
                 }
             });
-            for n in ["alias", "address"] {
+            for n in ["alias", "acpi", "address"] {
                 for c in self.el.children_named(n) {
                     w.element(c);
                 }
