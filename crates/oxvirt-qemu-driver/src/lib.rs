@@ -361,6 +361,10 @@ impl Connection for QemuConnection {
     fn domain_get_max_vcpus(&self, dom: &DomainRef) -> Result<i32> {
         self.driver.max_vcpus_of(dom)
     }
+    fn domain_set_memory(&self, dom: &DomainRef, kib: u64, flags: u32) -> Result<()> {
+        self.rw("virDomainSetMemoryFlags")?;
+        self.driver.set_memory(dom, kib, flags)
+    }
     fn domain_get_job_info(&self, dom: &DomainRef) -> Result<JobInfo> {
         self.driver.job_info(dom)
     }

@@ -598,6 +598,150 @@ impl Driver {
         self.save_image_xml(&p.to_string_lossy(), flags)
     }
 
+    // ---- memory ------------------------------------------------------------
+
+    /// virDomainSetMemoryFlags, as qemuDomainSetMemoryFlags: the balloon
+    /// target of the running guest (QMP `balloon`; the live current
+    /// memory follows QEMU's BALLOON_CHANGE event) and/or the persistent
+    /// definition's current memory; with MEM_MAXIMUM the persistent
+    /// definition's `<memory>` (never the live one). AFFECT_CURRENT means
+    /// live for a running domain, config otherwise.
+    pub fn set_memory(&self, dom: &DomainRef, kib: u64, flags: u32) -> Result<()> {
+        use flags::affect::{CONFIG, LIVE};
+        use flags::mem::MAXIMUM;
+        check_flags(flags, LIVE | CONFIG | MAXIMUM, "qemuDomainSetMemoryFlags")?;
+        if kib == 0 {
+            return Err(Error::raw(
+                code::INVALID_ARG,
+                oxvirt_core::error::from::DOMAIN,
+                "memory in virDomainSetMemoryFlags must not be zero",
+            ));
+        }
+        let _g = self.begin_job(dom)?;
+        // virDomainObjGetDefs: which definitions the call changes.
+        let (live, config, run) = {
+            let st = self.lock();
+            let obj = st.dom(dom)?;
+            let active = obj.is_active();
+            let (mut live, mut config) = (flags & LIVE != 0, flags & CONFIG != 0);
+            if !live && !config {
+                live = active;
+                config = !active;
+            }
+            if !active && live {
+                return Err(Error::operation_invalid(
+                    oxvirt_core::error::from::DOMAIN,
+                    "domain is not running",
+                ));
+            }
+            if !obj.persistent && config {
+                return Err(Error::operation_invalid(
+                    oxvirt_core::error::from::DOMAIN,
+                    "transient domains do not have any persistent config",
+                ));
+            }
+            // An inactive domain's only definition is the persistent one.
+            (live && active, config || !active, obj.run.clone())
+        };
+        if flags & MAXIMUM != 0 {
+            if live {
+                return Err(Error::operation_invalid(
+                    FROM,
+                    "cannot resize the maximum memory on an active domain",
+                ));
+            }
+            let def = {
+                let mut st = self.lock();
+                let obj = st.dom_mut(dom)?;
+                let mut def = obj.persistent_def().clone();
+                if numa_cells(&def) > 0 {
+                    return Err(Error::operation_invalid(
+                        FROM,
+                        "initial memory size of a domain with NUMA nodes cannot be modified with this API",
+                    ));
+                }
+                if let Some(m) = &def.max_memory {
+                    if m.size > 0 && m.size < kib {
+                        return Err(Error::operation_invalid(
+                            FROM,
+                            "cannot set initial memory size greater than the maximum memory size",
+                        ));
+                    }
+                }
+                def.memory = kib;
+                def.current_memory = def.current_memory.min(kib);
+                def
+            };
+            return self.store_persistent_def(dom, def);
+        }
+        // The current memory: at most the smaller maximum of the
+        // definitions changed (virtio-mem memory is not the balloon's).
+        let (live_max, pers_max) = {
+            let st = self.lock();
+            let obj = st.dom(dom)?;
+            let max = |d: &oxvirt_xml::domain::Domain| d.memory.saturating_sub(virtio_mem(d));
+            (
+                live.then(|| max(&obj.def)),
+                config.then(|| max(obj.persistent_def())),
+            )
+        };
+        let oldmax = match (live_max, pers_max) {
+            (Some(l), Some(p)) => l.min(p),
+            (Some(l), None) => l,
+            (None, Some(p)) => p,
+            (None, None) => 0,
+        };
+        if kib > oldmax {
+            return Err(Error::invalid_arg(
+                FROM,
+                "cannot set memory higher than max memory",
+            ));
+        }
+        if live {
+            let run = run.ok_or_else(|| Error::operation_invalid(FROM, "domain is not running"))?;
+            match run
+                .qmp
+                .execute_value("balloon", Some(json!({"value": kib.saturating_mul(1024)})))
+            {
+                Ok(_) => {}
+                Err(oxvirt_qmp::QmpError::Qemu { class, .. })
+                    if class == "DeviceNotActive" || class == "KVMMissingCap" =>
+                {
+                    return Err(Error::operation_invalid(
+                        FROM,
+                        "Unable to change memory of active domain without the balloon device and guest OS balloon driver",
+                    ));
+                }
+                Err(e) => return Err(qmp_err(e)),
+            }
+        }
+        if config {
+            let def = {
+                let st = self.lock();
+                let mut def = st.dom(dom)?.persistent_def().clone();
+                def.current_memory = kib;
+                def
+            };
+            self.store_persistent_def(dom, def)?;
+        }
+        Ok(())
+    }
+
+    /// Writes `def` as the domain's persistent definition, then installs
+    /// it (the object changes only once the file is written).
+    fn store_persistent_def(&self, dom: &DomainRef, def: oxvirt_xml::domain::Domain) -> Result<()> {
+        self.save_config(&def)?;
+        let mut st = self.lock();
+        let obj = st.dom_mut(dom)?;
+        if obj.is_active() {
+            obj.new_def = Some(def);
+            self.save_status(obj);
+        } else {
+            obj.def = def;
+        }
+        Ok(())
+    }
+
     // ---- statistics --------------------------------------------------------
 
     /// Bulk stats: state, cpu-total, balloon, vcpu, interface, block.
@@ -690,4 +834,24 @@ impl Driver {
         }
         Ok(out)
     }
+}
+
+/// The guest NUMA cells a definition declares.
+fn numa_cells(def: &oxvirt_xml::domain::Domain) -> usize {
+    def.sections
+        .raw("cpu")
+        .and_then(|c| c.child("numa"))
+        .map(|n| n.children_named("cell").count())
+        .unwrap_or(0)
+}
+
+/// KiB of virtio-mem devices, which the balloon does not cover.
+fn virtio_mem(def: &oxvirt_xml::domain::Domain) -> u64 {
+    def.devices
+        .raw
+        .iter()
+        .filter(|r| r.0.name == "memory" && r.0.attr("model") == Some("virtio-mem"))
+        .filter_map(|r| r.0.child("target").and_then(|t| t.child("size")))
+        .filter_map(|s| oxvirt_xml::props::memory_kib(&s.text(), s.attr("unit"), "./size").ok())
+        .sum()
 }

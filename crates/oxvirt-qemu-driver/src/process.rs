@@ -1165,6 +1165,23 @@ impl Driver {
                     },
                 );
             }
+            "BALLOON_CHANGE" => {
+                // The guest's balloon driver moved: the live current
+                // memory follows (qemuProcessHandleBalloonChange).
+                let actual = ev.data.get("actual").and_then(Value::as_u64).unwrap_or(0) / 1024;
+                {
+                    let mut st = self.lock();
+                    let Some(obj) = st.by_uuid_mut(uuid) else {
+                        return;
+                    };
+                    if obj.run.as_ref().map(|r| r.gen) != Some(run.gen) {
+                        return;
+                    }
+                    obj.def.current_memory = actual;
+                    self.save_status(obj);
+                }
+                self.emit_for(uuid, DomainEventKind::BalloonChange { actual });
+            }
             "RTC_CHANGE" => {
                 let offset = ev.data.get("offset").and_then(Value::as_i64).unwrap_or(0);
                 self.emit_for(uuid, DomainEventKind::RtcChange { offset });

@@ -678,10 +678,12 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
             a.value,
             flags::affect::LIVE
         )?),
+        // virDomainSetMaxMemory is MEM_MAXIMUM with AFFECT_CURRENT in both
+        // of libvirt's drivers (qemuDomainSetMaxMemory, testDomainSetMaxMemory).
         p::DOMAIN_SET_MAX_MEMORY => h!(body, |a: r::DomainUHyperArgs| c.domain_set_memory(
             &dom_in(a.dom),
             a.value,
-            flags::affect::LIVE | flags::mem::MAXIMUM
+            flags::mem::MAXIMUM
         )?),
         p::DOMAIN_SET_MEMORY_FLAGS => h!(body, |a: r::DomainUHyperFlagsArgs| c.domain_set_memory(
             &dom_in(a.dom),
