@@ -33,6 +33,14 @@ pub fn fd_associate_checks(fds: &[i32]) -> Result<()> {
     Ok(())
 }
 
+/// A piece of a sparse stream (VIR_STORAGE_VOL_*_SPARSE_STREAM).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamChunk {
+    Data(Vec<u8>),
+    /// So many bytes that read as zeros and take no space.
+    Hole(u64),
+}
+
 /// A byte stream attached to an API call (console, screenshot, volume
 /// upload and download).
 pub trait Stream: Send {
@@ -44,6 +52,19 @@ pub trait Stream: Send {
     fn finish(&mut self) -> Result<()>;
     /// The client gave up.
     fn abort(&mut self) -> Result<()>;
+    /// The next piece of a sparse stream: data or a hole. Streams that
+    /// know no holes send data only.
+    fn recv_sparse(&mut self) -> Result<Option<StreamChunk>> {
+        Ok(self.recv()?.map(StreamChunk::Data))
+    }
+    /// A hole of `len` bytes from the client (a sparse upload).
+    fn send_hole(&mut self, len: u64) -> Result<()> {
+        let _ = len;
+        Err(Error::internal(
+            crate::error::from::STREAMS,
+            "unexpected stream hole",
+        ))
+    }
 }
 
 /// A stream over bytes already in memory (screenshots, small downloads).

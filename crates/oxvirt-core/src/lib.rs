@@ -12,7 +12,7 @@ pub mod netconf;
 pub mod types;
 pub mod uri;
 
-pub use driver::{BufferStream, Connection, FileStream, Stream};
+pub use driver::{BufferStream, Connection, FileStream, Stream, StreamChunk};
 pub use error::{Error, Result};
 pub use types::*;
 

@@ -145,6 +145,19 @@ impl Command {
         for (k, v) in &self.env {
             c.env(k, v);
         }
+        // As virExec: the child gets stdin, stdout and stderr only (lvm
+        // tools, for one, complain about any other inherited descriptor).
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            c.pre_exec(|| {
+                if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) != 0 {
+                    for fd in 3..1024 {
+                        libc::close(fd);
+                    }
+                }
+                Ok(())
+            });
+        }
         let exec_err = |e: std::io::Error| {
             Error::system(
                 self.domain,

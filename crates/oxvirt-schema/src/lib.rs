@@ -211,6 +211,24 @@ pub fn validate(xml: &str, name: &str) -> Result<(), SchemaError> {
     }
 }
 
+/// `--validate` as libvirt's drivers do it: a document that is not
+/// well-formed is left to the parser (which reports it as libvirt does);
+/// otherwise a schema verdict becomes libvirt's error.
+pub fn check(xml: &str, schema: &str) -> oxvirt_core::Result<()> {
+    use oxvirt_core::error::{code, from};
+    if oxvirt_xml::dom::parse(xml, "").is_err() {
+        return Ok(());
+    }
+    validate(xml, schema).map_err(|e| match e {
+        SchemaError::Invalid { .. } => {
+            oxvirt_core::Error::new(code::XML_INVALID_SCHEMA, from::XML, e.to_string())
+        }
+        SchemaError::Unavailable { .. } => {
+            oxvirt_core::Error::new(code::INTERNAL_ERROR, from::XML, e.to_string())
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -226,6 +226,9 @@ impl SecretDriver {
 
     pub fn secret_define_xml(&self, xml: &str, flags: u32) -> Result<SecretRef> {
         check_flags(flags, 1, "secretDefineXML")?;
+        if flags & 1 != 0 {
+            oxvirt_schema::check(xml, "secret")?;
+        }
         let mut def = Secret::parse(xml).map_err(|e| Error::from_xml(e, FROM))?;
         if !def.uuid_specified {
             def.uuid = Uuid(*uuid::Uuid::new_v4().as_bytes());

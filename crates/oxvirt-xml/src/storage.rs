@@ -573,8 +573,6 @@ impl Pool {
 
     /// Formats the definition (`virStoragePoolDefFormat`).
     pub fn format(&self) -> String {
-        use source_flags::*;
-        let opts = self.kind.options();
         let mut w = Writer::new();
         let mut a = Attrs::new().add("type", self.kind);
         if let Some((decl, _)) = &self.ns {
@@ -595,113 +593,7 @@ impl Pool {
                     );
                 });
             }
-            let s = &self.source;
-            w.block("source", Attrs::new(), |w| {
-                if opts.flags & HOST != 0 {
-                    for (h, port) in &s.hosts {
-                        w.empty(
-                            "host",
-                            Attrs::new()
-                                .add("name", h)
-                                .opt("port", port.filter(|p| *p != 0)),
-                        );
-                    }
-                }
-                if opts.flags & DEVICE != 0 {
-                    for d in &s.devices {
-                        let a = Attrs::new().add("path", &d.path).opt(
-                            "part_separator",
-                            d.part_separator.map(|v| if v { "yes" } else { "no" }),
-                        );
-                        if d.free_extents.is_empty() {
-                            w.empty("device", a);
-                        } else {
-                            w.block("device", a, |w| {
-                                for (start, end) in &d.free_extents {
-                                    w.empty(
-                                        "freeExtent",
-                                        Attrs::new().add("start", start).add("end", end),
-                                    );
-                                }
-                            });
-                        }
-                    }
-                }
-                if opts.flags & DIR != 0 {
-                    if let Some(d) = &s.dir {
-                        w.empty("dir", Attrs::new().add("path", d));
-                    }
-                }
-                if opts.flags & ADAPTER != 0 {
-                    match &s.adapter {
-                        Some(Adapter::ScsiHost { name, parentaddr }) => {
-                            let a = Attrs::new().add("type", "scsi_host");
-                            match (name, parentaddr) {
-                                (Some(n), _) => w.empty("adapter", a.add("name", n)),
-                                (None, Some((uid, addr))) => w.block("adapter", a, |w| {
-                                    w.block(
-                                        "parentaddr",
-                                        Attrs::new().add("unique_id", uid),
-                                        |w| format_pci(w, addr),
-                                    );
-                                }),
-                                (None, None) => w.empty("adapter", a),
-                            }
-                        }
-                        Some(Adapter::FcHost {
-                            attrs,
-                            managed,
-                            wwnn,
-                            wwpn,
-                        }) => {
-                            let mut a = Attrs::new().add("type", "fc_host");
-                            for (k, v) in attrs {
-                                a.push(k, v);
-                            }
-                            let a = a
-                                .opt("managed", managed.map(|m| if m { "yes" } else { "no" }))
-                                .add("wwnn", wwnn)
-                                .add("wwpn", wwpn);
-                            w.empty("adapter", a);
-                        }
-                        None => {}
-                    }
-                }
-                if opts.flags & NAME != 0 {
-                    w.opt_text("name", s.name.as_deref());
-                }
-                if opts.flags & INITIATOR_IQN != 0 {
-                    if let Some(iqn) = &s.initiator_iqn {
-                        w.block("initiator", Attrs::new(), |w| {
-                            w.empty("iqn", Attrs::new().add("name", iqn))
-                        });
-                    }
-                }
-                if opts.formats.is_some() {
-                    if let Some(f) = &s.format {
-                        w.empty("format", Attrs::new().add("type", f));
-                    }
-                }
-                if let Some(a) = &s.auth {
-                    let attrs = Attrs::new()
-                        .opt("type", a.kind.as_deref())
-                        .add("username", &a.username);
-                    w.block("auth", attrs, |w| {
-                        if let Some(sec) = &a.secret {
-                            w.element(sec);
-                        }
-                    });
-                }
-                if let Some(v) = &s.protocol_ver {
-                    w.empty("protocol", Attrs::new().add("ver", v));
-                }
-                if let Some(v) = &s.vendor {
-                    w.empty("vendor", Attrs::new().add("name", v));
-                }
-                if let Some(v) = &s.product {
-                    w.empty("product", Attrs::new().add("name", v));
-                }
-            });
+            format_source(w, self.kind, &self.source);
             if self.has_target() {
                 w.block("target", Attrs::new(), |w| {
                     w.opt_text("path", self.target_path.as_deref());
@@ -721,6 +613,201 @@ impl Pool {
         });
         w.into_string()
     }
+}
+
+/// Formats a pool `<source>` as libvirt does for a pool of type `kind`
+/// (virStoragePoolSourceFormat).
+pub fn format_source(w: &mut Writer, kind: PoolType, s: &PoolSource) {
+    use source_flags::*;
+    let opts = kind.options();
+    w.block("source", Attrs::new(), |w| {
+        if opts.flags & HOST != 0 {
+            for (h, port) in &s.hosts {
+                w.empty(
+                    "host",
+                    Attrs::new()
+                        .add("name", h)
+                        .opt("port", port.filter(|p| *p != 0)),
+                );
+            }
+        }
+        if opts.flags & DEVICE != 0 {
+            for d in &s.devices {
+                let a = Attrs::new().add("path", &d.path).opt(
+                    "part_separator",
+                    d.part_separator.map(|v| if v { "yes" } else { "no" }),
+                );
+                if d.free_extents.is_empty() {
+                    w.empty("device", a);
+                } else {
+                    w.block("device", a, |w| {
+                        for (start, end) in &d.free_extents {
+                            w.empty(
+                                "freeExtent",
+                                Attrs::new().add("start", start).add("end", end),
+                            );
+                        }
+                    });
+                }
+            }
+        }
+        if opts.flags & DIR != 0 {
+            if let Some(d) = &s.dir {
+                w.empty("dir", Attrs::new().add("path", d));
+            }
+        }
+        if opts.flags & ADAPTER != 0 {
+            match &s.adapter {
+                Some(Adapter::ScsiHost { name, parentaddr }) => {
+                    let a = Attrs::new().add("type", "scsi_host");
+                    match (name, parentaddr) {
+                        (Some(n), _) => w.empty("adapter", a.add("name", n)),
+                        (None, Some((uid, addr))) => w.block("adapter", a, |w| {
+                            w.block("parentaddr", Attrs::new().add("unique_id", uid), |w| {
+                                format_pci(w, addr)
+                            });
+                        }),
+                        (None, None) => w.empty("adapter", a),
+                    }
+                }
+                Some(Adapter::FcHost {
+                    attrs,
+                    managed,
+                    wwnn,
+                    wwpn,
+                }) => {
+                    let mut a = Attrs::new().add("type", "fc_host");
+                    for (k, v) in attrs {
+                        a.push(k, v);
+                    }
+                    let a = a
+                        .opt("managed", managed.map(|m| if m { "yes" } else { "no" }))
+                        .add("wwnn", wwnn)
+                        .add("wwpn", wwpn);
+                    w.empty("adapter", a);
+                }
+                None => {}
+            }
+        }
+        if opts.flags & NAME != 0 {
+            w.opt_text("name", s.name.as_deref());
+        }
+        if opts.flags & INITIATOR_IQN != 0 {
+            if let Some(iqn) = &s.initiator_iqn {
+                w.block("initiator", Attrs::new(), |w| {
+                    w.empty("iqn", Attrs::new().add("name", iqn))
+                });
+            }
+        }
+        if opts.formats.is_some() {
+            if let Some(f) = &s.format {
+                w.empty("format", Attrs::new().add("type", f));
+            }
+        }
+        if let Some(a) = &s.auth {
+            let attrs = Attrs::new()
+                .opt("type", a.kind.as_deref())
+                .add("username", &a.username);
+            w.block("auth", attrs, |w| {
+                if let Some(sec) = &a.secret {
+                    w.element(sec);
+                }
+            });
+        }
+        if let Some(v) = &s.protocol_ver {
+            w.empty("protocol", Attrs::new().add("ver", v));
+        }
+        if let Some(v) = &s.vendor {
+            w.empty("vendor", Attrs::new().add("name", v));
+        }
+        if let Some(v) = &s.product {
+            w.empty("product", Attrs::new().add("name", v));
+        }
+    });
+}
+
+/// Parses a source specification (`<source>...</source>`, virsh
+/// find-storage-pool-sources' spec) for a pool type
+/// (virStoragePoolDefParseSourceString).
+pub fn parse_source_spec(xml: &str, kind: PoolType) -> Result<PoolSource> {
+    let mut root = dom::parse(xml, "(storage_source_specification)")?;
+    root.strip_blanks();
+    if root.name != "source" {
+        return Err(Error::xml(format!(
+            "unexpected root element <{}>, expecting <source>",
+            root.name
+        )));
+    }
+    parse_source(Some(&root), kind)
+}
+
+/// Formats a list of discovered sources (virStoragePoolSourceListFormat).
+pub fn format_sources(kind: PoolType, sources: &[PoolSource]) -> String {
+    let mut w = Writer::new();
+    w.block("sources", Attrs::new(), |w| {
+        for s in sources {
+            format_source(w, kind, s);
+        }
+    });
+    w.into_string()
+}
+
+/// Every pool type, in libvirt's order (virStoragePoolType).
+pub const POOL_TYPES: &[PoolType] = &[
+    PoolType::Dir,
+    PoolType::Fs,
+    PoolType::Netfs,
+    PoolType::Logical,
+    PoolType::Disk,
+    PoolType::Iscsi,
+    PoolType::IscsiDirect,
+    PoolType::Scsi,
+    PoolType::Mpath,
+    PoolType::Rbd,
+    PoolType::Sheepdog,
+    PoolType::Gluster,
+    PoolType::Zfs,
+    PoolType::Vstorage,
+];
+
+/// `<storagepoolCapabilities>` (virStoragePoolCapsFormat): every pool
+/// type with its source and volume formats; `supported` says which types
+/// have a backend.
+pub fn pool_capabilities(supported: impl Fn(PoolType) -> bool) -> String {
+    let mut w = Writer::new();
+    w.block("storagepoolCapabilities", Attrs::new(), |w| {
+        for t in POOL_TYPES {
+            let opts = t.options();
+            let a = Attrs::new()
+                .add("type", t)
+                .add("supported", if supported(*t) { "yes" } else { "no" });
+            w.block("pool", a, |w| {
+                if let Some((list, def)) = opts.formats {
+                    w.block("poolOptions", Attrs::new(), |w| {
+                        w.empty("defaultFormat", Attrs::new().add("type", def));
+                        w.block("enum", Attrs::new().add("name", "sourceFormatType"), |w| {
+                            for f in list {
+                                w.text("value", Attrs::new(), f);
+                            }
+                        });
+                    });
+                }
+                if let Some((list, def)) = opts.vol_formats {
+                    // libvirt lists no formats for rbd volumes.
+                    let list: &[&str] = if *t == PoolType::Rbd { &[] } else { list };
+                    w.block("volOptions", Attrs::new(), |w| {
+                        w.empty("defaultFormat", Attrs::new().add("type", def));
+                        w.block("enum", Attrs::new().add("name", "targetFormatType"), |w| {
+                            for f in list {
+                                w.text("value", Attrs::new(), f);
+                            }
+                        });
+                    });
+                }
+            });
+        }
+    });
+    w.into_string()
 }
 
 fn format_pci(w: &mut Writer, addr: &Element) {
