@@ -77,13 +77,7 @@ fn no_secret_uuid(uuid: &Uuid) -> Error {
 }
 
 fn check_flags(flags: u32, allowed: u32, func: &str) -> Result<()> {
-    if flags & !allowed != 0 {
-        return Err(Error::invalid_arg(
-            FROM,
-            format!("{}: unsupported flags (0x{:x})", func, flags & !allowed),
-        ));
-    }
-    Ok(())
+    oxvirt_core::error::check_flags(flags, allowed, func, FROM)
 }
 
 impl SecretDriver {

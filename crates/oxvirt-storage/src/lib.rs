@@ -80,13 +80,7 @@ pub fn qemuimg_path() -> Option<PathBuf> {
 }
 
 fn check_flags(flags: u32, allowed: u32, func: &str) -> Result<()> {
-    if flags & !allowed != 0 {
-        return Err(Error::invalid_arg(
-            FROM,
-            format!("{}: unsupported flags (0x{:x})", func, flags & !allowed),
-        ));
-    }
-    Ok(())
+    oxvirt_core::error::check_flags(flags, allowed, func, FROM)
 }
 
 fn xml_err(e: oxvirt_xml::Error) -> Error {

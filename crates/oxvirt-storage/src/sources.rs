@@ -44,15 +44,12 @@ pub fn parse_showmount(host: &str, out: &str) -> Result<Vec<PoolSource>> {
 
 /// virStorageBackendFileSystemNetFindPoolSources
 pub fn find_netfs(spec: Option<&str>, flags: u32) -> Result<String> {
-    if flags != 0 {
-        return Err(Error::invalid_arg(
-            FROM,
-            format!(
-                "virStorageBackendFileSystemNetFindPoolSources: unsupported flags (0x{:x})",
-                flags
-            ),
-        ));
-    }
+    oxvirt_core::error::check_flags(
+        flags,
+        0,
+        "virStorageBackendFileSystemNetFindPoolSources",
+        FROM,
+    )?;
     let Some(spec) = spec else {
         return Err(Error::invalid_arg(
             FROM,

@@ -399,15 +399,7 @@ impl Backend for DiskBackend {
 
     fn build_pool(&self, def: &mut Pool, flags: u32) -> Result<()> {
         let allowed = pool_build::OVERWRITE | pool_build::NO_OVERWRITE;
-        if flags & !allowed != 0 {
-            return Err(Error::invalid_arg(
-                FROM,
-                format!(
-                    "virStorageBackendDiskBuildPool: unsupported flags (0x{:x})",
-                    flags & !allowed
-                ),
-            ));
-        }
+        oxvirt_core::error::check_flags(flags, allowed, "virStorageBackendDiskBuildPool", FROM)?;
         if flags & allowed == allowed {
             return Err(Error::invalid_arg(
                 FROM,
@@ -434,15 +426,7 @@ impl Backend for DiskBackend {
     }
 
     fn delete_pool(&self, def: &Pool, flags: u32) -> Result<()> {
-        if flags != 0 {
-            return Err(Error::invalid_arg(
-                FROM,
-                format!(
-                    "virStorageBackendDiskDeletePool: unsupported flags (0x{:x})",
-                    flags
-                ),
-            ));
-        }
+        oxvirt_core::error::check_flags(flags, 0, "virStorageBackendDiskDeletePool", FROM)?;
         zero_partition_table(&device(def), 1024 * 1024)
     }
 
@@ -598,15 +582,7 @@ impl Backend for DiskBackend {
         vol: &Volume,
         flags: u32,
     ) -> Result<Option<Vols>> {
-        if flags != 0 {
-            return Err(Error::invalid_arg(
-                FROM,
-                format!(
-                    "virStorageBackendDiskDeleteVol: unsupported flags (0x{:x})",
-                    flags
-                ),
-            ));
-        }
+        oxvirt_core::error::check_flags(flags, 0, "virStorageBackendDiskDeleteVol", FROM)?;
         let dev = device(def);
         let Some(path) = vol.target.path.clone() else {
             return Err(Error::invalid_arg(
@@ -633,15 +609,7 @@ impl Backend for DiskBackend {
                 ),
             ));
         }
-        if flags != 0 {
-            return Err(Error::invalid_arg(
-                FROM,
-                format!(
-                    "virStorageBackendVolWipeLocal: unsupported flags (0x{:x})",
-                    flags
-                ),
-            ));
-        }
+        oxvirt_core::error::check_flags(flags, 0, "virStorageBackendVolWipeLocal", FROM)?;
         wipe::wipe_file(
             vol.target.path.as_deref().unwrap_or(""),
             algorithm,

@@ -500,15 +500,12 @@ pub fn create_qemu_img(
             "creation of non-raw file images is not supported without qemu-img.",
         ));
     }
-    if flags & !vol_create::PREALLOC_METADATA != 0 {
-        return Err(Error::invalid_arg(
-            FROM,
-            format!(
-                "storageBackendCreateQemuImg: unsupported flags (0x{:x})",
-                flags & !vol_create::PREALLOC_METADATA
-            ),
-        ));
-    }
+    oxvirt_core::error::check_flags(
+        flags,
+        vol_create::PREALLOC_METADATA,
+        "storageBackendCreateQemuImg",
+        FROM,
+    )?;
     let secret = match &vol.target.encryption {
         Some(_) => Some(qemuimg::secret_file(ctx, &pool.name, vol)?),
         None => None,
@@ -600,15 +597,7 @@ pub fn copy_into_block(
         return create_qemu_img(ctx, pool, &v, &path, Some(input), flags);
     }
     let allowed = vol_create::PREALLOC_METADATA | vol_create::REFLINK;
-    if flags & !allowed != 0 {
-        return Err(Error::invalid_arg(
-            FROM,
-            format!(
-                "storageBackendCreateBlockFrom: unsupported flags (0x{:x})",
-                flags & !allowed
-            ),
-        ));
-    }
+    oxvirt_core::error::check_flags(flags, allowed, "storageBackendCreateBlockFrom", FROM)?;
     if flags & vol_create::PREALLOC_METADATA != 0 {
         return Err(Error::new(
             code::CONFIG_UNSUPPORTED,
@@ -658,12 +647,7 @@ pub fn build_local(
     } else if format == "raw" && vol.target.encryption.is_none() {
         create_raw(vol, &tmp, None, flags & !vol_create::REFLINK)
     } else if format == "dir" {
-        if flags != 0 {
-            return Err(Error::invalid_arg(
-                FROM,
-                format!("createFileDir: unsupported flags (0x{:x})", flags),
-            ));
-        }
+        oxvirt_core::error::check_flags(flags, 0, "createFileDir", FROM)?;
         create_dir_vol(vol, &tmp, None)
     } else if format == "ploop" {
         Err(Error::internal(
@@ -687,15 +671,7 @@ pub fn build_local(
 
 /// virStorageBackendVolDeleteLocal
 pub fn delete_local(vol: &Volume, flags: u32) -> Result<()> {
-    if flags != 0 {
-        return Err(Error::invalid_arg(
-            FROM,
-            format!(
-                "virStorageBackendVolDeleteLocal: unsupported flags (0x{:x})",
-                flags
-            ),
-        ));
-    }
+    oxvirt_core::error::check_flags(flags, 0, "virStorageBackendVolDeleteLocal", FROM)?;
     let path = vol.target.path.clone().unwrap_or_default();
     match vol.kind {
         VolType::File | VolType::Dir => {
@@ -845,15 +821,7 @@ impl Backend for FsBackend {
 
     fn build_pool(&self, def: &mut Pool, flags: u32) -> Result<()> {
         let allowed = pool_build::OVERWRITE | pool_build::NO_OVERWRITE;
-        if flags & !allowed != 0 {
-            return Err(Error::invalid_arg(
-                FROM,
-                format!(
-                    "virStorageBackendFileSystemBuild: unsupported flags (0x{:x})",
-                    flags & !allowed
-                ),
-            ));
-        }
+        oxvirt_core::error::check_flags(flags, allowed, "virStorageBackendFileSystemBuild", FROM)?;
         if flags & allowed == allowed {
             return Err(Error::invalid_arg(
                 FROM,
@@ -868,15 +836,7 @@ impl Backend for FsBackend {
     }
 
     fn delete_pool(&self, def: &Pool, flags: u32) -> Result<()> {
-        if flags != 0 {
-            return Err(Error::invalid_arg(
-                FROM,
-                format!(
-                    "virStorageBackendDeleteLocal: unsupported flags (0x{:x})",
-                    flags
-                ),
-            ));
-        }
+        oxvirt_core::error::check_flags(flags, 0, "virStorageBackendDeleteLocal", FROM)?;
         let p = target(def);
         std::fs::remove_dir(&p).map_err(|e| sys(format!("failed to remove pool '{}'", p), &e))
     }
@@ -959,15 +919,7 @@ impl Backend for FsBackend {
     }
 
     fn wipe_vol(&self, _def: &Pool, vol: &Volume, algorithm: u32, flags: u32) -> Result<()> {
-        if flags != 0 {
-            return Err(Error::invalid_arg(
-                FROM,
-                format!(
-                    "virStorageBackendVolWipeLocal: unsupported flags (0x{:x})",
-                    flags
-                ),
-            ));
-        }
+        oxvirt_core::error::check_flags(flags, 0, "virStorageBackendVolWipeLocal", FROM)?;
         let path = vol.target.path.clone().unwrap_or_default();
         if vol.target.format.as_deref() == Some("ploop") {
             return Err(Error::internal(

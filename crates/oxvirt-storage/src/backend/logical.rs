@@ -236,15 +236,7 @@ impl Backend for LogicalBackend {
 
     fn build_pool(&self, def: &mut Pool, flags: u32) -> Result<()> {
         let allowed = pool_build::OVERWRITE | pool_build::NO_OVERWRITE;
-        if flags & !allowed != 0 {
-            return Err(Error::invalid_arg(
-                FROM,
-                format!(
-                    "virStorageBackendLogicalBuildPool: unsupported flags (0x{:x})",
-                    flags & !allowed
-                ),
-            ));
-        }
+        oxvirt_core::error::check_flags(flags, allowed, "virStorageBackendLogicalBuildPool", FROM)?;
         if flags & allowed == allowed {
             return Err(Error::invalid_arg(
                 FROM,
@@ -278,15 +270,7 @@ impl Backend for LogicalBackend {
     }
 
     fn delete_pool(&self, def: &Pool, flags: u32) -> Result<()> {
-        if flags != 0 {
-            return Err(Error::invalid_arg(
-                FROM,
-                format!(
-                    "virStorageBackendLogicalDeletePool: unsupported flags (0x{:x})",
-                    flags
-                ),
-            ));
-        }
+        oxvirt_core::error::check_flags(flags, 0, "virStorageBackendLogicalDeletePool", FROM)?;
         let mut cmd = Command::new("vgremove", FROM);
         cmd.args(["-f".to_string(), vg(def)]);
         cmd.run()?;
@@ -397,29 +381,13 @@ impl Backend for LogicalBackend {
         vol: &Volume,
         flags: u32,
     ) -> Result<Option<Vols>> {
-        if flags != 0 {
-            return Err(Error::invalid_arg(
-                FROM,
-                format!(
-                    "virStorageBackendLogicalDeleteVol: unsupported flags (0x{:x})",
-                    flags
-                ),
-            ));
-        }
+        oxvirt_core::error::check_flags(flags, 0, "virStorageBackendLogicalDeleteVol", FROM)?;
         lv_remove(vol.target.path.as_deref().unwrap_or(""))?;
         Ok(None)
     }
 
     fn wipe_vol(&self, _def: &Pool, vol: &Volume, algorithm: u32, flags: u32) -> Result<()> {
-        if flags != 0 {
-            return Err(Error::invalid_arg(
-                FROM,
-                format!(
-                    "virStorageBackendVolWipeLocal: unsupported flags (0x{:x})",
-                    flags
-                ),
-            ));
-        }
+        oxvirt_core::error::check_flags(flags, 0, "virStorageBackendVolWipeLocal", FROM)?;
         wipe::wipe_file(
             vol.target.path.as_deref().unwrap_or(""),
             algorithm,
@@ -437,15 +405,7 @@ impl Backend for LogicalBackend {
     }
 
     fn find_sources(&self, _spec: Option<&str>, flags: u32) -> Result<String> {
-        if flags != 0 {
-            return Err(Error::invalid_arg(
-                FROM,
-                format!(
-                    "virStorageBackendLogicalFindPoolSources: unsupported flags (0x{:x})",
-                    flags
-                ),
-            ));
-        }
+        oxvirt_core::error::check_flags(flags, 0, "virStorageBackendLogicalFindPoolSources", FROM)?;
         Ok(oxvirt_xml::storage::format_sources(
             PoolType::Logical,
             &pool_sources()?,
