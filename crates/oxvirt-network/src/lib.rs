@@ -102,6 +102,23 @@ fn net_event(net: NetworkRef, event: i32) -> NetworkEvent {
     }
 }
 
+/// libvirt's masquerading rules fill in the live definition's NAT port
+/// range (1024-65535) when it has none; `net-dumpxml` shows it.
+fn fill_nat_ports(def: &mut Network) {
+    let masq = def
+        .ips
+        .iter()
+        .any(|ip| ip.is_ipv4() || def.forward.as_ref().and_then(|f| f.nat_ipv6) == Some(true));
+    if let Some(f) = def.forward.as_mut() {
+        if f.mode == oxvirt_xml::network::ForwardMode::Nat
+            && masq
+            && f.nat_port.is_none_or(|(s, e)| s == 0 && e == 0)
+        {
+            f.nat_port = Some((1024, 65535));
+        }
+    }
+}
+
 fn status_xml(def: &Network) -> String {
     let mut s = String::from("<networkstatus>\n");
     for line in def.format(false).lines() {
@@ -287,6 +304,7 @@ impl Driver {
         let _ = std::fs::remove_dir_all(self.layout.ports_dir(&name));
         st.ports.remove(&st.nets.objs[i].def.uuid);
         st.nets.objs[i].set_transient();
+        fill_nat_ports(&mut st.nets.objs[i].def);
         let def = st.nets.objs[i].def.clone();
         let r =
             start::start(&self.layout, &def, &self.dnsmasq).and_then(|()| self.save_status(&def));
