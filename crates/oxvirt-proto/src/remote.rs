@@ -11,6 +11,7 @@ use crate::xdr_struct;
 pub mod max {
     pub const DOMAIN_LIST: usize = 16384;
     pub const NETWORK_LIST: usize = 16384;
+    pub const NETWORK_PORT_LIST: usize = 16384;
     pub const INTERFACE_LIST: usize = 16384;
     pub const STORAGE_POOL_LIST: usize = 16384;
     pub const STORAGE_VOL_LIST: usize = 16384;
@@ -108,6 +109,8 @@ xdr_struct! {
     pub struct NonnullSecret { pub uuid: RemoteUuid, pub usage_type: i32, pub usage_id: String }
     /// `remote_nonnull_nwfilter`
     pub struct NonnullNwfilter { pub name: String, pub uuid: RemoteUuid }
+    /// `remote_nonnull_network_port`
+    pub struct NonnullNetworkPort { pub net: NonnullNetwork, pub uuid: RemoteUuid }
 
     /// `remote_error`
     pub struct RemoteError {
@@ -380,6 +383,37 @@ xdr_struct! {
         pub xml: String,
         pub flags: u32,
     }
+    /// `remote_network_dhcp_lease`
+    pub struct NetworkDhcpLeaseWire {
+        pub iface: String,
+        pub expirytime: i64,
+        pub kind: i32,
+        pub mac: Option<String>,
+        pub iaid: Option<String>,
+        pub ipaddr: String,
+        pub prefix: u32,
+        pub hostname: Option<String>,
+        pub clientid: Option<String>,
+    }
+    pub struct NetworkGetDhcpLeasesArgs {
+        pub net: NonnullNetwork,
+        pub mac: Option<String>,
+        pub need_results: i32,
+        pub flags: u32,
+    }
+    pub struct NetworkGetDhcpLeasesRet {
+        pub leases: Vec<NetworkDhcpLeaseWire> [max::NETWORK_DHCP_LEASES],
+        pub ret: u32,
+    }
+    pub struct NetworkListAllPortsArgs { pub net: NonnullNetwork, pub need_results: i32, pub flags: u32 }
+    pub struct NetworkListAllPortsRet {
+        pub ports: Vec<NonnullNetworkPort> [max::NETWORK_PORT_LIST],
+        pub ret: u32,
+    }
+    pub struct NetworkPortLookupByUuidArgs { pub net: NonnullNetwork, pub uuid: RemoteUuid }
+    pub struct NetworkPortRet { pub port: NonnullNetworkPort }
+    pub struct NetworkPortCreateXmlArgs { pub net: NonnullNetwork, pub xml: String, pub flags: u32 }
+    pub struct NetworkPortFlagsArgs { pub port: NonnullNetworkPort, pub flags: u32 }
 
     // ---- storage ----------------------------------------------------------
     pub struct PoolArgs { pub pool: NonnullStoragePool }

@@ -1967,6 +1967,83 @@ impl Connection for RemoteConnection {
         )
     }
 
+    fn network_get_dhcp_leases(
+        &self,
+        n: &NetworkRef,
+        mac: Option<&str>,
+        flags: u32,
+    ) -> Result<Vec<NetworkDhcpLease>> {
+        let r: r::NetworkGetDhcpLeasesRet = self.call(
+            p::NETWORK_GET_DHCP_LEASES,
+            &r::NetworkGetDhcpLeasesArgs {
+                net: net(n),
+                mac: mac.map(str::to_string),
+                need_results: 1,
+                flags,
+            },
+        )?;
+        Ok(r.leases
+            .into_iter()
+            .map(|l| NetworkDhcpLease {
+                iface: l.iface,
+                expirytime: l.expirytime,
+                kind: l.kind,
+                mac: l.mac,
+                iaid: l.iaid,
+                ipaddr: l.ipaddr,
+                prefix: l.prefix,
+                hostname: l.hostname,
+                clientid: l.clientid,
+            })
+            .collect())
+    }
+    fn list_all_network_ports(&self, n: &NetworkRef, flags: u32) -> Result<Vec<NetworkPortRef>> {
+        let r: r::NetworkListAllPortsRet = self.call(
+            p::NETWORK_LIST_ALL_PORTS,
+            &r::NetworkListAllPortsArgs {
+                net: net(n),
+                need_results: 1,
+                flags,
+            },
+        )?;
+        Ok(r.ports.into_iter().map(port_in).collect())
+    }
+    fn lookup_network_port_by_uuid(&self, n: &NetworkRef, uuid: &Uuid) -> Result<NetworkPortRef> {
+        self.call::<_, r::NetworkPortRet>(
+            p::NETWORK_PORT_LOOKUP_BY_UUID,
+            &r::NetworkPortLookupByUuidArgs {
+                net: net(n),
+                uuid: uuid.0,
+            },
+        )
+        .map(|r| port_in(r.port))
+    }
+    fn network_port_create_xml(&self, n: &NetworkRef, xml: &str, flags: u32) -> Result<NetworkPortRef> {
+        self.call::<_, r::NetworkPortRet>(
+            p::NETWORK_PORT_CREATE_XML,
+            &r::NetworkPortCreateXmlArgs {
+                net: net(n),
+                xml: xml.to_string(),
+                flags,
+            },
+        )
+        .map(|r| port_in(r.port))
+    }
+    fn network_port_get_xml_desc(&self, port: &NetworkPortRef, flags: u32) -> Result<String> {
+        let port = self.port_out(port)?;
+        self.string(
+            p::NETWORK_PORT_GET_XML_DESC,
+            &r::NetworkPortFlagsArgs { port, flags },
+        )
+    }
+    fn network_port_delete(&self, port: &NetworkPortRef, flags: u32) -> Result<()> {
+        let port = self.port_out(port)?;
+        self.unit(
+            p::NETWORK_PORT_DELETE,
+            &r::NetworkPortFlagsArgs { port, flags },
+        )
+    }
+
     // ---- storage pools --------------------------------------------------
     fn list_all_storage_pools(&self, flags: u32) -> Result<Vec<PoolRef>> {
         let r: r::ListAllStoragePoolsRet = self.call(
@@ -2516,6 +2593,21 @@ impl RemoteConnection {
     fn checkpoint<A: Xdr>(&self, proc_: i32, a: &A) -> Result<CheckpointRef> {
         self.call::<_, r::CheckpointRet>(proc_, a)
             .map(|r| cp_in(r.checkpoint))
+    }
+    /// A port handle on the wire names its network by name and UUID; the
+    /// handle keeps the name, so the network is looked up (libvirt's
+    /// virNetworkPortPtr holds its virNetworkPtr).
+    fn port_out(&self, port: &NetworkPortRef) -> Result<r::NonnullNetworkPort> {
+        let n = self.network(
+            p::NETWORK_LOOKUP_BY_NAME,
+            &r::StringArgs {
+                value: port.network.clone(),
+            },
+        )?;
+        Ok(r::NonnullNetworkPort {
+            net: net(&n),
+            uuid: port.uuid.0,
+        })
     }
     fn network<A: Xdr>(&self, proc_: i32, a: &A) -> Result<NetworkRef> {
         self.call::<_, r::NetworkRet>(proc_, a)

@@ -28,6 +28,13 @@ pub fn net(n: &NetworkRef) -> r::NonnullNetwork {
     }
 }
 
+pub fn port_in(p: r::NonnullNetworkPort) -> NetworkPortRef {
+    NetworkPortRef {
+        network: p.net.name,
+        uuid: Uuid(p.uuid),
+    }
+}
+
 pub fn net_in(n: r::NonnullNetwork) -> NetworkRef {
     NetworkRef {
         name: n.name,

@@ -36,6 +36,20 @@ pub fn net_out(n: NetworkRef) -> r::NonnullNetwork {
     }
 }
 
+pub fn port_in(p: r::NonnullNetworkPort) -> NetworkPortRef {
+    NetworkPortRef {
+        network: p.net.name,
+        uuid: Uuid(p.uuid),
+    }
+}
+
+pub fn port_out(p: NetworkPortRef, net: &r::NonnullNetwork) -> r::NonnullNetworkPort {
+    r::NonnullNetworkPort {
+        net: net.clone(),
+        uuid: p.uuid.0,
+    }
+}
+
 pub fn pool_in(p: r::NonnullStoragePool) -> PoolRef {
     PoolRef {
         name: p.name,

@@ -1354,6 +1354,58 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
             &a.xml,
             a.flags
         )?),
+        p::NETWORK_GET_DHCP_LEASES => {
+            let a: r::NetworkGetDhcpLeasesArgs = decode(body)?;
+            let v = c.network_get_dhcp_leases(&net_in(a.net), a.mac.as_deref(), a.flags)?;
+            check_len(v.len(), max::NETWORK_DHCP_LEASES, "leases")?;
+            let n = v.len() as u32;
+            enc(&r::NetworkGetDhcpLeasesRet {
+                leases: results(v, a.need_results, |l| r::NetworkDhcpLeaseWire {
+                    iface: l.iface,
+                    expirytime: l.expirytime,
+                    kind: l.kind,
+                    mac: l.mac,
+                    iaid: l.iaid,
+                    ipaddr: l.ipaddr,
+                    prefix: l.prefix,
+                    hostname: l.hostname,
+                    clientid: l.clientid,
+                }),
+                ret: n,
+            })
+        }
+        p::NETWORK_LIST_ALL_PORTS => {
+            let a: r::NetworkListAllPortsArgs = decode(body)?;
+            let net = a.net.clone();
+            let v = c.list_all_network_ports(&net_in(a.net), a.flags)?;
+            check_len(v.len(), max::NETWORK_PORT_LIST, "network ports")?;
+            let n = v.len() as u32;
+            enc(&r::NetworkListAllPortsRet {
+                ports: results(v, a.need_results, |p| port_out(p, &net)),
+                ret: n,
+            })
+        }
+        p::NETWORK_PORT_LOOKUP_BY_UUID => {
+            let a: r::NetworkPortLookupByUuidArgs = decode(body)?;
+            let net = a.net.clone();
+            let p = c.lookup_network_port_by_uuid(&net_in(a.net), &Uuid(a.uuid))?;
+            enc(&r::NetworkPortRet {
+                port: port_out(p, &net),
+            })
+        }
+        p::NETWORK_PORT_CREATE_XML => {
+            let a: r::NetworkPortCreateXmlArgs = decode(body)?;
+            let net = a.net.clone();
+            let p = c.network_port_create_xml(&net_in(a.net), &a.xml, a.flags)?;
+            enc(&r::NetworkPortRet {
+                port: port_out(p, &net),
+            })
+        }
+        p::NETWORK_PORT_GET_XML_DESC => h!(body, |a: r::NetworkPortFlagsArgs| string(
+            c.network_port_get_xml_desc(&port_in(a.port), a.flags)?
+        )),
+        p::NETWORK_PORT_DELETE => h!(body, |a: r::NetworkPortFlagsArgs| c
+            .network_port_delete(&port_in(a.port), a.flags)?),
 
         // ---- storage pools ----------------------------------------------------
         p::CONNECT_LIST_ALL_STORAGE_POOLS => {
