@@ -7,6 +7,12 @@
 #   guest/build.sh [OUTDIR]      default OUTDIR: guest/out
 # Produces OUTDIR/vmlinuz and OUTDIR/initrd.img. Needs: apt-get (the kernel
 # package is downloaded, not installed), busybox-static, cpio, gzip.
+#
+# With `oxvirt.net` on the kernel command line the guest also brings up
+# its virtio NIC: a DHCP lease (busybox udhcpc, hostname oxguest), the
+# marker "OXVIRT-GUEST-LEASE IP ROUTER", three pings of the router
+# ("OXVIRT-GUEST-PING ok|failed"), then one ping a second for ever, so
+# the interface's counters keep rising.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${1:-$HERE/out}
@@ -30,7 +36,11 @@ kver=$(basename kernel/lib/modules/*)
 root=initramfs
 mkdir -p $root/bin $root/dev $root/proc $root/sys $root/lib/modules
 cp /bin/busybox $root/bin/busybox
-for m in drivers/acpi/button.ko drivers/input/evdev.ko; do
+for m in drivers/acpi/button.ko drivers/input/evdev.ko \
+         drivers/virtio/virtio.ko drivers/virtio/virtio_ring.ko \
+         drivers/virtio/virtio_pci_legacy_dev.ko drivers/virtio/virtio_pci_modern_dev.ko \
+         drivers/virtio/virtio_pci.ko net/core/failover.ko drivers/net/net_failover.ko \
+         drivers/net/virtio_net.ko; do
   src=kernel/lib/modules/$kver/kernel/$m
   [ -f "$src" ] || src=$(ls "$src".* 2>/dev/null | head -1)
   [ -f "$src" ] || { echo "kernel module $m not found" >&2; exit 1; }
@@ -49,6 +59,27 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 insmod /lib/modules/evdev.ko 2>/dev/null
 insmod /lib/modules/button.ko 2>/dev/null
 echo "OXVIRT-GUEST-READY"
+if grep -q oxvirt.net /proc/cmdline; then
+  for m in virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci \
+           failover net_failover virtio_net; do
+    insmod /lib/modules/$m.ko 2>/dev/null
+  done
+  mkdir -p /tmp
+  ip link set lo up
+  ip link set eth0 up
+  if udhcpc -i eth0 -n -q -t 10 -T 2 -s /bin/dhcp-script -x hostname:oxguest; then
+    router=$(cat /tmp/router)
+    echo "OXVIRT-GUEST-LEASE $(cat /tmp/ip) $router"
+    if ping -c 3 -W 2 "$router" >/dev/null; then
+      echo "OXVIRT-GUEST-PING ok"
+    else
+      echo "OXVIRT-GUEST-PING failed"
+    fi
+    (while :; do ping -c 1 -W 1 "$router" >/dev/null 2>&1; sleep 1; done) &
+  else
+    echo "OXVIRT-GUEST-LEASE none"
+  fi
+fi
 # Find the power button's event device and wait for a press.
 while :; do
   for d in /sys/class/input/event*; do
@@ -71,5 +102,19 @@ while :; do
 done
 INIT
 chmod +x $root/init
+cat > $root/bin/dhcp-script <<'SCRIPT'
+#!/bin/busybox sh
+case "$1" in
+  deconfig) ip addr flush dev "$interface"; ip link set "$interface" up ;;
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    r=${router%% *}
+    [ -n "$r" ] && ip route add default via "$r" dev "$interface"
+    echo "$ip" > /tmp/ip
+    echo "$r" > /tmp/router ;;
+esac
+SCRIPT
+chmod +x $root/bin/dhcp-script
 (cd $root && find . | cpio -o -H newc 2>/dev/null | gzip -9) > "$OUT/initrd.img"
 echo "guest built: $OUT/vmlinuz $OUT/initrd.img (kernel $kver)"
