@@ -24,6 +24,8 @@ pub struct CommandContext {
     pub vnc_port: Option<u16>,
     /// `-incoming` argument (`defer`, `fd:N`).
     pub incoming: Option<String>,
+    /// The tap descriptors of each `<interface>` (nic.rs), by index.
+    pub nics: Vec<Option<crate::nic::NicFds>>,
 }
 
 fn unsupported(msg: impl Into<String>) -> Error {
@@ -456,43 +458,12 @@ pub fn build(def: &Domain, ctx: &CommandContext) -> Result<Vec<String>> {
         push(&mut a, "-device", dev);
     }
 
-    // Network interfaces.
+    // Network interfaces (nic.rs).
     for (i, n) in nets_el.iter().enumerate() {
         let kind = attr(n, "type").unwrap_or("user");
-        let netdev = match kind {
-            "user" => format!("user,id=hostnet{}", i),
-            "bridge" => {
-                let br = child_attr(n, "source", "bridge")
-                    .ok_or_else(|| unsupported("bridge interface without a source bridge"))?;
-                format!("bridge,id=hostnet{},br={}", i, esc(br))
-            }
-            "ethernet" => {
-                let mut s = format!("tap,id=hostnet{}", i);
-                if let Some(t) = child_attr(n, "target", "dev") {
-                    s.push_str(&format!(",ifname={}", esc(t)));
-                }
-                s.push_str(",script=no,downscript=no");
-                s
-            }
-            other => return Err(unsupported(format!("Unsupported network type '{}'", other))),
-        };
-        push(&mut a, "-netdev", netdev);
-        let model = child_attr(n, "model", "type").unwrap_or("rtl8139");
-        let qmodel = match model {
-            "virtio" => "virtio-net-pci",
-            "e1000" => "e1000",
-            "e1000e" => "e1000e",
-            "rtl8139" => "rtl8139",
-            other => other,
-        };
-        let mut dev = format!("{},netdev=hostnet{},id=net{}", qmodel, i, i);
-        if let Some(mac) = child_attr(n, "mac", "address") {
-            dev.push_str(&format!(",mac={}", mac));
-        }
-        if let Some(b) = net_boot[i] {
-            dev.push_str(&format!(",bootindex={}", b));
-        }
-        push(&mut a, "-device", dev);
+        let fds = ctx.nics.get(i).and_then(|f| f.as_ref());
+        push(&mut a, "-netdev", crate::nic::netdev(kind, i, fds)?);
+        push(&mut a, "-device", crate::nic::device(n, i, net_boot[i]));
     }
 
     // Serial ports and consoles on pty (or file).

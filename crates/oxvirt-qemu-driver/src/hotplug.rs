@@ -7,6 +7,8 @@
 //! (`net-hp-525400aabbcc`, `hostnet-hp-...`), so detach can name them
 //! without a device alias table.
 
+use std::os::fd::AsRawFd;
+
 use serde_json::json;
 
 use oxvirt_core::error::code;
@@ -100,15 +102,22 @@ impl Driver {
             let run = run.ok_or_else(|| Error::operation_invalid(FROM, "domain is not running"))?;
             let el = oxvirt_xml::dom::parse(xml, "device")
                 .map_err(|e| Error::new(code::XML_ERROR, FROM, e.to_string()))?;
-            match &dev {
+            let mut live_dev = match &dev {
+                Dev::Disk(d) => Dev::Disk(d.clone()),
+                Dev::Net(n) => Dev::Net(n.clone()),
+            };
+            match &mut live_dev {
                 Dev::Disk(d) => hotplug_disk(&run.qmp, d, &el)?,
-                Dev::Net(n) => hotplug_net(&run.qmp, n, &el)?,
+                Dev::Net(n) => {
+                    let bridge = self.nic_bridge(n)?;
+                    hotplug_net(&run.qmp, n, bridge.as_deref())?
+                }
             }
             let mut st = self.lock();
             let o = st.dom_mut(dom)?;
-            match &dev {
-                Dev::Disk(d) => o.def.devices.disks.push(d.clone()),
-                Dev::Net(n) => o.def.devices.interfaces.push(n.clone()),
+            match live_dev {
+                Dev::Disk(d) => o.def.devices.disks.push(d),
+                Dev::Net(n) => o.def.devices.interfaces.push(n),
             }
             self.save_status(o);
         }
@@ -428,8 +437,30 @@ fn hotplug_disk(qmp: &oxvirt_qmp::Qmp, d: &Disk, el: &oxvirt_xml::dom::Element) 
     Ok(())
 }
 
-fn hotplug_net(qmp: &oxvirt_qmp::Qmp, n: &Net, el: &oxvirt_xml::dom::Element) -> Result<()> {
-    if n.net_type != "user" {
+fn hotplug_net(qmp: &oxvirt_qmp::Qmp, n: &mut Net, bridge: Option<&str>) -> Result<()> {
+    let (id, netdev) = net_ids(n);
+    let mut nd = json!({"type": "user", "id": netdev});
+    if crate::nic::uses_tap(&n.net_type) {
+        // The tap is made here and passed over the monitor (getfd);
+        // QEMU's netdev owns it from then on.
+        let p = crate::nic::prepare(n, bridge)?;
+        let fdname = format!("fd-{}", netdev);
+        qmp.execute_value_with_fd(
+            "getfd",
+            Some(json!({"fdname": fdname})),
+            p.taps[0].as_raw_fd(),
+        )
+        .map_err(qmp_err)?;
+        nd = json!({"type": "tap", "id": netdev, "fd": fdname});
+        if let Some(v) = p.vhosts.first() {
+            let vname = format!("vhostfd-{}", netdev);
+            qmp.execute_value_with_fd("getfd", Some(json!({"fdname": vname})), v.as_raw_fd())
+                .map_err(qmp_err)?;
+            nd["vhost"] = json!(true);
+            nd["vhostfd"] = json!(vname);
+        }
+        n.target_dev = Some(p.ifname.clone());
+    } else if n.net_type != "user" {
         return Err(Error::new(
             code::OPERATION_UNSUPPORTED,
             FROM,
@@ -439,19 +470,8 @@ fn hotplug_net(qmp: &oxvirt_qmp::Qmp, n: &Net, el: &oxvirt_xml::dom::Element) ->
             ),
         ));
     }
-    let model = el
-        .child("model")
-        .and_then(|m| m.attr("type"))
-        .unwrap_or("rtl8139")
-        .to_string();
-    let qmodel = if model == "virtio" {
-        "virtio-net-pci".to_string()
-    } else {
-        model
-    };
-    let (id, netdev) = net_ids(n);
-    qmp.execute_value("netdev_add", Some(json!({"type": "user", "id": netdev})))
-        .map_err(qmp_err)?;
+    let qmodel = crate::nic::qemu_model(n.model.as_deref().unwrap_or("rtl8139")).to_string();
+    qmp.execute_value("netdev_add", Some(nd)).map_err(qmp_err)?;
     let mut args = json!({"driver": qmodel, "netdev": netdev, "id": id});
     if let Some(m) = &n.mac {
         args["mac"] = json!(m);

@@ -19,6 +19,7 @@ pub mod host;
 mod hotplug;
 mod jobs;
 mod lifecycle;
+pub mod nic;
 mod process;
 pub mod saveimage;
 pub mod store;
@@ -313,6 +314,12 @@ impl Connection for QemuConnection {
     }
     fn domain_get_info(&self, dom: &DomainRef) -> Result<DomainInfo> {
         self.driver.get_info(dom)
+    }
+    fn domain_interface_stats(&self, dom: &DomainRef, device: &str) -> Result<InterfaceStats> {
+        self.driver.interface_stats(dom, device)
+    }
+    fn domain_update_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
+        self.driver.update_net_device(dom, xml, flags)
     }
     fn domain_get_state(&self, dom: &DomainRef, flags: u32) -> Result<(i32, i32)> {
         self.driver.get_state(dom, flags)

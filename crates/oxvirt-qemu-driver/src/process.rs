@@ -323,12 +323,21 @@ fn resolve_exe(name: &str) -> Option<PathBuf> {
 
 /// Forks QEMU's process and holds it before exec (see `HeldChild`).
 /// The child gets /dev/null as stdin, `log` as stdout and stderr,
-/// `fds[0]` as fd 3 and `fds[1]` (if given) as fd 4, a new session, the
+/// `fds[0]` as fd 3 and `fds[1]` (if given) as fd 4, `extra[i]` as fd
+/// `EXTRA_FD + i` (NIC taps), a new session, the
 /// default signal dispositions and mask, and no other descriptor: every
 /// inherited one is closed before it waits, so it never keeps another
 /// child's start pipe open (which would keep that child waiting after
 /// the daemon died).
-fn spawn_held(argv: &[String], log: &std::fs::File, fds: &[RawFd]) -> Result<HeldChild> {
+/// The first descriptor number of `spawn_held`'s extra descriptors.
+pub(crate) const EXTRA_FD: RawFd = 7;
+
+fn spawn_held(
+    argv: &[String],
+    log: &std::fs::File,
+    fds: &[RawFd],
+    extra: &[RawFd],
+) -> Result<HeldChild> {
     let cannot =
         |e: std::io::Error| Error::system(FROM, format!("Cannot run QEMU binary {}", argv[0]), &e);
     let exe = resolve_exe(&argv[0])
@@ -409,7 +418,7 @@ fn spawn_held(argv: &[String], log: &std::fs::File, fds: &[RawFd]) -> Result<Hel
     let pid = unsafe { libc::fork() };
     if pid == 0 {
         // SAFETY: in the child, see above.
-        unsafe { held_child(&srcs, max_fd, nsig, &dfl, &empty, &exe, &argp, &envp) }
+        unsafe { held_child(&srcs, extra, max_fd, nsig, &dfl, &empty, &exe, &argp, &envp) }
     }
     let fork_err = std::io::Error::last_os_error();
     // SAFETY: restoring this thread's mask.
@@ -436,6 +445,7 @@ fn spawn_held(argv: &[String], log: &std::fs::File, fds: &[RawFd]) -> Result<Hel
 #[allow(clippy::too_many_arguments)]
 unsafe fn held_child(
     srcs: &[RawFd; 7],
+    extra: &[RawFd],
     max_fd: RawFd,
     nsig: i32,
     dfl: &libc::sigaction,
@@ -453,13 +463,26 @@ unsafe fn held_child(
     libc::setsid();
     // Copies above the target range first, so no dup2 below can close a
     // source still needed.
+    let floor = EXTRA_FD + extra.len() as RawFd + 3;
     let mut tmp = [-1 as RawFd; 7];
     for (t, s) in tmp.iter_mut().zip(srcs) {
         if *s >= 0 {
-            *t = libc::fcntl(*s, libc::F_DUPFD, 10);
+            *t = libc::fcntl(*s, libc::F_DUPFD, floor);
             if *t < 0 {
                 libc::_exit(126);
             }
+        }
+    }
+    // The extra descriptors, copied above the range too, placed after
+    // the fixed ones below.
+    let mut moved = [-1 as RawFd; 64];
+    if extra.len() > moved.len() {
+        libc::_exit(126);
+    }
+    for (m, s) in moved.iter_mut().zip(extra) {
+        *m = libc::fcntl(*s, libc::F_DUPFD, floor);
+        if *m < 0 {
+            libc::_exit(126);
         }
     }
     for (fd, t) in tmp.iter().enumerate() {
@@ -472,11 +495,17 @@ unsafe fn held_child(
             libc::close(fd);
         }
     }
+    for (i, m) in moved.iter().take(extra.len()).enumerate() {
+        if libc::dup2(*m, EXTRA_FD + i as RawFd) < 0 {
+            libc::_exit(126);
+        }
+    }
     // The start pipe and the exec-error pipe close on exec.
     libc::fcntl(5, libc::F_SETFD, libc::FD_CLOEXEC);
     libc::fcntl(6, libc::F_SETFD, libc::FD_CLOEXEC);
-    if libc::syscall(libc::SYS_close_range, 7u32, u32::MAX, 0u32) != 0 {
-        for fd in 7..max_fd {
+    let first_closed = EXTRA_FD + extra.len() as RawFd;
+    if libc::syscall(libc::SYS_close_range, first_closed as u32, u32::MAX, 0u32) != 0 {
+        for fd in first_closed..max_fd {
             libc::close(fd);
         }
     }
@@ -610,6 +639,26 @@ impl Driver {
             }
         }
 
+        // Guest NICs: taps made here, inherited by QEMU (nic.rs). They
+        // go when QEMU closes them; `nics` holds them until it has them.
+        let nics = self.prepare_nics(&mut live)?;
+        let mut nic_fds: Vec<RawFd> = Vec::new();
+        let mut ctx_nics = Vec::with_capacity(nics.len());
+        for p in &nics {
+            ctx_nics.push(p.as_ref().map(|p| {
+                let mut f = crate::nic::NicFds::default();
+                for t in &p.taps {
+                    f.taps.push(EXTRA_FD + nic_fds.len() as RawFd);
+                    nic_fds.push(t.as_raw_fd());
+                }
+                for v in &p.vhosts {
+                    f.vhosts.push(EXTRA_FD + nic_fds.len() as RawFd);
+                    nic_fds.push(v.as_raw_fd());
+                }
+                f
+            }));
+        }
+
         // The QMP socket: we listen, QEMU inherits the listener.
         let qmp_path = self.layout.qmp(&name);
         if qmp_path.as_os_str().len() >= 108 {
@@ -631,6 +680,7 @@ impl Driver {
             qmp_path: qmp_path.display().to_string(),
             vnc_port,
             incoming: opts.incoming.as_ref().map(|_| "fd:4".to_string()),
+            nics: ctx_nics,
         };
         let argv = command::build(&live, &ctx)?;
 
@@ -665,7 +715,7 @@ impl Driver {
         if let Some(i) = &opts.incoming {
             fds.push(i.file.as_raw_fd());
         }
-        let held = match spawn_held(&argv, &log, &fds) {
+        let held = match spawn_held(&argv, &log, &fds, &nic_fds) {
             Ok(h) => h,
             Err(e) => {
                 let _ = std::fs::remove_file(&qmp_path);
@@ -805,6 +855,10 @@ impl Driver {
         }
         if restored {
             self.wait_migration(&dom.uuid, run, crate::jobs::operation::RESTORE)?;
+        }
+        {
+            let def = self.lock().dom(dom)?.def.clone();
+            crate::nic::apply_link_states(&run.qmp, &def)?;
         }
         let h = {
             let mut st = self.lock();

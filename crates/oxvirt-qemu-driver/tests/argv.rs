@@ -35,6 +35,26 @@ fn xml_to_argv_golden() {
             qmp_path: "/run/oxvirt/qemu/run/test.qmp".into(),
             vnc_port: Some(5901),
             incoming: None,
+            // Taps the daemon would have made, as libvirt's tests fake
+            // their descriptors.
+            nics: def
+                .devices
+                .interfaces
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    oxvirt_qemu_driver::nic::uses_tap(&n.net_type).then(|| {
+                        oxvirt_qemu_driver::nic::NicFds {
+                            taps: vec![30 + 2 * i as i32],
+                            vhosts: if n.model.as_deref() == Some("virtio") {
+                                vec![31 + 2 * i as i32]
+                            } else {
+                                vec![]
+                            },
+                        }
+                    })
+                })
+                .collect(),
         };
         let (got, ext) = match build(&def, &ctx) {
             Ok(argv) => (argv.join("\n") + "\n", "args"),

@@ -2018,7 +2018,12 @@ impl Connection for RemoteConnection {
         )
         .map(|r| port_in(r.port))
     }
-    fn network_port_create_xml(&self, n: &NetworkRef, xml: &str, flags: u32) -> Result<NetworkPortRef> {
+    fn network_port_create_xml(
+        &self,
+        n: &NetworkRef,
+        xml: &str,
+        flags: u32,
+    ) -> Result<NetworkPortRef> {
         self.call::<_, r::NetworkPortRet>(
             p::NETWORK_PORT_CREATE_XML,
             &r::NetworkPortCreateXmlArgs {

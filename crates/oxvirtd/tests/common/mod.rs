@@ -2,6 +2,7 @@
 //! and raw-frame helpers.
 #![allow(dead_code)]
 
+pub mod netns;
 pub mod qemu;
 
 use std::io::{Read, Write};
