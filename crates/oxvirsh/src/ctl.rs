@@ -70,11 +70,11 @@ impl<T> Context<T> for oxvirt_core::Result<T> {
 }
 
 /// Opens a connection by URI.
-pub type Opener = fn(&str, bool) -> oxvirt_core::Result<Arc<dyn Connection>>;
+pub type Opener = fn(&str, bool) -> oxvirt_core::Result<Arc<Connection>>;
 
 /// The shell's state (virsh's vshControl plus virshControl).
 pub struct Ctl {
-    pub conn: Option<Arc<dyn Connection>>,
+    pub conn: Option<Arc<Connection>>,
     pub connname: Option<String>,
     pub readonly: bool,
     pub quiet: bool,
@@ -177,7 +177,7 @@ impl Ctl {
     }
 
     /// The open connection (the run loop connects before handlers run).
-    pub fn conn(&self) -> Result<Arc<dyn Connection>, Fail> {
+    pub fn conn(&self) -> Result<Arc<Connection>, Fail> {
         self.conn
             .clone()
             .ok_or_else(|| Fail::Msg("no valid connection".into()))

@@ -15,7 +15,7 @@ use oxvirt_core::{Connection, Error};
 const VERSION: &str = "9.0.0";
 
 /// Opens a driver connection by URI.
-fn open(name: &str, readonly: bool) -> oxvirt_core::Result<Arc<dyn Connection>> {
+fn open(name: &str, readonly: bool) -> oxvirt_core::Result<Arc<Connection>> {
     let uri = Uri::parse(name)?;
     let flags = if readonly { 1 } else { 0 };
     match uri.driver.as_str() {

@@ -1,19 +1,28 @@
-//! The core of oxvirt: the driver trait every hypervisor driver implements,
-//! libvirt's numbering for states, reasons, events and errors, and URIs.
+//! The core of oxvirt: the public-API layer (`Connection`) and the driver
+//! families behind it, libvirt's numbering for states, reasons, events and
+//! errors, and URIs.
 //!
 //! Invariants:
 //! - this crate does no I/O and knows no wire format;
 //! - domains are identified by UUID; names and ids are lookups.
 
+pub mod api;
 pub mod driver;
 pub mod error;
 pub mod event;
+pub mod family;
+pub mod host;
 pub mod netconf;
 pub mod types;
 pub mod uri;
 
-pub use driver::{BufferStream, Connection, FileStream, Stream, StreamChunk};
+pub use api::{Connection, ConnectionBuilder, Unsupported};
+pub use driver::{BufferStream, FileStream, Stream, StreamChunk};
 pub use error::{Error, Result};
+pub use family::{
+    HypervisorDriver, InterfaceDriver, NetworkDriver, NodeDeviceDriver, NwFilterDriver,
+    SecretDriver, StorageDriver,
+};
 pub use types::*;
 
 /// The libvirt version oxvirt speaks and reports (major*1e6 + minor*1e3 + micro).

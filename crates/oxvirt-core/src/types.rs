@@ -4,77 +4,77 @@ pub use oxvirt_xml::props::Uuid;
 
 /// A domain as a client holds it: name, UUID, and the id it last saw
 /// (-1 when inactive). Drivers resolve by UUID: ids may be stale.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct DomainRef {
     pub name: String,
     pub uuid: Uuid,
     pub id: i32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct NetworkRef {
     pub name: String,
     pub uuid: Uuid,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct PoolRef {
     pub name: String,
     pub uuid: Uuid,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct VolRef {
     pub pool: String,
     pub name: String,
     pub key: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct SnapshotRef {
     pub name: String,
     pub domain: DomainRef,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct CheckpointRef {
     pub name: String,
     pub domain: DomainRef,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct InterfaceRef {
     pub name: String,
     pub mac: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct NodeDevRef {
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct SecretRef {
     pub uuid: Uuid,
     pub usage_type: i32,
     pub usage_id: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct NwFilterRef {
     pub name: String,
     pub uuid: Uuid,
 }
 
 /// A port of a virtual network.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct NetworkPortRef {
     pub network: String,
     pub uuid: Uuid,
 }
 
 /// A network filter binding, named by its port device.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct NwFilterBindingRef {
     pub portdev: String,
     pub filter: String,
@@ -707,6 +707,40 @@ pub mod flags {
         pub const DESCRIPTION: i32 = 0;
         pub const TITLE: i32 = 1;
         pub const ELEMENT: i32 = 2;
+    }
+    /// virDomainCoreDumpFlags
+    pub mod dump {
+        pub const CRASH: u32 = 1;
+        pub const LIVE: u32 = 2;
+        pub const BYPASS_CACHE: u32 = 4;
+        pub const RESET: u32 = 8;
+        pub const MEMORY_ONLY: u32 = 16;
+    }
+    /// virDomainGetJobStatsFlags
+    pub mod job_stats {
+        pub const COMPLETED: u32 = 1;
+        pub const KEEP_COMPLETED: u32 = 2;
+    }
+    /// virDomainAuthorizedSSHKeysSetFlags
+    pub mod ssh_keys {
+        pub const APPEND: u32 = 1;
+        pub const REMOVE: u32 = 2;
+    }
+    /// virDomainDirtyRateCalcFlags
+    pub mod dirty_rate {
+        pub const PAGE_SAMPLING: u32 = 0;
+        pub const DIRTY_BITMAP: u32 = 1;
+        pub const DIRTY_RING: u32 = 2;
+    }
+    /// virDomainBlockRebaseFlags
+    pub mod block_rebase {
+        pub const SHALLOW: u32 = 1;
+        pub const REUSE_EXT: u32 = 2;
+        pub const COPY_RAW: u32 = 4;
+        pub const COPY: u32 = 8;
+        pub const RELATIVE: u32 = 16;
+        pub const COPY_DEV: u32 = 32;
+        pub const BANDWIDTH_BYTES: u32 = 64;
     }
     /// virTypedParameterFlags
     pub mod typed_param {

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use oxvirt_core::error::{code, from};
 use oxvirt_core::event::{lifecycle as lc, DomainEvent, EventHub};
+use oxvirt_core::host::HostServices;
 use oxvirt_core::types::flags::{self, list_domains as lf};
 use oxvirt_core::types::{reason, DomainInfo, DomainRef, DomainState, Uuid};
 use oxvirt_core::{Error, Result};
@@ -316,6 +317,9 @@ pub struct Driver {
     pub(crate) reattaching: AtomicUsize,
     pub events: EventHub,
     pub(crate) me: Weak<Driver>,
+    /// The host-wide storage, network and secret services.
+    #[allow(dead_code)]
+    pub(crate) services: HostServices,
 }
 
 impl Driver {
@@ -323,7 +327,9 @@ impl Driver {
     /// interrupted writes are removed, persistent definitions and status
     /// files loaded, and running QEMUs re-attached in the background
     /// (`reconnect_all`): calls on a domain wait until it is back.
-    pub fn open(root: PathBuf) -> Result<Arc<Driver>> {
+    /// `services` are the daemon's host-wide storage, network and secret
+    /// services.
+    pub fn open(root: PathBuf, services: HostServices) -> Result<Arc<Driver>> {
         let layout = Layout::new(root);
         layout.create()?;
         for p in store::remove_stale_temps(&layout) {
@@ -356,6 +362,7 @@ impl Driver {
             reattaching: AtomicUsize::new(0),
             events: EventHub::new(),
             me: me.clone(),
+            services,
         });
         drv.load_configs();
         drv.reconnect_all();

@@ -29,9 +29,10 @@ use std::sync::{Arc, Mutex};
 
 use oxvirt_core::error::{code, from};
 use oxvirt_core::event::DomainEventCallback;
+use oxvirt_core::host::HostServices;
 use oxvirt_core::types::*;
 use oxvirt_core::uri::Uri;
-use oxvirt_core::{Connection, Error, Result};
+use oxvirt_core::{Error, HypervisorDriver, Result};
 
 pub use driver::Driver;
 
@@ -43,21 +44,24 @@ pub const FROM: i32 = from::QEMU;
 static DRIVERS: Mutex<Vec<(PathBuf, Arc<Driver>)>> = Mutex::new(Vec::new());
 
 /// The driver instance for `root`, created (and reconnected to its
-/// running QEMUs, and its autostart domains started) on first use.
-pub fn driver(root: &Path) -> Result<Arc<Driver>> {
+/// running QEMUs, and its autostart domains started) on first use, with
+/// the host-wide services of the daemon (ignored once it exists).
+pub fn driver(root: &Path, services: &HostServices) -> Result<Arc<Driver>> {
     let mut all = DRIVERS.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((_, d)) = all.iter().find(|(r, _)| r == root) {
         return Ok(d.clone());
     }
-    let d = Driver::open(root.to_path_buf())?;
+    let d = Driver::open(root.to_path_buf(), services.clone())?;
     all.push((root.to_path_buf(), d.clone()));
     drop(all);
     d.autostart();
     Ok(d)
 }
 
-/// Opens `qemu:///system` or `qemu:///session` with state under `root`.
-pub fn open(root: &Path, uri: &Uri, flags: u32) -> Result<Arc<dyn Connection>> {
+/// Opens `qemu:///system` or `qemu:///session` with state under `root`:
+/// the hypervisor driver of a connection (the daemon adds the host-wide
+/// storage, network, ... drivers to the other slots).
+pub fn open(root: &Path, uri: &Uri, services: &HostServices) -> Result<Arc<dyn HypervisorDriver>> {
     let path = uri.path.as_str();
     if path != "/system" && path != "/session" {
         return Err(Error::new(
@@ -66,11 +70,9 @@ pub fn open(root: &Path, uri: &Uri, flags: u32) -> Result<Arc<dyn Connection>> {
             format!("unexpected QEMU URI path '{}', try qemu:///system", path),
         ));
     }
-    let driver = driver(root)?;
+    let driver = driver(root, services)?;
     Ok(Arc::new(QemuConnection {
         driver,
-        uri: format!("qemu://{}", path),
-        readonly: flags & flags::connect::RO != 0,
         callbacks: Mutex::new(Vec::new()),
         autodestroy: Mutex::new(Vec::new()),
     }))
@@ -79,8 +81,6 @@ pub fn open(root: &Path, uri: &Uri, flags: u32) -> Result<Arc<dyn Connection>> {
 /// One client's connection.
 pub struct QemuConnection {
     driver: Arc<Driver>,
-    uri: String,
-    readonly: bool,
     callbacks: Mutex<Vec<i32>>,
     /// Domains this connection started with `--autodestroy`.
     autodestroy: Mutex<Vec<DomainRef>>,
@@ -100,17 +100,6 @@ impl Drop for QemuConnection {
 }
 
 impl QemuConnection {
-    fn rw(&self, api: &str) -> Result<()> {
-        if self.readonly {
-            return Err(Error::new(
-                code::OPERATION_DENIED,
-                from::NONE,
-                format!("read only access prevents {}", api),
-            ));
-        }
-        Ok(())
-    }
-
     fn remember_autodestroy(&self, h: &DomainRef, flags: u32) {
         if flags & flags::create::AUTODESTROY != 0 {
             self.autodestroy
@@ -118,14 +107,6 @@ impl QemuConnection {
                 .unwrap_or_else(|p| p.into_inner())
                 .push(h.clone());
         }
-    }
-}
-
-fn api_name(flags: u32, plain: &'static str, with_flags: &'static str) -> &'static str {
-    if flags == 0 {
-        plain
-    } else {
-        with_flags
     }
 }
 
@@ -140,10 +121,7 @@ fn hostname() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
-impl Connection for QemuConnection {
-    fn uri(&self) -> Result<String> {
-        Ok(self.uri.clone())
-    }
+impl HypervisorDriver for QemuConnection {
     fn get_type(&self) -> Result<String> {
         Ok("QEMU".into())
     }
@@ -197,85 +175,55 @@ impl Connection for QemuConnection {
     }
 
     fn domain_define_xml(&self, xml: &str, flags: u32) -> Result<DomainRef> {
-        self.rw(api_name(
-            flags,
-            "virDomainDefineXML",
-            "virDomainDefineXMLFlags",
-        ))?;
         self.driver.define_xml(xml, flags)
     }
     fn domain_create_xml(&self, xml: &str, flags: u32) -> Result<DomainRef> {
-        self.rw("virDomainCreateXML")?;
         let h = self.driver.create_xml(xml, flags)?;
         self.remember_autodestroy(&h, flags);
         Ok(h)
     }
     fn domain_undefine(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        self.rw(api_name(
-            flags,
-            "virDomainUndefine",
-            "virDomainUndefineFlags",
-        ))?;
         self.driver.undefine(dom, flags)
     }
     fn domain_create(&self, dom: &DomainRef, flags: u32) -> Result<DomainRef> {
-        self.rw(api_name(
-            flags,
-            "virDomainCreate",
-            "virDomainCreateWithFlags",
-        ))?;
         let h = self.driver.create(dom, flags)?;
         self.remember_autodestroy(&h, flags);
         Ok(h)
     }
     fn domain_destroy(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        self.rw(api_name(flags, "virDomainDestroy", "virDomainDestroyFlags"))?;
         self.driver.destroy(dom, flags)
     }
     fn domain_shutdown(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        self.rw(api_name(
-            flags,
-            "virDomainShutdown",
-            "virDomainShutdownFlags",
-        ))?;
         self.driver.shutdown(dom, flags)
     }
     fn domain_reboot(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        self.rw("virDomainReboot")?;
         self.driver.reboot(dom, flags)
     }
     fn domain_reset(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        self.rw("virDomainReset")?;
         self.driver.reset(dom, flags)
     }
     fn domain_suspend(&self, dom: &DomainRef) -> Result<()> {
-        self.rw("virDomainSuspend")?;
         self.driver.suspend(dom)
     }
     fn domain_resume(&self, dom: &DomainRef) -> Result<()> {
-        self.rw("virDomainResume")?;
         self.driver.resume(dom)
     }
     fn domain_save(&self, dom: &DomainRef, to: &str, dxml: Option<&str>, flags: u32) -> Result<()> {
-        self.rw(api_name(flags, "virDomainSave", "virDomainSaveFlags"))?;
         self.driver.save(dom, to, dxml, flags)
     }
     fn domain_restore(&self, from: &str, dxml: Option<&str>, flags: u32) -> Result<()> {
-        self.rw(api_name(flags, "virDomainRestore", "virDomainRestoreFlags"))?;
         self.driver.restore(from, dxml, flags)
     }
     fn domain_save_image_get_xml_desc(&self, file: &str, flags: u32) -> Result<String> {
         self.driver.save_image_xml(file, flags)
     }
     fn domain_managed_save(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        self.rw("virDomainManagedSave")?;
         self.driver.managed_save(dom, flags)
     }
     fn domain_has_managed_save(&self, dom: &DomainRef, flags: u32) -> Result<bool> {
         self.driver.has_managed_save(dom, flags)
     }
     fn domain_managed_save_remove(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        self.rw("virDomainManagedSaveRemove")?;
         self.driver.managed_save_remove(dom, flags)
     }
     fn domain_managed_save_get_xml_desc(&self, dom: &DomainRef, flags: u32) -> Result<String> {
@@ -288,24 +236,13 @@ impl Connection for QemuConnection {
         dev_name: Option<&str>,
         flags: u32,
     ) -> Result<Box<dyn oxvirt_core::Stream>> {
-        self.rw("virDomainOpenConsole")?;
         self.driver.open_console(dom, dev_name, flags)
     }
 
     fn domain_attach_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
-        self.rw(api_name(
-            flags,
-            "virDomainAttachDevice",
-            "virDomainAttachDeviceFlags",
-        ))?;
         self.driver.attach_device(dom, xml, flags)
     }
     fn domain_detach_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
-        self.rw(api_name(
-            flags,
-            "virDomainDetachDevice",
-            "virDomainDetachDeviceFlags",
-        ))?;
         self.driver.detach_device(dom, xml, flags)
     }
 
@@ -338,7 +275,6 @@ impl Connection for QemuConnection {
         self.driver.get_autostart(dom)
     }
     fn domain_set_autostart(&self, dom: &DomainRef, autostart: bool) -> Result<()> {
-        self.rw("virDomainSetAutostart")?;
         self.driver.set_autostart(dom, autostart)
     }
     fn domain_is_active(&self, dom: &DomainRef) -> Result<bool> {
@@ -369,7 +305,6 @@ impl Connection for QemuConnection {
         self.driver.max_vcpus_of(dom)
     }
     fn domain_set_memory(&self, dom: &DomainRef, kib: u64, flags: u32) -> Result<()> {
-        self.rw("virDomainSetMemoryFlags")?;
         self.driver.set_memory(dom, kib, flags)
     }
     fn domain_get_job_info(&self, dom: &DomainRef) -> Result<JobInfo> {
@@ -396,12 +331,6 @@ impl Connection for QemuConnection {
         event_id: i32,
         cb: DomainEventCallback,
     ) -> Result<i32> {
-        if !(0..oxvirt_core::event::DOMAIN_EVENT_ID_LAST).contains(&event_id) {
-            return Err(Error::invalid_arg(
-                from::NONE,
-                format!("unsupported event ID {}", event_id),
-            ));
-        }
         let id = self.driver.events.register_domain(dom, event_id, cb);
         self.callbacks
             .lock()

@@ -1,5 +1,6 @@
-//! `RemoteConnection`: every `Connection` method oxvirtd serves, as the
-//! REMOTE procedure libvirt's own remote driver uses for it.
+//! `RemoteConnection`: every driver method oxvirtd serves, as the REMOTE
+//! procedure libvirt's own remote driver uses for it. It fills every
+//! family slot of its `Connection`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +10,10 @@ use oxvirt_core::error::{code, from};
 use oxvirt_core::event::{DomainEventCallback, NetworkEventCallback, PoolEventCallback};
 use oxvirt_core::types::flags::typed_param::STRING_OKAY;
 use oxvirt_core::types::*;
-use oxvirt_core::{Connection, Error, Result, Stream};
+use oxvirt_core::{
+    Error, HypervisorDriver, InterfaceDriver, NetworkDriver, NodeDeviceDriver, NwFilterDriver,
+    Result, SecretDriver, StorageDriver, Stream,
+};
 use oxvirt_proto::procs as p;
 use oxvirt_proto::remote::{self as r, feature, max};
 use oxvirt_proto::xdr::{Opaque, Xdr};
@@ -24,7 +28,6 @@ const MAX_HOST_CPUS: i32 = 1 << 16;
 /// A connection to a daemon.
 pub struct RemoteConnection {
     client: Arc<Client>,
-    uri: String,
     secure: bool,
     /// The transport is TLS.
     encrypted: bool,
@@ -36,7 +39,6 @@ impl RemoteConnection {
     /// then the event-callback feature probe.
     pub(crate) fn handshake(
         sock: Sock,
-        uri: &str,
         open_name: &str,
         flags: u32,
         secure: bool,
@@ -45,7 +47,6 @@ impl RemoteConnection {
         let client = Client::start(sock)?;
         let mut conn = RemoteConnection {
             client,
-            uri: uri.to_string(),
             secure,
             encrypted,
             event_callbacks: false,
@@ -306,11 +307,7 @@ impl Drop for RemoteConnection {
     }
 }
 
-impl Connection for RemoteConnection {
-    // ---- connection -------------------------------------------------
-    fn uri(&self) -> Result<String> {
-        Ok(self.uri.clone())
-    }
+impl HypervisorDriver for RemoteConnection {
     fn get_type(&self) -> Result<String> {
         self.string(p::CONNECT_GET_TYPE, &())
     }
@@ -1783,6 +1780,9 @@ impl Connection for RemoteConnection {
             "domain",
         )
     }
+}
+
+impl NetworkDriver for RemoteConnection {
     fn network_event_register(
         &self,
         n: Option<&NetworkRef>,
@@ -1801,54 +1801,6 @@ impl Connection for RemoteConnection {
     }
     fn network_event_deregister(&self, id: i32) -> Result<()> {
         self.deregister(p::CONNECT_NETWORK_EVENT_DEREGISTER_ANY, id, "network")
-    }
-    fn node_device_event_register(
-        &self,
-        dev: Option<&NodeDevRef>,
-        event_id: i32,
-        cb: NodeDevEventCallback,
-    ) -> Result<i32> {
-        self.register(
-            p::CONNECT_NODE_DEVICE_EVENT_REGISTER_ANY,
-            &r::ConnectNodeDeviceEventRegisterAnyArgs {
-                event_id,
-                dev: dev.map(|d| r::NonnullNodeDevice {
-                    name: d.name.clone(),
-                }),
-            },
-            EventCallback::NodeDevice(cb),
-            "virConnectNodeDeviceEventRegisterAny",
-        )
-    }
-    fn node_device_event_deregister(&self, id: i32) -> Result<()> {
-        self.deregister(
-            p::CONNECT_NODE_DEVICE_EVENT_DEREGISTER_ANY,
-            id,
-            "node device",
-        )
-    }
-    fn pool_event_register(
-        &self,
-        pl: Option<&PoolRef>,
-        event_id: i32,
-        cb: PoolEventCallback,
-    ) -> Result<i32> {
-        self.register(
-            p::CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY,
-            &r::ConnectStoragePoolEventRegisterAnyArgs {
-                event_id,
-                pool: pl.map(pool),
-            },
-            EventCallback::Pool(cb),
-            "virConnectStoragePoolEventRegisterAny",
-        )
-    }
-    fn pool_event_deregister(&self, id: i32) -> Result<()> {
-        self.deregister(
-            p::CONNECT_STORAGE_POOL_EVENT_DEREGISTER_ANY,
-            id,
-            "storage pool",
-        )
     }
 
     // ---- networks -----------------------------------------------------
@@ -1966,7 +1918,6 @@ impl Connection for RemoteConnection {
             },
         )
     }
-
     fn network_get_dhcp_leases(
         &self,
         n: &NetworkRef,
@@ -2048,6 +1999,140 @@ impl Connection for RemoteConnection {
             &r::NetworkPortFlagsArgs { port, flags },
         )
     }
+}
+
+impl NodeDeviceDriver for RemoteConnection {
+    fn node_device_event_register(
+        &self,
+        dev: Option<&NodeDevRef>,
+        event_id: i32,
+        cb: NodeDevEventCallback,
+    ) -> Result<i32> {
+        self.register(
+            p::CONNECT_NODE_DEVICE_EVENT_REGISTER_ANY,
+            &r::ConnectNodeDeviceEventRegisterAnyArgs {
+                event_id,
+                dev: dev.map(|d| r::NonnullNodeDevice {
+                    name: d.name.clone(),
+                }),
+            },
+            EventCallback::NodeDevice(cb),
+            "virConnectNodeDeviceEventRegisterAny",
+        )
+    }
+    fn node_device_event_deregister(&self, id: i32) -> Result<()> {
+        self.deregister(
+            p::CONNECT_NODE_DEVICE_EVENT_DEREGISTER_ANY,
+            id,
+            "node device",
+        )
+    }
+
+    // ---- node devices -------------------------------------------------
+    fn list_all_node_devices(&self, flags: u32) -> Result<Vec<NodeDevRef>> {
+        let r: r::ListAllNodeDevicesRet = self.call(
+            p::CONNECT_LIST_ALL_NODE_DEVICES,
+            &r::ListAllArgs {
+                need_results: 1,
+                flags,
+            },
+        )?;
+        Ok(r.devices
+            .into_iter()
+            .map(|d| NodeDevRef { name: d.name })
+            .collect())
+    }
+    fn lookup_node_device_by_name(&self, name: &str) -> Result<NodeDevRef> {
+        let r: r::NodeDeviceRet = self.call(
+            p::NODE_DEVICE_LOOKUP_BY_NAME,
+            &r::NodeDeviceArgs {
+                name: name.to_string(),
+            },
+        )?;
+        Ok(NodeDevRef { name: r.dev.name })
+    }
+    fn node_device_get_xml_desc(&self, dev: &NodeDevRef, flags: u32) -> Result<String> {
+        self.string(
+            p::NODE_DEVICE_GET_XML_DESC,
+            &r::NodeDeviceFlagsArgs {
+                name: dev.name.clone(),
+                flags,
+            },
+        )
+    }
+    fn node_device_get_parent(&self, dev: &NodeDevRef) -> Result<Option<String>> {
+        let r: r::NodeDeviceGetParentRet = self.call(
+            p::NODE_DEVICE_GET_PARENT,
+            &r::NodeDeviceArgs {
+                name: dev.name.clone(),
+            },
+        )?;
+        Ok(r.parent)
+    }
+    fn node_device_list_caps(&self, dev: &NodeDevRef) -> Result<Vec<String>> {
+        let n = self.int(
+            p::NODE_DEVICE_NUM_OF_CAPS,
+            &r::NodeDeviceArgs {
+                name: dev.name.clone(),
+            },
+        )?;
+        if n <= 0 {
+            return Ok(Vec::new());
+        }
+        let r: r::NodeDeviceListCapsRet = self.call(
+            p::NODE_DEVICE_LIST_CAPS,
+            &r::NodeDeviceListCapsArgs {
+                name: dev.name.clone(),
+                maxnames: n,
+            },
+        )?;
+        Ok(r.names)
+    }
+    fn node_device_create_xml(&self, xml: &str, flags: u32) -> Result<NodeDevRef> {
+        let r: r::NodeDeviceRet = self.call(
+            p::NODE_DEVICE_CREATE_XML,
+            &r::StringFlagsArgs {
+                value: xml.to_string(),
+                flags,
+            },
+        )?;
+        Ok(NodeDevRef { name: r.dev.name })
+    }
+    fn node_device_destroy(&self, dev: &NodeDevRef) -> Result<()> {
+        self.unit(
+            p::NODE_DEVICE_DESTROY,
+            &r::NodeDeviceArgs {
+                name: dev.name.clone(),
+            },
+        )
+    }
+}
+
+impl StorageDriver for RemoteConnection {
+    fn pool_event_register(
+        &self,
+        pl: Option<&PoolRef>,
+        event_id: i32,
+        cb: PoolEventCallback,
+    ) -> Result<i32> {
+        self.register(
+            p::CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY,
+            &r::ConnectStoragePoolEventRegisterAnyArgs {
+                event_id,
+                pool: pl.map(pool),
+            },
+            EventCallback::Pool(cb),
+            "virConnectStoragePoolEventRegisterAny",
+        )
+    }
+    fn pool_event_deregister(&self, id: i32) -> Result<()> {
+        self.deregister(
+            p::CONNECT_STORAGE_POOL_EVENT_DEREGISTER_ANY,
+            id,
+            "storage pool",
+        )
+    }
+
 
     // ---- storage pools --------------------------------------------------
     fn list_all_storage_pools(&self, flags: u32) -> Result<Vec<PoolRef>> {
@@ -2302,7 +2387,9 @@ impl Connection for RemoteConnection {
             },
         )
     }
+}
 
+impl InterfaceDriver for RemoteConnection {
     // ---- host interfaces ----------------------------------------------
     fn list_all_interfaces(&self, flags: u32) -> Result<Vec<InterfaceRef>> {
         let r: r::ListAllInterfacesRet = self.call(
@@ -2384,86 +2471,11 @@ impl Connection for RemoteConnection {
             &r::InterfaceArgs { iface: iface(i) },
         )
     }
+}
 
-    // ---- node devices -------------------------------------------------
-    fn list_all_node_devices(&self, flags: u32) -> Result<Vec<NodeDevRef>> {
-        let r: r::ListAllNodeDevicesRet = self.call(
-            p::CONNECT_LIST_ALL_NODE_DEVICES,
-            &r::ListAllArgs {
-                need_results: 1,
-                flags,
-            },
-        )?;
-        Ok(r.devices
-            .into_iter()
-            .map(|d| NodeDevRef { name: d.name })
-            .collect())
-    }
-    fn lookup_node_device_by_name(&self, name: &str) -> Result<NodeDevRef> {
-        let r: r::NodeDeviceRet = self.call(
-            p::NODE_DEVICE_LOOKUP_BY_NAME,
-            &r::NodeDeviceArgs {
-                name: name.to_string(),
-            },
-        )?;
-        Ok(NodeDevRef { name: r.dev.name })
-    }
-    fn node_device_get_xml_desc(&self, dev: &NodeDevRef, flags: u32) -> Result<String> {
-        self.string(
-            p::NODE_DEVICE_GET_XML_DESC,
-            &r::NodeDeviceFlagsArgs {
-                name: dev.name.clone(),
-                flags,
-            },
-        )
-    }
-    fn node_device_get_parent(&self, dev: &NodeDevRef) -> Result<Option<String>> {
-        let r: r::NodeDeviceGetParentRet = self.call(
-            p::NODE_DEVICE_GET_PARENT,
-            &r::NodeDeviceArgs {
-                name: dev.name.clone(),
-            },
-        )?;
-        Ok(r.parent)
-    }
-    fn node_device_list_caps(&self, dev: &NodeDevRef) -> Result<Vec<String>> {
-        let n = self.int(
-            p::NODE_DEVICE_NUM_OF_CAPS,
-            &r::NodeDeviceArgs {
-                name: dev.name.clone(),
-            },
-        )?;
-        if n <= 0 {
-            return Ok(Vec::new());
-        }
-        let r: r::NodeDeviceListCapsRet = self.call(
-            p::NODE_DEVICE_LIST_CAPS,
-            &r::NodeDeviceListCapsArgs {
-                name: dev.name.clone(),
-                maxnames: n,
-            },
-        )?;
-        Ok(r.names)
-    }
-    fn node_device_create_xml(&self, xml: &str, flags: u32) -> Result<NodeDevRef> {
-        let r: r::NodeDeviceRet = self.call(
-            p::NODE_DEVICE_CREATE_XML,
-            &r::StringFlagsArgs {
-                value: xml.to_string(),
-                flags,
-            },
-        )?;
-        Ok(NodeDevRef { name: r.dev.name })
-    }
-    fn node_device_destroy(&self, dev: &NodeDevRef) -> Result<()> {
-        self.unit(
-            p::NODE_DEVICE_DESTROY,
-            &r::NodeDeviceArgs {
-                name: dev.name.clone(),
-            },
-        )
-    }
+impl NwFilterDriver for RemoteConnection {}
 
+impl SecretDriver for RemoteConnection {
     // ---- secrets --------------------------------------------------------
     fn list_all_secrets(&self, flags: u32) -> Result<Vec<SecretRef>> {
         let r: r::ListAllSecretsRet = self.call(

@@ -110,7 +110,7 @@ pub fn open_name(uri: &Uri) -> String {
 
 /// Opens a remote connection for `name` (already parsed as `uri`).
 /// Flag 1 is read-only.
-pub fn open(name: &str, uri: &Uri, flags: u32) -> Result<Arc<dyn Connection>> {
+pub fn open(name: &str, uri: &Uri, flags: u32) -> Result<Arc<Connection>> {
     let readonly = flags & 1 != 0;
     let ep = endpoint(uri, readonly, &|p: &Path| p.exists())?;
     let (sock, secure) = match &ep {
@@ -164,8 +164,8 @@ pub fn open(name: &str, uri: &Uri, flags: u32) -> Result<Arc<dyn Connection>> {
             )
         }
     };
-    let conn = RemoteConnection::handshake(sock, name, &open_name(uri), flags, secure)?;
-    Ok(Arc::new(conn))
+    let conn = RemoteConnection::handshake(sock, &open_name(uri), flags, secure)?;
+    Ok(Connection::builder(name, flags).all(Arc::new(conn)).build())
 }
 
 #[cfg(test)]

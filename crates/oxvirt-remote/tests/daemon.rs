@@ -55,7 +55,7 @@ impl Daemon {
         )
     }
 
-    fn open(&self) -> std::sync::Arc<dyn Connection> {
+    fn open(&self) -> std::sync::Arc<Connection> {
         let name = self.uri();
         let uri = Uri::parse(&name).expect("uri");
         oxvirt_remote::open(&name, &uri, 0).expect("connects")
@@ -180,7 +180,7 @@ fn agent_stats_and_streams_match_the_embedded_driver() {
         .expect("embedded test driver");
     let dom = remote.lookup_domain_by_name("test").expect("test domain");
     let mps = ["/".to_string()];
-    let both = |f: &dyn Fn(&dyn Connection) -> String| (f(&*remote), f(&*local));
+    let both = |f: &dyn Fn(&Connection) -> String| (f(&remote), f(&local));
     let checks: Vec<(&str, (String, String))> = vec![
         (
             "fs freeze",

@@ -157,7 +157,7 @@ fn serve(mut s: UnixStream, log: Log, finish: Finish) {
     }
 }
 
-fn with_server(tag: &str, finish: Finish, f: impl FnOnce(&dyn oxvirt_core::Connection)) -> Log {
+fn with_server(tag: &str, finish: Finish, f: impl FnOnce(&oxvirt_core::Connection)) -> Log {
     let dir = std::env::temp_dir().join(format!(
         "oxvirt-remote-streams-{}-{}",
         tag,
@@ -177,7 +177,7 @@ fn with_server(tag: &str, finish: Finish, f: impl FnOnce(&dyn oxvirt_core::Conne
     let uri = Uri::parse(&name).expect("uri");
     {
         let conn = oxvirt_remote::open(&name, &uri, 0).expect("opens");
-        f(&*conn);
+        f(&conn);
     }
     server.join().expect("server thread");
     let _ = std::fs::remove_dir_all(&dir);

@@ -106,7 +106,7 @@ impl Drop for Daemon {
     }
 }
 
-fn open(name: &str) -> oxvirt_core::Result<Arc<dyn Connection>> {
+fn open(name: &str) -> oxvirt_core::Result<Arc<Connection>> {
     let uri = Uri::parse(name).expect("uri");
     oxvirt_remote::open(name, &uri, 0)
 }

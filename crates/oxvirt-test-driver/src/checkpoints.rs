@@ -8,7 +8,7 @@ use oxvirt_core::types::{CheckpointRef, DomainRef};
 use oxvirt_core::{Error, Result};
 use oxvirt_xml::checkpoint::{Checkpoint, FormatFlags, ParseFlags};
 
-use crate::moments::{check_flags, exclusive_flags, require_flag, MomentDef, MomentTree};
+use crate::moments::{check_flags, MomentDef, MomentTree};
 use crate::snapshots::{delete_moment, now_secs};
 use crate::state::{parse_options, DomainObj, Driver, FROM};
 
@@ -62,22 +62,6 @@ impl Driver {
         xml: &str,
         flags: u32,
     ) -> Result<CheckpointRef> {
-        let redef = (cf::REDEFINE, "VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE");
-        exclusive_flags(
-            flags,
-            redef,
-            (cf::QUIESCE, "VIR_DOMAIN_CHECKPOINT_CREATE_QUIESCE"),
-            from::DOMAIN_CHECKPOINT,
-        )?;
-        require_flag(
-            flags,
-            (
-                cf::REDEFINE_VALIDATE,
-                "VIR_DOMAIN_CHECKPOINT_CREATE_REDEFINE_VALIDATE",
-            ),
-            redef,
-            from::DOMAIN_CHECKPOINT,
-        )?;
         check_flags(
             flags,
             cf::REDEFINE | cf::QUIESCE,
@@ -255,15 +239,6 @@ impl Driver {
     }
 
     pub fn checkpoint_delete(&self, cp: &CheckpointRef, flags: u32) -> Result<()> {
-        exclusive_flags(
-            flags,
-            (df::CHILDREN, "VIR_DOMAIN_CHECKPOINT_DELETE_CHILDREN"),
-            (
-                df::CHILDREN_ONLY,
-                "VIR_DOMAIN_CHECKPOINT_DELETE_CHILDREN_ONLY",
-            ),
-            from::DOMAIN_CHECKPOINT,
-        )?;
         check_flags(
             flags,
             df::CHILDREN | df::METADATA_ONLY | df::CHILDREN_ONLY,

@@ -642,13 +642,6 @@ impl Driver {
         use flags::affect::{CONFIG, LIVE};
         use flags::mem::MAXIMUM;
         check_flags(flags, LIVE | CONFIG | MAXIMUM, "testDomainSetMemoryFlags")?;
-        if kib == 0 {
-            return Err(Error::raw(
-                code::INVALID_ARG,
-                from::DOMAIN,
-                "memory in virDomainSetMemoryFlags must not be zero",
-            ));
-        }
         let mut st = self.lock();
         let obj = st.dom_mut(dom)?;
         let live = obj.modification_impact(flags & (LIVE | CONFIG))?.0 && flags & CONFIG == 0;

@@ -29,11 +29,14 @@ mod tune;
 
 use std::sync::{Arc, Mutex, Weak};
 
-use oxvirt_core::error::{code, from};
+use oxvirt_core::error::from;
 use oxvirt_core::event::{DomainEventCallback, EventHub, NetworkEventCallback, PoolEventCallback};
 use oxvirt_core::types::*;
 use oxvirt_core::uri::Uri;
-use oxvirt_core::{Connection, Error, Result};
+use oxvirt_core::{
+    Connection, Error, HypervisorDriver, InterfaceDriver, NetworkDriver, NodeDeviceDriver,
+    NwFilterDriver, Result, SecretDriver, StorageDriver,
+};
 
 use state::Driver;
 
@@ -48,7 +51,7 @@ static DEFAULT: Mutex<Weak<Driver>> = Mutex::new(Weak::new());
 /// Opens a connection to the test driver named by `uri`
 /// (`test:///default` or `test:///ABS/PATH/node.xml`); `flags` are
 /// virConnectFlags (1 = read-only).
-pub fn open(uri: &Uri, flags: u32) -> Result<Arc<dyn Connection>> {
+pub fn open(uri: &Uri, flags: u32) -> Result<Arc<Connection>> {
     let path = uri.path.as_str();
     if path.is_empty() || path == "/" {
         return Err(Error::invalid_arg(
@@ -69,19 +72,21 @@ pub fn open(uri: &Uri, flags: u32) -> Result<Arc<dyn Connection>> {
     } else {
         Arc::new(node::open_file(path)?)
     };
-    Ok(Arc::new(TestConnection {
+    let conn = Arc::new(TestConnection {
         driver,
-        uri: format!("test://{}", path),
-        readonly: flags & flags::connect::RO != 0,
         callbacks: Mutex::new(Vec::new()),
-    }))
+    });
+    Ok(Connection::builder(format!("test://{}", path), flags)
+        .all(conn)
+        .quick(true)
+        .build())
 }
 
-/// One client's connection to a driver instance.
+/// One client's connection to a driver instance: it fills every family
+/// slot of its [`Connection`], as libvirt's test driver registers itself
+/// for every driver table.
 pub struct TestConnection {
     driver: Arc<Driver>,
-    uri: String,
-    readonly: bool,
     /// Event callbacks this connection registered (dropped with it).
     callbacks: Mutex<Vec<i32>>,
 }
@@ -96,24 +101,6 @@ impl Drop for TestConnection {
 }
 
 impl TestConnection {
-    /// libvirt's public-API read-only check.
-    fn rw(&self, api: &str) -> Result<()> {
-        if self.readonly {
-            return Err(Error::new(
-                code::OPERATION_DENIED,
-                from::DOMAIN,
-                format!("read only access prevents {}", api),
-            ));
-        }
-        Ok(())
-    }
-
-    /// A device API libvirt's test driver lacks.
-    fn no_hotplug(&self, api: &str) -> Result<()> {
-        self.rw(api)?;
-        Err(Error::no_support(api))
-    }
-
     fn events(&self) -> &EventHub {
         &self.driver.events
     }
@@ -127,21 +114,7 @@ impl TestConnection {
     }
 }
 
-fn api_name(flags: u32, plain: &'static str, with_flags: &'static str) -> &'static str {
-    if flags == 0 {
-        plain
-    } else {
-        with_flags
-    }
-}
-
-impl Connection for TestConnection {
-    fn calls_are_quick(&self) -> bool {
-        true
-    }
-    fn uri(&self) -> Result<String> {
-        Ok(self.uri.clone())
-    }
+impl HypervisorDriver for TestConnection {
     fn get_type(&self) -> Result<String> {
         Ok("TEST".into())
     }
@@ -241,59 +214,33 @@ impl Connection for TestConnection {
     }
 
     fn domain_define_xml(&self, xml: &str, flags: u32) -> Result<DomainRef> {
-        self.rw(api_name(
-            flags,
-            "virDomainDefineXML",
-            "virDomainDefineXMLFlags",
-        ))?;
         self.driver.define_xml(xml, flags)
     }
     fn domain_create_xml(&self, xml: &str, flags: u32) -> Result<DomainRef> {
-        self.rw("virDomainCreateXML")?;
         self.driver.create_xml(xml, flags)
     }
     fn domain_undefine(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        self.rw(api_name(
-            flags,
-            "virDomainUndefine",
-            "virDomainUndefineFlags",
-        ))?;
         self.driver.undefine(dom, flags)
     }
     fn domain_create(&self, dom: &DomainRef, flags: u32) -> Result<DomainRef> {
-        self.rw(api_name(
-            flags,
-            "virDomainCreate",
-            "virDomainCreateWithFlags",
-        ))?;
         self.driver.create(dom, flags)
     }
     fn domain_destroy(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        self.rw(api_name(flags, "virDomainDestroy", "virDomainDestroyFlags"))?;
         self.driver.destroy(dom, flags)
     }
     fn domain_shutdown(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        self.rw(api_name(
-            flags,
-            "virDomainShutdown",
-            "virDomainShutdownFlags",
-        ))?;
         self.driver.shutdown(dom, flags)
     }
     fn domain_reboot(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        self.rw("virDomainReboot")?;
         self.driver.reboot(dom, flags)
     }
     fn domain_reset(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        self.rw("virDomainReset")?;
         self.driver.reset(dom, flags)
     }
     fn domain_suspend(&self, dom: &DomainRef) -> Result<()> {
-        self.rw("virDomainSuspend")?;
         self.driver.suspend(dom)
     }
     fn domain_resume(&self, dom: &DomainRef) -> Result<()> {
-        self.rw("virDomainResume")?;
         self.driver.resume(dom)
     }
     fn domain_screenshot(
@@ -302,7 +249,6 @@ impl Connection for TestConnection {
         _screen: u32,
         flags: u32,
     ) -> Result<(String, Box<dyn oxvirt_core::Stream>)> {
-        self.rw("virDomainScreenshot")?;
         domains::check_flags(flags, 0, "testDomainScreenshot")?;
         // As libvirt's test driver: the PNG shipped in libvirt's data
         // directory, whatever the domain and screen.
@@ -310,7 +256,6 @@ impl Connection for TestConnection {
         Ok(("image/png".into(), Box::new(s)))
     }
     fn domain_inject_nmi(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        self.rw("virDomainInjectNMI")?;
         domains::check_flags(flags, 0, "testDomainInjectNMI")?;
         self.driver.require_active(dom)
     }
@@ -322,54 +267,39 @@ impl Connection for TestConnection {
         _keys: &[u32],
         flags: u32,
     ) -> Result<()> {
-        self.rw("virDomainSendKey")?;
         domains::check_flags(flags, 0, "testDomainSendKey")?;
         self.driver.require_active(dom)
     }
     fn domain_save(&self, dom: &DomainRef, to: &str, dxml: Option<&str>, flags: u32) -> Result<()> {
-        self.rw(api_name(flags, "virDomainSave", "virDomainSaveFlags"))?;
         self.driver.save(dom, &absolute(to), dxml, flags)
     }
     fn domain_restore(&self, from: &str, dxml: Option<&str>, flags: u32) -> Result<()> {
-        self.rw(api_name(flags, "virDomainRestore", "virDomainRestoreFlags"))?;
         self.driver.restore(&absolute(from), dxml, flags)
     }
     fn domain_save_image_get_xml_desc(&self, file: &str, flags: u32) -> Result<String> {
         self.driver.save_image_get_xml_desc(&absolute(file), flags)
     }
     fn domain_save_image_define_xml(&self, file: &str, dxml: &str, flags: u32) -> Result<()> {
-        self.rw("virDomainSaveImageDefineXML")?;
         self.driver
             .save_image_define_xml(&absolute(file), dxml, flags)
     }
     fn domain_core_dump(&self, dom: &DomainRef, to: &str, format: u32, flags: u32) -> Result<()> {
-        self.rw("virDomainCoreDump")?;
         self.driver.core_dump(dom, &absolute(to), format, flags)
     }
     fn domain_managed_save(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        self.rw("virDomainManagedSave")?;
         self.driver.managed_save(dom, flags)
     }
     fn domain_has_managed_save(&self, dom: &DomainRef, flags: u32) -> Result<bool> {
         self.driver.has_managed_save(dom, flags)
     }
     fn domain_managed_save_remove(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        self.rw("virDomainManagedSaveRemove")?;
         self.driver.managed_save_remove(dom, flags)
     }
     fn domain_rename(&self, dom: &DomainRef, new_name: &str, flags: u32) -> Result<()> {
-        self.rw("virDomainRename")?;
         self.driver.rename(dom, new_name, flags)
     }
 
     fn domain_get_xml_desc(&self, dom: &DomainRef, flags: u32) -> Result<String> {
-        if flags & flags::domain_xml::SECURE != 0 && self.readonly {
-            return Err(Error::new(
-                code::OPERATION_DENIED,
-                from::DOMAIN,
-                "virDomainGetXMLDesc with secure flag",
-            ));
-        }
         self.driver.get_xml_desc(dom, flags)
     }
     fn domain_get_info(&self, dom: &DomainRef) -> Result<DomainInfo> {
@@ -391,7 +321,6 @@ impl Connection for TestConnection {
         self.driver.get_autostart(dom)
     }
     fn domain_set_autostart(&self, dom: &DomainRef, autostart: bool) -> Result<()> {
-        self.rw("virDomainSetAutostart")?;
         self.driver.set_autostart(dom, autostart)
     }
     fn domain_is_active(&self, dom: &DomainRef) -> Result<bool> {
@@ -425,7 +354,6 @@ impl Connection for TestConnection {
         uri: Option<&str>,
         flags: u32,
     ) -> Result<()> {
-        self.rw("virDomainSetMetadata")?;
         self.driver
             .set_metadata(dom, kind, metadata, key, uri, flags)
     }
@@ -438,7 +366,6 @@ impl Connection for TestConnection {
         self.driver.get_vcpus(dom, maxinfo, maplen)
     }
     fn domain_pin_vcpu(&self, dom: &DomainRef, vcpu: u32, cpumap: &[u8], flags: u32) -> Result<()> {
-        self.rw(api_name(flags, "virDomainPinVcpu", "virDomainPinVcpuFlags"))?;
         self.driver.pin_vcpu(dom, vcpu, cpumap, flags)
     }
     fn domain_get_vcpu_pin_info(
@@ -451,7 +378,6 @@ impl Connection for TestConnection {
         self.driver.vcpu_pin_info(dom, ncpumaps, maplen, flags)
     }
     fn domain_pin_emulator(&self, dom: &DomainRef, cpumap: &[u8], flags: u32) -> Result<()> {
-        self.rw("virDomainPinEmulator")?;
         self.driver.pin_emulator(dom, cpumap, flags)
     }
     fn domain_get_emulator_pin_info(
@@ -479,11 +405,9 @@ impl Connection for TestConnection {
         self.driver.iothread_info(dom, flags)
     }
     fn domain_add_iothread(&self, dom: &DomainRef, id: u32, flags: u32) -> Result<()> {
-        self.rw("virDomainAddIOThread")?;
         self.driver.add_iothread(dom, id, flags)
     }
     fn domain_del_iothread(&self, dom: &DomainRef, id: u32, flags: u32) -> Result<()> {
-        self.rw("virDomainDelIOThread")?;
         self.driver.del_iothread(dom, id, flags)
     }
     fn domain_pin_iothread(
@@ -493,7 +417,6 @@ impl Connection for TestConnection {
         cpumap: &[u8],
         flags: u32,
     ) -> Result<()> {
-        self.rw("virDomainPinIOThread")?;
         self.driver.pin_iothread(dom, id, cpumap, flags)
     }
     fn domain_set_iothread_params(
@@ -503,7 +426,6 @@ impl Connection for TestConnection {
         params: &[TypedParam],
         flags: u32,
     ) -> Result<()> {
-        self.rw("virDomainSetIOThreadParams")?;
         self.driver.set_iothread_params(dom, id, params, flags)
     }
     fn domain_get_blkio_parameters(
@@ -520,36 +442,15 @@ impl Connection for TestConnection {
         params: &[TypedParam],
         flags: u32,
     ) -> Result<()> {
-        self.rw("virDomainSetBlkioParameters")?;
         self.driver.set_blkio(dom, params, flags)
     }
-    // libvirt's test driver has no device hotplug: the API's read-only
-    // check, then "not supported" under the API's name.
-    fn domain_attach_device(&self, _dom: &DomainRef, _xml: &str, _flags: u32) -> Result<()> {
-        self.no_hotplug("virDomainAttachDeviceFlags")
-    }
+    // libvirt's test driver has no device hotplug: "not supported" under
+    // the API's name (the plain APIs' too, not the Flags ones').
     fn domain_attach_device_plain(&self, _dom: &DomainRef, _xml: &str) -> Result<()> {
-        self.no_hotplug("virDomainAttachDevice")
-    }
-    fn domain_detach_device(&self, _dom: &DomainRef, _xml: &str, _flags: u32) -> Result<()> {
-        self.no_hotplug("virDomainDetachDeviceFlags")
+        Err(Error::no_support("virDomainAttachDevice"))
     }
     fn domain_detach_device_plain(&self, _dom: &DomainRef, _xml: &str) -> Result<()> {
-        self.no_hotplug("virDomainDetachDevice")
-    }
-    fn domain_update_device(&self, _dom: &DomainRef, _xml: &str, _flags: u32) -> Result<()> {
-        self.no_hotplug("virDomainUpdateDeviceFlags")
-    }
-    fn domain_fd_associate(
-        &self,
-        _dom: &DomainRef,
-        _name: &str,
-        fds: &[i32],
-        _flags: u32,
-    ) -> Result<()> {
-        oxvirt_core::driver::fd_associate_checks(fds)?;
-        self.rw("virDomainFDAssociate")?;
-        Err(Error::no_support("virDomainFDAssociate"))
+        Err(Error::no_support("virDomainDetachDevice"))
     }
     fn domain_get_memory_parameters(
         &self,
@@ -565,7 +466,6 @@ impl Connection for TestConnection {
         params: &[TypedParam],
         flags: u32,
     ) -> Result<()> {
-        self.rw("virDomainSetMemoryParameters")?;
         self.driver.set_memory_params(dom, params, flags)
     }
     fn domain_get_numa_parameters(
@@ -582,7 +482,6 @@ impl Connection for TestConnection {
         params: &[TypedParam],
         flags: u32,
     ) -> Result<()> {
-        self.rw("virDomainSetNumaParameters")?;
         self.driver.set_numa_params(dom, params, flags)
     }
     fn domain_get_perf_events(&self, dom: &DomainRef, flags: u32) -> Result<Vec<TypedParam>> {
@@ -594,7 +493,6 @@ impl Connection for TestConnection {
         params: &[TypedParam],
         flags: u32,
     ) -> Result<()> {
-        self.rw("virDomainSetPerfEvents")?;
         self.driver.set_perf_events(dom, params, flags)
     }
     fn domain_get_block_io_tune(
@@ -613,7 +511,6 @@ impl Connection for TestConnection {
         params: &[TypedParam],
         flags: u32,
     ) -> Result<()> {
-        self.rw("virDomainSetBlockIoTune")?;
         self.driver.set_block_io_tune(dom, disk, params, flags)
     }
     fn domain_get_interface_parameters(
@@ -633,7 +530,6 @@ impl Connection for TestConnection {
         params: &[TypedParam],
         flags: u32,
     ) -> Result<()> {
-        self.rw("virDomainSetInterfaceParameters")?;
         self.driver.set_interface_params(dom, device, params, flags)
     }
     fn domain_set_lifecycle_action(
@@ -643,74 +539,7 @@ impl Connection for TestConnection {
         action: u32,
         flags: u32,
     ) -> Result<()> {
-        self.rw("virDomainSetLifecycleAction")?;
         self.driver.set_lifecycle_action(dom, kind, action, flags)
-    }
-    fn list_all_interfaces(&self, flags: u32) -> Result<Vec<InterfaceRef>> {
-        self.driver.list_interfaces(flags)
-    }
-    fn lookup_interface_by_name(&self, name: &str) -> Result<InterfaceRef> {
-        self.driver.interface_by_name(name)
-    }
-    fn lookup_interface_by_mac(&self, mac: &str) -> Result<InterfaceRef> {
-        self.driver.interface_by_mac(mac)
-    }
-    fn interface_get_xml_desc(&self, iface: &InterfaceRef, flags: u32) -> Result<String> {
-        self.driver.interface_xml(iface, flags)
-    }
-    fn interface_define_xml(&self, xml: &str, flags: u32) -> Result<InterfaceRef> {
-        self.rw("virInterfaceDefineXML")?;
-        self.driver.interface_define(xml, flags)
-    }
-    fn interface_undefine(&self, iface: &InterfaceRef) -> Result<()> {
-        self.rw("virInterfaceUndefine")?;
-        self.driver.interface_undefine(iface)
-    }
-    fn interface_create(&self, iface: &InterfaceRef, flags: u32) -> Result<()> {
-        self.rw("virInterfaceCreate")?;
-        self.driver.interface_create(iface, flags)
-    }
-    fn interface_destroy(&self, iface: &InterfaceRef, flags: u32) -> Result<()> {
-        self.rw("virInterfaceDestroy")?;
-        self.driver.interface_destroy(iface, flags)
-    }
-    fn interface_is_active(&self, iface: &InterfaceRef) -> Result<bool> {
-        self.driver.interface_is_active(iface)
-    }
-    fn interface_change_begin(&self, flags: u32) -> Result<()> {
-        self.rw("virInterfaceChangeBegin")?;
-        self.driver.iface_change_begin(flags)
-    }
-    fn interface_change_commit(&self, flags: u32) -> Result<()> {
-        self.rw("virInterfaceChangeCommit")?;
-        self.driver.iface_change_commit(flags)
-    }
-    fn interface_change_rollback(&self, flags: u32) -> Result<()> {
-        self.rw("virInterfaceChangeRollback")?;
-        self.driver.iface_change_rollback(flags)
-    }
-    fn node_device_create_xml(&self, xml: &str, flags: u32) -> Result<NodeDevRef> {
-        self.rw("virNodeDeviceCreateXML")?;
-        self.driver.nodedev_create(xml, flags)
-    }
-    fn node_device_destroy(&self, dev: &NodeDevRef) -> Result<()> {
-        self.rw("virNodeDeviceDestroy")?;
-        self.driver.nodedev_destroy(dev)
-    }
-    fn list_all_node_devices(&self, flags: u32) -> Result<Vec<NodeDevRef>> {
-        self.driver.list_nodedevs(flags)
-    }
-    fn lookup_node_device_by_name(&self, name: &str) -> Result<NodeDevRef> {
-        self.driver.nodedev_by_name(name)
-    }
-    fn node_device_get_xml_desc(&self, dev: &NodeDevRef, flags: u32) -> Result<String> {
-        self.driver.nodedev_xml(dev, flags)
-    }
-    fn node_device_get_parent(&self, dev: &NodeDevRef) -> Result<Option<String>> {
-        self.driver.nodedev_parent(dev)
-    }
-    fn node_device_list_caps(&self, dev: &NodeDevRef) -> Result<Vec<String>> {
-        self.driver.nodedev_caps(dev)
     }
     fn domain_get_messages(&self, dom: &DomainRef, flags: u32) -> Result<Vec<String>> {
         self.driver.get_messages(dom, flags)
@@ -719,7 +548,6 @@ impl Connection for TestConnection {
         self.driver.get_hostname(dom, flags)
     }
     fn domain_get_time(&self, dom: &DomainRef, flags: u32) -> Result<(i64, u32)> {
-        self.rw("virDomainGetTime")?;
         self.driver.get_time(dom, flags)
     }
     fn domain_set_time(
@@ -729,7 +557,6 @@ impl Connection for TestConnection {
         nseconds: u32,
         flags: u32,
     ) -> Result<()> {
-        self.rw("virDomainSetTime")?;
         self.driver.set_time(dom, seconds, nseconds, flags)
     }
     fn domain_set_user_password(
@@ -739,15 +566,12 @@ impl Connection for TestConnection {
         _password: &str,
         flags: u32,
     ) -> Result<()> {
-        self.rw("virDomainSetUserPassword")?;
         self.driver.set_user_password(dom, flags)
     }
     fn domain_fs_freeze(&self, dom: &DomainRef, mountpoints: &[String], flags: u32) -> Result<i32> {
-        self.rw("virDomainFSFreeze")?;
         self.driver.fs_freeze_thaw(dom, mountpoints, flags, true)
     }
     fn domain_fs_thaw(&self, dom: &DomainRef, mountpoints: &[String], flags: u32) -> Result<i32> {
-        self.rw("virDomainFSThaw")?;
         self.driver.fs_freeze_thaw(dom, mountpoints, flags, false)
     }
     fn domain_fs_trim(
@@ -757,11 +581,9 @@ impl Connection for TestConnection {
         _minimum: u64,
         flags: u32,
     ) -> Result<()> {
-        self.rw("virDomainFSTrim")?;
         self.driver.fs_trim(dom, mountpoint, flags)
     }
     fn domain_get_fs_info(&self, dom: &DomainRef, flags: u32) -> Result<Vec<FsInfo>> {
-        self.rw("virDomainGetFSInfo")?;
         self.driver.fs_info(dom, flags)
     }
     fn domain_get_disk_errors(&self, dom: &DomainRef, flags: u32) -> Result<Vec<(String, i32)>> {
@@ -782,15 +604,6 @@ impl Connection for TestConnection {
         signum: u32,
         flags: u32,
     ) -> Result<()> {
-        if pid == 0 {
-            // virDomainSendProcessSignal checks its argument first.
-            return Err(Error::raw(
-                code::INVALID_ARG,
-                from::DOMAIN,
-                "pid_value in virDomainSendProcessSignal must not be zero",
-            ));
-        }
-        self.rw("virDomainSendProcessSignal")?;
         self.driver.send_process_signal(dom, pid, signum, flags)
     }
     fn domain_get_launch_security_info(
@@ -798,7 +611,6 @@ impl Connection for TestConnection {
         _dom: &DomainRef,
         flags: u32,
     ) -> Result<Vec<TypedParam>> {
-        self.rw("virDomainGetLaunchSecurityInfo")?;
         self.driver.launch_security_info(flags)
     }
     fn domain_set_memory_stats_period(
@@ -807,19 +619,12 @@ impl Connection for TestConnection {
         period: i32,
         flags: u32,
     ) -> Result<()> {
-        self.rw("virDomainSetMemoryStatsPeriod")?;
         self.driver.set_memory_stats_period(dom, period, flags)
     }
     fn domain_set_memory(&self, dom: &DomainRef, kib: u64, flags: u32) -> Result<()> {
-        self.rw("virDomainSetMemoryFlags")?;
         self.driver.set_memory(dom, kib, flags)
     }
     fn domain_set_vcpus(&self, dom: &DomainRef, n: u32, flags: u32) -> Result<()> {
-        self.rw(api_name(
-            flags,
-            "virDomainSetVcpus",
-            "virDomainSetVcpusFlags",
-        ))?;
         self.driver.set_vcpus(dom, n, flags)
     }
     fn domain_get_vcpus_flags(&self, dom: &DomainRef, flags: u32) -> Result<i32> {
@@ -867,11 +672,6 @@ impl Connection for TestConnection {
         params: &[TypedParam],
         flags: u32,
     ) -> Result<()> {
-        self.rw(api_name(
-            flags,
-            "virDomainSetSchedulerParameters",
-            "virDomainSetSchedulerParametersFlags",
-        ))?;
         self.driver.set_scheduler_parameters(dom, params, flags)
     }
     fn get_all_domain_stats(
@@ -884,17 +684,9 @@ impl Connection for TestConnection {
     }
 
     fn snapshot_create_xml(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<SnapshotRef> {
-        self.rw("virDomainSnapshotCreateXML")?;
         self.driver.snapshot_create_xml(dom, xml, flags)
     }
     fn snapshot_get_xml_desc(&self, snap: &SnapshotRef, flags: u32) -> Result<String> {
-        if flags & flags::snapshot_xml::SECURE != 0 && self.readonly {
-            return Err(Error::new(
-                code::OPERATION_DENIED,
-                from::DOMAIN_SNAPSHOT,
-                "virDomainSnapshotGetXMLDesc with secure flag",
-            ));
-        }
         self.driver.snapshot_get_xml_desc(snap, flags)
     }
     fn snapshot_num(&self, dom: &DomainRef, flags: u32) -> Result<i32> {
@@ -937,11 +729,9 @@ impl Connection for TestConnection {
         self.driver.snapshot_has_metadata(snap, flags)
     }
     fn snapshot_revert(&self, snap: &SnapshotRef, flags: u32) -> Result<()> {
-        self.rw("virDomainRevertToSnapshot")?;
         self.driver.snapshot_revert(snap, flags)
     }
     fn snapshot_delete(&self, snap: &SnapshotRef, flags: u32) -> Result<()> {
-        self.rw("virDomainSnapshotDelete")?;
         self.driver.snapshot_delete(snap, flags)
     }
 
@@ -951,17 +741,9 @@ impl Connection for TestConnection {
         xml: &str,
         flags: u32,
     ) -> Result<CheckpointRef> {
-        self.rw("virDomainCheckpointCreateXML")?;
         self.driver.checkpoint_create_xml(dom, xml, flags)
     }
     fn checkpoint_get_xml_desc(&self, cp: &CheckpointRef, flags: u32) -> Result<String> {
-        if flags & flags::checkpoint_xml::SECURE != 0 && self.readonly {
-            return Err(Error::new(
-                code::OPERATION_DENIED,
-                from::DOMAIN_CHECKPOINT,
-                "virDomainCheckpointGetXMLDesc with secure flag",
-            ));
-        }
         self.driver.checkpoint_get_xml_desc(cp, flags)
     }
     fn list_all_checkpoints(&self, dom: &DomainRef, flags: u32) -> Result<Vec<CheckpointRef>> {
@@ -986,7 +768,6 @@ impl Connection for TestConnection {
         self.driver.checkpoint_get_parent(cp, flags)
     }
     fn checkpoint_delete(&self, cp: &CheckpointRef, flags: u32) -> Result<()> {
-        self.rw("virDomainCheckpointDelete")?;
         self.driver.checkpoint_delete(cp, flags)
     }
 
@@ -996,16 +777,6 @@ impl Connection for TestConnection {
         event_id: i32,
         cb: DomainEventCallback,
     ) -> Result<i32> {
-        if !(0..oxvirt_core::event::DOMAIN_EVENT_ID_LAST).contains(&event_id) {
-            return Err(Error::raw(
-                code::INVALID_ARG,
-                from::DOMAIN,
-                format!(
-                    "eventID in virConnectDomainEventRegisterAny must be less than {}",
-                    oxvirt_core::event::DOMAIN_EVENT_ID_LAST
-                ),
-            ));
-        }
         let id = self.events().register_domain(dom, event_id, cb);
         self.callbacks
             .lock()
@@ -1024,23 +795,68 @@ impl Connection for TestConnection {
         mine.retain(|&i| i != callback_id);
         Ok(())
     }
+}
 
-    // ---- networks, storage pools and volumes (objects.rs) -------------
-    fn network_event_register(
-        &self,
-        net: Option<&NetworkRef>,
-        event_id: i32,
-        cb: NetworkEventCallback,
-    ) -> Result<i32> {
-        if !(0..2).contains(&event_id) {
-            return Err(Error::invalid_arg(
-                from::NETWORK,
-                "eventID in virConnectNetworkEventRegisterAny must be less than 2",
-            ));
-        }
-        let id = self.events().register_network(net, event_id, cb);
-        self.remember_callback(id);
-        Ok(id)
+impl InterfaceDriver for TestConnection {
+    fn list_all_interfaces(&self, flags: u32) -> Result<Vec<InterfaceRef>> {
+        self.driver.list_interfaces(flags)
+    }
+    fn lookup_interface_by_name(&self, name: &str) -> Result<InterfaceRef> {
+        self.driver.interface_by_name(name)
+    }
+    fn lookup_interface_by_mac(&self, mac: &str) -> Result<InterfaceRef> {
+        self.driver.interface_by_mac(mac)
+    }
+    fn interface_get_xml_desc(&self, iface: &InterfaceRef, flags: u32) -> Result<String> {
+        self.driver.interface_xml(iface, flags)
+    }
+    fn interface_define_xml(&self, xml: &str, flags: u32) -> Result<InterfaceRef> {
+        self.driver.interface_define(xml, flags)
+    }
+    fn interface_undefine(&self, iface: &InterfaceRef) -> Result<()> {
+        self.driver.interface_undefine(iface)
+    }
+    fn interface_create(&self, iface: &InterfaceRef, flags: u32) -> Result<()> {
+        self.driver.interface_create(iface, flags)
+    }
+    fn interface_destroy(&self, iface: &InterfaceRef, flags: u32) -> Result<()> {
+        self.driver.interface_destroy(iface, flags)
+    }
+    fn interface_is_active(&self, iface: &InterfaceRef) -> Result<bool> {
+        self.driver.interface_is_active(iface)
+    }
+    fn interface_change_begin(&self, flags: u32) -> Result<()> {
+        self.driver.iface_change_begin(flags)
+    }
+    fn interface_change_commit(&self, flags: u32) -> Result<()> {
+        self.driver.iface_change_commit(flags)
+    }
+    fn interface_change_rollback(&self, flags: u32) -> Result<()> {
+        self.driver.iface_change_rollback(flags)
+    }
+}
+
+impl NodeDeviceDriver for TestConnection {
+    fn node_device_create_xml(&self, xml: &str, flags: u32) -> Result<NodeDevRef> {
+        self.driver.nodedev_create(xml, flags)
+    }
+    fn node_device_destroy(&self, dev: &NodeDevRef) -> Result<()> {
+        self.driver.nodedev_destroy(dev)
+    }
+    fn list_all_node_devices(&self, flags: u32) -> Result<Vec<NodeDevRef>> {
+        self.driver.list_nodedevs(flags)
+    }
+    fn lookup_node_device_by_name(&self, name: &str) -> Result<NodeDevRef> {
+        self.driver.nodedev_by_name(name)
+    }
+    fn node_device_get_xml_desc(&self, dev: &NodeDevRef, flags: u32) -> Result<String> {
+        self.driver.nodedev_xml(dev, flags)
+    }
+    fn node_device_get_parent(&self, dev: &NodeDevRef) -> Result<Option<String>> {
+        self.driver.nodedev_parent(dev)
+    }
+    fn node_device_list_caps(&self, dev: &NodeDevRef) -> Result<Vec<String>> {
+        self.driver.nodedev_caps(dev)
     }
     fn node_device_event_register(
         &self,
@@ -1048,12 +864,6 @@ impl Connection for TestConnection {
         event_id: i32,
         cb: oxvirt_core::driver::NodeDevEventCallback,
     ) -> Result<i32> {
-        if !(0..2).contains(&event_id) {
-            return Err(Error::invalid_arg(
-                from::NODEDEV,
-                "eventID in virConnectNodeDeviceEventRegisterAny must be less than 2",
-            ));
-        }
         let id = self.events().register_node_device(dev, event_id, cb);
         self.remember_callback(id);
         Ok(id)
@@ -1061,26 +871,21 @@ impl Connection for TestConnection {
     fn node_device_event_deregister(&self, callback_id: i32) -> Result<()> {
         self.domain_event_deregister(callback_id)
     }
-    fn network_event_deregister(&self, callback_id: i32) -> Result<()> {
-        self.domain_event_deregister(callback_id)
-    }
-    fn pool_event_register(
+}
+
+impl NetworkDriver for TestConnection {
+    // ---- networks, storage pools and volumes (objects.rs) -------------
+    fn network_event_register(
         &self,
-        pool: Option<&PoolRef>,
+        net: Option<&NetworkRef>,
         event_id: i32,
-        cb: PoolEventCallback,
+        cb: NetworkEventCallback,
     ) -> Result<i32> {
-        if !(0..2).contains(&event_id) {
-            return Err(Error::invalid_arg(
-                from::STORAGE,
-                "eventID in virConnectStoragePoolEventRegisterAny must be less than 2",
-            ));
-        }
-        let id = self.events().register_pool(pool, event_id, cb);
+        let id = self.events().register_network(net, event_id, cb);
         self.remember_callback(id);
         Ok(id)
     }
-    fn pool_event_deregister(&self, callback_id: i32) -> Result<()> {
+    fn network_event_deregister(&self, callback_id: i32) -> Result<()> {
         self.domain_event_deregister(callback_id)
     }
     fn list_all_networks(&self, flags: u32) -> Result<Vec<NetworkRef>> {
@@ -1093,31 +898,18 @@ impl Connection for TestConnection {
         self.driver.lookup_network_by_uuid(uuid)
     }
     fn network_define_xml(&self, xml: &str, flags: u32) -> Result<NetworkRef> {
-        self.rw(api_name(
-            flags,
-            "virNetworkDefineXML",
-            "virNetworkDefineXMLFlags",
-        ))?;
         self.driver.network_define_xml(xml, flags)
     }
     fn network_create_xml(&self, xml: &str, flags: u32) -> Result<NetworkRef> {
-        self.rw(api_name(
-            flags,
-            "virNetworkCreateXML",
-            "virNetworkCreateXMLFlags",
-        ))?;
         self.driver.network_create_xml(xml, flags)
     }
     fn network_undefine(&self, net: &NetworkRef) -> Result<()> {
-        self.rw("virNetworkUndefine")?;
         self.driver.network_undefine(net)
     }
     fn network_create(&self, net: &NetworkRef) -> Result<()> {
-        self.rw("virNetworkCreate")?;
         self.driver.network_create(net)
     }
     fn network_destroy(&self, net: &NetworkRef) -> Result<()> {
-        self.rw("virNetworkDestroy")?;
         self.driver.network_destroy(net)
     }
     fn network_get_xml_desc(&self, net: &NetworkRef, flags: u32) -> Result<String> {
@@ -1130,7 +922,6 @@ impl Connection for TestConnection {
         self.driver.network_get_autostart(net)
     }
     fn network_set_autostart(&self, net: &NetworkRef, autostart: bool) -> Result<()> {
-        self.rw("virNetworkSetAutostart")?;
         self.driver.network_set_autostart(net, autostart)
     }
     fn network_is_active(&self, net: &NetworkRef) -> Result<bool> {
@@ -1138,15 +929,6 @@ impl Connection for TestConnection {
     }
     fn network_is_persistent(&self, net: &NetworkRef) -> Result<bool> {
         self.driver.network_is_persistent(net)
-    }
-    fn find_storage_pool_sources(
-        &self,
-        kind: &str,
-        src_spec: Option<&str>,
-        flags: u32,
-    ) -> Result<String> {
-        domains::check_flags(flags, 0, "testConnectFindStoragePoolSources")?;
-        node::find_pool_sources(kind, src_spec)
     }
     fn network_update(
         &self,
@@ -1157,9 +939,36 @@ impl Connection for TestConnection {
         xml: &str,
         flags: u32,
     ) -> Result<()> {
-        self.rw("virNetworkUpdate")?;
         self.driver
             .network_update(net, command, section, parent_index, xml, flags)
+    }
+}
+
+impl SecretDriver for TestConnection {}
+impl NwFilterDriver for TestConnection {}
+
+impl StorageDriver for TestConnection {
+    fn pool_event_register(
+        &self,
+        pool: Option<&PoolRef>,
+        event_id: i32,
+        cb: PoolEventCallback,
+    ) -> Result<i32> {
+        let id = self.events().register_pool(pool, event_id, cb);
+        self.remember_callback(id);
+        Ok(id)
+    }
+    fn pool_event_deregister(&self, callback_id: i32) -> Result<()> {
+        self.domain_event_deregister(callback_id)
+    }
+    fn find_storage_pool_sources(
+        &self,
+        kind: &str,
+        src_spec: Option<&str>,
+        flags: u32,
+    ) -> Result<String> {
+        domains::check_flags(flags, 0, "testConnectFindStoragePoolSources")?;
+        node::find_pool_sources(kind, src_spec)
     }
     fn list_all_storage_pools(&self, flags: u32) -> Result<Vec<PoolRef>> {
         self.driver.list_all_pools(flags)
@@ -1174,35 +983,27 @@ impl Connection for TestConnection {
         self.driver.lookup_pool_by_volume(vol)
     }
     fn pool_define_xml(&self, xml: &str, flags: u32) -> Result<PoolRef> {
-        self.rw("virStoragePoolDefineXML")?;
         self.driver.pool_define_xml(xml, flags)
     }
     fn pool_create_xml(&self, xml: &str, flags: u32) -> Result<PoolRef> {
-        self.rw("virStoragePoolCreateXML")?;
         self.driver.pool_create_xml(xml, flags)
     }
     fn pool_build(&self, pool: &PoolRef, flags: u32) -> Result<()> {
-        self.rw("virStoragePoolBuild")?;
         self.driver.pool_build(pool, flags)
     }
     fn pool_create(&self, pool: &PoolRef, flags: u32) -> Result<()> {
-        self.rw("virStoragePoolCreate")?;
         self.driver.pool_create(pool, flags)
     }
     fn pool_destroy(&self, pool: &PoolRef) -> Result<()> {
-        self.rw("virStoragePoolDestroy")?;
         self.driver.pool_destroy(pool)
     }
     fn pool_delete(&self, pool: &PoolRef, flags: u32) -> Result<()> {
-        self.rw("virStoragePoolDelete")?;
         self.driver.pool_delete(pool, flags)
     }
     fn pool_undefine(&self, pool: &PoolRef) -> Result<()> {
-        self.rw("virStoragePoolUndefine")?;
         self.driver.pool_undefine(pool)
     }
     fn pool_refresh(&self, pool: &PoolRef, flags: u32) -> Result<()> {
-        self.rw("virStoragePoolRefresh")?;
         self.driver.pool_refresh(pool, flags)
     }
     fn pool_get_info(&self, pool: &PoolRef) -> Result<PoolInfo> {
@@ -1215,7 +1016,6 @@ impl Connection for TestConnection {
         self.driver.pool_get_autostart(pool)
     }
     fn pool_set_autostart(&self, pool: &PoolRef, autostart: bool) -> Result<()> {
-        self.rw("virStoragePoolSetAutostart")?;
         self.driver.pool_set_autostart(pool, autostart)
     }
     fn pool_is_active(&self, pool: &PoolRef) -> Result<bool> {
@@ -1231,7 +1031,6 @@ impl Connection for TestConnection {
         self.driver.pool_num_of_volumes(pool)
     }
     fn vol_create_xml(&self, pool: &PoolRef, xml: &str, flags: u32) -> Result<VolRef> {
-        self.rw("virStorageVolCreateXML")?;
         self.driver.vol_create_xml(pool, xml, flags)
     }
     fn vol_create_xml_from(
@@ -1241,7 +1040,6 @@ impl Connection for TestConnection {
         clone: &VolRef,
         flags: u32,
     ) -> Result<VolRef> {
-        self.rw("virStorageVolCreateXMLFrom")?;
         self.driver.vol_create_xml_from(pool, xml, clone, flags)
     }
     fn lookup_vol_by_name(&self, pool: &PoolRef, name: &str) -> Result<VolRef> {
@@ -1254,7 +1052,6 @@ impl Connection for TestConnection {
         self.driver.lookup_vol_by_path(path)
     }
     fn vol_delete(&self, vol: &VolRef, flags: u32) -> Result<()> {
-        self.rw("virStorageVolDelete")?;
         self.driver.vol_delete(vol, flags)
     }
     fn vol_get_info(&self, vol: &VolRef, _flags: u32) -> Result<VolInfo> {

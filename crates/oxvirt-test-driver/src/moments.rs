@@ -7,35 +7,6 @@ pub(crate) use crate::domains::check_flags;
 use oxvirt_core::error::{code, from};
 use oxvirt_core::{Error, Result};
 
-/// The public API's VIR_EXCLUSIVE_FLAGS check.
-pub(crate) fn exclusive_flags(
-    flags: u32,
-    a: (u32, &str),
-    b: (u32, &str),
-    domain: i32,
-) -> Result<()> {
-    if flags & a.0 != 0 && flags & b.0 != 0 {
-        return Err(Error::raw(
-            code::INVALID_ARG,
-            domain,
-            format!("Flags '{}' and '{}' are mutually exclusive", a.1, b.1),
-        ));
-    }
-    Ok(())
-}
-
-/// The public API's VIR_REQUIRE_FLAG check: `a` needs `b`.
-pub(crate) fn require_flag(flags: u32, a: (u32, &str), b: (u32, &str), domain: i32) -> Result<()> {
-    if flags & a.0 != 0 && flags & b.0 == 0 {
-        return Err(Error::raw(
-            code::INVALID_ARG,
-            domain,
-            format!("Flag '{}' is required by flag '{}'", b.1, a.1),
-        ));
-    }
-    Ok(())
-}
-
 /// `VIR_DOMAIN_MOMENT_LIST_*`
 pub(crate) mod mflags {
     pub const ROOTS: u32 = 1 << 0;

@@ -13,7 +13,7 @@ use oxvirt_xml::snapshot::{
     FormatFlags, Location, ParseFlags, Snapshot, SnapshotDisk, SnapshotState,
 };
 
-use crate::moments::{check_flags, exclusive_flags, mflags, require_flag, MomentDef, MomentTree};
+use crate::moments::{check_flags, mflags, MomentDef, MomentTree};
 use crate::state::{parse_options, DomainObj, Driver, State, FROM};
 
 /// The snapshots of one domain.
@@ -147,26 +147,6 @@ impl Driver {
         xml: &str,
         flags: u32,
     ) -> Result<SnapshotRef> {
-        let snap_from = from::DOMAIN_SNAPSHOT;
-        let redef = (cf::REDEFINE, "VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE");
-        require_flag(
-            flags,
-            (cf::CURRENT, "VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT"),
-            redef,
-            snap_from,
-        )?;
-        exclusive_flags(
-            flags,
-            redef,
-            (cf::NO_METADATA, "VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA"),
-            snap_from,
-        )?;
-        exclusive_flags(
-            flags,
-            redef,
-            (cf::HALT, "VIR_DOMAIN_SNAPSHOT_CREATE_HALT"),
-            snap_from,
-        )?;
         check_flags(
             flags,
             cf::REDEFINE
@@ -406,15 +386,6 @@ impl Driver {
     }
 
     pub fn snapshot_delete(&self, snap: &SnapshotRef, flags: u32) -> Result<()> {
-        exclusive_flags(
-            flags,
-            (df::CHILDREN, "VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN"),
-            (
-                df::CHILDREN_ONLY,
-                "VIR_DOMAIN_SNAPSHOT_DELETE_CHILDREN_ONLY",
-            ),
-            from::DOMAIN_SNAPSHOT,
-        )?;
         check_flags(
             flags,
             df::CHILDREN | df::CHILDREN_ONLY,
@@ -436,12 +407,6 @@ impl Driver {
     }
 
     pub fn snapshot_revert(&self, snap: &SnapshotRef, flags: u32) -> Result<()> {
-        exclusive_flags(
-            flags,
-            (rf::RUNNING, "VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING"),
-            (rf::PAUSED, "VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED"),
-            from::DOMAIN_SNAPSHOT,
-        )?;
         check_flags(
             flags,
             rf::RUNNING | rf::PAUSED | rf::FORCE,

@@ -4,7 +4,6 @@
 //! testDomain{Get,Set}PerfEvents, testDomain{Get,Set}BlockIoTune,
 //! testDomainSetLifecycleAction).
 
-use oxvirt_core::error::from;
 use oxvirt_core::types::flags::affect::{CONFIG, LIVE};
 use oxvirt_core::types::{DomainRef, TypedParam, TypedValue};
 use oxvirt_core::{Error, Result};
@@ -16,7 +15,6 @@ use oxvirt_xml::domain::{
 };
 
 use crate::domains::check_flags;
-use crate::moments::exclusive_flags;
 use crate::state::{Driver, FROM};
 use crate::stats::{disk_index, net_index, validate_params};
 
@@ -63,16 +61,6 @@ fn count_only(nparams: i32, count: usize) -> Option<Vec<TypedParam>> {
     (nparams == 0).then(|| vec![TypedParam::new("", TypedValue::Int(0)); count])
 }
 
-/// The API's check of getters that take one definition.
-pub(crate) fn live_xor_config(flags: u32) -> Result<()> {
-    exclusive_flags(
-        flags,
-        (LIVE, "VIR_DOMAIN_AFFECT_LIVE"),
-        (CONFIG, "VIR_DOMAIN_AFFECT_CONFIG"),
-        from::DOMAIN,
-    )
-}
-
 /// The same type for every name.
 fn all_of<'a>(names: &[&'a str], t: i32) -> Vec<(&'a str, i32)> {
     names.iter().map(|n| (*n, t)).collect()
@@ -109,7 +97,6 @@ impl Driver {
         nparams: i32,
         flags: u32,
     ) -> Result<Vec<TypedParam>> {
-        live_xor_config(flags)?;
         let what = ("testDomainGetMemoryParameters", MEMORY_PARAMS.len());
         self.params_of(dom, nparams, flags, what, |def| {
             let t = def.memtune();
@@ -303,7 +290,6 @@ impl Driver {
         nparams: i32,
         flags: u32,
     ) -> Result<Vec<TypedParam>> {
-        live_xor_config(flags)?;
         let what = ("testDomainGetBlockIoTune", IOTUNE_LIMITS.len() + 1);
         self.params_of(dom, nparams, flags, what, |def| {
             let Some(i) = disk.and_then(|d| disk_index(def, d, true)) else {

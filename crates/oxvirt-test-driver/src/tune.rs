@@ -10,7 +10,6 @@ use oxvirt_xml::domain::{BlkioDevice, Domain};
 
 use crate::domains::{check_flags, now_micros};
 use crate::state::{Driver, IoThreadState, FROM};
-use crate::tunables::live_xor_config;
 
 /// TEST_TOTAL_CPUTIME
 const TOTAL_CPUTIME: u64 = 48_772_617_035;
@@ -389,7 +388,6 @@ impl Driver {
     }
 
     pub fn get_blkio(&self, dom: &DomainRef, nparams: i32, flags: u32) -> Result<Vec<TypedParam>> {
-        live_xor_config(flags)?;
         let what = ("testDomainGetBlkioParameters", 6);
         self.params_of(dom, nparams, flags, what, |def| Ok(blkio_params(def)))
     }

@@ -8,7 +8,7 @@ use oxvirt_core::types::flags;
 use oxvirt_core::uri::Uri;
 use oxvirt_core::Connection;
 
-fn open() -> Arc<dyn Connection> {
+fn open() -> Arc<Connection> {
     oxvirt_test_driver::open(&Uri::parse("test:///default").unwrap(), 0).unwrap()
 }
 

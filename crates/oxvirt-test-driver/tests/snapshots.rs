@@ -12,11 +12,11 @@ use oxvirt_core::types::DomainRef;
 use oxvirt_core::uri::Uri;
 use oxvirt_core::Connection;
 
-fn open() -> Arc<dyn Connection> {
+fn open() -> Arc<Connection> {
     oxvirt_test_driver::open(&Uri::parse("test:///default").unwrap(), 0).unwrap()
 }
 
-fn define(c: &Arc<dyn Connection>, name: &str, uuid: &str) -> DomainRef {
+fn define(c: &Arc<Connection>, name: &str, uuid: &str) -> DomainRef {
     let xml = format!(
         "<domain type='test'><name>{}</name><uuid>{}</uuid><memory>1024</memory>\
          <os><type>hvm</type></os><devices><disk type='file' device='disk'>\
@@ -26,7 +26,7 @@ fn define(c: &Arc<dyn Connection>, name: &str, uuid: &str) -> DomainRef {
     c.domain_define_xml(&xml, 0).unwrap()
 }
 
-fn snap(c: &Arc<dyn Connection>, d: &DomainRef, name: &str) {
+fn snap(c: &Arc<Connection>, d: &DomainRef, name: &str) {
     let xml = format!("<domainsnapshot><name>{}</name></domainsnapshot>", name);
     c.snapshot_create_xml(d, &xml, 0).unwrap();
 }

@@ -8,12 +8,12 @@ use oxvirt_core::types::{DomainRef, TypedParam, TypedValue};
 use oxvirt_core::uri::Uri;
 use oxvirt_core::Connection;
 
-fn open() -> Arc<dyn Connection> {
+fn open() -> Arc<Connection> {
     oxvirt_test_driver::open(&Uri::parse("test:///default").unwrap(), 0).unwrap()
 }
 
 /// A running persistent domain of its own, so tests do not share one.
-fn domain(c: &Arc<dyn Connection>, name: &str) -> DomainRef {
+fn domain(c: &Arc<Connection>, name: &str) -> DomainRef {
     let xml = format!(
         "<domain type='test'><name>{}</name><memory>1024</memory><vcpu>1</vcpu>\
          <os><type>hvm</type></os><devices><disk type='file'><source file='/x'/>\

@@ -258,7 +258,7 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
         _ => {}
     }
     let c = session.connection().ok_or_else(not_open)?;
-    let c: &dyn Connection = &*c;
+    let c: &Connection = &c;
     match proc_ {
         // ---- connection ---------------------------------------------------
         p::CONNECT_GET_TYPE => enc(&string(c.get_type()?)),
@@ -1707,7 +1707,7 @@ fn results<T, W>(v: Vec<T>, need: i32, f: impl Fn(T) -> W) -> Vec<W> {
 /// libvirtd's encoding: with nparams = 0 only the count (CPUs when
 /// ncpus = 0, else stats per CPU); otherwise the stats of each CPU that
 /// has some, back to back, and the number of stats per CPU.
-fn cpu_stats(c: &dyn Connection, a: r::DomainGetCpuStatsArgs) -> Result<Vec<u8>> {
+fn cpu_stats(c: &Connection, a: r::DomainGetCpuStatsArgs) -> Result<Vec<u8>> {
     if a.nparams as usize > max::NODE_CPU_STATS {
         return Err(Error::new(
             code::INTERNAL_ERROR,
@@ -1807,9 +1807,9 @@ fn snapshots_ret(v: Vec<SnapshotRef>, need: i32) -> Result<Vec<u8>> {
 }
 
 /// Drops a client's driver connection and everything registered on it.
-pub fn release(conn: Arc<dyn Connection>, callbacks: Vec<Callback>) {
+pub fn release(conn: Arc<Connection>, callbacks: Vec<Callback>) {
     for cb in &callbacks {
-        let _ = events::deregister(&*conn, cb);
+        let _ = events::deregister(&conn, cb);
     }
     let _ = conn.close();
     drop(conn);

@@ -289,7 +289,7 @@ pub fn node_device_callback(out: Outbox, wire_id: i32, event_id: i32) -> NodeDev
 }
 
 /// Removes a callback from the driver.
-pub fn deregister(c: &dyn Connection, cb: &Callback) -> Result<()> {
+pub fn deregister(c: &Connection, cb: &Callback) -> Result<()> {
     match cb.family {
         CallbackFamily::Domain => c.domain_event_deregister(cb.driver_id),
         CallbackFamily::Network => c.network_event_deregister(cb.driver_id),

@@ -1,11 +1,58 @@
-//! Which driver serves a CONNECT_OPEN name.
+//! Which drivers serve a CONNECT_OPEN name: the router composes a
+//! [`Connection`] from one driver per family.
+//!
+//! - `test:///...`: the test driver fills every slot;
+//! - `qemu:///system` (and `session`): the QEMU hypervisor driver, plus
+//!   the daemon's host-wide storage, network, secret, node-device,
+//!   interface and nwfilter drivers ([`HostDrivers`], one set per daemon
+//!   root, shared by every connection), which also give the QEMU driver
+//!   its [`HostServices`].
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use oxvirt_core::error::{code, from};
+use oxvirt_core::host::HostServices;
 use oxvirt_core::uri::Uri;
-use oxvirt_core::{Connection, Error, Result};
+use oxvirt_core::{
+    Connection, Error, InterfaceDriver, NetworkDriver, NodeDeviceDriver, NwFilterDriver, Result,
+    SecretDriver, StorageDriver, Unsupported,
+};
+
+/// The host-wide secondary drivers of one daemon root, shared by every
+/// hypervisor connection (libvirt's storage, network, secret, nodedev,
+/// interface and nwfilter drivers, one instance each per daemon).
+pub struct HostDrivers {
+    pub storage: Arc<dyn StorageDriver>,
+    pub network: Arc<dyn NetworkDriver>,
+    pub secret: Arc<dyn SecretDriver>,
+    pub nodedev: Arc<dyn NodeDeviceDriver>,
+    pub interface: Arc<dyn InterfaceDriver>,
+    pub nwfilter: Arc<dyn NwFilterDriver>,
+    /// What a hypervisor driver may ask of them.
+    pub services: HostServices,
+}
+
+impl HostDrivers {
+    /// Brings up the host-wide drivers for the daemon root `root`: the
+    /// one place each secondary driver is instantiated and plugged in.
+    /// Each keeps its state below `root` (as QEMU's lives in
+    /// `root/qemu`). A family nobody implements yet answers NO_SUPPORT
+    /// ([`Unsupported`]), and its service is unavailable.
+    pub fn open(root: &Path) -> HostDrivers {
+        let _ = root;
+        let none = Arc::new(Unsupported);
+        HostDrivers {
+            storage: none.clone(),
+            network: none.clone(),
+            secret: none.clone(),
+            nodedev: none.clone(),
+            interface: none.clone(),
+            nwfilter: none,
+            services: HostServices::default(),
+        }
+    }
+}
 
 /// Opens driver connections for clients.
 pub struct Router {
@@ -13,6 +60,8 @@ pub struct Router {
     pub root: PathBuf,
     /// The URI used when a client sends an empty name.
     pub default_uri: String,
+    /// The host-wide drivers, brought up on first use.
+    host: OnceLock<HostDrivers>,
 }
 
 impl Router {
@@ -20,7 +69,13 @@ impl Router {
         Router {
             root,
             default_uri: "test:///default".into(),
+            host: OnceLock::new(),
         }
+    }
+
+    /// The host-wide drivers of this daemon's root.
+    pub fn host(&self) -> &HostDrivers {
+        self.host.get_or_init(|| HostDrivers::open(&self.root))
     }
 
     /// Brings up the stateful drivers at daemon start, so running QEMUs
@@ -28,17 +83,18 @@ impl Router {
     /// connects (in the background: listeners do not wait for it).
     pub fn start_drivers(&self) {
         let qemu_root = self.root.join("qemu");
+        let services = self.host().services.clone();
         let _ = std::thread::Builder::new()
             .name("qemu-driver-init".into())
             .spawn(move || {
-                if let Err(e) = oxvirt_qemu_driver::driver(&qemu_root) {
+                if let Err(e) = oxvirt_qemu_driver::driver(&qemu_root, &services) {
                     tracing::warn!("QEMU driver: {}", e);
                 }
             });
     }
 
     /// Opens `name` (as sent in CONNECT_OPEN) with virConnectFlags.
-    pub fn open(&self, name: &str, flags: u32) -> Result<Arc<dyn Connection>> {
+    pub fn open(&self, name: &str, flags: u32) -> Result<Arc<Connection>> {
         let name = if name.is_empty() {
             self.default_uri.as_str()
         } else {
@@ -56,7 +112,21 @@ impl Router {
         let uri = Uri::parse(name)?;
         match uri.driver.as_str() {
             "test" => oxvirt_test_driver::open(&uri, flags),
-            "qemu" => oxvirt_qemu_driver::open(&self.root.join("qemu"), &uri, flags),
+            "qemu" => {
+                let host = self.host();
+                let hypervisor =
+                    oxvirt_qemu_driver::open(&self.root.join("qemu"), &uri, &host.services)?;
+                Ok(Connection::builder(format!("qemu://{}", uri.path), flags)
+                    .hypervisor(hypervisor)
+                    .storage(host.storage.clone())
+                    .network(host.network.clone())
+                    .secret(host.secret.clone())
+                    .node_device(host.nodedev.clone())
+                    .interface(host.interface.clone())
+                    .nwfilter(host.nwfilter.clone())
+                    .release_callbacks()
+                    .build())
+            }
             _ => Err(Error::new(code::NO_CONNECT, from::NONE, name.to_string())),
         }
     }

@@ -160,7 +160,7 @@ impl Outbox {
 pub struct Session {
     pub id: u64,
     pub readonly: bool,
-    conn: Mutex<Option<Arc<dyn Connection>>>,
+    conn: Mutex<Option<Arc<Connection>>>,
     callbacks: Mutex<Vec<Callback>>,
     close_callback: AtomicBool,
     /// The client asked about keepalive (feature 10) and was told yes.
@@ -185,11 +185,11 @@ impl Session {
         self.out.is_closed()
     }
 
-    pub fn connection(&self) -> Option<Arc<dyn Connection>> {
+    pub fn connection(&self) -> Option<Arc<Connection>> {
         lock(&self.conn).clone()
     }
 
-    pub fn conn_slot(&self) -> MutexGuard<'_, Option<Arc<dyn Connection>>> {
+    pub fn conn_slot(&self) -> MutexGuard<'_, Option<Arc<Connection>>> {
         lock(&self.conn)
     }
 

@@ -58,7 +58,7 @@ fn persistent_live(ctl: &Ctl, c: &Cmd, dom: &oxvirt_core::types::DomainRef, flag
 
 /// virsh's choice of API: the flag-less one unless a flag, even
 /// `--current`, was given.
-fn attach(conn: &dyn Connection, c: &Cmd, dom: &DomainRef, xml: &str, flags: u32) -> Res<()> {
+fn attach(conn: &Connection, c: &Cmd, dom: &DomainRef, xml: &str, flags: u32) -> Res<()> {
     if flags != 0 || c.has("current") {
         conn.domain_attach_device(dom, xml, flags)
     } else {
@@ -67,7 +67,7 @@ fn attach(conn: &dyn Connection, c: &Cmd, dom: &DomainRef, xml: &str, flags: u32
 }
 
 /// [`attach`]'s counterpart.
-fn detach(conn: &dyn Connection, c: &Cmd, dom: &DomainRef, xml: &str, flags: u32) -> Res<()> {
+fn detach(conn: &Connection, c: &Cmd, dom: &DomainRef, xml: &str, flags: u32) -> Res<()> {
     if flags != 0 || c.has("current") {
         conn.domain_detach_device(dom, xml, flags)
     } else {

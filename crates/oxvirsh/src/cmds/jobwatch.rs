@@ -48,7 +48,7 @@ const TTY_EVERY: Duration = Duration::from_millis(50);
 /// job (virDomainAbortJob) instead of killing the shell, and SIGINT is
 /// caught meanwhile. Returns what `work` returned.
 pub fn watch<T: Send>(
-    conn: &Arc<dyn Connection>,
+    conn: &Arc<Connection>,
     dom: &DomainRef,
     verbose: bool,
     label: &str,

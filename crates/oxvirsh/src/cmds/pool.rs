@@ -475,7 +475,7 @@ fn create_as(ctl: &mut Ctl, c: &Cmd) -> R {
 fn simple(
     ctl: &mut Ctl,
     c: &Cmd,
-    op: impl FnOnce(&dyn oxvirt_core::Connection, &PoolRef) -> oxvirt_core::Result<()>,
+    op: impl FnOnce(&oxvirt_core::Connection, &PoolRef) -> oxvirt_core::Result<()>,
     done: &str,
     failed: &str,
 ) -> R {

@@ -1,0 +1,156 @@
+//! What a hypervisor driver needs from the host-wide secondary drivers,
+//! as narrow traits: a `<disk type='volume'>` resolved to what QEMU
+//! opens, a port of a virtual network for `<interface type='network'>`,
+//! a secret's value. The daemon hands a [`HostServices`] to the hypervisor
+//! driver when it brings it up, so a hypervisor crate never depends on the
+//! storage, network or secret crates (libvirt's hypervisor drivers reach
+//! them through `virGetConnectStorage()` and friends).
+//!
+//! Until a secondary driver provides one, [`Unavailable`] answers each
+//! with libvirt's NO_SUPPORT error for the API the hypervisor driver
+//! would have called.
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::types::Uuid;
+
+/// How a resolved volume is opened (libvirt's `actualtype` of a
+/// `<source pool= volume=>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VolumeKind {
+    File,
+    Block,
+    Dir,
+    /// A network volume (iSCSI, RBD, Gluster): `path` is the source name,
+    /// the rest is the pool's `<source>`.
+    Network,
+}
+
+/// A volume of a storage pool, as a disk uses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedVolume {
+    pub kind: VolumeKind,
+    /// The path QEMU opens (`virStorageVolGetPath`), or the network
+    /// source's name.
+    pub path: String,
+    /// The volume's format (`raw`, `qcow2`, ...) when the pool knows it.
+    pub format: Option<String>,
+    /// The pool's type (`dir`, `fs`, `logical`, `iscsi`, ...).
+    pub pool_type: String,
+}
+
+/// Resolves `<disk type='volume'><source pool='P' volume='V'/>`
+/// (libvirt's virDomainDiskTranslateSourcePool).
+pub trait VolumeResolver: Send + Sync {
+    /// The volume `volume` of the active pool `pool`.
+    fn resolve_volume(&self, pool: &str, volume: &str) -> Result<ResolvedVolume>;
+}
+
+/// What a guest interface asks of its network (libvirt builds a
+/// `virNetworkPortDef` from the `<interface>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortRequest {
+    /// The network's name (`<source network=>`).
+    pub network: String,
+    pub portgroup: Option<String>,
+    /// The domain owning the port.
+    pub owner_name: String,
+    pub owner_uuid: Uuid,
+    pub mac: String,
+}
+
+/// How the guest end is plugged into the network (libvirt's `<plug>` of
+/// a network port).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortPlug {
+    /// A tap on a bridge the network manages (`network`) or a host
+    /// bridge (`bridge`).
+    Bridge {
+        bridge: String,
+        /// `libvirt` when the network manages the bridge's MAC table.
+        mac_table_manager: Option<String>,
+    },
+    /// macvtap on a host device.
+    Direct { dev: String, mode: String },
+    /// A PCI device handed to the guest.
+    HostdevPci { address: String, managed: bool },
+}
+
+/// A port allocated on a network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortBinding {
+    /// The port's UUID (kept with the interface to release it).
+    pub port: Uuid,
+    pub plug: PortPlug,
+}
+
+/// Allocates and releases ports of virtual networks (libvirt's
+/// virDomainNetAllocateActualDevice / virDomainNetReleaseActualDevice,
+/// over virNetworkPortCreateXML and virNetworkPortDelete).
+pub trait NetworkPorts: Send + Sync {
+    fn allocate_port(&self, req: &PortRequest) -> Result<PortBinding>;
+    fn release_port(&self, network: &str, port: &Uuid) -> Result<()>;
+}
+
+/// Which secret a definition names (`<secret uuid=>` or `usage=`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretLookup {
+    Uuid(Uuid),
+    /// `virSecretUsageType` and the usage id.
+    Usage {
+        usage_type: i32,
+        usage_id: String,
+    },
+}
+
+/// Reads secrets' values for the hypervisor (libvirt's
+/// virSecretGetSecretString: an internal call, not refused for private
+/// secrets as the public virSecretGetValue is).
+pub trait SecretValues: Send + Sync {
+    fn secret_value(&self, secret: &SecretLookup) -> Result<Vec<u8>>;
+}
+
+/// The host-wide services a hypervisor driver is given.
+#[derive(Clone)]
+pub struct HostServices {
+    pub volumes: Arc<dyn VolumeResolver>,
+    pub ports: Arc<dyn NetworkPorts>,
+    pub secrets: Arc<dyn SecretValues>,
+}
+
+impl Default for HostServices {
+    fn default() -> Self {
+        let none = Arc::new(Unavailable);
+        HostServices {
+            volumes: none.clone(),
+            ports: none.clone(),
+            secrets: none,
+        }
+    }
+}
+
+/// No secondary driver: each service answers NO_SUPPORT for the API the
+/// hypervisor driver would call.
+pub struct Unavailable;
+
+impl VolumeResolver for Unavailable {
+    fn resolve_volume(&self, _pool: &str, _volume: &str) -> Result<ResolvedVolume> {
+        Err(Error::no_support("virStoragePoolLookupByName"))
+    }
+}
+
+impl NetworkPorts for Unavailable {
+    fn allocate_port(&self, _req: &PortRequest) -> Result<PortBinding> {
+        Err(Error::no_support("virNetworkPortCreateXML"))
+    }
+    fn release_port(&self, _network: &str, _port: &Uuid) -> Result<()> {
+        Err(Error::no_support("virNetworkPortDelete"))
+    }
+}
+
+impl SecretValues for Unavailable {
+    fn secret_value(&self, _secret: &SecretLookup) -> Result<Vec<u8>> {
+        Err(Error::no_support("virSecretGetValue"))
+    }
+}
