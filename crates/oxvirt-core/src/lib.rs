@@ -7,6 +7,7 @@
 //! - domains are identified by UUID; names and ids are lookups.
 
 pub mod api;
+pub mod domobj;
 pub mod driver;
 pub mod error;
 pub mod event;
@@ -27,3 +28,6 @@ pub use types::*;
 
 /// The libvirt version oxvirt speaks and reports (major*1e6 + minor*1e3 + micro).
 pub const LIB_VERSION: u64 = 9_000_000;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

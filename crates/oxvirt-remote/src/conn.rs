@@ -2133,7 +2133,6 @@ impl StorageDriver for RemoteConnection {
         )
     }
 
-
     // ---- storage pools --------------------------------------------------
     fn list_all_storage_pools(&self, flags: u32) -> Result<Vec<PoolRef>> {
         let r: r::ListAllStoragePoolsRet = self.call(

@@ -8,24 +8,9 @@ use oxvirt_core::types::{CheckpointRef, DomainRef};
 use oxvirt_core::{Error, Result};
 use oxvirt_xml::checkpoint::{Checkpoint, FormatFlags, ParseFlags};
 
-use crate::moments::{check_flags, MomentDef, MomentTree};
-use crate::snapshots::{delete_moment, now_secs};
+use crate::moments::{check_flags, delete_moment};
+use crate::snapshots::now_secs;
 use crate::state::{parse_options, DomainObj, Driver, FROM};
-
-/// The checkpoints of one domain.
-pub(crate) type CheckpointTree = MomentTree<Checkpoint>;
-
-impl MomentDef for Checkpoint {
-    fn name(&self) -> &str {
-        self.name.as_deref().unwrap_or("")
-    }
-    fn parent_name(&self) -> Option<&str> {
-        self.parent.as_deref()
-    }
-    fn set_parent_name(&mut self, parent: Option<String>) {
-        self.parent = parent;
-    }
-}
 
 const FILTERS_ALL: u32 = lf::LEAVES | lf::NO_LEAVES;
 
@@ -70,7 +55,7 @@ impl Driver {
         let redefine = flags & cf::REDEFINE != 0;
         let mut update_current = !redefine;
         let mut st = self.lock();
-        let obj = st.dom_mut(dom)?;
+        let mut obj = st.dom_mut(dom)?;
         if !obj.snapshots.is_empty() {
             return Err(Error::new(
                 code::OPERATION_UNSUPPORTED,
@@ -151,7 +136,7 @@ impl Driver {
             obj.checkpoints.set_current(Some(&name));
         }
         obj.checkpoints.link_parent(&name);
-        Ok(cp_ref(obj, &name))
+        Ok(cp_ref(&obj, &name))
     }
 
     pub fn checkpoint_get_xml_desc(&self, cp: &CheckpointRef, flags: u32) -> Result<String> {
@@ -245,7 +230,7 @@ impl Driver {
             "testDomainCheckpointDelete",
         )?;
         let mut st = self.lock();
-        let obj = st.dom_mut(&cp.domain)?;
+        let mut obj = st.dom_mut(&cp.domain)?;
         if obj.checkpoints.find(&cp.name).is_none() {
             return Err(no_checkpoint(&cp.name));
         }

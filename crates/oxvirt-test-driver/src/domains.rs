@@ -1,5 +1,6 @@
 //! Domain lifecycle, state and configuration APIs.
 
+use oxvirt_core::domobj::{AddFlags, Key};
 use oxvirt_core::error::{code, from};
 use oxvirt_core::event::{lifecycle as lc, DomainEvent};
 use oxvirt_core::types::flags;
@@ -9,25 +10,18 @@ use oxvirt_xml::domain::{FormatFlags, LifecycleAction};
 
 use crate::state::{DomainObj, Driver, FROM};
 
-/// libvirt's virCheckFlags: refuses flags outside `supported`.
-pub(crate) fn check_flags(flags: u32, supported: u32, func: &str) -> Result<()> {
-    oxvirt_core::error::check_flags(flags, supported, func, FROM)
-}
+pub(crate) use crate::base::check_flags;
 
 fn no_domain() -> Error {
     Error::new(code::NO_DOMAIN, FROM, "")
 }
 
 pub(crate) fn matches_list_flags(obj: &DomainObj, f: u32) -> bool {
-    oxvirt_core::types::ListFacts {
-        active: obj.is_active(),
-        persistent: obj.persistent,
-        state: obj.state,
-        managed_save: obj.has_managed_save,
-        autostart: obj.autostart,
-        has_snapshot: !obj.snapshots.is_empty(),
-        has_checkpoint: !obj.checkpoints.is_empty(),
-    }
+    obj.list_facts(
+        obj.has_managed_save,
+        !obj.snapshots.is_empty(),
+        !obj.checkpoints.is_empty(),
+    )
     .matches(f)
 }
 
@@ -49,85 +43,39 @@ impl Driver {
     pub fn lookup_by_id(&self, id: i32) -> Result<DomainRef> {
         let st = self.lock();
         st.domains
-            .iter()
-            .find(|d| d.is_active() && d.def.id == Some(id))
+            .by_id(id)
             .map(DomainObj::handle)
             .ok_or_else(no_domain)
     }
 
     pub fn lookup_by_name(&self, name: &str) -> Result<DomainRef> {
         let st = self.lock();
-        st.find_name(name)
-            .map(|i| st.domains[i].handle())
+        st.domains
+            .by_name(name)
+            .map(DomainObj::handle)
             .ok_or_else(no_domain)
     }
 
     pub fn lookup_by_uuid(&self, uuid: &Uuid) -> Result<DomainRef> {
         let st = self.lock();
-        st.find_uuid(uuid)
-            .map(|i| st.domains[i].handle())
+        st.domains
+            .by_uuid(uuid)
+            .map(DomainObj::handle)
             .ok_or_else(no_domain)
     }
 
-    /// virDomainObjListAdd: name and UUID clash rules. Returns the index
-    /// and whether an existing object was updated.
+    /// virDomainObjListAdd (libvirt's name and UUID clash rules): the
+    /// object's key and whether an existing object was updated.
     fn add_domain(
         st: &mut crate::state::State,
         def: oxvirt_xml::domain::Domain,
         live: bool,
-        check_live: bool,
-    ) -> Result<(usize, bool)> {
-        if let Some(i) = st.find_uuid(&def.uuid) {
-            let obj = &mut st.domains[i];
-            if obj.def.name != def.name {
-                return Err(Error::operation_failed(
-                    FROM,
-                    format!(
-                        "domain '{}' is already defined with uuid {}",
-                        obj.def.name, obj.def.uuid
-                    ),
-                ));
-            }
-            if check_live {
-                if obj.is_active() {
-                    return Err(Error::operation_invalid(
-                        FROM,
-                        format!("domain '{}' is already active", obj.def.name),
-                    ));
-                }
-                if !obj.persistent {
-                    return Err(Error::operation_invalid(
-                        FROM,
-                        format!("domain '{}' is already being started", obj.def.name),
-                    ));
-                }
-            }
-            // virDomainObjAssignDef
-            if obj.is_active() {
-                obj.new_def = Some(def);
-            } else if live {
-                if obj.new_def.is_none() {
-                    let old = std::mem::replace(&mut obj.def, def);
-                    obj.new_def = Some(old);
-                } else {
-                    obj.def = def;
-                }
-            } else {
-                obj.def = def;
-            }
-            return Ok((i, true));
-        }
-        if let Some(i) = st.find_name(&def.name) {
-            return Err(Error::operation_failed(
-                FROM,
-                format!(
-                    "domain '{}' already exists with uuid {}",
-                    def.name, st.domains[i].def.uuid
-                ),
-            ));
-        }
-        st.domains.push(DomainObj::new(def));
-        Ok((st.domains.len() - 1, false))
+    ) -> Result<(Key, bool)> {
+        let add = AddFlags {
+            live,
+            check_live: live,
+        };
+        st.domains.add(def, add, crate::state::TestDomain::new)
     }
 
     pub fn define_xml(&self, xml: &str, flags: u32) -> Result<DomainRef> {
@@ -141,10 +89,14 @@ impl Driver {
             ));
         }
         let mut st = self.lock();
-        let (i, updated) = Self::add_domain(&mut st, def, false, false)?;
-        let obj = &mut st.domains[i];
-        obj.persistent = true;
-        let h = obj.handle();
+        let (key, updated) = Self::add_domain(&mut st, def, false)?;
+        let h = match st.domains.get_mut(key) {
+            Some(mut obj) => {
+                obj.persistent = true;
+                obj.handle()
+            }
+            None => return Err(no_domain()),
+        };
         drop(st);
         let detail = if updated {
             lc::defined::UPDATED
@@ -159,9 +111,13 @@ impl Driver {
         check_flags(flags, flags::create::VALIDATE, "testDomainCreateXML")?;
         let def = self.parse_domain(xml, flags & flags::create::VALIDATE != 0)?;
         let mut st = self.lock();
-        let (i, _) = Self::add_domain(&mut st, def, true, true)?;
-        st.start_state(i, reason::running::BOOTED);
-        let h = st.domains[i].handle();
+        let (key, _) = Self::add_domain(&mut st, def, true)?;
+        st.start_state(key, reason::running::BOOTED);
+        let h = st
+            .domains
+            .get(key)
+            .map(DomainObj::handle)
+            .ok_or_else(no_domain)?;
         drop(st);
         self.emit(vec![DomainEvent::lifecycle(
             h.clone(),
@@ -174,17 +130,18 @@ impl Driver {
     pub fn create(&self, dom: &DomainRef, flags: u32) -> Result<DomainRef> {
         check_flags(flags, 0, "testDomainCreateWithFlags")?;
         let mut st = self.lock();
-        let i = st
+        let key = st
+            .domains
             .find_uuid(&dom.uuid)
             .ok_or_else(|| crate::state::no_domain_uuid(dom))?;
-        if st.domains[i].state != DomainState::Shutoff {
+        if st.dom(dom)?.state != DomainState::Shutoff {
             return Err(Error::internal(
                 FROM,
                 format!("Domain '{}' is already running", dom.name),
             ));
         }
-        st.start_state(i, reason::running::BOOTED);
-        let h = st.domains[i].handle();
+        st.start_state(key, reason::running::BOOTED);
+        let h = st.dom(dom)?.handle();
         drop(st);
         self.emit(vec![DomainEvent::lifecycle(
             h.clone(),
@@ -197,13 +154,15 @@ impl Driver {
     /// Stops a domain: state, reason, transient definition dropped, and a
     /// transient domain removed (testDomainShutdownState and friends).
     fn stop(st: &mut crate::state::State, uuid: &Uuid, why: i32) -> Option<DomainRef> {
-        let i = st.find_uuid(uuid)?;
-        let obj = &mut st.domains[i];
+        let key = st.domains.find_uuid(uuid)?;
+        let mut obj = st.domains.get_mut(key)?;
         obj.remove_transient_def();
         obj.set_state(DomainState::Shutoff, why);
         let h = obj.handle();
-        if !obj.persistent {
-            st.remove_uuid(uuid);
+        let transient = !obj.persistent;
+        drop(obj);
+        if transient {
+            st.domains.remove(key);
         }
         Some(h)
     }
@@ -226,7 +185,7 @@ impl Driver {
 
     pub fn suspend(&self, dom: &DomainRef) -> Result<()> {
         let mut st = self.lock();
-        let obj = st.dom_mut(dom)?;
+        let mut obj = st.dom_mut(dom)?;
         if matches!(obj.state, DomainState::Shutoff | DomainState::Paused) {
             return Err(Error::internal(
                 FROM,
@@ -235,6 +194,7 @@ impl Driver {
         }
         obj.set_state(DomainState::Paused, reason::paused::USER);
         let h = obj.handle();
+        drop(obj);
         drop(st);
         self.emit(vec![DomainEvent::lifecycle(
             h,
@@ -246,7 +206,7 @@ impl Driver {
 
     pub fn resume(&self, dom: &DomainRef) -> Result<()> {
         let mut st = self.lock();
-        let obj = st.dom_mut(dom)?;
+        let mut obj = st.dom_mut(dom)?;
         if obj.state != DomainState::Paused {
             return Err(Error::internal(
                 FROM,
@@ -255,6 +215,7 @@ impl Driver {
         }
         obj.set_state(DomainState::Running, reason::running::UNPAUSED);
         let h = obj.handle();
+        drop(obj);
         drop(st);
         self.emit(vec![DomainEvent::lifecycle(
             h,
@@ -268,7 +229,7 @@ impl Driver {
     /// and stops the domain when the action ends it.
     fn lifecycle_action(&self, dom: &DomainRef, action: LifecycleAction) -> Result<()> {
         let mut st = self.lock();
-        let obj = st.dom_mut(dom)?;
+        let mut obj = st.dom_mut(dom)?;
         match action {
             LifecycleAction::Restart | LifecycleAction::RenameRestart => {
                 obj.set_state(DomainState::Running, reason::running::BOOTED);
@@ -276,6 +237,7 @@ impl Driver {
             }
             _ => obj.set_state(DomainState::Shutoff, reason::shutoff::SHUTDOWN),
         }
+        drop(obj);
         let h = Self::stop(&mut st, &dom.uuid, reason::shutoff::SHUTDOWN);
         drop(st);
         if let Some(h) = h {
@@ -328,7 +290,7 @@ impl Driver {
             "testDomainUndefineFlags",
         )?;
         let mut st = self.lock();
-        let obj = st.dom_mut(dom)?;
+        let mut obj = st.dom_mut(dom)?;
         if obj.has_managed_save && flags & MANAGED_SAVE == 0 {
             return Err(Error::operation_invalid(
                 FROM,
@@ -346,10 +308,13 @@ impl Driver {
         }
         let h = obj.handle();
         obj.has_managed_save = false;
+        let key = obj.key();
         if obj.is_active() {
             obj.persistent = false;
+            drop(obj);
         } else {
-            st.remove_uuid(&dom.uuid);
+            drop(obj);
+            st.domains.remove(key);
         }
         drop(st);
         self.emit(vec![DomainEvent::lifecycle(
@@ -411,7 +376,7 @@ impl Driver {
 
     pub fn set_autostart(&self, dom: &DomainRef, on: bool) -> Result<()> {
         let mut st = self.lock();
-        let obj = st.dom_mut(dom)?;
+        let mut obj = st.dom_mut(dom)?;
         if !obj.persistent {
             return Err(Error::operation_invalid(
                 FROM,
@@ -447,7 +412,7 @@ impl Driver {
             ));
         }
         let h = Self::stop(&mut st, &dom.uuid, reason::shutoff::SAVED);
-        if let Ok(obj) = st.dom_mut(dom) {
+        if let Ok(mut obj) = st.dom_mut(dom) {
             obj.has_managed_save = true;
         }
         drop(st);
@@ -522,9 +487,13 @@ impl Driver {
         let mut def = self.read_save_image(path)?;
         crate::state::prepare_def(&mut def);
         let mut st = self.lock();
-        let (i, _) = Self::add_domain(&mut st, def, true, true)?;
-        st.start_state(i, reason::running::RESTORED);
-        let h = st.domains[i].handle();
+        let (key, _) = Self::add_domain(&mut st, def, true)?;
+        st.start_state(key, reason::running::RESTORED);
+        let h = st
+            .domains
+            .get(key)
+            .map(DomainObj::handle)
+            .ok_or_else(no_domain)?;
         drop(st);
         self.emit(vec![DomainEvent::lifecycle(
             h,
@@ -604,13 +573,10 @@ impl Driver {
                 "domain has to be shutoff before renaming",
             ));
         }
-        if let Some(i) = st.find_name(new_name) {
+        if let Some(other) = st.domains.by_name(new_name) {
             return Err(Error::operation_invalid(
                 FROM,
-                format!(
-                    "domain with name '{}' already exists",
-                    st.domains[i].def.name
-                ),
+                format!("domain with name '{}' already exists", other.def.name),
             ));
         }
         if obj.def.name == new_name {
@@ -627,9 +593,10 @@ impl Driver {
             ));
         }
         let old = obj.handle();
-        let obj = st.dom_mut(dom)?;
+        let mut obj = st.dom_mut(dom)?;
         obj.def.name = new_name.to_string();
         let new = obj.handle();
+        drop(obj);
         drop(st);
         self.emit(vec![
             DomainEvent::lifecycle(old, lc::UNDEFINED, lc::undefined::RENAMED),
@@ -643,7 +610,7 @@ impl Driver {
         use flags::mem::MAXIMUM;
         check_flags(flags, LIVE | CONFIG | MAXIMUM, "testDomainSetMemoryFlags")?;
         let mut st = self.lock();
-        let obj = st.dom_mut(dom)?;
+        let mut obj = st.dom_mut(dom)?;
         let live = obj.modification_impact(flags & (LIVE | CONFIG))?.0 && flags & CONFIG == 0;
         let def = obj.one_def_mut(flags & (LIVE | CONFIG))?;
         if flags & MAXIMUM != 0 {
@@ -705,7 +672,7 @@ impl Driver {
             ));
         }
         let mut st = self.lock();
-        let obj = st.dom_mut(dom)?;
+        let mut obj = st.dom_mut(dom)?;
         let (live, pers) = obj.defs_mut(flags & (LIVE | CONFIG))?;
         if let Some(d) = &live {
             if d.vcpu.max < n {

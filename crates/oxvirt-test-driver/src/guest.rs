@@ -39,7 +39,7 @@ impl Driver {
     pub fn set_time(&self, dom: &DomainRef, seconds: i64, nseconds: u32, flags: u32) -> Result<()> {
         check_flags(flags, TIME_SYNC, "testDomainSetTime")?;
         let mut st = self.lock();
-        let obj = st.dom_mut(dom)?;
+        let mut obj = st.dom_mut(dom)?;
         obj.check_active()?;
         obj.time = (seconds, nseconds);
         Ok(())
@@ -65,7 +65,7 @@ impl Driver {
         };
         check_flags(flags, 0, func)?;
         let mut st = self.lock();
-        let obj = st.dom_mut(dom)?;
+        let mut obj = st.dom_mut(dom)?;
         obj.check_active()?;
         let mut state = obj.frozen;
         let mut n = 0;
@@ -263,7 +263,8 @@ impl Driver {
     pub fn set_memory_stats_period(&self, dom: &DomainRef, period: i32, flags: u32) -> Result<()> {
         check_flags(flags, LIVE | CONFIG, "testDomainSetMemoryStatsPeriod")?;
         let mut st = self.lock();
-        let def = st.dom_mut(dom)?.one_def_mut(flags)?;
+        let mut obj = st.dom_mut(dom)?;
+        let def = obj.one_def_mut(flags)?;
         let balloon = def
             .devices
             .raw

@@ -10,64 +10,8 @@ use oxvirt_xml::interface::Interface;
 use oxvirt_xml::writer::Writer;
 
 use crate::domains::check_flags;
+use crate::hostobjs::{IfaceObj, NodeDevObj};
 use crate::state::{Driver, State};
-
-/// One host interface and whether it is up.
-#[derive(Debug, Clone)]
-pub(crate) struct IfaceObj {
-    pub def: Interface,
-    pub active: bool,
-}
-
-impl IfaceObj {
-    fn handle(&self) -> InterfaceRef {
-        InterfaceRef {
-            name: self.def.name.clone().unwrap_or_default(),
-            mac: self.def.mac.clone().unwrap_or_default(),
-        }
-    }
-}
-
-/// One node device, kept as written.
-#[derive(Debug, Clone)]
-pub(crate) struct NodeDevObj {
-    pub name: String,
-    pub parent: Option<String>,
-    pub el: Element,
-}
-
-impl NodeDevObj {
-    fn caps(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for c in self.el.children_named("capability") {
-            if let Some(t) = c.attr("type") {
-                out.push(t.to_string());
-            }
-            for sub in c.children_named("capability") {
-                if let Some(t) = sub.attr("type") {
-                    if matches!(t, "fc_host" | "vport_ops" | "mdev_types") {
-                        out.push(if t == "vport_ops" {
-                            "vports".into()
-                        } else {
-                            t.to_string()
-                        });
-                    }
-                }
-            }
-        }
-        out
-    }
-}
-
-/// The interfaces and node devices of one driver instance.
-#[derive(Debug, Default)]
-pub(crate) struct HostObjects {
-    pub ifaces: Vec<IfaceObj>,
-    pub nodedevs: Vec<NodeDevObj>,
-    /// The interfaces saved by virInterfaceChangeBegin while a
-    /// transaction runs.
-    pub backup_ifaces: Option<Vec<IfaceObj>>,
-}
 
 /// Loads `<interface>` and `<device>` children of a node document.
 pub(crate) fn load(

@@ -10,11 +10,13 @@
 //!   reset when the last one closes; a node file gives each connection
 //!   its own state.
 
+mod base;
 mod caps;
 mod checkpoints;
 mod domains;
 mod guest;
 mod hostdev;
+mod hostobjs;
 mod metadata;
 mod moments;
 mod node;

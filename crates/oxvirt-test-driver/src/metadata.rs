@@ -154,7 +154,7 @@ impl Driver {
         let handle;
         {
             let mut st = self.lock();
-            let obj = st.dom_mut(dom)?;
+            let mut obj = st.dom_mut(dom)?;
             let (live, config) = obj.defs_mut(flags)?;
             if let Some(d) = live {
                 set(d, kind, value, key, uri)?;

@@ -3,9 +3,11 @@
 //! knows its linked parent and its children, newest linked first; the
 //! roots hang off an implicit metaroot.
 
-pub(crate) use crate::domains::check_flags;
+pub(crate) use crate::base::check_flags;
 use oxvirt_core::error::{code, from};
 use oxvirt_core::{Error, Result};
+use oxvirt_xml::checkpoint::Checkpoint;
+use oxvirt_xml::snapshot::Snapshot;
 
 /// `VIR_DOMAIN_MOMENT_LIST_*`
 pub(crate) mod mflags {
@@ -375,6 +377,73 @@ impl<D: MomentDef> MomentTree<D> {
             self.children(from)
         };
         candidates.into_iter().filter(|n| keep(n)).collect()
+    }
+}
+
+/// The snapshots of one domain.
+pub(crate) type SnapshotTree = MomentTree<Snapshot>;
+
+impl MomentDef for Snapshot {
+    fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or("")
+    }
+    fn parent_name(&self) -> Option<&str> {
+        self.parent.as_deref()
+    }
+    fn set_parent_name(&mut self, parent: Option<String>) {
+        self.parent = parent;
+    }
+}
+
+/// The checkpoints of one domain.
+pub(crate) type CheckpointTree = MomentTree<Checkpoint>;
+
+impl MomentDef for Checkpoint {
+    fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or("")
+    }
+    fn parent_name(&self) -> Option<&str> {
+        self.parent.as_deref()
+    }
+    fn set_parent_name(&mut self, parent: Option<String>) {
+        self.parent = parent;
+    }
+}
+
+/// The deletion shared by snapshots and checkpoints
+/// (testDomainSnapshotDelete / testDomainCheckpointDelete).
+pub(crate) fn delete_moment<D: MomentDef>(
+    tree: &mut MomentTree<D>,
+    name: &str,
+    with_children: bool,
+    children_only: bool,
+) {
+    if with_children {
+        let mut was_current = false;
+        for d in tree.descendants(Some(name)) {
+            was_current |= tree.remove(&d);
+        }
+        if was_current {
+            tree.set_current(Some(name));
+        }
+    } else if tree.find(name).is_some_and(|m| m.nchildren() > 0) {
+        let parent = tree.link_of(name);
+        tree.reparent_children(name, parent.as_deref());
+        tree.move_children(name, parent.as_deref());
+    }
+    if children_only {
+        tree.drop_children(name);
+    } else {
+        tree.drop_parent(name);
+        if tree.current() == Some(name) {
+            let parent = tree
+                .find(name)
+                .and_then(|m| m.def.parent_name())
+                .filter(|p| tree.find(p).is_some())
+                .map(str::to_string);
+            tree.set_current(parent.as_deref());
+        }
+        tree.remove(name);
     }
 }
 

@@ -11,7 +11,7 @@ use oxvirt_core::{Error, Result};
 use oxvirt_xml::dom::{self, Element};
 use oxvirt_xml::domain::{Domain, ParseFlags};
 
-use crate::state::{self, Cell, DomainObj, Driver, State, FROM};
+use crate::state::{self, Cell, Driver, State, FROM};
 
 /// The objects of `test:///default` (libvirt's defaultConnXML).
 pub(crate) const DEFAULT_NODE_XML: &str = concat!(
@@ -334,7 +334,7 @@ fn load_node(st: &mut State, root: &Element, file: Option<&Path>) -> Result<()> 
         let mut def = Domain::from_element(&el, flags, &state::parse_options())
             .map_err(|e| Error::from_xml(e, from::DOMAIN))?;
         state::prepare_def(&mut def);
-        if st.find_uuid(&def.uuid).is_some() || st.find_name(&def.name).is_some() {
+        if st.domains.find_uuid(&def.uuid).is_some() || st.domains.find_name(&def.name).is_some() {
             return Err(Error::operation_failed(
                 FROM,
                 format!(
@@ -343,23 +343,22 @@ fn load_node(st: &mut State, root: &Element, file: Option<&Path>) -> Result<()> 
                 ),
             ));
         }
-        let mut obj = DomainObj::new(def);
+        let mut obj = state::new_obj(def);
         obj.persistent = !ns.transient;
         obj.has_managed_save = ns.has_managed_save;
         obj.iothreads = crate::domains::iothreads_of(&obj.def);
-        st.domains.push(obj);
-        let idx = st.domains.len() - 1;
+        let idx = st.domains.insert(obj);
         if ns.runstate != DomainState::Shutoff {
             st.start_state(idx, reason::running::BOOTED);
         } else {
-            let o = &mut st.domains[idx];
+            let mut o = st.obj_mut(idx)?;
             o.remove_transient_def();
             o.set_state(DomainState::Shutoff, 0);
         }
-        let o = &mut st.domains[idx];
+        let mut o = st.obj_mut(idx)?;
         o.set_state(ns.runstate, 0);
-        crate::domains::check_taint(o);
-        crate::snapshots::load_from_node(o, &el, file, resolve)?;
+        crate::domains::check_taint(&mut o);
+        crate::snapshots::load_from_node(&mut o, &el, file, resolve)?;
     }
     crate::objects::load(st, root, file, resolve)?;
     crate::hostdev::load(st, root, file, resolve)?;

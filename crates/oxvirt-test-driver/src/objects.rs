@@ -5,67 +5,20 @@
 use crate::domains::check_flags;
 use std::path::Path;
 
-use oxvirt_core::error::{code, from};
+use oxvirt_core::error::from;
 use oxvirt_core::event::{
     network_lifecycle as nl, pool_lifecycle as pl, NetworkEvent, NetworkEventKind, PoolEvent,
     PoolEventKind,
 };
-use oxvirt_core::netconf::{matches_list_flags, NetworkList};
+use oxvirt_core::netconf::matches_list_flags;
 use oxvirt_core::types::{pool_state, NetworkRef, PoolInfo, PoolRef, Uuid, VolInfo, VolRef};
 use oxvirt_core::{Error, Result};
 use oxvirt_xml::dom::Element;
 use oxvirt_xml::network::Network;
 use oxvirt_xml::storage::{Pool, PoolType, VolParseFlags, Volume};
 
+use crate::hostobjs::{no_vol, PoolObj, DEFAULT_POOL_CAP};
 use crate::state::{Driver, State, FROM};
-
-/// The test driver's pool size: 100 GiB, nothing allocated.
-pub(crate) const DEFAULT_POOL_CAP: u64 = 100 * 1024 * 1024 * 1024;
-
-/// A storage pool with its volumes (virStoragePoolObj).
-#[derive(Debug, Clone)]
-pub(crate) struct PoolObj {
-    pub def: Pool,
-    pub new_def: Option<Pool>,
-    pub active: bool,
-    /// The test driver gives every defined pool a (fake) config file.
-    pub persistent: bool,
-    pub autostart: bool,
-    pub vols: Vec<Volume>,
-}
-
-impl PoolObj {
-    fn handle(&self) -> PoolRef {
-        PoolRef {
-            name: self.def.name.clone(),
-            uuid: self.def.uuid,
-        }
-    }
-
-    fn vol_ref(&self, v: &Volume) -> VolRef {
-        VolRef {
-            pool: self.def.name.clone(),
-            name: v.name.clone(),
-            key: v.key.clone().unwrap_or_default(),
-        }
-    }
-}
-
-/// The non-domain objects of one driver instance.
-#[derive(Debug)]
-pub(crate) struct Objects {
-    pub networks: NetworkList,
-    pub pools: Vec<PoolObj>,
-}
-
-impl Default for Objects {
-    fn default() -> Self {
-        Objects {
-            networks: NetworkList::new(FROM),
-            pools: Vec::new(),
-        }
-    }
-}
 
 fn random_uuid() -> Uuid {
     Uuid(*uuid::Uuid::new_v4().as_bytes())
@@ -148,30 +101,6 @@ pub(crate) fn load(
     Ok(())
 }
 
-fn no_pool_name(name: &str) -> Error {
-    Error::new(
-        code::NO_STORAGE_POOL,
-        FROM,
-        format!("no storage pool with matching name '{}'", name),
-    )
-}
-
-fn no_pool_uuid(uuid: &Uuid) -> Error {
-    Error::new(
-        code::NO_STORAGE_POOL,
-        FROM,
-        format!("no storage pool with matching uuid '{}'", uuid),
-    )
-}
-
-fn no_vol(what: &str, v: &str) -> Error {
-    Error::new(
-        code::NO_STORAGE_VOL,
-        FROM,
-        format!("no storage vol with matching {} '{}'", what, v),
-    )
-}
-
 fn pool_type_flag(t: PoolType) -> u32 {
     match t {
         PoolType::Dir => 1 << 6,
@@ -188,113 +117,6 @@ fn pool_type_flag(t: PoolType) -> u32 {
         PoolType::Zfs => 1 << 17,
         PoolType::Vstorage => 1 << 18,
         PoolType::IscsiDirect => 1 << 19,
-    }
-}
-
-impl Objects {
-    fn pool_by_name(&self, name: &str) -> Result<usize> {
-        self.pools
-            .iter()
-            .position(|p| p.def.name == name)
-            .ok_or_else(|| no_pool_name(name))
-    }
-
-    fn pool_by_uuid(&self, uuid: &Uuid) -> Result<usize> {
-        self.pools
-            .iter()
-            .position(|p| p.def.uuid == *uuid)
-            .ok_or_else(|| no_pool_uuid(uuid))
-    }
-
-    fn active_pool(&self, name: &str) -> Result<usize> {
-        let i = self.pool_by_name(name)?;
-        if !self.pools[i].active {
-            return Err(Error::operation_invalid(
-                FROM,
-                format!("storage pool '{}' is not active", name),
-            ));
-        }
-        Ok(i)
-    }
-
-    fn inactive_pool(&self, name: &str) -> Result<usize> {
-        let i = self.pool_by_name(name)?;
-        if self.pools[i].active {
-            return Err(Error::operation_invalid(
-                FROM,
-                format!("storage pool '{}' is active", name),
-            ));
-        }
-        Ok(i)
-    }
-
-    /// virStoragePoolObjListAdd.
-    fn add_pool(&mut self, def: Pool, check_active: bool) -> Result<usize> {
-        if let Some(i) = self.pools.iter().position(|p| p.def.uuid == def.uuid) {
-            let obj = &mut self.pools[i];
-            if obj.def.name != def.name {
-                return Err(Error::operation_failed(
-                    FROM,
-                    format!(
-                        "pool '{}' is already defined with uuid {}",
-                        obj.def.name, obj.def.uuid
-                    ),
-                ));
-            }
-            if check_active && obj.active {
-                return Err(Error::operation_invalid(
-                    FROM,
-                    format!("pool is already active as '{}'", obj.def.name),
-                ));
-            }
-            if obj.active {
-                obj.new_def = Some(def);
-            } else {
-                obj.def = def;
-            }
-            return Ok(i);
-        }
-        if let Some(o) = self.pools.iter().find(|p| p.def.name == def.name) {
-            return Err(Error::operation_failed(
-                FROM,
-                format!(
-                    "pool '{}' already exists with uuid {}",
-                    def.name, o.def.uuid
-                ),
-            ));
-        }
-        if def.kind == PoolType::Dir {
-            if let Some(o) = self
-                .pools
-                .iter()
-                .find(|p| p.def.kind == PoolType::Dir && p.def.target_path == def.target_path)
-            {
-                return Err(Error::operation_failed(
-                    FROM,
-                    format!("Storage source conflict with pool: '{}'", o.def.name),
-                ));
-            }
-        }
-        self.pools.push(PoolObj {
-            def,
-            new_def: None,
-            active: false,
-            persistent: false,
-            autostart: false,
-            vols: Vec::new(),
-        });
-        Ok(self.pools.len() - 1)
-    }
-
-    /// The pool and index of a volume a client handle designates.
-    fn vol(&self, v: &VolRef) -> Result<(usize, usize)> {
-        let p = self.active_pool(&v.pool)?;
-        let i = self.pools[p]
-            .vols
-            .iter()
-            .position(|x| x.name == v.name)
-            .ok_or_else(|| no_vol("name", &v.name))?;
-        Ok((p, i))
     }
 }
 

@@ -13,23 +13,8 @@ use oxvirt_xml::snapshot::{
     FormatFlags, Location, ParseFlags, Snapshot, SnapshotDisk, SnapshotState,
 };
 
-use crate::moments::{check_flags, mflags, MomentDef, MomentTree};
+use crate::moments::{check_flags, delete_moment, mflags, MomentDef, SnapshotTree};
 use crate::state::{parse_options, DomainObj, Driver, State, FROM};
-
-/// The snapshots of one domain.
-pub(crate) type SnapshotTree = MomentTree<Snapshot>;
-
-impl MomentDef for Snapshot {
-    fn name(&self) -> &str {
-        self.name.as_deref().unwrap_or("")
-    }
-    fn parent_name(&self) -> Option<&str> {
-        self.parent.as_deref()
-    }
-    fn set_parent_name(&mut self, parent: Option<String>) {
-        self.parent = parent;
-    }
-}
 
 /// VIR_DOMAIN_SNAPSHOT_FILTERS_*
 const FILTERS_LEAVES: u32 = lf::LEAVES | lf::NO_LEAVES;
@@ -162,10 +147,11 @@ impl Driver {
         let update_current = !redefine || flags & cf::CURRENT != 0;
         let mut st = self.lock();
         let idx = st
+            .domains
             .find_uuid(&dom.uuid)
             .ok_or_else(|| crate::state::no_domain_uuid(dom))?;
         {
-            let obj = &st.domains[idx];
+            let obj = st.obj(idx)?;
             if !obj.checkpoints.is_empty() {
                 return Err(Error::new(
                     code::OPERATION_UNSUPPORTED,
@@ -196,10 +182,10 @@ impl Driver {
         let mut def = parsed.def;
         // The test driver registers no save cookie handlers.
         def.cookie = None;
-        let obj = &mut st.domains[idx];
+        let mut obj = st.obj_mut(idx)?;
         let name = def.name.clone().unwrap_or_default();
         if redefine {
-            redefine_prep(obj, &mut def, flags)?;
+            redefine_prep(&obj, &mut def, flags)?;
             if obj.snapshots.find(&name).is_some() {
                 let tree = &mut obj.snapshots;
                 tree.drop_parent(&name);
@@ -216,11 +202,11 @@ impl Driver {
                 obj.snapshots.set_current(Some(&name));
             }
             obj.snapshots.link_parent(&name);
-            return Ok(snap_ref(obj, &name));
+            return Ok(snap_ref(&obj, &name));
         }
 
-        def.domain = Some(Box::new(copy_def(obj)));
-        align_disks(obj, &mut def, flags)?;
+        def.domain = Some(Box::new(copy_def(&obj)));
+        align_disks(&obj, &mut def, flags)?;
         obj.snapshots.assign(def)?;
         let current = obj.snapshots.current().map(str::to_string);
         if let Some(m) = obj.snapshots.find_mut(&name) {
@@ -228,7 +214,7 @@ impl Driver {
         }
         let mut events = Vec::new();
         if flags & cf::HALT != 0 && obj.is_active() {
-            shutdown_state(obj, reason::shutoff::FROM_SNAPSHOT);
+            shutdown_state(&mut obj, reason::shutoff::FROM_SNAPSHOT);
             events.push(DomainEvent::lifecycle(
                 obj.handle(),
                 lc::STOPPED,
@@ -239,7 +225,8 @@ impl Driver {
             obj.snapshots.set_current(Some(&name));
         }
         obj.snapshots.link_parent(&name);
-        let r = snap_ref(obj, &name);
+        let r = snap_ref(&obj, &name);
+        drop(obj);
         drop(st);
         self.emit(events);
         Ok(r)
@@ -392,7 +379,7 @@ impl Driver {
             "testDomainSnapshotDelete",
         )?;
         let mut st = self.lock();
-        let obj = st.dom_mut(&snap.domain)?;
+        let mut obj = st.dom_mut(&snap.domain)?;
         let tree = &mut obj.snapshots;
         if tree.find(&snap.name).is_none() {
             return Err(no_snapshot(&snap.name));
@@ -426,10 +413,11 @@ impl Driver {
     ) -> Result<()> {
         let mut st = self.lock();
         let idx = st
+            .domains
             .find_uuid(&snap.domain.uuid)
             .ok_or_else(|| crate::state::no_domain_uuid(&snap.domain))?;
         let (state, config) = {
-            let obj = &st.domains[idx];
+            let obj = st.obj(idx)?;
             let m = obj
                 .snapshots
                 .find(&snap.name)
@@ -453,20 +441,21 @@ impl Driver {
             };
             (state, (**d).clone())
         };
-        st.domains[idx].snapshots.set_current(None);
+        st.obj_mut(idx)?.snapshots.set_current(None);
         if state.is_online() {
-            let obj = &mut st.domains[idx];
+            let mut obj = st.obj_mut(idx)?;
             if obj.is_active() {
-                shutdown_state(obj, reason::shutoff::FROM_SNAPSHOT);
+                shutdown_state(&mut obj, reason::shutoff::FROM_SNAPSHOT);
                 events.push(DomainEvent::lifecycle(
                     obj.handle(),
                     lc::STOPPED,
                     lc::stopped::FROM_SNAPSHOT,
                 ));
             }
-            assign_def(obj, config);
+            obj.assign_def(config, false);
+            drop(obj);
             st.start_state(idx, reason::running::FROM_SNAPSHOT);
-            let obj = &mut st.domains[idx];
+            let mut obj = st.obj_mut(idx)?;
             events.push(DomainEvent::lifecycle(
                 obj.handle(),
                 lc::STARTED,
@@ -483,10 +472,10 @@ impl Driver {
                 ));
             }
         } else {
-            let obj = &mut st.domains[idx];
-            assign_def(obj, config);
+            let mut obj = st.obj_mut(idx)?;
+            obj.assign_def(config, false);
             if obj.is_active() {
-                shutdown_state(obj, reason::shutoff::FROM_SNAPSHOT);
+                shutdown_state(&mut obj, reason::shutoff::FROM_SNAPSHOT);
                 events.push(DomainEvent::lifecycle(
                     obj.handle(),
                     lc::STOPPED,
@@ -510,17 +499,8 @@ impl Driver {
                 }
             }
         }
-        st.domains[idx].snapshots.set_current(Some(&snap.name));
+        st.obj_mut(idx)?.snapshots.set_current(Some(&snap.name));
         Ok(())
-    }
-}
-
-/// virDomainObjAssignDef(live = false).
-fn assign_def(obj: &mut DomainObj, def: oxvirt_xml::domain::Domain) {
-    if obj.is_active() {
-        obj.new_def = Some(def);
-    } else {
-        obj.def = def;
     }
 }
 
@@ -687,41 +667,4 @@ pub(crate) fn load_from_node(
         ));
     }
     Ok(())
-}
-
-/// The deletion shared by snapshots and checkpoints
-/// (testDomainSnapshotDelete / testDomainCheckpointDelete).
-pub(crate) fn delete_moment<D: MomentDef>(
-    tree: &mut MomentTree<D>,
-    name: &str,
-    with_children: bool,
-    children_only: bool,
-) {
-    if with_children {
-        let mut was_current = false;
-        for d in tree.descendants(Some(name)) {
-            was_current |= tree.remove(&d);
-        }
-        if was_current {
-            tree.set_current(Some(name));
-        }
-    } else if tree.find(name).is_some_and(|m| m.nchildren() > 0) {
-        let parent = tree.link_of(name);
-        tree.reparent_children(name, parent.as_deref());
-        tree.move_children(name, parent.as_deref());
-    }
-    if children_only {
-        tree.drop_children(name);
-    } else {
-        tree.drop_parent(name);
-        if tree.current() == Some(name) {
-            let parent = tree
-                .find(name)
-                .and_then(|m| m.def.parent_name())
-                .filter(|p| tree.find(p).is_some())
-                .map(str::to_string);
-            tree.set_current(parent.as_deref());
-        }
-        tree.remove(name);
-    }
 }

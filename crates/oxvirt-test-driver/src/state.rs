@@ -2,14 +2,14 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-use oxvirt_core::error::{code, from};
+use oxvirt_core::domobj::{self, DomainList, Key, ObjMut};
+use oxvirt_core::error::from;
 use oxvirt_core::event::{DomainEvent, EventHub};
 use oxvirt_core::types::{DomainRef, DomainState, NodeInfo, Uuid};
 use oxvirt_core::{Error, Result};
 use oxvirt_xml::domain::{Domain, ParseOptions};
 
-/// Errors from this driver are attributed to the test driver.
-pub(crate) const FROM: i32 = from::TEST;
+pub(crate) use crate::base::FROM;
 
 /// One NUMA cell of the fake host.
 #[derive(Debug, Clone)]
@@ -30,17 +30,10 @@ pub(crate) struct IoThreadState {
     pub poll_shrink: u32,
 }
 
-/// A domain with its runtime state (libvirt's virDomainObj).
+/// The test driver's part of a domain object (libvirt's
+/// testDomainObjPrivate and the state the test driver keeps beside it).
 #[derive(Debug, Clone)]
-pub(crate) struct DomainObj {
-    /// The live definition while active, the persistent one otherwise.
-    pub def: Domain,
-    /// The persistent definition while the domain runs (libvirt's newDef).
-    pub new_def: Option<Domain>,
-    pub state: DomainState,
-    pub reason: i32,
-    pub persistent: bool,
-    pub autostart: bool,
+pub(crate) struct TestDomain {
     pub has_managed_save: bool,
     pub iothreads: Vec<IoThreadState>,
     /// Guest time set through the time APIs: (seconds, nanoseconds).
@@ -49,21 +42,23 @@ pub(crate) struct DomainObj {
     pub taint: u32,
     /// Deprecated configuration in use.
     pub deprecations: Vec<String>,
-    pub snapshots: crate::snapshots::SnapshotTree,
-    pub checkpoints: crate::checkpoints::CheckpointTree,
+    pub snapshots: crate::moments::SnapshotTree,
+    pub checkpoints: crate::moments::CheckpointTree,
     /// File systems frozen through the guest agent: `/` and `/boot`.
     pub frozen: [bool; 2],
 }
 
-impl DomainObj {
-    pub fn new(def: Domain) -> DomainObj {
-        DomainObj {
-            def,
-            new_def: None,
-            state: DomainState::Shutoff,
-            reason: 0,
-            persistent: false,
-            autostart: false,
+/// A domain with its runtime state (libvirt's virDomainObj).
+pub(crate) type DomainObj = domobj::DomainObj<TestDomain>;
+
+/// A new, inactive and transient domain object.
+pub(crate) fn new_obj(def: Domain) -> DomainObj {
+    DomainObj::new(def, TestDomain::new())
+}
+
+impl TestDomain {
+    pub fn new() -> TestDomain {
+        TestDomain {
             has_managed_save: false,
             iothreads: Vec::new(),
             // testDomainObjPrivateAlloc's guest clock.
@@ -75,137 +70,6 @@ impl DomainObj {
             frozen: [false; 2],
         }
     }
-
-    pub fn is_active(&self) -> bool {
-        self.state.is_active()
-    }
-
-    pub fn handle(&self) -> DomainRef {
-        DomainRef {
-            name: self.def.name.clone(),
-            uuid: self.def.uuid,
-            id: if self.is_active() {
-                self.def.id.unwrap_or(-1)
-            } else {
-                -1
-            },
-        }
-    }
-
-    /// The persistent definition (libvirt's virDomainObjGetPersistentDef).
-    pub fn persistent_def(&self) -> &Domain {
-        self.new_def.as_ref().unwrap_or(&self.def)
-    }
-
-    pub fn set_state(&mut self, state: DomainState, reason: i32) {
-        self.state = state;
-        self.reason = reason;
-    }
-
-    /// Keeps a copy of the persistent definition while running
-    /// (virDomainObjSetDefTransient).
-    pub fn set_def_transient(&mut self) {
-        if self.persistent && self.new_def.is_none() {
-            self.new_def = Some(self.def.clone());
-        }
-    }
-
-    /// Drops the live definition on shutdown (virDomainObjRemoveTransientDef).
-    pub fn remove_transient_def(&mut self) {
-        if let Some(d) = self.new_def.take() {
-            self.def = d;
-        }
-        self.def.id = None;
-    }
-
-    /// libvirt's virDomainObjCheckActive.
-    pub fn check_active(&self) -> Result<()> {
-        if !self.is_active() {
-            return Err(Error::operation_invalid(FROM, "domain is not running"));
-        }
-        Ok(())
-    }
-
-    /// Resolves virDomainModificationImpact flags; returns `(live, config)`
-    /// (virDomainObjUpdateModificationImpact).
-    pub fn modification_impact(&self, flags: u32) -> Result<(bool, bool)> {
-        use oxvirt_core::types::flags::affect::{CONFIG, LIVE};
-        let mut live = flags & LIVE != 0;
-        let mut config = flags & CONFIG != 0;
-        if !live && !config {
-            if self.is_active() {
-                live = true;
-            } else {
-                config = true;
-            }
-        }
-        if !self.is_active() && live {
-            return Err(Error::operation_invalid(FROM, "domain is not running"));
-        }
-        if !self.persistent && config {
-            return Err(Error::operation_invalid(
-                FROM,
-                "transient domains do not have any persistent config",
-            ));
-        }
-        Ok((live, config))
-    }
-
-    /// The one definition `flags` designates (virDomainObjGetOneDef).
-    pub fn one_def_mut(&mut self, flags: u32) -> Result<&mut Domain> {
-        use oxvirt_core::types::flags::affect::{CONFIG, LIVE};
-        if flags & LIVE != 0 && flags & CONFIG != 0 {
-            return Err(Error::raw(
-                code::INVALID_ARG,
-                FROM,
-                "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive",
-            ));
-        }
-        let (_, config) = self.modification_impact(flags)?;
-        if self.is_active() && config {
-            if self.new_def.is_none() {
-                self.new_def = Some(self.def.clone());
-            }
-            if let Some(d) = self.new_def.as_mut() {
-                return Ok(d);
-            }
-        }
-        Ok(&mut self.def)
-    }
-
-    pub fn one_def(&self, flags: u32) -> Result<&Domain> {
-        use oxvirt_core::types::flags::affect::{CONFIG, LIVE};
-        if flags & LIVE != 0 && flags & CONFIG != 0 {
-            return Err(Error::raw(
-                code::INVALID_ARG,
-                FROM,
-                "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive",
-            ));
-        }
-        let (_, config) = self.modification_impact(flags)?;
-        if self.is_active() && config {
-            return Ok(self.persistent_def());
-        }
-        Ok(&self.def)
-    }
-
-    /// Both definitions `flags` designates (virDomainObjGetDefs):
-    /// `(live, persistent)`.
-    pub fn defs_mut(&mut self, flags: u32) -> Result<(Option<&mut Domain>, Option<&mut Domain>)> {
-        let (live, config) = self.modification_impact(flags)?;
-        if self.is_active() {
-            if config && self.new_def.is_none() {
-                self.new_def = Some(self.def.clone());
-            }
-            let DomainObj { def, new_def, .. } = self;
-            Ok((
-                if live { Some(def) } else { None },
-                if config { new_def.as_mut() } else { None },
-            ))
-        } else {
-            Ok((None, if config { Some(&mut self.def) } else { None }))
-        }
-    }
 }
 
 /// Everything one test driver instance holds.
@@ -213,9 +77,9 @@ pub(crate) struct State {
     pub node: NodeInfo,
     pub cells: Vec<Cell>,
     pub next_dom_id: i32,
-    pub domains: Vec<DomainObj>,
-    pub objects: crate::objects::Objects,
-    pub host: crate::hostdev::HostObjects,
+    pub domains: DomainList<TestDomain>,
+    pub objects: crate::hostobjs::Objects,
+    pub host: crate::hostobjs::HostObjects,
     pub auth_users: Vec<(String, Option<String>)>,
 }
 
@@ -240,12 +104,14 @@ pub(crate) fn parse_options() -> ParseOptions {
     }
 }
 
+/// A key that no longer designates an object: never, as keys are used
+/// under the lock they were found with.
+fn gone() -> Error {
+    Error::internal(FROM, "domain object vanished")
+}
+
 pub(crate) fn no_domain_uuid(dom: &DomainRef) -> Error {
-    Error::new(
-        code::NO_DOMAIN,
-        FROM,
-        format!("no domain with matching uuid '{}' ({})", dom.uuid, dom.name),
-    )
+    domobj::no_domain_uuid(dom, FROM)
 }
 
 impl State {
@@ -254,48 +120,41 @@ impl State {
             node,
             cells: Vec::new(),
             next_dom_id: 1,
-            domains: Vec::new(),
+            domains: DomainList::new(),
             objects: Default::default(),
             host: Default::default(),
             auth_users: Vec::new(),
         }
     }
 
-    pub fn find_uuid(&self, uuid: &Uuid) -> Option<usize> {
-        self.domains.iter().position(|d| d.def.uuid == *uuid)
-    }
-
-    pub fn find_name(&self, name: &str) -> Option<usize> {
-        self.domains.iter().position(|d| d.def.name == name)
-    }
-
     /// The domain a client handle designates (resolved by UUID).
     pub fn dom(&self, d: &DomainRef) -> Result<&DomainObj> {
-        self.find_uuid(&d.uuid)
-            .and_then(|i| self.domains.get(i))
-            .ok_or_else(|| no_domain_uuid(d))
+        self.domains.lookup(d, FROM)
     }
 
-    pub fn dom_mut(&mut self, d: &DomainRef) -> Result<&mut DomainObj> {
-        match self.find_uuid(&d.uuid) {
-            Some(i) => Ok(&mut self.domains[i]),
-            None => Err(no_domain_uuid(d)),
-        }
+    pub fn dom_mut(&mut self, d: &DomainRef) -> Result<ObjMut<'_, TestDomain>> {
+        self.domains.lookup_mut(d, FROM)
     }
 
-    pub fn remove_uuid(&mut self, uuid: &Uuid) {
-        self.domains.retain(|d| d.def.uuid != *uuid);
+    /// The object under `key` (found under the same lock).
+    pub fn obj(&self, key: Key) -> Result<&DomainObj> {
+        self.domains.get(key).ok_or_else(gone)
+    }
+
+    pub fn obj_mut(&mut self, key: Key) -> Result<ObjMut<'_, TestDomain>> {
+        self.domains.get_mut(key).ok_or_else(gone)
     }
 
     /// Marks a domain running with a fresh id (testDomainStartState).
-    pub fn start_state(&mut self, idx: usize, reason: i32) {
+    pub fn start_state(&mut self, key: Key, reason: i32) {
         let id = self.next_dom_id;
         self.next_dom_id += 1;
-        let obj = &mut self.domains[idx];
-        obj.set_state(DomainState::Running, reason);
-        obj.def.id = Some(id);
-        obj.set_def_transient();
-        obj.has_managed_save = false;
+        if let Some(mut obj) = self.domains.get_mut(key) {
+            obj.set_state(DomainState::Running, reason);
+            obj.def.id = Some(id);
+            obj.set_def_transient();
+            obj.has_managed_save = false;
+        }
     }
 }
 
@@ -309,7 +168,7 @@ pub(crate) struct Driver {
 
 impl Driver {
     pub fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        domobj::lock(&self.state)
     }
 
     pub fn emit(&self, events: Vec<DomainEvent>) {

@@ -118,7 +118,7 @@ impl Driver {
         check_flags(flags, LIVE | CONFIG, "testDomainSetMemoryParameters")?;
         validate_params(params, &all_of(&MEMORY_PARAMS, ULLONG))?;
         let mut st = self.lock();
-        let obj = st.dom_mut(dom)?;
+        let mut obj = st.dom_mut(dom)?;
         obj.one_def(flags)?;
         // libvirt compares against the live definition's limits.
         let live = obj.def.memtune();
@@ -177,7 +177,7 @@ impl Driver {
         check_flags(flags, LIVE | CONFIG, "testDomainSetNumaParameters")?;
         validate_params(params, &[("numa_mode", INT), ("numa_nodeset", STRING)])?;
         let mut st = self.lock();
-        let obj = st.dom_mut(dom)?;
+        let mut obj = st.dom_mut(dom)?;
         obj.one_def(flags)?;
         let (live, _) = obj.modification_impact(flags)?;
         let live = live && obj.is_active();
@@ -274,7 +274,8 @@ impl Driver {
         check_flags(flags, LIVE | CONFIG, "testDomainSetPerfEvents")?;
         validate_params(params, &all_of(&PERF_EVENTS, BOOLEAN))?;
         let mut st = self.lock();
-        let def = st.dom_mut(dom)?.one_def_mut(flags)?;
+        let mut obj = st.dom_mut(dom)?;
+        let def = obj.one_def_mut(flags)?;
         for p in params {
             if let TypedValue::Boolean(on) = p.value {
                 def.set_perf_event(&p.field, on);
@@ -330,7 +331,8 @@ impl Driver {
         allowed.push(("group_name", STRING));
         validate_params(params, &allowed)?;
         let mut st = self.lock();
-        let def = st.dom_mut(dom)?.one_def_mut(flags)?;
+        let mut obj = st.dom_mut(dom)?;
+        let def = obj.one_def_mut(flags)?;
         let Some(i) = disk_index(def, disk, true) else {
             return Err(Error::invalid_arg(
                 FROM,
@@ -429,7 +431,8 @@ impl Driver {
         check_flags(flags, LIVE | CONFIG, "testDomainSetInterfaceParameters")?;
         validate_params(params, &all_of(&BANDWIDTH_PARAMS, UINT))?;
         let mut st = self.lock();
-        let def = st.dom_mut(dom)?.one_def_mut(flags)?;
+        let mut obj = st.dom_mut(dom)?;
+        let def = obj.one_def_mut(flags)?;
         let i = net_index(def, device)?;
         let (mut inb, mut out) = (Rate::default(), Rate::default());
         let (mut in_given, mut out_given) = (false, false);
@@ -509,7 +512,8 @@ impl Driver {
             ));
         }
         let mut st = self.lock();
-        let (live, persistent) = st.dom_mut(dom)?.defs_mut(flags)?;
+        let mut obj = st.dom_mut(dom)?;
+        let (live, persistent) = obj.defs_mut(flags)?;
         for def in [live, persistent].into_iter().flatten() {
             match kind {
                 0 => def.on_poweroff = act,

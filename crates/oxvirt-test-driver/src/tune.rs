@@ -93,7 +93,7 @@ impl Driver {
     pub fn pin_vcpu(&self, dom: &DomainRef, vcpu: u32, cpumap: &[u8], flags: u32) -> Result<()> {
         check_flags(flags, 0, "testDomainPinVcpuFlags")?;
         let mut st = self.lock();
-        let obj = st.dom_mut(dom)?;
+        let mut obj = st.dom_mut(dom)?;
         if !obj.is_active() {
             return Err(Error::operation_invalid(
                 FROM,
@@ -136,7 +136,8 @@ impl Driver {
     pub fn pin_emulator(&self, dom: &DomainRef, cpumap: &[u8], flags: u32) -> Result<()> {
         check_flags(flags, LIVE | CONFIG, "testDomainPinEmulator")?;
         let mut st = self.lock();
-        let def = st.dom_mut(dom)?.one_def_mut(flags)?;
+        let mut obj = st.dom_mut(dom)?;
+        let def = obj.one_def_mut(flags)?;
         let cpus = from_map(cpumap);
         if cpus.is_empty() {
             return Err(invalid("Empty cpu list for pinning"));
@@ -273,7 +274,7 @@ impl Driver {
             return Err(invalid("invalid value of 0 for iothread_id"));
         }
         let mut st = self.lock();
-        let obj = st.dom_mut(dom)?;
+        let mut obj = st.dom_mut(dom)?;
         let def = obj.one_def_mut(flags)?;
         if def.iothread_ids().contains(&id) {
             return Err(invalid(format!(
@@ -297,7 +298,7 @@ impl Driver {
             return Err(invalid("invalid value of 0 for iothread_id"));
         }
         let mut st = self.lock();
-        let obj = st.dom_mut(dom)?;
+        let mut obj = st.dom_mut(dom)?;
         let def = obj.one_def_mut(flags)?;
         if !def.iothread_ids().contains(&id) {
             return Err(invalid(format!(
@@ -328,7 +329,8 @@ impl Driver {
     pub fn pin_iothread(&self, dom: &DomainRef, id: u32, cpumap: &[u8], flags: u32) -> Result<()> {
         check_flags(flags, LIVE | CONFIG, "testDomainPinIOThread")?;
         let mut st = self.lock();
-        let def = st.dom_mut(dom)?.one_def_mut(flags)?;
+        let mut obj = st.dom_mut(dom)?;
+        let def = obj.one_def_mut(flags)?;
         let cpus = from_map(cpumap);
         if cpus.is_empty() {
             return Err(invalid("Empty iothread cpumap list for pinning"));
@@ -362,7 +364,7 @@ impl Driver {
             ],
         )?;
         let mut st = self.lock();
-        let obj = st.dom_mut(dom)?;
+        let mut obj = st.dom_mut(dom)?;
         if !obj.one_def(flags)?.iothread_ids().contains(&id) {
             return Err(invalid(format!(
                 "cannot find IOThread '{}' in iothreadids",
@@ -406,7 +408,8 @@ impl Driver {
             ],
         )?;
         let mut st = self.lock();
-        let def = st.dom_mut(dom)?.one_def_mut(flags)?;
+        let mut obj = st.dom_mut(dom)?;
+        let def = obj.one_def_mut(flags)?;
         let mut weight = def.blkio_weight();
         let mut devs = def.blkio_devices();
         let mut failed = None;
