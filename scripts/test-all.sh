@@ -50,6 +50,10 @@ if grep -qE '^test result: FAILED|error: test failed|error\[' target/test.log; t
   echo "cargo test failed"; exit 1
 fi
 
+echo "== QEMU driver against libvirt 9.0 (x86_64-latest inputs: define, command lines)"
+cargo test -p oxvirt-qemu-driver --locked --test qemuxml2xml --test argv_reference -- --nocapture 2>/dev/null \
+  | grep -E '^(qemuxml2xml|argv)' || true
+
 if [ ! -d "$SHARED/conformance" ]; then
   echo "== virsh conformance: skipped, no $SHARED/conformance (set OXVIRT_SHARED to the shared/ folder)"
 fi

@@ -786,3 +786,29 @@ pub mod pool_state {
     pub const DEGRADED: i32 = 3;
     pub const INACCESSIBLE: i32 = 4;
 }
+
+/// `secs` since the epoch as `%Y-%m-%d{sep}%H:%M:%S` in UTC (Howard
+/// Hinnant's civil_from_days).
+pub fn format_utc(secs: i64, sep: char) -> String {
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!(
+        "{:04}-{:02}-{:02}{}{:02}:{:02}:{:02}",
+        y,
+        m,
+        d,
+        sep,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}

@@ -173,6 +173,9 @@ xdr_struct! {
         pub model: CharArray [max::SECURITY_MODEL],
         pub doi: CharArray [max::SECURITY_DOI],
     }
+    /// CONNECT_DOMAIN_XML_TO_NATIVE, CONNECT_DOMAIN_XML_FROM_NATIVE:
+    /// `{nativeFormat, domainXml | nativeConfig, flags}`.
+    pub struct ConnectDomainXmlNativeArgs { pub format: String, pub data: String, pub flags: u32 }
     /// CONNECT_GET_DOMAIN_CAPABILITIES
     pub struct ConnectGetDomainCapabilitiesArgs {
         pub emulatorbin: Option<String>,

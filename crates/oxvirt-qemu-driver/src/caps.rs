@@ -20,7 +20,7 @@ use crate::FROM;
 pub const DEFAULT_EMULATOR: &str = "/usr/bin/qemu-system-x86_64";
 
 /// Bumped when the cache's shape changes.
-const CACHE_FORMAT: u64 = 2;
+const CACHE_FORMAT: u64 = 3;
 
 /// The probe cache of `emulator` under the driver's cache directory:
 /// one file per binary (`qemu-caps-qemu-system-x86_64.json`).
@@ -46,6 +46,9 @@ pub struct Machine {
     /// Id of the machine's main RAM region (`pc.ram`), which libvirt
     /// gives the memory backend it creates for it.
     pub default_ram_id: Option<String>,
+    /// `-numa node,mem=` still works (older machine types); otherwise
+    /// NUMA nodes need memory backends.
+    pub numa_mem_supported: bool,
 }
 
 /// One CPU model as `query-cpu-definitions` reports it.
@@ -142,6 +145,7 @@ impl Caps {
                 "deprecated": m.deprecated, "default": m.is_default,
                 "default-cpu-type": m.default_cpu_type,
                 "default-ram-id": m.default_ram_id,
+                "numa-mem-supported": m.numa_mem_supported,
             })).collect::<Vec<_>>(),
             "cpus": self.cpu_models.iter().map(|c| json!({
                 "name": c.name, "usable": c.usable, "deprecated": c.deprecated,
@@ -161,6 +165,7 @@ impl Caps {
                 is_default: m["default"].as_bool().unwrap_or(false),
                 default_cpu_type: m["default-cpu-type"].as_str().map(str::to_string),
                 default_ram_id: m["default-ram-id"].as_str().map(str::to_string),
+                numa_mem_supported: m["numa-mem-supported"].as_bool().unwrap_or(false),
             })
             .filter(|m| !m.name.is_empty())
             .collect();
@@ -389,6 +394,7 @@ fn probe_qmp(emulator: &str, dir: &Path) -> Result<Caps> {
                 is_default: m["is-default"].as_bool().unwrap_or(false),
                 default_cpu_type: m["default-cpu-type"].as_str().map(str::to_string),
                 default_ram_id: m["default-ram-id"].as_str().map(str::to_string),
+                numa_mem_supported: m["numa-mem-supported"].as_bool().unwrap_or(false),
             })
         })
         .filter(|m| m.name != "none")

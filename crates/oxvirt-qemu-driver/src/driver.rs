@@ -471,6 +471,31 @@ impl Driver {
         self.parse_with(xml, true)
     }
 
+    /// virConnectDomainXMLToNative: the command line of a definition, as
+    /// libvirt prints it (argv/native.rs).
+    pub(crate) fn xml_to_native(&self, format: &str, xml: &str, flags: u32) -> Result<String> {
+        use crate::argv::native;
+        check_flags(flags, 0, "qemuConnectDomainXMLToNative")?;
+        if format != "qemu-argv" {
+            return Err(Error::invalid_arg(
+                FROM,
+                format!("unsupported config type {}", format),
+            ));
+        }
+        let def = self.parse_def(xml)?;
+        // The domain's private directory, as libvirt's
+        // `/var/lib/libvirt/qemu/domain--1-NAME`.
+        let home = self.layout.root.join(native::home_name(&def.name));
+        let home = home.display().to_string();
+        let ctx = crate::define::Context {
+            host: &self.host,
+            abi_update: true,
+            paths: &self.paths,
+        };
+        let argv = native::argv(def, &ctx, &home)?;
+        Ok(native::command_string(&native::environment(&home), &argv))
+    }
+
     /// Parses a definition this driver wrote before (configs, save
     /// images): defaults are completed without updating the guest ABI.
     pub(crate) fn parse_def_existing(&self, xml: &str) -> Result<Domain> {

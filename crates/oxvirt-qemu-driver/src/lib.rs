@@ -10,6 +10,7 @@
 //!   is written to the domain's run/ status file;
 //! - reads never wait behind a domain's job.
 
+pub mod argv;
 pub mod caps;
 pub mod command;
 mod console;
@@ -159,6 +160,10 @@ impl HypervisorDriver for QemuConnection {
         self.driver
             .host
             .domain_capabilities(emulator, arch, machine, virttype, caps::kvm_usable())
+    }
+
+    fn domain_xml_to_native(&self, format: &str, xml: &str, flags: u32) -> Result<String> {
+        self.driver.xml_to_native(format, xml, flags)
     }
 
     fn list_all_domains(&self, flags: u32) -> Result<Vec<DomainRef>> {

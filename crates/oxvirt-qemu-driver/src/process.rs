@@ -681,6 +681,12 @@ impl Driver {
             vnc_port,
             incoming: opts.incoming.as_ref().map(|_| "fd:4".to_string()),
             nics: ctx_nics,
+            caps: live
+                .devices
+                .emulator
+                .as_deref()
+                .and_then(|e| self.host.caps_of(e).ok()),
+            ..Default::default()
         };
         let argv = command::build(&live, &ctx)?;
 

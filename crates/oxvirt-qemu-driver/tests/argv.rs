@@ -1,14 +1,25 @@
-//! Golden tests: each `tests/data/NAME.xml` turns into `NAME.args` (one
-//! argument per line) or fails with the message in `NAME.err`.
-//! `UPDATE_GOLDEN=1 cargo test` rewrites the expectations.
+//! Golden tests: each `tests/data/NAME.xml`, defined as the driver
+//! defines it, turns into `NAME.args` (one argument per line, the command
+//! line a start uses: QMP on fd 3, taps the daemon made) or fails with
+//! the message in `NAME.err`. `UPDATE_GOLDEN=1 cargo test` rewrites the
+//! expectations. libvirt's own test data is compared in
+//! argv_reference.rs.
 
 use std::path::Path;
 
 use oxvirt_qemu_driver::command::{build, CommandContext};
-use oxvirt_xml::domain::{Domain, ParseFlags, ParseOptions};
+use oxvirt_qemu_driver::define::{self, Context, Paths};
+use oxvirt_qemu_driver::host::QemuHost;
 
 #[test]
 fn xml_to_argv_golden() {
+    if !Path::new("/usr/bin/qemu-system-x86_64").exists() {
+        eprintln!("qemu-system-x86_64 not installed; skipped");
+        return;
+    }
+    let cache = std::env::temp_dir().join(format!("oxvirt-golden-{}", std::process::id()));
+    let host = QemuHost::probe(&cache);
+    let paths = Paths::libvirt_system();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut names: Vec<_> = std::fs::read_dir(&dir)
@@ -22,16 +33,20 @@ fn xml_to_argv_golden() {
     let mut failures = Vec::new();
     for xml_path in names {
         let xml = std::fs::read_to_string(&xml_path).unwrap();
-        let opts = ParseOptions {
-            default_arch: Some("x86_64".into()),
+        let dctx = Context {
+            host: &host,
+            abi_update: true,
+            paths: &paths,
         };
-        let flags = ParseFlags {
-            inactive: true,
-            ..Default::default()
+        let def = match define::parse(&xml, &dctx) {
+            Ok(d) => d,
+            Err(e) => {
+                check(&xml_path, "err", e.message + "\n", update, &mut failures);
+                continue;
+            }
         };
-        let def = Domain::parse(&xml, flags, &opts).unwrap();
         let ctx = CommandContext {
-            qmp_fd: None,
+            qmp_fd: Some(3),
             qmp_path: "/run/oxvirt/qemu/run/test.qmp".into(),
             vnc_port: Some(5901),
             incoming: None,
@@ -55,25 +70,39 @@ fn xml_to_argv_golden() {
                     })
                 })
                 .collect(),
+            caps: def
+                .devices
+                .emulator
+                .as_deref()
+                .and_then(|e| host.caps_of(e).ok()),
+            ..Default::default()
         };
         let (got, ext) = match build(&def, &ctx) {
             Ok(argv) => (argv.join("\n") + "\n", "args"),
             Err(e) => (e.message + "\n", "err"),
         };
-        let want_path = xml_path.with_extension(ext);
-        if update {
-            std::fs::write(&want_path, &got).unwrap();
-            continue;
-        }
-        let want = std::fs::read_to_string(&want_path).unwrap_or_default();
-        if want != got {
-            failures.push(format!(
-                "{}: expected\n{}\ngot\n{}",
-                want_path.display(),
-                want,
-                got
-            ));
-        }
+        check(&xml_path, ext, got, update, &mut failures);
     }
+    let _ = std::fs::remove_dir_all(&cache);
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+fn check(xml_path: &Path, ext: &str, got: String, update: bool, failures: &mut Vec<String>) {
+    let want_path = xml_path.with_extension(ext);
+    if update {
+        for other in ["args", "err"] {
+            let _ = std::fs::remove_file(xml_path.with_extension(other));
+        }
+        std::fs::write(&want_path, &got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&want_path).unwrap_or_default();
+    if want != got {
+        failures.push(format!(
+            "{}: expected\n{}\ngot\n{}",
+            want_path.display(),
+            want,
+            got
+        ));
+    }
 }

@@ -17,23 +17,14 @@
 //! Floors live in tests/qemuxml2xml-floor and only go up.
 //! `OXVIRT_SHOW=substring` prints the diffs of matching documents.
 
+mod common;
+use common::{corpus, floor, show};
+
 use std::path::{Path, PathBuf};
 
 use oxvirt_qemu_driver::define::{self, Context, Paths};
 use oxvirt_qemu_driver::host::QemuHost;
 use oxvirt_xml::domain::FormatFlags;
-
-fn corpus() -> Option<PathBuf> {
-    let p = match std::env::var_os("OXVIRT_SHARED") {
-        Some(s) => PathBuf::from(s).join("conformance"),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance"),
-    };
-    p.is_dir().then_some(p)
-}
-
-fn show(name: &str) -> bool {
-    std::env::var("OXVIRT_SHOW").is_ok_and(|s| !s.is_empty() && name.contains(&s))
-}
 
 use oxvirt_xml::diff::line_diff as diff;
 
@@ -65,18 +56,6 @@ fn define(host: &QemuHost, xml: &str) -> Result<String, oxvirt_core::Error> {
         inactive: true,
         ..Default::default()
     }))
-}
-
-fn floor(key: &str) -> usize {
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/qemuxml2xml-floor"),
-    )
-    .unwrap_or_default();
-    text.lines()
-        .filter_map(|l| l.split_once('='))
-        .find(|(k, _)| k.trim() == key)
-        .and_then(|(_, v)| v.trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// The corpus and the probed host, or `None` (printed) when either is
@@ -182,11 +161,11 @@ fn qemuxml2xml_against_reference_libvirtd() {
         println!("failing: {}", failing.join(" "));
     }
     assert!(
-        ok >= floor("reference-identical"),
+        ok >= floor("qemuxml2xml-floor", "reference-identical"),
         "identical documents fell below the floor"
     );
     assert!(
-        rej >= floor("reference-rejected"),
+        rej >= floor("qemuxml2xml-floor", "reference-rejected"),
         "rejections fell below the floor"
     );
 }
@@ -245,5 +224,5 @@ fn qemuxml2xml_against_libvirt_test_data() {
         "qemuxml2xml (x86_64-latest, libvirt's qemuxml2xmloutdata): {}/{} byte-identical",
         ok, total
     );
-    assert!(ok >= floor("testdata-identical"));
+    assert!(ok >= floor("qemuxml2xml-floor", "testdata-identical"));
 }

@@ -326,6 +326,26 @@ impl HypervisorDriver for RemoteConnection {
     fn capabilities(&self) -> Result<String> {
         self.string(p::CONNECT_GET_CAPABILITIES, &())
     }
+    fn domain_xml_to_native(&self, format: &str, xml: &str, flags: u32) -> Result<String> {
+        self.string(
+            p::CONNECT_DOMAIN_XML_TO_NATIVE,
+            &r::ConnectDomainXmlNativeArgs {
+                format: format.into(),
+                data: xml.into(),
+                flags,
+            },
+        )
+    }
+    fn domain_xml_from_native(&self, format: &str, config: &str, flags: u32) -> Result<String> {
+        self.string(
+            p::CONNECT_DOMAIN_XML_FROM_NATIVE,
+            &r::ConnectDomainXmlNativeArgs {
+                format: format.into(),
+                data: config.into(),
+                flags,
+            },
+        )
+    }
     fn domain_capabilities(
         &self,
         emulator: Option<&str>,

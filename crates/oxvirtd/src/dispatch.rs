@@ -272,6 +272,12 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
         p::CONNECT_GET_URI => enc(&string(c.uri()?)),
         p::CONNECT_GET_CAPABILITIES => enc(&string(c.capabilities()?)),
         p::CONNECT_GET_SYSINFO => h!(body, |a: r::FlagsArgs| string(c.sysinfo(a.flags)?)),
+        p::CONNECT_DOMAIN_XML_TO_NATIVE => h!(body, |a: r::ConnectDomainXmlNativeArgs| string(
+            c.domain_xml_to_native(&a.format, &a.data, a.flags)?
+        )),
+        p::CONNECT_DOMAIN_XML_FROM_NATIVE => h!(body, |a: r::ConnectDomainXmlNativeArgs| string(
+            c.domain_xml_from_native(&a.format, &a.data, a.flags)?
+        )),
         p::CONNECT_GET_DOMAIN_CAPABILITIES => {
             h!(body, |a: r::ConnectGetDomainCapabilitiesArgs| string(
                 c.domain_capabilities(

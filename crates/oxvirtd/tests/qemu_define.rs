@@ -23,6 +23,21 @@ fn shared() -> Option<PathBuf> {
         .then_some(p)
 }
 
+/// The corpus, when it and QEMU and virsh are all there.
+fn prerequisites() -> Option<PathBuf> {
+    let Some(shared) = shared() else {
+        println!("skipping: ../shared/conformance is not there");
+        return None;
+    };
+    for p in [QEMU, VIRSH] {
+        if !Path::new(p).exists() {
+            println!("skipping: {} is not installed", p);
+            return None;
+        }
+    }
+    Some(shared)
+}
+
 fn reference(name: &str, ext: &str) -> Option<String> {
     std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -63,16 +78,9 @@ const REFUSED: &[&str] = &[
 
 #[test]
 fn virsh_define_matches_the_reference_libvirtd() {
-    let Some(shared) = shared() else {
-        println!("skipping: ../shared/conformance is not there");
+    let Some(shared) = prerequisites() else {
         return;
     };
-    for p in [QEMU, VIRSH] {
-        if !Path::new(p).exists() {
-            println!("skipping: {} is not installed", p);
-            return;
-        }
-    }
     let d = Daemon::new("define");
     let data = shared.join("conformance/xml/qemuxml2argvdata");
     let mut failures = Vec::new();
@@ -126,6 +134,125 @@ fn virsh_define_matches_the_reference_libvirtd() {
         "virsh define through oxvirtd: {} accepted and {} refused documents checked, {} differ",
         ACCEPTED.len(),
         REFUSED.len(),
+        failures.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `words` of a command line as a POSIX shell splits them (virsh prints
+/// virCommandToString's quoting).
+fn shell_words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                for q in chars.by_ref() {
+                    if q == '\'' {
+                        break;
+                    }
+                    cur.push(q);
+                }
+            }
+            '\\' => {
+                in_word = true;
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            ' ' | '\n' | '\t' => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            other => {
+                in_word = true;
+                cur.push(other);
+            }
+        }
+    }
+    if in_word {
+        out.push(cur);
+    }
+    out
+}
+
+/// Command lines: `virsh domxml-to-native qemu-argv` through oxvirtd
+/// prints, for each document, the command line the reference libvirtd
+/// printed (its environment aside, and with the driver's directories
+/// where libvirt has /var/lib/libvirt/qemu).
+const NATIVE: &[&str] = &[
+    "x86_64-pc-headless",
+    "x86_64-q35-headless",
+    "x86_64-pc-graphics",
+    "x86_64-q35-graphics",
+    "q35-pcie",
+    "controller-virtio-scsi",
+    "disk-scsi",
+    "boot-complex",
+    "graphics-spice-auto-socket",
+    "numatune-hmat",
+    "hugepages-memaccess3",
+    "memory-hotplug-nvdimm-label",
+    "virtio-9p-createmode",
+    "audio-pulseaudio-full",
+    "hyperv",
+];
+
+#[test]
+fn virsh_domxml_to_native_matches_the_reference_libvirtd() {
+    let Some(shared) = prerequisites() else {
+        return;
+    };
+    let d = Daemon::new("native");
+    let root = d.qemu_root().display().to_string();
+    let data = shared.join("conformance/xml/qemuxml2argvdata");
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for name in NATIVE {
+        let Some(want) = reference(name, "args") else {
+            continue;
+        };
+        checked += 1;
+        let input = data.join(format!("{}.xml", name));
+        let (out, err, good) = cli(
+            VIRSH,
+            &d,
+            &["domxml-to-native", "qemu-argv", &input.to_string_lossy()],
+        );
+        if !good {
+            failures.push(format!("{}: domxml-to-native failed: {}", name, err));
+            continue;
+        }
+        let words = shell_words(&out);
+        let argv: Vec<String> = words
+            .into_iter()
+            .skip_while(|w| {
+                w.split_once('=').is_some_and(|(k, _)| {
+                    !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                })
+            })
+            .map(|w| w.replace(&root, "/var/lib/libvirt/qemu"))
+            .collect();
+        let want: Vec<String> = want.lines().map(str::to_string).collect();
+        // Host networking is the network driver's: tap descriptors differ.
+        let differ: Vec<String> = want
+            .iter()
+            .zip(argv.iter())
+            .filter(|(w, g)| w != g && !w.contains("\"type\":\"tap\""))
+            .map(|(w, g)| format!("  - {}\n  + {}", w, g))
+            .collect();
+        if !differ.is_empty() || want.len() != argv.len() {
+            failures.push(format!("{}:\n{}", name, differ.join("\n")));
+        }
+    }
+    println!(
+        "virsh domxml-to-native through oxvirtd: {} command lines checked, {} differ",
+        checked,
         failures.len()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -93,17 +93,33 @@ pub fn parse(xml: &str, ctx: &Context) -> Result<Domain> {
     Ok(def)
 }
 
+/// Gives devices without one a bus address, as libvirt does again when
+/// it prepares a domain to start (qemuDomainAssignAddresses).
+pub fn assign_addresses(def: &mut Domain, ctx: &Context) -> Result<()> {
+    let caps = emulator_caps(def, ctx)?;
+    address::assign(def, &env(&caps, ctx))
+}
+
+/// The probe of the definition's emulator.
+fn emulator_caps(def: &Domain, ctx: &Context) -> Result<Caps> {
+    let emulator = def.devices.emulator.clone().unwrap_or_default();
+    ctx.host.caps_of(&emulator)
+}
+
+fn env<'a>(caps: &'a Caps, ctx: &Context<'a>) -> Env<'a> {
+    Env {
+        caps,
+        abi_update: ctx.abi_update,
+        paths: ctx.paths,
+    }
+}
+
 /// Runs the post-parse and validation steps over a parsed definition.
 pub fn complete(def: &mut Domain, ctx: &Context) -> Result<()> {
     validate::firmware_features(def, ctx.abi_update)?;
     defaults::basic(def, ctx.host)?;
-    let emulator = def.devices.emulator.clone().unwrap_or_default();
-    let caps = ctx.host.caps_of(&emulator)?;
-    let env = Env {
-        caps: &caps,
-        abi_update: ctx.abi_update,
-        paths: ctx.paths,
-    };
+    let caps = emulator_caps(def, ctx)?;
+    let env = env(&caps, ctx);
     oxvirt_xml::domain::devices::assign_indexes(&mut def.devices.controllers);
     defaults::def_post_parse(def, &env)?;
     device::post_parse(def, &env)?;

@@ -39,7 +39,7 @@ const FEATURE_ORDER: &[&str] = &[
 
 /// Hyper-V enlightenments in the order libvirt writes them
 /// (virDomainHyperv).
-const HYPERV_ORDER: &[&str] = &[
+pub const HYPERV_ORDER: &[&str] = &[
     "relaxed",
     "vapic",
     "spinlocks",

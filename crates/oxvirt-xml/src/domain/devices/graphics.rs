@@ -19,7 +19,8 @@ pub const GRAPHICS_TYPES: &[&str] = &[
 
 const LISTEN_TYPES: &[&str] = &["none", "address", "network", "socket"];
 
-const SPICE_CHANNELS: &[&str] = &[
+/// SPICE channel names in libvirt's order.
+pub const SPICE_CHANNELS: &[&str] = &[
     "main",
     "display",
     "inputs",
