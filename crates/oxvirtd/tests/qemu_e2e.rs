@@ -447,11 +447,7 @@ fn reads_answer_while_a_save_runs() {
     if !prerequisites() {
         return;
     }
-    if !Command::new(PYTHON)
-        .args(["-c", "import libvirt"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
+    if !common::have_python_libvirt() {
         println!("skipping: python3-libvirt is not installed");
         return;
     }
