@@ -59,14 +59,7 @@ impl Daemon {
             .stdin(Stdio::null())
             .spawn()
             .expect("oxvirtd starts");
-        let t0 = Instant::now();
-        while !socket.exists() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(20),
-                "socket never appeared"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_listening(&socket, Duration::from_secs(20));
         Daemon {
             child,
             dir,
@@ -117,6 +110,16 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Waits until a daemon accepts connections on `socket` (the file
+/// appears at bind, a moment before the daemon listens).
+pub fn wait_listening(socket: &Path, limit: Duration) {
+    let t0 = Instant::now();
+    while UnixStream::connect(socket).is_err() {
+        assert!(t0.elapsed() < limit, "{} never listened", socket.display());
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

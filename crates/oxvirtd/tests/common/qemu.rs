@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const QEMU: &str = "/usr/bin/qemu-system-x86_64";
 
@@ -63,14 +63,7 @@ impl QemuDaemon {
             .stderr(Stdio::null())
             .spawn()
             .expect("oxvirtd starts");
-        let t0 = Instant::now();
-        while !self.socket.exists() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(10),
-                "socket never appeared"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        super::wait_listening(&self.socket, Duration::from_secs(10));
         self.child = Some(child);
     }
 
