@@ -115,7 +115,14 @@ impl Caps {
         {
             return c;
         }
-        match probe_qmp(emulator, cache_dir) {
+        // A probe can fail for a passing reason (a host too busy to
+        // answer in time): try once more before falling back for the
+        // life of the driver.
+        let probed = probe_qmp(emulator, cache_dir).or_else(|e| {
+            tracing::warn!("probing {} over QMP failed ({}); retrying", emulator, e);
+            probe_qmp(emulator, cache_dir)
+        });
+        match probed {
             Ok(c) => {
                 let mut v = c.to_json();
                 v["format"] = json!(CACHE_FORMAT);
