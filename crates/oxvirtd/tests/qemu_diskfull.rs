@@ -33,9 +33,15 @@ impl Mount {
 }
 
 impl Drop for Mount {
+    /// Unmounts, then removes the mount point and the daemon's directory
+    /// above it (which the daemon's harness could not remove while the
+    /// mount was there).
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
         let _ = std::fs::remove_dir(&self.0);
+        if let Some(parent) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(parent);
+        }
     }
 }
 
