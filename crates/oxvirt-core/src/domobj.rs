@@ -85,6 +85,11 @@ impl Job {
         *busy = true;
         Ok(JobGuard(self.clone()))
     }
+
+    /// Whether a job holds it now.
+    pub fn is_busy(&self) -> bool {
+        *lock(&self.busy)
+    }
 }
 
 impl Drop for JobGuard {
@@ -164,6 +169,15 @@ impl<X> DomainObj<X> {
     /// virDomainObjGetPersistentDef.
     pub fn persistent_def(&self) -> &Domain {
         self.new_def.as_ref().unwrap_or(&self.def)
+    }
+
+    /// The persistent definition to change: `new_def` while running
+    /// (taken from the running one if there is none yet), else `def`.
+    pub fn persistent_def_mut(&mut self) -> &mut Domain {
+        if self.is_active() {
+            return self.new_def.get_or_insert_with(|| self.def.clone());
+        }
+        &mut self.def
     }
 
     pub fn set_state(&mut self, state: DomainState, reason: i32) {
@@ -408,6 +422,10 @@ pub struct AddFlags {
     pub live: bool,
     /// Refuse an existing object that runs or is being started.
     pub check_live: bool,
+    /// Leave an existing object's definitions alone: the caller hands
+    /// the definition on itself (the QEMU driver's start takes the
+    /// running definition apart from the persistent one).
+    pub keep_existing: bool,
 }
 
 impl<X> DomainList<X> {
@@ -569,7 +587,9 @@ impl<X> DomainList<X> {
                     ));
                 }
             }
-            obj.assign_def(def, flags.live);
+            if !flags.keep_existing {
+                obj.assign_def(def, flags.live);
+            }
             return Ok((key, true));
         }
         if let Some(other) = self.by_name(&def.name) {

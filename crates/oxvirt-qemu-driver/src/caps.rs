@@ -375,10 +375,10 @@ fn probe_qmp(emulator: &str, dir: &Path) -> Result<Caps> {
     let stream =
         stream.map_err(|e| Error::system(FROM, "cannot connect to the probe's monitor", &e))?;
     let (qmp, _events) = oxvirt_qmp::Qmp::from_stream(stream, Duration::from_secs(30))
-        .map_err(crate::process::qmp_err)?;
+        .map_err(crate::monitor::qmp_err)?;
     let q = |cmd: &str, args: Option<Value>| -> Result<Value> {
         qmp.execute_value(cmd, args)
-            .map_err(crate::process::qmp_err)
+            .map_err(crate::monitor::qmp_err)
     };
     let ver = q("query-version", None)?;
     let n = |k: &str| ver["qemu"][k].as_u64().unwrap_or(0);
@@ -441,7 +441,7 @@ fn probe_qmp(emulator: &str, dir: &Path) -> Result<Caps> {
     types.sort();
     types.dedup();
     let target = q("query-target", None)?;
-    let arch = crate::host::arch_from_qemu(target["arch"].as_str().unwrap_or_default()).to_string();
+    let arch = crate::arch::arch_from_qemu(target["arch"].as_str().unwrap_or_default()).to_string();
     let _ = qmp.execute_value("quit", None);
     let mut caps = Caps::assemble(emulator, machines, cpus, version, kvm_on);
     caps.types = types;
@@ -567,8 +567,16 @@ impl HostInfo {
     }
 }
 
+/// One guest architecture with the binary that serves it.
+#[derive(Debug, Clone)]
+pub struct Guest {
+    pub arch: String,
+    pub emulator: String,
+    pub caps: Caps,
+}
+
 /// libvirt's `<capabilities>` for this host and its guest architectures.
-pub fn capabilities_xml(guests: &[crate::host::Guest], host: &HostInfo, kvm: bool) -> String {
+pub fn capabilities_xml(guests: &[Guest], host: &HostInfo, kvm: bool) -> String {
     let mut x = String::new();
     x.push_str("<capabilities>\n\n  <host>\n");
     let _ = writeln!(x, "    <uuid>{}</uuid>", escape(&host.uuid));
@@ -627,14 +635,14 @@ fn machines_in_order(caps: &Caps) -> Vec<&Machine> {
 }
 
 /// One `<guest>` of the capabilities.
-fn guest_xml(x: &mut String, g: &crate::host::Guest, kvm: bool) {
+fn guest_xml(x: &mut String, g: &Guest, kvm: bool) {
     let caps = &g.caps;
     x.push_str("  <guest>\n    <os_type>hvm</os_type>\n");
     let _ = writeln!(x, "    <arch name='{}'>", escape(&g.arch));
     let _ = writeln!(
         x,
         "      <wordsize>{}</wordsize>",
-        crate::host::wordsize(&g.arch)
+        crate::arch::wordsize(&g.arch)
     );
     let _ = writeln!(x, "      <emulator>{}</emulator>", escape(&g.emulator));
     for m in machines_in_order(caps) {

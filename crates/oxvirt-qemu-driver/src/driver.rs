@@ -12,11 +12,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
+use oxvirt_core::domobj::{self, AddFlags, DomainList, Key, ObjMut};
 use oxvirt_core::error::{code, from};
-use oxvirt_core::event::{lifecycle as lc, DomainEvent, EventHub};
+use oxvirt_core::event::{DomainEvent, EventHub};
 use oxvirt_core::host::HostServices;
-use oxvirt_core::types::flags::{self, list_domains as lf};
-use oxvirt_core::types::{reason, DomainInfo, DomainRef, DomainState, Uuid};
+use oxvirt_core::types::{reason, DomainRef, Uuid};
 use oxvirt_core::{Error, Result};
 use oxvirt_qmp::Qmp;
 use oxvirt_xml::domain::{Domain, FormatFlags, ParseFlags, ParseOptions};
@@ -28,50 +28,7 @@ use crate::FROM;
 /// How long an API waits for another job on the same domain.
 pub const JOB_WAIT: Duration = Duration::from_secs(30);
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// A domain's job: at most one mutating operation at a time.
-#[derive(Default)]
-pub(crate) struct Job {
-    busy: Mutex<bool>,
-    cv: Condvar,
-}
-
-/// Holds a domain's job until dropped.
-pub(crate) struct JobGuard(Arc<Job>);
-
-impl Job {
-    pub fn begin(self: &Arc<Self>, wait: Duration) -> Result<JobGuard> {
-        let mut busy = lock(&self.busy);
-        let deadline = std::time::Instant::now() + wait;
-        while *busy {
-            let now = std::time::Instant::now();
-            if now >= deadline {
-                return Err(Error::new(
-                    code::OPERATION_TIMEOUT,
-                    FROM,
-                    "cannot acquire state change lock",
-                ));
-            }
-            busy = self
-                .cv
-                .wait_timeout(busy, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-        *busy = true;
-        Ok(JobGuard(self.clone()))
-    }
-}
-
-impl Drop for JobGuard {
-    fn drop(&mut self) {
-        *lock(&self.0.busy) = false;
-        self.0.cv.notify_one();
-    }
-}
+pub(crate) use oxvirt_core::domobj::{lock, Job, JobGuard};
 
 /// A running QEMU process and its monitor.
 pub(crate) struct Running {
@@ -83,7 +40,7 @@ pub(crate) struct Running {
     pub qmp: Qmp,
     pub qmp_path: PathBuf,
     /// Our child when we started it (reaped when it exits).
-    pub child: Mutex<Option<crate::process::ChildPid>>,
+    pub child: Mutex<Option<crate::hostproc::ChildPid>>,
     /// Set by the API that kills the process, so the monitor's EOF is
     /// expected and handled by that API.
     pub being_destroyed: AtomicBool,
@@ -99,7 +56,7 @@ impl Running {
     /// Sends `sig` to this QEMU if it is still the process started then
     /// (never to a process that reused its pid); does not wait.
     pub fn signal(&self, sig: i32) {
-        let _ = crate::process::signal_verified(self.pid, self.start_time, sig, Duration::ZERO);
+        let _ = crate::hostproc::signal_verified(self.pid, self.start_time, sig, Duration::ZERO);
     }
 
     /// Waits until the event thread has handled every event QEMU sent
@@ -141,16 +98,9 @@ impl Running {
     }
 }
 
-/// A domain with its runtime state (libvirt's virDomainObj).
-pub(crate) struct DomainObj {
-    /// The live definition while active, the persistent one otherwise.
-    pub def: Domain,
-    /// The persistent definition while the domain runs.
-    pub new_def: Option<Domain>,
-    pub state: DomainState,
-    pub reason: i32,
-    pub persistent: bool,
-    pub autostart: bool,
+/// The QEMU driver's part of a domain object (libvirt's
+/// qemuDomainObjPrivate).
+pub(crate) struct QemuDomain {
     pub job: Arc<Job>,
     pub run: Option<Arc<Running>>,
     /// A reboot by power-off and reset is in progress.
@@ -161,12 +111,10 @@ pub(crate) struct DomainObj {
     pub paused_reason: i32,
     pub running_reason: i32,
     pub autodestroy: bool,
-    /// When the state last changed (for control info).
-    pub state_time: std::time::Instant,
     /// Statistics of the running save (domjobinfo).
-    pub job_current: Option<crate::jobs::JobData>,
+    pub job_current: Option<crate::jobdata::JobData>,
     /// Statistics of the last completed one (domjobinfo --completed).
-    pub job_completed: Option<crate::jobs::JobData>,
+    pub job_completed: Option<crate::jobdata::JobData>,
     /// The asynchronous job recorded in the status file while it runs.
     pub async_job: Option<store::JobRecord>,
     /// Loaded from a status file and not yet re-attached: calls on the
@@ -174,15 +122,9 @@ pub(crate) struct DomainObj {
     pub reattaching: bool,
 }
 
-impl DomainObj {
-    pub fn new(def: Domain) -> DomainObj {
-        DomainObj {
-            def,
-            new_def: None,
-            state: DomainState::Shutoff,
-            reason: reason::shutoff::UNKNOWN,
-            persistent: false,
-            autostart: false,
+impl QemuDomain {
+    pub fn new() -> QemuDomain {
+        QemuDomain {
             job: Arc::new(Job::default()),
             run: None,
             fake_reboot: false,
@@ -190,116 +132,80 @@ impl DomainObj {
             paused_reason: reason::paused::UNKNOWN,
             running_reason: reason::running::UNKNOWN,
             autodestroy: false,
-            state_time: std::time::Instant::now(),
             job_current: None,
             job_completed: None,
             async_job: None,
             reattaching: false,
         }
     }
+}
 
-    pub fn is_active(&self) -> bool {
-        self.state.is_active()
-    }
+/// A domain with its runtime state (libvirt's virDomainObj, oxvirt-core's
+/// shared object with the QEMU part).
+pub(crate) type DomainObj = domobj::DomainObj<QemuDomain>;
 
-    pub fn handle(&self) -> DomainRef {
-        DomainRef {
-            name: self.def.name.clone(),
-            uuid: self.def.uuid,
-            id: if self.is_active() {
-                self.def.id.unwrap_or(-1)
-            } else {
-                -1
-            },
-        }
-    }
+/// A new, inactive and transient domain object.
+pub(crate) fn new_obj(def: Domain) -> DomainObj {
+    DomainObj::new(def, QemuDomain::new())
+}
 
-    pub fn persistent_def(&self) -> &Domain {
-        self.new_def.as_ref().unwrap_or(&self.def)
-    }
-
-    pub fn set_state(&mut self, state: DomainState, reason: i32) {
-        self.state = state;
-        self.reason = reason;
-        self.state_time = std::time::Instant::now();
-    }
-
-    /// libvirt's virDomainObjCheckActive.
-    pub fn check_active(&self) -> Result<()> {
-        if !self.is_active() {
-            return Err(Error::operation_invalid(
-                from::DOMAIN,
-                "domain is not running",
-            ));
-        }
-        Ok(())
-    }
-
-    pub fn status(&self) -> Option<Status> {
-        let run = self.run.as_ref()?;
-        Some(Status {
-            pid: run.pid,
-            start_time: run.start_time,
-            qmp: run.qmp_path.clone(),
-            id: self.def.id.unwrap_or(-1),
-            state: self.state as i32,
-            reason: self.reason,
-            xml: self.def.format(FormatFlags::default()),
-            fake_reboot: self.fake_reboot,
-            autodestroy: self.autodestroy,
-            job: self.async_job.clone(),
-        })
-    }
+/// What the status file of a running domain holds.
+pub(crate) fn status_of(obj: &DomainObj) -> Option<Status> {
+    let run = obj.run.as_ref()?;
+    Some(Status {
+        pid: run.pid,
+        start_time: run.start_time,
+        qmp: run.qmp_path.clone(),
+        id: obj.def.id.unwrap_or(-1),
+        state: obj.state as i32,
+        reason: obj.reason,
+        xml: obj.def.format(FormatFlags::default()),
+        fake_reboot: obj.fake_reboot,
+        autodestroy: obj.autodestroy,
+        job: obj.async_job.clone(),
+    })
 }
 
 pub(crate) struct State {
-    pub doms: Vec<DomainObj>,
+    pub doms: DomainList<QemuDomain>,
     pub next_id: i32,
     pub next_gen: u64,
 }
 
 impl State {
-    pub fn find_uuid(&self, uuid: &Uuid) -> Option<usize> {
-        self.doms.iter().position(|d| d.def.uuid == *uuid)
+    pub fn find_uuid(&self, uuid: &Uuid) -> Option<Key> {
+        self.doms.find_uuid(uuid)
     }
-    pub fn find_name(&self, name: &str) -> Option<usize> {
-        self.doms.iter().position(|d| d.def.name == name)
+    pub fn find_name(&self, name: &str) -> Option<Key> {
+        self.doms.find_name(name)
     }
     pub fn dom(&self, d: &DomainRef) -> Result<&DomainObj> {
-        self.find_uuid(&d.uuid)
-            .map(|i| &self.doms[i])
-            .ok_or_else(|| no_domain_uuid(d))
+        self.doms.lookup(d, FROM)
     }
-    pub fn dom_mut(&mut self, d: &DomainRef) -> Result<&mut DomainObj> {
-        match self.find_uuid(&d.uuid) {
-            Some(i) => Ok(&mut self.doms[i]),
-            None => Err(no_domain_uuid(d)),
-        }
+    pub fn dom_mut(&mut self, d: &DomainRef) -> Result<ObjMut<'_, QemuDomain>> {
+        self.doms.lookup_mut(d, FROM)
     }
-    pub fn by_uuid_mut(&mut self, uuid: &Uuid) -> Option<&mut DomainObj> {
-        self.doms.iter_mut().find(|d| d.def.uuid == *uuid)
+    pub fn by_uuid_mut(&mut self, uuid: &Uuid) -> Option<ObjMut<'_, QemuDomain>> {
+        self.doms.by_uuid_mut(uuid)
+    }
+}
+
+/// The handle of a definition not yet listed.
+pub(crate) fn def_handle(def: &Domain) -> DomainRef {
+    DomainRef {
+        name: def.name.clone(),
+        uuid: def.uuid,
+        id: -1,
     }
 }
 
 pub(crate) fn no_domain_uuid(dom: &DomainRef) -> Error {
-    Error::new(
-        code::NO_DOMAIN,
-        FROM,
-        format!("no domain with matching uuid '{}' ({})", dom.uuid, dom.name),
-    )
+    domobj::no_domain_uuid(dom, FROM)
 }
 
 /// libvirt's virCheckFlags.
 pub(crate) fn check_flags(flags: u32, supported: u32, func: &str) -> Result<()> {
-    let extra = flags & !supported;
-    if extra != 0 {
-        return Err(Error::raw(
-            code::INVALID_ARG,
-            FROM,
-            format!("unsupported flags (0x{:x}) in function {}", extra, func),
-        ));
-    }
-    Ok(())
+    domobj::check_flags(flags, supported, func, FROM)
 }
 
 /// One QEMU driver instance: everything under one root directory.
@@ -324,12 +230,11 @@ pub struct Driver {
 
 impl Driver {
     /// Opens (creating) the state under `root`: temporaries of
-    /// interrupted writes are removed, persistent definitions and status
-    /// files loaded, and running QEMUs re-attached in the background
-    /// (`reconnect_all`): calls on a domain wait until it is back.
+    /// interrupted writes are removed and persistent definitions loaded
+    /// (`crate::driver()` then re-attaches the running QEMUs).
     /// `services` are the daemon's host-wide storage, network and secret
     /// services.
-    pub fn open(root: PathBuf, services: HostServices) -> Result<Arc<Driver>> {
+    pub(crate) fn open(root: PathBuf, services: HostServices) -> Result<Arc<Driver>> {
         let layout = Layout::new(root);
         layout.create()?;
         for p in store::remove_stale_temps(&layout) {
@@ -354,7 +259,7 @@ impl Driver {
             host,
             paths,
             state: Mutex::new(State {
-                doms: Vec::new(),
+                doms: DomainList::new(),
                 next_id: 1,
                 next_gen: 1,
             }),
@@ -365,7 +270,6 @@ impl Driver {
             services,
         });
         drv.load_configs();
-        drv.reconnect_all();
         Ok(drv)
     }
 
@@ -454,10 +358,10 @@ impl Driver {
                         tracing::warn!("skipping duplicate definition {}", p.display());
                         continue;
                     }
-                    let mut obj = DomainObj::new(def);
+                    let mut obj = new_obj(def);
                     obj.persistent = true;
                     obj.autostart = self.layout.autostart(&obj.def.name).exists();
-                    st.doms.push(obj);
+                    st.doms.insert(obj);
                 }
                 Err(e) => tracing::warn!("cannot load {}: {}", p.display(), e),
             }
@@ -555,7 +459,7 @@ impl Driver {
 
     /// Writes the run/ status file of an active domain.
     pub(crate) fn save_status(&self, obj: &DomainObj) {
-        if let Some(s) = obj.status() {
+        if let Some(s) = status_of(obj) {
             if let Err(e) =
                 store::write_atomic(&self.layout.status(&obj.def.name), &s.to_json(), false)
             {
@@ -567,382 +471,24 @@ impl Driver {
     /// Takes the job of `dom`.
     pub(crate) fn begin_job(&self, dom: &DomainRef) -> Result<JobGuard> {
         let job = self.lock().dom(dom)?.job.clone();
-        let g = job.begin(JOB_WAIT)?;
+        let g = job.begin(JOB_WAIT, FROM)?;
         // The domain may have gone while we waited.
         self.lock().dom(dom)?;
         Ok(g)
-    }
-
-    // ---- listing and lookup --------------------------------------------
-
-    pub fn list_all_domains(&self, flags: u32) -> Result<Vec<DomainRef>> {
-        check_flags(flags, 0xffff, "virConnectListAllDomains")?;
-        let st = self.lock_all_ready();
-        Ok(st
-            .doms
-            .iter()
-            .filter(|d| self.matches_list_flags(d, flags))
-            .map(DomainObj::handle)
-            .collect())
     }
 
     pub(crate) fn has_managed_save_file(&self, name: &str) -> bool {
         self.layout.managed_save(name).exists()
     }
 
-    fn matches_list_flags(&self, obj: &DomainObj, f: u32) -> bool {
-        let managed_save = f & (lf::MANAGEDSAVE | lf::NO_MANAGEDSAVE) != 0
-            && self.has_managed_save_file(&obj.def.name);
-        oxvirt_core::types::ListFacts {
-            active: obj.is_active(),
-            persistent: obj.persistent,
-            state: obj.state,
-            managed_save,
-            autostart: obj.autostart,
-            // This driver keeps no snapshots or checkpoints yet.
-            has_snapshot: false,
-            has_checkpoint: false,
-        }
-        .matches(f)
-    }
-
-    pub fn lookup_by_id(&self, id: i32) -> Result<DomainRef> {
-        let st = self.lock_all_ready();
-        st.doms
-            .iter()
-            .find(|d| d.is_active() && d.def.id == Some(id))
-            .map(DomainObj::handle)
-            .ok_or_else(|| {
-                Error::new(
-                    code::NO_DOMAIN,
-                    FROM,
-                    format!("no domain with matching id {}", id),
-                )
-            })
-    }
-
-    pub fn lookup_by_name(&self, name: &str) -> Result<DomainRef> {
-        let missing = || {
-            Error::new(
-                code::NO_DOMAIN,
-                FROM,
-                format!("no domain with matching name '{}'", name),
-            )
+    /// virDomainObjListAdd: for a definition (`live`: a domain being
+    /// created or restored, whose running definition the start takes).
+    pub(crate) fn add_domain(st: &mut State, def: Domain, live: bool) -> Result<(Key, bool)> {
+        let add = AddFlags {
+            live: false,
+            check_live: live,
+            keep_existing: live,
         };
-        let uuid = {
-            let st = self.lock();
-            st.find_name(name).map(|i| st.doms[i].def.uuid)
-        };
-        self.ready_handle(uuid.ok_or_else(missing)?)
-            .ok_or_else(missing)?
-    }
-
-    pub fn lookup_by_uuid(&self, uuid: &Uuid) -> Result<DomainRef> {
-        self.ready_handle(*uuid).ok_or_else(|| {
-            Error::new(
-                code::NO_DOMAIN,
-                FROM,
-                format!("no domain with matching uuid '{}'", uuid),
-            )
-        })?
-    }
-
-    /// The handle of `uuid` once it is re-attached (`None`: unknown).
-    fn ready_handle(&self, uuid: Uuid) -> Option<Result<DomainRef>> {
-        let probe = DomainRef {
-            name: String::new(),
-            uuid,
-            id: -1,
-        };
-        match self.read(&probe) {
-            Ok(st) => st.dom(&probe).ok().map(|o| Ok(o.handle())),
-            Err(e) if e.code == code::NO_DOMAIN => None,
-            Err(e) => Some(Err(e)),
-        }
-    }
-
-    // ---- definitions ---------------------------------------------------
-
-    /// virDomainObjListAdd: name and UUID clash rules. Returns the index
-    /// and whether an existing object was updated.
-    pub(crate) fn add_domain(st: &mut State, def: Domain, live: bool) -> Result<(usize, bool)> {
-        if let Some(i) = st.find_uuid(&def.uuid) {
-            let obj = &mut st.doms[i];
-            if obj.def.name != def.name {
-                return Err(Error::operation_failed(
-                    from::DOMAIN,
-                    format!(
-                        "domain '{}' is already defined with uuid {}",
-                        obj.def.name, obj.def.uuid
-                    ),
-                ));
-            }
-            if live {
-                if obj.is_active() {
-                    return Err(Error::operation_invalid(
-                        from::DOMAIN,
-                        format!("domain '{}' is already active", obj.def.name),
-                    ));
-                }
-                if !obj.persistent {
-                    return Err(Error::operation_invalid(
-                        from::DOMAIN,
-                        format!("domain '{}' is already being started", obj.def.name),
-                    ));
-                }
-            }
-            if obj.is_active() {
-                obj.new_def = Some(def);
-            } else if !live {
-                obj.def = def;
-            }
-            return Ok((i, true));
-        }
-        if let Some(i) = st.find_name(&def.name) {
-            return Err(Error::operation_failed(
-                from::DOMAIN,
-                format!(
-                    "domain '{}' already exists with uuid {}",
-                    def.name, st.doms[i].def.uuid
-                ),
-            ));
-        }
-        st.doms.push(DomainObj::new(def));
-        Ok((st.doms.len() - 1, false))
-    }
-
-    pub fn define_xml(&self, xml: &str, flags: u32) -> Result<DomainRef> {
-        check_flags(flags, flags::define::VALIDATE, "qemuDomainDefineXMLFlags")?;
-        let def = self.parse_def(xml)?;
-        let mut st = self.lock_all_ready();
-        let (i, updated) = Self::add_domain(&mut st, def.clone(), false)?;
-        if let Err(e) = self.save_config(&def) {
-            if !updated {
-                st.doms.remove(i);
-            }
-            return Err(e);
-        }
-        let obj = &mut st.doms[i];
-        obj.persistent = true;
-        let h = obj.handle();
-        if obj.is_active() {
-            self.save_status(&st.doms[i]);
-        }
-        drop(st);
-        let detail = if updated {
-            lc::defined::UPDATED
-        } else {
-            lc::defined::ADDED
-        };
-        self.emit(vec![DomainEvent::lifecycle(h.clone(), lc::DEFINED, detail)]);
-        Ok(h)
-    }
-
-    pub fn undefine(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        use flags::undefine::{
-            CHECKPOINTS_METADATA, KEEP_NVRAM, MANAGED_SAVE, NVRAM, SNAPSHOTS_METADATA,
-        };
-        check_flags(
-            flags,
-            MANAGED_SAVE | SNAPSHOTS_METADATA | NVRAM | KEEP_NVRAM | CHECKPOINTS_METADATA,
-            "qemuDomainUndefineFlags",
-        )?;
-        let _job = self.begin_job(dom)?;
-        let mut st = self.lock();
-        let i = st.find_uuid(&dom.uuid).ok_or_else(|| no_domain_uuid(dom))?;
-        let obj = &mut st.doms[i];
-        if !obj.persistent {
-            return Err(Error::operation_invalid(
-                FROM,
-                "cannot undefine transient domain",
-            ));
-        }
-        let name = obj.def.name.clone();
-        let ms = self.layout.managed_save(&name);
-        if !obj.is_active() && ms.exists() {
-            if flags & MANAGED_SAVE == 0 {
-                return Err(Error::operation_invalid(
-                    FROM,
-                    "Refusing to undefine while domain managed save image exists",
-                ));
-            }
-            store::remove(&ms).map_err(|_| {
-                Error::new(
-                    code::SYSTEM_ERROR,
-                    FROM,
-                    format!(
-                        "Failed to remove domain managed save image {}",
-                        ms.display()
-                    ),
-                )
-            })?;
-        }
-        store::remove(&self.layout.config(&name))?;
-        store::remove(&self.layout.autostart(&name))?;
-        let h = obj.handle();
-        obj.autostart = false;
-        if obj.is_active() {
-            obj.persistent = false;
-            obj.new_def = None;
-        } else {
-            st.doms.remove(i);
-        }
-        drop(st);
-        self.emit(vec![DomainEvent::lifecycle(
-            h,
-            lc::UNDEFINED,
-            lc::undefined::REMOVED,
-        )]);
-        Ok(())
-    }
-
-    // ---- state and description -----------------------------------------
-
-    pub fn get_xml_desc(&self, dom: &DomainRef, flags: u32) -> Result<String> {
-        use flags::domain_xml::{INACTIVE, MIGRATABLE, SECURE, UPDATE_CPU};
-        check_flags(
-            flags,
-            SECURE | INACTIVE | UPDATE_CPU | MIGRATABLE,
-            "qemuDomainGetXMLDesc",
-        )?;
-        let st = self.read(dom)?;
-        let obj = st.dom(dom)?;
-        let inactive = flags & INACTIVE != 0;
-        let def = if inactive {
-            obj.persistent_def()
-        } else {
-            &obj.def
-        };
-        let mut def = def.clone();
-        if !obj.is_active() || inactive {
-            def.id = None;
-        }
-        Ok(def.format(FormatFlags {
-            inactive: inactive || !obj.is_active(),
-            secure: flags & SECURE != 0,
-            migratable: flags & MIGRATABLE != 0,
-        }))
-    }
-
-    pub fn get_state(&self, dom: &DomainRef, flags: u32) -> Result<(i32, i32)> {
-        check_flags(flags, 0, "qemuDomainGetState")?;
-        let st = self.read(dom)?;
-        let obj = st.dom(dom)?;
-        Ok((obj.state as i32, obj.reason))
-    }
-
-    pub fn get_info(&self, dom: &DomainRef) -> Result<DomainInfo> {
-        let (state, def, run) = {
-            let st = self.read(dom)?;
-            let obj = st.dom(dom)?;
-            (obj.state, obj.def.clone(), obj.run.clone())
-        };
-        let cpu_time = match &run {
-            Some(r) => crate::process::cpu_time(r.pid),
-            None => 0,
-        };
-        Ok(DomainInfo {
-            state,
-            max_mem: def.memory,
-            memory: def.current_memory,
-            nr_virt_cpu: def.vcpu.current as u16,
-            cpu_time,
-        })
-    }
-
-    pub fn is_active(&self, dom: &DomainRef) -> Result<bool> {
-        Ok(self.read(dom)?.dom(dom)?.is_active())
-    }
-
-    pub fn is_persistent(&self, dom: &DomainRef) -> Result<bool> {
-        Ok(self.read(dom)?.dom(dom)?.persistent)
-    }
-
-    pub fn get_autostart(&self, dom: &DomainRef) -> Result<bool> {
-        Ok(self.read(dom)?.dom(dom)?.autostart)
-    }
-
-    pub fn set_autostart(&self, dom: &DomainRef, on: bool) -> Result<()> {
-        let mut st = self.read(dom)?;
-        let obj = st.dom_mut(dom)?;
-        if !obj.persistent {
-            return Err(Error::operation_invalid(
-                FROM,
-                "cannot set autostart for transient domain",
-            ));
-        }
-        let p = self.layout.autostart(&obj.def.name);
-        if on {
-            store::create_marker(&p)?;
-        } else {
-            store::remove(&p)?;
-        }
-        obj.autostart = on;
-        Ok(())
-    }
-
-    pub fn has_managed_save(&self, dom: &DomainRef, flags: u32) -> Result<bool> {
-        check_flags(flags, 0, "qemuDomainHasManagedSaveImage")?;
-        let name = self.read(dom)?.dom(dom)?.def.name.clone();
-        Ok(self.has_managed_save_file(&name))
-    }
-
-    pub fn managed_save_remove(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        check_flags(flags, 0, "qemuDomainManagedSaveRemove")?;
-        let _job = self.begin_job(dom)?;
-        let name = self.lock().dom(dom)?.def.name.clone();
-        let p = self.layout.managed_save(&name);
-        std::fs::remove_file(&p).map_err(|e| {
-            Error::system(
-                FROM,
-                format!("Failed to remove managed save file '{}'", p.display()),
-                &e,
-            )
-        })
-    }
-
-    pub fn control_info(
-        &self,
-        dom: &DomainRef,
-        flags: u32,
-    ) -> Result<oxvirt_core::types::ControlInfo> {
-        check_flags(flags, 0, "qemuDomainGetControlInfo")?;
-        let st = self.read(dom)?;
-        let obj = st.dom(dom)?;
-        obj.check_active()?;
-        let busy = *lock(&obj.job.busy);
-        Ok(oxvirt_core::types::ControlInfo {
-            state: if busy { 2 } else { 0 },
-            details: 0,
-            state_time: if busy {
-                obj.state_time.elapsed().as_millis() as u64
-            } else {
-                0
-            },
-        })
-    }
-
-    /// Handles for stats requests.
-    pub(crate) fn stats_targets(
-        &self,
-        doms: Option<&[DomainRef]>,
-        flags: u32,
-    ) -> Result<Vec<DomainRef>> {
-        match doms {
-            Some(d) => d
-                .iter()
-                .map(|h| self.read(h)?.dom(h).map(DomainObj::handle))
-                .collect(),
-            None => {
-                let f = flags & 0xff;
-                let st = self.lock_all_ready();
-                Ok(st
-                    .doms
-                    .iter()
-                    .filter(|d| self.matches_list_flags(d, f))
-                    .map(DomainObj::handle)
-                    .collect())
-            }
-        }
+        st.doms.add(def, add, QemuDomain::new)
     }
 }

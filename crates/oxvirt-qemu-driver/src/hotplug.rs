@@ -19,7 +19,7 @@ use oxvirt_xml::domain::devices::{Disk, Net};
 use oxvirt_xml::domain::Domain;
 
 use crate::driver::{check_flags, Driver};
-use crate::process::qmp_err;
+use crate::monitor::qmp_err;
 use crate::FROM;
 
 /// VIR_ERR_DEVICE_MISSING
@@ -114,21 +114,17 @@ impl Driver {
                 }
             }
             let mut st = self.lock();
-            let o = st.dom_mut(dom)?;
+            let mut o = st.dom_mut(dom)?;
             match live_dev {
                 Dev::Disk(d) => o.def.devices.disks.push(d),
                 Dev::Net(n) => o.def.devices.interfaces.push(n),
             }
-            self.save_status(o);
+            self.save_status(&o);
         }
         if config {
             let mut st = self.lock();
-            let o = st.dom_mut(dom)?;
-            let target = if o.is_active() {
-                o.new_def.get_or_insert_with(|| o.def.clone())
-            } else {
-                &mut o.def
-            };
+            let mut o = st.dom_mut(dom)?;
+            let target = o.persistent_def_mut();
             match dev {
                 Dev::Disk(d) => target.devices.disks.push(d),
                 Dev::Net(n) => target.devices.interfaces.push(n),
@@ -171,12 +167,8 @@ impl Driver {
         }
         if config {
             let mut st = self.lock();
-            let o = st.dom_mut(dom)?;
-            let target = if o.is_active() {
-                o.new_def.get_or_insert_with(|| o.def.clone())
-            } else {
-                &mut o.def
-            };
+            let mut o = st.dom_mut(dom)?;
+            let target = o.persistent_def_mut();
             remove_device(target, &dev);
             let def = o.persistent_def().clone();
             self.save_config(&def)?;
@@ -213,7 +205,7 @@ impl Driver {
     ) {
         let ev = {
             let mut st = self.lock();
-            let Some(o) = st.by_uuid_mut(uuid) else {
+            let Some(mut o) = st.by_uuid_mut(uuid) else {
                 return;
             };
             let before = (o.def.devices.disks.len(), o.def.devices.interfaces.len());
@@ -244,7 +236,7 @@ impl Driver {
             if before == (o.def.devices.disks.len(), o.def.devices.interfaces.len()) {
                 return;
             }
-            self.save_status(o);
+            self.save_status(&o);
             (
                 oxvirt_core::event::DomainEvent {
                     dom: o.handle(),

@@ -10,16 +10,22 @@
 //!   is written to the domain's run/ status file;
 //! - reads never wait behind a domain's job.
 
+mod arch;
 pub mod argv;
 pub mod caps;
 pub mod command;
 mod console;
 pub mod define;
+mod domains;
 mod driver;
 pub mod host;
+mod hostproc;
 mod hotplug;
+mod jobdata;
 mod jobs;
 mod lifecycle;
+mod monitor;
+mod netif;
 pub mod nic;
 mod process;
 pub mod saveimage;
@@ -53,6 +59,9 @@ pub fn driver(root: &Path, services: &HostServices) -> Result<Arc<Driver>> {
         return Ok(d.clone());
     }
     let d = Driver::open(root.to_path_buf(), services.clone())?;
+    // Status files loaded and running QEMUs re-attached in the
+    // background: calls on a domain wait until it is back.
+    d.reconnect_all();
     all.push((root.to_path_buf(), d.clone()));
     drop(all);
     d.autostart();

@@ -12,9 +12,10 @@ use oxvirt_core::{Error, Result};
 use oxvirt_xml::domain::FormatFlags;
 use serde_json::json;
 
-use crate::driver::{check_flags, Driver, Running};
-use crate::jobs::{operation, JobData};
-use crate::process::{qmp_err, Incoming, StartOpts};
+use crate::driver::{check_flags, def_handle, no_domain_uuid, Driver, Running};
+use crate::jobdata::{operation, JobData};
+use crate::monitor::qmp_err;
+use crate::process::{Incoming, StartOpts};
 use crate::saveimage;
 use crate::store::{self, JobKind, JobRecord};
 use crate::FROM;
@@ -41,10 +42,13 @@ impl Driver {
         let (h, job) = {
             let mut st = self.lock_all_ready();
             let (i, _) = Self::add_domain(&mut st, def.clone(), true)?;
-            let obj = &st.doms[i];
+            let obj = st
+                .doms
+                .get(i)
+                .ok_or_else(|| no_domain_uuid(&def_handle(&def)))?;
             (obj.handle(), obj.job.clone())
         };
-        let _g = job.begin(crate::driver::JOB_WAIT)?;
+        let _g = job.begin(crate::driver::JOB_WAIT, crate::FROM)?;
         let res = self.start_vm(
             &h,
             StartOpts {
@@ -58,10 +62,12 @@ impl Driver {
         if res.is_err() {
             // A transient domain that never ran is forgotten.
             let mut st = self.lock();
-            if let Some(i) = st.find_uuid(&h.uuid) {
-                if !st.doms[i].persistent && !st.doms[i].is_active() {
-                    st.doms.remove(i);
-                }
+            let forget = st
+                .doms
+                .by_uuid(&h.uuid)
+                .is_some_and(|o| !o.persistent && !o.is_active());
+            if let Some(k) = st.find_uuid(&h.uuid).filter(|_| forget) {
+                st.doms.remove(k);
             }
         }
         res
@@ -153,12 +159,12 @@ impl Driver {
         let run = self.running(dom)?;
         {
             let mut st = self.lock();
-            let obj = st.dom_mut(dom)?;
+            let mut obj = st.dom_mut(dom)?;
             if obj.state != DomainState::Running {
                 return Err(Error::operation_invalid(FROM, "domain is not running"));
             }
             obj.fake_reboot = false;
-            self.save_status(obj);
+            self.save_status(&obj);
         }
         run.qmp
             .execute_value("system_powerdown", None)
@@ -172,13 +178,13 @@ impl Driver {
         let run = self.running(dom)?;
         {
             let mut st = self.lock();
-            let obj = st.dom_mut(dom)?;
+            let mut obj = st.dom_mut(dom)?;
             obj.fake_reboot = true;
-            self.save_status(obj);
+            self.save_status(&obj);
         }
         if let Err(e) = run.qmp.execute_value("system_powerdown", None) {
             let mut st = self.lock();
-            if let Ok(obj) = st.dom_mut(dom) {
+            if let Ok(mut obj) = st.dom_mut(dom) {
                 obj.fake_reboot = false;
             }
             return Err(qmp_err(e));
@@ -195,12 +201,12 @@ impl Driver {
             .map_err(qmp_err)?;
         run.sync_events();
         let mut st = self.lock();
-        let obj = st.dom_mut(dom)?;
+        let mut obj = st.dom_mut(dom)?;
         obj.paused_shutdown = false;
         if obj.state == DomainState::Crashed {
             obj.set_state(DomainState::Paused, reason::paused::CRASHED);
         }
-        self.save_status(obj);
+        self.save_status(&obj);
         Ok(())
     }
 
@@ -251,12 +257,6 @@ impl Driver {
             BYPASS_CACHE | RUNNING | PAUSED,
             "qemuDomainSaveFlags",
         )?;
-        if flags & RUNNING != 0 && flags & PAUSED != 0 {
-            return Err(Error::invalid_arg(
-                FROM,
-                "Flags 'VIR_DOMAIN_SAVE_RUNNING' and 'VIR_DOMAIN_SAVE_PAUSED' are mutually exclusive",
-            ));
-        }
         let _g = self.begin_job(dom)?;
         self.save_internal(dom, to, dxml, flags, false)
     }
@@ -322,20 +322,20 @@ impl Driver {
     /// Records the asynchronous job in the domain's status file.
     fn begin_async_job(&self, uuid: &oxvirt_core::types::Uuid, job: JobRecord) {
         let mut st = self.lock();
-        if let Some(obj) = st.by_uuid_mut(uuid) {
+        if let Some(mut obj) = st.by_uuid_mut(uuid) {
             obj.async_job = Some(job);
-            self.save_status(obj);
-        }
+            self.save_status(&obj);
+        };
     }
 
     /// Forgets the asynchronous job of an active domain.
     pub(crate) fn end_async_job(&self, uuid: &oxvirt_core::types::Uuid) {
         let mut st = self.lock();
-        if let Some(obj) = st.by_uuid_mut(uuid) {
+        if let Some(mut obj) = st.by_uuid_mut(uuid) {
             if obj.async_job.take().is_some() {
-                self.save_status(obj);
+                self.save_status(&obj);
             }
-        }
+        };
     }
 
     /// Pauses, writes header + XML, migrates QEMU's state into the file,
@@ -419,7 +419,7 @@ impl Driver {
             })?;
             let _ = run.qmp.execute_value(
                 "migrate-set-parameters",
-                Some(crate::process::unlimited_bandwidth()),
+                Some(crate::monitor::unlimited_bandwidth()),
             );
             // QEMU then reports each pass over memory (MIGRATION_PASS),
             // which becomes libvirt's migration-iteration event.
@@ -476,7 +476,7 @@ impl Driver {
             let mut st = self.lock();
             // The finished job becomes the completed one (a transient
             // domain goes away below, and its statistics with it).
-            let done = st.by_uuid_mut(&dom.uuid).and_then(|o| {
+            let done = st.by_uuid_mut(&dom.uuid).and_then(|mut o| {
                 let j = o.job_current.take();
                 o.job_completed = j.clone();
                 j
@@ -537,11 +537,15 @@ impl Driver {
         let (h, job) = {
             let mut st = self.lock_all_ready();
             let (i, _) = Self::add_domain(&mut st, def.clone(), true)?;
-            (st.doms[i].handle(), st.doms[i].job.clone())
+            let obj = st
+                .doms
+                .get(i)
+                .ok_or_else(|| no_domain_uuid(&def_handle(&def)))?;
+            (obj.handle(), obj.job.clone())
         };
         let _g = match existing {
             Some(e) if e.uuid == h.uuid => None,
-            _ => Some(job.begin(crate::driver::JOB_WAIT)?),
+            _ => Some(job.begin(crate::driver::JOB_WAIT, crate::FROM)?),
         };
         let res = self.start_vm(
             &h,
@@ -559,10 +563,12 @@ impl Driver {
         );
         if res.is_err() {
             let mut st = self.lock();
-            if let Some(i) = st.find_uuid(&h.uuid) {
-                if !st.doms[i].persistent && !st.doms[i].is_active() {
-                    st.doms.remove(i);
-                }
+            let forget = st
+                .doms
+                .by_uuid(&h.uuid)
+                .is_some_and(|o| !o.persistent && !o.is_active());
+            if let Some(k) = st.find_uuid(&h.uuid).filter(|_| forget) {
+                st.doms.remove(k);
             }
         }
         res.map(|_| ())
@@ -610,36 +616,13 @@ impl Driver {
         use flags::affect::{CONFIG, LIVE};
         use flags::mem::MAXIMUM;
         check_flags(flags, LIVE | CONFIG | MAXIMUM, "qemuDomainSetMemoryFlags")?;
-        if kib == 0 {
-            return Err(Error::raw(
-                code::INVALID_ARG,
-                oxvirt_core::error::from::DOMAIN,
-                "memory in virDomainSetMemoryFlags must not be zero",
-            ));
-        }
         let _g = self.begin_job(dom)?;
         // virDomainObjGetDefs: which definitions the call changes.
         let (live, config, run) = {
             let st = self.lock();
             let obj = st.dom(dom)?;
             let active = obj.is_active();
-            let (mut live, mut config) = (flags & LIVE != 0, flags & CONFIG != 0);
-            if !live && !config {
-                live = active;
-                config = !active;
-            }
-            if !active && live {
-                return Err(Error::operation_invalid(
-                    oxvirt_core::error::from::DOMAIN,
-                    "domain is not running",
-                ));
-            }
-            if !obj.persistent && config {
-                return Err(Error::operation_invalid(
-                    oxvirt_core::error::from::DOMAIN,
-                    "transient domains do not have any persistent config",
-                ));
-            }
+            let (live, config) = obj.modification_impact(flags & (LIVE | CONFIG))?;
             // An inactive domain's only definition is the persistent one.
             (live && active, config || !active, obj.run.clone())
         };
@@ -732,10 +715,10 @@ impl Driver {
     fn store_persistent_def(&self, dom: &DomainRef, def: oxvirt_xml::domain::Domain) -> Result<()> {
         self.save_config(&def)?;
         let mut st = self.lock();
-        let obj = st.dom_mut(dom)?;
+        let mut obj = st.dom_mut(dom)?;
         if obj.is_active() {
             obj.new_def = Some(def);
-            self.save_status(obj);
+            self.save_status(&obj);
         } else {
             obj.def = def;
         }
@@ -775,7 +758,7 @@ impl Driver {
             }
             if stats & s::CPU_TOTAL != 0 {
                 if let Some(r) = &run {
-                    let (u, sy) = crate::process::cpu_user_system(r.pid);
+                    let (u, sy) = crate::hostproc::cpu_user_system(r.pid);
                     p.push(ull("cpu.time", u + sy));
                     p.push(ull("cpu.user", u));
                     p.push(ull("cpu.system", sy));

@@ -30,7 +30,7 @@ pub fn uses_tap(kind: &str) -> bool {
     matches!(kind, "network" | "bridge" | "ethernet")
 }
 
-fn join(v: &[i32]) -> String {
+pub(crate) fn join(v: &[i32]) -> String {
     v.iter().map(i32::to_string).collect::<Vec<_>>().join(":")
 }
 
@@ -104,12 +104,12 @@ pub struct PreparedNic {
     pub vhosts: Vec<OwnedFd>,
 }
 
-fn mac_bytes(mac: &str) -> Option<[u8; 6]> {
+pub(crate) fn mac_bytes(mac: &str) -> Option<[u8; 6]> {
     oxvirt_xml::props::Mac::parse(mac).map(|m| m.0)
 }
 
 /// Re-attributes a device-layer error to the QEMU driver.
-fn qemu_err(mut e: Error) -> Error {
+pub(crate) fn qemu_err(mut e: Error) -> Error {
     if e.domain == oxvirt_netdev::FROM {
         e.domain = FROM;
     }
@@ -186,45 +186,6 @@ pub fn prepare(net: &Net, bridge: Option<&str>) -> Result<PreparedNic> {
     })
 }
 
-impl crate::driver::Driver {
-    /// The bridge a tap of `net` is plugged into (None for `ethernet`
-    /// and QEMU's own backends).
-    pub(crate) fn nic_bridge(&self, net: &Net) -> Result<Option<String>> {
-        match net.net_type.as_str() {
-            "bridge" => Ok(Some(
-                net.source_el
-                    .as_ref()
-                    .and_then(|s| s.attr("bridge"))
-                    .ok_or_else(|| Error::internal(FROM, "Missing bridge name in interface"))?
-                    .to_string(),
-            )),
-            "network" => Err(Error::no_support("virNetworkPortCreateXML")),
-            _ => Ok(None),
-        }
-    }
-
-    /// Makes the taps of every tap-backed interface of `live` before QEMU
-    /// starts and records each tap's name as the interface's `<target
-    /// dev>`; one entry per interface (None: QEMU's own backend).
-    pub(crate) fn prepare_nics(
-        &self,
-        live: &mut oxvirt_xml::domain::Domain,
-    ) -> Result<Vec<Option<PreparedNic>>> {
-        let mut out = Vec::with_capacity(live.devices.interfaces.len());
-        for net in live.devices.interfaces.iter_mut() {
-            if !uses_tap(&net.net_type) {
-                out.push(None);
-                continue;
-            }
-            let bridge = self.nic_bridge(net)?;
-            let p = prepare(net, bridge.as_deref())?;
-            net.target_dev = Some(p.ifname.clone());
-            out.push(Some(p));
-        }
-        Ok(out)
-    }
-}
-
 /// virDomainNetFind: the interface with this MAC, else this device name.
 pub fn find<'a>(def: &'a oxvirt_xml::domain::Domain, device: &str) -> Result<&'a Net> {
     let found = match oxvirt_xml::props::Mac::parse(device) {
@@ -242,38 +203,7 @@ pub fn find<'a>(def: &'a oxvirt_xml::domain::Domain, device: &str) -> Result<&'a
     found.ok_or_else(|| Error::invalid_arg(FROM, format!("'{}' is not a known interface", device)))
 }
 
-impl crate::driver::Driver {
-    /// virDomainInterfaceStats: the tap's counters, from the guest's side.
-    pub fn interface_stats(
-        &self,
-        dom: &oxvirt_core::types::DomainRef,
-        device: &str,
-    ) -> Result<oxvirt_core::types::InterfaceStats> {
-        let ifname = {
-            let st = self.read(dom)?;
-            let obj = st.dom(dom)?;
-            obj.check_active()?;
-            let net = find(&obj.def, device)?;
-            net.target_dev
-                .clone()
-                .ok_or_else(|| Error::internal(FROM, "Interface name not provided"))?
-        };
-        let s = guest_stats(&ifname)?;
-        let i = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        Ok(oxvirt_core::types::InterfaceStats {
-            rx_bytes: i(s.rx_bytes),
-            rx_packets: i(s.rx_packets),
-            rx_errs: i(s.rx_errs),
-            rx_drop: i(s.rx_drop),
-            tx_bytes: i(s.tx_bytes),
-            tx_packets: i(s.tx_packets),
-            tx_errs: i(s.tx_errs),
-            tx_drop: i(s.tx_drop),
-        })
-    }
-}
-
-fn link_state(n: &Net) -> Option<String> {
+pub(crate) fn link_state(n: &Net) -> Option<String> {
     n.extra
         .children
         .iter()
@@ -282,7 +212,7 @@ fn link_state(n: &Net) -> Option<String> {
         .map(str::to_string)
 }
 
-fn set_link_state(n: &mut Net, state: Option<&str>) {
+pub(crate) fn set_link_state(n: &mut Net, state: Option<&str>) {
     n.extra.children.retain(|c| c.name != "link");
     if let Some(st) = state {
         let mut l = Element::new("link");
@@ -294,13 +224,13 @@ fn set_link_state(n: &mut Net, state: Option<&str>) {
 /// The QEMU device id of the NIC with `mac`: `/machine/peripheral`'s
 /// devices are asked for their MAC (device ids are net0..., or
 /// net-hp-MAC for hot-plugged ones).
-fn device_id_by_mac(qmp: &oxvirt_qmp::Qmp, mac: &str) -> Result<String> {
+pub(crate) fn device_id_by_mac(qmp: &oxvirt_qmp::Qmp, mac: &str) -> Result<String> {
     let list = qmp
         .execute_value(
             "qom-list",
             Some(serde_json::json!({"path": "/machine/peripheral"})),
         )
-        .map_err(crate::process::qmp_err)?;
+        .map_err(crate::monitor::qmp_err)?;
     let want = oxvirt_xml::props::Mac::parse(mac);
     for item in list.as_array().into_iter().flatten() {
         let Some(id) = item["name"].as_str() else {
@@ -325,136 +255,6 @@ fn device_id_by_mac(qmp: &oxvirt_qmp::Qmp, mac: &str) -> Result<String> {
     ))
 }
 
-impl crate::driver::Driver {
-    /// virDomainUpdateDeviceFlags for an `<interface>`: the link state
-    /// (`domif-setlink`) changes live through QMP `set_link` and in the
-    /// persistent definition; other changes are refused as libvirt does.
-    pub fn update_net_device(
-        &self,
-        dom: &oxvirt_core::types::DomainRef,
-        xml: &str,
-        flags: u32,
-    ) -> Result<()> {
-        use oxvirt_core::types::flags::affect;
-        crate::driver::check_flags(
-            flags,
-            affect::LIVE | affect::CONFIG | 4,
-            "qemuDomainUpdateDeviceFlags",
-        )?;
-        let _job = self.begin_job(dom)?;
-        let wrapped = format!(
-            "<domain type='qemu'><name>oxvirt-device</name><memory>65536</memory>\
-<os><type arch='x86_64'>hvm</type></os><devices>{}</devices></domain>",
-            xml
-        );
-        let mut parsed = self.parse_device_def(&wrapped)?;
-        let Some(new) = parsed.devices.interfaces.pop() else {
-            return Err(Error::new(
-                oxvirt_core::error::code::OPERATION_UNSUPPORTED,
-                FROM,
-                "live update of this device type is not supported",
-            ));
-        };
-        let mac = new.mac.clone().unwrap_or_default();
-        let (active, persistent, run) = {
-            let st = self.lock();
-            let o = st.dom(dom)?;
-            (o.is_active(), o.persistent, o.run.clone())
-        };
-        let live = flags & affect::LIVE != 0 || (flags & affect::CONFIG == 0 && active);
-        let config = flags & affect::CONFIG != 0 || (flags & affect::LIVE == 0 && !active);
-        if live && !active {
-            return Err(Error::operation_invalid(
-                oxvirt_core::error::from::DOMAIN,
-                "domain is not running",
-            ));
-        }
-        if config && !persistent {
-            return Err(Error::operation_invalid(
-                FROM,
-                "cannot modify device on transient domain",
-            ));
-        }
-        let missing = || {
-            Error::new(
-                99,
-                FROM,
-                format!(
-                    "no device found at address '(<null>)' matching MAC address '{}' and alias '(<null>)'",
-                    mac
-                ),
-            )
-        };
-        let same_mac = |n: &Net| {
-            n.mac.as_deref().and_then(oxvirt_xml::props::Mac::parse)
-                == oxvirt_xml::props::Mac::parse(&mac)
-        };
-        let state = link_state(&new);
-        if live {
-            let old = {
-                let st = self.lock();
-                st.dom(dom)?
-                    .def
-                    .devices
-                    .interfaces
-                    .iter()
-                    .find(|n| same_mac(n))
-                    .cloned()
-                    .ok_or_else(missing)?
-            };
-            if old.model != new.model {
-                return Err(Error::new(
-                    oxvirt_core::error::code::OPERATION_UNSUPPORTED,
-                    FROM,
-                    format!(
-                        "cannot modify network device model from {} to {}",
-                        old.model.as_deref().unwrap_or("(default)"),
-                        new.model.as_deref().unwrap_or("(default)")
-                    ),
-                ));
-            }
-            if link_state(&old) != state {
-                let run =
-                    run.ok_or_else(|| Error::operation_invalid(FROM, "domain is not running"))?;
-                let id = device_id_by_mac(&run.qmp, &mac)?;
-                run.qmp
-                    .execute_value(
-                        "set_link",
-                        Some(
-                            serde_json::json!({"name": id, "up": state.as_deref() != Some("down")}),
-                        ),
-                    )
-                    .map_err(crate::process::qmp_err)?;
-                let mut st = self.lock();
-                let o = st.dom_mut(dom)?;
-                if let Some(n) = o.def.devices.interfaces.iter_mut().find(|n| same_mac(n)) {
-                    set_link_state(n, state.as_deref());
-                }
-                self.save_status(o);
-            }
-        }
-        if config {
-            let mut st = self.lock();
-            let o = st.dom_mut(dom)?;
-            let target = if o.is_active() {
-                o.new_def.get_or_insert_with(|| o.def.clone())
-            } else {
-                &mut o.def
-            };
-            let n = target
-                .devices
-                .interfaces
-                .iter_mut()
-                .find(|n| same_mac(n))
-                .ok_or_else(missing)?;
-            set_link_state(n, state.as_deref());
-            let def = o.persistent_def().clone();
-            self.save_config(&def)?;
-        }
-        Ok(())
-    }
-}
-
 /// Sets the link of NICs whose definition says `<link state='down'/>`
 /// after QEMU started (libvirt's qemuProcessSetLinkStates).
 pub(crate) fn apply_link_states(
@@ -469,7 +269,7 @@ pub(crate) fn apply_link_states(
                 "set_link",
                 Some(serde_json::json!({"name": id, "up": false})),
             )
-            .map_err(crate::process::qmp_err)?;
+            .map_err(crate::monitor::qmp_err)?;
         }
     }
     Ok(())

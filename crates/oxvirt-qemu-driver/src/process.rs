@@ -5,11 +5,8 @@
 //! and the run/ status file, which is all a new daemon needs to take it
 //! over again.
 
-use std::ffi::CString;
 use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::io::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
@@ -24,10 +21,15 @@ use oxvirt_qmp::{Notice, Qmp, QmpEvent};
 use oxvirt_xml::domain::{
     Domain, FormatFlags, LifecycleAction, ParseFlags, ParseOptions, VirtType,
 };
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::command::{self, CommandContext};
-use crate::driver::{lock, DomainObj, Driver, Running, State};
+use crate::driver::{lock, Driver, Running, State};
+use crate::hostproc::{
+    free_vnc_port, kill_wait, log_tail, pause_points, same_process_alive, signal_verified,
+    spawn_held, start_time, ChildPid, EXTRA_FD, PAUSE_ENV,
+};
+use crate::monitor::qmp_err;
 use crate::store::{self, JobKind, JobRecord, Status};
 use crate::FROM;
 
@@ -50,515 +52,6 @@ pub(crate) struct StartOpts {
     /// The asynchronous job this start belongs to (a start from a managed
     /// save), recorded in the status file from the first write on.
     pub job: Option<store::JobRecord>,
-}
-
-pub(crate) fn qmp_err(e: oxvirt_qmp::QmpError) -> Error {
-    match e {
-        oxvirt_qmp::QmpError::Closed => Error::operation_failed(FROM, "domain is not running"),
-        oxvirt_qmp::QmpError::Qemu { desc, .. } => Error::internal(FROM, desc),
-        oxvirt_qmp::QmpError::Timeout(c) => Error::new(
-            code::OPERATION_TIMEOUT,
-            FROM,
-            format!("monitor did not answer {}", c),
-        ),
-        other => Error::internal(FROM, other.to_string()),
-    }
-}
-
-/// CPU time of a process in nanoseconds (utime + stime).
-pub(crate) fn cpu_time(pid: i32) -> u64 {
-    let (u, s) = cpu_user_system(pid);
-    u + s
-}
-
-/// `(user, system)` CPU time of a process in nanoseconds.
-pub(crate) fn cpu_user_system(pid: i32) -> (u64, u64) {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", pid)) else {
-        return (0, 0);
-    };
-    // Fields after the parenthesised command name.
-    let Some(i) = stat.rfind(')') else {
-        return (0, 0);
-    };
-    let f: Vec<&str> = stat[i + 1..].split_whitespace().collect();
-    let tick = {
-        // SAFETY: sysconf has no preconditions.
-        let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-        if t <= 0 {
-            100
-        } else {
-            t as u64
-        }
-    };
-    let get = |n: usize| f.get(n).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    // utime is field 14 of stat, index 11 after the name; stime next.
-    let ns = 1_000_000_000 / tick;
-    (get(11) * ns, get(12) * ns)
-}
-
-/// True when `pid` is a live QEMU process.
-pub(crate) fn qemu_alive(pid: i32) -> bool {
-    if pid <= 0 {
-        return false;
-    }
-    // SAFETY: signal 0 only checks for existence.
-    if unsafe { libc::kill(pid, 0) } != 0 {
-        return false;
-    }
-    match std::fs::read_to_string(format!("/proc/{}/stat", pid)) {
-        Ok(s) => {
-            let zombie = s
-                .rfind(')')
-                .and_then(|i| s[i + 1..].split_whitespace().next())
-                .is_some_and(|st| st == "Z");
-            !zombie
-        }
-        Err(_) => false,
-    }
-}
-
-/// Sends `sig` to `pid` and waits up to `wait` for it to exit. True when
-/// it has exited.
-pub(crate) fn kill_wait(pid: i32, sig: i32, wait: Duration) -> bool {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
-    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as RawFd;
-    // SAFETY: plain syscall on a pid we own or adopted.
-    let rc = unsafe { libc::kill(pid, sig) };
-    if rc != 0 {
-        if pidfd >= 0 {
-            // SAFETY: closing the fd we opened.
-            unsafe { libc::close(pidfd) };
-        }
-        return std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
-    }
-    if pidfd < 0 {
-        let deadline = std::time::Instant::now() + wait;
-        while std::time::Instant::now() < deadline {
-            if !qemu_alive(pid) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        return !qemu_alive(pid);
-    }
-    let mut pfd = libc::pollfd {
-        fd: pidfd,
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ms = wait.as_millis().min(i32::MAX as u128) as i32;
-    // SAFETY: pfd is a valid pollfd for the call's duration.
-    let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-    // SAFETY: closing the fd we opened.
-    unsafe { libc::close(pidfd) };
-    n > 0
-}
-
-/// The start time of process `pid`: field 22 of /proc/PID/stat, in
-/// clock ticks since boot. Together with the pid it names one process
-/// for ever (a recycled pid has a later start time).
-pub(crate) fn start_time(pid: i32) -> Option<u64> {
-    if pid <= 0 {
-        return None;
-    }
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid)).ok()?;
-    let i = stat.rfind(')')?;
-    // Field 3 (state) is the first after the name; field 22 the 20th.
-    stat[i + 1..].split_whitespace().nth(19)?.parse().ok()
-}
-
-/// True when `pid` is alive (not a zombie) and, when `start` is known
-/// (non-zero), still the process that started then.
-pub(crate) fn same_process_alive(pid: i32, start: u64) -> bool {
-    qemu_alive(pid) && (start == 0 || start_time(pid) == Some(start))
-}
-
-/// Sends `sig` to `pid`, but only while it is still the process that
-/// started at `start` (0: not checked), and waits up to `wait` for it
-/// to go. The pidfd is opened before the start time is compared, so the
-/// signal cannot reach a process that took the pid over in between.
-/// True when that process is gone.
-pub(crate) fn signal_verified(pid: i32, start: u64, sig: i32, wait: Duration) -> bool {
-    if pid <= 0 {
-        return true;
-    }
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as RawFd;
-    if fd < 0 {
-        if std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
-            return true;
-        }
-        // No pidfds: compare, then signal (a narrow window remains).
-        if !same_process_alive(pid, start) {
-            return true;
-        }
-        return kill_wait(pid, sig, wait);
-    }
-    // SAFETY: we own `fd` from here on.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    if !same_process_alive(pid, start) {
-        return true;
-    }
-    // SAFETY: pidfd_send_signal on our pidfd, no siginfo.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            fd.as_raw_fd(),
-            sig,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    if rc != 0 {
-        return std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
-    }
-    let mut pfd = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ms = wait.as_millis().min(i32::MAX as u128) as i32;
-    // SAFETY: pfd is a valid pollfd for the call's duration.
-    unsafe { libc::poll(&mut pfd, 1, ms) > 0 }
-}
-
-/// A child process of ours, reaped by pid.
-pub(crate) struct ChildPid(pub i32);
-
-impl ChildPid {
-    /// Waits for the child to exit and reaps it.
-    pub fn wait(&self) {
-        loop {
-            let mut status = 0;
-            // SAFETY: waitpid on our own child.
-            let r = unsafe { libc::waitpid(self.0, &mut status, 0) };
-            if r >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-                return;
-            }
-        }
-    }
-}
-
-/// A QEMU forked and held before exec: it runs QEMU only after
-/// `release`, once the status file naming it exists. If the daemon dies
-/// (or drops this) first, the child reads EOF and exits without ever
-/// running QEMU (libvirt's handshake in virExec).
-pub(crate) struct HeldChild {
-    pub pid: i32,
-    go: Option<OwnedFd>,
-    err: Option<OwnedFd>,
-}
-
-impl HeldChild {
-    /// Lets the child exec QEMU and waits until it has (its exec-error
-    /// pipe closes) or has failed to (the child's errno).
-    pub fn release(mut self) -> std::io::Result<()> {
-        if let Some(go) = self.go.take() {
-            let b = [b'g'];
-            // SAFETY: writing one byte from a live buffer to our pipe.
-            let n = unsafe { libc::write(go.as_raw_fd(), b.as_ptr().cast(), 1) };
-            if n != 1 {
-                let e = std::io::Error::last_os_error();
-                drop(go);
-                ChildPid(self.pid).wait();
-                return Err(e);
-            }
-        }
-        let Some(err) = self.err.take() else {
-            return Ok(());
-        };
-        let mut buf = [0u8; 4];
-        let mut got = 0;
-        while got < 4 {
-            // SAFETY: reading into the unfilled part of a live buffer.
-            let n = unsafe { libc::read(err.as_raw_fd(), buf[got..].as_mut_ptr().cast(), 4 - got) };
-            if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            if n <= 0 {
-                break;
-            }
-            got += n as usize;
-        }
-        if got == 4 {
-            ChildPid(self.pid).wait();
-            return Err(std::io::Error::from_raw_os_error(i32::from_ne_bytes(buf)));
-        }
-        Ok(())
-    }
-}
-
-impl Drop for HeldChild {
-    /// Not released: the child sees EOF and exits; reap it.
-    fn drop(&mut self) {
-        if self.go.take().is_some() {
-            ChildPid(self.pid).wait();
-        }
-    }
-}
-
-/// `pipe2(O_CLOEXEC)`: (read end, write end).
-fn pipe_cloexec() -> std::io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: fds has room for the two descriptors pipe2 returns.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: both descriptors are new and ours.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
-}
-
-/// The executable `name` designates (a path, or a name searched in PATH).
-fn resolve_exe(name: &str) -> Option<PathBuf> {
-    if name.contains('/') {
-        return Some(PathBuf::from(name));
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| {
-            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-}
-
-/// Forks QEMU's process and holds it before exec (see `HeldChild`).
-/// The child gets /dev/null as stdin, `log` as stdout and stderr,
-/// `fds[0]` as fd 3 and `fds[1]` (if given) as fd 4, `extra[i]` as fd
-/// `EXTRA_FD + i` (NIC taps), a new session, the
-/// default signal dispositions and mask, and no other descriptor: every
-/// inherited one is closed before it waits, so it never keeps another
-/// child's start pipe open (which would keep that child waiting after
-/// the daemon died).
-/// The first descriptor number of `spawn_held`'s extra descriptors.
-pub(crate) const EXTRA_FD: RawFd = 7;
-
-fn spawn_held(
-    argv: &[String],
-    log: &std::fs::File,
-    fds: &[RawFd],
-    extra: &[RawFd],
-) -> Result<HeldChild> {
-    let cannot =
-        |e: std::io::Error| Error::system(FROM, format!("Cannot run QEMU binary {}", argv[0]), &e);
-    let exe = resolve_exe(&argv[0])
-        .ok_or_else(|| cannot(std::io::Error::from_raw_os_error(libc::ENOENT)))?;
-    let cstr = |b: &[u8]| {
-        CString::new(b).map_err(|_| cannot(std::io::Error::from_raw_os_error(libc::EINVAL)))
-    };
-    let exe = cstr(exe.as_os_str().as_bytes())?;
-    let args = argv
-        .iter()
-        .map(|a| cstr(a.as_bytes()))
-        .collect::<Result<Vec<_>>>()?;
-    let mut env = Vec::new();
-    for (k, v) in std::env::vars_os() {
-        if k == "LC_ALL" || k == PAUSE_ENV {
-            continue;
-        }
-        let mut kv = k.as_bytes().to_vec();
-        kv.push(b'=');
-        kv.extend_from_slice(v.as_bytes());
-        if let Ok(c) = CString::new(kv) {
-            env.push(c);
-        }
-    }
-    env.push(cstr(b"LC_ALL=C")?);
-    let mut argp: Vec<*const libc::c_char> = args.iter().map(|a| a.as_ptr()).collect();
-    argp.push(std::ptr::null());
-    let mut envp: Vec<*const libc::c_char> = env.iter().map(|a| a.as_ptr()).collect();
-    envp.push(std::ptr::null());
-
-    let null = std::fs::File::open("/dev/null").map_err(cannot)?;
-    let (go_r, go_w) = pipe_cloexec().map_err(cannot)?;
-    let (err_r, err_w) = pipe_cloexec().map_err(cannot)?;
-    // What the child's descriptors 0 to 6 become.
-    let srcs: [RawFd; 7] = [
-        null.as_raw_fd(),
-        log.as_raw_fd(),
-        log.as_raw_fd(),
-        fds.first().copied().unwrap_or(-1),
-        fds.get(1).copied().unwrap_or(-1),
-        go_r.as_raw_fd(),
-        err_w.as_raw_fd(),
-    ];
-    let max_fd = {
-        let mut rl = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: rl is a valid rlimit to fill.
-        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } == 0 {
-            rl.rlim_cur.min(1 << 20) as RawFd
-        } else {
-            65536
-        }
-    };
-    let nsig = libc::SIGRTMAX() + 1;
-    // SAFETY: sigset_t and sigaction are plain C structs; zeroed is a
-    // valid starting value for both.
-    let (mut all, mut old, mut empty, mut dfl): (
-        libc::sigset_t,
-        libc::sigset_t,
-        libc::sigset_t,
-        libc::sigaction,
-    ) = unsafe { std::mem::zeroed() };
-    dfl.sa_sigaction = libc::SIG_DFL;
-    // SAFETY: initialising the sets we own; blocking every signal in this
-    // thread so no inherited handler runs in the child before it resets
-    // them (restored right after fork in the parent).
-    unsafe {
-        libc::sigfillset(&mut all);
-        libc::sigemptyset(&mut empty);
-        libc::sigemptyset(&mut dfl.sa_mask);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-    }
-    // SAFETY: fork in a threaded process: the child below only makes
-    // async-signal-safe system calls on data prepared above, then execs
-    // or _exits.
-    let pid = unsafe { libc::fork() };
-    if pid == 0 {
-        // SAFETY: in the child, see above.
-        unsafe { held_child(&srcs, extra, max_fd, nsig, &dfl, &empty, &exe, &argp, &envp) }
-    }
-    let fork_err = std::io::Error::last_os_error();
-    // SAFETY: restoring this thread's mask.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
-    drop(go_r);
-    drop(err_w);
-    if pid < 0 {
-        return Err(cannot(fork_err));
-    }
-    Ok(HeldChild {
-        pid,
-        go: Some(go_w),
-        err: Some(err_r),
-    })
-}
-
-/// The forked child: descriptors in place, everything else closed, then
-/// wait for the parent's go (EOF: the parent died or gave up, exit
-/// without running QEMU), then exec. Only async-signal-safe calls.
-///
-/// # Safety
-/// Call only in a freshly forked child, with pointers prepared before
-/// the fork.
-#[allow(clippy::too_many_arguments)]
-unsafe fn held_child(
-    srcs: &[RawFd; 7],
-    extra: &[RawFd],
-    max_fd: RawFd,
-    nsig: i32,
-    dfl: &libc::sigaction,
-    empty: &libc::sigset_t,
-    exe: &CString,
-    argv: &[*const libc::c_char],
-    envp: &[*const libc::c_char],
-) -> ! {
-    for sig in 1..nsig {
-        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-            libc::sigaction(sig, dfl, std::ptr::null_mut());
-        }
-    }
-    libc::sigprocmask(libc::SIG_SETMASK, empty, std::ptr::null_mut());
-    libc::setsid();
-    // Copies above the target range first, so no dup2 below can close a
-    // source still needed.
-    let floor = EXTRA_FD + extra.len() as RawFd + 3;
-    let mut tmp = [-1 as RawFd; 7];
-    for (t, s) in tmp.iter_mut().zip(srcs) {
-        if *s >= 0 {
-            *t = libc::fcntl(*s, libc::F_DUPFD, floor);
-            if *t < 0 {
-                libc::_exit(126);
-            }
-        }
-    }
-    // The extra descriptors, copied above the range too, placed after
-    // the fixed ones below.
-    let mut moved = [-1 as RawFd; 64];
-    if extra.len() > moved.len() {
-        libc::_exit(126);
-    }
-    for (m, s) in moved.iter_mut().zip(extra) {
-        *m = libc::fcntl(*s, libc::F_DUPFD, floor);
-        if *m < 0 {
-            libc::_exit(126);
-        }
-    }
-    for (fd, t) in tmp.iter().enumerate() {
-        let fd = fd as RawFd;
-        if *t >= 0 {
-            if libc::dup2(*t, fd) < 0 {
-                libc::_exit(126);
-            }
-        } else {
-            libc::close(fd);
-        }
-    }
-    for (i, m) in moved.iter().take(extra.len()).enumerate() {
-        if libc::dup2(*m, EXTRA_FD + i as RawFd) < 0 {
-            libc::_exit(126);
-        }
-    }
-    // The start pipe and the exec-error pipe close on exec.
-    libc::fcntl(5, libc::F_SETFD, libc::FD_CLOEXEC);
-    libc::fcntl(6, libc::F_SETFD, libc::FD_CLOEXEC);
-    let first_closed = EXTRA_FD + extra.len() as RawFd;
-    if libc::syscall(libc::SYS_close_range, first_closed as u32, u32::MAX, 0u32) != 0 {
-        for fd in first_closed..max_fd {
-            libc::close(fd);
-        }
-    }
-    let mut b = 0u8;
-    loop {
-        let n = libc::read(5, (&mut b as *mut u8).cast(), 1);
-        if n == 1 {
-            break;
-        }
-        if n < 0 && *libc::__errno_location() == libc::EINTR {
-            continue;
-        }
-        libc::_exit(1);
-    }
-    libc::close(5);
-    libc::execve(exe.as_ptr(), argv.as_ptr(), envp.as_ptr());
-    let e = (*libc::__errno_location()).to_ne_bytes();
-    libc::write(6, e.as_ptr().cast(), 4);
-    libc::_exit(127);
-}
-
-/// The environment variable of the test hook `Driver::pause_point`.
-pub(crate) const PAUSE_ENV: &str = "OXVIRT_PAUSE_AT";
-
-/// The points named in `OXVIRT_PAUSE_AT` (read once).
-fn pause_points() -> &'static [String] {
-    static POINTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
-    POINTS.get_or_init(|| {
-        std::env::var(PAUSE_ENV)
-            .map(|v| {
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|p| !p.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default()
-    })
-}
-
-/// Picks a free VNC port from 5900 up.
-fn free_vnc_port(listen: &str) -> Option<u16> {
-    (5900u16..6900).find(|p| std::net::TcpListener::bind((listen, *p)).is_ok())
-}
-
-fn log_tail(path: &Path) -> String {
-    let s = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = s
-        .lines()
-        .filter(|l| !l.is_empty() && !l.starts_with("oxvirt:"))
-        .collect();
-    let n = lines.len();
-    lines[n.saturating_sub(5)..].join("\n")
 }
 
 /// Maps a paused reason to the SUSPENDED event detail.
@@ -804,7 +297,7 @@ impl Driver {
         // Install the process on the domain object, paused while it starts.
         {
             let mut st = self.lock();
-            let obj = st.dom_mut(dom)?;
+            let mut obj = st.dom_mut(dom)?;
             if let Some(p) = persistent_def {
                 obj.new_def = Some(p);
             }
@@ -815,7 +308,7 @@ impl Driver {
             obj.fake_reboot = false;
             obj.paused_shutdown = false;
             obj.async_job = opts.job.clone();
-            self.save_status(obj);
+            self.save_status(&obj);
         }
         self.spawn_event_thread(dom.uuid, run.clone(), rx);
         self.pause_point("start:monitor", &name);
@@ -860,7 +353,7 @@ impl Driver {
             }
         }
         if restored {
-            self.wait_migration(&dom.uuid, run, crate::jobs::operation::RESTORE)?;
+            self.wait_migration(&dom.uuid, run, crate::jobdata::operation::RESTORE)?;
         }
         {
             let def = self.lock().dom(dom)?.def.clone();
@@ -868,9 +361,9 @@ impl Driver {
         }
         let h = {
             let mut st = self.lock();
-            let obj = st.dom_mut(dom)?;
+            let mut obj = st.dom_mut(dom)?;
             set_pty_paths(&mut obj.def, &ptys);
-            self.save_status(obj);
+            self.save_status(&obj);
             obj.handle()
         };
         let mut events = Vec::new();
@@ -884,7 +377,7 @@ impl Driver {
         if paused {
             {
                 let mut st = self.lock();
-                let obj = st.dom_mut(dom)?;
+                let mut obj = st.dom_mut(dom)?;
                 obj.set_state(
                     DomainState::Paused,
                     if restored {
@@ -893,7 +386,7 @@ impl Driver {
                         reason::paused::USER
                     },
                 );
-                self.save_status(obj);
+                self.save_status(&obj);
             }
             if !restored {
                 events.push(DomainEvent::lifecycle(
@@ -959,7 +452,7 @@ impl Driver {
     fn apply_resume(&self, uuid: &Uuid, gen: u64) {
         let ev = {
             let mut st = self.lock();
-            let Some(obj) = st.by_uuid_mut(uuid) else {
+            let Some(mut obj) = st.by_uuid_mut(uuid) else {
                 return;
             };
             if obj.run.as_ref().map(|r| r.gen) != Some(gen) || obj.state == DomainState::Running {
@@ -970,7 +463,7 @@ impl Driver {
                 r => r,
             };
             obj.set_state(DomainState::Running, why);
-            self.save_status(obj);
+            self.save_status(&obj);
             DomainEvent::lifecycle(obj.handle(), lc::RESUMED, resumed_detail(why))
         };
         self.emit(vec![ev]);
@@ -979,7 +472,7 @@ impl Driver {
     fn apply_stop(&self, uuid: &Uuid, gen: u64) {
         let ev = {
             let mut st = self.lock();
-            let Some(obj) = st.by_uuid_mut(uuid) else {
+            let Some(mut obj) = st.by_uuid_mut(uuid) else {
                 return;
             };
             if obj.run.as_ref().map(|r| r.gen) != Some(gen)
@@ -990,7 +483,7 @@ impl Driver {
             }
             let why = std::mem::take(&mut obj.paused_reason);
             obj.set_state(DomainState::Paused, why);
-            self.save_status(obj);
+            self.save_status(&obj);
             DomainEvent::lifecycle(obj.handle(), lc::SUSPENDED, suspended_detail(why))
         };
         self.emit(vec![ev]);
@@ -1005,15 +498,15 @@ impl Driver {
         uuid: &Uuid,
         run: &Running,
         operation: i32,
-    ) -> Result<crate::jobs::MigStats> {
-        let job = crate::jobs::job_name(operation);
+    ) -> Result<crate::jobdata::MigStats> {
+        let job = crate::jobdata::job_name(operation);
         let mut delay = Duration::from_micros(500);
         loop {
             let v = run
                 .qmp
                 .execute_value("query-migrate", None)
                 .map_err(qmp_err)?;
-            let stats = crate::jobs::MigStats::from_qmp(&v);
+            let stats = crate::jobdata::MigStats::from_qmp(&v);
             match v.get("status").and_then(Value::as_str).unwrap_or("none") {
                 "completed" => return Ok(stats),
                 "failed" | "cancelled" => {
@@ -1094,8 +587,8 @@ impl Driver {
         gen: u64,
         why: i32,
     ) -> Option<DomainRef> {
-        let i = st.find_uuid(uuid)?;
-        let obj = &mut st.doms[i];
+        let mut obj = st.by_uuid_mut(uuid)?;
+        let i = obj.key();
         if obj.run.as_ref().map(|r| r.gen) != Some(gen) {
             return None;
         }
@@ -1117,7 +610,9 @@ impl Driver {
         if let Some(r) = run {
             let _ = store::remove(&r.qmp_path);
         }
-        if !obj.persistent {
+        let transient = !obj.persistent;
+        drop(obj);
+        if transient {
             st.doms.remove(i);
         }
         Some(h)
@@ -1173,8 +668,10 @@ impl Driver {
     fn emit_for(&self, uuid: &Uuid, kind: DomainEventKind) {
         let dom = {
             let st = self.lock();
-            let Some(i) = st.find_uuid(uuid) else { return };
-            st.doms[i].handle()
+            let Some(obj) = st.doms.by_uuid(uuid) else {
+                return;
+            };
+            obj.handle()
         };
         self.emit(vec![DomainEvent { dom, kind }]);
     }
@@ -1196,7 +693,7 @@ impl Driver {
             "RESET" => {
                 let out = {
                     let mut st = self.lock();
-                    let Some(obj) = st.by_uuid_mut(uuid) else {
+                    let Some(mut obj) = st.by_uuid_mut(uuid) else {
                         return;
                     };
                     if obj.run.as_ref().map(|r| r.gen) != Some(run.gen) {
@@ -1207,7 +704,7 @@ impl Driver {
                         return;
                     }
                     obj.fake_reboot = false;
-                    self.save_status(obj);
+                    self.save_status(&obj);
                     DomainEvent {
                         dom: obj.handle(),
                         kind: DomainEventKind::Reboot,
@@ -1231,14 +728,14 @@ impl Driver {
                 let actual = ev.data.get("actual").and_then(Value::as_u64).unwrap_or(0) / 1024;
                 {
                     let mut st = self.lock();
-                    let Some(obj) = st.by_uuid_mut(uuid) else {
+                    let Some(mut obj) = st.by_uuid_mut(uuid) else {
                         return;
                     };
                     if obj.run.as_ref().map(|r| r.gen) != Some(run.gen) {
                         return;
                     }
                     obj.def.current_memory = actual;
-                    self.save_status(obj);
+                    self.save_status(&obj);
                 }
                 self.emit_for(uuid, DomainEventKind::BalloonChange { actual });
             }
@@ -1258,11 +755,11 @@ impl Driver {
                 };
                 {
                     let mut st = self.lock();
-                    if let Some(obj) = st.by_uuid_mut(uuid) {
+                    if let Some(mut obj) = st.by_uuid_mut(uuid) {
                         if action == 1 {
                             obj.paused_reason = reason::paused::WATCHDOG;
                         }
-                    }
+                    };
                 }
                 self.emit_for(uuid, DomainEventKind::Watchdog { action });
             }
@@ -1273,7 +770,7 @@ impl Driver {
     fn on_shutdown(&self, uuid: &Uuid, run: &Arc<Running>, data: &Value) {
         let (ev, reboot) = {
             let mut st = self.lock();
-            let Some(obj) = st.by_uuid_mut(uuid) else {
+            let Some(mut obj) = st.by_uuid_mut(uuid) else {
                 return;
             };
             if obj.run.as_ref().map(|r| r.gen) != Some(run.gen)
@@ -1291,7 +788,7 @@ impl Driver {
                     Some(false) => lc::shutdown::HOST,
                     None => lc::shutdown::FINISHED,
                 };
-                self.save_status(obj);
+                self.save_status(&obj);
                 ev = Some(DomainEvent::lifecycle(obj.handle(), lc::SHUTDOWN, detail));
             } else {
                 obj.paused_shutdown = true;
@@ -1327,17 +824,20 @@ impl Driver {
     fn fake_reboot(&self, uuid: &Uuid, run: &Arc<Running>) {
         let job = {
             let st = self.lock();
-            let Some(i) = st.find_uuid(uuid) else { return };
-            st.doms[i].job.clone()
+            let Some(obj) = st.doms.by_uuid(uuid) else {
+                return;
+            };
+            obj.job.clone()
         };
         let ok = (|| -> Result<()> {
-            let _g = job.begin(crate::driver::JOB_WAIT)?;
+            let _g = job.begin(crate::driver::JOB_WAIT, crate::FROM)?;
             let h = {
                 let st = self.lock();
                 let i = st
-                    .find_uuid(uuid)
+                    .doms
+                    .by_uuid(uuid)
                     .ok_or_else(|| Error::internal(FROM, "guest unexpectedly quit"))?;
-                let obj = &st.doms[i];
+                let obj = i;
                 if obj.run.as_ref().map(|r| r.gen) != Some(run.gen) {
                     return Err(Error::internal(FROM, "guest unexpectedly quit"));
                 }
@@ -1348,7 +848,7 @@ impl Driver {
                 .map_err(qmp_err)?;
             let why = {
                 let st = self.lock();
-                match st.find_uuid(uuid).map(|i| st.doms[i].state) {
+                match st.doms.by_uuid(uuid).map(|o| o.state) {
                     Some(DomainState::Crashed) => reason::running::CRASHED,
                     _ => reason::running::BOOTED,
                 }
@@ -1357,11 +857,11 @@ impl Driver {
         })();
         {
             let mut st = self.lock();
-            if let Some(obj) = st.by_uuid_mut(uuid) {
+            if let Some(mut obj) = st.by_uuid_mut(uuid) {
                 obj.paused_shutdown = false;
                 obj.fake_reboot = false;
-                self.save_status(obj);
-            }
+                self.save_status(&obj);
+            };
         }
         if ok.is_err() {
             run.signal(libc::SIGKILL);
@@ -1371,14 +871,14 @@ impl Driver {
     fn on_panic(&self, uuid: &Uuid, run: &Arc<Running>) {
         let (ev, action) = {
             let mut st = self.lock();
-            let Some(obj) = st.by_uuid_mut(uuid) else {
+            let Some(mut obj) = st.by_uuid_mut(uuid) else {
                 return;
             };
             if obj.run.as_ref().map(|r| r.gen) != Some(run.gen) {
                 return;
             }
             obj.set_state(DomainState::Crashed, reason::crashed::PANICKED);
-            self.save_status(obj);
+            self.save_status(&obj);
             (
                 DomainEvent::lifecycle(obj.handle(), lc::CRASHED, lc::crashed::PANICKED),
                 obj.def.on_crash,
@@ -1393,7 +893,7 @@ impl Driver {
             LifecycleAction::Restart
             | LifecycleAction::CoredumpRestart
             | LifecycleAction::RenameRestart => {
-                if let Some(o) = self.lock().by_uuid_mut(uuid) {
+                if let Some(mut o) = self.lock().by_uuid_mut(uuid) {
                     o.fake_reboot = true;
                 }
                 self.spawn_fake_reboot(uuid, run);
@@ -1410,10 +910,12 @@ impl Driver {
         }
         let job = {
             let st = self.lock();
-            let Some(i) = st.find_uuid(uuid) else { return };
-            st.doms[i].job.clone()
+            let Some(obj) = st.doms.by_uuid(uuid) else {
+                return;
+            };
+            obj.job.clone()
         };
-        let _g = job.begin(crate::driver::JOB_WAIT).ok();
+        let _g = job.begin(crate::driver::JOB_WAIT, crate::FROM).ok();
         if run.being_destroyed.load(Ordering::SeqCst) {
             return;
         }
@@ -1429,8 +931,10 @@ impl Driver {
         self.reap(run);
         let ev = {
             let mut st = self.lock();
-            let Some(i) = st.find_uuid(uuid) else { return };
-            let (why, detail) = match st.doms[i].state {
+            let Some(obj) = st.doms.by_uuid(uuid) else {
+                return;
+            };
+            let (why, detail) = match obj.state {
                 DomainState::Shutdown => (reason::shutoff::SHUTDOWN, lc::stopped::SHUTDOWN),
                 DomainState::Crashed => (reason::shutoff::CRASHED, lc::stopped::CRASHED),
                 _ => (reason::shutoff::CRASHED, lc::stopped::FAILED),
@@ -1540,12 +1044,11 @@ impl Driver {
                     );
                     return None;
                 }
-                st.doms.push(DomainObj::new(live.clone()));
-                st.doms.len() - 1
+                st.doms.insert(crate::driver::new_obj(live.clone()))
             }
         };
-        let obj = &mut st.doms[idx];
-        let guard = obj.job.begin(Duration::ZERO).ok()?;
+        let mut obj = st.doms.get_mut(idx)?;
+        let guard = obj.job.begin(Duration::ZERO, crate::FROM).ok()?;
         if obj.persistent {
             obj.new_def = Some(obj.def.clone());
         }
@@ -1568,15 +1071,16 @@ impl Driver {
     fn reattach(&self, w: Reattach) {
         let name = {
             let st = self.lock();
-            st.find_uuid(&w.uuid)
-                .map(|i| st.doms[i].def.name.clone())
+            st.doms
+                .by_uuid(&w.uuid)
+                .map(|o| o.def.name.clone())
                 .unwrap_or_default()
         };
         self.pause_point("reconnect", &name);
         let events = self.reattach_one(&w);
         {
             let mut st = self.lock();
-            if let Some(o) = st.by_uuid_mut(&w.uuid) {
+            if let Some(mut o) = st.by_uuid_mut(&w.uuid) {
                 o.reattaching = false;
             }
             self.reattaching.fetch_sub(1, Ordering::SeqCst);
@@ -1616,10 +1120,10 @@ impl Driver {
             .to_string();
         let (state, why) = {
             let st = self.lock();
-            let Some(i) = st.find_uuid(&w.uuid) else {
+            let Some(obj) = st.doms.by_uuid(&w.uuid) else {
                 return Vec::new();
             };
-            (st.doms[i].state, st.doms[i].reason)
+            (obj.state, obj.reason)
         };
         let (state, why) = update_state(state, why, running, &qemu_status);
         if state == DomainState::Paused && why == reason::paused::STARTING_UP {
@@ -1657,13 +1161,13 @@ impl Driver {
         });
         let h = {
             let mut st = self.lock();
-            let Some(obj) = st.by_uuid_mut(&w.uuid) else {
+            let Some(mut obj) = st.by_uuid_mut(&w.uuid) else {
                 return Vec::new();
             };
             obj.run = Some(run.clone());
             obj.set_state(state, why);
             obj.autodestroy = false;
-            self.save_status(obj);
+            self.save_status(&obj);
             obj.handle()
         };
         self.spawn_event_thread(w.uuid, run.clone(), rx);
@@ -1675,8 +1179,8 @@ impl Driver {
         // (qemuProcessShutdownOrReboot).
         let (state, why, fake) = {
             let st = self.lock();
-            match st.find_uuid(&w.uuid) {
-                Some(i) => (st.doms[i].state, st.doms[i].reason, st.doms[i].fake_reboot),
+            match st.doms.by_uuid(&w.uuid) {
+                Some(o) => (o.state, o.reason, o.fake_reboot),
                 None => return Vec::new(),
             }
         };
@@ -1720,8 +1224,8 @@ impl Driver {
                 }
                 let (state, why) = {
                     let st = self.lock();
-                    match st.find_uuid(&h.uuid) {
-                        Some(i) => (st.doms[i].state, st.doms[i].reason),
+                    match st.doms.by_uuid(&h.uuid) {
+                        Some(o) => (o.state, o.reason),
                         None => return,
                     }
                 };
@@ -1749,10 +1253,10 @@ impl Driver {
             }
         }
         let mut st = self.lock();
-        if let Some(obj) = st.by_uuid_mut(&h.uuid) {
+        if let Some(mut obj) = st.by_uuid_mut(&h.uuid) {
             obj.async_job = None;
-            self.save_status(obj);
-        }
+            self.save_status(&obj);
+        };
     }
 
     /// Shuts off a domain whose QEMU is gone (or was just killed), with
@@ -1783,10 +1287,10 @@ impl Driver {
         let _ = std::fs::remove_file(&w.path);
         let _ = std::fs::remove_file(&status.qmp);
         let mut st = self.lock();
-        let Some(i) = st.find_uuid(&w.uuid) else {
+        let Some(mut obj) = st.by_uuid_mut(&w.uuid) else {
             return Vec::new();
         };
-        let obj = &mut st.doms[i];
+        let i = obj.key();
         let h = obj.handle();
         obj.set_state(DomainState::Shutoff, why);
         if let Some(d) = obj.new_def.take() {
@@ -1797,7 +1301,9 @@ impl Driver {
         obj.async_job = None;
         obj.fake_reboot = false;
         obj.reattaching = false;
-        if !obj.persistent {
+        let transient = !obj.persistent;
+        drop(obj);
+        if transient {
             st.doms.remove(i);
         }
         if quiet {
@@ -1916,9 +1422,4 @@ fn event_loop(drv: Weak<Driver>, uuid: Uuid, run: Arc<Running>, rx: Receiver<Not
     if let Some(d) = drv.upgrade() {
         d.handle_eof(&uuid, &run);
     }
-}
-
-/// JSON for `migrate-set-parameters` lifting QEMU's default 32 MiB/s cap.
-pub(crate) fn unlimited_bandwidth() -> Value {
-    json!({"max-bandwidth": i64::MAX})
 }

@@ -74,6 +74,7 @@ impl Driver {
         let add = AddFlags {
             live,
             check_live: live,
+            keep_existing: false,
         };
         st.domains.add(def, add, crate::state::TestDomain::new)
     }

@@ -514,7 +514,7 @@ fn sd_drive(d: &Element, dst: &str) -> String {
     if img.stype != "dir" && img.format != "none" {
         s.push_str(&format!("format={},", img.format));
     }
-    let index = crate::command::disk_index(dst).unwrap_or(0);
+    let index = disk_index(dst).unwrap_or(0);
     s.push_str(&format!("if=sd,index={}", index));
     if img.readonly {
         s.push_str(",readonly=on");
@@ -1009,4 +1009,24 @@ pub fn disks(cx: &Ctx, a: &mut Args) -> Result<()> {
         a.device(&p);
     }
     Ok(())
+}
+
+/// Index of a target like `vdb`/`hdc`/`sda` (`a`=0, `z`=25, `aa`=26).
+pub(crate) fn disk_index(dev: &str) -> Option<u32> {
+    let tail = ["xvd", "vd", "hd", "sd", "fd", "ubd"]
+        .iter()
+        .find_map(|p| dev.strip_prefix(p))?;
+    if tail.is_empty() {
+        return None;
+    }
+    let mut idx: u32 = 0;
+    for c in tail.chars() {
+        if !c.is_ascii_lowercase() {
+            return None;
+        }
+        idx = idx
+            .checked_mul(26)?
+            .checked_add(c as u32 - 'a' as u32 + 1)?;
+    }
+    idx.checked_sub(1)
 }

@@ -32,6 +32,7 @@ use oxvirt_xml::domain::{Domain, FormatFlags};
 use crate::caps::Caps;
 use crate::FROM;
 
+pub(crate) use disk::disk_index;
 pub use props::Props;
 
 /// Facts the command line depends on beyond the definition.
