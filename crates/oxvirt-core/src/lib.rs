@@ -7,6 +7,7 @@
 //! - domains are identified by UUID; names and ids are lookups.
 
 pub mod api;
+pub mod cpumap;
 pub mod domobj;
 pub mod driver;
 pub mod error;

@@ -6,6 +6,7 @@
 
 pub mod command;
 pub mod fsutil;
+pub mod sysinfo;
 
 pub use command::Command;
 pub use fsutil::{remove_file, write_atomic};

@@ -223,6 +223,8 @@ pub struct Driver {
     pub(crate) reattaching: AtomicUsize,
     pub events: EventHub,
     pub(crate) me: Weak<Driver>,
+    /// The host's sysinfo, read once (libvirt reads it at start).
+    pub(crate) sysinfo: std::sync::OnceLock<Option<String>>,
     /// The host-wide storage, network and secret services.
     #[allow(dead_code)]
     pub(crate) services: HostServices,
@@ -267,10 +269,20 @@ impl Driver {
             reattaching: AtomicUsize::new(0),
             events: EventHub::new(),
             me: me.clone(),
+            sysinfo: std::sync::OnceLock::new(),
             services,
         });
         drv.load_configs();
         Ok(drv)
+    }
+
+    /// virConnectGetSysinfo: the host's SMBIOS as libvirt formats it, or
+    /// libvirt's error when the host has none.
+    pub(crate) fn sysinfo(&self) -> Result<String> {
+        self.sysinfo
+            .get_or_init(|| oxvirt_host::sysinfo::read().map(|s| s.format()))
+            .clone()
+            .ok_or_else(|| oxvirt_host::sysinfo::unavailable(FROM))
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {

@@ -135,6 +135,14 @@ impl HypervisorDriver for QemuConnection {
     fn get_type(&self) -> Result<String> {
         Ok("QEMU".into())
     }
+    fn sysinfo(&self, flags: u32) -> Result<String> {
+        driver::check_flags(flags, 0, "qemuConnectGetSysinfo")?;
+        self.driver.sysinfo()
+    }
+    fn cpu_model_names(&self, arch: &str, flags: u32) -> Result<Vec<String>> {
+        driver::check_flags(flags, 0, "qemuConnectGetCPUModelNames")?;
+        oxvirt_core::cpumap::model_names(arch, FROM)
+    }
     fn get_version(&self) -> Result<u64> {
         Ok(self.driver.qemu_version())
     }
