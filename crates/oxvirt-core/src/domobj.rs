@@ -534,6 +534,18 @@ impl<X> DomainList<X> {
         key
     }
 
+    /// Forgets the object of `uuid` if it is transient and inactive (a
+    /// transient domain that failed to start, libvirt's
+    /// qemuDomainRemoveInactive).
+    pub fn remove_if_transient_inactive(&mut self, uuid: &Uuid) {
+        let forget = self
+            .by_uuid(uuid)
+            .is_some_and(|o| !o.persistent && !o.is_active());
+        if let Some(k) = self.find_uuid(uuid).filter(|_| forget) {
+            self.remove(k);
+        }
+    }
+
     /// Takes an object out of the list.
     pub fn remove(&mut self, key: Key) -> Option<DomainObj<X>> {
         let slot = self.slots.remove(&key)?;

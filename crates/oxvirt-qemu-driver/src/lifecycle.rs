@@ -61,14 +61,7 @@ impl Driver {
         );
         if res.is_err() {
             // A transient domain that never ran is forgotten.
-            let mut st = self.lock();
-            let forget = st
-                .doms
-                .by_uuid(&h.uuid)
-                .is_some_and(|o| !o.persistent && !o.is_active());
-            if let Some(k) = st.find_uuid(&h.uuid).filter(|_| forget) {
-                st.doms.remove(k);
-            }
+            self.lock().doms.remove_if_transient_inactive(&h.uuid);
         }
         res
     }
@@ -562,14 +555,7 @@ impl Driver {
             },
         );
         if res.is_err() {
-            let mut st = self.lock();
-            let forget = st
-                .doms
-                .by_uuid(&h.uuid)
-                .is_some_and(|o| !o.persistent && !o.is_active());
-            if let Some(k) = st.find_uuid(&h.uuid).filter(|_| forget) {
-                st.doms.remove(k);
-            }
+            self.lock().doms.remove_if_transient_inactive(&h.uuid);
         }
         res.map(|_| ())
     }

@@ -382,33 +382,27 @@ impl<D: MomentDef> MomentTree<D> {
 
 /// The snapshots of one domain.
 pub(crate) type SnapshotTree = MomentTree<Snapshot>;
-
-impl MomentDef for Snapshot {
-    fn name(&self) -> &str {
-        self.name.as_deref().unwrap_or("")
-    }
-    fn parent_name(&self) -> Option<&str> {
-        self.parent.as_deref()
-    }
-    fn set_parent_name(&mut self, parent: Option<String>) {
-        self.parent = parent;
-    }
-}
-
 /// The checkpoints of one domain.
 pub(crate) type CheckpointTree = MomentTree<Checkpoint>;
 
-impl MomentDef for Checkpoint {
-    fn name(&self) -> &str {
-        self.name.as_deref().unwrap_or("")
-    }
-    fn parent_name(&self) -> Option<&str> {
-        self.parent.as_deref()
-    }
-    fn set_parent_name(&mut self, parent: Option<String>) {
-        self.parent = parent;
-    }
+/// Snapshot and checkpoint definitions name themselves and their parent
+/// alike.
+macro_rules! moment_def {
+    ($($t:ty),*) => {$(
+        impl MomentDef for $t {
+            fn name(&self) -> &str {
+                self.name.as_deref().unwrap_or("")
+            }
+            fn parent_name(&self) -> Option<&str> {
+                self.parent.as_deref()
+            }
+            fn set_parent_name(&mut self, parent: Option<String>) {
+                self.parent = parent;
+            }
+        }
+    )*};
 }
+moment_def!(Snapshot, Checkpoint);
 
 /// The deletion shared by snapshots and checkpoints
 /// (testDomainSnapshotDelete / testDomainCheckpointDelete).
