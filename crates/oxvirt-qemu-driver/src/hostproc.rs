@@ -269,6 +269,9 @@ pub(crate) fn resolve_exe(name: &str) -> Option<PathBuf> {
         })
 }
 
+/// The first descriptor number of `spawn_held`'s extra descriptors.
+pub(crate) const EXTRA_FD: RawFd = 7;
+
 /// Forks QEMU's process and holds it before exec (see `HeldChild`).
 /// The child gets /dev/null as stdin, `log` as stdout and stderr,
 /// `fds[0]` as fd 3 and `fds[1]` (if given) as fd 4, `extra[i]` as fd
@@ -277,9 +280,6 @@ pub(crate) fn resolve_exe(name: &str) -> Option<PathBuf> {
 /// inherited one is closed before it waits, so it never keeps another
 /// child's start pipe open (which would keep that child waiting after
 /// the daemon died).
-/// The first descriptor number of `spawn_held`'s extra descriptors.
-pub(crate) const EXTRA_FD: RawFd = 7;
-
 pub(crate) fn spawn_held(
     argv: &[String],
     log: &std::fs::File,
