@@ -100,7 +100,7 @@ conn.close()
 time.sleep(0.5)
 left = qemus()
 run = os.listdir(os.path.join(root, "lib/oxvirt/qemu/run"))
-warm = [r for r in rows if r[0] >= cycles // 10]
+warm = [r for r in rows if r[0] >= cycles // 10] or rows
 rmin, rmax = min(r[1] for r in warm), max(r[1] for r in warm)
 fd_set = sorted(set(r[2] for r in warm))
 print()
