@@ -495,8 +495,10 @@ pub(crate) fn pause_points() -> &'static [String] {
 }
 
 /// Picks a free VNC port from 5900 up.
-pub(crate) fn free_vnc_port(listen: &str) -> Option<u16> {
-    (5900u16..6900).find(|p| std::net::TcpListener::bind((listen, *p)).is_ok())
+pub(crate) fn free_vnc_port(listen: &str, taken: &[u16]) -> Option<u16> {
+    (5900u16..6900)
+        .filter(|p| !taken.contains(p))
+        .find(|p| std::net::TcpListener::bind((listen, *p)).is_ok())
 }
 
 pub(crate) fn log_tail(path: &Path) -> String {

@@ -108,27 +108,35 @@ impl Driver {
         }
         let name = live.name.clone();
 
-        // VNC autoport.
+        // VNC and SPICE autoport: free ports from 5900, as libvirt's
+        // port allocator gives them (the live XML shows them).
         let mut vnc_port = None;
-        for g in live
-            .devices
-            .raw
-            .iter_mut()
-            .filter(|r| r.0.name == "graphics")
-        {
-            let g = &mut g.0;
-            if g.attr("type") != Some("vnc") {
+        let mut taken: Vec<u16> = Vec::new();
+        for g in live.devices.graphics.iter_mut() {
+            let on_address = g
+                .listens
+                .first()
+                .is_none_or(|l| matches!(l.ltype.as_str(), "address" | "network"));
+            let wanted = match g.gtype.as_str() {
+                "vnc" => g.autoport || g.port == -1,
+                "spice" => g.autoport && g.port <= 0,
+                _ => false,
+            };
+            if !on_address || !wanted {
                 continue;
             }
-            let auto =
-                g.attr("autoport") == Some("yes") || g.attr("port").is_none_or(|p| p == "-1");
-            if auto {
-                let listen = g.attr("listen").unwrap_or("127.0.0.1").to_string();
-                vnc_port = free_vnc_port(&listen);
-                if let Some(p) = vnc_port {
-                    g.set_attr("port", p.to_string());
-                    g.set_attr("autoport", "yes");
+            let listen = g
+                .listens
+                .first()
+                .and_then(|l| l.address.clone())
+                .unwrap_or_else(|| "127.0.0.1".to_string());
+            if let Some(p) = free_vnc_port(&listen, &taken) {
+                taken.push(p);
+                if g.gtype == "vnc" {
+                    vnc_port = Some(p);
                 }
+                g.port = p as i64;
+                g.autoport = true;
             }
         }
 

@@ -3,7 +3,9 @@
 //! reference libvirtd 9.0 gave on this host (recorded in the QEMU
 //! crate's tests/reference/), refusals give libvirt's message, and the
 //! capabilities list the machines in libvirtd's order (default first)
-//! with a guest for every architecture an installed binary serves.
+//! with a guest for every architecture an installed binary serves;
+//! `domxml-to-native qemu-argv` prints the reference's command lines,
+//! and a domain with most device families starts on that layout.
 //! The whole x86_64-latest set runs in process in the QEMU crate
 //! (tests/qemuxml2xml.rs); this is the same path over the wire.
 
@@ -256,6 +258,79 @@ fn virsh_domxml_to_native_matches_the_reference_libvirtd() {
         failures.len()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A domain with most device families (virtio disk on qcow2, empty SATA
+/// CD-ROM, virtio-scsi, virtio NIC, serial, guest-agent and SPICE
+/// channels, USB tablet and redirection, SPICE and VNC with autoport,
+/// ICH9 sound, QXL, RNG, watchdog, balloon, IOMMU) starts: QEMU takes
+/// the command line built in libvirt's layout, and the two displays get
+/// distinct ports that the live XML shows.
+#[test]
+fn a_rich_domain_starts_with_libvirts_command_line() {
+    for p in [QEMU, VIRSH, "/usr/bin/qemu-img"] {
+        if !Path::new(p).exists() {
+            println!("skipping: {} is not installed", p);
+            return;
+        }
+    }
+    let d = Daemon::new("rich");
+    let img = d.dir.join("disk.qcow2");
+    let ok = std::process::Command::new("/usr/bin/qemu-img")
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(&img)
+        .arg("16M")
+        .status()
+        .expect("qemu-img runs")
+        .success();
+    assert!(ok);
+    let xml = format!(
+        "<domain type='qemu'>
+  <name>rich</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>2</vcpu>
+  <os><type arch='x86_64' machine='q35'>hvm</type></os>
+  <features><acpi/><apic/><pvspinlock state='on'/><hyperv mode='custom'><relaxed state='on'/></hyperv></features>
+  <clock offset='utc'><timer name='rtc' tickpolicy='catchup'/><timer name='hpet' present='no'/></clock>
+  <devices>
+    <disk type='file' device='disk'><driver name='qemu' type='qcow2' discard='unmap'/><source file='{}'/><target dev='vda' bus='virtio'/></disk>
+    <disk type='file' device='cdrom'><target dev='sda' bus='sata'/><readonly/></disk>
+    <controller type='scsi' model='virtio-scsi'/>
+    <interface type='user'><model type='virtio'/></interface>
+    <serial type='pty'/>
+    <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
+    <channel type='spicevmc'><target type='virtio' name='com.redhat.spice.0'/></channel>
+    <input type='tablet' bus='usb'/>
+    <graphics type='spice' autoport='yes'><image compression='off'/></graphics>
+    <graphics type='vnc' autoport='yes'/>
+    <sound model='ich9'/>
+    <video><model type='qxl'/></video>
+    <redirdev bus='usb' type='spicevmc'/>
+    <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>
+    <watchdog model='i6300esb'/>
+    <memballoon model='virtio'/>
+    <iommu model='intel'/>
+  </devices>
+</domain>",
+        img.display()
+    );
+    let file = d.dir.join("rich.xml");
+    std::fs::write(&file, xml).unwrap();
+    let (_, err, good) = cli(VIRSH, &d, &["define", &file.to_string_lossy()]);
+    assert!(good, "define: {}", err);
+    let (_, err, good) = cli(VIRSH, &d, &["start", "rich"]);
+    let log = std::fs::read_to_string(d.qemu_root().join("log/rich.log")).unwrap_or_default();
+    assert!(good, "start: {}\n{}", err, log);
+    let (live, _, _) = cli(VIRSH, &d, &["dumpxml", "rich"]);
+    let ports: Vec<&str> = live
+        .lines()
+        .filter(|l| l.contains("<graphics "))
+        .filter_map(|l| l.split("port='").nth(1))
+        .filter_map(|r| r.split('\'').next())
+        .collect();
+    let _ = cli(VIRSH, &d, &["destroy", "rich"]);
+    assert_eq!(ports.len(), 2, "{}", live);
+    assert_ne!(ports[0], ports[1], "{}", live);
 }
 
 /// virsh capabilities through oxvirtd: the default machine first in each

@@ -432,9 +432,11 @@ fn listen(g: &Element) -> (&str, Option<&str>) {
     }
 }
 
-/// A free TCP port for a display started with `autoport`.
-fn free_port(listen: &str, from: u16) -> u16 {
+/// A free TCP port for a display started with `autoport`, other than
+/// `taken` (the VNC display's).
+fn free_port(listen: &str, from: u16, taken: Option<u16>) -> u16 {
     (from..6900)
+        .filter(|p| Some(*p) != taken)
         .find(|p| std::net::TcpListener::bind((listen, *p)).is_ok())
         .unwrap_or(from)
 }
@@ -578,7 +580,8 @@ fn spice(cx: &Ctx, g: &Element, a: &mut Args) -> Result<()> {
         _ => {
             let num = |k: &str| attr(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
             let (mut port, mut tls_port) = (num("port"), num("tlsPort"));
-            if attr("autoport") == Some("yes") {
+            // A start has chosen the port already (process.rs).
+            if attr("autoport") == Some("yes") && port <= 0 {
                 let need_tls =
                     default_mode == "secure" || channels.iter().any(|(_, m)| *m == "secure");
                 let need_port = matches!(default_mode, "insecure" | "any")
@@ -588,7 +591,7 @@ fn spice(cx: &Ctx, g: &Element, a: &mut Args) -> Result<()> {
                     port = if cx.start.pretend {
                         5901
                     } else {
-                        free_port(addr, 5900) as i64
+                        free_port(addr, 5900, cx.start.vnc_port) as i64
                     };
                 }
                 if need_tls || tls_port == -1 {

@@ -158,7 +158,15 @@ fn hugepage_path(cx: &Ctx, pagesize: u64) -> Result<String> {
             pagesize
         ))
     })?;
-    Ok(format!("{}/libvirt/qemu/{}", m.1, short_name(cx)))
+    let path = format!("{}/libvirt/qemu/{}", m.1, short_name(cx));
+    if !cx.start.pretend {
+        // libvirt makes the domain's directory on the mount before QEMU
+        // starts (qemuProcessBuildDestroyMemoryPaths).
+        std::fs::create_dir_all(&path).map_err(|e| {
+            oxvirt_core::Error::system(crate::FROM, format!("Unable to create {}", path), &e)
+        })?;
+    }
+    Ok(path)
 }
 
 /// A file-backed RAM block's path (qemuGetMemoryBackingPath): libvirt's
