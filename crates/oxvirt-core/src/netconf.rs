@@ -320,6 +320,27 @@ fn check_multi_dhcp(def: &Network, idx: usize) -> Result<()> {
     Ok(())
 }
 
+/// ADD_FIRST (4) inserts at the head, ADD_LAST at the tail.
+fn add_entry<T>(v: &mut Vec<T>, command: u32, item: T) {
+    if command == 4 {
+        v.insert(0, item);
+    } else {
+        v.push(item);
+    }
+}
+
+/// Deletes the one entry found; none or several is libvirt's error.
+fn remove_one<T>(v: &mut Vec<T>, found: &[usize], none: String, many: String) -> Result<()> {
+    match found {
+        [] => Err(Error::operation_invalid(FROM, none)),
+        [i] => {
+            v.remove(*i);
+            Ok(())
+        }
+        _ => Err(Error::operation_invalid(FROM, many)),
+    }
+}
+
 /// virNetworkDefUpdateSection.
 pub fn update_section(
     def: &mut oxvirt_xml::network::Network,
@@ -471,11 +492,7 @@ fn update_dhcp_host(
                     ),
                 ));
             }
-            if command == 4 {
-                ipdef.hosts.insert(0, host);
-            } else {
-                ipdef.hosts.push(host);
-            }
+            add_entry(&mut ipdef.hosts, command, host);
         }
         2 => {
             let i = ipdef.hosts.iter().position(|h| {
@@ -574,33 +591,21 @@ fn update_dns_host(def: &mut Network, command: u32, el: &oxvirt_xml::dom::Elemen
             ));
         }
         let entry = (ip.expect("checked above"), names);
-        if command == 4 {
-            def.dns.hosts.insert(0, entry);
-        } else {
-            def.dns.hosts.push(entry);
-        }
+        add_entry(&mut def.dns.hosts, command, entry);
         return Ok(());
     }
-    match found.len() {
-        0 => Err(Error::operation_invalid(
-            FROM,
-            format!(
-                "couldn't locate a matching DNS HOST record in network {}",
-                name
-            ),
-        )),
-        1 => {
-            def.dns.hosts.remove(found[0]);
-            Ok(())
-        }
-        _ => Err(Error::operation_invalid(
-            FROM,
-            format!(
-                "multiple matching DNS HOST records were found in network {}",
-                name
-            ),
-        )),
-    }
+    remove_one(
+        &mut def.dns.hosts,
+        &found,
+        format!(
+            "couldn't locate a matching DNS HOST record in network {}",
+            name
+        ),
+        format!(
+            "multiple matching DNS HOST records were found in network {}",
+            name
+        ),
+    )
 }
 
 fn update_dns_txt(def: &mut Network, command: u32, el: &oxvirt_xml::dom::Element) -> Result<()> {
@@ -636,11 +641,7 @@ fn update_dns_txt(def: &mut Network, command: u32, el: &oxvirt_xml::dom::Element
                 ),
             ));
         }
-        if command == 4 {
-            def.dns.txts.insert(0, (tname, value));
-        } else {
-            def.dns.txts.push((tname, value));
-        }
+        add_entry(&mut def.dns.txts, command, (tname, value));
         return Ok(());
     }
     match idx {
@@ -724,11 +725,7 @@ fn update_dhcp_range(
                 end,
                 lease: None,
             };
-            if command == 4 {
-                ipdef.ranges.insert(0, r);
-            } else {
-                ipdef.ranges.push(r);
-            }
+            add_entry(&mut ipdef.ranges, command, r);
             Ok(())
         }
         2 => match found {
@@ -818,33 +815,21 @@ fn update_dns_srv(def: &mut Network, command: u32, el: &oxvirt_xml::dom::Element
                 ),
             ));
         }
-        if command == 4 {
-            def.dns.srvs.insert(0, srv);
-        } else {
-            def.dns.srvs.push(srv);
-        }
+        add_entry(&mut def.dns.srvs, command, srv);
         return Ok(());
     }
-    match found.len() {
-        0 => Err(Error::operation_invalid(
-            FROM,
-            format!(
-                "couldn't locate a matching DNS SRV record in network {}",
-                name
-            ),
-        )),
-        1 => {
-            def.dns.srvs.remove(found[0]);
-            Ok(())
-        }
-        _ => Err(Error::operation_invalid(
-            FROM,
-            format!(
-                "multiple DNS SRV records matching all specified fields were found in network {}",
-                name
-            ),
-        )),
-    }
+    remove_one(
+        &mut def.dns.srvs,
+        &found,
+        format!(
+            "couldn't locate a matching DNS SRV record in network {}",
+            name
+        ),
+        format!(
+            "multiple DNS SRV records matching all specified fields were found in network {}",
+            name
+        ),
+    )
 }
 
 fn update_forward_interface(
@@ -893,11 +878,7 @@ fn update_forward_interface(
             }
             // A second interface of a nat/route network is refused by
             // the format/parse cycle of NetworkObj::update, as libvirt's.
-            if command == 4 {
-                fwd.ifs.insert(0, ForwardIf::Netdev(dev));
-            } else {
-                fwd.ifs.push(ForwardIf::Netdev(dev));
-            }
+            add_entry(&mut fwd.ifs, command, ForwardIf::Netdev(dev));
             Ok(())
         }
         2 => match found {
