@@ -25,11 +25,17 @@ fn sysattr(dev: &str, attr: &str) -> Option<String> {
         .map(|s| s.trim_end_matches('\n').to_string())
 }
 
+/// The devices the udev backend enumerates: not bridge ports
+/// (`brport/state`), not taps (`tun_flags`: guests' NICs).
 fn names() -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(SYS)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| {
+                    let d = Path::new(SYS).join(n);
+                    !d.join("brport/state").exists() && !d.join("tun_flags").exists()
+                })
                 .collect()
         })
         .unwrap_or_default();
