@@ -24,48 +24,14 @@ done
 
 cargo build --release -q -p oxvirtd --manifest-path "$REPO/Cargo.toml"
 
+. "$REPO/scripts/netns-daemons.sh"
 TAG=oxnetbench-$$
 T=$(mktemp -d /tmp/$TAG.XXXXXX)
-REFNS=$TAG-ref
-OXNS=$TAG-ox
-cleanup() {
-  [ -f "$T/ref/libvirtd.pid" ] && kill "$(cat "$T/ref/libvirtd.pid")" 2>/dev/null || true
-  [ -f "$T/ref/virtlogd.pid" ] && kill "$(cat "$T/ref/virtlogd.pid")" 2>/dev/null || true
-  [ -n "${OXPID:-}" ] && kill "$OXPID" 2>/dev/null || true
-  sleep 1
-  for ns in "$REFNS" "$OXNS"; do
-    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
-    ip netns del "$ns" 2>/dev/null || true
-  done
-  rm -rf "$T"
-}
-trap cleanup EXIT
-
-for ns in "$REFNS" "$OXNS"; do ip netns add "$ns"; ip netns exec "$ns" ip link set lo up; done
-
-# The reference: libvirtd + virtlogd with private run/state/config dirs.
-mkdir -p "$T/ref/run" "$T/ref/lib" "$T/ref/cache" "$T/ref/log" "$T/ref/etc"
-cp -a /etc/libvirt/. "$T/ref/etc/"
-ip netns exec "$REFNS" unshare -m sh -c "
-  mount --make-rprivate / &&
-  mount --bind $T/ref/run /run/libvirt &&
-  mount --bind $T/ref/lib /var/lib/libvirt &&
-  mount --bind $T/ref/cache /var/cache/libvirt &&
-  mount --bind $T/ref/log /var/log/libvirt &&
-  mount --bind $T/ref/etc /etc/libvirt &&
-  virtlogd -d -p $T/ref/virtlogd.pid &&
-  exec libvirtd -d -p $T/ref/libvirtd.pid"
-for _ in $(seq 200); do [ -S "$T/ref/run/libvirt-sock" ] && break; sleep 0.05; done
-REFURI="qemu:///system?socket=$T/ref/run/libvirt-sock"
-
-# oxvirtd.
-mkdir -p "$T/ox"
-ip netns exec "$OXNS" "$REPO/target/release/oxvirtd" --root "$T/ox" --socket "$T/ox/sock" \
-  >"$T/ox/daemon.log" 2>&1 &
-OXPID=$!
-for _ in $(seq 200); do [ -S "$T/ox/sock" ] && break; sleep 0.05; done
-[ -S "$T/ox/sock" ] || { echo "oxvirtd did not start:"; cat "$T/ox/daemon.log"; exit 1; }
-OXURI="qemu:///system?socket=$T/ox/sock"
+trap 'netns_daemons_down $TAG-ref $TAG-ox -- $T/ref $T/ox; rm -rf "$T"' EXIT
+netns_up $TAG-ref
+netns_up $TAG-ox
+ref_libvirtd_up $TAG-ref "$T/ref"
+oxvirtd_up $TAG-ox "$T/ox" "$REPO/target/release/oxvirtd"
 
 bench() {
 $PY - "$1" "$RUNS" "$GUESTS" <<'PYEOF'

@@ -91,6 +91,12 @@ pub struct PortBinding {
 pub trait NetworkPorts: Send + Sync {
     fn allocate_port(&self, req: &PortRequest) -> Result<PortBinding>;
     fn release_port(&self, network: &str, port: &Uuid) -> Result<()>;
+    /// The DHCP leases of `mac` on `network` (for `domifaddr --source
+    /// lease`, libvirt's virNetworkGetDHCPLeases).
+    fn dhcp_leases(&self, network: &str, mac: &str) -> Result<Vec<crate::types::NetworkDhcpLease>> {
+        let _ = (network, mac);
+        Err(Error::no_support("virNetworkGetDHCPLeases"))
+    }
 }
 
 /// Which secret a definition names (`<secret uuid=>` or `usage=`).

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use oxvirt_core::error::{code, from};
 use oxvirt_core::types::InterfaceRef;
-use oxvirt_core::{Error, Result};
+use oxvirt_core::{Error, InterfaceDriver, Result};
 use oxvirt_xml::writer::{Attrs, Writer};
 
 const FROM: i32 = from::INTERFACE;
@@ -268,9 +268,9 @@ fn check_flags(flags: u32, supported: u32, func: &str) -> Result<()> {
     oxvirt_core::error::check_flags(flags, supported, func, FROM)
 }
 
-/// The `Connection` interface API.
-impl HostInterfaces {
-    pub fn list_all_interfaces(&self, flags: u32) -> Result<Vec<InterfaceRef>> {
+/// libvirt's interface driver API (virInterfaceDriver), udev backend.
+impl InterfaceDriver for HostInterfaces {
+    fn list_all_interfaces(&self, flags: u32) -> Result<Vec<InterfaceRef>> {
         check_flags(
             flags,
             LIST_ACTIVE | LIST_INACTIVE,
@@ -288,7 +288,7 @@ impl HostInterfaces {
             .collect())
     }
 
-    pub fn lookup_interface_by_name(&self, name: &str) -> Result<InterfaceRef> {
+    fn lookup_interface_by_name(&self, name: &str) -> Result<InterfaceRef> {
         if name.contains('/') || name.is_empty() || !PathBuf::from(SYS).join(name).exists() {
             return Err(Error::new(
                 code::NO_INTERFACE,
@@ -299,7 +299,7 @@ impl HostInterfaces {
         Ok(iface_ref(name))
     }
 
-    pub fn lookup_interface_by_mac(&self, mac: &str) -> Result<InterfaceRef> {
+    fn lookup_interface_by_mac(&self, mac: &str) -> Result<InterfaceRef> {
         let found: Vec<String> = names()
             .into_iter()
             .filter(|n| sysattr(n, "address").as_deref() == Some(mac))
@@ -319,14 +319,14 @@ impl HostInterfaces {
         }
     }
 
-    pub fn interface_get_xml_desc(&self, iface: &InterfaceRef, flags: u32) -> Result<String> {
+    fn interface_get_xml_desc(&self, iface: &InterfaceRef, flags: u32) -> Result<String> {
         check_flags(flags, 1, "udevInterfaceGetXMLDesc")?;
         let mut w = Writer::new();
         write_iface(&mut w, &iface.name, true, 0)?;
         Ok(w.into_string())
     }
 
-    pub fn interface_is_active(&self, iface: &InterfaceRef) -> Result<bool> {
+    fn interface_is_active(&self, iface: &InterfaceRef) -> Result<bool> {
         self.lookup_interface_by_name(&iface.name)?;
         Ok(is_active(&iface.name))
     }

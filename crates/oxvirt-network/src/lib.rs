@@ -32,7 +32,7 @@ use oxvirt_core::event::{
 };
 use oxvirt_core::netconf::{NetworkList, NetworkObj};
 use oxvirt_core::types::{NetworkDhcpLease, NetworkPortRef, NetworkRef, Uuid};
-use oxvirt_core::{Error, Result};
+use oxvirt_core::{Error, NetworkDriver, Result};
 use oxvirt_xml::netport::NetworkPort;
 use oxvirt_xml::network::Network;
 
@@ -350,6 +350,32 @@ impl Driver {
         })
     }
 
+    fn active_obj(&self, st: &State, net: &NetworkRef) -> Result<usize> {
+        let i = self.obj(st, net)?;
+        if !st.nets.objs[i].active {
+            return Err(Error::operation_invalid(
+                FROM,
+                format!("network '{}' is not active", st.nets.objs[i].def.name),
+            ));
+        }
+        Ok(i)
+    }
+
+    fn no_port(uuid: &Uuid) -> Error {
+        Error::new(
+            code::NO_NETWORK_PORT,
+            FROM,
+            format!("Network port with UUID {} does not exist", uuid),
+        )
+    }
+
+    fn port_ref(net: &Network, p: &NetworkPort) -> NetworkPortRef {
+        NetworkPortRef {
+            network: net.name.clone(),
+            uuid: p.uuid,
+        }
+    }
+
     /// Stops every running network (tests and teardown; the daemon never
     /// calls it on exit).
     pub fn destroy_all(&self) {
@@ -362,9 +388,9 @@ impl Driver {
     }
 }
 
-/// The `Connection` network API.
-impl Driver {
-    pub fn network_event_register(
+/// libvirt's network driver API (virNetworkDriver).
+impl NetworkDriver for Driver {
+    fn network_event_register(
         &self,
         net: Option<&NetworkRef>,
         event_id: i32,
@@ -379,7 +405,7 @@ impl Driver {
         Ok(self.events.register_network(net, event_id, cb))
     }
 
-    pub fn network_event_deregister(&self, callback_id: i32) -> Result<()> {
+    fn network_event_deregister(&self, callback_id: i32) -> Result<()> {
         if self.events.deregister(callback_id) {
             Ok(())
         } else {
@@ -390,24 +416,24 @@ impl Driver {
         }
     }
 
-    pub fn list_all_networks(&self, flags: u32) -> Result<Vec<NetworkRef>> {
+    fn list_all_networks(&self, flags: u32) -> Result<Vec<NetworkRef>> {
         check_flags(flags, 0x3f, "networkConnectListAllNetworks")?;
         Ok(self.lock().nets.list(flags))
     }
 
-    pub fn lookup_network_by_name(&self, name: &str) -> Result<NetworkRef> {
+    fn lookup_network_by_name(&self, name: &str) -> Result<NetworkRef> {
         let st = self.lock();
         let i = st.nets.by_name(name)?;
         Ok(st.nets.objs[i].handle())
     }
 
-    pub fn lookup_network_by_uuid(&self, uuid: &Uuid) -> Result<NetworkRef> {
+    fn lookup_network_by_uuid(&self, uuid: &Uuid) -> Result<NetworkRef> {
         let st = self.lock();
         let i = st.nets.by_uuid(uuid)?;
         Ok(st.nets.objs[i].handle())
     }
 
-    pub fn network_define_xml(&self, xml: &str, flags: u32) -> Result<NetworkRef> {
+    fn network_define_xml(&self, xml: &str, flags: u32) -> Result<NetworkRef> {
         check_flags(flags, 1, "networkDefineXMLFlags")?;
         let mut def = Self::parse(xml, flags)?;
         let h = {
@@ -433,7 +459,7 @@ impl Driver {
         Ok(h)
     }
 
-    pub fn network_create_xml(&self, xml: &str, flags: u32) -> Result<NetworkRef> {
+    fn network_create_xml(&self, xml: &str, flags: u32) -> Result<NetworkRef> {
         check_flags(flags, 1, "networkCreateXMLFlags")?;
         let mut def = Self::parse(xml, flags)?;
         let h = {
@@ -453,7 +479,7 @@ impl Driver {
         Ok(h)
     }
 
-    pub fn network_undefine(&self, net: &NetworkRef) -> Result<()> {
+    fn network_undefine(&self, net: &NetworkRef) -> Result<()> {
         let h = {
             let mut st = self.lock();
             let i = self.obj(&st, net)?;
@@ -494,7 +520,7 @@ impl Driver {
         Ok(())
     }
 
-    pub fn network_create(&self, net: &NetworkRef) -> Result<()> {
+    fn network_create(&self, net: &NetworkRef) -> Result<()> {
         let h = {
             let mut st = self.lock();
             let i = self.obj(&st, net)?;
@@ -505,7 +531,7 @@ impl Driver {
         Ok(())
     }
 
-    pub fn network_destroy(&self, net: &NetworkRef) -> Result<()> {
+    fn network_destroy(&self, net: &NetworkRef) -> Result<()> {
         let h = {
             let mut st = self.lock();
             let i = self.obj(&st, net)?;
@@ -527,7 +553,7 @@ impl Driver {
         Ok(())
     }
 
-    pub fn network_get_xml_desc(&self, net: &NetworkRef, flags: u32) -> Result<String> {
+    fn network_get_xml_desc(&self, net: &NetworkRef, flags: u32) -> Result<String> {
         check_flags(flags, 1, "networkGetXMLDesc")?;
         let st = self.lock();
         let obj = &st.nets.objs[self.obj(&st, net)?];
@@ -539,7 +565,7 @@ impl Driver {
         Ok(def.format(inactive))
     }
 
-    pub fn network_get_bridge_name(&self, net: &NetworkRef) -> Result<String> {
+    fn network_get_bridge_name(&self, net: &NetworkRef) -> Result<String> {
         let st = self.lock();
         let def = &st.nets.objs[self.obj(&st, net)?].def;
         def.bridge_name().map(str::to_string).ok_or_else(|| {
@@ -550,12 +576,12 @@ impl Driver {
         })
     }
 
-    pub fn network_get_autostart(&self, net: &NetworkRef) -> Result<bool> {
+    fn network_get_autostart(&self, net: &NetworkRef) -> Result<bool> {
         let st = self.lock();
         Ok(st.nets.objs[self.obj(&st, net)?].autostart)
     }
 
-    pub fn network_set_autostart(&self, net: &NetworkRef, autostart: bool) -> Result<()> {
+    fn network_set_autostart(&self, net: &NetworkRef, autostart: bool) -> Result<()> {
         let mut st = self.lock();
         let i = self.obj(&st, net)?;
         let obj = &mut st.nets.objs[i];
@@ -595,19 +621,19 @@ impl Driver {
         Ok(())
     }
 
-    pub fn network_is_active(&self, net: &NetworkRef) -> Result<bool> {
+    fn network_is_active(&self, net: &NetworkRef) -> Result<bool> {
         let st = self.lock();
         Ok(st.nets.objs[self.obj(&st, net)?].active)
     }
 
-    pub fn network_is_persistent(&self, net: &NetworkRef) -> Result<bool> {
+    fn network_is_persistent(&self, net: &NetworkRef) -> Result<bool> {
         let st = self.lock();
         Ok(st.nets.objs[self.obj(&st, net)?].persistent)
     }
 
     /// networkUpdate: edit the live and/or persistent definition, then
     /// bring dnsmasq and the firewall in line with the live one.
-    pub fn network_update(
+    fn network_update(
         &self,
         net: &NetworkRef,
         command: u32,
@@ -660,7 +686,7 @@ impl Driver {
     }
 
     /// networkGetDHCPLeases, from dnsmasq's lease file.
-    pub fn network_get_dhcp_leases(
+    fn network_get_dhcp_leases(
         &self,
         net: &NetworkRef,
         mac: Option<&str>,
@@ -726,41 +752,9 @@ impl Driver {
         }
         Ok(out)
     }
-}
 
-/// Ports (virNetworkPort*).
-impl Driver {
-    fn active_obj(&self, st: &State, net: &NetworkRef) -> Result<usize> {
-        let i = self.obj(st, net)?;
-        if !st.nets.objs[i].active {
-            return Err(Error::operation_invalid(
-                FROM,
-                format!("network '{}' is not active", st.nets.objs[i].def.name),
-            ));
-        }
-        Ok(i)
-    }
-
-    fn no_port(uuid: &Uuid) -> Error {
-        Error::new(
-            code::NO_NETWORK_PORT,
-            FROM,
-            format!("Network port with UUID {} does not exist", uuid),
-        )
-    }
-
-    fn port_ref(net: &Network, p: &NetworkPort) -> NetworkPortRef {
-        NetworkPortRef {
-            network: net.name.clone(),
-            uuid: p.uuid,
-        }
-    }
-
-    pub fn list_all_network_ports(
-        &self,
-        net: &NetworkRef,
-        flags: u32,
-    ) -> Result<Vec<NetworkPortRef>> {
+    // ---- ports (virNetworkPort*) ----------------------------------------
+    fn list_all_network_ports(&self, net: &NetworkRef, flags: u32) -> Result<Vec<NetworkPortRef>> {
         check_flags(flags, 0, "networkListAllPorts")?;
         let st = self.lock();
         let i = self.active_obj(&st, net)?;
@@ -772,11 +766,7 @@ impl Driver {
             .unwrap_or_default())
     }
 
-    pub fn lookup_network_port_by_uuid(
-        &self,
-        net: &NetworkRef,
-        uuid: &Uuid,
-    ) -> Result<NetworkPortRef> {
+    fn lookup_network_port_by_uuid(&self, net: &NetworkRef, uuid: &Uuid) -> Result<NetworkPortRef> {
         let st = self.lock();
         let i = self.obj(&st, net)?;
         let def = &st.nets.objs[i].def;
@@ -791,7 +781,7 @@ impl Driver {
     }
 
     /// networkPortCreateXML: allocate (or, with RECLAIM, re-attach) a port.
-    pub fn network_port_create_xml(
+    fn network_port_create_xml(
         &self,
         net: &NetworkRef,
         xml: &str,
@@ -865,7 +855,7 @@ impl Driver {
         Ok(r)
     }
 
-    pub fn network_port_get_xml_desc(&self, port: &NetworkPortRef, flags: u32) -> Result<String> {
+    fn network_port_get_xml_desc(&self, port: &NetworkPortRef, flags: u32) -> Result<String> {
         check_flags(flags, 0, "networkPortGetXMLDesc")?;
         let st = self.lock();
         let i = st.nets.by_name(&port.network)?;
@@ -884,7 +874,7 @@ impl Driver {
         Ok(p.format())
     }
 
-    pub fn network_port_delete(&self, port: &NetworkPortRef, flags: u32) -> Result<()> {
+    fn network_port_delete(&self, port: &NetworkPortRef, flags: u32) -> Result<()> {
         check_flags(flags, 0, "networkPortDelete")?;
         let mut st = self.lock();
         let i = st.nets.by_name(&port.network)?;
@@ -910,5 +900,82 @@ impl Driver {
                 .join(format!("{}.xml", p.uuid)),
         );
         Ok(())
+    }
+}
+
+/// What the QEMU driver asks of networks: a port for a guest NIC
+/// (virDomainNetAllocateActualDevice over virNetworkPortCreateXML), its
+/// release, and DHCP leases for `domifaddr --source lease`.
+impl oxvirt_core::host::NetworkPorts for Driver {
+    fn allocate_port(
+        &self,
+        req: &oxvirt_core::host::PortRequest,
+    ) -> Result<oxvirt_core::host::PortBinding> {
+        use oxvirt_core::host::{PortBinding, PortPlug};
+        use oxvirt_xml::netport::Plug;
+        let net = self.lookup_network_by_name(&req.network)?;
+        let mac = oxvirt_xml::props::Mac::parse(&req.mac)
+            .ok_or_else(|| Error::new(code::INVALID_MAC, FROM, req.mac.clone()))?;
+        let port = NetworkPort {
+            uuid: Uuid(*uuid::Uuid::new_v4().as_bytes()),
+            owner_name: req.owner_name.clone(),
+            owner_uuid: req.owner_uuid,
+            group: req.portgroup.clone(),
+            mac,
+            virtualport: None,
+            bandwidth: None,
+            class_id: None,
+            vlan: None,
+            isolated: None,
+            trust_guest_rx_filters: None,
+            plug: Plug::None,
+        };
+        let r = self.network_port_create_xml(&net, &port.format(), 0)?;
+        let st = self.lock();
+        let p = st
+            .ports
+            .get(&net.uuid)
+            .and_then(|v| v.iter().find(|p| p.uuid == r.uuid))
+            .ok_or_else(|| Self::no_port(&r.uuid))?;
+        let plug = match &p.plug {
+            Plug::Bridge {
+                bridge,
+                mac_table_manager,
+                ..
+            } => PortPlug::Bridge {
+                bridge: bridge.clone(),
+                mac_table_manager: mac_table_manager.clone(),
+            },
+            Plug::Direct { dev, mode } => PortPlug::Direct {
+                dev: dev.clone(),
+                mode: mode.clone(),
+            },
+            Plug::HostdevPci { managed, addr, .. } => PortPlug::HostdevPci {
+                address: format!("{:04x}:{:02x}:{:02x}.{:x}", addr.0, addr.1, addr.2, addr.3),
+                managed: *managed == Some(true),
+            },
+            Plug::None => {
+                return Err(Error::internal(
+                    FROM,
+                    "Unexpectedly got a network port without a plug",
+                ))
+            }
+        };
+        Ok(PortBinding { port: r.uuid, plug })
+    }
+
+    fn release_port(&self, network: &str, port: &Uuid) -> Result<()> {
+        self.network_port_delete(
+            &NetworkPortRef {
+                network: network.to_string(),
+                uuid: *port,
+            },
+            0,
+        )
+    }
+
+    fn dhcp_leases(&self, network: &str, mac: &str) -> Result<Vec<NetworkDhcpLease>> {
+        let net = self.lookup_network_by_name(network)?;
+        self.network_get_dhcp_leases(&net, Some(mac), 0)
     }
 }

@@ -5,6 +5,7 @@
 use std::process::Command;
 
 use oxvirt_core::types::NetworkRef;
+use oxvirt_core::NetworkDriver;
 use oxvirt_netdev::{link, testns::rerun_in_netns};
 use oxvirt_network::{dnsmasq, firewall, Driver};
 use oxvirt_xml::network::Network;

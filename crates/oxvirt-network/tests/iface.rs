@@ -3,6 +3,7 @@
 
 use std::process::Command;
 
+use oxvirt_core::InterfaceDriver;
 use oxvirt_netdev::testns::rerun_in_netns;
 use oxvirt_network::HostInterfaces;
 

@@ -186,6 +186,10 @@ xdr_struct! {
     }
     /// `{need_results, flags}`: every LIST_ALL of the connection.
     pub struct ListAllArgs { pub need_results: i32, pub flags: u32 }
+    /// The pre-ListAll calls: `{int maxnames}` / `{int maxids}`.
+    pub struct ListMaxArgs { pub max: i32 }
+    pub struct ListNamesRet { pub names: Vec<String> [max::NETWORK_LIST] }
+    pub struct ListIdsRet { pub ids: Vec<i32> [max::DOMAIN_LIST] }
     pub struct ListAllDomainsRet { pub domains: Vec<NonnullDomain> [max::DOMAIN_LIST], pub ret: u32 }
     pub struct ListAllNetworksRet { pub nets: Vec<NonnullNetwork> [max::NETWORK_LIST], pub ret: u32 }
     pub struct ListAllStoragePoolsRet { pub pools: Vec<NonnullStoragePool> [max::STORAGE_POOL_LIST], pub ret: u32 }

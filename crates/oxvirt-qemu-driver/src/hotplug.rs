@@ -109,8 +109,15 @@ impl Driver {
             match &mut live_dev {
                 Dev::Disk(d) => hotplug_disk(&run.qmp, d, &el)?,
                 Dev::Net(n) => {
-                    let bridge = self.nic_bridge(n)?;
-                    hotplug_net(&run.qmp, n, bridge.as_deref())?
+                    let (name, uuid) = {
+                        let st = self.lock();
+                        let o = st.dom(dom)?;
+                        (o.def.name.clone(), o.def.uuid)
+                    };
+                    let mut ports = crate::netif::NicPorts::new(self);
+                    let bridge = self.nic_bridge((&name, uuid), n, &mut ports)?;
+                    hotplug_net(&run.qmp, n, bridge.as_deref())?;
+                    ports.keep();
                 }
             }
             let mut st = self.lock();
@@ -226,13 +233,17 @@ impl Driver {
                 }
                 keep
             });
+            let mut gone: Vec<Net> = Vec::new();
             o.def.devices.interfaces.retain(|n| {
                 let keep = net_ids(n).0 != id;
                 if !keep {
                     cleanup.push(("netdev_del", json!({"id": net_ids(n).1})));
+                    gone.push(n.clone());
                 }
                 keep
             });
+            // Its network port goes with it.
+            self.release_nic_ports(&gone);
             if before == (o.def.devices.disks.len(), o.def.devices.interfaces.len()) {
                 return;
             }

@@ -280,6 +280,14 @@ impl HypervisorDriver for QemuConnection {
     fn domain_update_device(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<()> {
         self.driver.update_net_device(dom, xml, flags)
     }
+    fn domain_interface_addresses(
+        &self,
+        dom: &DomainRef,
+        source: u32,
+        flags: u32,
+    ) -> Result<Vec<GuestInterface>> {
+        self.driver.interface_addresses(dom, source, flags)
+    }
     fn domain_get_state(&self, dom: &DomainRef, flags: u32) -> Result<(i32, i32)> {
         self.driver.get_state(dom, flags)
     }

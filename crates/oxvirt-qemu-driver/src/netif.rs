@@ -3,6 +3,7 @@
 //! pure argv and tap plumbing is `nic.rs`).
 
 use oxvirt_core::{Error, Result};
+use oxvirt_xml::dom::Element;
 use oxvirt_xml::domain::devices::Net;
 
 use crate::nic::{
@@ -10,10 +11,51 @@ use crate::nic::{
 };
 use crate::FROM;
 
+/// Network ports allocated for a start or a hot-plug, released when this
+/// is dropped unless `keep` was called (the guest now owns them).
+pub(crate) struct NicPorts {
+    services: oxvirt_core::host::HostServices,
+    pub(crate) ports: Vec<(String, oxvirt_core::types::Uuid)>,
+    keep: bool,
+}
+
+impl NicPorts {
+    pub(crate) fn new(d: &crate::driver::Driver) -> NicPorts {
+        NicPorts {
+            services: d.services.clone(),
+            ports: Vec::new(),
+            keep: false,
+        }
+    }
+
+    pub(crate) fn keep(&mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for NicPorts {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        for (net, port) in &self.ports {
+            let _ = self.services.ports.release_port(net, port);
+        }
+    }
+}
+
 impl crate::driver::Driver {
     /// The bridge a tap of `net` is plugged into (None for `ethernet`
-    /// and QEMU's own backends).
-    pub(crate) fn nic_bridge(&self, net: &Net) -> Result<Option<String>> {
+    /// and QEMU's own backends). For `type='network'` a port of the
+    /// network is allocated first (its plug names the bridge) and
+    /// recorded on the interface (`<source portid= bridge=>`), as
+    /// libvirt's live XML shows it; `ports` keeps it for release.
+    pub(crate) fn nic_bridge(
+        &self,
+        owner: (&str, oxvirt_core::types::Uuid),
+        net: &mut Net,
+        ports: &mut NicPorts,
+    ) -> Result<Option<String>> {
         match net.net_type.as_str() {
             "bridge" => Ok(Some(
                 net.source_el
@@ -22,8 +64,58 @@ impl crate::driver::Driver {
                     .ok_or_else(|| Error::internal(FROM, "Missing bridge name in interface"))?
                     .to_string(),
             )),
-            "network" => Err(Error::no_support("virNetworkPortCreateXML")),
+            "network" => {
+                let src = net
+                    .source_el
+                    .clone()
+                    .unwrap_or_else(|| Element::new("source"));
+                let network = src.attr("network").unwrap_or("").to_string();
+                let req = oxvirt_core::host::PortRequest {
+                    network: network.clone(),
+                    portgroup: src.attr("portgroup").map(str::to_string),
+                    owner_name: owner.0.to_string(),
+                    owner_uuid: owner.1,
+                    mac: net.mac.clone().unwrap_or_default(),
+                };
+                let b = self.services.ports.allocate_port(&req)?;
+                ports.ports.push((network.clone(), b.port));
+                match b.plug {
+                    oxvirt_core::host::PortPlug::Bridge { bridge, .. } => {
+                        let mut src = src;
+                        src.set_attr("portid", b.port.to_string());
+                        src.set_attr("bridge", bridge.clone());
+                        net.source_el = Some(src);
+                        Ok(Some(bridge))
+                    }
+                    _ => Err(Error::unsupported_config(
+                        FROM,
+                        format!(
+                            "network '{}' plugs guests with macvtap or PCI passthrough, which this driver does not do",
+                            network
+                        ),
+                    )),
+                }
+            }
             _ => Ok(None),
+        }
+    }
+
+    /// Gives back the network ports of `def`'s interfaces (the guest
+    /// stopped): virDomainNetReleaseActualDevice.
+    pub(crate) fn release_nic_ports(&self, nets: &[Net]) {
+        for n in nets.iter().filter(|n| n.net_type == "network") {
+            let Some(src) = n.source_el.as_ref() else {
+                continue;
+            };
+            let (Some(net), Some(port)) = (
+                src.attr("network"),
+                src.attr("portid").and_then(oxvirt_core::types::Uuid::parse),
+            ) else {
+                continue;
+            };
+            if let Err(e) = self.services.ports.release_port(net, &port) {
+                tracing::warn!("releasing port {} of network {}: {}", port, net, e.message);
+            }
         }
     }
 
@@ -33,19 +125,21 @@ impl crate::driver::Driver {
     pub(crate) fn prepare_nics(
         &self,
         live: &mut oxvirt_xml::domain::Domain,
-    ) -> Result<Vec<Option<PreparedNic>>> {
+    ) -> Result<(Vec<Option<PreparedNic>>, NicPorts)> {
+        let mut ports = NicPorts::new(self);
+        let owner = (live.name.clone(), live.uuid);
         let mut out = Vec::with_capacity(live.devices.interfaces.len());
         for net in live.devices.interfaces.iter_mut() {
             if !uses_tap(&net.net_type) {
                 out.push(None);
                 continue;
             }
-            let bridge = self.nic_bridge(net)?;
+            let bridge = self.nic_bridge((&owner.0, owner.1), net, &mut ports)?;
             let p = prepare(net, bridge.as_deref())?;
             net.target_dev = Some(p.ifname.clone());
             out.push(Some(p));
         }
-        Ok(out)
+        Ok((out, ports))
     }
 }
 
@@ -203,5 +297,68 @@ impl crate::driver::Driver {
             self.save_config(&def)?;
         }
         Ok(())
+    }
+}
+
+impl crate::driver::Driver {
+    /// virDomainInterfaceAddresses with `--source lease` (0): the DHCP
+    /// leases of each `type='network'` NIC's MAC on its network
+    /// (virDomainNetDHCPInterfaces). ARP (2) and the guest agent (1) are
+    /// not served.
+    pub fn interface_addresses(
+        &self,
+        dom: &oxvirt_core::types::DomainRef,
+        source: u32,
+        flags: u32,
+    ) -> Result<Vec<oxvirt_core::types::GuestInterface>> {
+        crate::driver::check_flags(flags, 0, "qemuDomainInterfaceAddresses")?;
+        let nets = {
+            let st = self.read(dom)?;
+            let obj = st.dom(dom)?;
+            obj.check_active()?;
+            obj.def.devices.interfaces.clone()
+        };
+        match source {
+            0 => {}
+            1 => return Err(Error::no_support("virDomainInterfaceAddresses")),
+            2 => return Err(Error::no_support("virDomainInterfaceAddresses")),
+            s => {
+                return Err(Error::argument_unsupported(
+                    FROM,
+                    format!("Unknown IP address data source {}", s),
+                ))
+            }
+        }
+        let mut out = Vec::new();
+        for n in nets.iter().filter(|n| n.net_type == "network") {
+            let mac = n
+                .mac
+                .as_deref()
+                .and_then(oxvirt_xml::props::Mac::parse)
+                .map(|m| m.to_string())
+                .unwrap_or_default();
+            let network = n
+                .source_el
+                .as_ref()
+                .and_then(|s| s.attr("network"))
+                .unwrap_or("");
+            let leases = self.services.ports.dhcp_leases(network, &mac)?;
+            if leases.is_empty() {
+                continue;
+            }
+            out.push(oxvirt_core::types::GuestInterface {
+                name: n.target_dev.clone().unwrap_or_default(),
+                hwaddr: Some(mac),
+                addrs: leases
+                    .into_iter()
+                    .map(|l| oxvirt_core::types::IpAddress {
+                        kind: l.kind,
+                        addr: l.ipaddr,
+                        prefix: l.prefix,
+                    })
+                    .collect(),
+            });
+        }
+        Ok(out)
     }
 }

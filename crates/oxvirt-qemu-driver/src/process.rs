@@ -142,7 +142,7 @@ impl Driver {
 
         // Guest NICs: taps made here, inherited by QEMU (nic.rs). They
         // go when QEMU closes them; `nics` holds them until it has them.
-        let nics = self.prepare_nics(&mut live)?;
+        let (nics, mut nic_ports) = self.prepare_nics(&mut live)?;
         let mut nic_fds: Vec<RawFd> = Vec::new();
         let mut ctx_nics = Vec::with_capacity(nics.len());
         for p in &nics {
@@ -310,6 +310,8 @@ impl Driver {
                 obj.new_def = Some(p);
             }
             obj.def = live;
+            // The live definition holds the NICs' ports from now on.
+            nic_ports.keep();
             obj.run = Some(run.clone());
             obj.set_state(DomainState::Paused, reason::paused::STARTING_UP);
             obj.autodestroy = opts.autodestroy;
@@ -603,6 +605,7 @@ impl Driver {
         let run = obj.run.take();
         let name = obj.def.name.clone();
         let h = obj.handle();
+        self.release_nic_ports(&obj.def.devices.interfaces);
         obj.set_state(DomainState::Shutoff, why);
         if let Some(d) = obj.new_def.take() {
             obj.def = d;

@@ -511,19 +511,19 @@ fn parse_dns(net: &str, el: &Element) -> Result<Dns> {
             }
             "txt" => {
                 let name = c.attr("name").ok_or_else(|| {
-                    xml_err(format!(
+                    Error::Detail(format!(
                         "missing required name attribute in DNS TXT record of network '{}'",
                         net
                     ))
                 })?;
                 if name.contains([' ', '\t']) {
-                    return Err(xml_err(format!(
+                    return Err(Error::Detail(format!(
                         "prohibited character in DNS TXT record name '{}' of network '{}'",
                         name, net
                     )));
                 }
                 let value = c.attr("value").ok_or_else(|| {
-                    xml_err(format!(
+                    Error::Detail(format!(
                         "missing required value attribute in DNS TXT record named '{}' of network '{}'",
                         name, net
                     ))
@@ -532,13 +532,13 @@ fn parse_dns(net: &str, el: &Element) -> Result<Dns> {
             }
             "srv" => {
                 let service = c.attr("service").ok_or_else(|| {
-                    xml_err(format!(
+                    Error::Detail(format!(
                         "missing required service attribute in DNS SRV record of network '{}'",
                         net
                     ))
                 })?;
                 let protocol = c.attr("protocol").ok_or_else(|| {
-                    xml_err(format!(
+                    Error::Detail(format!(
                         "missing required protocol attribute in DNS SRV record '{}' of network '{}'",
                         service, net
                     ))
@@ -555,13 +555,13 @@ fn parse_dns(net: &str, el: &Element) -> Result<Dns> {
             }
             "host" => {
                 let ip = c.attr("ip").ok_or_else(|| {
-                    xml_err(format!(
+                    Error::Detail(format!(
                         "Missing IP address in network '{}' DNS HOST record",
                         net
                     ))
                 })?;
                 let ip = parse_ip(ip).ok_or_else(|| {
-                    xml_err(format!(
+                    Error::Detail(format!(
                         "Invalid IP address in network '{}' DNS HOST record",
                         net
                     ))
@@ -572,7 +572,7 @@ fn parse_dns(net: &str, el: &Element) -> Result<Dns> {
                     .filter(|t| !t.is_empty())
                     .collect();
                 if names.is_empty() {
-                    return Err(xml_err(format!(
+                    return Err(Error::Detail(format!(
                         "Missing hostname in network '{}' DNS HOST record",
                         net
                     )));

@@ -348,6 +348,87 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
         }
 
         // ---- domain listing and lookup ---------------------------------
+        // The calls before virConnectListAll* (virConnectNumOfDomains,
+        // virConnectListNetworks, ...), as libvirt's drivers answer them:
+        // the active (or inactive, "defined") objects, names or ids.
+        p::CONNECT_NUM_OF_DOMAINS => enc(&r::IntRet {
+            value: c.list_all_domains(ACTIVE)?.len() as i32,
+        }),
+        p::CONNECT_NUM_OF_DEFINED_DOMAINS => enc(&r::IntRet {
+            value: c.list_all_domains(INACTIVE)?.len() as i32,
+        }),
+        p::CONNECT_LIST_DOMAINS => {
+            let a: r::ListMaxArgs = decode(body)?;
+            let n = legacy_max(a.max, max::DOMAIN_LIST, "maxids > REMOTE_DOMAIN_LIST_MAX")?;
+            let mut ids: Vec<i32> = c.list_all_domains(ACTIVE)?.iter().map(|d| d.id).collect();
+            ids.truncate(n);
+            enc(&r::ListIdsRet { ids })
+        }
+        p::CONNECT_LIST_DEFINED_DOMAINS => {
+            let a: r::ListMaxArgs = decode(body)?;
+            let n = legacy_max(a.max, max::DOMAIN_LIST, "maxnames > REMOTE_DOMAIN_LIST_MAX")?;
+            legacy_names(c.list_all_domains(INACTIVE)?.into_iter().map(|d| d.name), n)
+        }
+        p::CONNECT_NUM_OF_NETWORKS => enc(&r::IntRet {
+            value: c.list_all_networks(ACTIVE)?.len() as i32,
+        }),
+        p::CONNECT_NUM_OF_DEFINED_NETWORKS => enc(&r::IntRet {
+            value: c.list_all_networks(INACTIVE)?.len() as i32,
+        }),
+        p::CONNECT_LIST_NETWORKS | p::CONNECT_LIST_DEFINED_NETWORKS => {
+            let a: r::ListMaxArgs = decode(body)?;
+            let n = legacy_max(
+                a.max,
+                max::NETWORK_LIST,
+                "maxnames > REMOTE_NETWORK_LIST_MAX",
+            )?;
+            let f = if proc_ == p::CONNECT_LIST_NETWORKS {
+                ACTIVE
+            } else {
+                INACTIVE
+            };
+            legacy_names(c.list_all_networks(f)?.into_iter().map(|x| x.name), n)
+        }
+        p::CONNECT_NUM_OF_STORAGE_POOLS => enc(&r::IntRet {
+            value: c.list_all_storage_pools(ACTIVE)?.len() as i32,
+        }),
+        p::CONNECT_NUM_OF_DEFINED_STORAGE_POOLS => enc(&r::IntRet {
+            value: c.list_all_storage_pools(INACTIVE)?.len() as i32,
+        }),
+        p::CONNECT_LIST_STORAGE_POOLS | p::CONNECT_LIST_DEFINED_STORAGE_POOLS => {
+            let a: r::ListMaxArgs = decode(body)?;
+            let n = legacy_max(
+                a.max,
+                max::STORAGE_POOL_LIST,
+                "maxnames > REMOTE_STORAGE_POOL_LIST_MAX",
+            )?;
+            let f = if proc_ == p::CONNECT_LIST_STORAGE_POOLS {
+                ACTIVE
+            } else {
+                INACTIVE
+            };
+            legacy_names(c.list_all_storage_pools(f)?.into_iter().map(|x| x.name), n)
+        }
+        p::CONNECT_NUM_OF_INTERFACES => enc(&r::IntRet {
+            value: c.list_all_interfaces(ACTIVE)?.len() as i32,
+        }),
+        p::CONNECT_NUM_OF_DEFINED_INTERFACES => enc(&r::IntRet {
+            value: c.list_all_interfaces(INACTIVE)?.len() as i32,
+        }),
+        p::CONNECT_LIST_INTERFACES | p::CONNECT_LIST_DEFINED_INTERFACES => {
+            let a: r::ListMaxArgs = decode(body)?;
+            let n = legacy_max(
+                a.max,
+                max::INTERFACE_LIST,
+                "maxnames > REMOTE_INTERFACE_LIST_MAX",
+            )?;
+            let f = if proc_ == p::CONNECT_LIST_INTERFACES {
+                ACTIVE
+            } else {
+                INACTIVE
+            };
+            legacy_names(c.list_all_interfaces(f)?.into_iter().map(|x| x.name), n)
+        }
         p::CONNECT_LIST_ALL_DOMAINS => {
             let a: r::ListAllArgs = decode(body)?;
             let doms = c.list_all_domains(a.flags)?;
@@ -1699,6 +1780,25 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
             None => Err(unknown_proc(proc_)),
         },
     }
+}
+
+/// VIR_CONNECT_LIST_*_ACTIVE / _INACTIVE (the same bits in every family).
+const ACTIVE: u32 = 2;
+const INACTIVE: u32 = 1;
+
+/// The `maxnames`/`maxids` argument of a pre-ListAll call, refused as
+/// libvirt's server refuses it above the protocol's maximum.
+fn legacy_max(n: i32, limit: usize, msg: &str) -> Result<usize> {
+    if n < 0 || n as usize > limit {
+        return Err(Error::raw(code::RPC, from::RPC, msg));
+    }
+    Ok(n as usize)
+}
+
+fn legacy_names(names: impl Iterator<Item = String>, n: usize) -> Result<Vec<u8>> {
+    enc(&r::ListNamesRet {
+        names: names.take(n).collect(),
+    })
 }
 
 fn results<T, W>(v: Vec<T>, need: i32, f: impl Fn(T) -> W) -> Vec<W> {

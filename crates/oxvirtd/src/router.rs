@@ -40,16 +40,27 @@ impl HostDrivers {
     /// `root/qemu`). A family nobody implements yet answers NO_SUPPORT
     /// ([`Unsupported`]), and its service is unavailable.
     pub fn open(root: &Path) -> HostDrivers {
-        let _ = root;
         let none = Arc::new(Unsupported);
+        let mut services = HostServices::default();
+        // Virtual networks (re-attached, autostarted) and their ports.
+        let network: Arc<dyn NetworkDriver> = match oxvirt_network::driver(&root.join("network")) {
+            Ok(d) => {
+                services.ports = d.clone();
+                d
+            }
+            Err(e) => {
+                tracing::warn!("network driver: {}", e.message);
+                none.clone()
+            }
+        };
         HostDrivers {
             storage: none.clone(),
-            network: none.clone(),
+            network,
             secret: none.clone(),
             nodedev: none.clone(),
-            interface: none.clone(),
+            interface: Arc::new(oxvirt_network::HostInterfaces),
             nwfilter: none,
-            services: HostServices::default(),
+            services,
         }
     }
 }

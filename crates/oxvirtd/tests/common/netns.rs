@@ -159,7 +159,12 @@ impl Drop for NsDaemon {
 
 /// Runs `virsh -c URI ARGS` and returns (stdout, stderr, status).
 pub fn virsh(uri: &str, args: &[&str]) -> (String, String, i32) {
-    let o = Command::new(super::VIRSH)
+    run_cli(Path::new(super::VIRSH), uri, args)
+}
+
+/// Runs a virsh-compatible `tool -c URI ARGS`: (stdout, stderr, status).
+pub fn run_cli(tool: &Path, uri: &str, args: &[&str]) -> (String, String, i32) {
+    let o = Command::new(tool)
         .arg("-c")
         .arg(uri)
         .args(args)
