@@ -18,7 +18,7 @@ fn guest_xml(name: &str, kernel: &Path, initrd: &Path, console: &Path, nics: &st
     format!(
         "<domain type='qemu'><name>{name}</name><memory unit='MiB'>256</memory><vcpu>1</vcpu>\
 <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{k}</kernel><initrd>{i}</initrd>\
-<cmdline>console=ttyS0 oxvirt.net quiet</cmdline></os><features><acpi/></features>\
+<cmdline>console=ttyS0 oxvirt.net no_timer_check quiet</cmdline></os><features><acpi/></features>\
 <devices><emulator>/usr/bin/qemu-system-x86_64</emulator>{nics}\
 <serial type='file'><source path='{c}'/><target port='0'/></serial></devices></domain>",
         k = kernel.display(),
