@@ -450,7 +450,7 @@ fn node_memory_tune(ctl: &mut Ctl, c: &Cmd) -> R {
     }
     let conn = ctl.conn()?;
     if set {
-        conn.node_set_memory_parameters(0)
+        conn.node_set_memory_parameters(&[], 0)
             .ctx(|| "Unable to change memory parameters".into())?;
     } else {
         conn.node_get_memory_parameters(0)
