@@ -185,7 +185,7 @@ pub fn pretty_size(bytes: u64) -> (u64, &'static str) {
         (1 << 10, "KiB"),
     ];
     for (u, name) in UNITS {
-        if bytes != 0 && bytes % u == 0 {
+        if bytes != 0 && bytes.is_multiple_of(*u) {
             return (bytes / u, name);
         }
     }

@@ -22,9 +22,8 @@ fn reference_up() -> bool {
     if Path::new("/var/run/libvirt/libvirt-sock").exists() {
         return true;
     }
-    let shared = std::env::var("OXVIRT_SHARED").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").to_string()
-    });
+    let shared = std::env::var("OXVIRT_SHARED")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").to_string());
     let script = PathBuf::from(shared).join("tools/reference-libvirtd.sh");
     script.exists()
         && Command::new(&script)
@@ -40,12 +39,17 @@ fn element(xml: &str, within: &str, name: &str) -> String {
     let start = xml.find(&format!("<{}>", within)).unwrap_or(0);
     let rest = &xml[start..];
     let open = format!("<{}", name);
-    let Some(i) = rest.find(&format!("{}>", open)).or_else(|| rest.find(&format!("{} ", open)))
+    let Some(i) = rest
+        .find(&format!("{}>", open))
+        .or_else(|| rest.find(&format!("{} ", open)))
     else {
         return String::new();
     };
     let close = format!("</{}>", name);
-    let j = rest[i..].find(&close).map(|j| i + j + close.len()).unwrap_or(rest.len());
+    let j = rest[i..]
+        .find(&close)
+        .map(|j| i + j + close.len())
+        .unwrap_or(rest.len());
     rest[i..j].to_string()
 }
 
@@ -120,18 +124,32 @@ fn host_facts_match_reference() {
             "~" => {
                 let m = |r: &(String, String, i32)| (mask_numbers(&r.0), mask_numbers(&r.1), r.2);
                 if m(&want) != m(&got) {
-                    failures.push(format!("~ {}\nreference: {:?}\noxvirtd:   {:?}", args, want, got));
+                    failures.push(format!(
+                        "~ {}\nreference: {:?}\noxvirtd:   {:?}",
+                        args, want, got
+                    ));
                 }
             }
             _ => {
                 if want != got {
-                    failures.push(format!("= {}\nreference: {:?}\noxvirtd:   {:?}", args, want, got));
+                    failures.push(format!(
+                        "= {}\nreference: {:?}\noxvirtd:   {:?}",
+                        args, want, got
+                    ));
                 }
             }
         }
-        assert!(!want.0.is_empty() || !want.1.is_empty(), "reference said nothing for {}", args);
+        assert!(
+            !want.0.is_empty() || !want.1.is_empty(),
+            "reference said nothing for {}",
+            args
+        );
         compared += 1;
     }
-    eprintln!("{} host fact commands compared, {} differ", compared, failures.len());
+    eprintln!(
+        "{} host fact commands compared, {} differ",
+        compared,
+        failures.len()
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -276,7 +276,7 @@ pub fn decode(data: &CpuData, map: &CpuMap, opts: Decode<'_>) -> Result<CpuDef> 
                 f.policy = None;
             }
         }
-        let is_preferred = preferred.iter().any(|p| *p == model.name);
+        let is_preferred = preferred.contains(&model.name);
         if is_preferred && preferred.len() == 1 {
             best = Some((model, cand));
             break;
@@ -307,7 +307,7 @@ pub fn decode(data: &CpuData, map: &CpuMap, opts: Decode<'_>) -> Result<CpuDef> 
     };
     if opts.migratable {
         cpu.features
-            .retain(|f| features::index(&f.name).map_or(true, |i| FEATURES[i].migratable));
+            .retain(|f| features::index(&f.name).is_none_or(|i| FEATURES[i].migratable));
     }
     cpu.vendor = vendor.map(str::to_string);
     cpu.signature = data.signature;
