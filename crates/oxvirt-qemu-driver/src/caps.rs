@@ -571,7 +571,11 @@ pub fn capabilities_xml(guests: &[crate::host::Guest], host: &HostInfo, kvm: boo
     let _ = writeln!(x, "    <uuid>{}</uuid>", escape(&host.uuid));
     let sys = oxvirt_host::Host::real();
     let mut w = oxvirt_xml::writer::Writer::at_depth(2);
-    crate::hostcpu::write_capabilities_cpu(&mut w, caps, &sys);
+    let host_caps = guests
+        .iter()
+        .find(|g| g.arch == crate::host::host_arch())
+        .map(|g| &g.caps);
+    crate::hostcpu::write_capabilities_cpu(&mut w, host_caps, &sys);
     x.push_str(w.as_str());
     x.push_str("    <power_management/>\n    <iommu support='no'/>\n");
     x.push_str("    <migration_features>\n      <live/>\n      <uri_transports>\n");

@@ -371,11 +371,15 @@ impl QemuCpuInfo {
     }
 }
 
-/// Writes the capabilities' host `<cpu>` (with its `<pages>`).
-pub fn write_capabilities_cpu(w: &mut Writer, caps: &Caps, host: &Host) {
+/// Writes the capabilities' host `<cpu>` (with its `<pages>`); `caps` is
+/// the host binary's probe.
+pub fn write_capabilities_cpu(w: &mut Writer, caps: Option<&Caps>, host: &Host) {
     let info = host.node_info("x86_64").ok();
     let topo = oxvirt_host::topology::Topology::read(host).ok();
-    let cpu = info.as_ref().and_then(|i| caps.host_cpu.host_cpu(host, i));
+    let cpu = match (caps, &info) {
+        (Some(c), Some(i)) => c.host_cpu.host_cpu(host, i),
+        _ => None,
+    };
     w.block("cpu", Attrs::new(), |w| {
         w.text("arch", Attrs::new(), "x86_64");
         match &cpu {
@@ -482,24 +486,31 @@ fn accel_of(caps: &Caps, virttype: Option<&str>, kvm_usable: bool) -> Result<boo
 }
 
 /// Resolves emulator, arch, machine and virttype as the domain
-/// capabilities do; true for KVM.
+/// capabilities do (with their errors): the probe whose CPUs answer, and
+/// true for KVM. `caps` is the host binary's probe.
 fn lookup(
+    host: &crate::host::QemuHost,
     caps: &Caps,
     emulator: Option<&str>,
     arch: Option<&str>,
     machine: Option<&str>,
     virttype: Option<&str>,
     kvm_usable: bool,
-) -> Result<bool> {
-    // The same checks and messages as the domain capabilities.
-    crate::caps::domain_capabilities_xml(caps, emulator, arch, machine, virttype, kvm_usable)?;
-    accel_of(caps, virttype, kvm_usable)
+) -> Result<(Caps, bool)> {
+    host.domain_capabilities(emulator, arch, machine, virttype, kvm_usable)?;
+    let caps = match emulator {
+        Some(e) if e != caps.emulator => host.caps_of(e)?,
+        _ => caps.clone(),
+    };
+    let kvm = accel_of(&caps, virttype, kvm_usable)?;
+    Ok((caps, kvm))
 }
 
 /// virConnectCompareHypervisorCPU: `xml` against the host-model CPU of
 /// the hypervisor.
 #[allow(clippy::too_many_arguments)]
 pub fn compare_hypervisor_cpu(
+    host: &crate::host::QemuHost,
     caps: &Caps,
     emulator: Option<&str>,
     arch: Option<&str>,
@@ -514,7 +525,8 @@ pub fn compare_hypervisor_cpu(
         COMPARE_FAIL_INCOMPATIBLE | COMPARE_VALIDATE_XML,
         "qemuConnectCompareHypervisorCPU",
     )?;
-    let kvm = lookup(caps, emulator, arch, machine, virttype, kvm_usable)?;
+    let (caps, kvm) = lookup(host, caps, emulator, arch, machine, virttype, kvm_usable)?;
+    let caps = &caps;
     let Some(hv) = caps.host_cpu.host_model(kvm) else {
         return Err(Error::new(
             code::OPERATION_UNSUPPORTED,
@@ -563,6 +575,7 @@ pub fn baseline_cpu(caps: &Caps, xmls: &[String], flags: u32) -> Result<String> 
 /// virConnectBaselineHypervisorCPU.
 #[allow(clippy::too_many_arguments)]
 pub fn baseline_hypervisor_cpu(
+    host: &crate::host::QemuHost,
     caps: &Caps,
     emulator: Option<&str>,
     arch: Option<&str>,
@@ -579,7 +592,8 @@ pub fn baseline_hypervisor_cpu(
     )?;
     let migratable = flags & BASELINE_MIGRATABLE != 0;
     let cpus = parse_list(xmls, None)?;
-    let kvm = lookup(caps, emulator, arch, machine, virttype, kvm_usable)?;
+    let (caps, kvm) = lookup(host, caps, emulator, arch, machine, virttype, kvm_usable)?;
+    let caps = &caps;
     let acc = caps.host_cpu.accel(kvm);
     if acc.models.is_empty() {
         return Err(Error::new(

@@ -214,6 +214,7 @@ impl HypervisorDriver for QemuConnection {
         flags: u32,
     ) -> Result<i32> {
         hostcpu::compare_hypervisor_cpu(
+            &self.driver.host,
             &self.driver.caps,
             emulator,
             arch,
@@ -234,6 +235,7 @@ impl HypervisorDriver for QemuConnection {
         flags: u32,
     ) -> Result<String> {
         hostcpu::baseline_hypervisor_cpu(
+            &self.driver.host,
             &self.driver.caps,
             emulator,
             arch,
