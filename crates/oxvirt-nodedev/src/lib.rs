@@ -29,7 +29,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use oxvirt_core::driver::NodeDevEventCallback;
 use oxvirt_core::error::{check_flags, code, from};
 use oxvirt_core::event::EventHub;
+use oxvirt_core::host::PciAssignment;
 use oxvirt_core::types::NodeDevRef;
+use oxvirt_core::NodeDeviceDriver;
 use oxvirt_core::{Error, Result};
 use oxvirt_xml::nodedev::{Cap, NodeDevice};
 
@@ -272,9 +274,45 @@ impl NodeDevDriver {
         def.caps.iter().flat_map(|c| c.type_names()).collect()
     }
 
-    // ---- the Connection trait's node device methods -----------------
+    fn pci_syspath(&self, dev: &NodeDevRef) -> Result<PathBuf> {
+        self.with_dev(&dev.name, |d| {
+            let is_pci = d.def.caps.iter().any(|c| matches!(c, Cap::Pci(_)));
+            match (&d.syspath, is_pci) {
+                (Some(p), true) => Ok(p.clone()),
+                _ => Err(Error::invalid_arg(
+                    from::NONE,
+                    format!("device {} is not a PCI device", dev.name),
+                )),
+            }
+        })?
+    }
 
-    pub fn list_all_node_devices(&self, flags: u32) -> Result<Vec<NodeDevRef>> {
+    /// True when the host can assign devices with VFIO (an IOMMU and
+    /// /dev/vfio/vfio).
+    pub fn vfio_usable(&self) -> bool {
+        let groups = self.src.sys.join("kernel/iommu_groups");
+        let has_iommu = std::fs::read_dir(groups)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false);
+        has_iommu && self.src.dev.join("vfio/vfio").exists()
+    }
+
+    /// virNodeNumOfDevices / virNodeListDevices: devices with capability
+    /// `cap` (all when None).
+    pub fn list_node_devices(&self, cap: Option<&str>, flags: u32) -> Result<Vec<String>> {
+        check_flags(flags, 0, "nodeListDevices", FROM)?;
+        let st = self.lock();
+        Ok(st
+            .devs
+            .values()
+            .filter(|d| cap.is_none_or(|c| Self::caps_of(&d.def).contains(&c)))
+            .map(|d| d.def.name.clone())
+            .collect())
+    }
+}
+
+impl NodeDeviceDriver for NodeDevDriver {
+    fn list_all_node_devices(&self, flags: u32) -> Result<Vec<NodeDevRef>> {
         check_flags(
             flags,
             LIST_CAPS | LIST_ACTIVE | LIST_INACTIVE,
@@ -302,35 +340,22 @@ impl NodeDevDriver {
             .collect())
     }
 
-    /// virNodeNumOfDevices / virNodeListDevices: devices with capability
-    /// `cap` (all when None).
-    pub fn list_node_devices(&self, cap: Option<&str>, flags: u32) -> Result<Vec<String>> {
-        check_flags(flags, 0, "nodeListDevices", FROM)?;
-        let st = self.lock();
-        Ok(st
-            .devs
-            .values()
-            .filter(|d| cap.is_none_or(|c| Self::caps_of(&d.def).contains(&c)))
-            .map(|d| d.def.name.clone())
-            .collect())
-    }
-
-    pub fn lookup_node_device_by_name(&self, name: &str) -> Result<NodeDevRef> {
+    fn lookup_node_device_by_name(&self, name: &str) -> Result<NodeDevRef> {
         self.with_dev(name, |d| NodeDevRef {
             name: d.def.name.clone(),
         })
     }
 
-    pub fn node_device_get_xml_desc(&self, dev: &NodeDevRef, flags: u32) -> Result<String> {
+    fn node_device_get_xml_desc(&self, dev: &NodeDevRef, flags: u32) -> Result<String> {
         check_flags(flags, 0, "nodeDeviceGetXMLDesc", FROM)?;
         Ok(self.refresh(&dev.name)?.format())
     }
 
-    pub fn node_device_get_parent(&self, dev: &NodeDevRef) -> Result<Option<String>> {
+    fn node_device_get_parent(&self, dev: &NodeDevRef) -> Result<Option<String>> {
         self.with_dev(&dev.name, |d| d.def.parent.clone())
     }
 
-    pub fn node_device_list_caps(&self, dev: &NodeDevRef) -> Result<Vec<String>> {
+    fn node_device_list_caps(&self, dev: &NodeDevRef) -> Result<Vec<String>> {
         self.with_dev(&dev.name, |d| {
             Self::caps_of(&d.def)
                 .into_iter()
@@ -341,7 +366,7 @@ impl NodeDevDriver {
 
     /// libvirt creates vHBAs and mediated devices here; oxvirt manages
     /// neither, and refuses as libvirt refuses other device types.
-    pub fn node_device_create_xml(&self, xml: &str, flags: u32) -> Result<NodeDevRef> {
+    fn node_device_create_xml(&self, xml: &str, flags: u32) -> Result<NodeDevRef> {
         check_flags(flags, 1, "nodeDeviceCreateXML", FROM)?;
         let el = parse_definition(xml)?;
         if is_vhba(&el) {
@@ -353,23 +378,18 @@ impl NodeDevDriver {
         Err(Error::unsupported_config(FROM, "Unsupported device type"))
     }
 
-    pub fn node_device_define_xml(&self, xml: &str, flags: u32) -> Result<NodeDevRef> {
+    fn node_device_define_xml(&self, xml: &str, flags: u32) -> Result<NodeDevRef> {
         check_flags(flags, 1, "nodeDeviceDefineXML", FROM)?;
         parse_definition(xml)?;
         Err(Error::unsupported_config(FROM, "Unsupported device type"))
     }
 
-    pub fn node_device_destroy(&self, dev: &NodeDevRef) -> Result<()> {
+    fn node_device_destroy(&self, dev: &NodeDevRef) -> Result<()> {
         self.lookup_node_device_by_name(&dev.name)?;
         Err(Error::unsupported_config(FROM, "Unsupported device type"))
     }
 
-    pub fn lookup_scsi_host_by_wwn(
-        &self,
-        wwnn: &str,
-        wwpn: &str,
-        flags: u32,
-    ) -> Result<NodeDevRef> {
+    fn lookup_scsi_host_by_wwn(&self, wwnn: &str, wwpn: &str, flags: u32) -> Result<NodeDevRef> {
         check_flags(flags, 0, "nodeDeviceLookupSCSIHostByWWN", FROM)?;
         let st = self.lock();
         for d in st.devs.values() {
@@ -393,20 +413,20 @@ impl NodeDevDriver {
         ))
     }
 
-    pub fn node_device_is_active(&self, dev: &NodeDevRef) -> Result<bool> {
+    fn node_device_is_active(&self, dev: &NodeDevRef) -> Result<bool> {
         self.with_dev(&dev.name, |_| true)
     }
 
     /// Only `computer` is persistent (and autostarted), as in libvirt.
-    pub fn node_device_is_persistent(&self, dev: &NodeDevRef) -> Result<bool> {
+    fn node_device_is_persistent(&self, dev: &NodeDevRef) -> Result<bool> {
         self.with_dev(&dev.name, |d| d.syspath.is_none())
     }
 
-    pub fn node_device_get_autostart(&self, dev: &NodeDevRef) -> Result<bool> {
+    fn node_device_get_autostart(&self, dev: &NodeDevRef) -> Result<bool> {
         self.with_dev(&dev.name, |d| d.syspath.is_none())
     }
 
-    pub fn node_device_set_autostart(&self, dev: &NodeDevRef, _autostart: bool) -> Result<()> {
+    fn node_device_set_autostart(&self, dev: &NodeDevRef, _autostart: bool) -> Result<()> {
         self.lookup_node_device_by_name(&dev.name)?;
         Err(Error::new(
             code::OPERATION_UNSUPPORTED,
@@ -415,7 +435,7 @@ impl NodeDevDriver {
         ))
     }
 
-    pub fn node_device_undefine(&self, dev: &NodeDevRef, flags: u32) -> Result<()> {
+    fn node_device_undefine(&self, dev: &NodeDevRef, flags: u32) -> Result<()> {
         check_flags(flags, 0, "nodeDeviceUndefine", FROM)?;
         self.lookup_node_device_by_name(&dev.name)?;
         Err(Error::operation_invalid(
@@ -424,42 +444,40 @@ impl NodeDevDriver {
         ))
     }
 
-    pub fn node_device_create(&self, dev: &NodeDevRef, flags: u32) -> Result<()> {
+    fn node_device_create(&self, dev: &NodeDevRef, flags: u32) -> Result<()> {
         check_flags(flags, 0, "nodeDeviceCreate", FROM)?;
         self.lookup_node_device_by_name(&dev.name)?;
         Err(Error::operation_invalid(FROM, "Device is already active"))
     }
 
-    fn pci_syspath(&self, dev: &NodeDevRef) -> Result<PathBuf> {
-        self.with_dev(&dev.name, |d| {
-            let is_pci = d.def.caps.iter().any(|c| matches!(c, Cap::Pci(_)));
-            match (&d.syspath, is_pci) {
-                (Some(p), true) => Ok(p.clone()),
-                _ => Err(Error::invalid_arg(
-                    from::NONE,
-                    format!("device {} is not a PCI device", dev.name),
-                )),
-            }
-        })?
-    }
-
-    /// True when the host can assign devices with VFIO (an IOMMU and
-    /// /dev/vfio/vfio).
-    pub fn vfio_usable(&self) -> bool {
-        let groups = self.src.sys.join("kernel/iommu_groups");
-        let has_iommu = std::fs::read_dir(groups)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(false);
-        has_iommu && self.src.dev.join("vfio/vfio").exists()
-    }
-
-    /// virNodeDeviceDetachFlags, as the QEMU driver answers it.
-    pub fn node_device_detach(
+    fn node_device_event_register(
         &self,
-        dev: &NodeDevRef,
-        driver: Option<&str>,
-        flags: u32,
-    ) -> Result<()> {
+        dev: Option<&NodeDevRef>,
+        event_id: i32,
+        cb: NodeDevEventCallback,
+    ) -> Result<i32> {
+        if let Some(d) = dev {
+            self.lookup_node_device_by_name(&d.name)?;
+        }
+        Ok(self.events.register_node_device(dev, event_id, cb))
+    }
+
+    fn node_device_event_deregister(&self, callback_id: i32) -> Result<()> {
+        if self.events.deregister(callback_id) {
+            Ok(())
+        } else {
+            Err(Error::invalid_arg(
+                from::NONE,
+                format!("could not find event callback {} for deletion", callback_id),
+            ))
+        }
+    }
+}
+
+/// PCI assignment, as the QEMU driver answers it.
+impl PciAssignment for NodeDevDriver {
+    /// virNodeDeviceDetachFlags, as the QEMU driver answers it.
+    fn detach(&self, dev: &NodeDevRef, driver: Option<&str>, flags: u32) -> Result<()> {
         check_flags(flags, 0, "qemuNodeDeviceDetachFlags", from::QEMU)?;
         self.lookup_node_device_by_name(&dev.name)?;
         let driver = driver.unwrap_or("vfio");
@@ -490,7 +508,7 @@ impl NodeDevDriver {
 
     /// virNodeDeviceReAttach: a device bound to a stub driver goes back to
     /// its own driver; any other PCI device is left as it is.
-    pub fn node_device_reattach(&self, dev: &NodeDevRef) -> Result<()> {
+    fn reattach(&self, dev: &NodeDevRef) -> Result<()> {
         let path = self.pci_syspath(dev)?;
         let drv = driver_name(&path);
         if matches!(drv.as_deref(), Some("vfio-pci" | "pci-stub")) {
@@ -502,7 +520,7 @@ impl NodeDevDriver {
     /// virNodeDeviceReset: function level reset, power management reset,
     /// or a secondary bus reset when the device is alone on its bus behind
     /// a bridge; refused with libvirt's message when none applies.
-    pub fn node_device_reset(&self, dev: &NodeDevRef) -> Result<()> {
+    fn reset(&self, dev: &NodeDevRef) -> Result<()> {
         let path = self.pci_syspath(dev)?;
         let addr = path
             .file_name()
@@ -534,29 +552,6 @@ impl NodeDevDriver {
                 &e,
             )
         })
-    }
-
-    pub fn node_device_event_register(
-        &self,
-        dev: Option<&NodeDevRef>,
-        event_id: i32,
-        cb: NodeDevEventCallback,
-    ) -> Result<i32> {
-        if let Some(d) = dev {
-            self.lookup_node_device_by_name(&d.name)?;
-        }
-        Ok(self.events.register_node_device(dev, event_id, cb))
-    }
-
-    pub fn node_device_event_deregister(&self, callback_id: i32) -> Result<()> {
-        if self.events.deregister(callback_id) {
-            Ok(())
-        } else {
-            Err(Error::invalid_arg(
-                from::NONE,
-                format!("could not find event callback {} for deletion", callback_id),
-            ))
-        }
     }
 }
 

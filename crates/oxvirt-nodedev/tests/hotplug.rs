@@ -7,6 +7,8 @@
 //! binary again, in helper mode.
 
 use std::io::{BufRead, BufReader};
+
+use oxvirt_core::NodeDeviceDriver;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};

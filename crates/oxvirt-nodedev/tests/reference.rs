@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
+use oxvirt_core::NodeDeviceDriver;
+
 fn virsh(args: &[&str]) -> Option<String> {
     let o = Command::new("/usr/bin/virsh")
         .arg("-c")

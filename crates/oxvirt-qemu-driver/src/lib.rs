@@ -182,7 +182,6 @@ impl HypervisorDriver for QemuConnection {
             "qemuNodeAllocPages",
             FROM,
         )?;
-        self.rw("virNodeAllocPages")?;
         oxvirt_host::Host::real().alloc_pages(pages, counts, start_cell, cell_count, flags)
     }
     fn node_get_memory_parameters(&self, flags: u32) -> Result<Vec<TypedParam>> {
@@ -190,12 +189,10 @@ impl HypervisorDriver for QemuConnection {
         oxvirt_host::Host::real().memory_parameters()
     }
     fn node_set_memory_parameters(&self, params: &[TypedParam], flags: u32) -> Result<()> {
-        self.rw("virNodeSetMemoryParameters")?;
         check_flags(flags, 0, "virHostMemSetParameters", from::NONE)?;
         oxvirt_host::Host::real().set_memory_parameters(params)
     }
     fn node_suspend_for_duration(&self, target: u32, _duration: u64, flags: u32) -> Result<()> {
-        self.rw("virNodeSuspendForDuration")?;
         oxvirt_host::node::suspend(target, flags)
     }
     fn compare_cpu(&self, cpu: &str, flags: u32) -> Result<i32> {
@@ -461,6 +458,17 @@ impl HypervisorDriver for QemuConnection {
         }
         cbs.retain(|c| *c != callback_id);
         Ok(())
+    }
+
+    // PCI assignment goes through the host's node device driver.
+    fn node_device_detach(&self, dev: &NodeDevRef, driver: Option<&str>, flags: u32) -> Result<()> {
+        self.driver.services.pci.detach(dev, driver, flags)
+    }
+    fn node_device_reattach(&self, dev: &NodeDevRef) -> Result<()> {
+        self.driver.services.pci.reattach(dev)
+    }
+    fn node_device_reset(&self, dev: &NodeDevRef) -> Result<()> {
+        self.driver.services.pci.reset(dev)
     }
 }
 

@@ -42,14 +42,18 @@ impl HostDrivers {
     pub fn open(root: &Path) -> HostDrivers {
         let _ = root;
         let none = Arc::new(Unsupported);
+        let nodedev = oxvirt_nodedev::NodeDevDriver::open();
         HostDrivers {
             storage: none.clone(),
             network: none.clone(),
             secret: none.clone(),
-            nodedev: none.clone(),
+            nodedev: nodedev.clone(),
             interface: none.clone(),
             nwfilter: none,
-            services: HostServices::default(),
+            services: HostServices {
+                pci: nodedev,
+                ..HostServices::default()
+            },
         }
     }
 }
