@@ -32,6 +32,7 @@ pub mod code {
     pub const AUTH_FAILED: i32 = 45;
     pub const NO_STORAGE_POOL: i32 = 49;
     pub const NO_STORAGE_VOL: i32 = 50;
+    pub const INVALID_NODE_DEVICE: i32 = 52;
     pub const NO_NODE_DEVICE: i32 = 53;
     pub const NO_SECURITY_MODEL: i32 = 54;
     pub const OPERATION_INVALID: i32 = 55;
@@ -52,10 +53,13 @@ pub mod code {
     pub const NO_DOMAIN_METADATA: i32 = 80;
     pub const OVERFLOW: i32 = 82;
     pub const OPERATION_UNSUPPORTED: i32 = 84;
+    pub const AGENT_UNRESPONSIVE: i32 = 86;
     pub const RESOURCE_BUSY: i32 = 87;
     pub const ACCESS_DENIED: i32 = 88;
     pub const STORAGE_VOL_EXIST: i32 = 90;
+    pub const CPU_INCOMPATIBLE: i32 = 91;
     pub const XML_INVALID_SCHEMA: i32 = 92;
+    pub const AGENT_UNSYNCED: i32 = 97;
     pub const INVALID_DOMAIN_CHECKPOINT: i32 = 102;
     pub const NO_DOMAIN_CHECKPOINT: i32 = 103;
     pub const NETWORK_PORT_EXIST: i32 = 106;
@@ -187,7 +191,23 @@ pub fn template(code: i32) -> (&'static str, &'static str) {
         NO_DOMAIN_METADATA => ("metadata not found", "metadata not found: %s"),
         OVERFLOW => ("numerical overflow", "numerical overflow: %s"),
         OPERATION_UNSUPPORTED => ("Operation not supported", "Operation not supported: %s"),
+        AGENT_UNRESPONSIVE => (
+            "Guest agent is not responding",
+            "Guest agent is not responding: %s",
+        ),
         RESOURCE_BUSY => ("resource busy", "resource busy: %s"),
+        CPU_INCOMPATIBLE => (
+            "the CPU is incompatible with host CPU",
+            "the CPU is incompatible with host CPU: %s",
+        ),
+        AGENT_UNSYNCED => (
+            "guest agent replied with wrong id to guest-sync command",
+            "guest agent replied with wrong id to guest-sync command: %s",
+        ),
+        INVALID_NODE_DEVICE => (
+            "invalid node device pointer",
+            "invalid node device pointer in %s",
+        ),
         ACCESS_DENIED => ("access denied", "access denied: %s"),
         STORAGE_VOL_EXIST => (
             "this storage volume exists already",

@@ -482,6 +482,13 @@ impl EventHub {
         }
     }
 
+    /// A node device update event (`VIR_NODE_DEVICE_EVENT_ID_UPDATE`).
+    pub fn emit_node_device_update(&self, name: &str) {
+        for cb in self.node_device.targets(1, &name.to_string()) {
+            cb(name, 0, 0);
+        }
+    }
+
     pub fn emit_domain(&self, ev: &DomainEvent) {
         for cb in self.domain.targets(ev.kind.event_id(), &ev.dom.uuid) {
             cb(ev);

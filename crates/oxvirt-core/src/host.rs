@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::types::Uuid;
+use crate::types::{NodeDevRef, Uuid};
 
 /// How a resolved volume is opened (libvirt's `actualtype` of a
 /// `<source pool= volume=>`).
@@ -117,12 +117,22 @@ pub trait SecretValues: Send + Sync {
     fn secret_value(&self, secret: &SecretLookup) -> Result<Vec<u8>>;
 }
 
+/// Hands host PCI devices to a hypervisor and back (libvirt's
+/// virHostdevManager behind virNodeDeviceDetachFlags, ReAttach and
+/// Reset), by node device name; the node device driver knows the devices.
+pub trait PciAssignment: Send + Sync {
+    fn detach(&self, dev: &NodeDevRef, driver: Option<&str>, flags: u32) -> Result<()>;
+    fn reattach(&self, dev: &NodeDevRef) -> Result<()>;
+    fn reset(&self, dev: &NodeDevRef) -> Result<()>;
+}
+
 /// The host-wide services a hypervisor driver is given.
 #[derive(Clone)]
 pub struct HostServices {
     pub volumes: Arc<dyn VolumeResolver>,
     pub ports: Arc<dyn NetworkPorts>,
     pub secrets: Arc<dyn SecretValues>,
+    pub pci: Arc<dyn PciAssignment>,
 }
 
 impl Default for HostServices {
@@ -131,7 +141,8 @@ impl Default for HostServices {
         HostServices {
             volumes: none.clone(),
             ports: none.clone(),
-            secrets: none,
+            secrets: none.clone(),
+            pci: none,
         }
     }
 }
@@ -152,6 +163,18 @@ impl NetworkPorts for Unavailable {
     }
     fn release_port(&self, _network: &str, _port: &Uuid) -> Result<()> {
         Err(Error::no_support("virNetworkPortDelete"))
+    }
+}
+
+impl PciAssignment for Unavailable {
+    fn detach(&self, _dev: &NodeDevRef, _driver: Option<&str>, _flags: u32) -> Result<()> {
+        Err(Error::no_support("virNodeDeviceDetachFlags"))
+    }
+    fn reattach(&self, _dev: &NodeDevRef) -> Result<()> {
+        Err(Error::no_support("virNodeDeviceReAttach"))
+    }
+    fn reset(&self, _dev: &NodeDevRef) -> Result<()> {
+        Err(Error::no_support("virNodeDeviceReset"))
     }
 }
 

@@ -455,6 +455,71 @@ pub fn param<'a>(params: &'a [TypedParam], field: &str) -> Option<&'a TypedValue
     params.iter().find(|p| p.field == field).map(|p| &p.value)
 }
 
+/// libvirt's `virTypedParamsValidate`: every parameter must be one of the
+/// allowed names with the allowed type code, and a name may occur once.
+/// Parameters and allowed names are walked in name order, so the error
+/// reported is the one libvirt's sorted walk meets first.
+pub fn validate_params(
+    params: &[TypedParam],
+    allowed: &[(&str, i32)],
+    domain: i32,
+) -> crate::Result<()> {
+    use crate::Error;
+    let mut sorted: Vec<&TypedParam> = params.iter().collect();
+    sorted.sort_by(|a, b| a.field.as_bytes().cmp(b.field.as_bytes()));
+    let mut keys = allowed.to_vec();
+    keys.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let (mut i, mut j) = (0, 0);
+    let mut last: Option<&str> = None;
+    while i < sorted.len() && j < keys.len() {
+        let (p, (name, t)) = (sorted[i], keys[j]);
+        if p.field != name {
+            j += 1;
+            continue;
+        }
+        if last == Some(name) {
+            return Err(Error::invalid_arg(
+                domain,
+                format!("parameter '{}' occurs multiple times", name),
+            ));
+        }
+        if p.value.type_code() != t {
+            return Err(Error::invalid_arg(
+                domain,
+                format!(
+                    "invalid type '{}' for parameter '{}', expected '{}'",
+                    typed_param_type_name(p.value.type_code()),
+                    p.field,
+                    typed_param_type_name(t)
+                ),
+            ));
+        }
+        last = Some(name);
+        i += 1;
+    }
+    match sorted.get(i) {
+        Some(p) if j == keys.len() => Err(Error::argument_unsupported(
+            domain,
+            format!("parameter '{}' not supported", p.field),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// libvirt's name for a typed parameter type code.
+pub fn typed_param_type_name(t: i32) -> &'static str {
+    match t {
+        1 => "int",
+        2 => "uint",
+        3 => "llong",
+        4 => "ullong",
+        5 => "double",
+        6 => "boolean",
+        7 => "string",
+        _ => "unknown",
+    }
+}
+
 /// Flag constants, grouped by the libvirt API that takes them.
 pub mod flags {
     /// virConnectListAllDomainsFlags

@@ -80,6 +80,8 @@ pub struct Caps {
     /// The binary's target architecture in libvirt's spelling
     /// (`query-target`: `i386` is i686).
     pub arch: String,
+    /// CPU models and the host CPU as QEMU sees them (`hostcpu`).
+    pub host_cpu: crate::hostcpu::QemuCpuInfo,
 }
 
 fn mtime_of(path: &str) -> u128 {
@@ -157,6 +159,7 @@ impl Caps {
             "cpus": self.cpu_models.iter().map(|c| json!({
                 "name": c.name, "usable": c.usable, "deprecated": c.deprecated,
             })).collect::<Vec<_>>(),
+            "hostcpu": self.host_cpu.to_json(),
         })
     }
 
@@ -199,6 +202,7 @@ impl Caps {
             .iter()
             .filter_map(|t| t.as_str().map(str::to_string))
             .collect();
+        c.host_cpu = crate::hostcpu::QemuCpuInfo::from_json(&v["hostcpu"])?;
         Some(c)
     }
 
@@ -222,6 +226,7 @@ impl Caps {
             kvm,
             types: Vec::new(),
             arch: String::new(),
+            host_cpu: Default::default(),
         }
     }
 
@@ -312,11 +317,19 @@ impl Drop for ProbeChild {
     }
 }
 
-/// Starts `emulator` with no machine, paused, and asks it over QMP.
-fn probe_qmp(emulator: &str, dir: &Path) -> Result<Caps> {
+/// A probe QEMU (`-machine none`, paused) and its monitor; the process is
+/// killed and reaped when this is dropped.
+pub(crate) struct Probe {
+    pub qmp: oxvirt_qmp::Qmp,
+    _child: ProbeChild,
+}
+
+/// Starts `emulator` with no machine under `accel` (kvm or tcg), paused,
+/// with its monitor on a listener it inherits.
+pub(crate) fn spawn_probe(emulator: &str, dir: &Path, accel: &str) -> Result<Probe> {
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::system(FROM, format!("cannot create {}", dir.display()), &e))?;
-    let sock = dir.join(format!("probe-{}.qmp", std::process::id()));
+    let sock = dir.join(format!("probe-{}-{}.qmp", std::process::id(), accel));
     let _ = std::fs::remove_file(&sock);
     let listener = std::os::unix::net::UnixListener::bind(&sock).map_err(|e| {
         Error::system(
@@ -325,7 +338,6 @@ fn probe_qmp(emulator: &str, dir: &Path) -> Result<Caps> {
             &e,
         )
     })?;
-    let kvm = kvm_usable();
     let mut cmd = std::process::Command::new(emulator);
     cmd.args([
         "-S",
@@ -335,7 +347,7 @@ fn probe_qmp(emulator: &str, dir: &Path) -> Result<Caps> {
         "-machine",
         "none",
         "-accel",
-        if kvm { "kvm" } else { "tcg" },
+        accel,
         "-chardev",
         "socket,id=probe,fd=3,server=on,wait=off",
         "-mon",
@@ -367,7 +379,7 @@ fn probe_qmp(emulator: &str, dir: &Path) -> Result<Caps> {
     let child = cmd
         .spawn()
         .map_err(|e| Error::system(FROM, format!("Cannot run QEMU binary {}", emulator), &e))?;
-    let _child = ProbeChild(child);
+    let child = ProbeChild(child);
     drop(listener);
     // QEMU serves the monitor on the inherited listener.
     let stream = std::os::unix::net::UnixStream::connect(&sock);
@@ -376,6 +388,14 @@ fn probe_qmp(emulator: &str, dir: &Path) -> Result<Caps> {
         stream.map_err(|e| Error::system(FROM, "cannot connect to the probe's monitor", &e))?;
     let (qmp, _events) = oxvirt_qmp::Qmp::from_stream(stream, Duration::from_secs(30))
         .map_err(crate::monitor::qmp_err)?;
+    Ok(Probe { qmp, _child: child })
+}
+
+/// Starts `emulator` with no machine, paused, and asks it over QMP.
+fn probe_qmp(emulator: &str, dir: &Path) -> Result<Caps> {
+    let kvm = kvm_usable();
+    let probe = spawn_probe(emulator, dir, if kvm { "kvm" } else { "tcg" })?;
+    let qmp = &probe.qmp;
     let q = |cmd: &str, args: Option<Value>| -> Result<Value> {
         qmp.execute_value(cmd, args)
             .map_err(crate::monitor::qmp_err)
@@ -442,10 +462,17 @@ fn probe_qmp(emulator: &str, dir: &Path) -> Result<Caps> {
     types.dedup();
     let target = q("query-target", None)?;
     let arch = crate::arch::arch_from_qemu(target["arch"].as_str().unwrap_or_default()).to_string();
+    // CPU models and the host CPU are asked of the host's own binary.
+    let host_cpu = if arch == crate::arch::host_arch() {
+        crate::hostcpu::QemuCpuInfo::probe(qmp, kvm_on, emulator, dir)
+    } else {
+        Default::default()
+    };
     let _ = qmp.execute_value("quit", None);
     let mut caps = Caps::assemble(emulator, machines, cpus, version, kvm_on);
     caps.types = types;
     caps.arch = arch;
+    caps.host_cpu = host_cpu;
     Ok(caps)
 }
 
@@ -459,37 +486,7 @@ fn is_versioned(name: &str) -> bool {
 
 /// The vendor libvirt's CPU map gives a QEMU model.
 fn cpu_vendor(model: &str) -> &'static str {
-    const AMD: &[&str] = &["phenom", "athlon", "Opteron", "EPYC"];
-    const INTEL: &[&str] = &[
-        "n270",
-        "coreduo",
-        "core2duo",
-        "Westmere",
-        "Snowridge",
-        "Skylake",
-        "SandyBridge",
-        "Penryn",
-        "Nehalem",
-        "IvyBridge",
-        "Icelake",
-        "Haswell",
-        "Cooperlake",
-        "Conroe",
-        "Cascadelake",
-        "Broadwell",
-        "KnightsMill",
-        "Denverton",
-        "SapphireRapids",
-    ];
-    if model.starts_with("Dhyana") {
-        "Hygon"
-    } else if AMD.iter().any(|p| model.starts_with(p)) {
-        "AMD"
-    } else if INTEL.iter().any(|p| model.starts_with(p)) {
-        "Intel"
-    } else {
-        "unknown"
-    }
+    oxvirt_host::cpu::model_vendor(model).unwrap_or("unknown")
 }
 
 /// QEMU models libvirt 9.0's CPU map does not know (not reported).
@@ -580,40 +577,25 @@ pub fn capabilities_xml(guests: &[Guest], host: &HostInfo, kvm: bool) -> String 
     let mut x = String::new();
     x.push_str("<capabilities>\n\n  <host>\n");
     let _ = writeln!(x, "    <uuid>{}</uuid>", escape(&host.uuid));
-    x.push_str("    <cpu>\n      <arch>x86_64</arch>\n");
-    if let Some(v) = &host.vendor {
-        let _ = writeln!(x, "      <vendor>{}</vendor>", escape(v));
-    }
-    let _ = writeln!(
-        x,
-        "      <topology sockets='1' dies='1' cores='{}' threads='1'/>",
-        host.cpus
-    );
-    x.push_str("      <pages unit='KiB' size='4'/>\n");
-    x.push_str("      <pages unit='KiB' size='2048'/>\n");
-    x.push_str("      <pages unit='KiB' size='1048576'/>\n");
-    x.push_str("    </cpu>\n    <power_management/>\n    <iommu support='no'/>\n");
+    let sys = oxvirt_host::Host::real();
+    let mut w = oxvirt_xml::writer::Writer::at_depth(2);
+    let host_caps = guests
+        .iter()
+        .find(|g| g.arch == crate::host::host_arch())
+        .map(|g| &g.caps);
+    crate::hostcpu::write_capabilities_cpu(&mut w, host_caps, &sys);
+    x.push_str(w.as_str());
+    x.push_str("    <power_management/>\n    <iommu support='no'/>\n");
     x.push_str("    <migration_features>\n      <live/>\n      <uri_transports>\n");
     x.push_str("        <uri_transport>tcp</uri_transport>\n");
     x.push_str("        <uri_transport>rdma</uri_transport>\n");
     x.push_str("      </uri_transports>\n    </migration_features>\n");
-    x.push_str("    <topology>\n      <cells num='1'>\n        <cell id='0'>\n");
-    let _ = writeln!(
-        x,
-        "          <memory unit='KiB'>{}</memory>",
-        host.memory_kib
-    );
-    x.push_str(
-        "          <distances>\n            <sibling id='0' value='10'/>\n          </distances>\n",
-    );
-    let _ = writeln!(x, "          <cpus num='{}'>", host.cpus);
-    for i in 0..host.cpus {
-        let _ = writeln!(
-            x,
-            "            <cpu id='{i}' socket_id='0' die_id='0' core_id='{i}' siblings='{i}'/>"
-        );
+    if let Ok(t) = oxvirt_host::topology::Topology::read(&sys) {
+        let mut w = oxvirt_xml::writer::Writer::at_depth(2);
+        t.write_cells(&mut w);
+        t.write_caches(&mut w);
+        x.push_str(w.as_str());
     }
-    x.push_str("          </cpus>\n        </cell>\n      </cells>\n    </topology>\n");
     x.push_str("    <secmodel>\n      <model>none</model>\n      <doi>0</doi>\n    </secmodel>\n");
     x.push_str("  </host>\n\n");
     for g in guests {
@@ -793,7 +775,9 @@ pub fn domain_capabilities_xml(
     x.push_str("    <mode name='maximum' supported='yes'>\n");
     enum_xml(&mut x, "      ", "maximumMigratable", &["on", "off"]);
     x.push_str("    </mode>\n");
-    x.push_str("    <mode name='host-model' supported='no'/>\n");
+    let mut w = oxvirt_xml::writer::Writer::at_depth(2);
+    crate::hostcpu::write_host_model(&mut w, caps, virt == "kvm");
+    x.push_str(w.as_str());
     x.push_str("    <mode name='custom' supported='yes'>\n");
     // libvirt lists its CPU map's models in descending name order.
     let mut models: Vec<&CpuModel> = caps

@@ -19,6 +19,7 @@ pub mod define;
 mod domains;
 mod driver;
 pub mod host;
+mod hostcpu;
 mod hostproc;
 mod hotplug;
 mod jobdata;
@@ -34,7 +35,7 @@ pub mod store;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use oxvirt_core::error::{code, from};
+use oxvirt_core::error::{check_flags, code, from};
 use oxvirt_core::event::DomainEventCallback;
 use oxvirt_core::host::HostServices;
 use oxvirt_core::types::*;
@@ -153,7 +154,111 @@ impl HypervisorDriver for QemuConnection {
         Ok(true)
     }
     fn node_info(&self) -> Result<NodeInfo> {
-        Ok(self.driver.node_info())
+        oxvirt_host::Host::real().node_info("x86_64")
+    }
+    fn node_cpu_map(&self, flags: u32) -> Result<(Vec<u8>, u32, i32)> {
+        check_flags(flags, 0, "virHostCPUGetMap", from::NONE)?;
+        oxvirt_host::Host::real().cpu_map()
+    }
+    fn node_cpu_stats(&self, cpu: i32, flags: u32) -> Result<Vec<(String, u64)>> {
+        check_flags(flags, 0, "virHostCPUGetStats", from::NONE)?;
+        oxvirt_host::Host::real().cpu_stats(cpu)
+    }
+    fn node_memory_stats(&self, cell: i32, flags: u32) -> Result<Vec<(String, u64)>> {
+        check_flags(flags, 0, "virHostMemGetStats", from::NONE)?;
+        oxvirt_host::Host::real().memory_stats(cell)
+    }
+    fn cells_free_memory(&self, start: i32, max: i32) -> Result<Vec<u64>> {
+        oxvirt_host::Host::real().cells_free_memory(start, max)
+    }
+    fn free_memory(&self) -> Result<u64> {
+        // libvirt answers 0 when it cannot tell.
+        Ok(oxvirt_host::Host::real().free_memory().unwrap_or(0))
+    }
+    fn node_free_pages(
+        &self,
+        pages: &[u32],
+        start_cell: i32,
+        cell_count: u32,
+        flags: u32,
+    ) -> Result<Vec<u64>> {
+        check_flags(flags, 0, "qemuNodeGetFreePages", FROM)?;
+        oxvirt_host::Host::real().free_pages(pages, start_cell, cell_count)
+    }
+    fn node_alloc_pages(
+        &self,
+        pages: &[u32],
+        counts: &[u64],
+        start_cell: i32,
+        cell_count: u32,
+        flags: u32,
+    ) -> Result<i32> {
+        check_flags(
+            flags,
+            oxvirt_host::node::ALLOC_PAGES_SET,
+            "qemuNodeAllocPages",
+            FROM,
+        )?;
+        oxvirt_host::Host::real().alloc_pages(pages, counts, start_cell, cell_count, flags)
+    }
+    fn node_get_memory_parameters(&self, flags: u32) -> Result<Vec<TypedParam>> {
+        check_flags(flags, 4, "virHostMemGetParameters", from::NONE)?;
+        oxvirt_host::Host::real().memory_parameters()
+    }
+    fn node_set_memory_parameters(&self, params: &[TypedParam], flags: u32) -> Result<()> {
+        check_flags(flags, 0, "virHostMemSetParameters", from::NONE)?;
+        oxvirt_host::Host::real().set_memory_parameters(params)
+    }
+    fn node_suspend_for_duration(&self, target: u32, _duration: u64, flags: u32) -> Result<()> {
+        oxvirt_host::node::suspend(target, flags)
+    }
+    fn compare_cpu(&self, cpu: &str, flags: u32) -> Result<i32> {
+        hostcpu::compare_cpu(&self.driver.caps, cpu, flags)
+    }
+    fn baseline_cpu(&self, cpus: &[String], flags: u32) -> Result<String> {
+        hostcpu::baseline_cpu(&self.driver.caps, cpus, flags)
+    }
+    fn compare_hypervisor_cpu(
+        &self,
+        emulator: Option<&str>,
+        arch: Option<&str>,
+        machine: Option<&str>,
+        virttype: Option<&str>,
+        cpu: &str,
+        flags: u32,
+    ) -> Result<i32> {
+        hostcpu::compare_hypervisor_cpu(
+            &self.driver.host,
+            &self.driver.caps,
+            emulator,
+            arch,
+            machine,
+            virttype,
+            cpu,
+            flags,
+            caps::kvm_usable(),
+        )
+    }
+    fn baseline_hypervisor_cpu(
+        &self,
+        emulator: Option<&str>,
+        arch: Option<&str>,
+        machine: Option<&str>,
+        virttype: Option<&str>,
+        cpus: &[String],
+        flags: u32,
+    ) -> Result<String> {
+        hostcpu::baseline_hypervisor_cpu(
+            &self.driver.host,
+            &self.driver.caps,
+            emulator,
+            arch,
+            machine,
+            virttype,
+            cpus,
+            flags,
+            caps::kvm_usable(),
+        )
     }
     fn max_vcpus(&self, _kind: Option<&str>) -> Result<i32> {
         Ok(255)
@@ -379,6 +484,17 @@ impl HypervisorDriver for QemuConnection {
         cbs.retain(|c| *c != callback_id);
         Ok(())
     }
+
+    // PCI assignment goes through the host's node device driver.
+    fn node_device_detach(&self, dev: &NodeDevRef, driver: Option<&str>, flags: u32) -> Result<()> {
+        self.driver.services.pci.detach(dev, driver, flags)
+    }
+    fn node_device_reattach(&self, dev: &NodeDevRef) -> Result<()> {
+        self.driver.services.pci.reattach(dev)
+    }
+    fn node_device_reset(&self, dev: &NodeDevRef) -> Result<()> {
+        self.driver.services.pci.reset(dev)
+    }
 }
 
 impl Driver {
@@ -409,32 +525,6 @@ impl Driver {
         };
         let (a, b, c) = (n(), n(), n());
         a * 1_000_000 + b * 1_000 + c
-    }
-
-    /// The host as `virNodeGetInfo` reports it.
-    pub fn node_info(&self) -> NodeInfo {
-        let cpus = std::thread::available_parallelism()
-            .map(|n| n.get() as u32)
-            .unwrap_or(1);
-        let mem = std::fs::read_to_string("/proc/meminfo")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("MemTotal:"))
-                    .and_then(|l| l.split_whitespace().nth(1))
-                    .and_then(|v| v.parse::<u64>().ok())
-            })
-            .unwrap_or(0);
-        NodeInfo {
-            model: "x86_64".into(),
-            memory: mem,
-            cpus,
-            mhz: 0,
-            nodes: 1,
-            sockets: 1,
-            cores: cpus,
-            threads: 1,
-        }
     }
 
     pub(crate) fn max_vcpus_of(&self, dom: &DomainRef) -> Result<i32> {

@@ -279,62 +279,7 @@ fn domain_stats(obj: &DomainObj, stats: u32) -> Vec<TypedParam> {
     p
 }
 
-/// libvirt's virTypedParamsValidate: every parameter must be one of the
-/// allowed names with the allowed type code.
-/// libvirt's virTypedParamsValidate: parameters and allowed names are
-/// compared in name order, so the error reported is the one a sorted walk
-/// meets first; a name may occur once.
+/// libvirt's virTypedParamsValidate, in the test driver's error domain.
 pub(crate) fn validate_params(params: &[TypedParam], allowed: &[(&str, i32)]) -> Result<()> {
-    let mut sorted: Vec<&TypedParam> = params.iter().collect();
-    sorted.sort_by(|a, b| a.field.as_bytes().cmp(b.field.as_bytes()));
-    let mut keys = allowed.to_vec();
-    keys.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    let (mut i, mut j) = (0, 0);
-    let mut last: Option<&str> = None;
-    while i < sorted.len() && j < keys.len() {
-        let (p, (name, t)) = (sorted[i], keys[j]);
-        if p.field != name {
-            j += 1;
-            continue;
-        }
-        if last == Some(name) {
-            return Err(Error::invalid_arg(
-                FROM,
-                format!("parameter '{}' occurs multiple times", name),
-            ));
-        }
-        if p.value.type_code() != t {
-            return Err(Error::invalid_arg(
-                FROM,
-                format!(
-                    "invalid type '{}' for parameter '{}', expected '{}'",
-                    type_name(p.value.type_code()),
-                    p.field,
-                    type_name(t)
-                ),
-            ));
-        }
-        last = Some(name);
-        i += 1;
-    }
-    match sorted.get(i) {
-        Some(p) if j == keys.len() => Err(Error::argument_unsupported(
-            FROM,
-            format!("parameter '{}' not supported", p.field),
-        )),
-        _ => Ok(()),
-    }
-}
-
-fn type_name(t: i32) -> &'static str {
-    match t {
-        1 => "int",
-        2 => "uint",
-        3 => "llong",
-        4 => "ullong",
-        5 => "double",
-        6 => "boolean",
-        7 => "string",
-        _ => "unknown",
-    }
+    oxvirt_core::types::validate_params(params, allowed, FROM)
 }

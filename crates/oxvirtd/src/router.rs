@@ -53,11 +53,14 @@ impl HostDrivers {
                 none.clone()
             }
         };
+        // Node devices (the uevent thread runs), and PCI assignment.
+        let nodedev = oxvirt_nodedev::NodeDevDriver::open();
+        services.pci = nodedev.clone();
         HostDrivers {
             storage: none.clone(),
             network,
             secret: none.clone(),
-            nodedev: none.clone(),
+            nodedev,
             interface: Arc::new(oxvirt_network::HostInterfaces),
             nwfilter: none,
             services,

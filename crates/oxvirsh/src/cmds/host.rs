@@ -438,24 +438,36 @@ fn nodememstats(ctl: &mut Ctl, c: &Cmd) -> R {
 }
 
 fn node_memory_tune(ctl: &mut Ctl, c: &Cmd) -> R {
-    let mut set = false;
-    for o in [
-        "shm-pages-to-scan",
-        "shm-sleep-millisecs",
-        "shm-merge-across-nodes",
+    use oxvirt_core::types::{TypedParam, TypedValue};
+    let mut params = Vec::new();
+    for (o, field) in [
+        ("shm-pages-to-scan", "shm_pages_to_scan"),
+        ("shm-sleep-millisecs", "shm_sleep_millisecs"),
+        ("shm-merge-across-nodes", "shm_merge_across_nodes"),
     ] {
-        if c.uint(o)?.is_some() {
-            set = true;
+        if let Some(v) = c.uint(o)? {
+            params.push(TypedParam::new(field, TypedValue::UInt(v)));
         }
     }
     let conn = ctl.conn()?;
-    if set {
-        conn.node_set_memory_parameters(0)
+    if !params.is_empty() {
+        conn.node_set_memory_parameters(&params, 0)
             .ctx(|| "Unable to change memory parameters".into())?;
-    } else {
-        conn.node_get_memory_parameters(0)
-            .ctx(|| "Unable to get number of memory parameters".into())?;
+        return Ok(());
     }
+    let list = super::tune::fetch_params(
+        "Unable to get number of memory parameters",
+        "Unable to get memory parameters",
+        |_| conn.node_get_memory_parameters(0),
+    )?;
+    if list.is_empty() {
+        return Ok(());
+    }
+    let mut s = String::from("Shared memory:\n");
+    for p in &list {
+        s += &format!("\t{:<15} {}\n", p.field, super::tune::param_str(&p.value));
+    }
+    ctl.print(&s);
     Ok(())
 }
 

@@ -98,7 +98,7 @@ crate::family! {
         };
     fn node_get_memory_parameters(flags: u32) -> Vec<TypedParam>
         = "virNodeGetMemoryParameters", read;
-    fn node_set_memory_parameters(flags: u32) -> ()
+    fn node_set_memory_parameters(params: &[TypedParam], flags: u32) -> ()
         = "virNodeSetMemoryParameters", write;
     fn node_suspend_for_duration(target: u32, duration: u64, flags: u32) -> ()
         = "virNodeSuspendForDuration", write;
