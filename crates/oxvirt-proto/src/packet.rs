@@ -184,3 +184,24 @@ pub fn keepalive(proc_: i32) -> Vec<u8> {
     h.encode(&mut e);
     e.into_bytes()
 }
+
+/// The payload of a STREAM_HOLE packet (`virNetStreamHole`): a hole of
+/// `length` bytes; `flags` must be 0.
+pub fn encode_hole(length: i64, flags: u32) -> Vec<u8> {
+    let mut v = Vec::with_capacity(12);
+    v.extend_from_slice(&length.to_be_bytes());
+    v.extend_from_slice(&flags.to_be_bytes());
+    v
+}
+
+/// Decodes a STREAM_HOLE payload: `(length, flags)`.
+pub fn decode_hole(payload: &[u8]) -> Option<(i64, u32)> {
+    if payload.len() < 12 {
+        return None;
+    }
+    let mut l = [0u8; 8];
+    l.copy_from_slice(&payload[..8]);
+    let mut f = [0u8; 4];
+    f.copy_from_slice(&payload[8..12]);
+    Some((i64::from_be_bytes(l), u32::from_be_bytes(f)))
+}

@@ -99,6 +99,8 @@ pub enum StreamMsg {
     Done,
     /// STREAM ERROR, or a REPLY error for the stream's serial.
     Failed(Error),
+    /// STREAM_HOLE: so many bytes of zeros (a sparse stream).
+    Hole(u64),
 }
 
 /// Frames of one stream queued for its reader before the socket reader
@@ -220,11 +222,34 @@ impl Client {
 
     /// Sends a STREAM packet of the stream opened by `serial`.
     pub fn send_stream(&self, proc_: i32, serial: u32, status: Status, data: &[u8]) -> Result<()> {
+        self.send_stream_packet(proc_, serial, MsgType::Stream, status, data)
+    }
+
+    /// Sends a STREAM_HOLE packet: `len` bytes of the sparse stream
+    /// `serial` are a hole.
+    pub fn send_stream_hole(&self, proc_: i32, serial: u32, len: u64) -> Result<()> {
+        self.send_stream_packet(
+            proc_,
+            serial,
+            MsgType::StreamHole,
+            Status::Continue,
+            &packet::encode_hole(len as i64, 0),
+        )
+    }
+
+    fn send_stream_packet(
+        &self,
+        proc_: i32,
+        serial: u32,
+        mtype: MsgType,
+        status: Status,
+        data: &[u8],
+    ) -> Result<()> {
         let h = Header {
             prog: packet::REMOTE_PROGRAM,
             vers: packet::PROTOCOL_VERSION,
             proc_,
-            mtype: MsgType::Stream,
+            mtype,
             serial,
             status,
         };
@@ -464,8 +489,14 @@ impl Client {
                 };
                 self.to_stream(h.serial, msg);
             }
-            // Holes (sparse streams are not requested) and other programs
-            // are ignored.
+            (packet::REMOTE_PROGRAM, MsgType::StreamHole) => {
+                let msg = match packet::decode_hole(payload) {
+                    Some((len, _)) if len >= 0 => StreamMsg::Hole(len as u64),
+                    _ => StreamMsg::Failed(decode_error()),
+                };
+                self.to_stream(h.serial, msg);
+            }
+            // Other programs are ignored.
             _ => {}
         }
     }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oxvirt_core::error::{code, from};
-use oxvirt_core::{Error, Result, Stream};
+use oxvirt_core::{Error, Result, Stream, StreamChunk};
 use oxvirt_proto::packet::{self, Status};
 
 use crate::client::{Client, StreamMsg};
@@ -132,7 +132,7 @@ impl RemoteStream {
         let r = loop {
             match self.next(wait) {
                 // Data still in flight is of no use any more.
-                Ok(Some(StreamMsg::Data(_))) => continue,
+                Ok(Some(StreamMsg::Data(_))) | Ok(Some(StreamMsg::Hole(_))) => continue,
                 Ok(Some(StreamMsg::Done)) => break Ok(()),
                 Ok(Some(StreamMsg::Failed(e))) => break Err(e),
                 Ok(None) => break Ok(()),
@@ -145,6 +145,42 @@ impl RemoteStream {
 }
 
 impl Stream for RemoteStream {
+    fn recv_sparse(&mut self) -> Result<Option<StreamChunk>> {
+        match self.state {
+            State::Closed => return Err(not_open()),
+            State::Eof => return Ok(None),
+            State::Open => {}
+        }
+        match self.next(None) {
+            Ok(Some(StreamMsg::Hole(n))) => Ok(Some(StreamChunk::Hole(n))),
+            Ok(Some(StreamMsg::Data(d))) if d.is_empty() => {
+                self.state = State::Eof;
+                Ok(None)
+            }
+            Ok(Some(StreamMsg::Data(d))) => Ok(Some(StreamChunk::Data(d))),
+            Ok(Some(StreamMsg::Done)) | Ok(None) => {
+                self.state = State::Eof;
+                Ok(None)
+            }
+            Ok(Some(StreamMsg::Failed(e))) | Err(e) => {
+                self.close();
+                Err(e)
+            }
+        }
+    }
+
+    fn send_hole(&mut self, len: u64) -> Result<()> {
+        if self.state == State::Closed {
+            return Err(not_open());
+        }
+        self.pending_error()?;
+        if let Err(e) = self.client.send_stream_hole(self.proc_, self.serial, len) {
+            self.close();
+            return Err(e);
+        }
+        Ok(())
+    }
+
     fn recv(&mut self) -> Result<Option<Vec<u8>>> {
         match self.state {
             State::Closed => return Err(not_open()),
@@ -159,6 +195,14 @@ impl Stream for RemoteStream {
                 Ok(None)
             }
             Ok(Some(StreamMsg::Data(d))) => Ok(Some(d)),
+            Ok(Some(StreamMsg::Hole(_))) => {
+                self.close();
+                Err(Error::new(
+                    code::INTERNAL_ERROR,
+                    from::STREAMS,
+                    "Holes are not supported with this stream",
+                ))
+            }
             Ok(Some(StreamMsg::Done)) => {
                 self.state = State::Eof;
                 Ok(None)

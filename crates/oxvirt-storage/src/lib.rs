@@ -79,6 +79,34 @@ pub fn qemuimg_path() -> Option<PathBuf> {
     oxvirt_host::command::find_in_path("qemu-img")
 }
 
+/// The program libvirt runs for a tool: the path its Debian build was
+/// configured with (so messages name the same command line), when that
+/// exists here; otherwise whatever PATH has.
+pub fn tool(name: &str) -> String {
+    let configured = match name {
+        "mount" | "umount" => format!("/bin/{}", name),
+        "mkfs" | "showmount" | "pvcreate" | "pvremove" | "pvs" | "vgcreate" | "vgchange"
+        | "vgremove" | "vgscan" | "vgs" | "lvcreate" | "lvremove" | "lvchange" | "lvs" => {
+            format!("/sbin/{}", name)
+        }
+        "scrub" => "/usr/bin/scrub".into(),
+        "qemu-img" => {
+            return qemuimg_path()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|| name.to_string())
+        }
+        // libvirt runs parted by name.
+        _ => return name.to_string(),
+    };
+    if Path::new(&configured).exists() {
+        configured
+    } else {
+        oxvirt_host::command::find_in_path(name)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|| name.to_string())
+    }
+}
+
 fn check_flags(flags: u32, allowed: u32, func: &str) -> Result<()> {
     oxvirt_core::error::check_flags(flags, allowed, func, FROM)
 }

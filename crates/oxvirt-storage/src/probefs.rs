@@ -19,7 +19,7 @@ enum Probe {
 
 /// What `blkid -p` finds: (TYPE, PTTYPE).
 fn blkid(device: &str) -> Result<(Option<String>, Option<String>)> {
-    let mut cmd = Command::new("blkid", FROM);
+    let mut cmd = Command::new(crate::tool("blkid"), FROM);
     cmd.args(["-p", "-o", "export", device]);
     let out = cmd.output()?;
     match out.status {
@@ -66,7 +66,7 @@ fn blkid_find(device: &str, format: &str) -> Result<Probe> {
 }
 
 fn parted_label(device: &str, format: &str, writelabel: bool) -> Result<()> {
-    let mut cmd = Command::new("parted", FROM);
+    let mut cmd = Command::new(crate::tool("parted"), FROM);
     cmd.args([device, "print", "--script"]).env("LC_ALL", "C");
     let out = cmd.output()?;
     let failed = |msg: &str| Err(Error::operation_failed(FROM, msg));

@@ -348,7 +348,7 @@ pub fn command(
         check_encryption(&format, &info.kind, vol)?;
     }
 
-    let mut cmd = Command::new("qemu-img", FROM);
+    let mut cmd = Command::new(crate::tool("qemu-img"), FROM);
     if info.input_path.is_some() || step == Step::Create {
         info.backing_path = None;
     }
@@ -499,7 +499,7 @@ pub fn command(
 /// The qemu-img resize command (storageBackendResizeQemuImg).
 pub fn resize_command(vol: &Volume, capacity: u64, secret: Option<&Path>) -> Command {
     let capacity = capacity.div_ceil(512) * 512;
-    let mut cmd = Command::new("qemu-img", FROM);
+    let mut cmd = Command::new(crate::tool("qemu-img"), FROM);
     cmd.arg("resize");
     if capacity < vol.capacity {
         cmd.arg("--shrink");
@@ -562,13 +562,13 @@ mod tests {
         let c = command("/p", &v, "/p/a.qcow2", None, false, None, None, Step::None).unwrap();
         assert_eq!(
             c.to_cmdline(),
-            "qemu-img create -f qcow2 -o compat=0.10 /p/a.qcow2 1K"
+            "/usr/bin/qemu-img create -f qcow2 -o compat=0.10 /p/a.qcow2 1K"
         );
         let v = vol("<volume><name>a</name><capacity>1048576</capacity><target><format type='qcow2'/><features><lazy_refcounts/></features></target></volume>");
         let c = command("/p", &v, "/p/a", None, true, None, None, Step::None).unwrap();
         assert_eq!(
             c.to_cmdline(),
-            "qemu-img create -f qcow2 -o preallocation=falloc,compat=1.1,lazy_refcounts /p/a 1024K"
+            "/usr/bin/qemu-img create -f qcow2 -o preallocation=falloc,compat=1.1,lazy_refcounts /p/a 1024K"
         );
         let v = vol("<volume><name>e</name><capacity>1024</capacity><target><format type='raw'/><encryption format='luks'><secret type='passphrase' uuid='f52a81b2-424e-490c-823d-6bd4235bc572'/></encryption></target></volume>");
         let c = command(
@@ -584,14 +584,14 @@ mod tests {
         .unwrap();
         assert_eq!(
             c.to_cmdline(),
-            "qemu-img create -f luks --object secret,id=e_encrypt0,file=/run/x,,y -o key-secret=e_encrypt0 /p/e 1K"
+            "/usr/bin/qemu-img create -f luks --object secret,id=e_encrypt0,file=/run/x,,y -o key-secret=e_encrypt0 /p/e 1K"
         );
         let src = vol("<volume><name>s</name><capacity>1024</capacity><target><path>/p/s</path><format type='raw'/></target></volume>");
         let v = vol("<volume><name>d</name><capacity>1024</capacity><target><format type='qcow2'/></target></volume>");
         let c = command("/p", &v, "/p/d", Some(&src), false, None, None, Step::None).unwrap();
         assert_eq!(
             c.to_cmdline(),
-            "qemu-img convert -f raw -O qcow2 -o compat=0.10 /p/s /p/d"
+            "/usr/bin/qemu-img convert -f raw -O qcow2 -o compat=0.10 /p/s /p/d"
         );
         let e = command("/p", &src, "/p/x", None, true, None, None, Step::None).unwrap_err();
         assert_eq!(
@@ -602,11 +602,11 @@ mod tests {
         v.target.path = Some("/p/d".into());
         assert_eq!(
             resize_command(&v, 1000, None).to_cmdline(),
-            "qemu-img resize /p/d 1024"
+            "/usr/bin/qemu-img resize /p/d 1024"
         );
         assert_eq!(
             resize_command(&v, 10, None).to_cmdline(),
-            "qemu-img resize --shrink /p/d 512"
+            "/usr/bin/qemu-img resize --shrink /p/d 512"
         );
     }
 }

@@ -66,7 +66,7 @@ pub fn find_netfs(spec: Option<&str>, flags: u32) -> Result<String> {
         ));
     }
     let host = source.hosts[0].0.clone();
-    let mut cmd = Command::new("showmount", FROM);
+    let mut cmd = Command::new(crate::tool("showmount"), FROM);
     cmd.args(["--no-headers", "--exports", &host]);
     let found = cmd.run().and_then(|o| parse_showmount(&host, &o.stdout));
     match found {

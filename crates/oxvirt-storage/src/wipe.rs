@@ -69,7 +69,7 @@ pub fn wipe_file(path: &str, algorithm: u32, len: u64, zero_end: bool) -> Result
     };
     if algorithm != wipe_alg::ZERO {
         drop(f);
-        let mut cmd = Command::new("scrub", FROM);
+        let mut cmd = Command::new(crate::tool("scrub"), FROM);
         cmd.args(["-f", "-p", name, path]);
         cmd.run()?;
         return Ok(());

@@ -295,7 +295,7 @@ fn logical_pool_as_far_as_the_kernel_allows() {
                 Err(e) => {
                     assert!(
                         e.message.starts_with(
-                            "internal error: Child process (lvcreate --name lv1 -L 4096K "
+                            "internal error: Child process (/sbin/lvcreate --name lv1 -L 4096K "
                         ),
                         "{}",
                         e.message
@@ -360,7 +360,7 @@ fn netfs_pool_where_the_kernel_cannot_mount() {
         let e = r.unwrap_err();
         assert!(
             e.message.starts_with(&format!(
-                "internal error: Child process (mount -o nodev,nosuid,noexec -t nfs 127.0.0.1:/export {}) unexpected exit status",
+                "internal error: Child process (/bin/mount -o nodev,nosuid,noexec -t nfs 127.0.0.1:/export {}) unexpected exit status",
                 mnt
             )),
             "{}",

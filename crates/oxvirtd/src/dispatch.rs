@@ -87,7 +87,11 @@ fn is_stream_proc(proc_: i32) -> bool {
 fn open_stream(session: &Session, proc_: i32, body: &[u8]) -> Result<(Vec<u8>, streams::Opened)> {
     use streams::{Direction, Opened};
     let c = session.connection().ok_or_else(not_open)?;
-    let opened = |stream, dir| Opened { stream, dir };
+    let opened = |stream, dir| Opened {
+        stream,
+        dir,
+        sparse: false,
+    };
     match proc_ {
         p::DOMAIN_SCREENSHOT => {
             // {dom, unsigned screen, flags} -> {optional string mime}
@@ -99,12 +103,26 @@ fn open_stream(session: &Session, proc_: i32, body: &[u8]) -> Result<(Vec<u8>, s
         p::STORAGE_VOL_DOWNLOAD => {
             let a: r::VolTransferArgs = decode(body)?;
             let st = c.vol_download(&vol_in(a.vol), a.offset, a.length, a.flags)?;
-            Ok((enc(&())?, opened(st, Direction::Source)))
+            let sparse = a.flags & oxvirt_core::types::flags::vol_stream::SPARSE_STREAM != 0;
+            Ok((
+                enc(&())?,
+                Opened {
+                    sparse,
+                    ..opened(st, Direction::Source)
+                },
+            ))
         }
         p::STORAGE_VOL_UPLOAD => {
             let a: r::VolTransferArgs = decode(body)?;
             let st = c.vol_upload(&vol_in(a.vol), a.offset, a.length, a.flags)?;
-            Ok((enc(&())?, opened(st, Direction::Sink)))
+            let sparse = a.flags & oxvirt_core::types::flags::vol_stream::SPARSE_STREAM != 0;
+            Ok((
+                enc(&())?,
+                Opened {
+                    sparse,
+                    ..opened(st, Direction::Sink)
+                },
+            ))
         }
         p::DOMAIN_OPEN_CONSOLE => {
             // {dom, optional string dev_name, flags}

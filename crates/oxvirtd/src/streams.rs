@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use oxvirt_core::error::from;
-use oxvirt_core::{Error, Stream};
+use oxvirt_core::{Error, Stream, StreamChunk};
 use oxvirt_proto::packet::{self, Header, MsgType, Status};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
@@ -53,6 +53,9 @@ pub enum Direction {
 pub struct Opened {
     pub stream: Box<dyn Stream>,
     pub dir: Direction,
+    /// The call asked for a sparse stream (libvirt's allowSkip): holes
+    /// travel as STREAM_HOLE packets both ways.
+    pub sparse: bool,
 }
 
 /// A STREAM or STREAM_HOLE packet from the client.
@@ -106,6 +109,15 @@ fn data_frame(call: &Header, data: &[u8]) -> Vec<u8> {
     packet::frame_raw(&stream_header(call, Status::Continue), data).unwrap_or_default()
 }
 
+fn hole_frame(call: &Header, len: u64) -> Vec<u8> {
+    let h = Header {
+        mtype: MsgType::StreamHole,
+        status: Status::Continue,
+        ..*call
+    };
+    packet::frame_raw(&h, &packet::encode_hole(len as i64, 0)).unwrap_or_default()
+}
+
 fn confirm_frame(call: &Header) -> Vec<u8> {
     packet::frame_raw(&stream_header(call, Status::Ok), &[]).unwrap_or_default()
 }
@@ -122,10 +134,10 @@ fn join_error() -> Error {
     Error::internal(from::STREAMS, "stream handler failed")
 }
 
+type ReadJob = JoinHandle<oxvirt_core::Result<Option<StreamChunk>>>;
+
 /// Awaits a pending driver read, or never when there is none.
-async fn pending_read(
-    job: &mut Option<JoinHandle<oxvirt_core::Result<Option<Vec<u8>>>>>,
-) -> oxvirt_core::Result<Option<Vec<u8>>> {
+async fn pending_read(job: &mut Option<ReadJob>) -> oxvirt_core::Result<Option<StreamChunk>> {
     match job {
         Some(h) => h.await.unwrap_or_else(|_| Err(join_error())),
         None => std::future::pending().await,
@@ -161,25 +173,41 @@ pub async fn run(
 ) {
     let out = session.sender();
     let dir = opened.dir;
+    let sparse = opened.sparse;
     let stream: Shared = Arc::new(Mutex::new(opened.stream));
     let window = Arc::new(Semaphore::new(WINDOW));
     let mut reading = dir != Direction::Sink;
-    let mut job: Option<JoinHandle<oxvirt_core::Result<Option<Vec<u8>>>>> = None;
+    let mut job: Option<ReadJob> = None;
     loop {
         if reading && job.is_none() {
             let s = stream.clone();
-            job = Some(tokio::task::spawn_blocking(move || lock(&s).recv()));
+            job = Some(tokio::task::spawn_blocking(move || {
+                let mut s = lock(&s);
+                if sparse {
+                    s.recv_sparse()
+                } else {
+                    s.recv().map(|d| d.map(StreamChunk::Data))
+                }
+            }));
         }
         tokio::select! {
             r = pending_read(&mut job) => {
                 job = None;
                 match r {
-                    Ok(Some(data)) if data.is_empty() => {
+                    Ok(Some(StreamChunk::Data(data))) if data.is_empty() => {
                         // Nothing for now (a quiet console).
                         tokio::time::sleep(Duration::from_millis(20)).await;
                     }
-                    Ok(Some(data)) => {
+                    Ok(Some(StreamChunk::Data(data))) => {
                         if !send_data(&out, &window, &call, &data).await {
+                            break;
+                        }
+                    }
+                    Ok(Some(StreamChunk::Hole(len))) => {
+                        let Ok(permit) = window.clone().acquire_owned().await else {
+                            break;
+                        };
+                        if !out.send_flow(hole_frame(&call, len), permit).await {
                             break;
                         }
                     }
@@ -200,7 +228,7 @@ pub async fn run(
             }
             p = inbox.recv() => {
                 let Some(p) = p else { break };
-                if let Some(done) = client_packet(&session, &out, &stream, &call, &mut job, p).await {
+                if let Some(done) = client_packet(&session, &out, &stream, &call, sparse, &mut job, p).await {
                     if !done {
                         out.close();
                     }
@@ -243,7 +271,8 @@ async fn client_packet(
     out: &Outbox,
     stream: &Shared,
     call: &Header,
-    job: &mut Option<JoinHandle<oxvirt_core::Result<Option<Vec<u8>>>>>,
+    sparse: bool,
+    job: &mut Option<ReadJob>,
     p: Packet,
 ) -> Option<bool> {
     let settle = |job: &mut Option<JoinHandle<_>>| job.take();
@@ -292,9 +321,31 @@ async fn client_packet(
             );
             Some(true)
         }
+        (MsgType::StreamHole, Status::Continue) if sparse => {
+            let hole = packet::decode_hole(&p.data).filter(|(len, _)| *len > 0);
+            let res = match hole {
+                Some((len, _)) => on_stream(stream, move |s| s.send_hole(len as u64)).await,
+                None => Err(Error::raw(
+                    oxvirt_core::error::code::RPC,
+                    from::RPC,
+                    "Unable to decode message payload",
+                )),
+            };
+            match res {
+                Ok(()) => None,
+                Err(e) => {
+                    if let Some(j) = settle(job) {
+                        let _ = j.await;
+                    }
+                    let _ = on_stream(stream, |s| s.abort()).await;
+                    out.send(reply_error_frame(&p.hdr, &e));
+                    Some(true)
+                }
+            }
+        }
         _ => {
-            // Holes are only valid on sparse streams, which are not
-            // offered: libvirtd drops such a client.
+            // A hole on a stream that was not opened sparse: libvirtd
+            // drops such a client ("Unexpected stream hole").
             tracing::warn!(client = session.id, "unexpected stream hole; disconnecting");
             if let Some(j) = settle(job) {
                 let _ = j.await;

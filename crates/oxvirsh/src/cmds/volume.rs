@@ -1,6 +1,7 @@
 //! Storage volumes: vol-list, vol-info, vol-dumpxml, create and delete.
 
 use oxvirt_core::types::VolRef;
+use oxvirt_core::{Error, StreamChunk};
 
 use crate::cmd::Cmd;
 use crate::ctl::{Context, Ctl, Fail, R};
@@ -425,24 +426,94 @@ fn wipe(ctl: &mut Ctl, c: &Cmd) -> R {
     Ok(())
 }
 
+/// virFileInData on the current position: (in data, section length).
+fn in_data(f: &mut std::fs::File) -> std::io::Result<(bool, u64)> {
+    use std::io::Seek;
+    use std::os::unix::io::AsRawFd;
+    let fd = f.as_raw_fd();
+    let cur = f.stream_position()? as libc::off_t;
+    let data = unsafe { libc::lseek(fd, cur, libc::SEEK_DATA) };
+    let r = if data < 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::ENXIO) {
+            return Err(e);
+        }
+        let end = unsafe { libc::lseek(fd, 0, libc::SEEK_END) };
+        (false, (end - cur).max(0) as u64)
+    } else if data > cur {
+        (false, (data - cur) as u64)
+    } else {
+        let hole = unsafe { libc::lseek(fd, cur, libc::SEEK_HOLE) };
+        (true, (hole - cur).max(0) as u64)
+    };
+    f.seek(std::io::SeekFrom::Start(cur as u64))?;
+    Ok(r)
+}
+
+/// The chunk virStreamSendAll reads at a time.
+const SEND_CHUNK: usize = 256 * 1024;
+
 fn upload(ctl: &mut Ctl, c: &Cmd) -> R {
-    let offset = c.ull_wrap("offset")?.unwrap_or(0);
+    use std::io::{Read, Seek};
+    use std::os::unix::fs::FileTypeExt;
+    let offset = c.ull("offset")?.unwrap_or(0);
     let length = c.ull_wrap("length")?.unwrap_or(0);
     let v = vol(ctl, c)?;
     let name = c.req("vol")?.to_string();
     let file = c.req("file")?.to_string();
-    let mut flags = 0;
-    if c.has("sparse") {
-        flags |= 1;
-    }
-    let data = std::fs::read(&file).map_err(|_| Fail::Msg(format!("cannot read {}", file)))?;
+    let mut f =
+        std::fs::File::open(&file).map_err(|_| Fail::Msg(format!("cannot read {}", file)))?;
+    let is_block = f
+        .metadata()
+        .map_err(|_| Fail::Msg(format!("unable to stat {}", file)))?
+        .file_type()
+        .is_block_device();
+    let sparse = c.has("sparse");
+    let flags = if sparse { 1 } else { 0 };
     let mut st = ctl
         .conn()?
         .vol_upload(&v, offset, length, flags)
         .ctx(|| format!("cannot upload to volume {}", name))?;
-    for chunk in data.chunks(256 * 1024) {
-        st.send(chunk)
-            .ctx(|| format!("cannot send data to volume {}", name))?;
+    let send_err = |e: Option<Error>| match e {
+        Some(e) => Fail::msg_lib(format!("cannot send data to volume {}", name), e),
+        None => Fail::Msg(format!("cannot send data to volume {}", name)),
+    };
+    let mut buf = vec![0u8; SEND_CHUNK];
+    loop {
+        let mut want = SEND_CHUNK;
+        if sparse && !is_block {
+            let (data, len) = in_data(&mut f).map_err(|_| {
+                let _ = st.abort();
+                Fail::Msg("Unable to get current position in stream".into())
+            })?;
+            if !data && len > 0 {
+                st.send_hole(len).map_err(|e| send_err(Some(e)))?;
+                f.seek(std::io::SeekFrom::Current(len as i64))
+                    .map_err(|_| send_err(None))?;
+                continue;
+            }
+            if len == 0 {
+                break;
+            }
+            want = want.min(len as usize);
+        }
+        let n = loop {
+            match f.read(&mut buf[..want]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    let _ = st.abort();
+                    return Err(send_err(None));
+                }
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        if let Err(e) = st.send(&buf[..n]) {
+            let _ = st.abort();
+            return Err(send_err(Some(e)));
+        }
     }
     st.finish()
         .ctx(|| format!("cannot close volume {}", name))?;
@@ -450,25 +521,41 @@ fn upload(ctl: &mut Ctl, c: &Cmd) -> R {
 }
 
 fn download(ctl: &mut Ctl, c: &Cmd) -> R {
-    let offset = c.ull_wrap("offset")?.unwrap_or(0);
+    use std::io::{Seek, Write};
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let offset = c.ull("offset")?.unwrap_or(0);
     let length = c.ull_wrap("length")?.unwrap_or(0);
     let v = vol(ctl, c)?;
     let name = c.req("vol")?.to_string();
     let file = c.req("file")?.to_string();
-    let mut flags = 0;
-    if c.has("sparse") {
-        flags |= 1;
-    }
-    let existed = std::path::Path::new(&file).exists();
-    let mut out = std::fs::OpenOptions::new()
+    let flags = if c.has("sparse") { 1 } else { 0 };
+    let (mut out, created) = match std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(false)
+        .create_new(true)
+        .mode(0o666)
         .open(&file)
-        .map_err(|_| Fail::Msg(format!("cannot create {}", file)))?;
+    {
+        Ok(f) => (f, true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => (
+            std::fs::OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(&file)
+                .map_err(|_| Fail::Msg(format!("cannot create {}", file)))?,
+            false,
+        ),
+        Err(_) => return Err(Fail::Msg(format!("cannot create {}", file))),
+    };
     let cleanup = |file: &str| {
-        if !existed {
+        if created {
             let _ = std::fs::remove_file(file);
+        }
+    };
+    let is_block = match out.metadata() {
+        Ok(m) => m.file_type().is_block_device(),
+        Err(_) => {
+            cleanup(&file);
+            return Err(Fail::Msg(format!("unable to stat {}", file)));
         }
     };
     let mut st = match ctl.conn()?.vol_download(&v, offset, length, flags) {
@@ -481,29 +568,51 @@ fn download(ctl: &mut Ctl, c: &Cmd) -> R {
             ));
         }
     };
-    use std::io::Write;
+    let recv_err = |e: Option<Error>| match e {
+        Some(e) => Fail::msg_lib(format!("cannot receive data from volume {}", name), e),
+        None => Fail::Msg(format!("cannot receive data from volume {}", name)),
+    };
     loop {
-        match st.recv() {
-            Ok(Some(buf)) => {
-                if out.write_all(&buf).is_err() {
-                    cleanup(&file);
-                    return Err(Fail::Msg(format!(
-                        "cannot receive data from volume {}",
-                        name
-                    )));
+        let chunk = if flags != 0 {
+            st.recv_sparse()
+        } else {
+            st.recv().map(|d| d.map(StreamChunk::Data))
+        };
+        let res = match chunk {
+            Ok(Some(StreamChunk::Data(buf))) => out.write_all(&buf).map_err(|_| recv_err(None)),
+            Ok(Some(StreamChunk::Hole(n))) => {
+                if is_block {
+                    let zeros = vec![0u8; 1 << 20];
+                    let mut left = n;
+                    let mut r = Ok(());
+                    while left > 0 {
+                        let k = left.min(zeros.len() as u64) as usize;
+                        if out.write_all(&zeros[..k]).is_err() {
+                            r = Err(recv_err(None));
+                            break;
+                        }
+                        left -= k as u64;
+                    }
+                    r
+                } else {
+                    out.seek(std::io::SeekFrom::Current(n as i64))
+                        .and_then(|pos| out.set_len(pos))
+                        .map_err(|_| recv_err(None))
                 }
             }
             Ok(None) => break,
-            Err(e) => {
-                cleanup(&file);
-                return Err(Fail::msg_lib(
-                    format!("cannot receive data from volume {}", name),
-                    e,
-                ));
-            }
+            Err(e) => Err(recv_err(Some(e))),
+        };
+        if let Err(f) = res {
+            let _ = st.abort();
+            cleanup(&file);
+            return Err(f);
         }
     }
-    st.finish()
-        .ctx(|| format!("cannot close volume {}", name))?;
+    drop(out);
+    if let Err(e) = st.finish() {
+        cleanup(&file);
+        return Err(Fail::msg_lib(format!("cannot close volume {}", name), e));
+    }
     Ok(())
 }

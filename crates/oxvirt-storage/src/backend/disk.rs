@@ -142,7 +142,7 @@ pub fn parse_print(dev: &str, text: &str, separator: bool) -> Vec<Part> {
 
 /// Reads the device's geometry (heads, sectors) from parted.
 fn geometry(dev: &str) -> Result<(u64, u64)> {
-    let mut cmd = Command::new("parted", FROM);
+    let mut cmd = Command::new(crate::tool("parted"), FROM);
     cmd.args(["-s", "-m", dev, "unit", "chs", "print"])
         .env("LC_ALL", "C");
     let out = cmd.run()?;
@@ -166,7 +166,7 @@ fn read_parts(def: &Pool) -> Result<Vec<Part>> {
         .first()
         .and_then(|d| d.part_separator)
         .unwrap_or(false);
-    let mut cmd = Command::new("parted", FROM);
+    let mut cmd = Command::new(crate::tool("parted"), FROM);
     cmd.args(["-s", &dev, "unit", "B", "print", "free"])
         .env("LC_ALL", "C");
     let out = cmd.run()?;
@@ -175,7 +175,7 @@ fn read_parts(def: &Pool) -> Result<Vec<Part>> {
 
 /// The device size parted reports ("Disk /dev/x: NB").
 fn disk_size(dev: &str) -> Result<u64> {
-    let mut cmd = Command::new("parted", FROM);
+    let mut cmd = Command::new(crate::tool("parted"), FROM);
     cmd.args(["-s", "-m", dev, "unit", "B", "print"])
         .env("LC_ALL", "C");
     let out = cmd.run()?;
@@ -419,7 +419,7 @@ impl Backend for DiskBackend {
             "dos" => "msdos".to_string(),
             f => f.to_string(),
         };
-        let mut cmd = Command::new("parted", FROM);
+        let mut cmd = Command::new(crate::tool("parted"), FROM);
         cmd.args([path.as_str(), "mklabel", "--script", &label]);
         cmd.run()?;
         Ok(())
@@ -513,7 +513,7 @@ impl Backend for DiskBackend {
             heads,
             sectors,
         )?;
-        let mut cmd = Command::new("parted", FROM);
+        let mut cmd = Command::new(crate::tool("parted"), FROM);
         cmd.args([dev.as_str(), "mkpart", "--script", &part_format]);
         cmd.args([format!("{}B", start), format!("{}B", end)]);
         cmd.run()?;
@@ -664,7 +664,7 @@ fn rm_partition(dev: &str, path: &str) -> Result<()> {
             format!("cannot parse partition number from target '{}'", dev_name),
         ));
     }
-    let mut cmd = Command::new("parted", FROM);
+    let mut cmd = Command::new(crate::tool("parted"), FROM);
     cmd.args([dev, "rm", "--script", num]);
     cmd.run()?;
     Ok(())

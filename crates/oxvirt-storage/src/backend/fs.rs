@@ -154,7 +154,7 @@ pub fn mount_command(def: &Pool) -> Command {
     } else {
         None
     };
-    let mut cmd = Command::new("mount", FROM);
+    let mut cmd = Command::new(crate::tool("mount"), FROM);
     let mut opts = vec!["nodev".to_string(), "nosuid".into(), "noexec".into()];
     let provided = if gluster {
         Some("direct-io-mode=1".to_string())
@@ -269,7 +269,7 @@ fn make_fs(def: &Pool, flags: u32) -> Result<()> {
     if !ok {
         return Ok(());
     }
-    let mut cmd = Command::new("mkfs", FROM);
+    let mut cmd = Command::new(crate::tool("mkfs"), FROM);
     cmd.args(["-t", &format]);
     match format.as_str() {
         "xfs" => {
@@ -813,7 +813,7 @@ impl Backend for FsBackend {
         if !is_mounted(def)? {
             return Ok(());
         }
-        let mut cmd = Command::new("umount", FROM);
+        let mut cmd = Command::new(crate::tool("umount"), FROM);
         cmd.arg(target(def));
         cmd.run()?;
         Ok(())
@@ -970,7 +970,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             mount_command(&p).to_cmdline(),
-            "mount -o nodev,nosuid,noexec,nfsvers=4 -t nfs h:/e /mnt/n"
+            "/bin/mount -o nodev,nosuid,noexec,nfsvers=4 -t nfs h:/e /mnt/n"
         );
         let p = Pool::parse(
             "<pool type='netfs'><name>n</name><source><host name='h'/><dir path='/e'/></source><target><path>/mnt/n</path></target></pool>",
@@ -978,7 +978,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             mount_command(&p).to_cmdline(),
-            "mount -o nodev,nosuid,noexec h:/e /mnt/n"
+            "/bin/mount -o nodev,nosuid,noexec h:/e /mnt/n"
         );
         let p = Pool::parse(
             "<pool type='fs'><name>f</name><source><device path='/dev/loop9'/><format type='ext4'/></source><target><path>/mnt/f</path></target></pool>",
@@ -986,7 +986,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             mount_command(&p).to_cmdline(),
-            "mount -o nodev,nosuid,noexec -t ext4 /dev/loop9 /mnt/f"
+            "/bin/mount -o nodev,nosuid,noexec -t ext4 /dev/loop9 /mnt/f"
         );
         assert_eq!(build_path("/p/v.img"), "/p/.oxvirt-partial-v.img");
     }

@@ -32,8 +32,8 @@ fn target(def: &Pool) -> String {
 
 /// virStorageBackendLogicalGetPoolSources: `pvs` as (VG, PVs) groups.
 pub fn pool_sources() -> Result<Vec<PoolSource>> {
-    let _ = Command::new("vgscan", FROM).output();
-    let mut cmd = Command::new("pvs", FROM);
+    let _ = Command::new(crate::tool("vgscan"), FROM).output();
+    let mut cmd = Command::new(crate::tool("pvs"), FROM);
     cmd.args(["--noheadings", "-o", "pv_name,vg_name"]);
     let out = cmd.run()?;
     let mut list: Vec<PoolSource> = Vec::new();
@@ -99,14 +99,14 @@ fn match_source(def: &Pool) -> Result<()> {
 }
 
 fn set_active(def: &Pool, on: bool) -> Result<()> {
-    let mut cmd = Command::new("vgchange", FROM);
+    let mut cmd = Command::new(crate::tool("vgchange"), FROM);
     cmd.args([if on { "-aly" } else { "-aln" }.to_string(), vg(def)]);
     cmd.run()?;
     Ok(())
 }
 
 fn remove_device(path: &str) {
-    let mut cmd = Command::new("pvremove", FROM);
+    let mut cmd = Command::new(crate::tool("pvremove"), FROM);
     cmd.arg(path.to_string());
     if cmd.run().is_err() {
         tracing::info!("Failed to pvremove logical device '{}'", path);
@@ -199,7 +199,7 @@ pub fn parse_lvs(def: &Pool, out: &str) -> Result<Vec<Volume>> {
 }
 
 fn find_lvs(def: &Pool) -> Result<Vec<Volume>> {
-    let mut cmd = Command::new("lvs", FROM);
+    let mut cmd = Command::new(crate::tool("lvs"), FROM);
     cmd.args([
         "--separator",
         "#",
@@ -243,7 +243,7 @@ impl Backend for LogicalBackend {
                 "Flags 'VIR_STORAGE_POOL_BUILD_OVERWRITE' and 'VIR_STORAGE_POOL_BUILD_NO_OVERWRITE' are mutually exclusive",
             ));
         }
-        let mut vgcmd = Command::new("vgcreate", FROM);
+        let mut vgcmd = Command::new(crate::tool("vgcreate"), FROM);
         vgcmd.arg(vg(def));
         let mut done = 0;
         let res = (|| -> Result<()> {
@@ -252,7 +252,7 @@ impl Backend for LogicalBackend {
                     crate::probefs::device_is_empty(&d.path, "LVM2_member", true)?;
                 }
                 zero_partition_table(&d.path, 1024 * 1024)?;
-                let mut pv = Command::new("pvcreate", FROM);
+                let mut pv = Command::new(crate::tool("pvcreate"), FROM);
                 pv.arg(d.path.clone());
                 pv.run()?;
                 done += 1;
@@ -271,7 +271,7 @@ impl Backend for LogicalBackend {
 
     fn delete_pool(&self, def: &Pool, flags: u32) -> Result<()> {
         oxvirt_core::error::check_flags(flags, 0, "virStorageBackendLogicalDeletePool", FROM)?;
-        let mut cmd = Command::new("vgremove", FROM);
+        let mut cmd = Command::new(crate::tool("vgremove"), FROM);
         cmd.args(["-f".to_string(), vg(def)]);
         cmd.run()?;
         for d in &def.source.devices {
@@ -282,7 +282,7 @@ impl Backend for LogicalBackend {
 
     fn refresh_pool(&self, _ctx: &Ctx, def: &mut Pool) -> Result<Vols> {
         let vols = find_lvs(def)?;
-        let mut cmd = Command::new("vgs", FROM);
+        let mut cmd = Command::new(crate::tool("vgs"), FROM);
         cmd.args([
             "--separator",
             ":",
@@ -328,7 +328,7 @@ impl Backend for LogicalBackend {
                 ));
             }
         }
-        let mut cmd = Command::new("lvcreate", FROM);
+        let mut cmd = Command::new(crate::tool("lvcreate"), FROM);
         cmd.args(["--name".to_string(), vol.name.clone(), "-L".to_string()]);
         let mut capacity = vol.capacity;
         if capacity != vol.allocation {
@@ -414,10 +414,10 @@ impl Backend for LogicalBackend {
 }
 
 fn lv_remove(path: &str) -> Result<()> {
-    let mut rm = Command::new("lvremove", FROM);
+    let mut rm = Command::new(crate::tool("lvremove"), FROM);
     rm.args(["-f", path]);
     if rm.run().is_err() {
-        let mut ch = Command::new("lvchange", FROM);
+        let mut ch = Command::new(crate::tool("lvchange"), FROM);
         ch.args(["-aln", path]);
         ch.run()?;
         rm.run()?;
