@@ -22,6 +22,7 @@ pub mod backend;
 pub mod objects;
 pub mod probe;
 pub mod probefs;
+pub mod qcow2;
 pub mod qemuimg;
 pub mod sources;
 pub mod stream;

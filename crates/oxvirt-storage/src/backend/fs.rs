@@ -533,7 +533,19 @@ pub fn create_qemu_img(
             input_secret.as_ref().map(|s| s.0.as_path()),
             *step,
         )?;
-        if let Err(e) = run_qemu_img(&cmd) {
+        let native = if *step == qemuimg::Step::None && input.is_none() {
+            native_qcow2(pool, vol, flags)
+        } else {
+            None
+        };
+        let res = match native {
+            Some(p) => {
+                crate::qcow2::create(path, &p, vol.target.perms.mode.unwrap_or(DEFAULT_VOL_MODE))
+                    .map_err(|e| sys(format!("Failed to create file '{}'", final_path), &e))
+            }
+            None => run_qemu_img(&cmd).map(|_| ()),
+        };
+        if let Err(e) = res {
             remove_if_file(path);
             return Err(e);
         }
@@ -566,6 +578,62 @@ pub fn run_qemu_img(cmd: &Command) -> Result<oxvirt_host::command::Output> {
             return Err(cmd.failure(&out));
         }
     }
+}
+
+/// The parameters of an empty qcow2 image this crate writes itself,
+/// byte for byte as qemu-img would (`qcow2.rs`), or None when qemu-img
+/// must run. Called after `qemuimg::command` accepted the request, so
+/// libvirt's checks (and its errors) came first.
+fn native_qcow2(pool: &Pool, vol: &Volume, flags: u32) -> Option<crate::qcow2::Params> {
+    let t = &vol.target;
+    if t.format.as_deref() != Some("qcow2")
+        || t.encryption.is_some()
+        || flags & vol_create::PREALLOC_METADATA != 0
+        || t.nocow
+        || (t.cluster_size != 0 && t.cluster_size != 65536)
+    {
+        return None;
+    }
+    let v3 = match t.compat.as_deref() {
+        None | Some("0.10") => false,
+        Some("1.1") => true,
+        Some(_) => return None,
+    };
+    let lazy = match &t.features {
+        None => false,
+        Some(f) if f.iter().all(|x| x == "lazy_refcounts") => !f.is_empty(),
+        Some(_) => return None,
+    };
+    let size = vol.capacity.div_ceil(1024) * 1024;
+    let backing = match &vol.backing {
+        None => None,
+        Some(b) => {
+            let name = b.path.clone()?;
+            let fmt = b.format.clone().unwrap_or_else(|| "raw".into());
+            if size == 0 {
+                return None;
+            }
+            // qemu-img opens the backing file: leave anything it might
+            // refuse (a format that does not match) to it.
+            let abs = if name.starts_with('/') {
+                name.clone()
+            } else {
+                format!("{}/{}", target(pool), name)
+            };
+            let probed = crate::probe::probe_file_format(&abs).ok()?;
+            if crate::probe::FORMATS.get(probed) != Some(&fmt.as_str()) {
+                return None;
+            }
+            Some((name, fmt))
+        }
+    };
+    let p = crate::qcow2::Params {
+        size,
+        v3,
+        lazy_refcounts: lazy,
+        backing,
+    };
+    crate::qcow2::supported(&p).then_some(p)
 }
 
 /// Removes a regular file a failed build left (never a device node).
