@@ -551,6 +551,66 @@ pub fn read_header(r: &mut impl Read) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// How much of an image's start a short read must hold for [`metadata`]
+/// to give what the whole [`MAX_HEADER`] would: None when the format
+/// needs the whole header (raw files are checked for an ISO signature at
+/// 32 KiB, vmdk has a text descriptor).
+fn enough(buf: &[u8]) -> Option<usize> {
+    let fmt = probe_format(buf);
+    match fmt {
+        QCOW | QCOW2 => {
+            let off = be64(buf, QCOWX_HDR_BACKING_FILE_OFFSET)?;
+            let size = be32(buf, QCOWX_HDR_BACKING_FILE_SIZE)? as u64;
+            let need = if off == 0 || size == 0 {
+                QCOW2V3_HDR_SIZE as u64 + 4
+            } else {
+                off.checked_add(size)?
+            };
+            (need <= buf.len() as u64).then_some(buf.len())
+        }
+        QED => {
+            let off = le32(buf, QED_HDR_BACKING_FILE_OFFSET)? as u64;
+            let size = le32(buf, QED_HDR_BACKING_FILE_SIZE)? as u64;
+            (off + size <= buf.len() as u64).then_some(buf.len())
+        }
+        COW | 3 | 7 | 8 | PLOOP => Some(buf.len()),
+        _ => None,
+    }
+}
+
+/// Reads an image's start with positioned reads: 4 KiB, which holds
+/// what every qcow2/qed/vpc/vdi header says, and the whole
+/// [`MAX_HEADER`] only when the format needs it.
+pub fn read_header_at(f: &std::fs::File) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; 4096];
+    let n = read_full_at(f, &mut buf, 0)?;
+    buf.truncate(n);
+    if n < 4096 || enough(&buf).is_some() {
+        return Ok(buf);
+    }
+    buf.resize(MAX_HEADER, 0);
+    let m = read_full_at(f, &mut buf[n..], n as u64)?;
+    buf.truncate(n + m);
+    Ok(buf)
+}
+
+fn read_full_at(f: &std::fs::File, buf: &mut [u8], mut off: u64) -> std::io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut got = 0;
+    while got < buf.len() {
+        match f.read_at(&mut buf[got..], off) {
+            Ok(0) => break,
+            Ok(k) => {
+                got += k;
+                off += k as u64;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
 /// True when a backing name is a local file (not `proto:...`).
 pub fn backing_is_file(name: &str) -> bool {
     match (name.find(':'), name.find('/')) {
@@ -800,6 +860,48 @@ mod tests {
         assert_eq!(probe_format(b"QFI\xfb\0\0\0\x01"), QCOW);
         assert_eq!(probe_format(b"QFI\xfb\0\0\0\x09"), RAW);
         assert_eq!(probe_format(&[]), RAW);
+    }
+
+    #[test]
+    fn short_reads_see_what_whole_headers_say() {
+        let dir = std::env::temp_dir().join(format!("oxvirt-probe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut far = qcow2_header(3, 1 << 20, Some(("b", Some("raw"))));
+        // A backing name far past the first 4 KiB.
+        far.resize(12000, 0);
+        far[8..16].copy_from_slice(&10000u64.to_be_bytes());
+        far[10000] = b'z';
+        let mut iso = vec![0u8; 40000];
+        iso[32769..32774].copy_from_slice(b"CD001");
+        let mut vmdk = vec![0u8; 9000];
+        vmdk[0..4].copy_from_slice(b"KDMV");
+        vmdk[4..8].copy_from_slice(&1u32.to_le_bytes());
+        let d = b"parentFileNameHint=\"p.vmdk\"";
+        vmdk[5000..5000 + d.len()].copy_from_slice(d);
+        for (i, img) in [
+            qcow2_header(2, 5, None),
+            qcow2_header(3, 5, Some(("base.img", Some("qcow2")))),
+            far,
+            iso,
+            vmdk,
+            vec![7u8; 100],
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let p = dir.join(format!("i{}", i));
+            std::fs::write(&p, &img).unwrap();
+            let f = std::fs::File::open(&p).unwrap();
+            let short = read_header_at(&f).unwrap();
+            let whole = read_header(&mut std::fs::File::open(&p).unwrap()).unwrap();
+            assert_eq!(
+                metadata(&short, None),
+                metadata(&whole, None),
+                "image {}",
+                i
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

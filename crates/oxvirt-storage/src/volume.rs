@@ -279,8 +279,29 @@ pub fn update_vol_info(
 /// A volume found by scanning a directory (virStorageBackendRefreshVolTargetUpdate
 /// with storageBackendProbeTarget): `None` for entries a pool skips.
 pub fn probe_volume(dir: &str, name: &str) -> Result<Option<Volume>> {
+    probe_entry(dir, name, None)
+}
+
+/// As [`probe_volume`]; `regular` says the directory entry is a regular
+/// file (from readdir), which spares the checks for FIFOs and sockets.
+pub fn probe_entry(dir: &str, name: &str, regular: Option<bool>) -> Result<Option<Volume>> {
     let path = format!("{}/{}", dir, name);
-    let Some((mut f, md)) = vol_open(&path, FS_PROBE)? else {
+    let opened = if regular == Some(true) {
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOCTTY)
+            .open(&path)
+        {
+            Ok(f) => match f.metadata() {
+                Ok(md) if md.is_file() => Some((f, md)),
+                _ => vol_open(&path, FS_PROBE)?,
+            },
+            Err(_) => vol_open(&path, FS_PROBE)?,
+        }
+    } else {
+        vol_open(&path, FS_PROBE)?
+    };
+    let Some((mut f, md)) = opened else {
         return Ok(None);
     };
     let (cap, alloc, phys) = sizes(&mut f, &md, &path)?;
@@ -316,8 +337,8 @@ pub fn probe_volume(dir: &str, name: &str) -> Result<Option<Volume>> {
         }
         return Ok(Some(vol));
     }
-    let buf = probe::read_header(&mut f)
-        .map_err(|e| sys(format!("cannot read header '{}'", path), &e))?;
+    let buf =
+        probe::read_header_at(&f).map_err(|e| sys(format!("cannot read header '{}'", path), &e))?;
     let meta = probe::metadata(&buf, None);
     if let Some(raw) = &meta.backing {
         let mut b = VolTarget {

@@ -327,9 +327,10 @@ pub fn refresh_local(def: &mut Pool) -> Result<Vols> {
         if name.chars().any(|c| c.is_control()) || name.starts_with(PARTIAL_PREFIX) {
             continue;
         }
-        names.push(name);
+        let regular = e.file_type().ok().map(|t| t.is_file());
+        names.push((name, regular));
     }
-    let probe = |n: &String| volume::probe_volume(&path, n);
+    let probe = |(n, r): &(String, Option<bool>)| volume::probe_entry(&path, n, *r);
     let results: Vec<Result<Option<Volume>>> = if names.len() >= 64 {
         let threads = std::thread::available_parallelism()
             .map(|n| n.get())
