@@ -535,6 +535,17 @@ impl StorageDriver {
             oxvirt_schema::check(xml, "storagepool")?;
         }
         let mut def = Pool::parse(xml).map_err(xml_err)?;
+        // libvirtd takes a relative target and resolves it against its
+        // working directory ("/"), so a build creates directories there;
+        // refused here, in the words libvirt's build uses.
+        if let Some(t) = def.target_path.as_deref() {
+            if !t.starts_with('/') {
+                return Err(Error::invalid_arg(
+                    FROM,
+                    format!("path '{}' is not absolute", t),
+                ));
+            }
+        }
         if !def.uuid_specified {
             def.uuid = Uuid(*uuid::Uuid::new_v4().as_bytes());
         }

@@ -167,6 +167,11 @@ fn transient_pools_duplicates_and_autostart_refusal() {
     d.pool_destroy(&p).unwrap();
     assert!(d.lookup_pool_by_name("tp").is_ok());
     d.pool_undefine(&p).unwrap();
+    // A relative target would land wherever the daemon runs.
+    let e = d.pool_define_xml(&dir_pool("rel", "relative/dir"), 0).unwrap_err();
+    assert_eq!(e.message, "invalid argument: path 'relative/dir' is not absolute");
+    assert!(d.pool_create_xml(&dir_pool("rel", "rel2"), 0).is_err());
+    assert!(d.lookup_pool_by_name("rel").is_err());
     // Inactive pools refuse volume work.
     let p = d.pool_define_xml(&dir_pool("idle", &target), 0).unwrap();
     let e = d.pool_list_all_volumes(&p, 0).unwrap_err();
