@@ -114,7 +114,10 @@ pub enum SecretLookup {
 /// virSecretGetSecretString: an internal call, not refused for private
 /// secrets as the public virSecretGetValue is).
 pub trait SecretValues: Send + Sync {
-    fn secret_value(&self, secret: &SecretLookup) -> Result<Vec<u8>>;
+    /// The value of `secret`, which must be of `usage_type` (a
+    /// `virSecretUsageType`: VOLUME for an encryption key, CEPH or ISCSI
+    /// for an `<auth>`, TLS for a TLS key) or of none.
+    fn secret_value(&self, secret: &SecretLookup, usage_type: i32) -> Result<Vec<u8>>;
 }
 
 /// Hands host PCI devices to a hypervisor and back (libvirt's
@@ -179,7 +182,7 @@ impl PciAssignment for Unavailable {
 }
 
 impl SecretValues for Unavailable {
-    fn secret_value(&self, _secret: &SecretLookup) -> Result<Vec<u8>> {
+    fn secret_value(&self, _secret: &SecretLookup, _usage_type: i32) -> Result<Vec<u8>> {
         Err(Error::no_support("virSecretGetValue"))
     }
 }

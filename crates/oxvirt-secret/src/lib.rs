@@ -176,9 +176,65 @@ impl SecretDriver {
         let _ = std::fs::remove_file(self.value_file(uuid));
     }
 
-    // ---- the secret API --------------------------------------------------
+    /// virConnectNumOfSecrets.
+    pub fn num_of_secrets(&self) -> Result<i32> {
+        Ok(self.lock().len() as i32)
+    }
 
-    pub fn list_all_secrets(&self, flags: u32) -> Result<Vec<SecretRef>> {
+    /// The value of a secret for a driver inside the daemon (a LUKS key
+    /// for qemu-img or QEMU): private secrets are readable, and the
+    /// secret must be of `want` usage type (libvirt's
+    /// virSecretGetSecretString).
+    pub fn secret_value_internal(&self, lookup: &Lookup, want: i32) -> Result<Zeroizing<Vec<u8>>> {
+        let st = self.lock();
+        let o = match lookup {
+            Lookup::Uuid(u) => st.get(u).ok_or_else(|| no_secret_uuid(u))?,
+            Lookup::Usage(id) => st
+                .values()
+                .find(|o| usage_matches(o, want, Some(id)))
+                .ok_or_else(|| {
+                    Error::new(
+                        code::NO_SECRET,
+                        FROM,
+                        format!("no secret with matching usage '{}'", id),
+                    )
+                })?,
+        };
+        if o.def.usage_type != usage_type::NONE && o.def.usage_type != want {
+            return Err(Error::invalid_arg(
+                FROM,
+                format!(
+                    "secret with uuid {} is of type '{}' not expected '{}' type",
+                    o.def.uuid,
+                    usage_name(o.def.usage_type).unwrap_or(""),
+                    usage_name(want).unwrap_or("")
+                ),
+            ));
+        }
+        value_of(o).map(Zeroizing::new)
+    }
+}
+
+/// The hypervisor drivers' view (libvirt's virSecretGetSecretString).
+impl oxvirt_core::host::SecretValues for SecretDriver {
+    fn secret_value(
+        &self,
+        secret: &oxvirt_core::host::SecretLookup,
+        usage_type: i32,
+    ) -> Result<Vec<u8>> {
+        let lookup = match secret {
+            oxvirt_core::host::SecretLookup::Uuid(u) => Lookup::Uuid(*u),
+            oxvirt_core::host::SecretLookup::Usage { usage_id, .. } => {
+                Lookup::Usage(usage_id.clone())
+            }
+        };
+        let v = self.secret_value_internal(&lookup, usage_type)?;
+        Ok(v.to_vec())
+    }
+}
+
+impl oxvirt_core::SecretDriver for SecretDriver {
+    fn list_all_secrets(&self, flags: u32) -> Result<Vec<SecretRef>> {
         check_flags(flags, 0xf, "virConnectListAllSecrets")?;
         let matches = |want: u32, no: u32, v: bool| {
             flags & (want | no) == 0 || (flags & want != 0 && v) || (flags & no != 0 && !v)
@@ -192,19 +248,14 @@ impl SecretDriver {
             .collect())
     }
 
-    /// virConnectNumOfSecrets.
-    pub fn num_of_secrets(&self) -> Result<i32> {
-        Ok(self.lock().len() as i32)
-    }
-
-    pub fn lookup_secret_by_uuid(&self, uuid: &Uuid) -> Result<SecretRef> {
+    fn lookup_secret_by_uuid(&self, uuid: &Uuid) -> Result<SecretRef> {
         self.lock()
             .get(uuid)
             .map(SecretObj::handle)
             .ok_or_else(|| no_secret_uuid(uuid))
     }
 
-    pub fn lookup_secret_by_usage(&self, usage_type: i32, usage_id: &str) -> Result<SecretRef> {
+    fn lookup_secret_by_usage(&self, usage_type: i32, usage_id: &str) -> Result<SecretRef> {
         self.lock()
             .values()
             .find(|o| usage_matches(o, usage_type, Some(usage_id)))
@@ -218,7 +269,7 @@ impl SecretDriver {
             })
     }
 
-    pub fn secret_define_xml(&self, xml: &str, flags: u32) -> Result<SecretRef> {
+    fn secret_define_xml(&self, xml: &str, flags: u32) -> Result<SecretRef> {
         check_flags(flags, 1, "secretDefineXML")?;
         if flags & 1 != 0 {
             oxvirt_schema::check(xml, "secret")?;
@@ -297,7 +348,7 @@ impl SecretDriver {
         Ok(h)
     }
 
-    pub fn secret_get_xml_desc(&self, secret: &SecretRef, flags: u32) -> Result<String> {
+    fn secret_get_xml_desc(&self, secret: &SecretRef, flags: u32) -> Result<String> {
         check_flags(flags, 0, "secretGetXMLDesc")?;
         let st = self.lock();
         let o = st
@@ -306,7 +357,7 @@ impl SecretDriver {
         Ok(o.def.format())
     }
 
-    pub fn secret_set_value(&self, secret: &SecretRef, value: &[u8], flags: u32) -> Result<()> {
+    fn secret_set_value(&self, secret: &SecretRef, value: &[u8], flags: u32) -> Result<()> {
         check_flags(flags, 0, "secretSetValue")?;
         if value.len() > VALUE_MAX {
             return Err(Error::invalid_arg(
@@ -333,7 +384,7 @@ impl SecretDriver {
     }
 
     /// virSecretGetValue as a client calls it: private secrets are refused.
-    pub fn secret_get_value(&self, secret: &SecretRef, flags: u32) -> Result<Vec<u8>> {
+    fn secret_get_value(&self, secret: &SecretRef, flags: u32) -> Result<Vec<u8>> {
         check_flags(flags, 0, "secretGetValue")?;
         let st = self.lock();
         let o = st
@@ -345,7 +396,7 @@ impl SecretDriver {
         value_of(o)
     }
 
-    pub fn secret_undefine(&self, secret: &SecretRef) -> Result<()> {
+    fn secret_undefine(&self, secret: &SecretRef) -> Result<()> {
         let h = {
             let mut st = self.lock();
             let o = st
@@ -369,7 +420,7 @@ impl SecretDriver {
         Ok(())
     }
 
-    pub fn secret_event_register(
+    fn secret_event_register(
         &self,
         secret: Option<&SecretRef>,
         event_id: i32,
@@ -384,7 +435,7 @@ impl SecretDriver {
         Ok(self.events.register_secret(secret, event_id, cb))
     }
 
-    pub fn secret_event_deregister(&self, callback_id: i32) -> Result<()> {
+    fn secret_event_deregister(&self, callback_id: i32) -> Result<()> {
         if self.events.deregister(callback_id) {
             Ok(())
         } else {
@@ -393,39 +444,6 @@ impl SecretDriver {
                 format!("could not find event callback {} for deletion", callback_id),
             ))
         }
-    }
-
-    /// The value of a secret for a driver inside the daemon (a LUKS key
-    /// for qemu-img or QEMU): private secrets are readable, and the
-    /// secret must be of `want` usage type (libvirt's
-    /// virSecretGetSecretString).
-    pub fn secret_value_internal(&self, lookup: &Lookup, want: i32) -> Result<Zeroizing<Vec<u8>>> {
-        let st = self.lock();
-        let o = match lookup {
-            Lookup::Uuid(u) => st.get(u).ok_or_else(|| no_secret_uuid(u))?,
-            Lookup::Usage(id) => st
-                .values()
-                .find(|o| usage_matches(o, want, Some(id)))
-                .ok_or_else(|| {
-                    Error::new(
-                        code::NO_SECRET,
-                        FROM,
-                        format!("no secret with matching usage '{}'", id),
-                    )
-                })?,
-        };
-        if o.def.usage_type != usage_type::NONE && o.def.usage_type != want {
-            return Err(Error::invalid_arg(
-                FROM,
-                format!(
-                    "secret with uuid {} is of type '{}' not expected '{}' type",
-                    o.def.uuid,
-                    usage_name(o.def.usage_type).unwrap_or(""),
-                    usage_name(want).unwrap_or("")
-                ),
-            ));
-        }
-        value_of(o).map(Zeroizing::new)
     }
 }
 

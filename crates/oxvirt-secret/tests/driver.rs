@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use oxvirt_core::event::{SecretEvent, SecretEventKind};
 use oxvirt_core::types::Uuid;
+use oxvirt_core::SecretDriver as _;
 use oxvirt_secret::{Lookup, SecretDriver};
 use oxvirt_xml::secret::usage_type;
 

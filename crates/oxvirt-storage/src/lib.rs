@@ -33,21 +33,25 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 
 use oxvirt_core::error::code;
+use oxvirt_core::error::from;
 use oxvirt_core::event::{
     pool_lifecycle as pl, EventHub, PoolEvent, PoolEventCallback, PoolEventKind,
 };
+use oxvirt_core::host::{ResolvedVolume, VolumeKind};
 use oxvirt_core::types::flags::{
     list_objects as lo, pool_create, storage_xml, vol_create, vol_info, vol_resize, vol_stream,
 };
 use oxvirt_core::types::{
     pool_state, vol_type, wipe_alg, PoolInfo, PoolRef, Uuid, VolInfo, VolRef,
 };
+use oxvirt_core::SecretDriver as _;
 use oxvirt_core::{Error, Result, Stream};
 use oxvirt_secret::SecretDriver;
+use oxvirt_xml::props::XmlEnum as _;
 use oxvirt_xml::storage::{Pool, PoolType, SecretLookup, VolParseFlags, VolType, Volume};
 
 use backend::Backend;
-use objects::{no_vol_name, not_active, Entry, PoolList, PoolObj, VolObj, FROM};
+use objects::{no_vol_name, Entry, PoolList, PoolObj, VolObj, FROM};
 
 /// What backends need from the driver: where to put temporary key files,
 /// and the secret driver to read keys from.
@@ -412,28 +416,6 @@ impl StorageDriver {
         false
     }
 
-    // ---- pools ---------------------------------------------------------
-
-    pub fn list_all_storage_pools(&self, flags: u32) -> Result<Vec<PoolRef>> {
-        check_flags(flags, 0xfffff, "virConnectListAllStoragePools")?;
-        let types = flags & !0x3f;
-        let m = |want: u32, no: u32, v: bool| {
-            flags & (want | no) == 0 || (flags & want != 0 && v) || (flags & no != 0 && !v)
-        };
-        let mut out = Vec::new();
-        for e in self.pools.all() {
-            let o = e.lock();
-            if m(lo::ACTIVE, lo::INACTIVE, o.active)
-                && m(lo::PERSISTENT, lo::TRANSIENT, o.is_persistent())
-                && m(lo::AUTOSTART, lo::NO_AUTOSTART, o.autostart)
-                && (types == 0 || types & pool_type_flag(o.def.kind) != 0)
-            {
-                out.push(o.handle());
-            }
-        }
-        Ok(out)
-    }
-
     /// virConnectNumOfStoragePools / NumOfDefinedStoragePools.
     pub fn num_of_pools(&self, active: bool) -> Result<i32> {
         Ok(self
@@ -454,27 +436,6 @@ impl StorageDriver {
             .take(max)
             .map(|e| e.name.clone())
             .collect())
-    }
-
-    pub fn lookup_pool_by_name(&self, name: &str) -> Result<PoolRef> {
-        Ok(self.pools.by_name(name)?.lock().handle())
-    }
-
-    pub fn lookup_pool_by_uuid(&self, uuid: &Uuid) -> Result<PoolRef> {
-        self.pools
-            .by_uuid(uuid)
-            .map(|e| e.lock().handle())
-            .ok_or_else(|| {
-                Error::new(
-                    code::NO_STORAGE_POOL,
-                    FROM,
-                    format!("no storage pool with matching uuid '{}'", uuid),
-                )
-            })
-    }
-
-    pub fn lookup_pool_by_volume(&self, vol: &VolRef) -> Result<PoolRef> {
-        self.lookup_pool_by_name(&vol.pool)
     }
 
     /// virStoragePoolLookupByTargetPath.
@@ -500,36 +461,6 @@ impl StorageDriver {
         ))
     }
 
-    pub fn find_storage_pool_sources(
-        &self,
-        kind: &str,
-        src_spec: Option<&str>,
-        flags: u32,
-    ) -> Result<String> {
-        let Some(t) = <PoolType as oxvirt_xml::props::XmlEnum>::from_xml(kind) else {
-            return Err(Error::internal(
-                FROM,
-                format!("unknown storage pool type {}", kind),
-            ));
-        };
-        let be = backend::for_type(t)?;
-        if !be.has_find_sources() {
-            return Err(Error::new(
-                code::NO_SUPPORT,
-                FROM,
-                format!("pool type '{}' does not support source discovery", kind),
-            ));
-        }
-        be.find_sources(src_spec, flags)
-    }
-
-    pub fn storage_pool_capabilities(&self, flags: u32) -> Result<String> {
-        check_flags(flags, 0, "storageConnectGetStoragePoolCapabilities")?;
-        Ok(oxvirt_xml::storage::pool_capabilities(|t| {
-            backend::for_type(t).is_ok()
-        }))
-    }
-
     fn parse_pool(&self, xml: &str, validate: bool) -> Result<Pool> {
         if validate {
             oxvirt_schema::check(xml, "storagepool")?;
@@ -552,30 +483,6 @@ impl StorageDriver {
         Ok(def)
     }
 
-    pub fn pool_define_xml(&self, xml: &str, flags: u32) -> Result<PoolRef> {
-        check_flags(flags, 1, "storagePoolDefineXML")?;
-        let def = self.parse_pool(xml, flags & 1 != 0)?;
-        if let Some(c) = def.name.chars().find(|c| *c == '\n') {
-            return Err(Error::raw(
-                code::XML_DETAIL,
-                FROM,
-                format!("invalid char in name: {}", c),
-            ));
-        }
-        backend::for_type(def.kind)?;
-        let (e, _) = self.pools.add(def, false, false)?;
-        let mut o = e.lock();
-        if let Err(err) = self.save_config(&mut o, true) {
-            drop(o);
-            self.pools.remove(&e.uuid);
-            return Err(err);
-        }
-        let h = o.handle();
-        drop(o);
-        self.emit(h.clone(), pl::DEFINED);
-        Ok(h)
-    }
-
     fn start_locked(&self, be: &dyn Backend, o: &mut PoolObj, flags: u32) -> Result<()> {
         if be.has_build_pool() {
             let mut bflags = 0;
@@ -594,289 +501,6 @@ impl StorageDriver {
         self.refresh_impl(be, o, Some(&state))
     }
 
-    pub fn pool_create_xml(&self, xml: &str, flags: u32) -> Result<PoolRef> {
-        check_flags(flags, 7, "storagePoolCreateXML")?;
-        let def = self.parse_pool(xml, false)?;
-        let be = backend::for_type(def.kind)?;
-        let (e, _) = self.pools.add(def, true, true)?;
-        let mut o = e.lock();
-        o.starting = true;
-        let res = self.start_locked(be, &mut o, flags);
-        o.starting = false;
-        match res {
-            Ok(()) => {
-                o.active = true;
-                let h = o.handle();
-                drop(o);
-                self.emit(h.clone(), pl::STARTED);
-                Ok(h)
-            }
-            Err(err) => {
-                if self.update_inactive(&mut o) {
-                    drop(o);
-                    self.pools.remove(&e.uuid);
-                }
-                Err(err)
-            }
-        }
-    }
-
-    pub fn pool_create(&self, pool: &PoolRef, flags: u32) -> Result<()> {
-        check_flags(flags, 7, "storagePoolCreate")?;
-        let e = self.pools.by_ref(pool)?;
-        let mut o = e.lock();
-        let be = backend::for_type(o.def.kind)?;
-        if o.active {
-            return Err(Error::operation_invalid(
-                FROM,
-                format!("storage pool '{}' is already active", o.def.name),
-            ));
-        }
-        o.check_not_starting()?;
-        o.starting = true;
-        let res = self.start_locked(be, &mut o, flags);
-        o.starting = false;
-        match res {
-            Ok(()) => {
-                o.active = true;
-                let h = o.handle();
-                drop(o);
-                self.emit(h, pl::STARTED);
-                Ok(())
-            }
-            Err(err) => {
-                if self.update_inactive(&mut o) {
-                    drop(o);
-                    self.pools.remove(&e.uuid);
-                }
-                Err(err)
-            }
-        }
-    }
-
-    pub fn pool_build(&self, pool: &PoolRef, flags: u32) -> Result<()> {
-        let e = self.pools.by_ref(pool)?;
-        let mut o = e.lock();
-        let be = backend::for_type(o.def.kind)?;
-        if o.active {
-            return Err(Error::operation_invalid(
-                FROM,
-                format!("storage pool '{}' is already active", o.def.name),
-            ));
-        }
-        o.check_not_starting()?;
-        o.starting = true;
-        let res = if be.has_build_pool() {
-            be.build_pool(&mut o.def, flags)
-        } else {
-            Ok(())
-        };
-        o.starting = false;
-        if self.update_inactive(&mut o) {
-            drop(o);
-            self.pools.remove(&e.uuid);
-            res?;
-            self.emit(pool.clone(), pl::CREATED);
-            return Ok(());
-        }
-        res?;
-        let h = o.handle();
-        drop(o);
-        self.emit(h, pl::CREATED);
-        Ok(())
-    }
-
-    pub fn pool_destroy(&self, pool: &PoolRef) -> Result<()> {
-        let e = self.pools.by_ref(pool)?;
-        let mut o = e.lock();
-        let be = backend::for_type(o.def.kind)?;
-        o.check_active()?;
-        o.check_not_starting()?;
-        o.check_no_jobs()?;
-        let _ = std::fs::remove_file(self.layout.state(&o.def.name));
-        be.stop_pool(&o.def)?;
-        o.vols.clear();
-        o.active = false;
-        let h = o.handle();
-        if self.update_inactive(&mut o) {
-            drop(o);
-            self.pools.remove(&e.uuid);
-        } else {
-            drop(o);
-        }
-        self.emit(h, pl::STOPPED);
-        Ok(())
-    }
-
-    pub fn pool_delete(&self, pool: &PoolRef, flags: u32) -> Result<()> {
-        let e = self.pools.by_ref(pool)?;
-        let o = e.lock();
-        let be = backend::for_type(o.def.kind)?;
-        if o.active {
-            return Err(Error::operation_invalid(
-                FROM,
-                format!("storage pool '{}' is still active", o.def.name),
-            ));
-        }
-        o.check_not_starting()?;
-        o.check_no_jobs()?;
-        let _ = std::fs::remove_file(self.layout.state(&o.def.name));
-        be.delete_pool(&o.def, flags)?;
-        let h = o.handle();
-        drop(o);
-        self.emit(h, pl::DELETED);
-        Ok(())
-    }
-
-    pub fn pool_undefine(&self, pool: &PoolRef) -> Result<()> {
-        let e = self.pools.by_ref(pool)?;
-        let o = e.lock();
-        if o.active {
-            return Err(Error::operation_invalid(
-                FROM,
-                format!("storage pool '{}' is still active", o.def.name),
-            ));
-        }
-        o.check_not_starting()?;
-        o.check_no_jobs()?;
-        let Some(cfg) = o.config_file.clone() else {
-            return Err(Error::internal(
-                FROM,
-                format!("no config file for {}", o.def.name),
-            ));
-        };
-        if std::fs::remove_file(&cfg).is_err() {
-            return Err(Error::internal(
-                FROM,
-                format!("cannot remove config for {}", o.def.name),
-            ));
-        }
-        let link = self.layout.autostart(&o.def.name);
-        if let Err(err) = std::fs::remove_file(&link) {
-            if err.kind() != std::io::ErrorKind::NotFound {
-                tracing::error!(
-                    "Failed to delete autostart link '{}': {}",
-                    link.display(),
-                    err
-                );
-            }
-        }
-        let h = o.handle();
-        drop(o);
-        self.pools.remove(&e.uuid);
-        self.emit(h, pl::UNDEFINED);
-        Ok(())
-    }
-
-    pub fn pool_refresh(&self, pool: &PoolRef, flags: u32) -> Result<()> {
-        check_flags(flags, 0, "storagePoolRefresh")?;
-        let e = self.pools.by_ref(pool)?;
-        let mut o = e.lock();
-        let be = backend::for_type(o.def.kind)?;
-        o.check_active()?;
-        o.check_not_starting()?;
-        o.check_no_jobs()?;
-        let state = self.layout.state(&o.def.name);
-        if let Err(err) = self.refresh_impl(be, &mut o, Some(&state)) {
-            o.active = false;
-            let h = o.handle();
-            if self.update_inactive(&mut o) {
-                drop(o);
-                self.pools.remove(&e.uuid);
-            } else {
-                drop(o);
-            }
-            self.emit(h, pl::STOPPED);
-            return Err(err);
-        }
-        let h = o.handle();
-        drop(o);
-        self.emit_refresh(h);
-        Ok(())
-    }
-
-    pub fn pool_get_info(&self, pool: &PoolRef) -> Result<PoolInfo> {
-        let e = self.pools.by_ref(pool)?;
-        let o = e.lock();
-        backend::for_type(o.def.kind)?;
-        Ok(PoolInfo {
-            state: if o.active {
-                pool_state::RUNNING
-            } else {
-                pool_state::INACTIVE
-            },
-            capacity: o.def.capacity,
-            allocation: o.def.allocation,
-            available: o.def.available,
-        })
-    }
-
-    pub fn pool_get_xml_desc(&self, pool: &PoolRef, flags: u32) -> Result<String> {
-        check_flags(flags, storage_xml::INACTIVE, "storagePoolGetXMLDesc")?;
-        let e = self.pools.by_ref(pool)?;
-        let o = e.lock();
-        let def = match (&o.new_def, flags & storage_xml::INACTIVE != 0) {
-            (Some(n), true) => n,
-            _ => &o.def,
-        };
-        Ok(def.format())
-    }
-
-    pub fn pool_get_autostart(&self, pool: &PoolRef) -> Result<bool> {
-        let e = self.pools.by_ref(pool)?;
-        let o = e.lock();
-        Ok(o.autostart)
-    }
-
-    pub fn pool_set_autostart(&self, pool: &PoolRef, autostart: bool) -> Result<()> {
-        let e = self.pools.by_ref(pool)?;
-        let mut o = e.lock();
-        let Some(cfg) = o.config_file.clone() else {
-            return Err(Error::internal(FROM, "pool has no config file"));
-        };
-        if o.autostart != autostart {
-            let link = self.layout.autostart(&o.def.name);
-            if autostart {
-                std::fs::create_dir_all(&self.layout.autostart).map_err(|e| {
-                    sys(
-                        format!(
-                            "cannot create autostart directory {}",
-                            self.layout.autostart.display()
-                        ),
-                        &e,
-                    )
-                })?;
-                std::os::unix::fs::symlink(&cfg, &link).map_err(|e| {
-                    sys(
-                        format!(
-                            "Failed to create symlink '{}' to '{}'",
-                            link.display(),
-                            cfg.display()
-                        ),
-                        &e,
-                    )
-                })?;
-            } else if let Err(e) = std::fs::remove_file(&link) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    return Err(sys(
-                        format!("Failed to delete symlink '{}'", link.display()),
-                        &e,
-                    ));
-                }
-            }
-            o.autostart = autostart;
-        }
-        Ok(())
-    }
-
-    pub fn pool_is_active(&self, pool: &PoolRef) -> Result<bool> {
-        Ok(self.pools.by_ref(pool)?.lock().active)
-    }
-
-    pub fn pool_is_persistent(&self, pool: &PoolRef) -> Result<bool> {
-        Ok(self.pools.by_ref(pool)?.lock().is_persistent())
-    }
-
     fn active_pool(&self, pool: &PoolRef) -> Result<Entry> {
         let e = self.pools.by_ref(pool)?;
         {
@@ -884,19 +508,6 @@ impl StorageDriver {
             o.check_active()?;
         }
         Ok(e)
-    }
-
-    pub fn pool_list_all_volumes(&self, pool: &PoolRef, flags: u32) -> Result<Vec<VolRef>> {
-        check_flags(flags, 0, "storagePoolListAllVolumes")?;
-        let e = self.active_pool(pool)?;
-        let o = e.lock();
-        Ok(o.vols.iter().map(|v| o.vol_ref(&v.def)).collect())
-    }
-
-    pub fn pool_num_of_volumes(&self, pool: &PoolRef) -> Result<i32> {
-        let e = self.active_pool(pool)?;
-        let n = e.lock().vols.len();
-        Ok(n as i32)
     }
 
     /// virStoragePoolListVolumes.
@@ -909,34 +520,6 @@ impl StorageDriver {
             .map(|v| v.def.name.clone())
             .collect())
     }
-
-    pub fn pool_event_register(
-        &self,
-        pool: Option<&PoolRef>,
-        event_id: i32,
-        cb: PoolEventCallback,
-    ) -> Result<i32> {
-        if !(0..2).contains(&event_id) {
-            return Err(Error::invalid_arg(
-                FROM,
-                format!("unsupported event ID {}", event_id),
-            ));
-        }
-        Ok(self.events.register_pool(pool, event_id, cb))
-    }
-
-    pub fn pool_event_deregister(&self, callback_id: i32) -> Result<()> {
-        if self.events.deregister(callback_id) {
-            Ok(())
-        } else {
-            Err(Error::invalid_arg(
-                FROM,
-                format!("could not find event callback {} for deletion", callback_id),
-            ))
-        }
-    }
-
-    // ---- volumes -----------------------------------------------------------
 
     /// virStorageVolDefFromVol: the active pool holding `vol`, locked.
     fn vol_entry(&self, vol: &VolRef) -> Result<Entry> {
@@ -977,7 +560,575 @@ impl StorageDriver {
         }
     }
 
-    pub fn vol_create_xml(&self, pool: &PoolRef, xml: &str, flags: u32) -> Result<VolRef> {
+    /// Refreshes volume `i` of a locked pool (building volumes are read
+    /// where they are being built).
+    fn refresh_vol_locked(&self, be: &dyn Backend, o: &mut PoolObj, i: usize) -> Result<()> {
+        if !be.has_refresh_vol() {
+            return Ok(());
+        }
+        let mut d = o.vols[i].def.clone();
+        let pdef = o.def.clone();
+        if o.vols[i].building && is_dir_like(o.def.kind) {
+            let fin = d.target.path.clone().unwrap_or_default();
+            d.target.path = Some(backend::fs::build_path(&fin));
+            let r = be.refresh_vol(&self.ctx, &pdef, &mut d);
+            d.target.path = Some(fin);
+            if r.is_err() {
+                return Ok(());
+            }
+        } else {
+            be.refresh_vol(&self.ctx, &pdef, &mut d)?;
+        }
+        o.vols[i].def = d;
+        Ok(())
+    }
+
+    fn open_stream(
+        &self,
+        vol: &VolRef,
+        offset: u64,
+        length: u64,
+        flags: u32,
+        upload: bool,
+    ) -> Result<Box<dyn Stream>> {
+        check_flags(
+            flags,
+            vol_stream::SPARSE_STREAM,
+            if upload {
+                "storageVolUpload"
+            } else {
+                "storageVolDownload"
+            },
+        )?;
+        let e = self.vol_entry(vol)?;
+        let o = e.lock();
+        let be = backend::for_type(o.def.kind)?;
+        let i = o.find_vol(&vol.name)?;
+        if upload {
+            objects::vol_in_use(&o.vols[i])?;
+        } else {
+            objects::vol_building(&o.vols[i])?;
+        }
+        if !be.can_transfer() {
+            return Err(Error::new(
+                code::NO_SUPPORT,
+                FROM,
+                if upload {
+                    "storage pool doesn't support volume upload"
+                } else {
+                    "storage pool doesn't support volume download"
+                },
+            ));
+        }
+        let v = &o.vols[i].def;
+        let mut path = v.target.path.clone().unwrap_or_default();
+        if v.target.format.as_deref() == Some("ploop") {
+            path = format!("{}/root.hds", path);
+        }
+        let on_close: Option<stream::OnClose> = if upload {
+            let me = self.me.clone();
+            let pool = o.handle();
+            Some(Box::new(move || {
+                if let Some(d) = me.upgrade() {
+                    d.refresh_after_upload(&pool);
+                }
+            }))
+        } else {
+            None
+        };
+        drop(o);
+        let s = stream::VolStream::open(
+            &path,
+            offset,
+            length,
+            flags & vol_stream::SPARSE_STREAM != 0,
+            upload,
+            on_close,
+        )?;
+        Ok(Box::new(s))
+    }
+
+    /// virStorageVolPoolRefreshThread: the pool is refreshed when an
+    /// upload ends, unless a job runs in it.
+    fn refresh_after_upload(&self, pool: &PoolRef) {
+        let Ok(e) = self.pools.by_name(&pool.name) else {
+            return;
+        };
+        let mut o = e.lock();
+        if o.asyncjobs > 0 || !o.active {
+            return;
+        }
+        let Ok(be) = backend::for_type(o.def.kind) else {
+            return;
+        };
+        let _ = self.refresh_impl(be, &mut o, None);
+        let h = o.handle();
+        drop(o);
+        self.emit_refresh(h);
+    }
+}
+
+/// `<disk type='volume'>` for the hypervisor drivers (libvirt's
+/// virDomainStorageSourceTranslateSourcePool).
+impl oxvirt_core::host::VolumeResolver for StorageDriver {
+    fn resolve_volume(&self, pool: &str, volume: &str) -> Result<ResolvedVolume> {
+        let e = self.pools.by_name(pool)?;
+        let o = e.lock();
+        if !o.active {
+            return Err(Error::new(
+                code::CONFIG_UNSUPPORTED,
+                from::DOMAIN,
+                format!(
+                    "storage pool '{}' containing volume '{}' is not active",
+                    pool, volume
+                ),
+            ));
+        }
+        let def = &o.vols[o.find_vol(volume)?].def;
+        let kind = match def.kind {
+            VolType::Block => VolumeKind::Block,
+            VolType::Dir => VolumeKind::Dir,
+            VolType::File | VolType::Ploop => VolumeKind::File,
+            VolType::Network | VolType::Netdir => {
+                return Err(Error::new(
+                    code::INTERNAL_ERROR,
+                    from::DOMAIN,
+                    format!(
+                        "unexpected storage volume type '{}' for storage pool type '{}'",
+                        def.kind.to_xml(),
+                        o.def.kind.to_xml()
+                    ),
+                ))
+            }
+        };
+        Ok(ResolvedVolume {
+            kind,
+            path: def.target.path.clone().unwrap_or_default(),
+            format: def.target.format.clone(),
+            pool_type: o.def.kind.to_xml().to_string(),
+        })
+    }
+}
+
+impl oxvirt_core::StorageDriver for StorageDriver {
+    fn list_all_storage_pools(&self, flags: u32) -> Result<Vec<PoolRef>> {
+        check_flags(flags, 0xfffff, "virConnectListAllStoragePools")?;
+        let types = flags & !0x3f;
+        let m = |want: u32, no: u32, v: bool| {
+            flags & (want | no) == 0 || (flags & want != 0 && v) || (flags & no != 0 && !v)
+        };
+        let mut out = Vec::new();
+        for e in self.pools.all() {
+            let o = e.lock();
+            if m(lo::ACTIVE, lo::INACTIVE, o.active)
+                && m(lo::PERSISTENT, lo::TRANSIENT, o.is_persistent())
+                && m(lo::AUTOSTART, lo::NO_AUTOSTART, o.autostart)
+                && (types == 0 || types & pool_type_flag(o.def.kind) != 0)
+            {
+                out.push(o.handle());
+            }
+        }
+        Ok(out)
+    }
+
+    fn lookup_pool_by_name(&self, name: &str) -> Result<PoolRef> {
+        Ok(self.pools.by_name(name)?.lock().handle())
+    }
+
+    fn lookup_pool_by_uuid(&self, uuid: &Uuid) -> Result<PoolRef> {
+        self.pools
+            .by_uuid(uuid)
+            .map(|e| e.lock().handle())
+            .ok_or_else(|| {
+                Error::new(
+                    code::NO_STORAGE_POOL,
+                    FROM,
+                    format!("no storage pool with matching uuid '{}'", uuid),
+                )
+            })
+    }
+
+    fn lookup_pool_by_volume(&self, vol: &VolRef) -> Result<PoolRef> {
+        self.lookup_pool_by_name(&vol.pool)
+    }
+
+    fn find_storage_pool_sources(
+        &self,
+        kind: &str,
+        src_spec: Option<&str>,
+        flags: u32,
+    ) -> Result<String> {
+        let Some(t) = <PoolType as oxvirt_xml::props::XmlEnum>::from_xml(kind) else {
+            return Err(Error::internal(
+                FROM,
+                format!("unknown storage pool type {}", kind),
+            ));
+        };
+        let be = backend::for_type(t)?;
+        if !be.has_find_sources() {
+            return Err(Error::new(
+                code::NO_SUPPORT,
+                FROM,
+                format!("pool type '{}' does not support source discovery", kind),
+            ));
+        }
+        be.find_sources(src_spec, flags)
+    }
+
+    fn storage_pool_capabilities(&self, flags: u32) -> Result<String> {
+        check_flags(flags, 0, "storageConnectGetStoragePoolCapabilities")?;
+        Ok(oxvirt_xml::storage::pool_capabilities(|t| {
+            backend::for_type(t).is_ok()
+        }))
+    }
+
+    fn pool_define_xml(&self, xml: &str, flags: u32) -> Result<PoolRef> {
+        check_flags(flags, 1, "storagePoolDefineXML")?;
+        let def = self.parse_pool(xml, flags & 1 != 0)?;
+        if let Some(c) = def.name.chars().find(|c| *c == '\n') {
+            return Err(Error::raw(
+                code::XML_DETAIL,
+                FROM,
+                format!("invalid char in name: {}", c),
+            ));
+        }
+        backend::for_type(def.kind)?;
+        let (e, _) = self.pools.add(def, false, false)?;
+        let mut o = e.lock();
+        if let Err(err) = self.save_config(&mut o, true) {
+            drop(o);
+            self.pools.remove(&e.uuid);
+            return Err(err);
+        }
+        let h = o.handle();
+        drop(o);
+        self.emit(h.clone(), pl::DEFINED);
+        Ok(h)
+    }
+
+    fn pool_create_xml(&self, xml: &str, flags: u32) -> Result<PoolRef> {
+        check_flags(flags, 7, "storagePoolCreateXML")?;
+        let def = self.parse_pool(xml, false)?;
+        let be = backend::for_type(def.kind)?;
+        let (e, _) = self.pools.add(def, true, true)?;
+        let mut o = e.lock();
+        o.starting = true;
+        let res = self.start_locked(be, &mut o, flags);
+        o.starting = false;
+        match res {
+            Ok(()) => {
+                o.active = true;
+                let h = o.handle();
+                drop(o);
+                self.emit(h.clone(), pl::STARTED);
+                Ok(h)
+            }
+            Err(err) => {
+                if self.update_inactive(&mut o) {
+                    drop(o);
+                    self.pools.remove(&e.uuid);
+                }
+                Err(err)
+            }
+        }
+    }
+
+    fn pool_create(&self, pool: &PoolRef, flags: u32) -> Result<()> {
+        check_flags(flags, 7, "storagePoolCreate")?;
+        let e = self.pools.by_ref(pool)?;
+        let mut o = e.lock();
+        let be = backend::for_type(o.def.kind)?;
+        if o.active {
+            return Err(Error::operation_invalid(
+                FROM,
+                format!("storage pool '{}' is already active", o.def.name),
+            ));
+        }
+        o.check_not_starting()?;
+        o.starting = true;
+        let res = self.start_locked(be, &mut o, flags);
+        o.starting = false;
+        match res {
+            Ok(()) => {
+                o.active = true;
+                let h = o.handle();
+                drop(o);
+                self.emit(h, pl::STARTED);
+                Ok(())
+            }
+            Err(err) => {
+                if self.update_inactive(&mut o) {
+                    drop(o);
+                    self.pools.remove(&e.uuid);
+                }
+                Err(err)
+            }
+        }
+    }
+
+    fn pool_build(&self, pool: &PoolRef, flags: u32) -> Result<()> {
+        let e = self.pools.by_ref(pool)?;
+        let mut o = e.lock();
+        let be = backend::for_type(o.def.kind)?;
+        if o.active {
+            return Err(Error::operation_invalid(
+                FROM,
+                format!("storage pool '{}' is already active", o.def.name),
+            ));
+        }
+        o.check_not_starting()?;
+        o.starting = true;
+        let res = if be.has_build_pool() {
+            be.build_pool(&mut o.def, flags)
+        } else {
+            Ok(())
+        };
+        o.starting = false;
+        if self.update_inactive(&mut o) {
+            drop(o);
+            self.pools.remove(&e.uuid);
+            res?;
+            self.emit(pool.clone(), pl::CREATED);
+            return Ok(());
+        }
+        res?;
+        let h = o.handle();
+        drop(o);
+        self.emit(h, pl::CREATED);
+        Ok(())
+    }
+
+    fn pool_destroy(&self, pool: &PoolRef) -> Result<()> {
+        let e = self.pools.by_ref(pool)?;
+        let mut o = e.lock();
+        let be = backend::for_type(o.def.kind)?;
+        o.check_active()?;
+        o.check_not_starting()?;
+        o.check_no_jobs()?;
+        let _ = std::fs::remove_file(self.layout.state(&o.def.name));
+        be.stop_pool(&o.def)?;
+        o.vols.clear();
+        o.active = false;
+        let h = o.handle();
+        if self.update_inactive(&mut o) {
+            drop(o);
+            self.pools.remove(&e.uuid);
+        } else {
+            drop(o);
+        }
+        self.emit(h, pl::STOPPED);
+        Ok(())
+    }
+
+    fn pool_delete(&self, pool: &PoolRef, flags: u32) -> Result<()> {
+        let e = self.pools.by_ref(pool)?;
+        let o = e.lock();
+        let be = backend::for_type(o.def.kind)?;
+        if o.active {
+            return Err(Error::operation_invalid(
+                FROM,
+                format!("storage pool '{}' is still active", o.def.name),
+            ));
+        }
+        o.check_not_starting()?;
+        o.check_no_jobs()?;
+        let _ = std::fs::remove_file(self.layout.state(&o.def.name));
+        be.delete_pool(&o.def, flags)?;
+        let h = o.handle();
+        drop(o);
+        self.emit(h, pl::DELETED);
+        Ok(())
+    }
+
+    fn pool_undefine(&self, pool: &PoolRef) -> Result<()> {
+        let e = self.pools.by_ref(pool)?;
+        let o = e.lock();
+        if o.active {
+            return Err(Error::operation_invalid(
+                FROM,
+                format!("storage pool '{}' is still active", o.def.name),
+            ));
+        }
+        o.check_not_starting()?;
+        o.check_no_jobs()?;
+        let Some(cfg) = o.config_file.clone() else {
+            return Err(Error::internal(
+                FROM,
+                format!("no config file for {}", o.def.name),
+            ));
+        };
+        if std::fs::remove_file(&cfg).is_err() {
+            return Err(Error::internal(
+                FROM,
+                format!("cannot remove config for {}", o.def.name),
+            ));
+        }
+        let link = self.layout.autostart(&o.def.name);
+        if let Err(err) = std::fs::remove_file(&link) {
+            if err.kind() != std::io::ErrorKind::NotFound {
+                tracing::error!(
+                    "Failed to delete autostart link '{}': {}",
+                    link.display(),
+                    err
+                );
+            }
+        }
+        let h = o.handle();
+        drop(o);
+        self.pools.remove(&e.uuid);
+        self.emit(h, pl::UNDEFINED);
+        Ok(())
+    }
+
+    fn pool_refresh(&self, pool: &PoolRef, flags: u32) -> Result<()> {
+        check_flags(flags, 0, "storagePoolRefresh")?;
+        let e = self.pools.by_ref(pool)?;
+        let mut o = e.lock();
+        let be = backend::for_type(o.def.kind)?;
+        o.check_active()?;
+        o.check_not_starting()?;
+        o.check_no_jobs()?;
+        let state = self.layout.state(&o.def.name);
+        if let Err(err) = self.refresh_impl(be, &mut o, Some(&state)) {
+            o.active = false;
+            let h = o.handle();
+            if self.update_inactive(&mut o) {
+                drop(o);
+                self.pools.remove(&e.uuid);
+            } else {
+                drop(o);
+            }
+            self.emit(h, pl::STOPPED);
+            return Err(err);
+        }
+        let h = o.handle();
+        drop(o);
+        self.emit_refresh(h);
+        Ok(())
+    }
+
+    fn pool_get_info(&self, pool: &PoolRef) -> Result<PoolInfo> {
+        let e = self.pools.by_ref(pool)?;
+        let o = e.lock();
+        backend::for_type(o.def.kind)?;
+        Ok(PoolInfo {
+            state: if o.active {
+                pool_state::RUNNING
+            } else {
+                pool_state::INACTIVE
+            },
+            capacity: o.def.capacity,
+            allocation: o.def.allocation,
+            available: o.def.available,
+        })
+    }
+
+    fn pool_get_xml_desc(&self, pool: &PoolRef, flags: u32) -> Result<String> {
+        check_flags(flags, storage_xml::INACTIVE, "storagePoolGetXMLDesc")?;
+        let e = self.pools.by_ref(pool)?;
+        let o = e.lock();
+        let def = match (&o.new_def, flags & storage_xml::INACTIVE != 0) {
+            (Some(n), true) => n,
+            _ => &o.def,
+        };
+        Ok(def.format())
+    }
+
+    fn pool_get_autostart(&self, pool: &PoolRef) -> Result<bool> {
+        let e = self.pools.by_ref(pool)?;
+        let o = e.lock();
+        Ok(o.autostart)
+    }
+
+    fn pool_set_autostart(&self, pool: &PoolRef, autostart: bool) -> Result<()> {
+        let e = self.pools.by_ref(pool)?;
+        let mut o = e.lock();
+        let Some(cfg) = o.config_file.clone() else {
+            return Err(Error::internal(FROM, "pool has no config file"));
+        };
+        if o.autostart != autostart {
+            let link = self.layout.autostart(&o.def.name);
+            if autostart {
+                std::fs::create_dir_all(&self.layout.autostart).map_err(|e| {
+                    sys(
+                        format!(
+                            "cannot create autostart directory {}",
+                            self.layout.autostart.display()
+                        ),
+                        &e,
+                    )
+                })?;
+                std::os::unix::fs::symlink(&cfg, &link).map_err(|e| {
+                    sys(
+                        format!(
+                            "Failed to create symlink '{}' to '{}'",
+                            link.display(),
+                            cfg.display()
+                        ),
+                        &e,
+                    )
+                })?;
+            } else if let Err(e) = std::fs::remove_file(&link) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    return Err(sys(
+                        format!("Failed to delete symlink '{}'", link.display()),
+                        &e,
+                    ));
+                }
+            }
+            o.autostart = autostart;
+        }
+        Ok(())
+    }
+
+    fn pool_is_active(&self, pool: &PoolRef) -> Result<bool> {
+        Ok(self.pools.by_ref(pool)?.lock().active)
+    }
+
+    fn pool_is_persistent(&self, pool: &PoolRef) -> Result<bool> {
+        Ok(self.pools.by_ref(pool)?.lock().is_persistent())
+    }
+
+    fn pool_list_all_volumes(&self, pool: &PoolRef, flags: u32) -> Result<Vec<VolRef>> {
+        check_flags(flags, 0, "storagePoolListAllVolumes")?;
+        let e = self.active_pool(pool)?;
+        let o = e.lock();
+        Ok(o.vols.iter().map(|v| o.vol_ref(&v.def)).collect())
+    }
+
+    fn pool_num_of_volumes(&self, pool: &PoolRef) -> Result<i32> {
+        let e = self.active_pool(pool)?;
+        let n = e.lock().vols.len();
+        Ok(n as i32)
+    }
+
+    fn pool_event_register(
+        &self,
+        pool: Option<&PoolRef>,
+        event_id: i32,
+        cb: PoolEventCallback,
+    ) -> Result<i32> {
+        if !(0..2).contains(&event_id) {
+            return Err(Error::invalid_arg(
+                FROM,
+                format!("unsupported event ID {}", event_id),
+            ));
+        }
+        Ok(self.events.register_pool(pool, event_id, cb))
+    }
+
+    fn pool_event_deregister(&self, callback_id: i32) -> Result<()> {
+        if self.events.deregister(callback_id) {
+            Ok(())
+        } else {
+            Err(Error::invalid_arg(
+                FROM,
+                format!("could not find event callback {} for deletion", callback_id),
+            ))
+        }
+    }
+
+    fn vol_create_xml(&self, pool: &PoolRef, xml: &str, flags: u32) -> Result<VolRef> {
         check_flags(
             flags,
             vol_create::PREALLOC_METADATA | vol_create::VALIDATE,
@@ -1059,7 +1210,7 @@ impl StorageDriver {
         Ok(r)
     }
 
-    pub fn vol_create_xml_from(
+    fn vol_create_xml_from(
         &self,
         pool: &PoolRef,
         xml: &str,
@@ -1220,7 +1371,7 @@ impl StorageDriver {
         Ok(r)
     }
 
-    pub fn lookup_vol_by_name(&self, pool: &PoolRef, name: &str) -> Result<VolRef> {
+    fn lookup_vol_by_name(&self, pool: &PoolRef, name: &str) -> Result<VolRef> {
         let e = self.pools.by_ref(pool)?;
         let o = e.lock();
         o.check_active()?;
@@ -1228,7 +1379,7 @@ impl StorageDriver {
         Ok(o.vol_ref(&o.vols[i].def))
     }
 
-    pub fn lookup_vol_by_key(&self, key: &str) -> Result<VolRef> {
+    fn lookup_vol_by_key(&self, key: &str) -> Result<VolRef> {
         for e in self.pools.all() {
             let o = e.lock();
             if !o.active {
@@ -1245,7 +1396,7 @@ impl StorageDriver {
         ))
     }
 
-    pub fn lookup_vol_by_path(&self, path: &str) -> Result<VolRef> {
+    fn lookup_vol_by_path(&self, path: &str) -> Result<VolRef> {
         let clean = oxvirt_xml::storage::sanitize_path(path);
         for e in self.pools.all() {
             let o = e.lock();
@@ -1272,7 +1423,7 @@ impl StorageDriver {
         ))
     }
 
-    pub fn vol_delete(&self, vol: &VolRef, flags: u32) -> Result<()> {
+    fn vol_delete(&self, vol: &VolRef, flags: u32) -> Result<()> {
         let e = self.vol_entry(vol)?;
         let mut o = e.lock();
         o.check_active()?;
@@ -1293,30 +1444,7 @@ impl StorageDriver {
         Ok(())
     }
 
-    /// Refreshes volume `i` of a locked pool (building volumes are read
-    /// where they are being built).
-    fn refresh_vol_locked(&self, be: &dyn Backend, o: &mut PoolObj, i: usize) -> Result<()> {
-        if !be.has_refresh_vol() {
-            return Ok(());
-        }
-        let mut d = o.vols[i].def.clone();
-        let pdef = o.def.clone();
-        if o.vols[i].building && is_dir_like(o.def.kind) {
-            let fin = d.target.path.clone().unwrap_or_default();
-            d.target.path = Some(backend::fs::build_path(&fin));
-            let r = be.refresh_vol(&self.ctx, &pdef, &mut d);
-            d.target.path = Some(fin);
-            if r.is_err() {
-                return Ok(());
-            }
-        } else {
-            be.refresh_vol(&self.ctx, &pdef, &mut d)?;
-        }
-        o.vols[i].def = d;
-        Ok(())
-    }
-
-    pub fn vol_get_info(&self, vol: &VolRef, flags: u32) -> Result<VolInfo> {
+    fn vol_get_info(&self, vol: &VolRef, flags: u32) -> Result<VolInfo> {
         check_flags(flags, vol_info::GET_PHYSICAL, "storageVolGetInfoFlags")?;
         let e = self.vol_entry(vol)?;
         let mut o = e.lock();
@@ -1336,7 +1464,7 @@ impl StorageDriver {
         })
     }
 
-    pub fn vol_get_xml_desc(&self, vol: &VolRef, flags: u32) -> Result<String> {
+    fn vol_get_xml_desc(&self, vol: &VolRef, flags: u32) -> Result<String> {
         check_flags(flags, 0, "storageVolGetXMLDesc")?;
         let e = self.vol_entry(vol)?;
         let mut o = e.lock();
@@ -1347,14 +1475,14 @@ impl StorageDriver {
         Ok(o.vols[i].def.format())
     }
 
-    pub fn vol_get_path(&self, vol: &VolRef) -> Result<String> {
+    fn vol_get_path(&self, vol: &VolRef) -> Result<String> {
         let e = self.vol_entry(vol)?;
         let o = e.lock();
         let i = o.find_vol(&vol.name)?;
         Ok(o.vols[i].def.target.path.clone().unwrap_or_default())
     }
 
-    pub fn vol_resize(&self, vol: &VolRef, capacity: u64, flags: u32) -> Result<()> {
+    fn vol_resize(&self, vol: &VolRef, capacity: u64, flags: u32) -> Result<()> {
         check_flags(
             flags,
             vol_resize::ALLOCATE | vol_resize::DELTA | vol_resize::SHRINK,
@@ -1414,7 +1542,7 @@ impl StorageDriver {
         Ok(())
     }
 
-    pub fn vol_wipe(&self, vol: &VolRef, algorithm: u32, flags: u32) -> Result<()> {
+    fn vol_wipe(&self, vol: &VolRef, algorithm: u32, flags: u32) -> Result<()> {
         check_flags(flags, 0, "storageVolWipePattern")?;
         if algorithm >= wipe_alg::LAST {
             return Err(Error::invalid_arg(
@@ -1442,105 +1570,16 @@ impl StorageDriver {
         o.vols[i].in_use -= 1;
         res?;
         if is_dir_like(o.def.kind) {
-            let dir = o.def.target_path.clone().unwrap_or_default();
-            if let Some(mut nv) = volume::probe_volume(&dir, &vol.name)? {
-                nv.key = o.vols[i].def.key.clone();
-                self.ctx.load_default_secret(&mut nv);
-                o.vols[i].def = nv;
-            }
+            volume::refresh_target(&mut o.vols[i].def)?;
         }
         Ok(())
     }
 
-    pub fn vol_wipe_zero(&self, vol: &VolRef, flags: u32) -> Result<()> {
+    fn vol_wipe_zero(&self, vol: &VolRef, flags: u32) -> Result<()> {
         self.vol_wipe(vol, wipe_alg::ZERO, flags)
     }
 
-    fn open_stream(
-        &self,
-        vol: &VolRef,
-        offset: u64,
-        length: u64,
-        flags: u32,
-        upload: bool,
-    ) -> Result<Box<dyn Stream>> {
-        check_flags(
-            flags,
-            vol_stream::SPARSE_STREAM,
-            if upload {
-                "storageVolUpload"
-            } else {
-                "storageVolDownload"
-            },
-        )?;
-        let e = self.vol_entry(vol)?;
-        let o = e.lock();
-        let be = backend::for_type(o.def.kind)?;
-        let i = o.find_vol(&vol.name)?;
-        if upload {
-            objects::vol_in_use(&o.vols[i])?;
-        } else {
-            objects::vol_building(&o.vols[i])?;
-        }
-        if !be.can_transfer() {
-            return Err(Error::new(
-                code::NO_SUPPORT,
-                FROM,
-                if upload {
-                    "storage pool doesn't support volume upload"
-                } else {
-                    "storage pool doesn't support volume download"
-                },
-            ));
-        }
-        let v = &o.vols[i].def;
-        let mut path = v.target.path.clone().unwrap_or_default();
-        if v.target.format.as_deref() == Some("ploop") {
-            path = format!("{}/root.hds", path);
-        }
-        let on_close: Option<stream::OnClose> = if upload {
-            let me = self.me.clone();
-            let pool = o.handle();
-            Some(Box::new(move || {
-                if let Some(d) = me.upgrade() {
-                    d.refresh_after_upload(&pool);
-                }
-            }))
-        } else {
-            None
-        };
-        drop(o);
-        let s = stream::VolStream::open(
-            &path,
-            offset,
-            length,
-            flags & vol_stream::SPARSE_STREAM != 0,
-            upload,
-            on_close,
-        )?;
-        Ok(Box::new(s))
-    }
-
-    /// virStorageVolPoolRefreshThread: the pool is refreshed when an
-    /// upload ends, unless a job runs in it.
-    fn refresh_after_upload(&self, pool: &PoolRef) {
-        let Ok(e) = self.pools.by_name(&pool.name) else {
-            return;
-        };
-        let mut o = e.lock();
-        if o.asyncjobs > 0 || !o.active {
-            return;
-        }
-        let Ok(be) = backend::for_type(o.def.kind) else {
-            return;
-        };
-        let _ = self.refresh_impl(be, &mut o, None);
-        let h = o.handle();
-        drop(o);
-        self.emit_refresh(h);
-    }
-
-    pub fn vol_upload(
+    fn vol_upload(
         &self,
         vol: &VolRef,
         offset: u64,
@@ -1550,7 +1589,7 @@ impl StorageDriver {
         self.open_stream(vol, offset, length, flags, true)
     }
 
-    pub fn vol_download(
+    fn vol_download(
         &self,
         vol: &VolRef,
         offset: u64,
@@ -1558,20 +1597,6 @@ impl StorageDriver {
         flags: u32,
     ) -> Result<Box<dyn Stream>> {
         self.open_stream(vol, offset, length, flags, false)
-    }
-
-    // ---- for the hypervisor drivers -----------------------------------
-
-    /// The volume a domain's `<disk type='volume'>` names: its pool must
-    /// be active and hold it. Returns the volume's definition.
-    pub fn volume_for_disk(&self, pool: &str, volume: &str) -> Result<Volume> {
-        let e = self.pools.by_name(pool)?;
-        let o = e.lock();
-        if !o.active {
-            return Err(not_active(pool));
-        }
-        let i = o.find_vol(volume)?;
-        Ok(o.vols[i].def.clone())
     }
 }
 

@@ -304,27 +304,53 @@ pub fn probe_entry(dir: &str, name: &str, regular: Option<bool>) -> Result<Optio
     let Some((mut f, md)) = opened else {
         return Ok(None);
     };
-    let (cap, alloc, phys) = sizes(&mut f, &md, &path)?;
-    let (perms, times) = perms_and_times(&md);
     let mut vol = Volume {
         kind: VolType::File,
         name: name.to_string(),
         key: Some(path.clone()),
-        capacity: cap,
-        allocation: alloc,
-        physical: phys,
+        capacity: 0,
+        allocation: 0,
+        physical: 0,
         has_allocation: false,
         has_capacity: false,
         extents: Vec::new(),
         target: VolTarget {
             path: Some(path.clone()),
-            format: Some("raw".into()),
-            perms,
-            timestamps: Some(times),
             ..Default::default()
         },
         backing: None,
     };
+    update_target(&mut vol, &mut f, &md, &path)?;
+    Ok(Some(vol))
+}
+
+/// Re-reads a file volume after something rewrote it (a wipe):
+/// virStorageBackendRefreshVolTargetUpdate on the existing definition,
+/// which keeps what the new header does not say (cluster size, a backing
+/// store, compat). Nothing is done for a file that cannot be opened as a
+/// volume.
+pub fn refresh_target(vol: &mut Volume) -> Result<()> {
+    let path = vol.target.path.clone().unwrap_or_default();
+    let Some((mut f, md)) = vol_open(&path, FS_PROBE)? else {
+        return Ok(());
+    };
+    update_target(vol, &mut f, &md, &path)
+}
+
+/// storageBackendProbeTarget over an open file: sizes, permissions and
+/// times, then what the header says (format, capacity, cluster size,
+/// encryption, features, compat, backing store).
+fn update_target(vol: &mut Volume, f: &mut File, md: &std::fs::Metadata, path: &str) -> Result<()> {
+    let path = path.to_string();
+    let (cap, alloc, phys) = sizes(f, md, &path)?;
+    vol.capacity = cap;
+    vol.allocation = alloc;
+    vol.physical = phys;
+    let (perms, times) = perms_and_times(md);
+    vol.target.perms = perms;
+    vol.target.timestamps = Some(times);
+    vol.target.format = Some("raw".into());
+    vol.target.encryption = None;
     if md.is_dir() {
         if Path::new(&path).join("root.hds").exists()
             && Path::new(&path).join("DiskDescriptor.xml").exists()
@@ -335,7 +361,7 @@ pub fn probe_entry(dir: &str, name: &str, regular: Option<bool>) -> Result<Optio
             vol.target.format = Some("dir".into());
             vol.kind = VolType::Dir;
         }
-        return Ok(Some(vol));
+        return Ok(());
     }
     let buf =
         probe::read_header_at(&f).map_err(|e| sys(format!("cannot read header '{}'", path), &e))?;
@@ -385,7 +411,7 @@ pub fn probe_entry(dir: &str, name: &str, regular: Option<bool>) -> Result<Optio
     if meta.compat.is_some() {
         vol.target.compat = meta.compat;
     }
-    Ok(Some(vol))
+    Ok(())
 }
 
 /// Applies owner and mode the way virFileOpenAs with FORCE_OWNER and

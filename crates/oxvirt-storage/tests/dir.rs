@@ -10,6 +10,7 @@ use std::os::unix::fs::PermissionsExt;
 use common::*;
 use oxvirt_core::types::flags::{vol_create, vol_resize};
 use oxvirt_core::types::{pool_state, wipe_alg};
+use oxvirt_core::SecretDriver as _;
 use oxvirt_core::StreamChunk;
 
 fn dir_pool(name: &str, path: &str) -> String {
@@ -168,8 +169,13 @@ fn transient_pools_duplicates_and_autostart_refusal() {
     assert!(d.lookup_pool_by_name("tp").is_ok());
     d.pool_undefine(&p).unwrap();
     // A relative target would land wherever the daemon runs.
-    let e = d.pool_define_xml(&dir_pool("rel", "relative/dir"), 0).unwrap_err();
-    assert_eq!(e.message, "invalid argument: path 'relative/dir' is not absolute");
+    let e = d
+        .pool_define_xml(&dir_pool("rel", "relative/dir"), 0)
+        .unwrap_err();
+    assert_eq!(
+        e.message,
+        "invalid argument: path 'relative/dir' is not absolute"
+    );
     assert!(d.pool_create_xml(&dir_pool("rel", "rel2"), 0).is_err());
     assert!(d.lookup_pool_by_name("rel").is_err());
     // Inactive pools refuse volume work.

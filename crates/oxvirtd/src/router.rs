@@ -42,6 +42,33 @@ impl HostDrivers {
     pub fn open(root: &Path) -> HostDrivers {
         let none = Arc::new(Unsupported);
         let mut services = HostServices::default();
+        // Secrets (root/secrets), then storage (root/storage), which reads
+        // LUKS keys from them.
+        let secrets = match oxvirt_secret::SecretDriver::open(&root.join("secrets")) {
+            Ok(s) => Some(Arc::new(s)),
+            Err(e) => {
+                tracing::warn!("secret driver: {}", e);
+                None
+            }
+        };
+        let secret: Arc<dyn SecretDriver> = match &secrets {
+            Some(s) => {
+                services.secrets = s.clone();
+                s.clone()
+            }
+            None => none.clone(),
+        };
+        let storage: Arc<dyn StorageDriver> =
+            match oxvirt_storage::StorageDriver::open(&root.join("storage"), secrets) {
+                Ok(s) => {
+                    services.volumes = s.clone();
+                    s
+                }
+                Err(e) => {
+                    tracing::warn!("storage driver: {}", e);
+                    none.clone()
+                }
+            };
         // Virtual networks (re-attached, autostarted) and their ports.
         let network: Arc<dyn NetworkDriver> = match oxvirt_network::driver(&root.join("network")) {
             Ok(d) => {
@@ -57,9 +84,9 @@ impl HostDrivers {
         let nodedev = oxvirt_nodedev::NodeDevDriver::open();
         services.pci = nodedev.clone();
         HostDrivers {
-            storage: none.clone(),
+            storage,
             network,
-            secret: none.clone(),
+            secret,
             nodedev,
             interface: Arc::new(oxvirt_network::HostInterfaces),
             nwfilter: none,

@@ -6,9 +6,11 @@
 //! After the REPLY, data goes both ways as STREAM packets with status
 //! CONTINUE and a raw payload; an empty CONTINUE is the sender's EOF. The
 //! client ends a stream with STREAM OK (finish) or STREAM ERROR (abort),
-//! each confirmed by an empty STREAM OK; a failing finish is answered with
-//! a REPLY error. A driver error while sending becomes a STREAM ERROR
-//! carrying `remote_error`.
+//! each confirmed by an empty STREAM OK; a failing finish, abort or data
+//! write is answered with a STREAM ERROR carrying `remote_error` (the
+//! client keeps it against the stream: its next call on the stream fails
+//! with it), a failing hole with a REPLY error. A driver error while
+//! sending data to the client becomes a STREAM ERROR too.
 //!
 //! One task per stream owns the driver stream; the driver's blocking
 //! `recv`/`send` run on the blocking pool. Outgoing data is flow
@@ -126,8 +128,15 @@ fn stream_error_frame(call: &Header, e: &Error) -> Vec<u8> {
     packet::frame(&stream_header(call, Status::Error), &error_out(e)).unwrap_or_default()
 }
 
-fn reply_error_frame(call: &Header, e: &Error) -> Vec<u8> {
-    crate::dispatch::error_frame(&call.reply(Status::Error), e)
+/// The error answering the client packet `req`: a STREAM ERROR for a
+/// STREAM packet (the client's stream keeps it, so its next send, finish
+/// or abort fails without waiting), a REPLY error otherwise (libvirt's
+/// virNetServerProgramSendReplyError).
+fn reply_error_frame(req: &Header, e: &Error) -> Vec<u8> {
+    if req.mtype == MsgType::Stream {
+        return stream_error_frame(req, e);
+    }
+    crate::dispatch::error_frame(&req.reply(Status::Error), e)
 }
 
 fn join_error() -> Error {

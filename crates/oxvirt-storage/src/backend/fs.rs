@@ -779,20 +779,15 @@ pub fn resize_local(ctx: &Ctx, pool: &Pool, vol: &Volume, capacity: u64, flags: 
             .open(&path)
             .map_err(|e| sys(format!("Unable to open '{}'", path), &e))?;
         if prealloc {
-            let cur = f.metadata().map(|m| m.len()).unwrap_or(0);
-            // virFileAllocate: only the part beyond the current size.
+            // virFileResize: virFileAllocate over the whole new size.
             let fd = std::os::unix::io::AsRawFd::as_raw_fd(&f);
-            if capacity > cur {
-                let r = unsafe {
-                    libc::fallocate(fd, 0, cur as libc::off_t, (capacity - cur) as libc::off_t)
-                };
-                if r < 0 {
-                    let e = std::io::Error::last_os_error();
-                    return Err(sys(
-                        format!("Failed to pre-allocate space for file '{}'", path),
-                        &e,
-                    ));
-                }
+            let r = unsafe { libc::fallocate(fd, 0, 0, capacity as libc::off_t) };
+            if r < 0 {
+                let e = std::io::Error::last_os_error();
+                return Err(sys(
+                    format!("Failed to pre-allocate space for file '{}'", path),
+                    &e,
+                ));
             }
         }
         f.set_len(capacity)

@@ -8,6 +8,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use oxvirt_core::event::{PoolEvent, PoolEventKind};
+pub use oxvirt_core::StorageDriver as _;
 use oxvirt_secret::SecretDriver;
 use oxvirt_storage::StorageDriver;
 
