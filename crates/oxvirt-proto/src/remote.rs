@@ -369,6 +369,9 @@ xdr_struct! {
     pub struct StoragePoolEventRefreshMsg { pub callback_id: i32, pub pool: NonnullStoragePool }
     pub struct NodeDeviceEventLifecycleMsg { pub callback_id: i32, pub dev: NonnullNodeDevice, pub event: i32, pub detail: i32 }
     pub struct NodeDeviceEventUpdateMsg { pub callback_id: i32, pub dev: NonnullNodeDevice }
+    pub struct ConnectSecretEventRegisterAnyArgs { pub event_id: i32, pub secret: Option<NonnullSecret> }
+    pub struct SecretEventLifecycleMsg { pub callback_id: i32, pub secret: NonnullSecret, pub event: i32, pub detail: i32 }
+    pub struct SecretEventValueChangedMsg { pub callback_id: i32, pub secret: NonnullSecret }
 
     // ---- snapshots --------------------------------------------------------
     pub struct SnapshotArgs { pub snap: NonnullDomainSnapshot }
@@ -452,6 +455,13 @@ xdr_struct! {
     pub struct NodeDeviceGetParentRet { pub parent: Option<String> }
     pub struct NodeDeviceListCapsArgs { pub name: String, pub maxnames: i32 }
     pub struct NodeDeviceListCapsRet { pub names: Vec<String> [max::NODE_DEVICE_CAPS_LIST] }
+
+    // ---- legacy name lists (virConnectList*, virStoragePoolListVolumes) --
+    pub struct MaxNamesArgs { pub maxnames: i32 }
+    pub struct PoolNamesRet { pub names: Vec<String> [max::STORAGE_POOL_LIST] }
+    pub struct PoolListVolumesArgs { pub pool: NonnullStoragePool, pub maxnames: i32 }
+    pub struct VolNamesRet { pub names: Vec<String> [max::STORAGE_VOL_LIST] }
+    pub struct SecretUuidsRet { pub uuids: Vec<String> [max::SECRET_LIST] }
     pub struct SecretArgs { pub secret: NonnullSecret }
     pub struct SecretRet { pub secret: NonnullSecret }
     pub struct SecretFlagsArgs { pub secret: NonnullSecret, pub flags: u32 }

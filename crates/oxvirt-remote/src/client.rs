@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use oxvirt_core::driver::NodeDevEventCallback;
 use oxvirt_core::error::{code, from};
-use oxvirt_core::event::{DomainEventCallback, NetworkEventCallback, PoolEventCallback};
+use oxvirt_core::event::{
+    DomainEventCallback, NetworkEventCallback, PoolEventCallback, SecretEventCallback,
+};
 use oxvirt_core::{Error, Result};
 use oxvirt_proto::packet::{self, Header, MsgType, Status};
 use oxvirt_proto::remote as r;
@@ -87,6 +89,7 @@ pub enum EventCallback {
     Network(NetworkEventCallback),
     Pool(PoolEventCallback),
     NodeDevice(NodeDevEventCallback),
+    Secret(SecretEventCallback),
 }
 
 type Reply = Result<Vec<u8>>;

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use oxvirt_core::driver::NodeDevEventCallback;
 use oxvirt_core::error::{code, from};
-use oxvirt_core::event::{DomainEventCallback, NetworkEventCallback, PoolEventCallback};
+use oxvirt_core::event::{
+    DomainEventCallback, NetworkEventCallback, PoolEventCallback, SecretEventCallback,
+};
 use oxvirt_core::types::flags::typed_param::STRING_OKAY;
 use oxvirt_core::types::*;
 use oxvirt_core::{
@@ -2495,6 +2497,26 @@ impl InterfaceDriver for RemoteConnection {
 impl NwFilterDriver for RemoteConnection {}
 
 impl SecretDriver for RemoteConnection {
+    fn secret_event_register(
+        &self,
+        s: Option<&SecretRef>,
+        event_id: i32,
+        cb: SecretEventCallback,
+    ) -> Result<i32> {
+        self.register(
+            p::CONNECT_SECRET_EVENT_REGISTER_ANY,
+            &r::ConnectSecretEventRegisterAnyArgs {
+                event_id,
+                secret: s.map(secret),
+            },
+            EventCallback::Secret(cb),
+            "virConnectSecretEventRegisterAny",
+        )
+    }
+    fn secret_event_deregister(&self, id: i32) -> Result<()> {
+        self.deregister(p::CONNECT_SECRET_EVENT_DEREGISTER_ANY, id, "secret")
+    }
+
     // ---- secrets --------------------------------------------------------
     fn list_all_secrets(&self, flags: u32) -> Result<Vec<SecretRef>> {
         let r: r::ListAllSecretsRet = self.call(

@@ -4,13 +4,14 @@
 
 use oxvirt_core::event::{
     DomainEvent, DomainEventKind as K, NetworkEvent, NetworkEventKind, PoolEvent, PoolEventKind,
+    SecretEvent, SecretEventKind,
 };
 use oxvirt_proto::procs as p;
 use oxvirt_proto::remote::{self as r, max};
 use oxvirt_proto::xdr::{Decoder, Result, Xdr, XdrBounded};
 
 use crate::client::EventCallback;
-use crate::convert::{dom_in, net_in, params_in, pool_in};
+use crate::convert::{dom_in, net_in, params_in, pool_in, secret_in};
 
 /// Runs `cb` for the message `proc_` (payload starts with the callback id).
 pub fn deliver(proc_: i32, payload: &[u8], cb: &EventCallback) {
@@ -49,6 +50,29 @@ pub fn deliver(proc_: i32, payload: &[u8], cb: &EventCallback) {
             }
             _ => {}
         },
+        EventCallback::Secret(f) => {
+            let ev = match proc_ {
+                p::SECRET_EVENT_LIFECYCLE => {
+                    r::SecretEventLifecycleMsg::decode(&mut d).map(|m| SecretEvent {
+                        secret: secret_in(m.secret),
+                        kind: SecretEventKind::Lifecycle {
+                            event: m.event,
+                            detail: m.detail,
+                        },
+                    })
+                }
+                p::SECRET_EVENT_VALUE_CHANGED => {
+                    r::SecretEventValueChangedMsg::decode(&mut d).map(|m| SecretEvent {
+                        secret: secret_in(m.secret),
+                        kind: SecretEventKind::ValueChanged,
+                    })
+                }
+                _ => return,
+            };
+            if let Ok(ev) = ev {
+                f(&ev);
+            }
+        }
         EventCallback::Pool(f) => {
             let ev = match proc_ {
                 p::STORAGE_POOL_EVENT_LIFECYCLE => r::StoragePoolEventLifecycleMsg::decode(&mut d)

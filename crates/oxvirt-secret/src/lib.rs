@@ -176,11 +176,6 @@ impl SecretDriver {
         let _ = std::fs::remove_file(self.value_file(uuid));
     }
 
-    /// virConnectNumOfSecrets.
-    pub fn num_of_secrets(&self) -> Result<i32> {
-        Ok(self.lock().len() as i32)
-    }
-
     /// The value of a secret for a driver inside the daemon (a LUKS key
     /// for qemu-img or QEMU): private secrets are readable, and the
     /// secret must be of `want` usage type (libvirt's

@@ -416,51 +416,6 @@ impl StorageDriver {
         false
     }
 
-    /// virConnectNumOfStoragePools / NumOfDefinedStoragePools.
-    pub fn num_of_pools(&self, active: bool) -> Result<i32> {
-        Ok(self
-            .pools
-            .all()
-            .iter()
-            .filter(|e| e.lock().active == active)
-            .count() as i32)
-    }
-
-    /// virConnectListStoragePools / ListDefinedStoragePools.
-    pub fn list_pool_names(&self, active: bool, max: usize) -> Result<Vec<String>> {
-        Ok(self
-            .pools
-            .all()
-            .iter()
-            .filter(|e| e.lock().active == active)
-            .take(max)
-            .map(|e| e.name.clone())
-            .collect())
-    }
-
-    /// virStoragePoolLookupByTargetPath.
-    pub fn lookup_pool_by_target_path(&self, path: &str) -> Result<PoolRef> {
-        let clean = oxvirt_xml::storage::sanitize_path(path);
-        for e in self.pools.all() {
-            let o = e.lock();
-            if o.active && o.def.target_path.as_deref() == Some(clean.as_str()) {
-                return Ok(o.handle());
-            }
-        }
-        Err(Error::new(
-            code::NO_STORAGE_POOL,
-            FROM,
-            if path == clean {
-                format!("no storage pool with matching target path '{}'", path)
-            } else {
-                format!(
-                    "no storage pool with matching target path '{}' ({})",
-                    path, clean
-                )
-            },
-        ))
-    }
-
     fn parse_pool(&self, xml: &str, validate: bool) -> Result<Pool> {
         if validate {
             oxvirt_schema::check(xml, "storagepool")?;
@@ -508,17 +463,6 @@ impl StorageDriver {
             o.check_active()?;
         }
         Ok(e)
-    }
-
-    /// virStoragePoolListVolumes.
-    pub fn pool_list_volume_names(&self, pool: &PoolRef, max: usize) -> Result<Vec<String>> {
-        let e = self.active_pool(pool)?;
-        let o = e.lock();
-        Ok(o.vols
-            .iter()
-            .take(max)
-            .map(|v| v.def.name.clone())
-            .collect())
     }
 
     /// virStorageVolDefFromVol: the active pool holding `vol`, locked.

@@ -1285,6 +1285,14 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
         }
         p::CONNECT_STORAGE_POOL_EVENT_REGISTER_ANY => {
             let a: r::ConnectStoragePoolEventRegisterAnyArgs = decode(body)?;
+            // libvirtd checks the id itself, before the driver sees it.
+            if !(0..events::POOL_EVENT_ID_LAST).contains(&a.event_id) {
+                return Err(Error::new(
+                    code::INTERNAL_ERROR,
+                    from::RPC,
+                    format!("unsupported storage pool event ID {}", a.event_id),
+                ));
+            }
             let wire_id = server.next_callback_id();
             let cb = events::pool_callback(session.sender(), wire_id);
             let pl = a.pool.map(pool_in);
@@ -1293,6 +1301,26 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
                 wire_id,
                 driver_id,
                 family: CallbackFamily::Pool,
+            });
+            enc(&r::IntRet { value: wire_id })
+        }
+        p::CONNECT_SECRET_EVENT_REGISTER_ANY => {
+            let a: r::ConnectSecretEventRegisterAnyArgs = decode(body)?;
+            if !(0..events::SECRET_EVENT_ID_LAST).contains(&a.event_id) {
+                return Err(Error::new(
+                    code::INTERNAL_ERROR,
+                    from::RPC,
+                    format!("unsupported secret event ID {}", a.event_id),
+                ));
+            }
+            let wire_id = server.next_callback_id();
+            let cb = events::secret_callback(session.sender(), wire_id);
+            let s = a.secret.map(secret_in);
+            let driver_id = c.secret_event_register(s.as_ref(), a.event_id, cb)?;
+            session.add_callback(Callback {
+                wire_id,
+                driver_id,
+                family: CallbackFamily::Secret,
             });
             enc(&r::IntRet { value: wire_id })
         }
@@ -1320,12 +1348,14 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
         p::CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY
         | p::CONNECT_NETWORK_EVENT_DEREGISTER_ANY
         | p::CONNECT_STORAGE_POOL_EVENT_DEREGISTER_ANY
-        | p::CONNECT_NODE_DEVICE_EVENT_DEREGISTER_ANY => {
+        | p::CONNECT_NODE_DEVICE_EVENT_DEREGISTER_ANY
+        | p::CONNECT_SECRET_EVENT_DEREGISTER_ANY => {
             let a: r::IntArgs = decode(body)?;
             let family = match proc_ {
                 p::CONNECT_NETWORK_EVENT_DEREGISTER_ANY => CallbackFamily::Network,
                 p::CONNECT_STORAGE_POOL_EVENT_DEREGISTER_ANY => CallbackFamily::Pool,
                 p::CONNECT_NODE_DEVICE_EVENT_DEREGISTER_ANY => CallbackFamily::NodeDevice,
+                p::CONNECT_SECRET_EVENT_DEREGISTER_ANY => CallbackFamily::Secret,
                 _ => CallbackFamily::Domain,
             };
             let Some(cb) = session.take_callback(a.value, family) else {
@@ -1334,6 +1364,8 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
                     CallbackFamily::Network => "network",
                     CallbackFamily::Pool => "storage pool",
                     CallbackFamily::NodeDevice => "node device",
+                    // libvirtd 9.0 says so for secrets too.
+                    CallbackFamily::Secret => "node device",
                 };
                 return Err(Error::new(
                     code::INTERNAL_ERROR,
@@ -1577,6 +1609,59 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
         p::STORAGE_POOL_IS_PERSISTENT => h!(body, |a: r::PoolArgs| int(
             c.pool_is_persistent(&pool_in(a.pool))?
         )),
+        p::CONNECT_NUM_OF_STORAGE_POOLS | p::CONNECT_NUM_OF_DEFINED_STORAGE_POOLS => {
+            let state = if proc_ == p::CONNECT_NUM_OF_STORAGE_POOLS {
+                flags::list_objects::ACTIVE
+            } else {
+                flags::list_objects::INACTIVE
+            };
+            enc(&r::IntRet {
+                value: c.list_all_storage_pools(state)?.len() as i32,
+            })
+        }
+        p::CONNECT_LIST_STORAGE_POOLS | p::CONNECT_LIST_DEFINED_STORAGE_POOLS => {
+            let a: r::MaxNamesArgs = decode(body)?;
+            let max = legacy_max(
+                a.maxnames,
+                max::STORAGE_POOL_LIST,
+                "maxnames",
+                "STORAGE_POOL",
+                if proc_ == p::CONNECT_LIST_STORAGE_POOLS {
+                    "virConnectListStoragePools"
+                } else {
+                    "virConnectListDefinedStoragePools"
+                },
+            )?;
+            let state = if proc_ == p::CONNECT_LIST_STORAGE_POOLS {
+                flags::list_objects::ACTIVE
+            } else {
+                flags::list_objects::INACTIVE
+            };
+            let mut names: Vec<String> = c
+                .list_all_storage_pools(state)?
+                .into_iter()
+                .map(|p| p.name)
+                .collect();
+            names.truncate(max);
+            enc(&r::PoolNamesRet { names })
+        }
+        p::STORAGE_POOL_LIST_VOLUMES => {
+            let a: r::PoolListVolumesArgs = decode(body)?;
+            let max = legacy_max(
+                a.maxnames,
+                max::STORAGE_VOL_LIST,
+                "maxnames",
+                "STORAGE_VOL",
+                "virStoragePoolListVolumes",
+            )?;
+            let mut names: Vec<String> = c
+                .pool_list_all_volumes(&pool_in(a.pool), 0)?
+                .into_iter()
+                .map(|v| v.name)
+                .collect();
+            names.truncate(max);
+            enc(&r::VolNamesRet { names })
+        }
         p::STORAGE_POOL_NUM_OF_VOLUMES => h!(body, |a: r::PoolArgs| r::IntRet {
             value: c.pool_num_of_volumes(&pool_in(a.pool))?
         }),
@@ -1756,6 +1841,26 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
             .node_device_destroy(&NodeDevRef { name: a.name })?),
 
         // ---- secrets ----------------------------------------------------------------
+        p::CONNECT_NUM_OF_SECRETS => enc(&r::IntRet {
+            value: c.list_all_secrets(0)?.len() as i32,
+        }),
+        p::CONNECT_LIST_SECRETS => {
+            let a: r::MaxNamesArgs = decode(body)?;
+            let max = legacy_max(
+                a.maxnames,
+                max::SECRET_LIST,
+                "maxuuids",
+                "SECRET",
+                "virConnectListSecrets",
+            )?;
+            let mut uuids: Vec<String> = c
+                .list_all_secrets(0)?
+                .into_iter()
+                .map(|s| s.uuid.to_string())
+                .collect();
+            uuids.truncate(max);
+            enc(&r::SecretUuidsRet { uuids })
+        }
         p::CONNECT_LIST_ALL_SECRETS => {
             let a: r::ListAllArgs = decode(body)?;
             let v = c.list_all_secrets(a.flags)?;
@@ -1937,4 +2042,30 @@ pub fn release(conn: Arc<Connection>, callbacks: Vec<Callback>) {
     }
     let _ = conn.close();
     drop(conn);
+}
+
+/// The limit of a legacy name-list call: libvirtd refuses more than the
+/// wire carries ("maxnames > REMOTE_STORAGE_POOL_LIST_MAX"), libvirt's
+/// API a negative count.
+fn legacy_max(n: i32, wire_max: usize, arg: &str, what: &str, api: &str) -> Result<usize> {
+    if n < 0 {
+        let from = if what == "SECRET" {
+            from::SECRET
+        } else {
+            from::STORAGE
+        };
+        return Err(Error::raw(
+            code::INVALID_ARG,
+            from,
+            format!("{} in {} must be zero or greater", arg, api),
+        ));
+    }
+    if n as usize > wire_max {
+        return Err(Error::raw(
+            code::RPC,
+            from::RPC,
+            format!("{} > REMOTE_{}_LIST_MAX", arg, what),
+        ));
+    }
+    Ok(n as usize)
 }

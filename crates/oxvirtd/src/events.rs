@@ -9,7 +9,8 @@ use std::sync::Arc;
 use oxvirt_core::driver::NodeDevEventCallback;
 use oxvirt_core::event::{
     DomainEvent, DomainEventCallback, DomainEventKind, NetworkEvent, NetworkEventCallback,
-    NetworkEventKind, PoolEvent, PoolEventCallback, PoolEventKind,
+    NetworkEventKind, PoolEvent, PoolEventCallback, PoolEventKind, SecretEvent,
+    SecretEventCallback, SecretEventKind,
 };
 use oxvirt_core::{Connection, Result};
 use oxvirt_proto::packet::{self, Header, MsgType, Status};
@@ -17,7 +18,7 @@ use oxvirt_proto::procs as p;
 use oxvirt_proto::remote as r;
 use oxvirt_proto::xdr::{self, Encoder, Xdr, XdrBounded};
 
-use crate::convert::{dom_out, net_out, params_out, pool_out};
+use crate::convert::{dom_out, net_out, params_out, pool_out, secret_out};
 use crate::server::{Callback, CallbackFamily, Outbox};
 use oxvirt_core::types::flags;
 
@@ -249,6 +250,43 @@ pub fn pool_callback(out: Outbox, wire_id: i32) -> PoolEventCallback {
     })
 }
 
+/// `VIR_SECRET_EVENT_ID_LAST`: lifecycle (0) and value changed (1).
+pub const SECRET_EVENT_ID_LAST: i32 = 2;
+/// `VIR_STORAGE_POOL_EVENT_ID_LAST`: lifecycle (0) and refresh (1).
+pub const POOL_EVENT_ID_LAST: i32 = 2;
+
+/// The message for a secret event.
+pub fn encode_secret_event(callback_id: i32, ev: &SecretEvent) -> (i32, Vec<u8>) {
+    let secret = secret_out(ev.secret.clone());
+    match ev.kind {
+        SecretEventKind::Lifecycle { event, detail } => {
+            let m = r::SecretEventLifecycleMsg {
+                callback_id,
+                secret,
+                event,
+                detail,
+            };
+            (p::SECRET_EVENT_LIFECYCLE, xdr::to_bytes(&m))
+        }
+        SecretEventKind::ValueChanged => {
+            let m = r::SecretEventValueChangedMsg {
+                callback_id,
+                secret,
+            };
+            (p::SECRET_EVENT_VALUE_CHANGED, xdr::to_bytes(&m))
+        }
+    }
+}
+
+pub fn secret_callback(out: Outbox, wire_id: i32) -> SecretEventCallback {
+    Arc::new(move |ev: &SecretEvent| {
+        let (proc_, payload) = encode_secret_event(wire_id, ev);
+        if let Some(f) = message(proc_, &payload) {
+            out.send(f);
+        }
+    })
+}
+
 /// `VIR_NODE_DEVICE_EVENT_ID_LAST`: lifecycle (0) and update (1).
 pub const NODE_DEVICE_EVENT_ID_LAST: i32 = 2;
 const NODE_DEVICE_EVENT_ID_UPDATE: i32 = 1;
@@ -295,6 +333,7 @@ pub fn deregister(c: &Connection, cb: &Callback) -> Result<()> {
         CallbackFamily::Network => c.network_event_deregister(cb.driver_id),
         CallbackFamily::Pool => c.pool_event_deregister(cb.driver_id),
         CallbackFamily::NodeDevice => c.node_device_event_deregister(cb.driver_id),
+        CallbackFamily::Secret => c.secret_event_deregister(cb.driver_id),
     }
 }
 

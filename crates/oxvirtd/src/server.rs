@@ -77,6 +77,7 @@ pub enum CallbackFamily {
     Network,
     Pool,
     NodeDevice,
+    Secret,
 }
 
 struct OutboxInner {
