@@ -192,6 +192,45 @@ impl Env {
                 f.set_len(64 << 20).unwrap();
                 "sparse file written\n".into()
             }
+            "!loopchain" => {
+                // a.qcow2 backed by b.qcow2, backed by a.qcow2 again.
+                let a = format!("{}/a.qcow2", path);
+                let b = format!("{}/b.qcow2", path);
+                for args in [
+                    vec!["create", "-q", "-f", "qcow2", &a, "1M"],
+                    vec!["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", &a, &b],
+                    vec!["rebase", "-q", "-u", "-F", "qcow2", "-b", &b, &a],
+                ] {
+                    assert!(run("qemu-img", &args).status.success(), "qemu-img {:?}", args);
+                }
+                "looping chain written\n".into()
+            }
+            "!lyingqcow2" => {
+                // A 1 MiB qcow2 whose header claims 2^64-1 bytes.
+                assert!(run("qemu-img", &["create", "-q", "-f", "qcow2", path, "1M"])
+                    .status
+                    .success());
+                use std::io::{Seek, SeekFrom};
+                let mut f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+                f.seek(SeekFrom::Start(24)).unwrap();
+                f.write_all(&u64::MAX.to_be_bytes()).unwrap();
+                "lying header written\n".into()
+            }
+            "!upload-disconnect" => {
+                // A client that starts an upload, sends 1 MiB and goes away.
+                let vol = w.next().unwrap_or("");
+                let out = Command::new(common::PYTHON)
+                    .arg("-c")
+                    .arg(UPLOAD_AND_VANISH)
+                    .args([self.uri.as_str(), path, vol])
+                    .output()
+                    .expect("python runs");
+                format!(
+                    "client: {}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            }
             _ => format!("unknown builtin {}\n", cmd),
         }
     }
@@ -242,6 +281,20 @@ impl Env {
     }
 }
 
+/// Opens an upload to volume argv[3] of pool argv[2], sends 1 MiB and
+/// exits without finishing or aborting the stream.
+const UPLOAD_AND_VANISH: &str = r#"
+import os, sys, libvirt
+c = libvirt.open(sys.argv[1])
+v = c.storagePoolLookupByName(sys.argv[2]).storageVolLookupByName(sys.argv[3])
+st = c.newStream(0)
+v.upload(st, 0, 0, 0)
+for i in range(16):
+    st.send(b"\xab" * 65536)
+print("sent 1 MiB, leaving", flush=True)
+os._exit(0)
+"#;
+
 /// UUIDs become `<uuid>`, except the table's own (57071d2e-...).
 fn mask_uuids(l: &str) -> String {
     let b = l.as_bytes();
@@ -277,6 +330,7 @@ impl Drop for Env {
             "storagediff-dir",
             "storagediff-dir2",
             "storagediff-tr",
+            "storagediff-img",
             "storagediff-fs",
             "storagediff-disk",
             "storagediff-nfs",
