@@ -1051,12 +1051,21 @@ pub struct VolParseFlags {
     pub opt_capacity: bool,
 }
 
+/// virStorageSize: strtoull's leading blanks, nothing after the digits.
 fn storage_size(value: &str, unit: Option<&str>) -> Result<u64> {
     let n: u64 = value
-        .trim()
+        .trim_start()
         .parse()
         .map_err(|_| Error::xml("malformed capacity element"))?;
     props::scale(n, unit, 1, i64::MAX as u64)
+}
+
+/// An element's text as virXPathString("string(./NAME)") gives it: an
+/// empty element counts as absent.
+fn text_of<'a>(el: &'a Element, name: &str) -> Option<(String, &'a Element)> {
+    el.child(name)
+        .map(|c| (c.text(), c))
+        .filter(|(t, _)| !t.is_empty())
 }
 
 fn vol_format(kind: PoolType, given: Option<&str>) -> Result<Option<String>> {
@@ -1121,8 +1130,8 @@ impl Volume {
                 })
             }
         };
-        let (capacity, has_capacity) = match el.child("capacity") {
-            Some(c) => (storage_size(&c.text(), c.attr("unit"))?, true),
+        let (capacity, has_capacity) = match text_of(el, "capacity") {
+            Some((v, c)) => (storage_size(&v, c.attr("unit"))?, true),
             None => {
                 if !(flags.no_capacity || (flags.opt_capacity && backing.is_some())) {
                     return Err(Error::xml("missing capacity element"));
@@ -1130,8 +1139,8 @@ impl Volume {
                 (0, false)
             }
         };
-        let (allocation, has_allocation) = match el.child("allocation") {
-            Some(a) => (storage_size(&a.text(), a.attr("unit"))?, true),
+        let (allocation, has_allocation) = match text_of(el, "allocation") {
+            Some((v, a)) => (storage_size(&v, a.attr("unit"))?, true),
             None => (capacity, false),
         };
         let t = el.child("target");
@@ -1305,5 +1314,31 @@ mod tests {
         )
         .unwrap();
         assert!(p.format().contains("  <source>\n  </source>\n"));
+    }
+
+    #[test]
+    fn empty_sizes_count_as_absent() {
+        // libvirt-tck's volume builder writes <allocation></allocation>.
+        let v = Volume::parse(
+            "<volume><name>v</name><capacity>1024</capacity><allocation></allocation></volume>",
+            PoolType::Dir,
+            VolParseFlags::default(),
+        )
+        .unwrap();
+        assert_eq!((v.capacity, v.allocation, v.has_allocation), (1024, 1024, false));
+        let e = Volume::parse(
+            "<volume><name>v</name><capacity></capacity></volume>",
+            PoolType::Dir,
+            VolParseFlags::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "XML error: missing capacity element");
+        let e = Volume::parse(
+            "<volume><name>v</name><capacity>5 </capacity></volume>",
+            PoolType::Dir,
+            VolParseFlags::default(),
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "XML error: malformed capacity element");
     }
 }
