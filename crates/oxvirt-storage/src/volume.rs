@@ -364,7 +364,7 @@ fn update_target(vol: &mut Volume, f: &mut File, md: &std::fs::Metadata, path: &
         return Ok(());
     }
     let buf =
-        probe::read_header_at(&f).map_err(|e| sys(format!("cannot read header '{}'", path), &e))?;
+        probe::read_header_at(f).map_err(|e| sys(format!("cannot read header '{}'", path), &e))?;
     let meta = probe::metadata(&buf, None);
     if let Some(raw) = &meta.backing {
         let mut b = VolTarget {

@@ -1325,7 +1325,10 @@ mod tests {
             VolParseFlags::default(),
         )
         .unwrap();
-        assert_eq!((v.capacity, v.allocation, v.has_allocation), (1024, 1024, false));
+        assert_eq!(
+            (v.capacity, v.allocation, v.has_allocation),
+            (1024, 1024, false)
+        );
         let e = Volume::parse(
             "<volume><name>v</name><capacity></capacity></volume>",
             PoolType::Dir,

@@ -407,26 +407,6 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
             };
             legacy_names(c.list_all_networks(f)?.into_iter().map(|x| x.name), n)
         }
-        p::CONNECT_NUM_OF_STORAGE_POOLS => enc(&r::IntRet {
-            value: c.list_all_storage_pools(ACTIVE)?.len() as i32,
-        }),
-        p::CONNECT_NUM_OF_DEFINED_STORAGE_POOLS => enc(&r::IntRet {
-            value: c.list_all_storage_pools(INACTIVE)?.len() as i32,
-        }),
-        p::CONNECT_LIST_STORAGE_POOLS | p::CONNECT_LIST_DEFINED_STORAGE_POOLS => {
-            let a: r::ListMaxArgs = decode(body)?;
-            let n = legacy_max(
-                a.max,
-                max::STORAGE_POOL_LIST,
-                "maxnames > REMOTE_STORAGE_POOL_LIST_MAX",
-            )?;
-            let f = if proc_ == p::CONNECT_LIST_STORAGE_POOLS {
-                ACTIVE
-            } else {
-                INACTIVE
-            };
-            legacy_names(c.list_all_storage_pools(f)?.into_iter().map(|x| x.name), n)
-        }
         p::CONNECT_NUM_OF_INTERFACES => enc(&r::IntRet {
             value: c.list_all_interfaces(ACTIVE)?.len() as i32,
         }),
@@ -1621,7 +1601,7 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
         }
         p::CONNECT_LIST_STORAGE_POOLS | p::CONNECT_LIST_DEFINED_STORAGE_POOLS => {
             let a: r::MaxNamesArgs = decode(body)?;
-            let max = legacy_max(
+            let max = legacy_list_max(
                 a.maxnames,
                 max::STORAGE_POOL_LIST,
                 "maxnames",
@@ -1647,7 +1627,7 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
         }
         p::STORAGE_POOL_LIST_VOLUMES => {
             let a: r::PoolListVolumesArgs = decode(body)?;
-            let max = legacy_max(
+            let max = legacy_list_max(
                 a.maxnames,
                 max::STORAGE_VOL_LIST,
                 "maxnames",
@@ -1846,7 +1826,7 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
         }),
         p::CONNECT_LIST_SECRETS => {
             let a: r::MaxNamesArgs = decode(body)?;
-            let max = legacy_max(
+            let max = legacy_list_max(
                 a.maxnames,
                 max::SECRET_LIST,
                 "maxuuids",
@@ -2047,7 +2027,7 @@ pub fn release(conn: Arc<Connection>, callbacks: Vec<Callback>) {
 /// The limit of a legacy name-list call: libvirtd refuses more than the
 /// wire carries ("maxnames > REMOTE_STORAGE_POOL_LIST_MAX"), libvirt's
 /// API a negative count.
-fn legacy_max(n: i32, wire_max: usize, arg: &str, what: &str, api: &str) -> Result<usize> {
+fn legacy_list_max(n: i32, wire_max: usize, arg: &str, what: &str, api: &str) -> Result<usize> {
     if n < 0 {
         let from = if what == "SECRET" {
             from::SECRET

@@ -201,15 +201,21 @@ impl Env {
                     vec!["create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", &a, &b],
                     vec!["rebase", "-q", "-u", "-F", "qcow2", "-b", &b, &a],
                 ] {
-                    assert!(run("qemu-img", &args).status.success(), "qemu-img {:?}", args);
+                    assert!(
+                        run("qemu-img", &args).status.success(),
+                        "qemu-img {:?}",
+                        args
+                    );
                 }
                 "looping chain written\n".into()
             }
             "!lyingqcow2" => {
                 // A 1 MiB qcow2 whose header claims 2^64-1 bytes.
-                assert!(run("qemu-img", &["create", "-q", "-f", "qcow2", path, "1M"])
-                    .status
-                    .success());
+                assert!(
+                    run("qemu-img", &["create", "-q", "-f", "qcow2", path, "1M"])
+                        .status
+                        .success()
+                );
                 use std::io::{Seek, SeekFrom};
                 let mut f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
                 f.seek(SeekFrom::Start(24)).unwrap();

@@ -42,7 +42,10 @@ fn kill9_during_concurrent_storage_work_loses_nothing() {
             pool_dir.display()
         ),
     );
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/storage_durability.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/py/storage_durability.py"
+    );
     let mut py = Command::new(PYTHON)
         .arg(script)
         .arg(&uri)
@@ -72,7 +75,11 @@ fn kill9_during_concurrent_storage_work_loses_nothing() {
         }
     }
     let _ = py.wait();
-    assert!(killed, "the run ended before the kill ({} successes)", ok.len());
+    assert!(
+        killed,
+        "the run ended before the kill ({} successes)",
+        ok.len()
+    );
     assert!(fails > 0, "the kill interrupted nothing");
     println!(
         "{} calls succeeded before or around the kill, {} failed",
@@ -127,13 +134,19 @@ fn kill9_during_concurrent_storage_work_loses_nothing() {
         let info = String::from_utf8_lossy(&out.stdout);
         if name.ends_with(".qcow2") {
             assert!(
-                info.contains("\"format\": \"qcow2\"") && info.contains("\"virtual-size\": 1073741824"),
+                info.contains("\"format\": \"qcow2\"")
+                    && info.contains("\"virtual-size\": 1073741824"),
                 "{}: {}",
                 name,
                 info
             );
         } else {
-            assert_eq!(std::fs::metadata(&path).map(|m| m.len()).ok(), Some(8 << 20), "{}", name);
+            assert_eq!(
+                std::fs::metadata(&path).map(|m| m.len()).ok(),
+                Some(8 << 20),
+                "{}",
+                name
+            );
         }
     }
     // No temporary file is left behind either.
