@@ -17,7 +17,7 @@ for p in libxml2-dev libxml2-utils libvirt-clients python3-libvirt libvirt-daemo
          qemu-system-x86 qemu-utils busybox-static cpio \
          golang-go golang-github-digitalocean-go-libvirt-dev \
          dnsmasq-base nftables iptables iproute2 \
-         parted lvm2 scrub nfs-common; do
+         parted lvm2 scrub nfs-common openssh-server openssh-client netcat-openbsd; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -99,6 +99,15 @@ if [ -x target/release/oxvirtd ] && [ -x target/release/oxvirsh ] && [ -d "$SHAR
   echo "remote conformance: ${passed:-0} of 193 pass (floor $floor)"
   [ "${passed:-0}" -ge "$floor" ] || { echo "remote conformance fell below its floor"; exit 1; }
 fi
+echo "== install layout (scripts/install.sh into a scratch DESTDIR)"
+itmp=$(mktemp -d)
+mkdir -p "$itmp/usr/bin" && printf '#!/bin/sh\necho "virt-ssh-helper (libvirt) 9.0.0"\n' > "$itmp/usr/bin/virt-ssh-helper"
+chmod +x "$itmp/usr/bin/virt-ssh-helper"
+scripts/install.sh --destdir "$itmp" >/dev/null
+"$itmp/usr/local/bin/virt-ssh-helper" --version | grep -q '(oxvirt)'
+if scripts/install.sh --destdir "$itmp" --prefix /usr 2>/dev/null; then echo "install.sh replaced libvirt's helper"; exit 1; fi
+grep -q libvirt "$itmp/usr/bin/virt-ssh-helper"
+rm -rf "$itmp"
 echo "== fuzzing (short runs; any crash fails)"
 if ! command -v cargo-fuzz >/dev/null; then
   cargo install cargo-fuzz --locked >/dev/null 2>&1 || echo "cargo-fuzz could not be installed"

@@ -137,6 +137,9 @@ impl Uri {
             "tls_priority",
             "mode",
             "proxy",
+            "auth",
+            "authfile",
+            "no_sanity",
         ];
         let mut s = format!("{}://", self.driver);
         if let Some(u) = &self.user {
@@ -153,7 +156,7 @@ impl Uri {
         let rest: Vec<String> = self
             .params
             .iter()
-            .filter(|(k, _)| !TRANSPORT_PARAMS.contains(&k.as_str()))
+            .filter(|(k, _)| !TRANSPORT_PARAMS.iter().any(|t| t.eq_ignore_ascii_case(k)))
             .map(|(k, v)| format!("{}={}", k, v))
             .collect();
         if !rest.is_empty() {
@@ -183,6 +186,9 @@ mod tests {
         assert_eq!(u.transport.as_deref(), Some("unix"));
         assert_eq!(u.param("socket"), Some("/tmp/x y"));
         assert_eq!(u.driver_uri(), "test:///default");
+        // libvirt's client strips its own parameters, whatever their case.
+        let u = Uri::parse("qemu+ssh:///system?KeyFile=/k&auth=sasl&no_sanity=1&x=1").unwrap();
+        assert_eq!(u.driver_uri(), "qemu:///system?x=1");
         let u = Uri::parse("qemu+tcp://root@[::1]:16509/system").unwrap();
         assert_eq!(u.host.as_deref(), Some("::1"));
         assert_eq!(u.port, Some(16509));

@@ -27,11 +27,13 @@ use oxvirt_proto::xdr::{self, Xdr};
 use crate::convert::error_in;
 use crate::events;
 
-/// The socket under the client: unix, TCP or TLS over TCP.
+/// The socket under the client: unix, TCP, TLS over TCP, or the pipes
+/// of a command (ssh).
 pub enum Sock {
     Unix(UnixStream),
     Tcp(TcpStream),
     Tls(crate::tls::TlsSock),
+    Command(crate::ssh::CommandSock),
 }
 
 impl Sock {
@@ -40,6 +42,7 @@ impl Sock {
             Sock::Unix(s) => Sock::Unix(s.try_clone()?),
             Sock::Tcp(s) => Sock::Tcp(s.try_clone()?),
             Sock::Tls(s) => Sock::Tls(s.clone()),
+            Sock::Command(s) => Sock::Command(s.try_clone()?),
         })
     }
 
@@ -51,7 +54,20 @@ impl Sock {
                 s.shutdown();
                 Ok(())
             }
+            Sock::Command(s) => {
+                s.shutdown();
+                Ok(())
+            }
         };
+    }
+
+    /// What the command behind the socket said on its standard error,
+    /// once the connection failed (libvirt's `errout`).
+    fn error_output(&self) -> Option<String> {
+        match self {
+            Sock::Command(s) => s.error_output(),
+            _ => None,
+        }
     }
 }
 
@@ -61,6 +77,7 @@ impl Read for Sock {
             Sock::Unix(s) => s.read(buf),
             Sock::Tcp(s) => s.read(buf),
             Sock::Tls(s) => s.read(buf),
+            Sock::Command(s) => s.read(buf),
         }
     }
 }
@@ -71,6 +88,7 @@ impl Write for Sock {
             Sock::Unix(s) => s.write(buf),
             Sock::Tcp(s) => s.write(buf),
             Sock::Tls(s) => s.write(buf),
+            Sock::Command(s) => s.write(buf),
         }
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -78,6 +96,7 @@ impl Write for Sock {
             Sock::Unix(s) => s.flush(),
             Sock::Tcp(s) => s.flush(),
             Sock::Tls(s) => s.flush(),
+            Sock::Command(s) => s.flush(),
         }
     }
 }
@@ -135,12 +154,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// libvirt's message when the server goes away.
-fn eof_error() -> Error {
-    Error::raw(
-        code::SYSTEM_ERROR,
+/// libvirt's message when the server goes away; `errout` is what the
+/// command behind the socket (ssh) wrote on its standard error.
+fn eof_error(errout: Option<String>) -> Error {
+    let what = match errout {
+        Some(e) => format!("End of file while reading data: {}", e),
+        None => "End of file while reading data".into(),
+    };
+    Error::system(
         from::RPC,
-        "End of file while reading data: Input/output error",
+        what,
+        &std::io::Error::from_raw_os_error(libc::EIO),
     )
 }
 
@@ -549,10 +573,16 @@ fn read_full(sock: &mut Sock, buf: &mut [u8]) -> Result<()> {
     let mut off = 0;
     while off < buf.len() {
         match sock.read(&mut buf[off..]) {
-            Ok(0) => return Err(eof_error()),
+            Ok(0) => return Err(eof_error(sock.error_output())),
             Ok(n) => off += n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::system(from::RPC, "Cannot recv data", &e)),
+            Err(e) => {
+                let what = match sock.error_output() {
+                    Some(out) => format!("Cannot recv data: {}", out),
+                    None => "Cannot recv data".into(),
+                };
+                return Err(Error::system(from::RPC, what, &e));
+            }
         }
     }
     Ok(())

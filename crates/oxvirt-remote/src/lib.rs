@@ -15,6 +15,7 @@ pub mod client;
 mod conn;
 pub mod convert;
 pub mod events;
+pub mod ssh;
 pub mod stream;
 pub mod tls;
 
@@ -42,6 +43,9 @@ pub enum Endpoint {
     Unix(PathBuf),
     Tcp(String, u16),
     Tls(String, u16),
+    /// A command whose stdin/stdout carry the protocol: ssh with
+    /// libvirt's command line, or the `ext` transport's `command=`.
+    Command(ssh::SshCommand, ssh::Program),
 }
 
 /// True for URIs the remote driver handles: a transport, a host, a
@@ -60,20 +64,35 @@ pub fn endpoint(uri: &Uri, readonly: bool, exists: &dyn Fn(&Path) -> bool) -> Re
         // A host without a transport means TLS in libvirt.
         Some("tls") => Ok(tls_endpoint(uri)),
         None if uri.host.is_some() => Ok(tls_endpoint(uri)),
+        Some("ssh") => Ok(Endpoint::Command(
+            ssh::command_for(uri, &open_name(uri), readonly, &ssh::Local::current())?,
+            ssh::Program::Ssh,
+        )),
+        Some("ext") => Ok(Endpoint::Command(
+            ssh::ext_command(uri)?,
+            ssh::Program::External,
+        )),
         None | Some("unix") => {
             if let Some(s) = uri.param("socket") {
                 return Ok(Endpoint::Unix(PathBuf::from(s)));
             }
-            let ro = if readonly { "-ro" } else { "" };
-            let ours = PathBuf::from(format!("{}{}", OXVIRT_SOCKET, ro));
-            let theirs = PathBuf::from(format!("{}{}", LIBVIRT_SOCKET, ro));
-            Ok(Endpoint::Unix(if !exists(&ours) && exists(&theirs) {
-                theirs
-            } else {
-                ours
-            }))
+            Ok(Endpoint::Unix(system_socket(readonly, exists)))
         }
         Some(t) => Err(unsupported_transport(t)),
+    }
+}
+
+/// The system daemon's socket on this host: oxvirtd's, or libvirtd's
+/// when only that exists (`-ro` for read-only). Also what the
+/// `virt-ssh-helper` oxvirt ships connects to.
+pub fn system_socket(readonly: bool, exists: &dyn Fn(&Path) -> bool) -> PathBuf {
+    let ro = if readonly { "-ro" } else { "" };
+    let ours = PathBuf::from(format!("{}{}", OXVIRT_SOCKET, ro));
+    let theirs = PathBuf::from(format!("{}{}", LIBVIRT_SOCKET, ro));
+    if !exists(&ours) && exists(&theirs) {
+        theirs
+    } else {
+        ours
     }
 }
 
@@ -96,8 +115,17 @@ fn unsupported_transport(t: &str) -> Error {
 }
 
 /// The name sent in CONNECT_OPEN: the URI without transport, host and
-/// transport parameters ("test:///default", "qemu:///system").
+/// transport parameters ("test:///default", "qemu:///system"), or the
+/// `name=` parameter.
 pub fn open_name(uri: &Uri) -> String {
+    if let Some((_, n)) = uri
+        .params
+        .iter()
+        .rev()
+        .find(|(k, _)| k.eq_ignore_ascii_case("name"))
+    {
+        return n.clone();
+    }
     let bare = Uri {
         transport: None,
         user: None,
@@ -163,6 +191,11 @@ pub fn open(name: &str, uri: &Uri, flags: u32) -> Result<Arc<Connection>> {
                 true,
             )
         }
+        // libvirt calls ssh secure, an external command not.
+        Endpoint::Command(cmd, prog) => (
+            client::Sock::Command(ssh::CommandSock::spawn(cmd, *prog)?),
+            *prog == ssh::Program::Ssh,
+        ),
     };
     let conn = RemoteConnection::handshake(sock, &open_name(uri), flags, secure)?;
     Ok(Connection::builder(name, flags).all(Arc::new(conn)).build())
@@ -206,7 +239,19 @@ mod tests {
         let u = Uri::parse("test+unix:///tmp/node.xml?socket=/s").unwrap();
         assert_eq!(open_name(&u), "test:///tmp/node.xml");
         assert!(!handles(&Uri::parse("test:///default").unwrap()));
-        assert!(endpoint(&Uri::parse("qemu+ssh://h/system").unwrap(), false, &none).is_err());
+        assert!(matches!(
+            endpoint(&Uri::parse("qemu+ssh://h/system").unwrap(), false, &none),
+            Ok(Endpoint::Command(_, ssh::Program::Ssh))
+        ));
+        assert!(endpoint(&Uri::parse("qemu+ext:///system").unwrap(), false, &none).is_err());
+        assert!(endpoint(
+            &Uri::parse("qemu+libssh2://h/system").unwrap(),
+            false,
+            &none
+        )
+        .is_err());
+        let u = Uri::parse("qemu+ssh://h/system?name=qemu:///session").unwrap();
+        assert_eq!(open_name(&u), "qemu:///session");
         for (u, host, port) in [
             (
                 "test+tls://localhost:1234/default?pkipath=/p",
