@@ -14,6 +14,7 @@ pub mod error;
 pub mod event;
 pub mod family;
 pub mod host;
+pub mod moments;
 pub mod netconf;
 pub mod types;
 pub mod uri;

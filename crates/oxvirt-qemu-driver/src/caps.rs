@@ -4,10 +4,7 @@
 //! `<capabilities>` and `<domainCapabilities>` documents.
 
 use std::fmt::Write as _;
-use std::os::fd::AsRawFd;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::time::Duration;
 
 use oxvirt_core::error::code;
 use oxvirt_core::{Error, Result};
@@ -81,7 +78,7 @@ pub struct Caps {
     /// (`query-target`: `i386` is i686).
     pub arch: String,
     /// CPU models and the host CPU as QEMU sees them (`hostcpu`).
-    pub host_cpu: crate::hostcpu::QemuCpuInfo,
+    pub host_cpu: crate::cpuinfo::QemuCpuInfo,
 }
 
 fn mtime_of(path: &str) -> u128 {
@@ -202,7 +199,7 @@ impl Caps {
             .iter()
             .filter_map(|t| t.as_str().map(str::to_string))
             .collect();
-        c.host_cpu = crate::hostcpu::QemuCpuInfo::from_json(&v["hostcpu"])?;
+        c.host_cpu = crate::cpuinfo::QemuCpuInfo::from_json(&v["hostcpu"])?;
         Some(c)
     }
 
@@ -307,94 +304,10 @@ fn machine_help(emulator: &str) -> Caps {
     Caps::assemble(emulator, merged, Vec::new(), 0, false)
 }
 
-/// Kills and reaps the probe QEMU when dropped.
-struct ProbeChild(std::process::Child);
-
-impl Drop for ProbeChild {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A probe QEMU (`-machine none`, paused) and its monitor; the process is
-/// killed and reaped when this is dropped.
-pub(crate) struct Probe {
-    pub qmp: oxvirt_qmp::Qmp,
-    _child: ProbeChild,
-}
-
-/// Starts `emulator` with no machine under `accel` (kvm or tcg), paused,
-/// with its monitor on a listener it inherits.
-pub(crate) fn spawn_probe(emulator: &str, dir: &Path, accel: &str) -> Result<Probe> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::system(FROM, format!("cannot create {}", dir.display()), &e))?;
-    let sock = dir.join(format!("probe-{}-{}.qmp", std::process::id(), accel));
-    let _ = std::fs::remove_file(&sock);
-    let listener = std::os::unix::net::UnixListener::bind(&sock).map_err(|e| {
-        Error::system(
-            FROM,
-            format!("Failed to bind socket to '{}'", sock.display()),
-            &e,
-        )
-    })?;
-    let mut cmd = std::process::Command::new(emulator);
-    cmd.args([
-        "-S",
-        "-no-user-config",
-        "-nodefaults",
-        "-nographic",
-        "-machine",
-        "none",
-        "-accel",
-        accel,
-        "-chardev",
-        "socket,id=probe,fd=3,server=on,wait=off",
-        "-mon",
-        "chardev=probe,mode=control",
-    ])
-    .stdin(std::process::Stdio::null())
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null())
-    .env("LC_ALL", "C");
-    let lfd = listener.as_raw_fd();
-    // SAFETY: getpid has no preconditions.
-    let parent = unsafe { libc::getpid() };
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            // A probe never outlives the daemon that asked (a daemon
-            // killed mid-probe would leave it serving a dead socket for
-            // ever); guests, which must outlive it, are started elsewhere.
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) < 0 || libc::getppid() != parent {
-                return Err(std::io::Error::last_os_error());
-            }
-            let l = libc::fcntl(lfd, libc::F_DUPFD, 100);
-            if l < 0 || libc::dup2(l, 3) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let child = cmd
-        .spawn()
-        .map_err(|e| Error::system(FROM, format!("Cannot run QEMU binary {}", emulator), &e))?;
-    let child = ProbeChild(child);
-    drop(listener);
-    // QEMU serves the monitor on the inherited listener.
-    let stream = std::os::unix::net::UnixStream::connect(&sock);
-    let _ = std::fs::remove_file(&sock);
-    let stream =
-        stream.map_err(|e| Error::system(FROM, "cannot connect to the probe's monitor", &e))?;
-    let (qmp, _events) = oxvirt_qmp::Qmp::from_stream(stream, Duration::from_secs(30))
-        .map_err(crate::monitor::qmp_err)?;
-    Ok(Probe { qmp, _child: child })
-}
-
 /// Starts `emulator` with no machine, paused, and asks it over QMP.
 fn probe_qmp(emulator: &str, dir: &Path) -> Result<Caps> {
     let kvm = kvm_usable();
-    let probe = spawn_probe(emulator, dir, if kvm { "kvm" } else { "tcg" })?;
+    let probe = crate::probe::spawn_probe(emulator, dir, if kvm { "kvm" } else { "tcg" })?;
     let qmp = &probe.qmp;
     let q = |cmd: &str, args: Option<Value>| -> Result<Value> {
         qmp.execute_value(cmd, args)
@@ -464,7 +377,7 @@ fn probe_qmp(emulator: &str, dir: &Path) -> Result<Caps> {
     let arch = crate::arch::arch_from_qemu(target["arch"].as_str().unwrap_or_default()).to_string();
     // CPU models and the host CPU are asked of the host's own binary.
     let host_cpu = if arch == crate::arch::host_arch() {
-        crate::hostcpu::QemuCpuInfo::probe(qmp, kvm_on, emulator, dir)
+        crate::cpuinfo::QemuCpuInfo::probe(qmp, kvm_on, emulator, dir)
     } else {
         Default::default()
     };
@@ -581,9 +494,9 @@ pub fn capabilities_xml(guests: &[Guest], host: &HostInfo, kvm: bool) -> String 
     let mut w = oxvirt_xml::writer::Writer::at_depth(2);
     let host_caps = guests
         .iter()
-        .find(|g| g.arch == crate::host::host_arch())
+        .find(|g| g.arch == crate::arch::host_arch())
         .map(|g| &g.caps);
-    crate::hostcpu::write_capabilities_cpu(&mut w, host_caps, &sys);
+    crate::cpuinfo::write_capabilities_cpu(&mut w, host_caps.map(|c| &c.host_cpu), &sys);
     x.push_str(w.as_str());
     x.push_str("    <power_management/>\n    <iommu support='no'/>\n");
     x.push_str("    <migration_features>\n      <live/>\n      <uri_transports>\n");
@@ -776,7 +689,7 @@ pub fn domain_capabilities_xml(
     enum_xml(&mut x, "      ", "maximumMigratable", &["on", "off"]);
     x.push_str("    </mode>\n");
     let mut w = oxvirt_xml::writer::Writer::at_depth(2);
-    crate::hostcpu::write_host_model(&mut w, caps, virt == "kvm");
+    crate::cpuinfo::write_host_model(&mut w, &caps.host_cpu, virt == "kvm");
     x.push_str(w.as_str());
     x.push_str("    <mode name='custom' supported='yes'>\n");
     // libvirt lists its CPU map's models in descending name order.

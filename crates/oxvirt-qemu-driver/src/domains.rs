@@ -137,6 +137,20 @@ impl Driver {
             ));
         }
         let name = obj.def.name.clone();
+        let nsnapshots = obj.snapshots.len();
+        if !obj.is_active() && nsnapshots > 0 {
+            if flags & SNAPSHOTS_METADATA == 0 {
+                return Err(Error::operation_invalid(
+                    FROM,
+                    format!(
+                        "cannot delete inactive domain with {} snapshots",
+                        nsnapshots
+                    ),
+                ));
+            }
+            obj.snapshots = Default::default();
+            crate::snapmeta::remove_all(&self.layout, &name);
+        }
         let ms = self.layout.managed_save(&name);
         if !obj.is_active() && ms.exists() {
             if flags & MANAGED_SAVE == 0 {

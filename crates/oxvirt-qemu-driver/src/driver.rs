@@ -120,6 +120,8 @@ pub(crate) struct QemuDomain {
     /// Loaded from a status file and not yet re-attached: calls on the
     /// domain wait until the re-attach thread is done with it.
     pub reattaching: bool,
+    /// The snapshot tree (`snapmeta` keeps it on disk).
+    pub snapshots: oxvirt_core::moments::SnapshotTree,
 }
 
 impl QemuDomain {
@@ -136,6 +138,7 @@ impl QemuDomain {
             job_completed: None,
             async_job: None,
             reattaching: false,
+            snapshots: Default::default(),
         }
     }
 }

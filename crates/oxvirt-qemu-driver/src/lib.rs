@@ -15,6 +15,7 @@ pub mod argv;
 pub mod caps;
 pub mod command;
 mod console;
+mod cpuinfo;
 pub mod define;
 mod domains;
 mod driver;
@@ -28,8 +29,11 @@ mod lifecycle;
 mod monitor;
 mod netif;
 pub mod nic;
+mod probe;
 mod process;
 pub mod saveimage;
+mod snapmeta;
+mod snapshot;
 pub mod store;
 
 use std::path::{Path, PathBuf};
@@ -63,6 +67,7 @@ pub fn driver(root: &Path, services: &HostServices) -> Result<Arc<Driver>> {
     // Status files loaded and running QEMUs re-attached in the
     // background: calls on a domain wait until it is back.
     d.reconnect_all();
+    d.load_snapshots();
     all.push((root.to_path_buf(), d.clone()));
     drop(all);
     d.autostart();
@@ -483,6 +488,58 @@ impl HypervisorDriver for QemuConnection {
         }
         cbs.retain(|c| *c != callback_id);
         Ok(())
+    }
+
+    fn snapshot_create_xml(&self, dom: &DomainRef, xml: &str, flags: u32) -> Result<SnapshotRef> {
+        self.driver.snapshot_create_xml(dom, xml, flags)
+    }
+    fn snapshot_get_xml_desc(&self, snap: &SnapshotRef, flags: u32) -> Result<String> {
+        self.driver.snapshot_get_xml_desc(snap, flags)
+    }
+    fn snapshot_num(&self, dom: &DomainRef, flags: u32) -> Result<i32> {
+        self.driver.snapshot_num(dom, flags)
+    }
+    fn list_all_snapshots(&self, dom: &DomainRef, flags: u32) -> Result<Vec<SnapshotRef>> {
+        self.driver.list_all_snapshots(dom, flags)
+    }
+    fn snapshot_list_all_children(
+        &self,
+        snap: &SnapshotRef,
+        flags: u32,
+    ) -> Result<Vec<SnapshotRef>> {
+        self.driver.snapshot_list_all_children(snap, flags)
+    }
+    fn snapshot_num_children(&self, snap: &SnapshotRef, flags: u32) -> Result<i32> {
+        self.driver.snapshot_num_children(snap, flags)
+    }
+    fn snapshot_lookup_by_name(
+        &self,
+        dom: &DomainRef,
+        name: &str,
+        flags: u32,
+    ) -> Result<SnapshotRef> {
+        self.driver.snapshot_lookup_by_name(dom, name, flags)
+    }
+    fn has_current_snapshot(&self, dom: &DomainRef, flags: u32) -> Result<bool> {
+        self.driver.has_current_snapshot(dom, flags)
+    }
+    fn snapshot_current(&self, dom: &DomainRef, flags: u32) -> Result<SnapshotRef> {
+        self.driver.snapshot_current(dom, flags)
+    }
+    fn snapshot_get_parent(&self, snap: &SnapshotRef, flags: u32) -> Result<SnapshotRef> {
+        self.driver.snapshot_get_parent(snap, flags)
+    }
+    fn snapshot_is_current(&self, snap: &SnapshotRef, flags: u32) -> Result<bool> {
+        self.driver.snapshot_is_current(snap, flags)
+    }
+    fn snapshot_has_metadata(&self, snap: &SnapshotRef, flags: u32) -> Result<bool> {
+        self.driver.snapshot_has_metadata(snap, flags)
+    }
+    fn snapshot_revert(&self, snap: &SnapshotRef, flags: u32) -> Result<()> {
+        self.driver.snapshot_revert(snap, flags)
+    }
+    fn snapshot_delete(&self, snap: &SnapshotRef, flags: u32) -> Result<()> {
+        self.driver.snapshot_delete(snap, flags)
     }
 
     // PCI assignment goes through the host's node device driver.

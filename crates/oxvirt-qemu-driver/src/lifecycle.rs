@@ -22,7 +22,7 @@ use crate::FROM;
 
 impl Driver {
     /// The running process of an active domain (after the job is held).
-    fn running(&self, dom: &DomainRef) -> Result<Arc<Running>> {
+    pub(crate) fn running(&self, dom: &DomainRef) -> Result<Arc<Running>> {
         let st = self.lock();
         let obj = st.dom(dom)?;
         obj.check_active()?;
@@ -57,6 +57,7 @@ impl Driver {
                 live_def: Some(def),
                 incoming: None,
                 job: None,
+                from_snapshot: false,
             },
         );
         if res.is_err() {
@@ -113,6 +114,7 @@ impl Driver {
                 live_def: None,
                 incoming: None,
                 job: None,
+                from_snapshot: false,
             },
         )
     }
@@ -552,6 +554,7 @@ impl Driver {
                     path: from.into(),
                     managed: true,
                 }),
+                from_snapshot: false,
             },
         );
         if res.is_err() {

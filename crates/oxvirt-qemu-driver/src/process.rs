@@ -52,6 +52,10 @@ pub(crate) struct StartOpts {
     /// The asynchronous job this start belongs to (a start from a managed
     /// save), recorded in the status file from the first write on.
     pub job: Option<store::JobRecord>,
+    /// A revert to a snapshot: the domain is left paused with reason
+    /// from-snapshot and no event is emitted (the caller loads the
+    /// snapshot, then reports and resumes as libvirt's revert does).
+    pub from_snapshot: bool,
 }
 
 /// Maps a paused reason to the SUSPENDED event detail.
@@ -324,7 +328,11 @@ impl Driver {
         self.pause_point("start:monitor", &name);
 
         let restored = ctx.incoming.is_some();
-        let res = self.finish_start(dom, &run, opts.paused, restored);
+        let res = if opts.from_snapshot {
+            self.finish_start_for_snapshot(dom, &run)
+        } else {
+            self.finish_start(dom, &run, opts.paused, restored)
+        };
         match res {
             Ok(h) => Ok(h),
             Err(e) => {
@@ -340,6 +348,35 @@ impl Driver {
     }
 
     /// The part of a start that talks to the new QEMU.
+    /// The end of a start for a snapshot revert: pty paths and link
+    /// states as any start, then the domain stays paused (reason
+    /// from-snapshot) without events, for the caller to load the
+    /// snapshot's state into.
+    fn finish_start_for_snapshot(&self, dom: &DomainRef, run: &Arc<Running>) -> Result<DomainRef> {
+        let chardevs = run
+            .qmp
+            .execute_value("query-chardev", None)
+            .map_err(qmp_err)?;
+        let ptys: Vec<(String, String)> = chardevs
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| {
+                let label = c.get("label").and_then(Value::as_str)?;
+                let file = c.get("filename").and_then(Value::as_str)?;
+                Some((label.to_string(), file.strip_prefix("pty:")?.to_string()))
+            })
+            .collect();
+        let def = self.lock().dom(dom)?.def.clone();
+        crate::nic::apply_link_states(&run.qmp, &def)?;
+        let mut st = self.lock();
+        let mut obj = st.dom_mut(dom)?;
+        set_pty_paths(&mut obj.def, &ptys);
+        obj.set_state(DomainState::Paused, reason::paused::FROM_SNAPSHOT);
+        self.save_status(&obj);
+        Ok(obj.handle())
+    }
+
     fn finish_start(
         &self,
         dom: &DomainRef,
@@ -624,6 +661,7 @@ impl Driver {
         let transient = !obj.persistent;
         drop(obj);
         if transient {
+            crate::snapmeta::remove_all(&self.layout, &name);
             st.doms.remove(i);
         }
         Some(h)
@@ -1313,8 +1351,10 @@ impl Driver {
         obj.fake_reboot = false;
         obj.reattaching = false;
         let transient = !obj.persistent;
+        let name = obj.def.name.clone();
         drop(obj);
         if transient {
+            crate::snapmeta::remove_all(&self.layout, &name);
             st.doms.remove(i);
         }
         if quiet {

@@ -11,12 +11,16 @@ const ORDER: &[&str] = &[
     "monitor",
     "hostproc",
     "arch",
+    "probe",
+    "cpuinfo",
     "caps",
     "host",
+    "hostcpu",
     "define",
     "nic",
     "argv",
     "command",
+    "snapmeta",
     // 2. Domain objects (oxvirt-core's shared list) and jobs.
     "jobdata",
     "driver",
@@ -30,6 +34,7 @@ const ORDER: &[&str] = &[
     "lifecycle",
     "hotplug",
     "console",
+    "snapshot",
 ];
 
 #[test]

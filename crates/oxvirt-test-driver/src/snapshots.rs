@@ -13,22 +13,13 @@ use oxvirt_xml::snapshot::{
     FormatFlags, Location, ParseFlags, Snapshot, SnapshotDisk, SnapshotState,
 };
 
-use crate::moments::{check_flags, delete_moment, mflags, MomentDef, SnapshotTree};
+use crate::moments::{check_flags, delete_moment, snapshot_filters, MomentDef};
 use crate::state::{parse_options, DomainObj, Driver, State, FROM};
 
-/// VIR_DOMAIN_SNAPSHOT_FILTERS_*
-const FILTERS_LEAVES: u32 = lf::LEAVES | lf::NO_LEAVES;
-const FILTERS_STATUS: u32 = lf::INACTIVE | lf::ACTIVE | lf::DISK_ONLY;
-const FILTERS_LOCATION: u32 = lf::INTERNAL | lf::EXTERNAL;
-const FILTERS_ALL: u32 =
-    lf::METADATA | lf::NO_METADATA | FILTERS_LEAVES | FILTERS_STATUS | FILTERS_LOCATION;
+use snapshot_filters::ALL as FILTERS_ALL;
 
 fn no_snapshot(name: &str) -> Error {
-    Error::new(
-        code::NO_DOMAIN_SNAPSHOT,
-        FROM,
-        format!("no domain snapshot with matching name '{}'", name),
-    )
+    crate::moments::no_snapshot(name, FROM)
 }
 
 /// Seconds since the epoch (the moment post-parse clock).
@@ -37,58 +28,6 @@ pub(crate) fn now_secs() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
-}
-
-/// virDomainSnapshotFilter.
-fn filter(def: &Snapshot, flags: u32) -> bool {
-    let st = def.state.unwrap_or(SnapshotState::NoState);
-    if flags & FILTERS_STATUS != 0 {
-        if flags & lf::INACTIVE == 0 && st == SnapshotState::Shutoff {
-            return false;
-        }
-        if flags & lf::DISK_ONLY == 0 && st == SnapshotState::DiskSnapshot {
-            return false;
-        }
-        if flags & lf::ACTIVE == 0
-            && st != SnapshotState::Shutoff
-            && st != SnapshotState::DiskSnapshot
-        {
-            return false;
-        }
-    }
-    if flags & lf::INTERNAL != 0 && def.is_external() {
-        return false;
-    }
-    if flags & lf::EXTERNAL != 0 && !def.is_external() {
-        return false;
-    }
-    true
-}
-
-/// virDomainSnapshotObjListGetNames.
-fn list_names(tree: &SnapshotTree, from: Option<&str>, flags: u32) -> Vec<String> {
-    let mut flags = flags;
-    let mut moment = 0;
-    for (s, m) in [
-        (lf::ROOTS, mflags::ROOTS),
-        (lf::TOPOLOGICAL, mflags::TOPOLOGICAL),
-        (lf::LEAVES, mflags::LEAVES),
-        (lf::NO_LEAVES, mflags::NO_LEAVES),
-        (lf::METADATA, mflags::METADATA),
-        (lf::NO_METADATA, mflags::NO_METADATA),
-    ] {
-        if flags & s != 0 {
-            flags &= !s;
-            moment |= m;
-        }
-    }
-    if flags & FILTERS_STATUS == FILTERS_STATUS {
-        flags &= !FILTERS_STATUS;
-    }
-    if flags & FILTERS_LOCATION == FILTERS_LOCATION {
-        flags &= !FILTERS_LOCATION;
-    }
-    tree.names(from, moment, &|d| filter(d, flags), true)
 }
 
 /// Whether a path names a regular file (for generated external names).
@@ -265,7 +204,9 @@ impl Driver {
         )?;
         let st = self.lock();
         let obj = Self::snap_dom(&st, dom)?;
-        Ok(list_names(&obj.snapshots, None, flags)
+        Ok(obj
+            .snapshots
+            .snapshot_names(None, flags)
             .iter()
             .map(|n| snap_ref(obj, n))
             .collect())
@@ -286,7 +227,9 @@ impl Driver {
         if obj.snapshots.find(&snap.name).is_none() {
             return Err(no_snapshot(&snap.name));
         }
-        Ok(list_names(&obj.snapshots, Some(&snap.name), flags)
+        Ok(obj
+            .snapshots
+            .snapshot_names(Some(&snap.name), flags)
             .iter()
             .map(|n| snap_ref(obj, n))
             .collect())
@@ -324,32 +267,17 @@ impl Driver {
         check_flags(flags, 0, "testDomainSnapshotCurrent")?;
         let st = self.lock();
         let obj = Self::snap_dom(&st, dom)?;
-        match obj.snapshots.current() {
-            Some(n) => Ok(snap_ref(obj, n)),
-            None => Err(Error::new(
-                code::NO_DOMAIN_SNAPSHOT,
-                FROM,
-                "the domain does not have a current snapshot",
-            )),
-        }
+        Ok(snap_ref(obj, obj.snapshots.current_or_err(FROM)?))
     }
 
     pub fn snapshot_get_parent(&self, snap: &SnapshotRef, flags: u32) -> Result<SnapshotRef> {
         check_flags(flags, 0, "testDomainSnapshotGetParent")?;
         let st = self.lock();
         let obj = Self::snap_dom(&st, &snap.domain)?;
-        let m = obj
-            .snapshots
-            .find(&snap.name)
-            .ok_or_else(|| no_snapshot(&snap.name))?;
-        match &m.def.parent {
-            Some(p) => Ok(snap_ref(obj, p)),
-            None => Err(Error::new(
-                code::NO_DOMAIN_SNAPSHOT,
-                FROM,
-                format!("snapshot '{}' does not have a parent", snap.name),
-            )),
-        }
+        Ok(snap_ref(
+            obj,
+            obj.snapshots.parent_or_err(&snap.name, FROM)?,
+        ))
     }
 
     pub fn snapshot_is_current(&self, snap: &SnapshotRef, flags: u32) -> Result<bool> {
@@ -506,60 +434,8 @@ impl Driver {
 
 /// virDomainSnapshotRedefinePrep.
 fn redefine_prep(obj: &DomainObj, def: &mut Snapshot, flags: u32) -> Result<()> {
-    let name = def.name.clone().unwrap_or_default();
     obj.snapshots
-        .check_cycles(&name, def.parent.as_deref(), &obj.def.name)?;
-    let other = obj.snapshots.find(&name).map(|m| &m.def);
-    let st = def.state.unwrap_or(SnapshotState::NoState);
-    if flags & cf::DISK_ONLY != 0 && st != SnapshotState::DiskSnapshot {
-        return Err(Error::invalid_arg(
-            from::DOMAIN_SNAPSHOT,
-            format!(
-                "disk-only flag for snapshot {} requires disk-snapshot state",
-                name
-            ),
-        ));
-    }
-    if let Some(d) = &def.domain {
-        if d.uuid != obj.def.uuid {
-            return Err(Error::invalid_arg(
-                from::DOMAIN_SNAPSHOT,
-                format!(
-                    "definition for snapshot {} must use uuid {}",
-                    name, obj.def.uuid
-                ),
-            ));
-        }
-    }
-    if let Some(o) = other {
-        let ost = o.state.unwrap_or(SnapshotState::NoState);
-        if ost.is_online() != st.is_online() {
-            return Err(Error::invalid_arg(
-                from::DOMAIN_SNAPSHOT,
-                format!(
-                    "cannot change between online and offline snapshot state in snapshot {}",
-                    name
-                ),
-            ));
-        }
-        if (ost == SnapshotState::DiskSnapshot) != (st == SnapshotState::DiskSnapshot) {
-            return Err(Error::invalid_arg(
-                from::DOMAIN_SNAPSHOT,
-                format!(
-                    "cannot change between disk only and full system in snapshot {}",
-                    name
-                ),
-            ));
-        }
-    }
-    let location = if st == SnapshotState::DiskSnapshot || def.is_external() {
-        Location::External
-    } else {
-        Location::Internal
-    };
-    let existing = other.and_then(|o| o.domain.as_deref());
-    def.align_disks(existing, location, true, &is_regular_file)
-        .map_err(xml_err)
+        .redefine_prep(def, &obj.def.uuid, &obj.def.name, flags, &is_regular_file)
 }
 
 /// testDomainSnapshotAlignDisks.

@@ -1,0 +1,379 @@
+//! Internal snapshots on the QEMU driver: the real virsh runs
+//! `data/qemu_snapshots.steps` (create of a shut-off and of a running
+//! guest, the tree listings, revert with every flag, delete with
+//! --children-only and --metadata, undefine, libvirt's refusals) against
+//! oxvirtd, while `virsh event --all --loop` listens; the transcript, the
+//! internal snapshots `qemu-img snapshot -l` finds in the image after
+//! each change, and the events must be the reference libvirtd 9.0's,
+//! recorded in `data/qemu_snapshots_reference.txt` (re-record with
+//! `cargo test -p oxvirtd --test qemu_snapshots -- --ignored --nocapture`
+//! on a host running the reference libvirtd).
+//!
+//! A second test kills the daemon with SIGKILL and restarts it with a
+//! snapshot tree in place: the tree, the current snapshot and the
+//! running guest come back.
+//!
+//! Guests have no OS (KVM when /dev/kvm works, TCG otherwise).
+
+mod common;
+
+use common::qemu::{installed, kvm_usable, QemuDaemon, QEMU};
+use common::VIRSH;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+const QEMU_IMG: &str = "/usr/bin/qemu-img";
+
+/// The guests of the steps: a qcow2 disk, a raw disk, a transient one.
+fn write_guests(dir: &Path, kind: &str) {
+    for (name, uuid, format, persistent) in [
+        (
+            "snapshots-a",
+            "7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e01",
+            "qcow2",
+            true,
+        ),
+        (
+            "snapshots-raw",
+            "7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e02",
+            "raw",
+            true,
+        ),
+        (
+            "snapshots-t",
+            "7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e03",
+            "qcow2",
+            false,
+        ),
+    ] {
+        let img = dir.join(format!("{}.{}", name, format));
+        let st = Command::new(QEMU_IMG)
+            .args(["create", "-q", "-f", format])
+            .arg(&img)
+            .arg("16M")
+            .status()
+            .expect("qemu-img runs");
+        assert!(st.success());
+        let _ = persistent;
+        let xml = format!(
+            "<domain type='{}'><name>{}</name><uuid>{}</uuid>\
+<memory unit='MiB'>64</memory><vcpu>1</vcpu>\
+<os><type arch='x86_64'>hvm</type></os>\
+<devices><emulator>{}</emulator>\
+<disk type='file' device='disk'><driver name='qemu' type='{}'/>\
+<source file='{}'/><target dev='vda' bus='virtio'/></disk>\
+<memballoon model='none'/></devices></domain>",
+            kind,
+            name,
+            uuid,
+            QEMU,
+            format,
+            img.display()
+        );
+        std::fs::write(dir.join(format!("{}.xml", name)), xml).unwrap();
+    }
+}
+
+/// Replaces times virsh prints (tables, snapshot-info, XML) by @TIME@.
+fn normalise(line: &str, dir: &str) -> String {
+    let mut l = line.replace(dir, "@DIR@");
+    // "2026-12-07 19:31:19 +0000" in tables.
+    let b = l.as_bytes();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < b.len() {
+        let rest = &l[i..];
+        if rest.len() >= 25 {
+            let c = rest.as_bytes();
+            let digits = |r: std::ops::Range<usize>| r.into_iter().all(|k| c[k].is_ascii_digit());
+            if digits(0..4)
+                && c[4] == b'-'
+                && digits(5..7)
+                && c[7] == b'-'
+                && digits(8..10)
+                && c[10] == b' '
+                && digits(11..13)
+                && c[13] == b':'
+                && (c[19] == b' ')
+                && (c[20] == b'+' || c[20] == b'-')
+                && digits(21..25)
+            {
+                out.push_str("@TIME@");
+                i += 25;
+                continue;
+            }
+        }
+        let ch = rest.chars().next().unwrap_or(' ');
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    l = out;
+    if let (Some(a), Some(z)) = (l.find("<creationTime>"), l.find("</creationTime>")) {
+        l = format!("{}<creationTime>@TIME@{}", &l[..a], &l[z..]);
+    }
+    l
+}
+
+/// Runs every step against `uri`: the transcript.
+fn run_steps(uri: &str, dir: &Path) -> String {
+    let dir_s = dir.to_string_lossy().into_owned();
+    let mut out = String::new();
+    for line in include_str!("data/qemu_snapshots.steps").lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (filter, args) = line.split_once(' ').expect("FILTER ARGS");
+        let args: Vec<String> = args
+            .split_whitespace()
+            .map(|a| a.replace("@DIR@", &dir_s))
+            .collect();
+        out.push_str(&format!("$ {}\n", line));
+        if filter == "tags" {
+            let o = Command::new(QEMU_IMG)
+                .args(["snapshot", "-U", "-l"])
+                .args(&args)
+                .output()
+                .expect("qemu-img runs");
+            let text = String::from_utf8_lossy(&o.stdout);
+            let mut tags: Vec<&str> = text
+                .lines()
+                .skip(2)
+                .filter_map(|l| l.split_whitespace().nth(1))
+                .collect();
+            tags.sort();
+            out.push_str(&format!("tags: {}\n", tags.join(" ")));
+            continue;
+        }
+        let o = Command::new(VIRSH)
+            .arg("-q")
+            .arg("-c")
+            .arg(uri)
+            .args(&args)
+            .stdin(Stdio::null())
+            .env("LC_ALL", "C")
+            .output()
+            .expect("virsh runs");
+        let text =
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+        for l in text.lines() {
+            let l = l.trim_end();
+            if filter == "head" && l.trim_start().starts_with("<domain") && l.starts_with("  ") {
+                break;
+            }
+            if l.is_empty() {
+                continue;
+            }
+            out.push_str(&normalise(l, &dir_s));
+            out.push('\n');
+        }
+        out.push_str(&format!("rc={}\n", o.status.code().unwrap_or(-1)));
+    }
+    out
+}
+
+/// `virsh event --all --loop` on `uri`, until dropped.
+struct Events(Child, std::path::PathBuf);
+
+impl Events {
+    fn start(uri: &str, dir: &Path) -> Events {
+        let path = dir.join("events.txt");
+        let f = std::fs::File::create(&path).unwrap();
+        let c = Command::new(VIRSH)
+            .args(["-q", "-c", uri, "event", "--all", "--loop"])
+            .stdin(Stdio::null())
+            .stdout(f)
+            .stderr(Stdio::null())
+            .env("LC_ALL", "C")
+            .spawn()
+            .expect("virsh event");
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        Events(c, path)
+    }
+
+    /// The lifecycle events seen, one per line.
+    fn finish(mut self) -> String {
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        std::fs::read_to_string(&self.1)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("event 'lifecycle'"))
+            .map(|l| format!("{}\n", l))
+            .collect()
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn transcript(uri: &str, dir: &Path) -> String {
+    let ev = Events::start(uri, dir);
+    let steps = run_steps(uri, dir);
+    format!("{}--- events\n{}", steps, ev.finish())
+}
+
+#[test]
+fn internal_snapshots_match_the_reference() {
+    if !installed(&[QEMU, QEMU_IMG, VIRSH]) {
+        return;
+    }
+    let kind = if kvm_usable() { "kvm" } else { "qemu" };
+    println!("accelerator: {}", if kind == "kvm" { "KVM" } else { "TCG" });
+    let d = QemuDaemon::new("snaps");
+    write_guests(&d.dir, kind);
+    let got = transcript(&d.uri(), &d.dir);
+    let want: String = include_str!("data/qemu_snapshots_reference.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{}\n", l))
+        .collect();
+    if got != want {
+        for (i, (g, w)) in got.lines().zip(want.lines()).enumerate() {
+            if g != w {
+                println!(
+                    "first difference at line {}:\n  got:  {}\n  want: {}",
+                    i + 1,
+                    g,
+                    w
+                );
+                break;
+            }
+        }
+        println!("{}", got);
+    }
+    assert_eq!(got, want);
+}
+
+/// Records the reference: the same steps against the reference libvirtd
+/// (`/work/shared/tools/reference-libvirtd.sh`, qemu:///system). Its
+/// stdout, after the header, is `data/qemu_snapshots_reference.txt`. The
+/// guests are named snapshots-* and are removed by the steps.
+#[test]
+#[ignore]
+fn record_snapshots_reference() {
+    let dir = std::env::temp_dir().join(format!("snapshots-ref-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kind = if kvm_usable() { "kvm" } else { "qemu" };
+    write_guests(&dir, kind);
+    print!(
+        "# What the reference libvirtd 9.0.0 (Debian, QEMU 7.2) answered to\n\
+# data/qemu_snapshots.steps, run with the real virsh (record_snapshots_reference).\n{}",
+        transcript("qemu:///system", &dir)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// kill -9 of the daemon with a snapshot tree and a running guest: after
+/// the restart the tree, the current snapshot and the guest are as they
+/// were, the metadata directory holds exactly the snapshots' files, and
+/// reverting still works; then python3-libvirt drives snapshots of the
+/// same guest.
+#[test]
+fn snapshot_tree_survives_kill9_and_python_drives_it() {
+    if !installed(&[QEMU, QEMU_IMG, VIRSH, common::PYTHON]) {
+        return;
+    }
+    let kind = if kvm_usable() { "kvm" } else { "qemu" };
+    println!("accelerator: {}", if kind == "kvm" { "KVM" } else { "TCG" });
+    let mut d = QemuDaemon::new("snapk9");
+    write_guests(&d.dir, kind);
+    let dir = d.dir.clone();
+    let virsh = |d: &QemuDaemon, args: &[&str]| {
+        let (o, e, ok) = common::qemu::cli(VIRSH, d, args);
+        assert!(ok, "virsh {:?}: {} {}", args, o, e);
+        o
+    };
+    let xml = dir.join("snapshots-a.xml");
+    virsh(&d, &["define", xml.to_str().unwrap()]);
+    virsh(&d, &["snapshot-create-as", "snapshots-a", "off1"]);
+    virsh(&d, &["start", "snapshots-a"]);
+    virsh(&d, &["snapshot-create-as", "snapshots-a", "run1"]);
+    virsh(&d, &["snapshot-create-as", "snapshots-a", "run2"]);
+    virsh(&d, &["snapshot-revert", "snapshots-a", "run1"]);
+    virsh(&d, &["snapshot-create-as", "snapshots-a", "run3"]);
+    virsh(&d, &["snapshot-revert", "snapshots-a", "run1"]);
+    let tree = virsh(&d, &["snapshot-list", "snapshots-a", "--tree"]);
+    let pid = d.qemu_pid("snapshots-a").expect("running");
+
+    d.kill9();
+    d.start();
+    assert_eq!(d.qemu_pid("snapshots-a"), Some(pid), "same QEMU");
+    assert_eq!(virsh(&d, &["snapshot-list", "snapshots-a", "--tree"]), tree);
+    assert_eq!(
+        virsh(&d, &["snapshot-current", "snapshots-a", "--name"]),
+        "run1"
+    );
+    assert_eq!(
+        virsh(&d, &["snapshot-parent", "snapshots-a", "run3"]),
+        "run1"
+    );
+    assert_eq!(
+        virsh(&d, &["domstate", "snapshots-a"]),
+        "running",
+        "the guest runs on"
+    );
+    let mut files: Vec<String> = std::fs::read_dir(d.qemu_root().join("snapshot/snapshots-a"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["off1.xml", "run1.xml", "run2.xml", "run3.xml"]);
+    virsh(&d, &["snapshot-revert", "snapshots-a", "run2"]);
+    assert_eq!(
+        virsh(&d, &["snapshot-current", "snapshots-a", "--name"]),
+        "run2"
+    );
+
+    // python3-libvirt on the same guest.
+    let o = Command::new(common::PYTHON)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/py/snapshots.py"
+        ))
+        .arg(d.uri())
+        .arg("snapshots-a")
+        .output()
+        .expect("python3 runs");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{}{}",
+        out,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        out,
+        "names ['off1', 'py1', 'py2', 'run1', 'run2', 'run3']\n\
+num 6\n\
+current py2 1\n\
+parent py1\n\
+children ['py2'] 1\n\
+is_current 0 1 1\n\
+state [3, 7]\n\
+current py1\n\
+error 72 10 Domain snapshot not found: no domain snapshot with matching name 'nosuch'\n\
+left 4\n"
+    );
+    // Metadata-only delete kept py1 in the image; py2 went.
+    let o = Command::new(QEMU_IMG)
+        .args(["snapshot", "-U", "-l"])
+        .arg(dir.join("snapshots-a.qcow2"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains(" py1 ") && !text.contains(" py2 "),
+        "{}",
+        text
+    );
+    virsh(&d, &["destroy", "snapshots-a"]);
+    virsh(&d, &["undefine", "snapshots-a", "--snapshots-metadata"]);
+    assert!(!d.qemu_root().join("snapshot/snapshots-a").exists());
+}
