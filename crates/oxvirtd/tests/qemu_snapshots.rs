@@ -175,6 +175,11 @@ fn run_steps(uri: &str, dir: &Path) -> String {
 /// `virsh event --all --loop` on `uri`, until dropped.
 struct Events(Child, std::path::PathBuf);
 
+/// A domain defined and undefined until the listener reports it, so the
+/// steps start only once `virsh event` listens; its events are not
+/// compared.
+const SENTINEL: &str = "snapshots-sentinel";
+
 impl Events {
     fn start(uri: &str, dir: &Path) -> Events {
         let path = dir.join("events.txt");
@@ -187,7 +192,23 @@ impl Events {
             .env("LC_ALL", "C")
             .spawn()
             .expect("virsh event");
-        std::thread::sleep(std::time::Duration::from_millis(700));
+        let xml = dir.join("sentinel.xml");
+        std::fs::write(&xml, common::qemu::no_os_xml(SENTINEL, "qemu", 16)).unwrap();
+        for _ in 0..100 {
+            for args in [
+                vec!["define", xml.to_str().unwrap()],
+                vec!["undefine", SENTINEL],
+            ] {
+                let _ = Command::new(VIRSH)
+                    .args(["-q", "-c", uri])
+                    .args(&args)
+                    .output();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            if std::fs::read_to_string(&path).is_ok_and(|t| t.contains(SENTINEL)) {
+                break;
+            }
+        }
         Events(c, path)
     }
 
@@ -199,7 +220,7 @@ impl Events {
         std::fs::read_to_string(&self.1)
             .unwrap_or_default()
             .lines()
-            .filter(|l| l.starts_with("event 'lifecycle'"))
+            .filter(|l| l.starts_with("event 'lifecycle'") && !l.contains(SENTINEL))
             .map(|l| format!("{}\n", l))
             .collect()
     }
