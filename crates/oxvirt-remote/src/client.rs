@@ -361,8 +361,18 @@ impl Client {
             }
             p.calls.insert(serial, tx);
         }
-        let written = lock(&self.writer).write_all(&frame);
+        let (written, command) = {
+            let mut w = lock(&self.writer);
+            (w.write_all(&frame), matches!(*w, Sock::Command(_)))
+        };
         if let Err(e) = written {
+            // A command (ssh) that exited before reading anything: the
+            // reader's error says why (ssh's stderr), not the broken pipe.
+            if command {
+                if let Ok(Err(dead)) = rx.recv_timeout(Duration::from_secs(2)) {
+                    return Err(dead);
+                }
+            }
             lock(&self.pending).calls.remove(&serial);
             return Err(Error::system(from::RPC, "Cannot write data", &e));
         }

@@ -205,6 +205,21 @@ impl Sshd {
         )
     }
 
+    /// `tool -c URI CMDS` in the background, output captured.
+    fn spawn_client(&self, tool: &Path, uri: &str, cmds: &str) -> Child {
+        Command::new(tool)
+            .env("PATH", self.client_path())
+            .env("LC_ALL", "C")
+            .arg("-c")
+            .arg(uri)
+            .arg(cmds)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("client starts")
+    }
+
     /// The ssh command lines run since the last call.
     fn take_argvs(&self) -> Vec<Vec<String>> {
         let p = self.dir.join("argv.log");
@@ -366,6 +381,19 @@ fn virsh_and_oxvirsh_over_ssh() {
         assert_eq!(ours_argv, theirs_argv, "{what}: ssh command lines");
         eprintln!("ssh {what}: {} commands agree", cmds.split(';').count());
     }
+    // The ext transport: `command=` run with no arguments, its stdio the
+    // connection (here nc -U to the daemon).
+    let ext = sshd.dir.join("ext.sh");
+    write_exec(&ext, &format!("#!/bin/sh\nexec nc -U {sock}\n"));
+    let ext_uri = format!("test+ext:///default?command={}", ext.display());
+    let cmds = "list --all; domstate test; destroy test; list --all";
+    let want = virsh_uri(&unix_test, cmds);
+    assert_eq!(virsh_uri(&ext_uri, cmds), want, "virsh over ext");
+    assert_eq!(
+        sshd.client(&oxvirsh_bin(), false, &ext_uri, cmds),
+        want,
+        "oxvirsh over ext"
+    );
     // Failures read as virsh's: sshd refusing the user, nothing on the
     // port, the far end's nc failing, libvirt's own argument checks.
     let k = sshd.key();
@@ -385,9 +413,19 @@ fn virsh_and_oxvirsh_over_ssh() {
             sshd.dir.display()
         ),
         "test+ssh://127.0.0.1/default?command=oxvirt-no-such-ssh".to_string(),
+        "test+ext:///default".to_string(),
     ];
     for uri in &fails {
+        // When ssh exits at once, virsh sometimes writes its first call
+        // after ssh is gone and says only "client socket is closed" (a
+        // race in libvirt's client); its usual answer is wanted.
         let mut theirs = sshd.client(Path::new(VIRSH), false, uri, "list");
+        for _ in 0..5 {
+            if !theirs.1.contains("client socket is closed") {
+                break;
+            }
+            theirs = sshd.client(Path::new(VIRSH), false, uri, "list");
+        }
         // libvirt's log lines about a failed exec (its own noise).
         theirs.1 = theirs
             .1
@@ -398,14 +436,15 @@ fn virsh_and_oxvirsh_over_ssh() {
             .map(|l| format!("{l}\n"))
             .collect();
         let ours = sshd.client(&oxvirsh_bin(), false, uri, "list");
-        assert_eq!(theirs.2, 1, "{uri}: virsh fails");
         if uri.contains("/nope") {
             // libvirt's child reports a failed exec through ssh's stderr
-            // pipe, with its log prefix; ours fails before forking.
+            // pipe, with its log prefix (and virsh sometimes dies of
+            // SIGPIPE writing to it); ours fails before forking.
             assert!(ours.1.contains("cannot execute binary"), "{uri}: {ours:?}");
             assert_eq!(ours.2, 1);
             continue;
         }
+        assert_eq!(theirs.2, 1, "{uri}: virsh fails");
         assert_eq!(ours, theirs, "{uri}: oxvirsh vs virsh");
         sshd.take_argvs();
     }
@@ -475,31 +514,14 @@ fn python_events_and_streams_over_ssh() {
     // change made over the unix socket.
     for (tool, name) in [(PathBuf::from(VIRSH), "virsh"), (oxvirsh_bin(), "oxvirsh")] {
         let uri = sshd.uri("test:/default", "proxy=native");
-        let listener = Command::new(&tool)
-            .env("PATH", sshd.client_path())
-            .env("LC_ALL", "C")
-            .arg("-c")
-            .arg(&uri)
-            .arg("event --event lifecycle --domain test --timeout 20")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("listener");
+        let listener = sshd.spawn_client(
+            &tool,
+            &uri,
+            "event --event lifecycle --domain test --timeout 20",
+        );
         // The listener holds test:///default open; wait until its ssh
         // session reached the daemon (the helper runs), then act.
-        let t0 = Instant::now();
-        while !sshd
-            .descendants()
-            .iter()
-            .any(|p| std::fs::read_link(format!("/proc/{p}/exe")).is_ok_and(|e| e == helper()))
-        {
-            assert!(
-                t0.elapsed() < Duration::from_secs(20),
-                "{name}: no helper ran"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for_helper(&sshd);
         std::thread::sleep(Duration::from_millis(500));
         let acted = virsh_uri(&daemon.uri(), "destroy test");
         assert_eq!(acted.2, 0, "{acted:?}");
@@ -512,6 +534,75 @@ fn python_events_and_streams_over_ssh() {
             String::from_utf8_lossy(&o.stderr)
         );
         eprintln!("ssh {name}: events");
+    }
+}
+
+/// The far end dies mid-session (its helper is killed while a client
+/// waits for events): virsh and oxvirsh end the same way, and the daemon
+/// serves on.
+#[test]
+fn far_end_dying_mid_session() {
+    if !have_tools() {
+        return;
+    }
+    let daemon = Daemon::start("ssh-die");
+    let sshd = Sshd::start("die", &daemon.socket);
+    let mut seen = Vec::new();
+    for tool in [PathBuf::from(VIRSH), oxvirsh_bin()] {
+        let uri = sshd.uri("test:/default", "proxy=native");
+        let listener = sshd.spawn_client(&tool, &uri, "event --all --loop --timeout 30");
+        let helper_pid = wait_for_helper(&sshd);
+        std::thread::sleep(Duration::from_millis(300));
+        // SAFETY: kill(2) on a process our sshd started.
+        unsafe { libc::kill(helper_pid, libc::SIGKILL) };
+        let o = listener.wait_with_output().expect("listener ends");
+        seen.push((
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+            o.status.code(),
+        ));
+    }
+    // Both stop waiting at once and fail the same way. virsh also says
+    // why on stderr, from its close callback ("Disconnected from URI due
+    // to end of file", then the failed deregistration); oxvirsh has no
+    // close callback yet (virConnectRegisterCloseCallback): a known
+    // difference, printed here.
+    assert_eq!(
+        (&seen[1].0, seen[1].2),
+        (&seen[0].0, seen[0].2),
+        "oxvirsh vs virsh when the far end dies"
+    );
+    assert!(
+        seen[0].1.contains("due to end of file"),
+        "virsh: {:?}",
+        seen[0].1
+    );
+    if seen[1].1 != seen[0].1 {
+        eprintln!(
+            "KNOWN DIFFERENCE (no close callback in oxvirsh): virsh stderr {:?}, oxvirsh {:?}",
+            seen[0].1, seen[1].1
+        );
+    }
+    assert_eq!(
+        virsh_uri(&daemon.uri(), "domstate test").2,
+        0,
+        "daemon serves on"
+    );
+}
+
+/// Waits until oxvirt's helper runs under the test's sshd; its pid.
+fn wait_for_helper(sshd: &Sshd) -> i32 {
+    let t0 = Instant::now();
+    loop {
+        if let Some(p) = sshd
+            .descendants()
+            .into_iter()
+            .find(|p| std::fs::read_link(format!("/proc/{p}/exe")).is_ok_and(|e| e == helper()))
+        {
+            return p;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "no helper ran");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
