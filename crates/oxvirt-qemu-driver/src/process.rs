@@ -180,6 +180,27 @@ impl Driver {
                 &e,
             )
         })?;
+        // <disk type='volume'>: the storage driver says what the volume
+        // is (the pool must be active), as libvirt translates it at start.
+        let mut volumes = Vec::new();
+        for d in live
+            .devices
+            .disks
+            .iter()
+            .filter(|d| d.disk_type.as_deref() == Some("volume"))
+        {
+            let Some(src) = d.source_el.as_ref() else {
+                continue;
+            };
+            let (Some(pool), Some(vol)) = (src.attr("pool"), src.attr("volume")) else {
+                continue;
+            };
+            let key = (pool.to_string(), vol.to_string());
+            if !volumes.iter().any(|(k, _)| *k == key) {
+                let v = self.services.volumes.resolve_volume(pool, vol)?;
+                volumes.push((key, v));
+            }
+        }
         let ctx = CommandContext {
             qmp_fd: Some(3),
             qmp_path: qmp_path.display().to_string(),
@@ -191,6 +212,7 @@ impl Driver {
                 .emulator
                 .as_deref()
                 .and_then(|e| self.host.caps_of(e).ok()),
+            volumes,
             ..Default::default()
         };
         let argv = command::build(&live, &ctx)?;

@@ -261,9 +261,15 @@ fn devices<'a>(root: &'a Element, kind: &'a str) -> impl Iterator<Item = &'a Ele
         .flat_map(move |d| d.children_named(kind))
 }
 
+/// virsh's `string(./source/@a|./source/@b|...)`: an XPath union is in
+/// document order, so the first of these attributes as the element
+/// writes them (for a running `<interface type='network'>` that is the
+/// network, not the bridge written after it).
 fn first_attr(el: Option<&Element>, names: &[&str]) -> Option<String> {
-    let el = el?;
-    names.iter().find_map(|n| el.attr(n).map(str::to_string))
+    el?.attrs
+        .iter()
+        .find(|a| names.contains(&a.name.as_str()))
+        .map(|a| a.value.clone())
 }
 
 fn domblklist(ctl: &mut Ctl, c: &Cmd) -> R {

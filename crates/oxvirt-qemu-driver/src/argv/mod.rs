@@ -57,6 +57,9 @@ pub struct CommandContext {
     /// (`.../channel/target/domain-ID-NAME`); by default beside the
     /// monitor socket.
     pub channel_dir: Option<String>,
+    /// `<disk type='volume'>` sources as the storage driver resolved
+    /// them at start, by (pool, volume).
+    pub volumes: Vec<((String, String), oxvirt_core::host::ResolvedVolume)>,
 }
 
 pub(crate) fn unsupported(msg: impl Into<String>) -> Error {
@@ -198,6 +201,7 @@ pub fn build(def: &Domain, start: &CommandContext) -> Result<Vec<String>> {
         .map_err(|e| internal(format!("cannot re-read definition: {}", e)))?;
     let arch = def.os.arch.as_deref().unwrap_or("x86_64");
     let mem_initial = prepare::align_memory(&mut root, def.memory, arch);
+    prepare::disk_volumes(&mut root, &start.volumes)?;
     prepare::disk_cache_modes(&mut root);
     prepare::render_nodes(&mut root)?;
     prepare::firmware(&root)?;

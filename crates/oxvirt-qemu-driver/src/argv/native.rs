@@ -51,6 +51,7 @@ pub fn argv(mut def: Domain, ctx: &crate::define::Context, home: &str) -> Result
                 ctx.paths.channel_target_dir,
                 home.rsplit('/').next().unwrap_or("")
             )),
+            volumes: Vec::new(),
         },
     )
 }

@@ -101,6 +101,67 @@ pub fn disk_cache_modes(root: &mut Element) {
     }
 }
 
+/// `<disk type='volume'>` as the volume it names (libvirt's
+/// virDomainDiskTranslateSourcePool, done at start): a file or block
+/// volume becomes a `file`/`block` disk on the volume's path, with the
+/// volume's format when the disk names none. `volumes` holds what the
+/// storage driver resolved, by (pool, volume); a disk not in it is left
+/// alone (and refused later, as before).
+pub fn disk_volumes(
+    root: &mut Element,
+    volumes: &[((String, String), oxvirt_core::host::ResolvedVolume)],
+) -> Result<()> {
+    use oxvirt_core::host::VolumeKind;
+    let Some(devices) = child_mut(root, "devices") else {
+        return Ok(());
+    };
+    for d in elements_mut(devices, "disk") {
+        if d.attr("type") != Some("volume") {
+            continue;
+        }
+        let Some(src) = d.child("source") else {
+            continue;
+        };
+        let key = (
+            src.attr("pool").unwrap_or("").to_string(),
+            src.attr("volume").unwrap_or("").to_string(),
+        );
+        let Some((_, v)) = volumes.iter().find(|(k, _)| *k == key) else {
+            continue;
+        };
+        let (dtype, attr) = match v.kind {
+            VolumeKind::File => ("file", "file"),
+            VolumeKind::Block => ("block", "dev"),
+            VolumeKind::Dir => ("dir", "dir"),
+            VolumeKind::Network => {
+                return Err(super::unsupported(format!(
+                    "disk source from pool '{}' of type '{}' is not supported by this driver",
+                    key.0, v.pool_type
+                )))
+            }
+        };
+        d.set_attr("type", dtype);
+        if let Some(src) = child_mut(d, "source") {
+            src.attrs
+                .retain(|a| a.name != "pool" && a.name != "volume" && a.name != "mode");
+            src.set_attr(attr, v.path.clone());
+        }
+        if let Some(fmt) = &v.format {
+            if child_mut(d, "driver").is_none() {
+                let mut drv = Element::new("driver");
+                drv.set_attr("name", "qemu");
+                d.children.insert(0, Node::Element(drv));
+            }
+            if let Some(drv) = child_mut(d, "driver") {
+                if drv.attr("type").is_none() {
+                    drv.set_attr("type", fmt.clone());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The first DRM render node (virHostGetDRMRenderNode).
 fn drm_render_node() -> Result<String> {
     let rd = std::fs::read_dir("/dev/dri")
