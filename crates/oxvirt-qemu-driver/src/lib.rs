@@ -432,7 +432,12 @@ impl HypervisorDriver for QemuConnection {
         Ok(SecurityLabel::default())
     }
     fn security_model(&self) -> Result<SecurityModel> {
-        Ok(SecurityModel::default())
+        // libvirtd's first security driver with security_driver = "none"
+        // (the capabilities' first <secmodel>): model "none", DOI "0".
+        Ok(SecurityModel {
+            model: "none".into(),
+            doi: "0".into(),
+        })
     }
     fn domain_get_vcpus_flags(&self, dom: &DomainRef, flags: u32) -> Result<i32> {
         let info = self.driver.get_info(dom)?;

@@ -370,22 +370,31 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
         // virConnectListNetworks, ...), as libvirt's drivers answer them:
         // the active (or inactive, "defined") objects, names or ids.
         p::CONNECT_NUM_OF_DOMAINS => enc(&r::IntRet {
-            value: c.list_all_domains(ACTIVE)?.len() as i32,
+            value: c.list_all_domains(flags::list_domains::ACTIVE)?.len() as i32,
         }),
         p::CONNECT_NUM_OF_DEFINED_DOMAINS => enc(&r::IntRet {
-            value: c.list_all_domains(INACTIVE)?.len() as i32,
+            value: c.list_all_domains(flags::list_domains::INACTIVE)?.len() as i32,
         }),
         p::CONNECT_LIST_DOMAINS => {
             let a: r::ListMaxArgs = decode(body)?;
             let n = legacy_max(a.max, max::DOMAIN_LIST, "maxids > REMOTE_DOMAIN_LIST_MAX")?;
-            let mut ids: Vec<i32> = c.list_all_domains(ACTIVE)?.iter().map(|d| d.id).collect();
+            let mut ids: Vec<i32> = c
+                .list_all_domains(flags::list_domains::ACTIVE)?
+                .iter()
+                .map(|d| d.id)
+                .collect();
             ids.truncate(n);
             enc(&r::ListIdsRet { ids })
         }
         p::CONNECT_LIST_DEFINED_DOMAINS => {
             let a: r::ListMaxArgs = decode(body)?;
             let n = legacy_max(a.max, max::DOMAIN_LIST, "maxnames > REMOTE_DOMAIN_LIST_MAX")?;
-            legacy_names(c.list_all_domains(INACTIVE)?.into_iter().map(|d| d.name), n)
+            legacy_names(
+                c.list_all_domains(flags::list_domains::INACTIVE)?
+                    .into_iter()
+                    .map(|d| d.name),
+                n,
+            )
         }
         p::CONNECT_NUM_OF_NETWORKS => enc(&r::IntRet {
             value: c.list_all_networks(ACTIVE)?.len() as i32,
@@ -1885,7 +1894,8 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
     }
 }
 
-/// VIR_CONNECT_LIST_*_ACTIVE / _INACTIVE (the same bits in every family).
+/// VIR_CONNECT_LIST_{NETWORKS,INTERFACES}_ACTIVE / _INACTIVE (domains have
+/// the two bits the other way round: `flags::list_domains`).
 const ACTIVE: u32 = 2;
 const INACTIVE: u32 = 1;
 
