@@ -29,6 +29,7 @@ pub mod max {
     pub const SECURITY_DOI: usize = 257;
     pub const SECURITY_LABEL: usize = 4097;
     pub const DOMAIN_MESSAGES: usize = 2048;
+    pub const DOMAIN_BLOCK_PEEK_BUFFER: usize = 4_194_304;
     pub const SCHEDULER_PARAMETERS: usize = 16;
     pub const BLKIO_PARAMETERS: usize = 16;
     pub const MEMORY_PARAMETERS: usize = 16;
@@ -275,6 +276,9 @@ xdr_struct! {
     pub struct MemoryStatWire { pub tag: i32, pub val: u64 }
     pub struct DomainMemoryStatsRet { pub stats: Vec<MemoryStatWire> [max::MEMORY_STATS] }
     pub struct DomainGetBlockInfoRet { pub allocation: u64, pub capacity: u64, pub physical: u64 }
+    pub struct DomainBlockPeekArgs { pub dom: NonnullDomain, pub path: String, pub offset: u64, pub size: u32, pub flags: u32 }
+    pub struct DomainBlockPeekRet { pub buffer: Opaque [max::DOMAIN_BLOCK_PEEK_BUFFER] }
+    pub struct DomainBlockResizeArgs { pub dom: NonnullDomain, pub disk: String, pub size: u64, pub flags: u32 }
     pub struct DomainGetTimeRet { pub seconds: i64, pub nseconds: u32 }
     pub struct DomainRenameArgs { pub dom: NonnullDomain, pub new_name: Option<String>, pub flags: u32 }
     pub struct DomainGetHostnameArgs { pub dom: NonnullDomain, pub flags: u32 }

@@ -2,4 +2,4 @@
 //! libvirt's; this module keeps the names the rest of the driver uses.
 
 pub(crate) use crate::argv::disk_index;
-pub use crate::argv::{build, CommandContext};
+pub use crate::argv::{build, disk_aliases, CommandContext};

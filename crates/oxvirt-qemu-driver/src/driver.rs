@@ -122,7 +122,13 @@ pub(crate) struct QemuDomain {
     pub reattaching: bool,
     /// The snapshot tree (`snapmeta` keeps it on disk).
     pub snapshots: oxvirt_core::moments::SnapshotTree,
+    /// The migration bandwidth limit in MiB/s (priv->migMaxBandwidth).
+    pub mig_max_bandwidth: u64,
 }
+
+/// QEMU_DOMAIN_MIG_BANDWIDTH_MAX: the largest limit in MiB/s whose bytes
+/// per second fit QEMU's int64, and every domain's limit until one is set.
+pub(crate) const MIG_BANDWIDTH_MAX: u64 = (i64::MAX as u64) / (1024 * 1024);
 
 impl QemuDomain {
     pub fn new() -> QemuDomain {
@@ -139,6 +145,7 @@ impl QemuDomain {
             async_job: None,
             reattaching: false,
             snapshots: Default::default(),
+            mig_max_bandwidth: MIG_BANDWIDTH_MAX,
         }
     }
 }

@@ -13,6 +13,7 @@
 mod arch;
 pub mod argv;
 pub mod caps;
+mod blockinfo;
 pub mod command;
 mod console;
 mod cpuinfo;
@@ -26,6 +27,7 @@ mod hotplug;
 mod jobdata;
 mod jobs;
 mod lifecycle;
+mod migspeed;
 mod monitor;
 mod netif;
 pub mod nic;
@@ -346,6 +348,9 @@ impl HypervisorDriver for QemuConnection {
     fn domain_restore(&self, from: &str, dxml: Option<&str>, flags: u32) -> Result<()> {
         self.driver.restore(from, dxml, flags)
     }
+    fn domain_save_image_define_xml(&self, file: &str, dxml: &str, flags: u32) -> Result<()> {
+        self.driver.save_image_define_xml(file, dxml, flags)
+    }
     fn domain_save_image_get_xml_desc(&self, file: &str, flags: u32) -> Result<String> {
         self.driver.save_image_xml(file, flags)
     }
@@ -430,6 +435,40 @@ impl HypervisorDriver for QemuConnection {
     fn domain_get_security_label(&self, dom: &DomainRef) -> Result<SecurityLabel> {
         self.driver.lookup_by_uuid(&dom.uuid)?;
         Ok(SecurityLabel::default())
+    }
+    fn domain_block_stats(&self, dom: &DomainRef, path: &str) -> Result<BlockStats> {
+        self.driver.block_stats(dom, path)
+    }
+    fn domain_block_stats_flags(
+        &self,
+        dom: &DomainRef,
+        path: &str,
+        nparams: i32,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>> {
+        self.driver.block_stats_flags(dom, path, nparams, flags)
+    }
+    fn domain_get_block_info(&self, dom: &DomainRef, path: &str, flags: u32) -> Result<BlockInfo> {
+        self.driver.block_info(dom, path, flags)
+    }
+    fn domain_block_resize(&self, dom: &DomainRef, disk: &str, size: u64, flags: u32) -> Result<()> {
+        self.driver.block_resize(dom, disk, size, flags)
+    }
+    fn domain_block_peek(
+        &self,
+        dom: &DomainRef,
+        disk: &str,
+        offset: u64,
+        size: usize,
+        flags: u32,
+    ) -> Result<Vec<u8>> {
+        self.driver.block_peek(dom, disk, offset, size, flags)
+    }
+    fn domain_migrate_set_max_speed(&self, dom: &DomainRef, bandwidth: u64, flags: u32) -> Result<()> {
+        self.driver.migrate_set_max_speed(dom, bandwidth, flags)
+    }
+    fn domain_migrate_get_max_speed(&self, dom: &DomainRef, flags: u32) -> Result<u64> {
+        self.driver.migrate_get_max_speed(dom, flags)
     }
     fn security_model(&self) -> Result<SecurityModel> {
         // libvirtd's first security driver with security_driver = "none"

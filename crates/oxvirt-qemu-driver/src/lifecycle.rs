@@ -581,6 +581,49 @@ impl Driver {
         }))
     }
 
+    /// virDomainSaveImageDefineXML (qemuDomainSaveImageDefineXML): the
+    /// image's XML replaced by `dxml` when it describes the same guest
+    /// (virDomainDefCheckABIStability's first checks), formatted
+    /// inactive; RUNNING/PAUSED change the state the restore resumes in.
+    pub fn save_image_define_xml(&self, file: &str, dxml: &str, flags: u32) -> Result<()> {
+        check_flags(
+            flags,
+            flags::save::RUNNING | flags::save::PAUSED,
+            "qemuDomainSaveImageDefineXML",
+        )?;
+        let state = if flags & flags::save::RUNNING != 0 {
+            Some(true)
+        } else if flags & flags::save::PAUSED != 0 {
+            Some(false)
+        } else {
+            None
+        };
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(file)
+            .map_err(|e| {
+                Error::system(
+                    FROM,
+                    format!("Failed to open domain image file '{}'", file),
+                    &e,
+                )
+            })?;
+        let h = saveimage::read(&mut f, file)?;
+        if h.xml == dxml && state.is_none_or(|s| s == h.was_running) {
+            return Ok(());
+        }
+        let old = self.parse_def_existing(&h.xml)?;
+        let new = self.parse_def_existing(dxml)?;
+        check_abi(&old, &new)?;
+        let xml = new.format(FormatFlags {
+            inactive: true,
+            secure: true,
+            ..Default::default()
+        });
+        saveimage::rewrite_xml(&mut f, file, &xml, state.unwrap_or(h.was_running))
+    }
+
     pub fn managed_save_xml(&self, dom: &DomainRef, flags: u32) -> Result<String> {
         let name = self.lock().dom(dom)?.def.name.clone();
         let p = self.layout.managed_save(&name);
@@ -826,4 +869,41 @@ fn virtio_mem(def: &oxvirt_xml::domain::Domain) -> u64 {
         .filter_map(|r| r.0.child("target").and_then(|t| t.child("size")))
         .filter_map(|s| oxvirt_xml::props::memory_kib(&s.text(), s.attr("unit"), "./size").ok())
         .sum()
+}
+
+/// The first checks of virDomainDefCheckABIStability: a replacement
+/// definition must describe the same guest.
+fn check_abi(src: &oxvirt_xml::domain::Domain, dst: &oxvirt_xml::domain::Domain) -> Result<()> {
+    let bad = |m: String| Err(Error::new(code::CONFIG_UNSUPPORTED, oxvirt_core::error::from::DOMAIN, m));
+    if src.virt_type != dst.virt_type {
+        return bad(format!(
+            "Target domain virt type {} does not match source {}",
+            dst.virt_type, src.virt_type
+        ));
+    }
+    if src.uuid != dst.uuid {
+        return bad(format!(
+            "Target domain uuid {} does not match source {}",
+            dst.uuid, src.uuid
+        ));
+    }
+    if src.name != dst.name {
+        return bad(format!(
+            "Target domain name '{}' does not match source '{}'",
+            dst.name, src.name
+        ));
+    }
+    if src.os.os_type != dst.os.os_type {
+        return bad(format!(
+            "Target domain OS type {} does not match source {}",
+            dst.os.os_type, src.os.os_type
+        ));
+    }
+    if src.memory != dst.memory {
+        return bad(format!(
+            "Target domain max memory {} does not match source {}",
+            dst.memory, src.memory
+        ));
+    }
+    Ok(())
 }

@@ -290,10 +290,13 @@ impl Driver {
         drop(listener);
         drop(opts.incoming);
         let child = ChildPid(pid);
+        let pid_path = self.layout.pid(&name);
+        write_pid_file(&pid_path, pid);
 
         let fail = |child: ChildPid, msg: Error| -> Error {
             child.wait();
             let _ = std::fs::remove_file(&qmp_path);
+            let _ = store::remove(&pid_path);
             let _ = store::remove(&status_path);
             msg
         };
@@ -676,6 +679,7 @@ impl Driver {
         obj.running_reason = 0;
         obj.paused_reason = 0;
         obj.async_job = None;
+        let _ = store::remove(&self.layout.pid(&name));
         let _ = store::remove(&self.layout.status(&name));
         if let Some(r) = run {
             let _ = store::remove(&r.qmp_path);
@@ -1212,6 +1216,10 @@ impl Driver {
             );
             return self.reattach_failed(w, Some(reason::shutoff::DAEMON));
         }
+        if let Some(name) = w.path.file_stem() {
+            // A daemon killed between the start and its pid file.
+            write_pid_file(&self.layout.pid(&name.to_string_lossy()), pid);
+        }
         let gen = {
             let mut st = self.lock();
             let gen = st.next_gen;
@@ -1355,6 +1363,9 @@ impl Driver {
         }
         let quiet = why == Some(reason::shutoff::DAEMON);
         let why = why.unwrap_or(reason::shutoff::CRASHED);
+        if let Some(name) = w.path.file_stem() {
+            let _ = store::remove(&self.layout.pid(&name.to_string_lossy()));
+        }
         let _ = std::fs::remove_file(&w.path);
         let _ = std::fs::remove_file(&status.qmp);
         let mut st = self.lock();
@@ -1494,5 +1505,20 @@ fn event_loop(drv: Weak<Driver>, uuid: Uuid, run: Arc<Running>, rx: Receiver<Not
     }
     if let Some(d) = drv.upgrade() {
         d.handle_eof(&uuid, &run);
+    }
+}
+
+/// Writes QEMU's pid as QEMU's `-pidfile` would (libvirt's
+/// RUNDIR/qemu/NAME.pid, read by tools); a failure is only logged, the
+/// status file being the record the driver relies on.
+fn write_pid_file(path: &std::path::Path, pid: i32) {
+    if let Err(e) = oxvirt_host::fsutil::write_atomic_mode(
+        path,
+        format!("{}\n", pid).as_bytes(),
+        0o644,
+        false,
+        oxvirt_core::error::from::QEMU,
+    ) {
+        tracing::warn!("{}: {}", path.display(), e);
     }
 }

@@ -126,6 +126,41 @@ pub fn read(f: &mut std::fs::File, path: &str) -> Result<Header> {
     Ok(Header { xml, was_running })
 }
 
+/// Replaces the XML (and the was-running flag) of a complete image in
+/// place, within the room its header reserved (virQEMUSaveDataWrite on an
+/// existing image).
+pub fn rewrite_xml(f: &mut std::fs::File, path: &str, xml: &str, was_running: bool) -> Result<()> {
+    let mut h = [0u8; HEADER_LEN];
+    f.seek(SeekFrom::Start(0))
+        .and_then(|_| f.read_exact(&mut h))
+        .map_err(|e| Error::system(FROM, "failed to read qemu header", &e))?;
+    let data_len = u32le(&h, 20) as usize;
+    let xml_len = xml.len() + 1;
+    if xml_len > data_len {
+        return Err(Error::new(
+            code::OPERATION_FAILED,
+            FROM,
+            "new xml too large to fit in file",
+        ));
+    }
+    h[24..28].copy_from_slice(&(was_running as u32).to_ne_bytes());
+    let mut out = Vec::with_capacity(HEADER_LEN + data_len);
+    out.extend_from_slice(&h);
+    out.extend_from_slice(xml.as_bytes());
+    out.resize(HEADER_LEN + data_len, 0);
+    f.seek(SeekFrom::Start(0))
+        .map_err(|e| Error::system(FROM, format!("cannot seek in '{}'", path), &e))?;
+    f.write_all(&out)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| {
+            Error::system(
+                FROM,
+                format!("failed to write header to domain save file '{}'", path),
+                &e,
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

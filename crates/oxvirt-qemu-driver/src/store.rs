@@ -5,6 +5,7 @@
 //! ROOT/config/autostart/NAME  marks an autostarted domain
 //! ROOT/run/NAME.json          status of a running domain
 //! ROOT/run/NAME.qmp           its QMP socket
+//! ROOT/run/NAME.pid           its QEMU's pid (libvirt's RUNDIR/qemu/NAME.pid)
 //! ROOT/save/NAME.save         managed save images
 //! ROOT/log/NAME.log           QEMU's output, one log per domain
 //! ```
@@ -51,6 +52,11 @@ impl Layout {
     }
     pub fn status(&self, name: &str) -> PathBuf {
         self.run_dir().join(format!("{}.json", name))
+    }
+    /// The pid file of a running domain's QEMU, where libvirt's QEMU
+    /// keeps it in its run directory (tools read it).
+    pub fn pid(&self, name: &str) -> PathBuf {
+        self.run_dir().join(format!("{}.pid", name))
     }
     pub fn qmp(&self, name: &str) -> PathBuf {
         self.run_dir().join(format!("{}.qmp", name))

@@ -33,6 +33,8 @@ const ORDER: &[&str] = &[
     "jobs",
     "lifecycle",
     "hotplug",
+    "blockinfo",
+    "migspeed",
     "console",
     "snapshot",
 ];

@@ -1530,6 +1530,65 @@ impl HypervisorDriver for RemoteConnection {
             physical: i.physical,
         })
     }
+    fn domain_block_peek(
+        &self,
+        d: &DomainRef,
+        disk: &str,
+        offset: u64,
+        size: usize,
+        flags: u32,
+    ) -> Result<Vec<u8>> {
+        if size > r::max::DOMAIN_BLOCK_PEEK_BUFFER {
+            return Err(Error::raw(
+                code::RPC,
+                from::RPC,
+                "size > maximum buffer size",
+            ));
+        }
+        let ret: r::DomainBlockPeekRet = self.call(
+            p::DOMAIN_BLOCK_PEEK,
+            &r::DomainBlockPeekArgs {
+                dom: dom(d),
+                path: disk.to_string(),
+                offset,
+                size: size as u32,
+                flags,
+            },
+        )?;
+        if ret.buffer.0.len() != size {
+            return Err(Error::raw(
+                code::RPC,
+                from::RPC,
+                "returned buffer is not same size as requested",
+            ));
+        }
+        Ok(ret.buffer.0)
+    }
+    fn domain_block_resize(&self, d: &DomainRef, disk: &str, size: u64, flags: u32) -> Result<()> {
+        self.unit(
+            p::DOMAIN_BLOCK_RESIZE,
+            &r::DomainBlockResizeArgs {
+                dom: dom(d),
+                disk: disk.to_string(),
+                size,
+                flags,
+            },
+        )
+    }
+    fn domain_migrate_set_max_speed(&self, d: &DomainRef, bandwidth: u64, flags: u32) -> Result<()> {
+        self.unit(
+            p::DOMAIN_MIGRATE_SET_MAX_SPEED,
+            &r::DomainUHyperFlagsArgs {
+                dom: dom(d),
+                value: bandwidth,
+                flags,
+            },
+        )
+    }
+    fn domain_migrate_get_max_speed(&self, d: &DomainRef, flags: u32) -> Result<u64> {
+        let ret: r::UHyperRet = self.call(p::DOMAIN_MIGRATE_GET_MAX_SPEED, &Self::df(d, flags))?;
+        Ok(ret.value)
+    }
     fn domain_get_job_info(&self, d: &DomainRef) -> Result<JobInfo> {
         let j: r::DomainGetJobInfoRet = self.call(p::DOMAIN_GET_JOB_INFO, &Self::da(d))?;
         Ok(JobInfo {

@@ -166,6 +166,7 @@ fn kill_9_under_load_loses_nothing_and_orphans_nothing() {
         if active {
             want.insert(format!("run/{}.json", name));
             want.insert(format!("run/{}.qmp", name));
+            want.insert(format!("run/{}.pid", name));
             assert_eq!(qemus.len(), 1, "{}: one QEMU, found {:?}", name, qemus);
             assert_eq!(
                 d.qemu_pid(name),

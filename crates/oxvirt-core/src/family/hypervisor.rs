@@ -541,6 +541,11 @@ crate::family! {
         check(c) {
             c.nonempty(path, "disk")?;
         };
+    fn domain_block_peek(dom: &DomainRef, disk: &str, offset: u64, size: usize, flags: u32) -> Vec<u8>
+        = "virDomainBlockPeek", write,
+        check(c) {
+            c.nonempty(disk, "disk")?;
+        };
     fn domain_get_cpu_stats(
         dom: &DomainRef,
         start_cpu: i32,

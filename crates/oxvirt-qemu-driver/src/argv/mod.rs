@@ -191,6 +191,22 @@ impl Args {
     }
 }
 
+/// The device alias (QEMU id) of each `<disk>` of `def`, in document
+/// order, as the command line names them (qemuAssignDeviceDiskAlias).
+pub fn disk_aliases(def: &Domain) -> Vec<String> {
+    let xml = def.format(FormatFlags {
+        secure: true,
+        ..Default::default()
+    });
+    let Ok(root) = oxvirt_xml::dom::parse(&xml, "domain") else {
+        return Vec::new();
+    };
+    let aliases = alias::Aliases::assign(&root, def);
+    (0..def.devices.disks.len())
+        .map(|i| aliases.get("disk", i))
+        .collect()
+}
+
 /// Builds QEMU's argv (program first) for `def`.
 pub fn build(def: &Domain, start: &CommandContext) -> Result<Vec<String>> {
     let xml = def.format(FormatFlags {
