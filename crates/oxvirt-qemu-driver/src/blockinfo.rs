@@ -175,7 +175,8 @@ fn physical_size(path: &str) -> std::io::Result<u64> {
 /// capacity from the image header (the file's size for raw), allocation
 /// from the blocks in use, physical the file's size.
 fn offline_info(path: &str, format: &str) -> Result<BlockInfo> {
-    let sys = |what: &str, e: &std::io::Error| Error::system(FROM, format!("{} '{}'", what, path), e);
+    let sys =
+        |what: &str, e: &std::io::Error| Error::system(FROM, format!("{} '{}'", what, path), e);
     let mut f = std::fs::File::open(path).map_err(|e| sys("cannot open file", &e))?;
     let md = f.metadata().map_err(|e| sys("cannot stat file", &e))?;
     let block = md.file_type().is_block_device();
@@ -191,7 +192,9 @@ fn offline_info(path: &str, format: &str) -> Result<BlockInfo> {
         let mut head = [0u8; 64];
         f.seek(SeekFrom::Start(0))
             .map_err(|e| sys("cannot seek into", &e))?;
-        let n = f.read(&mut head).map_err(|e| sys("cannot read header", &e))?;
+        let n = f
+            .read(&mut head)
+            .map_err(|e| sys("cannot read header", &e))?;
         let be = |o: usize| {
             head.get(o..o + 8)
                 .and_then(|b| b.try_into().ok())
@@ -221,10 +224,9 @@ impl Driver {
         let st = self.read(dom)?;
         let obj = st.dom(dom)?;
         obj.check_active()?;
-        let run = obj
-            .run
-            .clone()
-            .ok_or_else(|| Error::operation_invalid(oxvirt_core::error::from::DOMAIN, "domain is not running"))?;
+        let run = obj.run.clone().ok_or_else(|| {
+            Error::operation_invalid(oxvirt_core::error::from::DOMAIN, "domain is not running")
+        })?;
         Ok((run, obj.def.clone()))
     }
 
@@ -349,7 +351,10 @@ impl Driver {
         let disk = disk_index(&def, path, false)
             .map(|i| &def.devices.disks[i])
             .ok_or_else(|| {
-                Error::invalid_arg(FROM, format!("invalid path {} not assigned to domain", path))
+                Error::invalid_arg(
+                    FROM,
+                    format!("invalid path {} not assigned to domain", path),
+                )
             })?;
         if is_vhostuser(disk) {
             return Err(Error::new(
@@ -401,7 +406,13 @@ impl Driver {
     /// virDomainBlockResize (qemuDomainBlockResize): `size` in KiB unless
     /// VIR_DOMAIN_BLOCK_RESIZE_BYTES; QMP `block_resize` on the disk's
     /// format node.
-    pub(crate) fn block_resize(&self, dom: &DomainRef, path: &str, size: u64, flags: u32) -> Result<()> {
+    pub(crate) fn block_resize(
+        &self,
+        dom: &DomainRef,
+        path: &str,
+        size: u64,
+        flags: u32,
+    ) -> Result<()> {
         check_flags(flags, RESIZE_BYTES, "qemuDomainBlockResize")?;
         let mut size = size;
         if flags & RESIZE_BYTES == 0 {
@@ -457,7 +468,10 @@ impl Driver {
             .ok_or_else(|| no_stats(&alias))?
             .to_string();
         run.qmp
-            .execute_value("block_resize", Some(json!({"node-name": node, "size": size})))
+            .execute_value(
+                "block_resize",
+                Some(json!({"node-name": node, "size": size})),
+            )
             .map_err(qmp_err)?;
         Ok(())
     }
@@ -469,7 +483,7 @@ impl Driver {
         dom: &DomainRef,
         path: &str,
         offset: u64,
-        size: usize,
+        size: u64,
         flags: u32,
     ) -> Result<Vec<u8>> {
         check_flags(flags, 0, "qemuDomainBlockPeek")?;
@@ -479,7 +493,9 @@ impl Driver {
         };
         let disk = disk_index(&def, path, true)
             .map(|i| &def.devices.disks[i])
-            .ok_or_else(|| Error::invalid_arg(FROM, format!("disk '{}' not found in domain", path)))?;
+            .ok_or_else(|| {
+                Error::invalid_arg(FROM, format!("disk '{}' not found in domain", path))
+            })?;
         if is_vhostuser(disk) {
             return Err(Error::new(
                 code::OPERATION_UNSUPPORTED,
@@ -527,12 +543,13 @@ impl Driver {
                 &std::io::Error::from_raw_os_error(libc::EINVAL),
             ));
         }
-        let mut buf = Vec::with_capacity(size);
+        // Grown as read: never more than the file holds.
+        let mut buf = Vec::new();
         (&mut f)
-            .take(size as u64)
+            .take(size)
             .read_to_end(&mut buf)
             .map_err(|e| sys("cannot read header", &e))?;
-        if buf.len() < size {
+        if (buf.len() as u64) < size {
             return Err(Error::invalid_arg(
                 FROM,
                 format!(

@@ -12,8 +12,8 @@
 
 mod arch;
 pub mod argv;
-pub mod caps;
 mod blockinfo;
+pub mod caps;
 pub mod command;
 mod console;
 mod cpuinfo;
@@ -451,7 +451,13 @@ impl HypervisorDriver for QemuConnection {
     fn domain_get_block_info(&self, dom: &DomainRef, path: &str, flags: u32) -> Result<BlockInfo> {
         self.driver.block_info(dom, path, flags)
     }
-    fn domain_block_resize(&self, dom: &DomainRef, disk: &str, size: u64, flags: u32) -> Result<()> {
+    fn domain_block_resize(
+        &self,
+        dom: &DomainRef,
+        disk: &str,
+        size: u64,
+        flags: u32,
+    ) -> Result<()> {
         self.driver.block_resize(dom, disk, size, flags)
     }
     fn domain_block_peek(
@@ -459,12 +465,17 @@ impl HypervisorDriver for QemuConnection {
         dom: &DomainRef,
         disk: &str,
         offset: u64,
-        size: usize,
+        size: u64,
         flags: u32,
     ) -> Result<Vec<u8>> {
         self.driver.block_peek(dom, disk, offset, size, flags)
     }
-    fn domain_migrate_set_max_speed(&self, dom: &DomainRef, bandwidth: u64, flags: u32) -> Result<()> {
+    fn domain_migrate_set_max_speed(
+        &self,
+        dom: &DomainRef,
+        bandwidth: u64,
+        flags: u32,
+    ) -> Result<()> {
         self.driver.migrate_set_max_speed(dom, bandwidth, flags)
     }
     fn domain_migrate_get_max_speed(&self, dom: &DomainRef, flags: u32) -> Result<u64> {

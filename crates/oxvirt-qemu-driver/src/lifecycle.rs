@@ -874,7 +874,13 @@ fn virtio_mem(def: &oxvirt_xml::domain::Domain) -> u64 {
 /// The first checks of virDomainDefCheckABIStability: a replacement
 /// definition must describe the same guest.
 fn check_abi(src: &oxvirt_xml::domain::Domain, dst: &oxvirt_xml::domain::Domain) -> Result<()> {
-    let bad = |m: String| Err(Error::new(code::CONFIG_UNSUPPORTED, oxvirt_core::error::from::DOMAIN, m));
+    let bad = |m: String| {
+        Err(Error::new(
+            code::CONFIG_UNSUPPORTED,
+            oxvirt_core::error::from::DOMAIN,
+            m,
+        ))
+    };
     if src.virt_type != dst.virt_type {
         return bad(format!(
             "Target domain virt type {} does not match source {}",

@@ -18,7 +18,12 @@ const MIB: u64 = 1024 * 1024;
 
 impl Driver {
     /// qemuDomainMigrateSetMaxSpeed.
-    pub(crate) fn migrate_set_max_speed(&self, dom: &DomainRef, bandwidth: u64, flags: u32) -> Result<()> {
+    pub(crate) fn migrate_set_max_speed(
+        &self,
+        dom: &DomainRef,
+        bandwidth: u64,
+        flags: u32,
+    ) -> Result<()> {
         check_flags(flags, POSTCOPY, "qemuDomainMigrateSetMaxSpeed")?;
         let postcopy = flags & POSTCOPY != 0;
         let max = if postcopy {
@@ -48,7 +53,8 @@ impl Driver {
             o.check_active()?;
             o.run.clone()
         };
-        let run = run.ok_or_else(|| Error::operation_invalid(from::DOMAIN, "domain is not running"))?;
+        let run =
+            run.ok_or_else(|| Error::operation_invalid(from::DOMAIN, "domain is not running"))?;
         let param = if postcopy {
             "max-postcopy-bandwidth"
         } else {
@@ -82,7 +88,8 @@ impl Driver {
             o.check_active()?;
             o.run.clone()
         };
-        let run = run.ok_or_else(|| Error::operation_invalid(from::DOMAIN, "domain is not running"))?;
+        let run =
+            run.ok_or_else(|| Error::operation_invalid(from::DOMAIN, "domain is not running"))?;
         let params = run
             .qmp
             .execute_value("query-migrate-parameters", None)
@@ -95,7 +102,11 @@ impl Driver {
             ));
         };
         // QEMU's 0 means unlimited.
-        let mib = if bw == 0 { u64::MAX / MIB } else { bw.div_ceil(MIB) };
+        let mib = if bw == 0 {
+            u64::MAX / MIB
+        } else {
+            bw.div_ceil(MIB)
+        };
         Ok(mib)
     }
 }

@@ -453,7 +453,9 @@ impl Driver {
                 obj.set_state(
                     DomainState::Paused,
                     if restored {
-                        reason::paused::SAVE
+                        // Still paused after the incoming migration
+                        // (libvirt's state after qemuSaveImageStartVM).
+                        reason::paused::MIGRATION
                     } else {
                         reason::paused::USER
                     },

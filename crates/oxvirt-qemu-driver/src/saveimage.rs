@@ -83,7 +83,7 @@ pub fn read(f: &mut std::fs::File, path: &str) -> Result<Header> {
             ));
         }
         return Err(Error::new(
-            code::INVALID_ARG,
+            code::OPERATION_FAILED,
             FROM,
             "image magic is incorrect",
         ));
@@ -150,15 +150,13 @@ pub fn rewrite_xml(f: &mut std::fs::File, path: &str, xml: &str, was_running: bo
     out.resize(HEADER_LEN + data_len, 0);
     f.seek(SeekFrom::Start(0))
         .map_err(|e| Error::system(FROM, format!("cannot seek in '{}'", path), &e))?;
-    f.write_all(&out)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| {
-            Error::system(
-                FROM,
-                format!("failed to write header to domain save file '{}'", path),
-                &e,
-            )
-        })
+    f.write_all(&out).and_then(|_| f.sync_all()).map_err(|e| {
+        Error::system(
+            FROM,
+            format!("failed to write header to domain save file '{}'", path),
+            &e,
+        )
+    })
 }
 
 #[cfg(test)]

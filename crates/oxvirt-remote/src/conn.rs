@@ -1535,10 +1535,10 @@ impl HypervisorDriver for RemoteConnection {
         d: &DomainRef,
         disk: &str,
         offset: u64,
-        size: usize,
+        size: u64,
         flags: u32,
     ) -> Result<Vec<u8>> {
-        if size > r::max::DOMAIN_BLOCK_PEEK_BUFFER {
+        if size > r::max::DOMAIN_BLOCK_PEEK_BUFFER as u64 {
             return Err(Error::raw(
                 code::RPC,
                 from::RPC,
@@ -1555,7 +1555,7 @@ impl HypervisorDriver for RemoteConnection {
                 flags,
             },
         )?;
-        if ret.buffer.0.len() != size {
+        if ret.buffer.0.len() as u64 != size {
             return Err(Error::raw(
                 code::RPC,
                 from::RPC,
@@ -1575,7 +1575,12 @@ impl HypervisorDriver for RemoteConnection {
             },
         )
     }
-    fn domain_migrate_set_max_speed(&self, d: &DomainRef, bandwidth: u64, flags: u32) -> Result<()> {
+    fn domain_migrate_set_max_speed(
+        &self,
+        d: &DomainRef,
+        bandwidth: u64,
+        flags: u32,
+    ) -> Result<()> {
         self.unit(
             p::DOMAIN_MIGRATE_SET_MAX_SPEED,
             &r::DomainUHyperFlagsArgs {

@@ -919,13 +919,29 @@ fn dispatch(server: &Server, session: &Session, proc_: i32, body: &[u8]) -> Resu
         p::DOMAIN_BLOCK_PEEK => {
             let a: r::DomainBlockPeekArgs = decode(body)?;
             if a.size as usize > max::DOMAIN_BLOCK_PEEK_BUFFER {
-                return Err(Error::raw(code::RPC, from::RPC, "size > maximum buffer size"));
+                return Err(Error::raw(
+                    code::RPC,
+                    from::RPC,
+                    "size > maximum buffer size",
+                ));
             }
-            let buf = c.domain_block_peek(&dom_in(a.dom), &a.path, a.offset, a.size as usize, a.flags)?;
-            enc(&r::DomainBlockPeekRet { buffer: Opaque(buf) })
+            let buf = c.domain_block_peek(
+                &dom_in(a.dom),
+                &a.path,
+                a.offset,
+                u64::from(a.size),
+                a.flags,
+            )?;
+            enc(&r::DomainBlockPeekRet {
+                buffer: Opaque(buf),
+            })
         }
-        p::DOMAIN_BLOCK_RESIZE => h!(body, |a: r::DomainBlockResizeArgs| c
-            .domain_block_resize(&dom_in(a.dom), &a.disk, a.size, a.flags)?),
+        p::DOMAIN_BLOCK_RESIZE => h!(body, |a: r::DomainBlockResizeArgs| c.domain_block_resize(
+            &dom_in(a.dom),
+            &a.disk,
+            a.size,
+            a.flags
+        )?),
         p::DOMAIN_MIGRATE_SET_MAX_SPEED => h!(body, |a: r::DomainUHyperFlagsArgs| c
             .domain_migrate_set_max_speed(&dom_in(a.dom), a.value, a.flags)?),
         p::DOMAIN_MIGRATE_GET_MAX_SPEED => {

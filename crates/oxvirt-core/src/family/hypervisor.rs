@@ -541,7 +541,7 @@ crate::family! {
         check(c) {
             c.nonempty(path, "disk")?;
         };
-    fn domain_block_peek(dom: &DomainRef, disk: &str, offset: u64, size: usize, flags: u32) -> Vec<u8>
+    fn domain_block_peek(dom: &DomainRef, disk: &str, offset: u64, size: u64, flags: u32) -> Vec<u8>
         = "virDomainBlockPeek", write,
         check(c) {
             c.nonempty(disk, "disk")?;
