@@ -17,7 +17,7 @@ for p in libxml2-dev libxml2-utils libvirt-clients python3-libvirt libvirt-daemo
          qemu-system-x86 qemu-utils busybox-static cpio \
          golang-go golang-github-digitalocean-go-libvirt-dev \
          dnsmasq-base nftables iptables iproute2 \
-         parted lvm2 scrub nfs-common openssh-server openssh-client netcat-openbsd; do
+         parted lvm2 scrub nfs-common openssh-server openssh-client netcat-openbsd ovmf; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

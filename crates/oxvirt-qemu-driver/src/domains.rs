@@ -126,6 +126,13 @@ impl Driver {
             MANAGED_SAVE | SNAPSHOTS_METADATA | NVRAM | KEEP_NVRAM | CHECKPOINTS_METADATA,
             "qemuDomainUndefineFlags",
         )?;
+        if flags & NVRAM != 0 && flags & KEEP_NVRAM != 0 {
+            return Err(Error::new(
+                code::OPERATION_INVALID,
+                FROM,
+                "cannot both keep and delete nvram",
+            ));
+        }
         let _job = self.begin_job(dom)?;
         let mut st = self.lock();
         let mut obj = st.dom_mut(dom)?;
@@ -169,6 +176,25 @@ impl Driver {
                     ),
                 )
             })?;
+        }
+        if let Some(nv) =
+            crate::firmware::nvram_path(obj.persistent_def(), &self.layout.nvram_dir())
+                .filter(|p| p.exists())
+        {
+            if flags & NVRAM != 0 {
+                std::fs::remove_file(&nv).map_err(|e| {
+                    Error::system(
+                        FROM,
+                        format!("failed to remove nvram: {}", nv.display()),
+                        &e,
+                    )
+                })?;
+            } else if flags & KEEP_NVRAM == 0 {
+                return Err(Error::operation_invalid(
+                    FROM,
+                    "cannot undefine domain with nvram",
+                ));
+            }
         }
         store::remove(&self.layout.config(&name))?;
         store::remove(&self.layout.autostart(&name))?;

@@ -408,7 +408,8 @@ impl Driver {
                 format!("unsupported config type {}", format),
             ));
         }
-        let def = self.parse_def(xml)?;
+        let mut def = self.parse_def(xml)?;
+        crate::firmware::fill(&mut def, &self.layout.nvram_dir())?;
         // The domain's private directory, as libvirt's
         // `/var/lib/libvirt/qemu/domain--1-NAME`.
         let home = self.layout.root.join(native::home_name(&def.name));

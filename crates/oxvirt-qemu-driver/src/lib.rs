@@ -20,6 +20,7 @@ mod cpuinfo;
 pub mod define;
 mod domains;
 mod driver;
+mod firmware;
 pub mod host;
 mod hostcpu;
 mod hostproc;

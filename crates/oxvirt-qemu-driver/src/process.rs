@@ -111,6 +111,9 @@ impl Driver {
             ));
         }
         let name = live.name.clone();
+        // <os firmware=...>: the descriptor's loader and NVRAM.
+        crate::firmware::fill(&mut live, &self.layout.nvram_dir())?;
+        crate::firmware::ensure_nvram(&live)?;
 
         // VNC and SPICE autoport: free ports from 5900, as libvirt's
         // port allocator gives them (the live XML shows them).

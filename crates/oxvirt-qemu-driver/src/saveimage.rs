@@ -195,7 +195,7 @@ mod tests {
         let mut r = std::fs::File::open(&p).unwrap();
         assert_eq!(
             read(&mut r, ps).unwrap_err().message,
-            "invalid argument: image magic is incorrect"
+            "operation failed: image magic is incorrect"
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

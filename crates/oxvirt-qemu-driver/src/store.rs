@@ -8,6 +8,7 @@
 //! ROOT/run/NAME.pid           its QEMU's pid (libvirt's RUNDIR/qemu/NAME.pid)
 //! ROOT/save/NAME.save         managed save images
 //! ROOT/log/NAME.log           QEMU's output, one log per domain
+//! ROOT/nvram/NAME_VARS.fd     UEFI variables of autoselected firmware
 //! ```
 
 use std::os::unix::fs::OpenOptionsExt;
@@ -40,6 +41,11 @@ impl Layout {
     }
     pub fn save_dir(&self) -> PathBuf {
         self.root.join("save")
+    }
+    /// NVRAM files of autoselected UEFI firmware (libvirt's
+    /// /var/lib/libvirt/qemu/nvram), made when first needed.
+    pub fn nvram_dir(&self) -> PathBuf {
+        self.root.join("nvram")
     }
     pub fn log_dir(&self) -> PathBuf {
         self.root.join("log")

@@ -18,6 +18,7 @@ const ORDER: &[&str] = &[
     "hostcpu",
     "define",
     "nic",
+    "firmware",
     "argv",
     "command",
     "snapmeta",

@@ -1,7 +1,8 @@
 //! The calls libvirt-tck's domain and qemu groups make on `qemu:///system`
 //! beyond lifecycles (the pre-ListAll domain lists, the security model,
 //! block statistics, sizes, resize and peek, the migration speed,
-//! save-image XML, QEMU's pid file): python3-libvirt runs
+//! save-image XML, QEMU's pid file, UEFI from QEMU's firmware
+//! descriptors and its NVRAM at undefine): python3-libvirt runs
 //! `py/qemu_tck_apis.py` against oxvirtd and its transcript must be the
 //! reference libvirtd 9.0's, recorded in `data/qemu_tck_apis_reference.txt`
 //! (re-record with `cargo test -p oxvirtd --test qemu_tck_apis --
@@ -18,7 +19,7 @@ use std::process::Command;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/qemu_tck_apis.py");
 
-fn transcript(uri: &str, dir: &Path, pid_dir: &Path) -> String {
+fn transcript(uri: &str, dir: &Path, pid_dir: &Path, nvram_dir: &Path) -> String {
     let kind = if kvm_usable() { "kvm" } else { "qemu" };
     std::fs::create_dir_all(dir).unwrap();
     let o = Command::new(PYTHON)
@@ -27,6 +28,7 @@ fn transcript(uri: &str, dir: &Path, pid_dir: &Path) -> String {
         .arg(dir)
         .arg(kind)
         .arg(pid_dir)
+        .arg(nvram_dir)
         .env("LC_ALL", "C")
         .output()
         .expect("python3 runs");
@@ -36,12 +38,23 @@ fn transcript(uri: &str, dir: &Path, pid_dir: &Path) -> String {
 
 #[test]
 fn tck_apis_match_the_reference() {
-    if !installed(&[QEMU, PYTHON, "/usr/bin/qemu-img"]) || !common::have_python_libvirt() {
+    if !installed(&[
+        QEMU,
+        PYTHON,
+        "/usr/bin/qemu-img",
+        "/usr/share/qemu/firmware",
+    ]) || !common::have_python_libvirt()
+    {
         return;
     }
     println!("accelerator: {}", if kvm_usable() { "KVM" } else { "TCG" });
     let d = QemuDaemon::new("tckapi");
-    let got = transcript(&d.uri(), &d.dir.join("scratch"), &d.qemu_root().join("run"));
+    let got = transcript(
+        &d.uri(),
+        &d.dir.join("scratch"),
+        &d.qemu_root().join("run"),
+        &d.qemu_root().join("nvram"),
+    );
     let want: String = include_str!("data/qemu_tck_apis_reference.txt")
         .lines()
         .filter(|l| !l.starts_with('#'))
@@ -74,7 +87,12 @@ fn record_tck_apis_reference() {
     print!(
         "# What the reference libvirtd 9.0.0 (Debian, QEMU 7.2) answered to\n\
 # py/qemu_tck_apis.py, run with python3-libvirt (record_tck_apis_reference).\n{}",
-        transcript("qemu:///system", &dir, Path::new("/run/libvirt/qemu"))
+        transcript(
+            "qemu:///system",
+            &dir,
+            Path::new("/run/libvirt/qemu"),
+            Path::new("/var/lib/libvirt/qemu/nvram")
+        )
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

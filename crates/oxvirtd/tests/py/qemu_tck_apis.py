@@ -3,10 +3,11 @@ on a QEMU daemon, as a transcript: the pre-ListAll domain lists, the
 security model, block statistics, sizes, resize and peek, the migration
 speed, save-image XML and QEMU's pid file.
 
-    qemu_tck_apis.py URI DIR KIND PIDDIR
+    qemu_tck_apis.py URI DIR KIND PIDDIR NVRAMDIR
 
 DIR is a scratch directory (images and save files go there), KIND the
-domain type (kvm or qemu), PIDDIR where the daemon keeps QEMU's pid files.
+domain type (kvm or qemu), PIDDIR where the daemon keeps QEMU's pid files,
+NVRAMDIR where it keeps UEFI variables (the UEFI guest runs under TCG).
 Guests have no OS; names start with fidelity2- (they may run on the shared
 reference libvirtd) and are removed at the end. Values that depend on
 timing (I/O counters of a booting firmware) are printed as their names.
@@ -17,7 +18,7 @@ import sys
 
 import libvirt
 
-URI, DIR, KIND, PIDDIR = sys.argv[1:5]
+URI, DIR, KIND, PIDDIR, NVRAM_DIR = sys.argv[1:6]
 QEMU = "/usr/bin/qemu-system-x86_64"
 P = "fidelity2-blk"
 UUID = "6b0d1f1a-3c6e-4a51-9f53-0f4a5e2c1b01"
@@ -110,6 +111,32 @@ def pidfile(d):
         out("pidfile", type(e).__name__)
 
 
+def efi(c, nvram_dir):
+    """libvirt-tck's 405: UEFI picked from QEMU's descriptors, its NVRAM
+    kept or removed at undefine."""
+    xml = f"""<domain type='qemu'><name>{P}-efi</name><memory unit='MiB'>64</memory>
+<os firmware='efi'><type arch='x86_64' machine='q35'>hvm</type><loader secure='yes'/></os>
+<features><acpi/><apic/><smm state='on'/></features>
+<devices><emulator>{QEMU}</emulator><memballoon model='none'/></devices></domain>"""
+    d = c.defineXML(xml)
+    x = d.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
+    out("inactive os", x.split("<os")[1].split("</os>")[0].replace("\n", " "))
+    call("create", d.create)
+    x = d.XMLDesc(0)
+    nv = x.split("<nvram")[1].split(">")[1].split("<")[0]
+    out("live os", x.split("<os")[1].split("</os>")[0].replace(os.path.dirname(nv), "@NVRAM@").replace("\n", " "))
+    out("nvram", os.path.dirname(nv) == nvram_dir, oct(os.stat(nv).st_mode & 0o777))
+    call("destroy", d.destroy)
+    call("undefine", d.undefine)
+    call("undefine both", d.undefineFlags,
+         libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | libvirt.VIR_DOMAIN_UNDEFINE_KEEP_NVRAM)
+    call("undefine keep", d.undefineFlags, libvirt.VIR_DOMAIN_UNDEFINE_KEEP_NVRAM)
+    out("nvram kept", os.path.exists(nv))
+    d = c.defineXML(xml)
+    call("undefine nvram", d.undefineFlags, libvirt.VIR_DOMAIN_UNDEFINE_NVRAM)
+    out("nvram kept", os.path.exists(nv))
+
+
 def main():
     images()
     c = libvirt.open(URI)
@@ -148,6 +175,7 @@ def main():
     call("saveImageDefineXML zeros", c.saveImageDefineXML, os.path.join(DIR, "zeros.save"), x, 0)
     call("undefine", d.undefine)
     legacy_lists(c)
+    efi(c, NVRAM_DIR)
 
 
 if __name__ == "__main__":
