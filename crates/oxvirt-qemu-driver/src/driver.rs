@@ -264,6 +264,10 @@ impl Driver {
                 .join("channel/target")
                 .to_string_lossy()
                 .into_owned(),
+            firmware_dirs: crate::define::FIRMWARE_DIRS
+                .iter()
+                .map(|d| d.to_string())
+                .collect(),
         };
         let drv = Arc::new_cyclic(|me| Driver {
             layout,
@@ -408,8 +412,7 @@ impl Driver {
                 format!("unsupported config type {}", format),
             ));
         }
-        let mut def = self.parse_def(xml)?;
-        crate::firmware::fill(&mut def, &self.layout.nvram_dir())?;
+        let def = self.parse_def(xml)?;
         // The domain's private directory, as libvirt's
         // `/var/lib/libvirt/qemu/domain--1-NAME`.
         let home = self.layout.root.join(native::home_name(&def.name));

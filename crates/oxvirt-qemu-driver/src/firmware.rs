@@ -1,7 +1,8 @@
 //! Firmware autoselection (`<os firmware='efi'|'bios'>`) as libvirt's
 //! qemu_firmware.c does it for a start: QEMU's firmware descriptors
-//! (`/etc/qemu/firmware`, then `/usr/share/qemu/firmware`, a file in /etc
-//! hiding the same name in /usr/share, in file-name order) are matched on
+//! (`Paths::firmware_dirs`: `/etc/qemu/firmware`, then
+//! `/usr/share/qemu/firmware`, a file in /etc hiding the same name in
+//! /usr/share, in file-name order) are matched on
 //! interface, architecture and machine, the loader's `secure` and the
 //! domain's SMM; the first match becomes the domain's pflash loader and,
 //! with a template, its NVRAM file (`NVRAMDIR/NAME_VARS.fd`, copied from
@@ -17,12 +18,11 @@ use serde_json::Value;
 
 use crate::FROM;
 
-const DIRS: [&str; 2] = ["/etc/qemu/firmware", "/usr/share/qemu/firmware"];
-
-/// The descriptors in libvirt's precedence: by file name, /etc first.
-fn descriptors() -> Vec<Value> {
+/// The descriptors in libvirt's precedence: by file name, a file in an
+/// earlier directory hiding one of the same name in a later one.
+fn descriptors(dirs: &[String]) -> Vec<Value> {
     let mut by_name: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for dir in DIRS.iter().rev() {
+    for dir in dirs.iter().rev() {
         let Ok(rd) = std::fs::read_dir(dir) else {
             continue;
         };
@@ -132,7 +132,8 @@ fn text_el(name: &str, attrs: &[(&str, &str)], text: &str) -> Element {
 /// Replaces `<os firmware=...>` by the loader (and NVRAM) of the first
 /// descriptor that serves the domain (qemuFirmwareFillDomain for a
 /// start), or fails as libvirt does when none does.
-pub fn fill(def: &mut Domain, nvram_dir: &Path) -> Result<()> {
+pub fn fill(def: &mut Domain, paths: &crate::define::Paths) -> Result<()> {
+    let nvram_dir = Path::new(&paths.nvram_dir);
     let Some(fw) = def.os.firmware.clone() else {
         return Ok(());
     };
@@ -150,7 +151,7 @@ pub fn fill(def: &mut Domain, nvram_dir: &Path) -> Result<()> {
         .child("features")
         .and_then(|f| f.child("smm"))
         .map(|s| s.attr("state") != Some("off"));
-    let Some(d) = descriptors()
+    let Some(d) = descriptors(&paths.firmware_dirs)
         .into_iter()
         .find(|d| matches(d, interface, &arch, &machine, secure, smm))
     else {

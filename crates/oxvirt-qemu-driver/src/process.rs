@@ -112,7 +112,7 @@ impl Driver {
         }
         let name = live.name.clone();
         // <os firmware=...>: the descriptor's loader and NVRAM.
-        crate::firmware::fill(&mut live, &self.layout.nvram_dir())?;
+        crate::firmware::fill(&mut live, &self.paths)?;
         crate::firmware::ensure_nvram(&live)?;
 
         // VNC and SPICE autoport: free ports from 5900, as libvirt's

@@ -169,7 +169,12 @@ fn command_line_against_reference_libvirtd() {
     }
     let cache = std::env::temp_dir().join(format!("oxvirt-argv-{}", std::process::id()));
     let host = QemuHost::probe(&cache);
-    let paths = Paths::libvirt_system();
+    // The reference was recorded on a host without QEMU firmware
+    // descriptors (no OVMF): autoselection finds none, as it found none.
+    let paths = Paths {
+        firmware_dirs: Vec::new(),
+        ..Paths::libvirt_system()
+    };
     let refdir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference/x86_64-latest");
     let mut names: Vec<String> = std::fs::read_dir(&refdir)
         .unwrap()

@@ -128,7 +128,7 @@ fn testdriver_results_domains() {
     );
     // Floors: raise them as the model grows; never lower them.
     assert!(
-        ok * 100 >= ok_total * 98,
+        ok * 100 >= ok_total * 99,
         "domain round-trip fell below its floor"
     );
     assert!(

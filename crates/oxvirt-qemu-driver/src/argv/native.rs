@@ -16,6 +16,7 @@ use oxvirt_xml::domain::{Domain, Extra};
 /// libvirt's domxml-to-native builds it, with `home` the domain's private
 /// directory (`.../domain--1-NAME`, holding the monitor socket).
 pub fn argv(mut def: Domain, ctx: &crate::define::Context, home: &str) -> Result<Vec<String>> {
+    crate::firmware::fill(&mut def, ctx.paths)?;
     ethernet_nics(&mut def);
     crate::define::assign_addresses(&mut def, ctx)?;
     // libvirt prints the descriptors of taps it pretends to have made.

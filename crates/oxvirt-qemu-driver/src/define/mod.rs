@@ -52,7 +52,13 @@ pub struct Paths {
     /// Where unix channels without a path get their socket; such
     /// auto-generated paths are not kept in the persistent definition.
     pub channel_target_dir: String,
+    /// QEMU's firmware descriptor directories, in precedence order, for
+    /// `<os firmware=...>` autoselection.
+    pub firmware_dirs: Vec<String>,
 }
+
+/// Where QEMU's packages install firmware descriptors (qemu_firmware.c).
+pub const FIRMWARE_DIRS: [&str; 2] = ["/etc/qemu/firmware", "/usr/share/qemu/firmware"];
 
 impl Paths {
     /// libvirt's system paths (`/var/lib/libvirt/qemu/...`).
@@ -60,6 +66,7 @@ impl Paths {
         Paths {
             nvram_dir: "/var/lib/libvirt/qemu/nvram".into(),
             channel_target_dir: "/var/lib/libvirt/qemu/channel/target".into(),
+            firmware_dirs: FIRMWARE_DIRS.iter().map(|d| d.to_string()).collect(),
         }
     }
 }

@@ -93,6 +93,18 @@ pub fn canonical_cpu(el: &Element) -> Element {
                     push(&mut out, n);
                 }
             }
+            "maxphysaddr" => {
+                if let Some(m) = el.child("maxphysaddr") {
+                    // virCPUMaxPhysAddrFormat: mode, then bits.
+                    let mut n = m.clone();
+                    n.attrs.sort_by_key(|a| match a.name.as_str() {
+                        "mode" => 0,
+                        "bits" => 1,
+                        _ => 2,
+                    });
+                    push(&mut out, n);
+                }
+            }
             "numa" => {
                 if let Some(n) = el.child("numa") {
                     push(&mut out, canonical_numa(n).unwrap_or_else(|| n.clone()));
@@ -150,11 +162,52 @@ fn numa_cells_by_id(numa: &Element) -> Option<Vec<(&Element, u64, Option<String>
     slots.into_iter().collect()
 }
 
+/// The distance table virDomainNumaDefNodeDistanceParseXML builds: cells
+/// in document order, each sibling's value, the local distance 10 on the
+/// diagonal of every row it touches, and the symmetric value where the
+/// other cell gave none. `None` when nothing is given or something does
+/// not parse (validation reports it; the document is then kept as is).
+fn numa_distances(numa: &Element) -> Option<Vec<Option<Vec<u32>>>> {
+    let cells: Vec<&Element> = numa.children_named("cell").collect();
+    let n = cells.len();
+    let mut d: Vec<Option<Vec<u32>>> = vec![None; n];
+    let mut any = false;
+    for (i, c) in cells.iter().enumerate() {
+        let cur = match c.attr("id") {
+            None => i,
+            Some(v) => v.trim().parse::<usize>().ok()?,
+        };
+        let Some(ds) = c.child("distances") else {
+            continue;
+        };
+        for s in ds.children_named("sibling") {
+            let sid = s.attr("id")?.trim().parse::<usize>().ok()?;
+            let val = s.attr("value")?.trim().parse::<u32>().ok()?;
+            if sid >= n || cur >= n {
+                return None;
+            }
+            any = true;
+            let row = |k: usize| {
+                let mut r = vec![0; n];
+                r[k] = 10;
+                r
+            };
+            d[cur].get_or_insert_with(|| row(cur))[sid] = val;
+            let r = d[sid].get_or_insert_with(|| row(sid));
+            if r[cur] == 0 {
+                r[cur] = val;
+            }
+        }
+    }
+    any.then_some(d)
+}
+
 /// `<numa>` as libvirt writes it: cells by id, each with its id, CPU
 /// list, memory in KiB and access attributes.
 fn canonical_numa(numa: &Element) -> Option<Element> {
     let mut out = Element::new("numa");
     out.line = numa.line;
+    let distances = numa_distances(numa);
     for (i, (c, kib, cpus)) in numa_cells_by_id(numa)?.into_iter().enumerate() {
         let mut n = Element::new("cell");
         n.line = c.line;
@@ -169,7 +222,27 @@ fn canonical_numa(numa: &Element) -> Option<Element> {
                 n.set_attr(k, v);
             }
         }
-        n.children = c.children.clone();
+        match distances.as_ref() {
+            Some(d) => {
+                if let Some(row) = &d[i] {
+                    let mut ds = Element::new("distances");
+                    for (j, v) in row.iter().enumerate().filter(|(_, v)| **v != 0) {
+                        let mut s = Element::new("sibling");
+                        s.set_attr("id", j.to_string());
+                        s.set_attr("value", v.to_string());
+                        push(&mut ds, s);
+                    }
+                    push(&mut n, ds);
+                }
+                n.children.extend(
+                    c.children
+                        .iter()
+                        .filter(|x| !matches!(x, Node::Element(e) if e.name == "distances"))
+                        .cloned(),
+                );
+            }
+            None => n.children = c.children.clone(),
+        }
         push(&mut out, n);
     }
     for c in numa.elements().filter(|c| c.name != "cell") {

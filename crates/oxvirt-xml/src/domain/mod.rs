@@ -385,7 +385,13 @@ impl Domain {
             Some(t) => VirtType::from_xml(t)
                 .ok_or_else(|| Error::unsupported(format!("invalid domain type {}", t)))?,
         };
-        let os = Os::parse(root, virt_type, opts)?;
+        let mut os = Os::parse(root, virt_type, opts)?;
+        // virDomainDefParseBootFirmwareOptions: firmware features without
+        // autoselection are ignored unless the definition is new (ABI
+        // update), where validation refuses them.
+        if os.firmware.is_none() && !flags.abi_update {
+            os.extra.children.retain(|c| c.name != "firmware");
+        }
         // Title and description
         let title = root.child("title").map(|e| e.text());
         if title.as_deref().is_some_and(|t| t.contains('\n')) {
@@ -601,10 +607,24 @@ impl Domain {
 
 /// Copies `<metadata>` keeping only element children, each carrying the
 /// namespace declarations it uses, as libvirt stores them.
+/// `<metadata>` as virXMLNodeSanitizeNamespaces leaves it: only
+/// elements in a namespace, the first one of each namespace.
 fn metadata_element(el: &Element) -> Element {
     let mut out = Element::new("metadata");
     out.line = el.line;
+    let mut seen: Vec<String> = Vec::new();
     for c in el.elements() {
+        let ns_attr = match c.name.split_once(':') {
+            Some((prefix, _)) => format!("xmlns:{}", prefix),
+            None => "xmlns".to_string(),
+        };
+        let Some(uri) = c.attr(&ns_attr).or_else(|| el.attr(&ns_attr)) else {
+            continue;
+        };
+        if uri.is_empty() || seen.iter().any(|s| s == uri) {
+            continue;
+        }
+        seen.push(uri.to_string());
         let mut c = c.clone();
         c.strip_blanks();
         out.children.push(dom::Node::Element(c));

@@ -161,6 +161,12 @@ impl Os {
         for c in extra.children.iter_mut().filter(|c| c.name == "loader") {
             canonical_loader(c);
         }
+        // The menu's timeout is read only for an enabled menu.
+        for c in extra.children.iter_mut().filter(|c| c.name == "bootmenu") {
+            if c.attr("enable") != Some("yes") {
+                c.attrs.retain(|a| a.name != "timeout");
+            }
+        }
         Ok(Os {
             os_type,
             arch,

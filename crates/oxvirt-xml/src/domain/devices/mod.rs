@@ -114,6 +114,16 @@ impl Devices {
             let mut c = c.clone();
             normalize_address(&mut c);
             check_address(&c)?;
+            // virDomainDeviceBootParseXML stores loadparm upper-cased.
+            for n in c.children.iter_mut() {
+                if let crate::dom::Node::Element(b) = n {
+                    if b.name == "boot" {
+                        if let Some(lp) = b.attr("loadparm").map(str::to_ascii_uppercase) {
+                            b.set_attr("loadparm", lp);
+                        }
+                    }
+                }
+            }
             if c.name == "hostdev" {
                 canonicalize_hostdev(&mut c);
             }

@@ -199,6 +199,23 @@ impl Net {
 
     pub fn parse(el: &Element, _flags: ParseFlags) -> Result<Net> {
         let target_el = el.child("target").cloned();
+        let net_type = el.attr("type").unwrap_or("user");
+        let mut extra = Extra::collect(el, &["type"], &["mac", "source", "target", "model"]);
+        // virDomainNetDefParseXML reads <filterref> only for these types.
+        if !matches!(net_type, "network" | "bridge" | "ethernet") {
+            extra.children.retain(|c| c.name != "filterref");
+        }
+        // A hostdev interface's <driver> is its PCI backend (name only),
+        // written with the hostdev's source.
+        if net_type == "hostdev" {
+            for d in extra.children.iter_mut().filter(|c| c.name == "driver") {
+                d.attrs.retain(|a| a.name == "name");
+                d.children.clear();
+            }
+            extra
+                .children
+                .retain(|c| c.name != "driver" || !c.attrs.is_empty());
+        }
         Ok(Net {
             net_type: el.attr("type").unwrap_or("user").to_string(),
             mac: el.child("mac").and_then(|m| props::opt(m, "address")),
@@ -211,7 +228,7 @@ impl Net {
                 .child("model")
                 .and_then(|m| props::opt(m, "type"))
                 .map(|m| canonical_model(&m)),
-            extra: Extra::collect(el, &["type"], &["mac", "source", "target", "model"]),
+            extra,
         })
     }
 
@@ -241,7 +258,13 @@ impl Net {
                             );
                         }
                     }
+                    "driver" if self.net_type == "hostdev" => {}
                     "source" => {
+                        if self.net_type == "hostdev" {
+                            for d in self.extra.children.iter().filter(|c| c.name == "driver") {
+                                w.element(d);
+                            }
+                        }
                         if let Some(s) = &self.source_el {
                             // A network port id is live data.
                             if flags.inactive && self.net_type == "network" && s.has_attr("portid")
