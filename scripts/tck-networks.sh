@@ -33,6 +33,16 @@ for who in ref ox; do
     >"$T/$who.out" 2>&1 || true
   tail -2 "$T/$who.out"
 done
+# oxvirtd must pass at least as many scripts as the reference libvirtd.
+passed() { tail -1 "$T/$1.out" | sed -n 's/^\([0-9]*\) passed.*/\1/p'; }
+REFPASS=$(passed ref); OXPASS=$(passed ox)
 echo "== per script: reference libvirtd / oxvirtd"
-join -t $'\t' <(sort /tmp/tck-results/$TAG-ref/results.tsv | cut -f1,2) \
-              <(sort /tmp/tck-results/$TAG-ox/results.tsv | cut -f1,2) | column -t
+# Scripts that ran (a script excluded from the group and then named runs
+# once, but has a row for each).
+ran() { awk -F'\t' 'NR > 1 && $2 != "-" { print $1 "\t" $2 }' "$1" | sort -u; }
+join -t $'\t' <(ran /tmp/tck-results/$TAG-ref/results.tsv) \
+              <(ran /tmp/tck-results/$TAG-ox/results.tsv) | column -t
+if [ -z "$OXPASS" ] || [ "${OXPASS:-0}" -lt "${REFPASS:-0}" ]; then
+  echo "tck networks: oxvirtd passed ${OXPASS:-no} scripts, the reference libvirtd ${REFPASS:-?}"
+  exit 1
+fi

@@ -108,6 +108,9 @@ scripts/install.sh --destdir "$itmp" >/dev/null
 if scripts/install.sh --destdir "$itmp" --prefix /usr 2>/dev/null; then echo "install.sh replaced libvirt's helper"; exit 1; fi
 grep -q libvirt "$itmp/usr/bin/virt-ssh-helper"
 rm -rf "$itmp"
+echo "== libvirt-tck networks group (reference libvirtd and oxvirtd, each in a network namespace)"
+scripts/tck-networks.sh 2>&1 | grep -E '^(==|assertions|[0-9]+ passed|tck networks)' | grep -v 'per script'
+[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "tck networks: oxvirtd below the reference"; exit 1; }
 echo "== fuzzing (short runs; any crash fails)"
 if ! command -v cargo-fuzz >/dev/null; then
   cargo install cargo-fuzz --locked >/dev/null 2>&1 || echo "cargo-fuzz could not be installed"
