@@ -35,6 +35,7 @@ pub mod nic;
 mod probe;
 mod process;
 pub mod saveimage;
+mod snapext;
 mod snapmeta;
 mod snapshot;
 pub mod store;

@@ -293,12 +293,7 @@ impl Driver {
             let Some(src) = disk.source.as_deref() else {
                 continue;
             };
-            let node = nodes.iter().find(|n| {
-                let drv = n.get("drv").and_then(Value::as_str).unwrap_or("");
-                n.get("file").and_then(Value::as_str) == Some(src)
-                    && !matches!(drv, "file" | "host_device" | "host_cdrom")
-                    && n.get("ro").and_then(Value::as_bool) != Some(true)
-            });
+            let node = crate::snapext::top_node(&nodes, src);
             match node
                 .and_then(|n| n.get("node-name"))
                 .and_then(Value::as_str)
@@ -313,40 +308,6 @@ impl Driver {
             }
         }
         Ok(out)
-    }
-
-    /// Runs one of QEMU's snapshot jobs to its end and dismisses it;
-    /// `what` words libvirt's failure ("Failed to take snapshot: ...").
-    fn run_snapshot_job(&self, run: &Running, cmd: &str, args: Value, what: &str) -> Result<()> {
-        let id = args
-            .get("job-id")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        run.qmp.execute_value(cmd, Some(args)).map_err(qmp_err)?;
-        let mut delay = Duration::from_millis(1);
-        loop {
-            let jobs = run.qmp.execute_value("query-jobs", None).map_err(qmp_err)?;
-            let job = jobs
-                .as_array()
-                .and_then(|a| {
-                    a.iter()
-                        .find(|j| j.get("id").and_then(Value::as_str) == Some(&id))
-                })
-                .cloned();
-            let Some(job) = job else { return Ok(()) };
-            if job.get("status").and_then(Value::as_str) == Some("concluded") {
-                let _ = run
-                    .qmp
-                    .execute_value("job-dismiss", Some(json!({ "id": id })));
-                return match job.get("error").and_then(Value::as_str) {
-                    Some(e) => Err(Error::operation_failed(FROM, format!("{}: {}", what, e))),
-                    None => Ok(()),
-                };
-            }
-            std::thread::sleep(delay);
-            delay = (delay * 2).min(Duration::from_millis(20));
-        }
     }
 
     /// Saves, loads or deletes the internal snapshot `name` of a running
@@ -378,7 +339,7 @@ impl Driver {
             };
             args["vmstate"] = json!(first);
         }
-        self.run_snapshot_job(run, cmd, args, what)
+        self.run_block_job(run, cmd, args, what)
     }
 
     /// qemuDomainSnapshotForEachQcow2: `qemu-img snapshot OP NAME` on
@@ -646,6 +607,7 @@ impl Driver {
     /// qemuSnapshotCreateAlignDisks and qemuSnapshotPrepare: the
     /// snapshot's domain, state, memory and disks; the flags as learnt.
     fn align_and_prepare(&self, obj: &DomainObj, def: &mut Snapshot, flags: u32) -> Result<u32> {
+        let reuse = flags & cf::REUSE_EXT != 0;
         let mut flags = flags;
         let active = obj.is_active();
         let mut copy = obj.def.clone();
@@ -688,14 +650,15 @@ impl Driver {
 
         // qemuSnapshotPrepare
         let (mut found_internal, mut forbid_internal, mut external) = (false, false, 0);
-        for (i, sd) in def.disks.iter().enumerate() {
+        let snap_state = def.state;
+        for (i, sd) in def.disks.iter_mut().enumerate() {
             let Some(dd) = obj.def.devices.disks.get(i) else {
                 continue;
             };
             match sd.snapshot.unwrap_or(Location::No) {
                 Location::Internal => {
                     found_internal = true;
-                    if def.state == Some(SnapshotState::DiskSnapshot) && active {
+                    if snap_state == Some(SnapshotState::DiskSnapshot) && active {
                         return Err(Error::unsupported_config(
                             FROM,
                             format!(
@@ -727,6 +690,7 @@ impl Driver {
                     }
                 }
                 Location::External => {
+                    crate::snapext::prepare_disk(sd, active, reuse)?;
                     external += 1;
                 }
                 Location::Manual => forbid_internal = true,
@@ -783,18 +747,18 @@ impl Driver {
         if external > 0 && !active {
             flags |= cf::DISK_ONLY;
         }
-        if external > 0 || def.memory == Some(Location::External) {
-            if active && flags & cf::QUIESCE != 0 {
-                // qemuSnapshotFSFreeze: the agent is asked first.
-                return Err(Error::new(
-                    code::ARGUMENT_UNSUPPORTED,
-                    FROM,
-                    "QEMU guest agent is not configured",
-                ));
-            }
+        if active && external > 0 && flags & cf::QUIESCE != 0 {
+            // qemuSnapshotFSFreeze: the agent is asked first.
+            return Err(Error::new(
+                code::ARGUMENT_UNSUPPORTED,
+                FROM,
+                "QEMU guest agent is not configured",
+            ));
+        }
+        if def.memory == Some(Location::External) {
             return Err(Error::unsupported_config(
                 FROM,
-                "external snapshots are not supported by this driver yet",
+                "external memory snapshots are not supported by this driver yet",
             ));
         }
         Ok(flags)
@@ -820,8 +784,13 @@ impl Driver {
             (flags, obj.is_active(), obj.state, obj.handle())
         };
         let metadata = flags & cf::NO_METADATA == 0;
-        let res = if active {
+        let reuse = flags & cf::REUSE_EXT != 0;
+        let res = if active && flags & cf::DISK_ONLY != 0 {
+            self.create_active_external_snapshot(dom, &def, reuse, flags)
+        } else if active {
             self.create_active_internal(dom, &def, &name, state, flags)
+        } else if flags & cf::DISK_ONLY != 0 {
+            self.create_inactive_external(dom, &def, reuse)
         } else {
             let d = def.domain.as_deref().cloned();
             match d {
@@ -843,6 +812,24 @@ impl Driver {
             self.commit_metadata(&mut obj, &name, true)?;
         }
         Ok(snap_ref(&obj.handle(), &name))
+    }
+
+    /// qemuSnapshotCreateActiveExternal for a disk-only snapshot: the
+    /// overlays switched to while the guest runs, then `--halt`.
+    fn create_active_external_snapshot(
+        &self,
+        dom: &DomainRef,
+        def: &Snapshot,
+        reuse: bool,
+        flags: u32,
+    ) -> Result<()> {
+        let run = self.running(dom)?;
+        self.create_active_external(dom, &run, def, reuse)?;
+        if flags & cf::HALT != 0 {
+            let ev = self.stop_for_snapshot(dom)?;
+            self.emit(ev.into_iter().collect());
+        }
+        Ok(())
     }
 
     /// qemuSnapshotCreateActiveInternal: CPUs stopped (reason save),

@@ -37,6 +37,7 @@ const ORDER: &[&str] = &[
     "blockinfo",
     "migspeed",
     "console",
+    "snapext",
     "snapshot",
 ];
 

@@ -23,6 +23,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 const QEMU_IMG: &str = "/usr/bin/qemu-img";
+const STEPS: &str = include_str!("data/qemu_snapshots.steps");
+const EXT_STEPS: &str = include_str!("data/qemu_snapext.steps");
 
 /// The guests of the steps: a qcow2 disk, a raw disk, a transient one.
 fn write_guests(dir: &Path, kind: &str) {
@@ -115,10 +117,10 @@ fn normalise(line: &str, dir: &str) -> String {
 }
 
 /// Runs every step against `uri`: the transcript.
-fn run_steps(uri: &str, dir: &Path) -> String {
+fn run_steps(steps: &str, uri: &str, dir: &Path) -> String {
     let dir_s = dir.to_string_lossy().into_owned();
     let mut out = String::new();
-    for line in include_str!("data/qemu_snapshots.steps").lines() {
+    for line in steps.lines() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -129,6 +131,33 @@ fn run_steps(uri: &str, dir: &Path) -> String {
             .map(|a| a.replace("@DIR@", &dir_s))
             .collect();
         out.push_str(&format!("$ {}\n", line));
+        if filter == "mkimg" {
+            let st = Command::new(QEMU_IMG)
+                .args(["create", "-q", "-f", "qcow2"])
+                .args(&args)
+                .arg("16M")
+                .status()
+                .expect("qemu-img runs");
+            out.push_str(&format!("rc={}\n", st.code().unwrap_or(-1)));
+            continue;
+        }
+        if filter == "info" {
+            let o = Command::new(QEMU_IMG)
+                .args(["info", "-U"])
+                .args(&args)
+                .output()
+                .expect("qemu-img runs");
+            let text = String::from_utf8_lossy(&o.stdout);
+            for l in text.lines().filter(|l| {
+                l.starts_with("file format:")
+                    || l.starts_with("virtual size:")
+                    || l.starts_with("backing file")
+            }) {
+                out.push_str(&normalise(l, &dir_s));
+                out.push('\n');
+            }
+            continue;
+        }
         if filter == "tags" {
             let o = Command::new(QEMU_IMG)
                 .args(["snapshot", "-U", "-l"])
@@ -162,6 +191,29 @@ fn run_steps(uri: &str, dir: &Path) -> String {
                 break;
             }
             if l.is_empty() {
+                continue;
+            }
+            if filter == "chain" {
+                let t = l.trim_start();
+                let keep = t.starts_with("<source file=")
+                    || t.starts_with("<backingStore")
+                    || t.starts_with("</backingStore")
+                    || t.starts_with("<format type=")
+                    || t.starts_with("<driver name='qemu'")
+                    || t.starts_with("<target dev=");
+                if !keep {
+                    continue;
+                }
+                let mut l = l.to_string();
+                while let Some(i) = l.find(" index='") {
+                    let end = l[i + 8..]
+                        .find('\'')
+                        .map(|e| i + 8 + e + 1)
+                        .unwrap_or(l.len());
+                    l.replace_range(i..end, "");
+                }
+                out.push_str(&normalise(&l, &dir_s));
+                out.push('\n');
                 continue;
             }
             out.push_str(&normalise(l, &dir_s));
@@ -233,23 +285,24 @@ impl Drop for Events {
     }
 }
 
-fn transcript(uri: &str, dir: &Path) -> String {
+fn transcript(steps: &str, uri: &str, dir: &Path) -> String {
     let ev = Events::start(uri, dir);
-    let steps = run_steps(uri, dir);
+    let steps = run_steps(steps, uri, dir);
     format!("{}--- events\n{}", steps, ev.finish())
 }
 
-#[test]
-fn internal_snapshots_match_the_reference() {
+/// Runs `steps` against a fresh oxvirtd and compares with `reference`
+/// (lines starting with '#' are comments).
+fn compare_with_reference(tag: &str, steps: &str, reference: &str, guests: fn(&Path, &str)) {
     if !installed(&[QEMU, QEMU_IMG, VIRSH]) {
         return;
     }
     let kind = if kvm_usable() { "kvm" } else { "qemu" };
     println!("accelerator: {}", if kind == "kvm" { "KVM" } else { "TCG" });
-    let d = QemuDaemon::new("snaps");
-    write_guests(&d.dir, kind);
-    let got = transcript(&d.uri(), &d.dir);
-    let want: String = include_str!("data/qemu_snapshots_reference.txt")
+    let d = QemuDaemon::new(tag);
+    guests(&d.dir, kind);
+    let got = transcript(steps, &d.uri(), &d.dir);
+    let want: String = reference
         .lines()
         .filter(|l| !l.starts_with('#'))
         .map(|l| format!("{}\n", l))
@@ -271,23 +324,41 @@ fn internal_snapshots_match_the_reference() {
     assert_eq!(got, want);
 }
 
+/// Prints what the reference libvirtd (qemu:///system) answers to
+/// `steps`, the content of the reference file named `what`.
+fn record_reference(tag: &str, what: &str, steps: &str, guests: fn(&Path, &str)) {
+    let dir = std::env::temp_dir().join(format!("{}-ref-{}", tag, std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kind = if kvm_usable() { "kvm" } else { "qemu" };
+    guests(&dir, kind);
+    print!(
+        "# What the reference libvirtd 9.0.0 (Debian, QEMU 7.2) answered to\n\
+# data/{}.steps, run with the real virsh (record_{}_reference).\n{}",
+        what,
+        tag,
+        transcript(steps, "qemu:///system", &dir)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn internal_snapshots_match_the_reference() {
+    compare_with_reference(
+        "snaps",
+        STEPS,
+        include_str!("data/qemu_snapshots_reference.txt"),
+        write_guests,
+    );
+}
+
 /// Records the reference: the same steps against the reference libvirtd
 /// (`/work/shared/tools/reference-libvirtd.sh`, qemu:///system). Its
-/// stdout, after the header, is `data/qemu_snapshots_reference.txt`. The
-/// guests are named snapshots-* and are removed by the steps.
+/// stdout, after cargo's lines, is `data/qemu_snapshots_reference.txt`.
+/// The guests are named snapshots-* and are removed by the steps.
 #[test]
 #[ignore]
 fn record_snapshots_reference() {
-    let dir = std::env::temp_dir().join(format!("snapshots-ref-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let kind = if kvm_usable() { "kvm" } else { "qemu" };
-    write_guests(&dir, kind);
-    print!(
-        "# What the reference libvirtd 9.0.0 (Debian, QEMU 7.2) answered to\n\
-# data/qemu_snapshots.steps, run with the real virsh (record_snapshots_reference).\n{}",
-        transcript("qemu:///system", &dir)
-    );
-    let _ = std::fs::remove_dir_all(&dir);
+    record_reference("snapshots", "qemu_snapshots", STEPS, write_guests);
 }
 
 /// kill -9 of the daemon with a snapshot tree and a running guest: after
@@ -394,7 +465,95 @@ left 4\n"
         "{}",
         text
     );
+
+    // An external disk-only snapshot, then kill -9: the re-attached
+    // guest runs on the overlay.
+    let overlay = dir.join("snapshots-a.ext1");
+    let spec = format!("vda,file={}", overlay.display());
+    virsh(
+        &d,
+        &[
+            "snapshot-create-as",
+            "snapshots-a",
+            "ext1",
+            "--disk-only",
+            "--diskspec",
+            &spec,
+        ],
+    );
+    let pid = d.qemu_pid("snapshots-a").expect("running");
+    d.kill9();
+    d.start();
+    assert_eq!(d.qemu_pid("snapshots-a"), Some(pid), "same QEMU");
+    let blk = virsh(&d, &["domblklist", "snapshots-a"]);
+    assert!(blk.contains(overlay.to_str().unwrap()), "{}", blk);
+    assert_eq!(
+        virsh(&d, &["snapshot-current", "snapshots-a", "--name"]),
+        "ext1"
+    );
+    let o = Command::new(QEMU_IMG)
+        .args(["info", "-U"])
+        .arg(&overlay)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains(&format!(
+            "backing file: {}",
+            dir.join("snapshots-a.qcow2").display()
+        )),
+        "{}",
+        text
+    );
     virsh(&d, &["destroy", "snapshots-a"]);
     virsh(&d, &["undefine", "snapshots-a", "--snapshots-metadata"]);
     assert!(!d.qemu_root().join("snapshot/snapshots-a").exists());
+}
+
+/// The guest of the external steps: a qcow2 disk and a raw one.
+fn write_ext_guest(dir: &Path, kind: &str) {
+    let mut disks = String::new();
+    for (dev, file, format) in [("vda", "a.qcow2", "qcow2"), ("vdb", "b.raw", "raw")] {
+        let img = dir.join(file);
+        let st = Command::new(QEMU_IMG)
+            .args(["create", "-q", "-f", format])
+            .arg(&img)
+            .arg("16M")
+            .status()
+            .expect("qemu-img runs");
+        assert!(st.success());
+        disks.push_str(&format!(
+            "<disk type='file' device='disk'><driver name='qemu' type='{}'/>\
+<source file='{}'/><target dev='{}' bus='virtio'/></disk>",
+            format,
+            img.display(),
+            dev
+        ));
+    }
+    let xml = format!(
+        "<domain type='{}'><name>snapext-a</name>\
+<uuid>7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e11</uuid>\
+<memory unit='MiB'>64</memory><vcpu>1</vcpu>\
+<os><type arch='x86_64'>hvm</type></os>\
+<devices><emulator>{}</emulator>{}<memballoon model='none'/></devices></domain>",
+        kind, QEMU, disks
+    );
+    std::fs::write(dir.join("snapext-a.xml"), xml).unwrap();
+}
+
+#[test]
+fn external_snapshots_match_the_reference() {
+    compare_with_reference(
+        "snapext",
+        EXT_STEPS,
+        include_str!("data/qemu_snapext_reference.txt"),
+        write_ext_guest,
+    );
+}
+
+/// Records `data/qemu_snapext_reference.txt` from the reference libvirtd.
+#[test]
+#[ignore]
+fn record_snapext_reference() {
+    record_reference("snapext", "qemu_snapext", EXT_STEPS, write_ext_guest);
 }
