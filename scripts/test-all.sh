@@ -17,7 +17,12 @@ for p in libxml2-dev libxml2-utils libvirt-clients python3-libvirt libvirt-daemo
          qemu-system-x86 qemu-utils busybox-static cpio \
          golang-go golang-github-digitalocean-go-libvirt-dev \
          dnsmasq-base nftables iptables iproute2 \
-         parted lvm2 scrub nfs-common openssh-server openssh-client netcat-openbsd ovmf; do
+         parted lvm2 scrub nfs-common openssh-server openssh-client netcat-openbsd ovmf \
+         libsys-virt-perl libyaml-perl libxml-twig-perl libxml-writer-perl libxml-xpath-perl \
+         libtest-exception-perl libaccessors-perl libfile-slurp-perl libio-string-perl \
+         libtap-formatter-junit-perl libtap-formatter-html-perl libtap-harness-archive-perl \
+         libnetaddr-ip-perl libio-interface-perl libnet-openssh-perl libsub-uplevel-perl \
+         libwww-perl; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -111,6 +116,12 @@ rm -rf "$itmp"
 echo "== libvirt-tck networks group (reference libvirtd and oxvirtd, each in a network namespace)"
 scripts/tck-networks.sh 2>&1 | grep -E '^(==|assertions|[0-9]+ passed|tck networks)' | grep -v 'per script'
 [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "tck networks: oxvirtd below the reference"; exit 1; }
+if [ -x "$SHARED/tools/tck/run.sh" ]; then
+  echo "== libvirt-tck against oxvirtd's qemu:///system (floor in tests/tck-floor)"
+  scripts/tck.sh
+else
+  echo "== libvirt-tck: skipped, no $SHARED/tools/tck/run.sh"
+fi
 echo "== fuzzing (short runs; any crash fails)"
 if ! command -v cargo-fuzz >/dev/null; then
   cargo install cargo-fuzz --locked >/dev/null 2>&1 || echo "cargo-fuzz could not be installed"
