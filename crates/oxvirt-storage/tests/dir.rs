@@ -393,6 +393,99 @@ fn clone_with_conversion_resize_and_wipe() {
         "internal error: storage volume name 'copy.img' already in use."
     );
 
+    // A sparse clone of a sparse source with zero-filled blocks: every
+    // block of zeros becomes a hole (virStorageBackendCopyToFD); a
+    // clone with its allocation is whole.
+    let holes = d
+        .vol_create_xml(&p, &vol_xml("holes.img", "raw", 8 << 20, Some(0)), 0)
+        .unwrap();
+    let hp = d.vol_get_path(&holes).unwrap();
+    {
+        use std::io::{Seek, SeekFrom};
+        let mut f = std::fs::OpenOptions::new().write(true).open(&hp).unwrap();
+        let data: Vec<u8> = (0..1u32 << 20).map(|i| (i % 251) as u8 | 1).collect();
+        f.write_all(&data).unwrap();
+        f.seek(SeekFrom::Start(2 << 20)).unwrap();
+        f.write_all(&vec![0u8; 1 << 20]).unwrap();
+        f.write_all(&data[..4096]).unwrap();
+        f.sync_all().unwrap();
+    }
+    let hsum = md5(&hp);
+    let sc = d
+        .vol_create_xml_from(
+            &p,
+            &vol_xml("sparse-clone.img", "raw", 8 << 20, Some(0)),
+            &holes,
+            0,
+        )
+        .unwrap();
+    let scp = d.vol_get_path(&sc).unwrap();
+    assert_eq!(md5(&scp), hsum);
+    use std::os::unix::fs::MetadataExt;
+    let used = std::fs::metadata(&scp).unwrap().blocks() * 512;
+    assert!(
+        ((1 << 20) + 4096..=(1 << 20) + 4096 + 8192).contains(&used),
+        "sparse clone allocates {} bytes",
+        used
+    );
+    let fc = d
+        .vol_create_xml_from(
+            &p,
+            &vol_xml("full-clone.img", "raw", 8 << 20, None),
+            &holes,
+            0,
+        )
+        .unwrap();
+    let fcp = d.vol_get_path(&fc).unwrap();
+    assert_eq!(md5(&fcp), hsum);
+    assert!(std::fs::metadata(&fcp).unwrap().blocks() * 512 >= 8 << 20);
+    for v in [&holes, &sc, &fc] {
+        d.vol_delete(v, 0).unwrap();
+    }
+
+    // A sparse clone of a 64 GiB volume holding 8 KiB: the source's holes
+    // are stepped over (SEEK_DATA), not read; the copy holds the same
+    // bytes at the same offsets and allocates about as little.
+    let big_cap: u64 = 64 << 30;
+    let big = d
+        .vol_create_xml(&p, &vol_xml("big.img", "raw", big_cap, Some(0)), 0)
+        .unwrap();
+    let bp = d.vol_get_path(&big).unwrap();
+    let head: Vec<u8> = (0..4096u32).map(|i| (i % 253) as u8 | 1).collect();
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::OpenOptions::new().write(true).open(&bp).unwrap();
+        f.write_all_at(&head, 0).unwrap();
+        f.write_all_at(&head, big_cap - 4096).unwrap();
+        f.sync_all().unwrap();
+    }
+    let bc = d
+        .vol_create_xml_from(
+            &p,
+            &vol_xml("big-clone.img", "raw", big_cap, Some(0)),
+            &big,
+            0,
+        )
+        .unwrap();
+    let bcp = d.vol_get_path(&bc).unwrap();
+    {
+        use std::os::unix::fs::FileExt;
+        let f = std::fs::File::open(&bcp).unwrap();
+        assert_eq!(f.metadata().unwrap().len(), big_cap);
+        let mut got = vec![0u8; 4096];
+        for at in [0, big_cap - 4096] {
+            f.read_exact_at(&mut got, at).unwrap();
+            assert_eq!(got, head, "clone's bytes at {}", at);
+        }
+        f.read_exact_at(&mut got, big_cap / 2).unwrap();
+        assert!(got.iter().all(|b| *b == 0));
+        let used = f.metadata().unwrap().blocks() * 512;
+        assert!(used <= 64 << 10, "sparse clone of 8 KiB allocates {}", used);
+    }
+    for v in [&big, &bc] {
+        d.vol_delete(v, 0).unwrap();
+    }
+
     // Resize: grow, delta, shrink rules, allocate.
     d.vol_resize(&r, 8 << 20, 0).unwrap();
     assert_eq!(
