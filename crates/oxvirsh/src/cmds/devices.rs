@@ -275,20 +275,88 @@ fn attach_interface(ctl: &mut Ctl, c: &Cmd) -> R {
     let script = get("script")?;
     let model = get("model")?;
     let alias = get("alias")?;
-    if c.has("inbound") || c.has("outbound") || c.has("source-mode") {
-        return Err(Fail::lib(oxvirt_core::Error::no_support(
-            "attach-interface --inbound/--outbound/--source-mode",
-        )));
+    let inbound_s = get("inbound")?;
+    let outbound_s = get("outbound")?;
+    let source_mode = get("source-mode")?;
+    // virDomainNetTypeFromString
+    const NET_TYPES: [&str; 15] = [
+        "user",
+        "ethernet",
+        "vhostuser",
+        "server",
+        "client",
+        "mcast",
+        "network",
+        "bridge",
+        "internal",
+        "direct",
+        "hostdev",
+        "udp",
+        "vdpa",
+        "null",
+        "vds",
+    ];
+    let unsupported = || {
+        Fail::Msg(format!(
+            "No support for {} in command 'attach-interface'",
+            kind
+        ))
+    };
+    if !NET_TYPES.contains(&kind.as_str()) {
+        return Err(unsupported());
     }
+    if let Some(m) = &source_mode {
+        if m != "server" && m != "client" {
+            return Err(Fail::Msg(format!("Invalid source mode: {}", m)));
+        }
+    }
+    let inbound = match &inbound_s {
+        Some(s) => {
+            let r = parse_rate(s)?;
+            if r[0] == 0 && r[3] == 0 {
+                return Err(Fail::Msg(
+                    "either inbound average or floor is mandatory".into(),
+                ));
+            }
+            Some(r)
+        }
+        None => None,
+    };
+    let outbound = match &outbound_s {
+        Some(s) => {
+            let r = parse_rate(s)?;
+            if r[0] == 0 {
+                return Err(Fail::Msg("outbound average is mandatory".into()));
+            }
+            if r[3] != 0 {
+                return Err(Fail::Msg("outbound floor is unsupported yet".into()));
+            }
+            Some(r)
+        }
+        None => None,
+    };
     let src = match kind.as_str() {
         "network" | "bridge" => format!("  <source {}='{}'/>\n", kind, source),
         "direct" => format!("  <source dev='{}'/>\n", source),
-        _ => {
-            return Err(Fail::Msg(format!(
-                "No support for {} in command 'attach-interface'",
-                kind
-            )))
+        "hostdev" => {
+            let a = pci_address(&source).ok_or_else(|| {
+                Fail::Msg(format!(
+                    "cannot parse pci address '{}' for network interface",
+                    source
+                ))
+            })?;
+            format!(
+                "  <source>\n    <address type='pci' domain='0x{:04x}' bus='0x{:02x}' slot='0x{:02x}' function='0x{:x}'/>\n  </source>\n",
+                a[0], a[1], a[2], a[3]
+            )
         }
+        "vhostuser" => {
+            let m = source_mode
+                .as_deref()
+                .ok_or_else(|| Fail::Msg("source-mode is mandatory".into()))?;
+            format!("  <source type='unix' path='{}' mode='{}'/>\n", source, m)
+        }
+        _ => return Err(unsupported()),
     };
     let mut x = format!("<interface type='{}'", kind);
     x += if c.has("managed") {
@@ -312,6 +380,28 @@ fn attach_interface(ctl: &mut Ctl, c: &Cmd) -> R {
     if let Some(a) = &alias {
         x += &format!("  <alias name='{}'/>\n", a);
     }
+    if inbound.is_some() || outbound.is_some() {
+        x += "  <bandwidth>\n";
+        if let Some(r) = inbound.filter(|r| r[0] != 0 || r[3] != 0) {
+            x += "    <inbound";
+            for (i, k) in ["average", "peak", "burst", "floor"].iter().enumerate() {
+                if r[i] > 0 {
+                    x += &format!(" {}='{}'", k, r[i]);
+                }
+            }
+            x += "/>\n";
+        }
+        if let Some(r) = outbound.filter(|r| r[0] > 0) {
+            x += &format!("    <outbound average='{}'", r[0]);
+            for (i, k) in [(1, "peak"), (2, "burst")] {
+                if r[i] > 0 {
+                    x += &format!(" {}='{}'", k, r[i]);
+                }
+            }
+            x += "/>\n";
+        }
+        x += "  </bandwidth>\n";
+    }
     x += "</interface>\n";
     if c.has("print-xml") {
         ctl.print(&x);
@@ -322,6 +412,53 @@ fn attach_interface(ctl: &mut Ctl, c: &Cmd) -> R {
     attach(&*ctl.conn()?, c, &dom, &x, flags).ctx(|| "Failed to attach interface".into())?;
     ctl.extra("Interface attached successfully\n");
     Ok(())
+}
+
+/// virshParseRateStr: `average,peak,burst,floor`, empty fields 0.
+fn parse_rate(s: &str) -> Result<[u64; 4], Fail> {
+    let tok: Vec<&str> = s.split(',').collect();
+    if tok.len() > 4 {
+        return Err(Fail::Msg(format!(
+            "Rate string '{}' has too many fields",
+            s
+        )));
+    }
+    let mut r = [0u64; 4];
+    for (i, name) in ["average", "peak", "burst", "floor"].iter().enumerate() {
+        if let Some(t) = tok.get(i).filter(|t| !t.is_empty()) {
+            r[i] = crate::cmd::strtoul_p(t)
+                .ok_or_else(|| Fail::Msg(format!("field '{}' is malformed", name)))?;
+        }
+    }
+    Ok(r)
+}
+
+/// virshAddressParse of `pci:SOURCE`: four hexadecimal numbers, each
+/// separator skipped whatever it is, anything after the last ignored.
+fn pci_address(source: &str) -> Option<[u32; 4]> {
+    let mut rest = source;
+    let mut out = [0u32; 4];
+    for (i, slot) in out.iter_mut().enumerate() {
+        if i > 0 {
+            let mut ch = rest.chars();
+            ch.next()?;
+            rest = ch.as_str();
+        }
+        let t = rest.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+        let t = t.strip_prefix('+').unwrap_or(t);
+        let t = t
+            .strip_prefix("0x")
+            .or_else(|| t.strip_prefix("0X"))
+            .filter(|r| r.starts_with(|c: char| c.is_ascii_hexdigit()))
+            .unwrap_or(t);
+        let n = t.find(|c: char| !c.is_ascii_hexdigit()).unwrap_or(t.len());
+        if n == 0 {
+            return None;
+        }
+        *slot = u32::from_str_radix(&t[..n], 16).ok()?;
+        rest = &t[n..];
+    }
+    Some(out)
 }
 
 /// The domain XML as virsh parses it, blanks kept.

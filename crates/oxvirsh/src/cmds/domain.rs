@@ -343,7 +343,6 @@ fn dumpxml(ctl: &mut Ctl, c: &Cmd) -> R {
 }
 
 fn managedsave(ctl: &mut Ctl, c: &Cmd) -> R {
-    exclusive(c, "running", "paused")?;
     let mut flags = 0;
     if c.has("bypass-cache") {
         flags |= save::BYPASS_CACHE;
@@ -391,7 +390,6 @@ fn managedsave_remove(ctl: &mut Ctl, c: &Cmd) -> R {
 }
 
 fn save_cmd(ctl: &mut Ctl, c: &Cmd) -> R {
-    exclusive(c, "running", "paused")?;
     let to = c.req("file")?.to_string();
     let mut flags = 0;
     if c.has("bypass-cache") {
@@ -418,7 +416,6 @@ fn save_cmd(ctl: &mut Ctl, c: &Cmd) -> R {
 }
 
 fn restore(ctl: &mut Ctl, c: &Cmd) -> R {
-    exclusive(c, "running", "paused")?;
     let from = c.req("file")?.to_string();
     let mut flags = 0;
     for (o, f) in [

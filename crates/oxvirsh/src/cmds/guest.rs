@@ -1065,7 +1065,6 @@ fn save_image_define(ctl: &mut Ctl, c: &Cmd) -> R {
     let file = c.req("file")?.to_string();
     let xmlfile = c.req("xml")?.to_string();
     let flags = save_state(c);
-    exclusive(c, "running", "paused")?;
     let xml = read_file(&xmlfile)?;
     ctl.conn()?
         .domain_save_image_define_xml(&file, &xml, flags)
@@ -1251,7 +1250,15 @@ fn guestvcpus(ctl: &mut Ctl, c: &Cmd) -> R {
 fn domdirtyrate_calc(ctl: &mut Ctl, c: &Cmd) -> R {
     let dom = ctl.domain(c)?;
     let secs = c.int("seconds")?.unwrap_or(1);
-    ctl.conn()?.domain_start_dirty_rate_calc(&dom, secs, 0)?;
+    // VIR_DOMAIN_DIRTYRATE_MODE_*, checked by virsh before the call.
+    let flags = match c.string("mode")? {
+        None | Some("page-sampling") => 0,
+        Some("dirty-bitmap") => 1,
+        Some("dirty-ring") => 2,
+        Some(m) => return Err(Fail::Msg(format!("Unknown calculation mode '{}'", m))),
+    };
+    ctl.conn()?
+        .domain_start_dirty_rate_calc(&dom, secs, flags)?;
     ctl.extra("Start to calculate domain's memory dirty rate successfully.\n");
     Ok(())
 }
@@ -1437,7 +1444,8 @@ fn migrate_getmaxdowntime(ctl: &mut Ctl, c: &Cmd) -> R {
 
 fn migrate_setspeed(ctl: &mut Ctl, c: &Cmd) -> R {
     let dom = ctl.domain(c)?;
-    let bw = c.ull("bandwidth")?.unwrap_or(0);
+    // vshCommandOptULWrap: a negative bandwidth wraps, as in C.
+    let bw = c.ull_wrap("bandwidth")?.unwrap_or(0);
     let flags = if c.has("postcopy") { 1 } else { 0 };
     ctl.conn()?.domain_migrate_set_max_speed(&dom, bw, flags)?;
     Ok(())
@@ -1454,7 +1462,8 @@ fn migrate_getspeed(ctl: &mut Ctl, c: &Cmd) -> R {
 fn migrate_compcache(ctl: &mut Ctl, c: &Cmd) -> R {
     let dom = ctl.domain(c)?;
     let conn = ctl.conn()?;
-    if let Some(size) = c.scaled("size", 1, u64::MAX)? {
+    // vshCommandOptULongLong: plain bytes, no suffixes.
+    if let Some(size) = c.ull("size")? {
         conn.domain_migrate_set_compression_cache(&dom, size, 0)?;
     }
     let size = conn.domain_migrate_get_compression_cache(&dom, 0)?;

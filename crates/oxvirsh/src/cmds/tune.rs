@@ -172,10 +172,22 @@ fn parse_cpulist(list: &str, maxcpu: u32) -> Result<Vec<u8>, Fail> {
     let cpus: Vec<u32> = if list.starts_with('r') {
         (0..maxcpu).collect()
     } else {
-        let cpus = oxvirt_xml::domain::postparse::parse_cpuset(list)
-            .ok()
-            .filter(|c| !c.is_empty() && c.iter().all(|c| *c < 1024))
-            .ok_or_else(|| Fail::Msg(format!("Invalid cpulist '{}'", list)))?;
+        // virBitmapParse(cpulist, 1024): a list it cannot parse leaves
+        // its error behind, printed after virsh's own message.
+        let invalid = || format!("Invalid cpulist '{}'", list);
+        let cpus = match oxvirt_xml::domain::postparse::parse_bitmap(list, 1024) {
+            Err(_) => {
+                return Err(Fail::MsgLib(
+                    invalid(),
+                    Box::new(oxvirt_core::Error::invalid_arg(
+                        oxvirt_core::error::from::NONE,
+                        format!("Failed to parse bitmap '{}'", list),
+                    )),
+                ))
+            }
+            Ok(c) if c.is_empty() => return Err(Fail::Msg(invalid())),
+            Ok(c) => c,
+        };
         let last = cpus.last().copied().unwrap_or(0);
         if last >= maxcpu {
             return Err(Fail::Msg(format!(
