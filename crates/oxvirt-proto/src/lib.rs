@@ -7,10 +7,17 @@
 //! - decoding never panics and never allocates beyond what the input
 //!   (and libvirt's limits) justify.
 
+pub mod convert;
+pub mod kinds;
 pub mod packet;
 pub mod procs;
 pub mod remote;
+#[macro_use]
+pub mod table;
 pub mod xdr;
+
+/// The core types the wire carries (re-exported for the table's macros).
+pub use oxvirt_core;
 
 pub use packet::{FrameError, Header, MsgType, Status};
 pub use xdr::{Decoder, Encoder, Xdr, XdrError};

@@ -164,6 +164,37 @@ pub fn frame_raw(h: &Header, payload: &[u8]) -> Result<Vec<u8>, FrameError> {
     Ok(v)
 }
 
+/// An encoder for a frame's payload, with room for the length word and
+/// the header in front ([`finish`] fills them in), so a reply is encoded
+/// once, in place.
+pub fn begin() -> Encoder {
+    let mut buf = Vec::with_capacity(256);
+    buf.resize(LEN_WORD + HEADER_LEN, 0);
+    Encoder::with_buffer(buf)
+}
+
+/// The frame [`begin`] started, with header `h`.
+pub fn finish(e: Encoder, h: &Header) -> Result<Vec<u8>, FrameError> {
+    let mut v = e.into_bytes();
+    let payload = v.len().saturating_sub(LEN_WORD + HEADER_LEN);
+    if payload > PAYLOAD_MAX {
+        return Err(FrameError::TooLarge(payload));
+    }
+    let words = [
+        v.len() as u32,
+        h.prog,
+        h.vers,
+        h.proc_ as u32,
+        h.mtype as u32,
+        h.serial,
+        h.status as u32,
+    ];
+    for (i, w) in words.iter().enumerate() {
+        v[4 * i..4 * i + 4].copy_from_slice(&w.to_be_bytes());
+    }
+    Ok(v)
+}
+
 /// A complete frame with an XDR payload.
 pub fn frame<T: Xdr>(h: &Header, payload: &T) -> Result<Vec<u8>, FrameError> {
     frame_raw(h, &crate::xdr::to_bytes(payload))

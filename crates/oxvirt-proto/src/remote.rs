@@ -108,8 +108,6 @@ xdr_struct! {
     pub struct NonnullNodeDevice { pub name: String }
     /// `remote_nonnull_secret`
     pub struct NonnullSecret { pub uuid: RemoteUuid, pub usage_type: i32, pub usage_id: String }
-    /// `remote_nonnull_nwfilter`
-    pub struct NonnullNwfilter { pub name: String, pub uuid: RemoteUuid }
     /// `remote_nonnull_network_port`
     pub struct NonnullNetworkPort { pub net: NonnullNetwork, pub uuid: RemoteUuid }
 
@@ -129,24 +127,8 @@ xdr_struct! {
     }
 
     // ---- generic layouts ------------------------------------------------
-    /// `{int}`: LOOKUP_BY_ID, SUPPORTS_FEATURE, deregister callbacks...
-    pub struct IntArgs { pub value: i32 }
     /// `{int}` replies.
     pub struct IntRet { pub value: i32 }
-    /// `{unsigned int}`: flags-only calls.
-    pub struct FlagsArgs { pub flags: u32 }
-    /// `{unsigned hyper}` replies.
-    pub struct UHyperRet { pub value: u64 }
-    /// `{string}` arguments.
-    pub struct StringArgs { pub value: String }
-    /// `{string}` replies.
-    pub struct StringRet { pub value: String }
-    /// `{string, flags}`: DEFINE_XML_FLAGS, CREATE_XML, RESTORE_FLAGS-like...
-    pub struct StringFlagsArgs { pub value: String, pub flags: u32 }
-    /// `{optional string}`
-    pub struct OptStringArgs { pub value: Option<String> }
-    /// `{uuid}`
-    pub struct UuidArgs { pub uuid: RemoteUuid }
 
     /// CONNECT_OPEN
     pub struct ConnectOpenArgs { pub name: Option<String>, pub flags: u32 }
@@ -163,62 +145,15 @@ xdr_struct! {
         pub cores: i32,
         pub threads: i32,
     }
-    /// NODE_GET_CELLS_FREE_MEMORY
-    pub struct NodeGetCellsFreeMemoryArgs { pub start_cell: i32, pub maxcells: i32 }
-    pub struct NodeGetCellsFreeMemoryRet { pub cells: Vec<u64> [max::CELLS] }
-    /// NODE_GET_CPU_MAP
-    pub struct NodeGetCpuMapArgs { pub need_map: i32, pub need_online: i32, pub flags: u32 }
     pub struct NodeGetCpuMapRet { pub cpumap: Opaque [max::CPUMAP], pub online: u32, pub ret: i32 }
     /// NODE_GET_SECURITY_MODEL
     pub struct NodeGetSecurityModelRet {
         pub model: CharArray [max::SECURITY_MODEL],
         pub doi: CharArray [max::SECURITY_DOI],
     }
-    /// CONNECT_DOMAIN_XML_TO_NATIVE, CONNECT_DOMAIN_XML_FROM_NATIVE:
-    /// `{nativeFormat, domainXml | nativeConfig, flags}`.
-    pub struct ConnectDomainXmlNativeArgs { pub format: String, pub data: String, pub flags: u32 }
-    /// CONNECT_GET_DOMAIN_CAPABILITIES
-    pub struct ConnectGetDomainCapabilitiesArgs {
-        pub emulatorbin: Option<String>,
-        pub arch: Option<String>,
-        pub machine: Option<String>,
-        pub virttype: Option<String>,
-        pub flags: u32,
-    }
-    /// `{need_results, flags}`: every LIST_ALL of the connection.
-    pub struct ListAllArgs { pub need_results: i32, pub flags: u32 }
-    /// The pre-ListAll calls: `{int maxnames}` / `{int maxids}`.
-    pub struct ListMaxArgs { pub max: i32 }
-    pub struct ListNamesRet { pub names: Vec<String> [max::NETWORK_LIST] }
-    pub struct ListIdsRet { pub ids: Vec<i32> [max::DOMAIN_LIST] }
     pub struct ListAllDomainsRet { pub domains: Vec<NonnullDomain> [max::DOMAIN_LIST], pub ret: u32 }
-    pub struct ListAllNetworksRet { pub nets: Vec<NonnullNetwork> [max::NETWORK_LIST], pub ret: u32 }
-    pub struct ListAllStoragePoolsRet { pub pools: Vec<NonnullStoragePool> [max::STORAGE_POOL_LIST], pub ret: u32 }
-    pub struct ListAllInterfacesRet { pub ifaces: Vec<NonnullInterface> [max::INTERFACE_LIST], pub ret: u32 }
-    pub struct ListAllNodeDevicesRet { pub devices: Vec<NonnullNodeDevice> [max::NODE_DEVICE_LIST], pub ret: u32 }
-    pub struct ListAllSecretsRet { pub secrets: Vec<NonnullSecret> [max::SECRET_LIST], pub ret: u32 }
-    pub struct ListAllNwfiltersRet { pub filters: Vec<NonnullNwfilter> [max::NWFILTER_LIST], pub ret: u32 }
 
     // ---- domains --------------------------------------------------------
-    pub struct DomainArgs { pub dom: NonnullDomain }
-    pub struct DomainRet { pub dom: NonnullDomain }
-    pub struct DomainFlagsArgs { pub dom: NonnullDomain, pub flags: u32 }
-    /// `{dom, int}`: SET_AUTOSTART
-    pub struct DomainIntArgs { pub dom: NonnullDomain, pub value: i32 }
-    /// `{dom, unsigned hyper}`: SET_MEMORY, SET_MAX_MEMORY
-    pub struct DomainUHyperArgs { pub dom: NonnullDomain, pub value: u64 }
-    /// `{dom, unsigned hyper, flags}`: SET_MEMORY_FLAGS
-    pub struct DomainUHyperFlagsArgs { pub dom: NonnullDomain, pub value: u64, pub flags: u32 }
-    /// `{dom, unsigned int}`: SET_VCPUS
-    pub struct DomainUIntArgs { pub dom: NonnullDomain, pub value: u32 }
-    /// `{dom, unsigned int, flags}`: SET_VCPUS_FLAGS
-    pub struct DomainUIntFlagsArgs { pub dom: NonnullDomain, pub value: u32, pub flags: u32 }
-    /// `{dom, string}`: SAVE, block/interface stats
-    pub struct DomainStringArgs { pub dom: NonnullDomain, pub value: String }
-    /// `{dom, string, flags}`: attach/detach device flags, snapshot lookup...
-    pub struct DomainStringFlagsArgs { pub dom: NonnullDomain, pub value: String, pub flags: u32 }
-    /// `{dom, need_results, flags}`: LIST_ALL_SNAPSHOTS, LIST_ALL_CHECKPOINTS
-    pub struct DomainListAllArgs { pub dom: NonnullDomain, pub need_results: i32, pub flags: u32 }
     pub struct DomainGetInfoRet {
         /// `unsigned char`
         pub state: u32,
@@ -228,10 +163,7 @@ xdr_struct! {
         pub nr_virt_cpu: u32,
         pub cpu_time: u64,
     }
-    pub struct DomainGetStateRet { pub state: i32, pub reason: i32 }
     pub struct DomainGetControlInfoRet { pub state: u32, pub details: u32, pub state_time: u64 }
-    pub struct DomainSaveFlagsArgs { pub dom: NonnullDomain, pub to: String, pub dxml: Option<String>, pub flags: u32 }
-    pub struct DomainRestoreFlagsArgs { pub from: String, pub dxml: Option<String>, pub flags: u32 }
     pub struct DomainGetJobInfoRet {
         pub job_type: i32,
         pub time_elapsed: u64,
@@ -247,24 +179,8 @@ xdr_struct! {
         pub file_remaining: u64,
     }
     pub struct DomainGetSecurityLabelRet { pub label: CharArray [max::SECURITY_LABEL], pub enforcing: i32 }
-    pub struct DomainGetMessagesRet { pub msgs: Vec<String> [max::DOMAIN_MESSAGES] }
-    pub struct DomainGetMetadataArgs { pub dom: NonnullDomain, pub kind: i32, pub uri: Option<String>, pub flags: u32 }
-    pub struct DomainSetMetadataArgs {
-        pub dom: NonnullDomain,
-        pub kind: i32,
-        pub metadata: Option<String>,
-        pub key: Option<String>,
-        pub uri: Option<String>,
-        pub flags: u32,
-    }
-    pub struct DomainGetSchedulerTypeRet { pub kind: String, pub nparams: i32 }
-    /// `{dom, nparams, flags}`: the typed-parameter getters
-    pub struct DomainGetParamsArgs { pub dom: NonnullDomain, pub nparams: i32, pub flags: u32 }
     pub struct TypedParamsRet { pub params: Vec<TypedParam> [max::ALL_DOMAIN_STATS] }
-    /// `{dom, params}`: SET_SCHEDULER_PARAMETERS (no flags)
-    pub struct DomainParamsArgs { pub dom: NonnullDomain, pub params: Vec<TypedParam> [max::SCHEDULER_PARAMETERS] }
     pub struct DomainSetParamsArgs { pub dom: NonnullDomain, pub params: Vec<TypedParam> [max::ALL_DOMAIN_STATS], pub flags: u32 }
-    pub struct DomainGetVcpusArgs { pub dom: NonnullDomain, pub maxinfo: i32, pub maplen: i32 }
     pub struct VcpuInfoWire { pub number: u32, pub state: i32, pub cpu_time: u64, pub cpu: i32 }
     pub struct DomainGetVcpusRet { pub info: Vec<VcpuInfoWire> [max::VCPUINFO], pub cpumaps: Opaque [max::CPUMAPS] }
     pub struct DomainBlockStatsRet { pub rd_req: i64, pub rd_bytes: i64, pub wr_req: i64, pub wr_bytes: i64, pub errs: i64 }
@@ -272,67 +188,25 @@ xdr_struct! {
         pub rx_bytes: i64, pub rx_packets: i64, pub rx_errs: i64, pub rx_drop: i64,
         pub tx_bytes: i64, pub tx_packets: i64, pub tx_errs: i64, pub tx_drop: i64,
     }
-    pub struct DomainMemoryStatsArgs { pub dom: NonnullDomain, pub max_stats: u32, pub flags: u32 }
     pub struct MemoryStatWire { pub tag: i32, pub val: u64 }
-    pub struct DomainMemoryStatsRet { pub stats: Vec<MemoryStatWire> [max::MEMORY_STATS] }
     pub struct DomainGetBlockInfoRet { pub allocation: u64, pub capacity: u64, pub physical: u64 }
-    pub struct DomainBlockPeekArgs { pub dom: NonnullDomain, pub path: String, pub offset: u64, pub size: u32, pub flags: u32 }
-    pub struct DomainBlockPeekRet { pub buffer: Opaque [max::DOMAIN_BLOCK_PEEK_BUFFER] }
-    pub struct DomainBlockResizeArgs { pub dom: NonnullDomain, pub disk: String, pub size: u64, pub flags: u32 }
-    pub struct DomainGetTimeRet { pub seconds: i64, pub nseconds: u32 }
-    pub struct DomainRenameArgs { pub dom: NonnullDomain, pub new_name: Option<String>, pub flags: u32 }
-    pub struct DomainGetHostnameArgs { pub dom: NonnullDomain, pub flags: u32 }
     pub struct ConnectGetAllDomainStatsArgs { pub doms: Vec<NonnullDomain> [max::DOMAIN_LIST], pub stats: u32, pub flags: u32 }
     pub struct DomainStatsRecord { pub dom: NonnullDomain, pub params: Vec<TypedParam> [max::ALL_DOMAIN_STATS] }
-    pub struct ConnectGetAllDomainStatsRet { pub ret_stats: Vec<DomainStatsRecord> [max::DOMAIN_LIST] }
-    pub struct DomainInterfaceAddressesArgs { pub dom: NonnullDomain, pub source: u32, pub flags: u32 }
     pub struct DomainIpAddrWire { pub kind: i32, pub addr: String, pub prefix: u32 }
     pub struct DomainInterfaceWire { pub name: String, pub hwaddr: Option<String>, pub addrs: Vec<DomainIpAddrWire> [max::DOMAIN_IP_ADDR] }
     pub struct DomainInterfaceAddressesRet { pub ifaces: Vec<DomainInterfaceWire> [max::DOMAIN_INTERFACE] }
 
     // ---- typed-parameter getters and setters, pinning, jobs ---------------
-    /// `{params, nparams}`: with nparams = 0 in the call, only the count.
-    pub struct ParamsCountRet { pub params: Vec<TypedParam> [max::ALL_DOMAIN_STATS], pub nparams: i32 }
-    /// `{dom, device, nparams, flags}`: interface parameters, block stats flags
-    pub struct DomainDeviceGetParamsArgs { pub dom: NonnullDomain, pub device: String, pub nparams: i32, pub flags: u32 }
-    /// `{dom, device, params, flags}`: interface parameters, block I/O tune
-    pub struct DomainDeviceSetParamsArgs { pub dom: NonnullDomain, pub device: String, pub params: Vec<TypedParam> [max::BLOCK_IO_TUNE_PARAMETERS], pub flags: u32 }
-    pub struct DomainGetBlockIoTuneArgs { pub dom: NonnullDomain, pub disk: Option<String>, pub nparams: i32, pub flags: u32 }
-    pub struct DomainSetLifecycleActionArgs { pub dom: NonnullDomain, pub kind: u32, pub action: u32, pub flags: u32 }
     pub struct IothreadInfoWire { pub iothread_id: u32, pub cpumap: Opaque [max::CPUMAP] }
     pub struct DomainGetIothreadInfoRet { pub info: Vec<IothreadInfoWire> [max::IOTHREAD_INFO], pub ret: u32 }
-    /// `{dom, unsigned int, cpumap, flags}`: PIN_IOTHREAD, PIN_VCPU_FLAGS
-    pub struct DomainPinArgs { pub dom: NonnullDomain, pub which: u32, pub cpumap: Opaque [max::CPUMAP], pub flags: u32 }
-    /// `{dom, vcpu, cpumap}`: PIN_VCPU (no flags)
-    pub struct DomainPinVcpuArgs { pub dom: NonnullDomain, pub vcpu: u32, pub cpumap: Opaque [max::CPUMAP] }
-    pub struct DomainPinEmulatorArgs { pub dom: NonnullDomain, pub cpumap: Opaque [max::CPUMAP], pub flags: u32 }
-    pub struct DomainSetIothreadParamsArgs { pub dom: NonnullDomain, pub iothread_id: u32, pub params: Vec<TypedParam> [max::IOTHREAD_PARAMS], pub flags: u32 }
-    pub struct DomainGetVcpuPinInfoArgs { pub dom: NonnullDomain, pub ncpumaps: i32, pub maplen: i32, pub flags: u32 }
     /// `{cpumaps, int}`: vCPU and emulator pin info
     pub struct CpumapsRet { pub cpumaps: Opaque [max::CPUMAPS], pub num: i32 }
-    /// `{dom, int, flags}`: emulator pin info, memory stats period
-    pub struct DomainIntFlagsArgs { pub dom: NonnullDomain, pub value: i32, pub flags: u32 }
-    pub struct DomainGetJobStatsRet { pub job_type: i32, pub params: Vec<TypedParam> [max::JOB_STATS] }
-    pub struct NodeGetFreePagesArgs { pub pages: Vec<u32> [max::NODE_MAX_CELLS], pub start_cell: i32, pub cell_count: u32, pub flags: u32 }
-    pub struct NodeGetFreePagesRet { pub counts: Vec<u64> [max::NODE_MAX_CELLS] }
-    pub struct ConnectGetCpuModelNamesArgs { pub arch: String, pub need_results: i32, pub flags: u32 }
-    pub struct ConnectGetCpuModelNamesRet { pub models: Vec<String> [max::CONNECT_CPU_MODELS], pub ret: i32 }
-    pub struct ConnectBaselineCpuArgs { pub xml_cpus: Vec<String> [max::CPU_BASELINE], pub flags: u32 }
-    pub struct NodeGetCpuStatsArgs { pub cpu_num: i32, pub nparams: i32, pub flags: u32 }
-    pub struct NodeGetMemoryStatsArgs { pub nparams: i32, pub cell_num: i32, pub flags: u32 }
     pub struct NodeStatWire { pub field: String, pub value: u64 }
     pub struct NodeStatsRet { pub params: Vec<NodeStatWire> [max::NODE_CPU_STATS], pub nparams: i32 }
-    pub struct DomainPmSuspendArgs { pub dom: NonnullDomain, pub target: u32, pub duration: u64, pub flags: u32 }
-    pub struct DomainSendKeyArgs { pub dom: NonnullDomain, pub codeset: u32, pub holdtime: u32, pub keycodes: Vec<u32> [max::DOMAIN_SEND_KEY], pub flags: u32 }
-    pub struct DomainCoreDumpArgs { pub dom: NonnullDomain, pub to: String, pub flags: u32 }
-    pub struct DomainCoreDumpWithFormatArgs { pub dom: NonnullDomain, pub to: String, pub dumpformat: u32, pub flags: u32 }
-    pub struct SaveImageDefineXmlArgs { pub file: String, pub dxml: String, pub flags: u32 }
-    pub struct ManagedSaveDefineXmlArgs { pub dom: NonnullDomain, pub dxml: Option<String>, pub flags: u32 }
 
     // ---- guest agent and host-side domain queries -------------------------
     /// DOMAIN_FSFREEZE, DOMAIN_FSTHAW (replies: `{int filesystems}`)
     pub struct DomainFsFreezeArgs { pub dom: NonnullDomain, pub mountpoints: Vec<String> [max::DOMAIN_FSFREEZE_MOUNTPOINTS], pub flags: u32 }
-    pub struct DomainFsTrimArgs { pub dom: NonnullDomain, pub mount_point: Option<String>, pub minimum: u64, pub flags: u32 }
     pub struct DomainFsInfoWire { pub mountpoint: String, pub name: String, pub fstype: String, pub dev_aliases: Vec<String> [max::DOMAIN_FSINFO_DISKS] }
     /// DOMAIN_GET_FSINFO (arguments: `{dom, flags}`)
     pub struct DomainGetFsInfoRet { pub info: Vec<DomainFsInfoWire> [max::DOMAIN_FSINFO], pub ret: u32 }
@@ -342,32 +216,15 @@ xdr_struct! {
     /// CPU, without the empty slots of CPUs that have none.
     pub struct DomainGetCpuStatsRet { pub params: Vec<TypedParam> [max::DOMAIN_GET_CPU_STATS], pub nparams: i32 }
     pub struct DomainDiskErrorWire { pub disk: String, pub error: i32 }
-    pub struct DomainGetDiskErrorsArgs { pub dom: NonnullDomain, pub maxerrors: u32, pub flags: u32 }
     pub struct DomainGetDiskErrorsRet { pub errors: Vec<DomainDiskErrorWire> [max::DOMAIN_DISK_ERRORS], pub nerrors: i32 }
-    /// DOMAIN_GET_LAUNCH_SECURITY_INFO (arguments: `{dom, flags}`)
-    pub struct DomainGetLaunchSecurityInfoRet { pub params: Vec<TypedParam> [max::DOMAIN_LAUNCH_SECURITY_INFO_PARAMS] }
     pub struct DomainSendProcessSignalArgs { pub dom: NonnullDomain, pub pid_value: i64, pub signum: u32, pub flags: u32 }
-    pub struct DomainSetTimeArgs { pub dom: NonnullDomain, pub seconds: i64, pub nseconds: u32, pub flags: u32 }
     pub struct DomainSetUserPasswordArgs { pub dom: NonnullDomain, pub user: Option<String>, pub password: Option<String>, pub flags: u32 }
 
     // ---- streams ------------------------------------------------------------
-    pub struct DomainScreenshotArgs { pub dom: NonnullDomain, pub screen: u32, pub flags: u32 }
     pub struct DomainScreenshotRet { pub mime: Option<String> }
-    pub struct DomainOpenConsoleArgs { pub dom: NonnullDomain, pub dev_name: Option<String>, pub flags: u32 }
-
-    // ---- checkpoints ---------------------------------------------------------
-    pub struct CheckpointRet { pub checkpoint: NonnullDomainCheckpoint }
-    pub struct CheckpointFlagsArgs { pub checkpoint: NonnullDomainCheckpoint, pub flags: u32 }
-    pub struct CheckpointListAllArgs { pub checkpoint: NonnullDomainCheckpoint, pub need_results: i32, pub flags: u32 }
-    pub struct ListAllCheckpointsRet { pub checkpoints: Vec<NonnullDomainCheckpoint> [max::DOMAIN_CHECKPOINT_LIST], pub ret: i32 }
 
     // ---- events -------------------------------------------------------
-    pub struct ConnectDomainEventCallbackRegisterAnyArgs { pub event_id: i32, pub dom: Option<NonnullDomain> }
-    pub struct ConnectNetworkEventRegisterAnyArgs { pub event_id: i32, pub net: Option<NonnullNetwork> }
-    pub struct ConnectStoragePoolEventRegisterAnyArgs { pub event_id: i32, pub pool: Option<NonnullStoragePool> }
-    pub struct ConnectNodeDeviceEventRegisterAnyArgs { pub event_id: i32, pub dev: Option<NonnullNodeDevice> }
     pub struct DomainEventCallbackLifecycleMsg { pub callback_id: i32, pub dom: NonnullDomain, pub event: i32, pub detail: i32 }
-    pub struct DomainEventCallbackDomOnlyMsg { pub callback_id: i32, pub dom: NonnullDomain }
     pub struct NetworkEventLifecycleMsg { pub callback_id: i32, pub net: NonnullNetwork, pub event: i32, pub detail: i32 }
     pub struct StoragePoolEventLifecycleMsg { pub callback_id: i32, pub pool: NonnullStoragePool, pub event: i32, pub detail: i32 }
     pub struct StoragePoolEventRefreshMsg { pub callback_id: i32, pub pool: NonnullStoragePool }
@@ -377,26 +234,7 @@ xdr_struct! {
     pub struct SecretEventLifecycleMsg { pub callback_id: i32, pub secret: NonnullSecret, pub event: i32, pub detail: i32 }
     pub struct SecretEventValueChangedMsg { pub callback_id: i32, pub secret: NonnullSecret }
 
-    // ---- snapshots --------------------------------------------------------
-    pub struct SnapshotArgs { pub snap: NonnullDomainSnapshot }
-    pub struct SnapshotRet { pub snap: NonnullDomainSnapshot }
-    pub struct SnapshotFlagsArgs { pub snap: NonnullDomainSnapshot, pub flags: u32 }
-    pub struct ListAllSnapshotsRet { pub snapshots: Vec<NonnullDomainSnapshot> [max::DOMAIN_SNAPSHOT_LIST], pub ret: i32 }
-    pub struct SnapshotListAllArgs { pub snap: NonnullDomainSnapshot, pub need_results: i32, pub flags: u32 }
-
     // ---- networks ---------------------------------------------------------
-    pub struct NetworkArgs { pub net: NonnullNetwork }
-    pub struct NetworkRet { pub net: NonnullNetwork }
-    pub struct NetworkFlagsArgs { pub net: NonnullNetwork, pub flags: u32 }
-    pub struct NetworkIntArgs { pub net: NonnullNetwork, pub value: i32 }
-    pub struct NetworkUpdateArgs {
-        pub net: NonnullNetwork,
-        pub command: u32,
-        pub section: u32,
-        pub parent_index: i32,
-        pub xml: String,
-        pub flags: u32,
-    }
     /// `remote_network_dhcp_lease`
     pub struct NetworkDhcpLeaseWire {
         pub iface: String,
@@ -409,69 +247,11 @@ xdr_struct! {
         pub hostname: Option<String>,
         pub clientid: Option<String>,
     }
-    pub struct NetworkGetDhcpLeasesArgs {
-        pub net: NonnullNetwork,
-        pub mac: Option<String>,
-        pub need_results: i32,
-        pub flags: u32,
-    }
-    pub struct NetworkGetDhcpLeasesRet {
-        pub leases: Vec<NetworkDhcpLeaseWire> [max::NETWORK_DHCP_LEASES],
-        pub ret: u32,
-    }
-    pub struct NetworkListAllPortsArgs { pub net: NonnullNetwork, pub need_results: i32, pub flags: u32 }
-    pub struct NetworkListAllPortsRet {
-        pub ports: Vec<NonnullNetworkPort> [max::NETWORK_PORT_LIST],
-        pub ret: u32,
-    }
-    pub struct NetworkPortLookupByUuidArgs { pub net: NonnullNetwork, pub uuid: RemoteUuid }
-    pub struct NetworkPortRet { pub port: NonnullNetworkPort }
-    pub struct NetworkPortCreateXmlArgs { pub net: NonnullNetwork, pub xml: String, pub flags: u32 }
-    pub struct NetworkPortFlagsArgs { pub port: NonnullNetworkPort, pub flags: u32 }
 
     // ---- storage ----------------------------------------------------------
-    pub struct PoolArgs { pub pool: NonnullStoragePool }
-    pub struct PoolRet { pub pool: NonnullStoragePool }
-    pub struct PoolFlagsArgs { pub pool: NonnullStoragePool, pub flags: u32 }
-    pub struct PoolIntArgs { pub pool: NonnullStoragePool, pub value: i32 }
-    pub struct PoolStringArgs { pub pool: NonnullStoragePool, pub value: String }
-    pub struct PoolStringFlagsArgs { pub pool: NonnullStoragePool, pub value: String, pub flags: u32 }
-    pub struct PoolListAllArgs { pub pool: NonnullStoragePool, pub need_results: i32, pub flags: u32 }
     pub struct PoolGetInfoRet { pub state: u32, pub capacity: u64, pub allocation: u64, pub available: u64 }
-    pub struct PoolListAllVolumesRet { pub vols: Vec<NonnullStorageVol> [max::STORAGE_VOL_LIST], pub ret: u32 }
-    pub struct FindStoragePoolSourcesArgs { pub kind: String, pub src_spec: Option<String>, pub flags: u32 }
-    pub struct VolArgs { pub vol: NonnullStorageVol }
-    pub struct VolRet { pub vol: NonnullStorageVol }
-    pub struct VolFlagsArgs { pub vol: NonnullStorageVol, pub flags: u32 }
-    pub struct VolCreateXmlFromArgs { pub pool: NonnullStoragePool, pub xml: String, pub clonevol: NonnullStorageVol, pub flags: u32 }
-    pub struct VolWipePatternArgs { pub vol: NonnullStorageVol, pub algorithm: u32, pub flags: u32 }
     pub struct VolGetInfoRet { pub kind: i32, pub capacity: u64, pub allocation: u64 }
-    pub struct VolResizeArgs { pub vol: NonnullStorageVol, pub capacity: u64, pub flags: u32 }
     pub struct VolTransferArgs { pub vol: NonnullStorageVol, pub offset: u64, pub length: u64, pub flags: u32 }
-
-    // ---- interfaces, node devices, secrets -----------------------------------
-    pub struct InterfaceArgs { pub iface: NonnullInterface }
-    pub struct InterfaceRet { pub iface: NonnullInterface }
-    pub struct InterfaceFlagsArgs { pub iface: NonnullInterface, pub flags: u32 }
-    pub struct NodeDeviceArgs { pub name: String }
-    pub struct NodeDeviceFlagsArgs { pub name: String, pub flags: u32 }
-    pub struct NodeDeviceRet { pub dev: NonnullNodeDevice }
-    pub struct NodeDeviceGetParentRet { pub parent: Option<String> }
-    pub struct NodeDeviceListCapsArgs { pub name: String, pub maxnames: i32 }
-    pub struct NodeDeviceListCapsRet { pub names: Vec<String> [max::NODE_DEVICE_CAPS_LIST] }
-
-    // ---- legacy name lists (virConnectList*, virStoragePoolListVolumes) --
-    pub struct MaxNamesArgs { pub maxnames: i32 }
-    pub struct PoolNamesRet { pub names: Vec<String> [max::STORAGE_POOL_LIST] }
-    pub struct PoolListVolumesArgs { pub pool: NonnullStoragePool, pub maxnames: i32 }
-    pub struct VolNamesRet { pub names: Vec<String> [max::STORAGE_VOL_LIST] }
-    pub struct SecretUuidsRet { pub uuids: Vec<String> [max::SECRET_LIST] }
-    pub struct SecretArgs { pub secret: NonnullSecret }
-    pub struct SecretRet { pub secret: NonnullSecret }
-    pub struct SecretFlagsArgs { pub secret: NonnullSecret, pub flags: u32 }
-    pub struct SecretLookupByUsageArgs { pub usage_type: i32, pub usage_id: String }
-    pub struct SecretSetValueArgs { pub secret: NonnullSecret, pub value: Opaque [max::SECRET_VALUE], pub flags: u32 }
-    pub struct SecretGetValueRet { pub value: Opaque [max::SECRET_VALUE] }
 }
 
 /// `remote_typed_param`: a field name and a value tagged with its type.

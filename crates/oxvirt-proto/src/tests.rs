@@ -347,3 +347,94 @@ fn guest_agent_layouts() {
         Err(XdrError::TooLong { .. })
     ));
 }
+
+#[test]
+fn rows_name_their_procedures() {
+    let mut seen = std::collections::HashSet::new();
+    for row in crate::table::rows() {
+        assert!(seen.insert(row.num), "{} twice", row.num);
+        assert_eq!(crate::proc_name(row.num), Some(row.name), "{}", row.num);
+    }
+    assert!(seen.len() > 250, "{} rows", seen.len());
+}
+
+/// The table and oxvirt-core's API rows agree: a row's method serves its
+/// API, and both say alike whether it writes.
+#[test]
+fn rows_agree_with_the_public_api() {
+    // Entry points that are not APIs of a driver family.
+    let not_family = [
+        "virConnectAuthList",
+        "virConnectOpen",
+        "virConnectClose",
+        "virDrvSupportsFeature",
+        "virConnectGetURI",
+        "virConnectRegisterCloseCallback",
+        "virConnectUnregisterCloseCallback",
+        "virConnectDomainEventRegister",
+        "virConnectDomainEventDeregister",
+        // Served by the method of their newer API with fixed flags; the
+        // family tables have no entry point of their own for them yet.
+        "virDomainSetMemory",
+        "virDomainSetMaxMemory",
+        "virDomainGetSchedulerParameters",
+        "virStorageVolGetInfoFlags",
+    ];
+    let mut checked = 0;
+    let mut bad = Vec::new();
+    for row in crate::table::rows() {
+        let Some(api) = oxvirt_core::api::lookup(row.api) else {
+            if !not_family.contains(&row.api) {
+                bad.push(format!("{}: no API {}", row.name, row.api));
+            }
+            continue;
+        };
+        if row.method.is_some_and(|m| m != api.method) {
+            bad.push(format!(
+                "{}: method {:?} for {}",
+                row.name, row.method, api.method
+            ));
+        }
+        if api.writes != row.writes {
+            bad.push(format!(
+                "{}: writes {} for {}",
+                row.name, row.writes, api.writes
+            ));
+        }
+        checked += 1;
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    assert!(checked > 250, "{checked}");
+}
+
+#[test]
+fn legacy_list_bounds() {
+    use crate::convert::Wire;
+    use crate::kinds::*;
+    let e = MaxDomainIds::from_core(-1)
+        .and_then(Wire::into_core)
+        .unwrap_err();
+    assert_eq!(e.message, "maxids must be non-negative");
+    let e = MaxSecretUuids::from_core(16385)
+        .and_then(Wire::into_core)
+        .unwrap_err();
+    assert_eq!(e.message, "maxuuids > REMOTE_SECRET_LIST_MAX");
+    assert_eq!(
+        MaxNetworkNames::from_core(16384).and_then(Wire::into_core),
+        Ok(16384)
+    );
+    let e = MaxDomainNames::from_param(16385, "virConnectListDefinedDomains").unwrap_err();
+    assert_eq!(
+        e.message,
+        "too many remote strings: 16385 > 16384,in parameter 'names' for 'virConnectListDefinedDomains'"
+    );
+    let e = MaxDomainIds::from_param(16385, "virConnectListDomains").unwrap_err();
+    assert_eq!(e.message, "Too many domains '16385' for limit '16384'");
+}
+
+#[test]
+fn replies_over_their_bound_are_refused() {
+    use crate::convert::Wire;
+    let e = crate::kinds::Messages::from_core(vec![String::new(); 2049]).unwrap_err();
+    assert_eq!(e.message, "Too many messages '2049' for limit '2048'");
+}

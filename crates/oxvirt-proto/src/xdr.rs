@@ -511,3 +511,74 @@ pub fn to_bytes<T: Xdr>(v: &T) -> Vec<u8> {
 pub fn from_bytes<T: Xdr>(b: &[u8]) -> Result<T> {
     T::decode(&mut Decoder::new(b))
 }
+
+/// Tuples are their fields back to back: a procedure's arguments (and a
+/// few replies) are written as tuples of wire types in the procedure
+/// table (`crate::table`), which is the same layout as the `.x` struct.
+macro_rules! xdr_tuple {
+    ($($t:ident)+) => {
+        impl<$($t: Xdr),+> Xdr for ($($t,)+) {
+            #[allow(non_snake_case)]
+            fn encode(&self, e: &mut Encoder) {
+                let ($($t,)+) = self;
+                $($t.encode(e);)+
+            }
+            fn decode(d: &mut Decoder<'_>) -> Result<Self> {
+                Ok(($($t::decode(d)?,)+))
+            }
+            const MIN_SIZE: usize = 0 $(+ $t::MIN_SIZE)+;
+        }
+    };
+}
+xdr_tuple!(A);
+xdr_tuple!(A B);
+xdr_tuple!(A B C);
+xdr_tuple!(A B C D);
+xdr_tuple!(A B C D E);
+xdr_tuple!(A B C D E F);
+xdr_tuple!(A B C D E F G);
+
+/// The bound of a variable-length field (`T x<MAX>` in the `.x` files)
+/// and what libvirtd calls its elements when a list is too long.
+pub trait Limit {
+    const MAX: usize;
+    const WHAT: &'static str;
+}
+
+/// `T x<L::MAX>` as a type of its own, for tuples.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct List<T, L>(pub Vec<T>, pub std::marker::PhantomData<L>);
+
+impl<T, L> List<T, L> {
+    pub fn new(v: Vec<T>) -> Self {
+        List(v, std::marker::PhantomData)
+    }
+}
+
+impl<T: Xdr, L: Limit> Xdr for List<T, L> {
+    fn encode(&self, e: &mut Encoder) {
+        XdrBounded::encode(&self.0, e)
+    }
+    fn decode(d: &mut Decoder<'_>) -> Result<Self> {
+        Ok(List::new(Vec::decode_max(d, L::MAX)?))
+    }
+}
+
+/// `opaque x<L::MAX>` as a type of its own, for tuples.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Bytes<L>(pub Vec<u8>, pub std::marker::PhantomData<L>);
+
+impl<L> Bytes<L> {
+    pub fn new(v: Vec<u8>) -> Self {
+        Bytes(v, std::marker::PhantomData)
+    }
+}
+
+impl<L: Limit> Xdr for Bytes<L> {
+    fn encode(&self, e: &mut Encoder) {
+        e.put_opaque(&self.0)
+    }
+    fn decode(d: &mut Decoder<'_>) -> Result<Self> {
+        Ok(Bytes::new(d.get_opaque(L::MAX)?.to_vec()))
+    }
+}

@@ -24,8 +24,8 @@ use oxvirt_proto::packet::{self, Header, MsgType, Status};
 use oxvirt_proto::remote as r;
 use oxvirt_proto::xdr::{self, Xdr};
 
-use crate::convert::error_in;
 use crate::events;
+use oxvirt_proto::convert::error_in;
 
 /// The socket under the client: unix, TCP, TLS over TCP, or the pipes
 /// of a command (ssh).

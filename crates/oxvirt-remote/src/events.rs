@@ -11,7 +11,19 @@ use oxvirt_proto::remote::{self as r, max};
 use oxvirt_proto::xdr::{Decoder, Result, Xdr, XdrBounded};
 
 use crate::client::EventCallback;
-use crate::convert::{dom_in, net_in, params_in, pool_in, secret_in};
+use oxvirt_proto::convert::{param_in, Wire};
+
+/// A handle from a message (handles always convert).
+fn handle<W: Wire>(w: W) -> W::Core
+where
+    W::Core: Default,
+{
+    w.into_core().unwrap_or_default()
+}
+
+fn params_in(ps: Vec<r::TypedParam>) -> Vec<oxvirt_core::TypedParam> {
+    ps.into_iter().map(param_in).collect()
+}
 
 /// Runs `cb` for the message `proc_` (payload starts with the callback id).
 pub fn deliver(proc_: i32, payload: &[u8], cb: &EventCallback) {
@@ -28,7 +40,7 @@ pub fn deliver(proc_: i32, payload: &[u8], cb: &EventCallback) {
             }
             if let Ok(m) = r::NetworkEventLifecycleMsg::decode(&mut d) {
                 f(&NetworkEvent {
-                    net: net_in(m.net),
+                    net: handle(m.net),
                     kind: NetworkEventKind::Lifecycle {
                         event: m.event,
                         detail: m.detail,
@@ -54,7 +66,7 @@ pub fn deliver(proc_: i32, payload: &[u8], cb: &EventCallback) {
             let ev = match proc_ {
                 p::SECRET_EVENT_LIFECYCLE => {
                     r::SecretEventLifecycleMsg::decode(&mut d).map(|m| SecretEvent {
-                        secret: secret_in(m.secret),
+                        secret: handle(m.secret),
                         kind: SecretEventKind::Lifecycle {
                             event: m.event,
                             detail: m.detail,
@@ -63,7 +75,7 @@ pub fn deliver(proc_: i32, payload: &[u8], cb: &EventCallback) {
                 }
                 p::SECRET_EVENT_VALUE_CHANGED => {
                     r::SecretEventValueChangedMsg::decode(&mut d).map(|m| SecretEvent {
-                        secret: secret_in(m.secret),
+                        secret: handle(m.secret),
                         kind: SecretEventKind::ValueChanged,
                     })
                 }
@@ -77,7 +89,7 @@ pub fn deliver(proc_: i32, payload: &[u8], cb: &EventCallback) {
             let ev = match proc_ {
                 p::STORAGE_POOL_EVENT_LIFECYCLE => r::StoragePoolEventLifecycleMsg::decode(&mut d)
                     .map(|m| PoolEvent {
-                        pool: pool_in(m.pool),
+                        pool: handle(m.pool),
                         kind: PoolEventKind::Lifecycle {
                             event: m.event,
                             detail: m.detail,
@@ -85,7 +97,7 @@ pub fn deliver(proc_: i32, payload: &[u8], cb: &EventCallback) {
                     }),
                 p::STORAGE_POOL_EVENT_REFRESH => {
                     r::StoragePoolEventRefreshMsg::decode(&mut d).map(|m| PoolEvent {
-                        pool: pool_in(m.pool),
+                        pool: handle(m.pool),
                         kind: PoolEventKind::Refresh,
                     })
                 }
@@ -120,7 +132,7 @@ pub fn decode_domain(proc_: i32, d: &mut Decoder<'_>) -> Result<Option<DomainEve
     } else {
         0
     };
-    let dom = dom_in(r::NonnullDomain::decode(d)?);
+    let dom = handle(r::NonnullDomain::decode(d)?);
     let kind = match proc_ {
         p::DOMAIN_EVENT_CALLBACK_LIFECYCLE => K::Lifecycle {
             event: d.get_i32()?,

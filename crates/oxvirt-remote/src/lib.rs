@@ -13,7 +13,6 @@
 
 pub mod client;
 mod conn;
-pub mod convert;
 pub mod events;
 pub mod ssh;
 pub mod stream;

@@ -18,9 +18,8 @@ use oxvirt_proto::procs as p;
 use oxvirt_proto::remote as r;
 use oxvirt_proto::xdr::{self, Encoder, Xdr, XdrBounded};
 
-use crate::convert::{dom_out, net_out, params_out, pool_out, secret_out};
 use crate::server::{Callback, CallbackFamily, Outbox};
-use oxvirt_core::types::flags;
+use oxvirt_proto::convert::{param_out, Wire};
 
 /// libvirtd sends event messages with serial 1.
 const EVENT_SERIAL: u32 = 1;
@@ -37,18 +36,29 @@ fn message(proc_: i32, payload: &[u8]) -> Option<Vec<u8>> {
     packet::frame_raw(&h, payload).ok()
 }
 
+/// The largest event id of the procedures before callback ids
+/// (`VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED`).
+pub const LEGACY_EVENT_ID_MAX: i32 = 15;
+
 /// The message procedure and payload for a domain event, or None for
-/// kinds this daemon does not forward yet.
-pub fn encode_domain_event(callback_id: i32, ev: &DomainEvent) -> Option<(i32, Vec<u8>)> {
+/// kinds this daemon does not forward yet. Without a callback id, the
+/// message of the procedures before callback ids (which have no reason
+/// for the power-management events).
+pub fn encode_domain_event(callback_id: Option<i32>, ev: &DomainEvent) -> Option<(i32, Vec<u8>)> {
     use DomainEventKind as K;
     let mut e = Encoder::new();
-    e.put_i32(callback_id);
-    // The power-management messages put their reason before the domain.
-    if let K::PmWakeup { reason } | K::PmSuspend { reason } | K::PmSuspendDisk { reason } = &ev.kind
-    {
-        e.put_i32(*reason);
+    if let Some(id) = callback_id {
+        e.put_i32(id);
+        // The power-management messages put their reason before the domain.
+        if let K::PmWakeup { reason } | K::PmSuspend { reason } | K::PmSuspendDisk { reason } =
+            &ev.kind
+        {
+            e.put_i32(*reason);
+        }
     }
-    dom_out(ev.dom.clone()).encode(&mut e);
+    r::NonnullDomain::from_core(ev.dom.clone())
+        .ok()?
+        .encode(&mut e);
     let proc_ = match &ev.kind {
         K::Lifecycle { event, detail } => {
             e.put_i32(*event);
@@ -185,26 +195,51 @@ pub fn encode_domain_event(callback_id: i32, ev: &DomainEvent) -> Option<(i32, V
             p::DOMAIN_EVENT_MEMORY_DEVICE_SIZE_CHANGE
         }
         K::Tunable { params } => {
-            XdrBounded::encode(
-                &params_out(params.clone(), flags::typed_param::STRING_OKAY),
-                &mut e,
-            );
+            let ps: Vec<r::TypedParam> = params.iter().cloned().map(param_out).collect();
+            XdrBounded::encode(&ps, &mut e);
             p::DOMAIN_EVENT_CALLBACK_TUNABLE
         }
         K::JobCompleted { params } => {
-            XdrBounded::encode(
-                &params_out(params.clone(), flags::typed_param::STRING_OKAY),
-                &mut e,
-            );
+            let ps: Vec<r::TypedParam> = params.iter().cloned().map(param_out).collect();
+            XdrBounded::encode(&ps, &mut e);
             p::DOMAIN_EVENT_CALLBACK_JOB_COMPLETED
         }
         // Graphics events carry a structure not forwarded yet.
         K::Graphics { .. } => return None,
     };
+    let proc_ = match callback_id {
+        Some(_) => proc_,
+        None => legacy_proc(proc_)?,
+    };
     Some((proc_, e.into_bytes()))
 }
 
-pub fn domain_callback(out: Outbox, wire_id: i32) -> DomainEventCallback {
+/// The message procedure a callback registered by the old procedures
+/// gets for an event (the same layout without the callback id).
+fn legacy_proc(proc_: i32) -> Option<i32> {
+    Some(match proc_ {
+        p::DOMAIN_EVENT_CALLBACK_LIFECYCLE => p::DOMAIN_EVENT_LIFECYCLE,
+        p::DOMAIN_EVENT_CALLBACK_REBOOT => p::DOMAIN_EVENT_REBOOT,
+        p::DOMAIN_EVENT_CALLBACK_RTC_CHANGE => p::DOMAIN_EVENT_RTC_CHANGE,
+        p::DOMAIN_EVENT_CALLBACK_WATCHDOG => p::DOMAIN_EVENT_WATCHDOG,
+        p::DOMAIN_EVENT_CALLBACK_IO_ERROR => p::DOMAIN_EVENT_IO_ERROR,
+        p::DOMAIN_EVENT_CALLBACK_IO_ERROR_REASON => p::DOMAIN_EVENT_IO_ERROR_REASON,
+        p::DOMAIN_EVENT_CALLBACK_CONTROL_ERROR => p::DOMAIN_EVENT_CONTROL_ERROR,
+        p::DOMAIN_EVENT_CALLBACK_BLOCK_JOB => p::DOMAIN_EVENT_BLOCK_JOB,
+        p::DOMAIN_EVENT_CALLBACK_DISK_CHANGE => p::DOMAIN_EVENT_DISK_CHANGE,
+        p::DOMAIN_EVENT_CALLBACK_TRAY_CHANGE => p::DOMAIN_EVENT_TRAY_CHANGE,
+        p::DOMAIN_EVENT_CALLBACK_PMWAKEUP => p::DOMAIN_EVENT_PMWAKEUP,
+        p::DOMAIN_EVENT_CALLBACK_PMSUSPEND => p::DOMAIN_EVENT_PMSUSPEND,
+        p::DOMAIN_EVENT_CALLBACK_BALLOON_CHANGE => p::DOMAIN_EVENT_BALLOON_CHANGE,
+        p::DOMAIN_EVENT_CALLBACK_PMSUSPEND_DISK => p::DOMAIN_EVENT_PMSUSPEND_DISK,
+        p::DOMAIN_EVENT_CALLBACK_DEVICE_REMOVED => p::DOMAIN_EVENT_DEVICE_REMOVED,
+        _ => return None,
+    })
+}
+
+/// A domain callback sending `wire_id`'s messages (the old messages when
+/// None).
+pub fn domain_callback(out: Outbox, wire_id: Option<i32>) -> DomainEventCallback {
     Arc::new(move |ev: &DomainEvent| {
         if let Some((proc_, payload)) = encode_domain_event(wire_id, ev) {
             if let Some(f) = message(proc_, &payload) {
@@ -222,7 +257,10 @@ pub fn network_callback(out: Outbox, wire_id: i32) -> NetworkEventCallback {
         };
         let mut e = Encoder::new();
         e.put_i32(wire_id);
-        net_out(ev.net.clone()).encode(&mut e);
+        let Ok(net) = r::NonnullNetwork::from_core(ev.net.clone()) else {
+            return;
+        };
+        net.encode(&mut e);
         e.put_i32(*event);
         e.put_i32(*detail);
         if let Some(f) = message(p::NETWORK_EVENT_LIFECYCLE, &e.into_bytes()) {
@@ -235,7 +273,10 @@ pub fn pool_callback(out: Outbox, wire_id: i32) -> PoolEventCallback {
     Arc::new(move |ev: &PoolEvent| {
         let mut e = Encoder::new();
         e.put_i32(wire_id);
-        pool_out(ev.pool.clone()).encode(&mut e);
+        let Ok(pool) = r::NonnullStoragePool::from_core(ev.pool.clone()) else {
+            return;
+        };
+        pool.encode(&mut e);
         let proc_ = match &ev.kind {
             PoolEventKind::Lifecycle { event, detail } => {
                 e.put_i32(*event);
@@ -257,7 +298,11 @@ pub const POOL_EVENT_ID_LAST: i32 = 2;
 
 /// The message for a secret event.
 pub fn encode_secret_event(callback_id: i32, ev: &SecretEvent) -> (i32, Vec<u8>) {
-    let secret = secret_out(ev.secret.clone());
+    let secret = r::NonnullSecret {
+        uuid: ev.secret.uuid.0,
+        usage_type: ev.secret.usage_type,
+        usage_id: ev.secret.usage_id.clone(),
+    };
     match ev.kind {
         SecretEventKind::Lifecycle { event, detail } => {
             let m = r::SecretEventLifecycleMsg {
@@ -355,7 +400,7 @@ mod tests {
             5,
             1,
         );
-        let (proc_, payload) = encode_domain_event(7, &ev).expect("encodes");
+        let (proc_, payload) = encode_domain_event(Some(7), &ev).expect("encodes");
         assert_eq!(proc_, 318);
         let m: r::DomainEventCallbackLifecycleMsg = from_bytes(&payload).expect("decodes");
         assert_eq!(m.callback_id, 7);

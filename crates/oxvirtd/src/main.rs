@@ -2,7 +2,6 @@
 //! every other libvirt client.
 
 mod config;
-mod convert;
 mod dispatch;
 mod events;
 mod router;

@@ -62,13 +62,16 @@ pub struct Server {
 }
 
 /// A registered event callback of one client.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Callback {
     /// The id the client knows.
     pub wire_id: i32,
     /// The id the driver gave.
     pub driver_id: i32,
     pub family: CallbackFamily,
+    pub event_id: i32,
+    /// The object it is limited to (UUID or name), if any.
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,15 +205,49 @@ impl Session {
         self.close_callback.store(on, Ordering::Relaxed);
     }
 
-    pub fn add_callback(&self, cb: Callback) {
-        lock(&self.callbacks).push(cb);
+    /// Registers a callback: `register` gets the wire id and returns the
+    /// driver's. One client may hold one callback per family, event and
+    /// object, as libvirtd (whose relay function is the same for all of
+    /// them) refuses a second with "event callback already tracked".
+    pub fn add_callback(
+        &self,
+        cb: Callback,
+        register: impl FnOnce(i32) -> oxvirt_core::Result<i32>,
+    ) -> oxvirt_core::Result<i32> {
+        let mut v = lock(&self.callbacks);
+        let dup = v
+            .iter()
+            .any(|c| c.family == cb.family && c.event_id == cb.event_id && c.key == cb.key);
+        if dup {
+            return Err(oxvirt_core::Error::invalid_arg(
+                oxvirt_core::error::from::NONE,
+                "event callback already tracked",
+            ));
+        }
+        let driver_id = register(cb.wire_id)?;
+        let wire_id = cb.wire_id;
+        v.push(Callback { driver_id, ..cb });
+        Ok(wire_id)
     }
 
-    pub fn take_callback(&self, wire_id: i32, family: CallbackFamily) -> Option<Callback> {
+    /// Takes the callback the client names: by its id, or (`by_event`)
+    /// the first domain callback of an event, as the old deregister
+    /// procedures find it.
+    pub fn take_callback(
+        &self,
+        id: i32,
+        family: CallbackFamily,
+        by_event: bool,
+    ) -> Option<Callback> {
         let mut v = lock(&self.callbacks);
-        let i = v
-            .iter()
-            .position(|c| c.wire_id == wire_id && c.family == family)?;
+        let i = v.iter().position(|c| {
+            c.family == family
+                && if by_event {
+                    c.event_id == id
+                } else {
+                    c.wire_id == id
+                }
+        })?;
         Some(v.remove(i))
     }
 

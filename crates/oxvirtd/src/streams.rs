@@ -30,8 +30,8 @@ use oxvirt_proto::packet::{self, Header, MsgType, Status};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinHandle;
 
-use crate::convert::error_out;
 use crate::server::{lock, Outbox, Session};
+use oxvirt_proto::convert::error_out;
 
 /// Data frames of one stream queued for the client at once.
 pub const WINDOW: usize = 4;

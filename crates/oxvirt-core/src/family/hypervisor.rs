@@ -2,6 +2,7 @@
 //! node facts, domains, snapshots, checkpoints, domain and QEMU-monitor
 //! events, and the PCI assignment of node devices.
 
+use super::legacy;
 use crate::driver::Stream;
 use crate::error::code;
 use crate::event::{DomainEventCallback, QemuMonitorEventCallback};
@@ -153,6 +154,39 @@ crate::family! {
         = "virDomainLookupByName", read;
     fn lookup_domain_by_uuid(uuid: &Uuid) -> DomainRef
         = "virDomainLookupByUUID", read;
+
+    // ---- domains: the lists before ListAll (crate::family::legacy) -----
+    fn num_of_domains() -> i32
+        = "virConnectNumOfDomains", read,
+        default(s) {
+            let all = s.list_all_domains(list_domains::ACTIVE);
+            legacy::count("virConnectNumOfDomains", all)
+        };
+    /// The ids of the first `maxids` running domains.
+    fn list_domains(maxids: i32) -> Vec<i32>
+        = "virConnectListDomains", read,
+        check(c) {
+            c.nonneg(maxids, "maxids")?;
+        },
+        default(s) {
+            let all = s.list_all_domains(list_domains::ACTIVE);
+            legacy::first("virConnectListDomains", all, maxids, |d| d.id)
+        };
+    fn num_of_defined_domains() -> i32
+        = "virConnectNumOfDefinedDomains", read,
+        default(s) {
+            let all = s.list_all_domains(list_domains::INACTIVE);
+            legacy::count("virConnectNumOfDefinedDomains", all)
+        };
+    fn list_defined_domains(maxnames: i32) -> Vec<String>
+        = "virConnectListDefinedDomains", read,
+        check(c) {
+            c.nonneg(maxnames, "maxnames")?;
+        },
+        default(s) {
+            let all = s.list_all_domains(list_domains::INACTIVE);
+            legacy::first("virConnectListDefinedDomains", all, maxnames, |d| d.name)
+        };
 
     // ---- domains: lifecycle -----------------------------------------
     fn domain_define_xml(xml: &str, flags: u32) -> DomainRef
@@ -856,6 +890,24 @@ crate::family! {
         = "virDomainSnapshotListAllChildren", read, from DOMAIN_SNAPSHOT;
     fn snapshot_num_children(snap: &SnapshotRef, flags: u32) -> i32
         = "virDomainSnapshotNumChildren", read, from DOMAIN_SNAPSHOT;
+    fn snapshot_list_names(dom: &DomainRef, nameslen: i32, flags: u32) -> Vec<String>
+        = "virDomainSnapshotListNames", read, from DOMAIN_SNAPSHOT,
+        check(c) {
+            c.nonneg(nameslen, "nameslen")?;
+        },
+        default(s) {
+            let all = s.list_all_snapshots(dom, flags);
+            legacy::first("virDomainSnapshotListNames", all, nameslen, |x| x.name)
+        };
+    fn snapshot_list_children_names(snap: &SnapshotRef, nameslen: i32, flags: u32) -> Vec<String>
+        = "virDomainSnapshotListChildrenNames", read, from DOMAIN_SNAPSHOT,
+        check(c) {
+            c.nonneg(nameslen, "nameslen")?;
+        },
+        default(s) {
+            let all = s.snapshot_list_all_children(snap, flags);
+            legacy::first("virDomainSnapshotListChildrenNames", all, nameslen, |x| x.name)
+        };
     fn snapshot_lookup_by_name(dom: &DomainRef, name: &str, flags: u32) -> SnapshotRef
         = "virDomainSnapshotLookupByName", read, from DOMAIN_SNAPSHOT;
     fn has_current_snapshot(dom: &DomainRef, flags: u32) -> bool

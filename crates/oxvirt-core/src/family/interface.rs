@@ -1,5 +1,7 @@
 //! The host-interface family (libvirt's `virInterfaceDriver`).
 
+use super::legacy;
+use crate::types::flags::list_objects;
 use crate::types::*;
 
 crate::family! {
@@ -10,6 +12,38 @@ crate::family! {
     // ---- host interfaces ----------------------------------------------
     fn list_all_interfaces(flags: u32) -> Vec<InterfaceRef>
         = "virConnectListAllInterfaces", read;
+
+    // ---- the lists before ListAll (crate::family::legacy) -----
+    fn num_of_interfaces() -> i32
+        = "virConnectNumOfInterfaces", read,
+        default(s) {
+            let all = s.list_all_interfaces(list_objects::ACTIVE);
+            legacy::count("virConnectNumOfInterfaces", all)
+        };
+    fn list_interfaces(maxnames: i32) -> Vec<String>
+        = "virConnectListInterfaces", read,
+        check(c) {
+            c.nonneg(maxnames, "maxnames")?;
+        },
+        default(s) {
+            let all = s.list_all_interfaces(list_objects::ACTIVE);
+            legacy::first("virConnectListInterfaces", all, maxnames, |x| x.name)
+        };
+    fn num_of_defined_interfaces() -> i32
+        = "virConnectNumOfDefinedInterfaces", read,
+        default(s) {
+            let all = s.list_all_interfaces(list_objects::INACTIVE);
+            legacy::count("virConnectNumOfDefinedInterfaces", all)
+        };
+    fn list_defined_interfaces(maxnames: i32) -> Vec<String>
+        = "virConnectListDefinedInterfaces", read,
+        check(c) {
+            c.nonneg(maxnames, "maxnames")?;
+        },
+        default(s) {
+            let all = s.list_all_interfaces(list_objects::INACTIVE);
+            legacy::first("virConnectListDefinedInterfaces", all, maxnames, |x| x.name)
+        };
     fn lookup_interface_by_name(name: &str) -> InterfaceRef
         = "virInterfaceLookupByName", read;
     fn lookup_interface_by_mac(mac: &str) -> InterfaceRef

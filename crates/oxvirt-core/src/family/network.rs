@@ -1,7 +1,9 @@
 //! The network family (libvirt's `virNetworkDriver`): virtual networks,
 //! their ports and network events.
 
+use super::legacy;
 use crate::event::NetworkEventCallback;
+use crate::types::flags::list_objects;
 use crate::types::*;
 
 crate::family! {
@@ -31,6 +33,38 @@ crate::family! {
     // ---- networks -----------------------------------------------------
     fn list_all_networks(flags: u32) -> Vec<NetworkRef>
         = "virConnectListAllNetworks", read;
+
+    // ---- the lists before ListAll (crate::family::legacy) -----
+    fn num_of_networks() -> i32
+        = "virConnectNumOfNetworks", read,
+        default(s) {
+            let all = s.list_all_networks(list_objects::ACTIVE);
+            legacy::count("virConnectNumOfNetworks", all)
+        };
+    fn list_networks(maxnames: i32) -> Vec<String>
+        = "virConnectListNetworks", read,
+        check(c) {
+            c.nonneg(maxnames, "maxnames")?;
+        },
+        default(s) {
+            let all = s.list_all_networks(list_objects::ACTIVE);
+            legacy::first("virConnectListNetworks", all, maxnames, |x| x.name)
+        };
+    fn num_of_defined_networks() -> i32
+        = "virConnectNumOfDefinedNetworks", read,
+        default(s) {
+            let all = s.list_all_networks(list_objects::INACTIVE);
+            legacy::count("virConnectNumOfDefinedNetworks", all)
+        };
+    fn list_defined_networks(maxnames: i32) -> Vec<String>
+        = "virConnectListDefinedNetworks", read,
+        check(c) {
+            c.nonneg(maxnames, "maxnames")?;
+        },
+        default(s) {
+            let all = s.list_all_networks(list_objects::INACTIVE);
+            legacy::first("virConnectListDefinedNetworks", all, maxnames, |x| x.name)
+        };
     fn lookup_network_by_name(name: &str) -> NetworkRef
         = "virNetworkLookupByName", read;
     fn lookup_network_by_uuid(uuid: &Uuid) -> NetworkRef

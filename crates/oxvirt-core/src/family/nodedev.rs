@@ -1,5 +1,6 @@
 //! The node-device family (libvirt's `virNodeDeviceDriver`).
 
+use super::legacy;
 use crate::driver::NodeDevEventCallback;
 use crate::types::*;
 
@@ -11,6 +12,24 @@ crate::family! {
     // ---- node devices -------------------------------------------------
     fn list_all_node_devices(flags: u32) -> Vec<NodeDevRef>
         = "virConnectListAllNodeDevices", read;
+
+    // ---- the lists before ListAll (crate::family::legacy) -----
+    /// Devices with capability `cap` (every device when None).
+    fn node_num_of_devices(cap: Option<&str>, flags: u32) -> i32
+        = "virNodeNumOfDevices", read,
+        default(s) {
+            let all = legacy::devices(|f| s.list_all_node_devices(f), cap, flags, "nodeNumOfDevices");
+            legacy::count("virNodeNumOfDevices", all)
+        };
+    fn node_list_devices(cap: Option<&str>, maxnames: i32, flags: u32) -> Vec<String>
+        = "virNodeListDevices", read,
+        check(c) {
+            c.nonneg(maxnames, "maxnames")?;
+        },
+        default(s) {
+            let all = legacy::devices(|f| s.list_all_node_devices(f), cap, flags, "nodeListDevices");
+            legacy::first("virNodeListDevices", all, maxnames, |d| d.name)
+        };
     fn lookup_node_device_by_name(name: &str) -> NodeDevRef
         = "virNodeDeviceLookupByName", read;
     fn node_device_get_xml_desc(dev: &NodeDevRef, flags: u32) -> String
@@ -19,6 +38,11 @@ crate::family! {
         = "virNodeDeviceGetParent", read;
     fn node_device_list_caps(dev: &NodeDevRef) -> Vec<String>
         = "virNodeDeviceListCaps", read;
+    fn node_device_num_of_caps(dev: &NodeDevRef) -> i32
+        = "virNodeDeviceNumOfCaps", read,
+        default(s) {
+            legacy::count("virNodeDeviceNumOfCaps", s.node_device_list_caps(dev))
+        };
     fn node_device_create_xml(xml: &str, flags: u32) -> NodeDevRef
         = "virNodeDeviceCreateXML", write;
     fn node_device_destroy(dev: &NodeDevRef) -> ()

@@ -1,6 +1,7 @@
 //! The network-filter family (libvirt's `virNWFilterDriver`): filters and
 //! their bindings.
 
+use super::legacy;
 use crate::types::*;
 
 crate::family! {
@@ -11,6 +12,23 @@ crate::family! {
     // ---- network filters ----------------------------------------------
     fn list_all_nwfilters(flags: u32) -> Vec<NwFilterRef>
         = "virConnectListAllNWFilters", read;
+
+    // ---- the lists before ListAll (crate::family::legacy) -----
+    fn num_of_nwfilters() -> i32
+        = "virConnectNumOfNWFilters", read,
+        default(s) {
+            let all = s.list_all_nwfilters(0);
+            legacy::count("virConnectNumOfNWFilters", all)
+        };
+    fn list_nwfilters(maxnames: i32) -> Vec<String>
+        = "virConnectListNWFilters", read,
+        check(c) {
+            c.nonneg(maxnames, "maxnames")?;
+        },
+        default(s) {
+            let all = s.list_all_nwfilters(0);
+            legacy::first("virConnectListNWFilters", all, maxnames, |x| x.name)
+        };
     fn lookup_nwfilter_by_name(name: &str) -> NwFilterRef
         = "virNWFilterLookupByName", read;
     fn lookup_nwfilter_by_uuid(uuid: &Uuid) -> NwFilterRef

@@ -1,5 +1,6 @@
 //! The secret family (libvirt's `virSecretDriver`).
 
+use super::legacy;
 use crate::driver::SecretEventCallback;
 use crate::types::*;
 
@@ -11,6 +12,23 @@ crate::family! {
     // ---- secrets --------------------------------------------------------
     fn list_all_secrets(flags: u32) -> Vec<SecretRef>
         = "virConnectListAllSecrets", read;
+
+    // ---- the lists before ListAll (crate::family::legacy) -----
+    fn num_of_secrets() -> i32
+        = "virConnectNumOfSecrets", read,
+        default(s) {
+            let all = s.list_all_secrets(0);
+            legacy::count("virConnectNumOfSecrets", all)
+        };
+    fn list_secrets(maxuuids: i32) -> Vec<String>
+        = "virConnectListSecrets", read,
+        check(c) {
+            c.nonneg(maxuuids, "maxuuids")?;
+        },
+        default(s) {
+            let all = s.list_all_secrets(0);
+            legacy::first("virConnectListSecrets", all, maxuuids, |x| x.uuid.to_string())
+        };
     fn lookup_secret_by_uuid(uuid: &Uuid) -> SecretRef
         = "virSecretLookupByUUID", read;
     fn lookup_secret_by_usage(usage_type: i32, usage_id: &str) -> SecretRef

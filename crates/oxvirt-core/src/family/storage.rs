@@ -1,6 +1,7 @@
 //! The storage family (libvirt's `virStorageDriver`): pools, volumes and
 //! pool events.
 
+use super::legacy;
 use crate::driver::Stream;
 use crate::event::PoolEventCallback;
 use crate::types::flags::*;
@@ -29,6 +30,38 @@ crate::family! {
     // ---- storage pools --------------------------------------------------
     fn list_all_storage_pools(flags: u32) -> Vec<PoolRef>
         = "virConnectListAllStoragePools", read;
+
+    // ---- the lists before ListAll (crate::family::legacy) -----
+    fn num_of_storage_pools() -> i32
+        = "virConnectNumOfStoragePools", read,
+        default(s) {
+            let all = s.list_all_storage_pools(list_objects::ACTIVE);
+            legacy::count("virConnectNumOfStoragePools", all)
+        };
+    fn list_storage_pools(maxnames: i32) -> Vec<String>
+        = "virConnectListStoragePools", read,
+        check(c) {
+            c.nonneg(maxnames, "maxnames")?;
+        },
+        default(s) {
+            let all = s.list_all_storage_pools(list_objects::ACTIVE);
+            legacy::first("virConnectListStoragePools", all, maxnames, |x| x.name)
+        };
+    fn num_of_defined_storage_pools() -> i32
+        = "virConnectNumOfDefinedStoragePools", read,
+        default(s) {
+            let all = s.list_all_storage_pools(list_objects::INACTIVE);
+            legacy::count("virConnectNumOfDefinedStoragePools", all)
+        };
+    fn list_defined_storage_pools(maxnames: i32) -> Vec<String>
+        = "virConnectListDefinedStoragePools", read,
+        check(c) {
+            c.nonneg(maxnames, "maxnames")?;
+        },
+        default(s) {
+            let all = s.list_all_storage_pools(list_objects::INACTIVE);
+            legacy::first("virConnectListDefinedStoragePools", all, maxnames, |x| x.name)
+        };
     fn lookup_pool_by_name(name: &str) -> PoolRef
         = "virStoragePoolLookupByName", read;
     fn lookup_pool_by_uuid(uuid: &Uuid) -> PoolRef
@@ -71,6 +104,15 @@ crate::family! {
         = "virStoragePoolListAllVolumes", read;
     fn pool_num_of_volumes(pool: &PoolRef) -> i32
         = "virStoragePoolNumOfVolumes", read;
+    fn pool_list_volumes(pool: &PoolRef, maxnames: i32) -> Vec<String>
+        = "virStoragePoolListVolumes", read,
+        check(c) {
+            c.nonneg(maxnames, "maxnames")?;
+        },
+        default(s) {
+            let all = s.pool_list_all_volumes(pool, 0);
+            legacy::first("virStoragePoolListVolumes", all, maxnames, |v| v.name)
+        };
 
     // ---- storage volumes ----------------------------------------------
     fn vol_create_xml(pool: &PoolRef, xml: &str, flags: u32) -> VolRef
