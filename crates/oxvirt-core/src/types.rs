@@ -521,6 +521,42 @@ pub fn typed_param_type_name(t: i32) -> &'static str {
 }
 
 /// Flag constants, grouped by the libvirt API that takes them.
+/// Node device capability names, in virConnectListAllNodeDeviceFlags'
+/// bit order.
+pub const NODE_DEVICE_CAPS: &[&str] = &[
+    "system",
+    "pci",
+    "usb_device",
+    "usb",
+    "net",
+    "scsi_host",
+    "scsi_target",
+    "scsi",
+    "storage",
+    "fc_host",
+    "vports",
+    "scsi_generic",
+    "drm",
+    "mdev_types",
+    "mdev",
+    "ccw",
+    "css",
+    "vdpa",
+    "ap_card",
+    "ap_queue",
+    "ap_matrix",
+    "vpd",
+];
+
+/// virConnectListAllNodeDevices' flag for a capability name (0 for a
+/// name libvirt does not know).
+pub fn node_device_cap_flag(cap: &str) -> u32 {
+    NODE_DEVICE_CAPS
+        .iter()
+        .position(|c| *c == cap)
+        .map_or(0, |i| 1 << i)
+}
+
 pub mod flags {
     /// virConnectListAllDomainsFlags
     pub mod list_domains {

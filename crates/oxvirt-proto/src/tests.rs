@@ -414,7 +414,12 @@ fn legacy_list_bounds() {
     let e = MaxDomainIds::from_core(-1)
         .and_then(Wire::into_core)
         .unwrap_err();
-    assert_eq!(e.message, "maxids must be non-negative");
+    assert_eq!(e.message, "maxids > REMOTE_DOMAIN_LIST_MAX");
+    // Storage and secret lists leave a negative bound to the API's check.
+    assert_eq!(
+        MaxPoolNames::from_core(-1).and_then(Wire::into_core),
+        Ok(-1)
+    );
     let e = MaxSecretUuids::from_core(16385)
         .and_then(Wire::into_core)
         .unwrap_err();

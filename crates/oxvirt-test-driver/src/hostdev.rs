@@ -48,38 +48,6 @@ fn no_nodedev(name: &str) -> Error {
     )
 }
 
-/// Capability name to list flag (virConnectListAllNodeDeviceFlags).
-fn cap_flag(cap: &str) -> u32 {
-    const CAPS: &[&str] = &[
-        "system",
-        "pci",
-        "usb_device",
-        "usb",
-        "net",
-        "scsi_host",
-        "scsi_target",
-        "scsi",
-        "storage",
-        "fc_host",
-        "vports",
-        "scsi_generic",
-        "drm",
-        "mdev_types",
-        "mdev",
-        "ccw",
-        "css",
-        "vdpa",
-        "ap_card",
-        "ap_queue",
-        "ap_matrix",
-        "vpd",
-    ];
-    CAPS.iter()
-        .position(|c| *c == cap)
-        .map(|i| 1 << i)
-        .unwrap_or(0)
-}
-
 impl Driver {
     pub fn list_interfaces(&self, flags: u32) -> Result<Vec<InterfaceRef>> {
         check_flags(flags, 3, "testConnectListAllInterfaces")?;
@@ -264,7 +232,12 @@ impl Driver {
             .host
             .nodedevs
             .iter()
-            .filter(|d| flags == 0 || d.caps().iter().any(|c| cap_flag(c) & flags != 0))
+            .filter(|d| {
+                flags == 0
+                    || d.caps()
+                        .iter()
+                        .any(|c| oxvirt_core::types::node_device_cap_flag(c) & flags != 0)
+            })
             .map(|d| NodeDevRef {
                 name: d.name.clone(),
             })

@@ -419,6 +419,10 @@ pub fn cpu_model_names(arch: &str) -> Result<Vec<String>> {
 /// virCPUBaseline of host CPUs, for the simple case of one CPU model
 /// without feature expansion.
 pub fn baseline_cpu(cpus: &[String], flags: u32) -> Result<String> {
+    // virCPUDefListParse
+    if cpus.is_empty() {
+        return Err(Error::new(code::INVALID_ARG, from::CPU, "no CPUs given"));
+    }
     let mut models = Vec::new();
     for x in cpus {
         let e = oxvirt_xml::dom::parse(x, "(CPU_definition)")

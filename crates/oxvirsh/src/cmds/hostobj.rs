@@ -171,32 +171,6 @@ fn iface_destroy(ctl: &mut Ctl, c: &Cmd) -> R {
     Err(Fail::Silent)
 }
 
-/// Node device capability names, in virConnectListAllNodeDeviceFlags order.
-const NODEDEV_CAPS: &[&str] = &[
-    "system",
-    "pci",
-    "usb_device",
-    "usb",
-    "net",
-    "scsi_host",
-    "scsi_target",
-    "scsi",
-    "storage",
-    "fc_host",
-    "vports",
-    "scsi_generic",
-    "drm",
-    "mdev_types",
-    "mdev",
-    "ccw",
-    "css",
-    "vdpa",
-    "ap_card",
-    "ap_queue",
-    "ap_matrix",
-    "vpd",
-];
-
 /// vshTreePrint over (name, parent) pairs.
 pub fn tree(
     out: &mut String,
@@ -244,7 +218,7 @@ fn nodedev_list(ctl: &mut Ctl, c: &Cmd) -> R {
     let mut flags: u32 = 0;
     if let Some(caps) = &cap_str {
         for cap in super::shell::split_commas(caps) {
-            let i = NODEDEV_CAPS
+            let i = oxvirt_core::types::NODE_DEVICE_CAPS
                 .iter()
                 .position(|n| *n == cap)
                 .ok_or_else(|| Fail::Msg("Invalid capability type".into()))?;

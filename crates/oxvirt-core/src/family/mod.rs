@@ -62,39 +62,9 @@ pub(crate) mod legacy {
         flags: u32,
         func: &str,
     ) -> Result<Vec<T>> {
-        let cap = cap.map(node_device_cap_flag);
+        let cap = cap.map(crate::types::node_device_cap_flag);
         let v = list_all(cap.unwrap_or(0))?;
         crate::error::check_flags(flags, 0, func, crate::error::from::NODEDEV)?;
         Ok(if cap == Some(0) { Vec::new() } else { v })
-    }
-
-    /// `virConnectListAllNodeDevices`' flag for a capability name (0 for
-    /// a name libvirt does not know).
-    pub fn node_device_cap_flag(cap: &str) -> u32 {
-        const CAPS: &[&str] = &[
-            "system",
-            "pci",
-            "usb_device",
-            "usb",
-            "net",
-            "scsi_host",
-            "scsi_target",
-            "scsi",
-            "storage",
-            "fc_host",
-            "vports",
-            "scsi_generic",
-            "drm",
-            "mdev_types",
-            "mdev",
-            "ccw",
-            "css",
-            "vdpa",
-            "ap_card",
-            "ap_queue",
-            "ap_matrix",
-            "vpd",
-        ];
-        CAPS.iter().position(|c| *c == cap).map_or(0, |i| 1 << i)
     }
 }
