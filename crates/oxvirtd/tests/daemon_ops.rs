@@ -68,9 +68,8 @@ fn only_client(d: &Daemon) -> UnixStream {
     loop {
         let mut s = UnixStream::connect(&d.socket).expect("connect");
         s.set_read_timeout(Some(Duration::from_secs(30))).ok();
-        s.write_all(&frame(REMOTE, 1, 0, 1, &open_args()))
-            .expect("write");
-        if let Ok(r) = read_frame(&mut s) {
+        let sent = s.write_all(&frame(REMOTE, 1, 0, 1, &open_args()));
+        if let Ok(r) = sent.and_then(|()| read_frame(&mut s)) {
             assert_eq!(&r[20..24], &[0, 0, 0, 0], "open succeeds");
             return s;
         }
