@@ -90,6 +90,12 @@ pub struct Ctl {
     pub quit: bool,
     /// The console's escape sequence (`-e`), as given: `^]` or one character.
     pub escape: String,
+    /// `--json` / `-o json`: listing and info commands print one JSON
+    /// document instead of virsh's text.
+    pub json: bool,
+    /// When set, stdout goes here instead (tests drive one shell state
+    /// through many commands and read what each printed).
+    pub capture: Option<std::sync::Mutex<String>>,
 }
 
 impl Ctl {
@@ -108,11 +114,51 @@ impl Ctl {
             opener,
             escape: "^]".into(),
             quit: false,
+            json: false,
+            capture: None,
+        }
+    }
+
+    /// Prints a table as virsh does (its header unless `-q`), or as JSON.
+    pub fn emit_table(&self, t: &crate::table::Table) {
+        self.emit_table_with(t, !self.quiet)
+    }
+
+    /// [`Ctl::emit_table`] with the header shown or not.
+    pub fn emit_table_with(&self, t: &crate::table::Table, header: bool) {
+        if self.json {
+            self.print(&t.to_json().pretty());
+        } else {
+            self.print(&t.render(header));
+        }
+    }
+
+    /// Prints a key/value block as virsh does, or as JSON.
+    pub fn emit_block(&self, b: &crate::out::Block) {
+        if self.json {
+            self.print(&b.to_json().pretty());
+        } else {
+            self.print(b.render());
+        }
+    }
+
+    /// Prints virsh's text, or the same facts as JSON.
+    pub fn emit(&self, text: &str, json: crate::out::J) {
+        if self.json {
+            self.print(&json.pretty());
+        } else {
+            self.print(text);
         }
     }
 
     /// vshPrint: stdout, flushed so that it interleaves with stderr.
     pub fn print(&self, s: &str) {
+        if let Some(c) = &self.capture {
+            if let Ok(mut c) = c.lock() {
+                c.push_str(s);
+            }
+            return;
+        }
         let mut out = std::io::stdout().lock();
         let _ = out.write_all(s.as_bytes());
         let _ = out.flush();

@@ -8,6 +8,7 @@ pub mod cmds;
 pub mod complete;
 pub mod ctl;
 pub mod defs;
+pub mod out;
 pub mod parse;
 pub mod table;
 
@@ -26,7 +27,15 @@ pub fn run(ctl: &mut Ctl, cmds: &[Cmd]) -> bool {
         } else {
             Ok(())
         };
-        let res = res.and_then(|_| cmds::dispatch(ctl, c));
+        let res = res.and_then(|_| {
+            if ctl.json && !out::JSON_COMMANDS.contains(&c.def.name) {
+                return Err(Fail::Msg(format!(
+                    "command '{}' has no JSON output",
+                    c.def.name
+                )));
+            }
+            cmds::dispatch(ctl, c)
+        });
         ok = res.is_ok();
         if let Err(f) = res {
             ctl.fail(f);
@@ -38,7 +47,7 @@ pub fn run(ctl: &mut Ctl, cmds: &[Cmd]) -> bool {
         if ctl.timing {
             let ms = start.elapsed().as_secs_f64() * 1000.0;
             ctl.print(&format!("\n(Time: {:.3} ms)\n\n", ms));
-        } else {
+        } else if !ctl.json {
             ctl.extra("\n");
         }
     }

@@ -66,9 +66,11 @@ fn parse_global(ctl: &mut Ctl, args: &[String]) -> Result<usize, u8> {
         ("debug", 'd', true),
         ("escape", 'e', true),
         ("help", 'h', false),
+        ("json", 'j', false),
         ("keepalive-interval", 'k', true),
         ("keepalive-count", 'K', true),
         ("log", 'l', true),
+        ("output", 'o', true),
         ("quiet", 'q', false),
         ("readonly", 'r', false),
         ("timing", 't', false),
@@ -132,7 +134,7 @@ fn parse_global(ctl: &mut Ctl, args: &[String]) -> Result<usize, u8> {
                 let c = chars[j];
                 j += 1;
                 match c {
-                    'c' | 'd' | 'e' | 'k' | 'K' | 'l' => {
+                    'c' | 'd' | 'e' | 'k' | 'K' | 'l' | 'o' => {
                         let v = if j < chars.len() {
                             let v: String = chars[j..].iter().collect();
                             j = chars.len();
@@ -218,6 +220,17 @@ fn parse_global(ctl: &mut Ctl, args: &[String]) -> Result<usize, u8> {
                     }
                 }
                 'l' => {}
+                // oxvirt's own: structured output for listing and info
+                // commands (not in virsh).
+                'j' => ctl.json = true,
+                'o' => match v.as_str() {
+                    "json" => ctl.json = true,
+                    "text" | "virsh" => ctl.json = false,
+                    _ => {
+                        ctl.error(&format!("unsupported output format '{}' (json, text)", v));
+                        return Err(1);
+                    }
+                },
                 'q' => ctl.quiet = true,
                 't' => ctl.timing = true,
                 'r' => ctl.readonly = true,

@@ -1,8 +1,14 @@
 //! virsh's column tables (` Id   Name   State` and a dashed rule).
 
-/// A table with a header row.
+use crate::out::{snake, Cell, J};
+
+/// A table with a header row. Each cell also holds its JSON value; the
+/// JSON keys are the headers in snake_case unless [`Table::keys`] names
+/// them (for a column whose text carries a unit).
 pub struct Table {
     rows: Vec<Vec<String>>,
+    keys: Vec<String>,
+    json: Vec<Vec<J>>,
 }
 
 fn encode(s: &str) -> (String, usize) {
@@ -25,11 +31,37 @@ impl Table {
     pub fn new(header: &[&str]) -> Table {
         Table {
             rows: vec![header.iter().map(|s| s.to_string()).collect()],
+            keys: header.iter().map(|h| snake(h)).collect(),
+            json: Vec::new(),
         }
     }
 
-    pub fn row<S: Into<String>>(&mut self, cells: impl IntoIterator<Item = S>) {
-        self.rows.push(cells.into_iter().map(Into::into).collect());
+    /// The JSON keys of the columns, in order.
+    pub fn keys(mut self, keys: &[&str]) -> Table {
+        self.keys = keys.iter().map(|k| k.to_string()).collect();
+        self
+    }
+
+    pub fn row<S: Into<Cell>>(&mut self, cells: impl IntoIterator<Item = S>) {
+        let (text, json): (Vec<String>, Vec<J>) = cells
+            .into_iter()
+            .map(|c| {
+                let c = c.into();
+                (c.text, c.json)
+            })
+            .unzip();
+        self.rows.push(text);
+        self.json.push(json);
+    }
+
+    /// The rows as a JSON array of objects.
+    pub fn to_json(&self) -> J {
+        J::Arr(
+            self.json
+                .iter()
+                .map(|r| J::Obj(self.keys.iter().cloned().zip(r.iter().cloned()).collect()))
+                .collect(),
+        )
     }
 
     /// The table as text; the header and rule only when `header`.

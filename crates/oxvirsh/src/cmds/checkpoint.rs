@@ -10,6 +10,8 @@ use oxvirt_xml::writer::escape;
 
 use crate::cmd::Cmd;
 use crate::ctl::{Ctl, Fail, R};
+use crate::out::{Block, Cell};
+use crate::table::Table;
 
 use super::snapshot::{casecmp, local_time, parse_doc, path_text, string_to_array, tree_print};
 use super::{exclusive, read_file, requires, Handler};
@@ -136,25 +138,36 @@ fn info(ctl: &mut Ctl, c: &Cmd) -> R {
     let dom = ctl.domain(c)?;
     let cp = lookup(ctl, c, "checkpointname", &dom)?;
     let conn = ctl.conn()?;
-    ctl.print(&format!("{:<15} {}\n", "Name:", cp.name));
-    ctl.print(&format!("{:<15} {}\n", "Domain:", dom.name));
-    let parent = get_parent(ctl, &cp)?;
-    ctl.print(&format!(
-        "{:<15} {}\n",
-        "Parent:",
-        parent.as_deref().unwrap_or("-")
-    ));
+    let mut out = Block::new(15);
+    out.kv("Name:", &cp.name, "name", &cp.name);
+    out.kv("Domain:", &dom.name, "domain", &dom.name);
+    let parent = match get_parent(ctl, &cp) {
+        Ok(p) => p,
+        Err(f) => {
+            ctl.emit_block(&out);
+            return Err(f);
+        }
+    };
+    let shown = parent.as_deref().unwrap_or("-").to_string();
+    out.kv("Parent:", shown, "parent", parent);
     let count = match conn.checkpoint_list_all_children(&cp, 0) {
         Ok(v) => v.len(),
-        Err(e) if e.code == code::NO_SUPPORT => return Ok(()),
-        Err(e) => return Err(e.into()),
+        Err(e) if e.code == code::NO_SUPPORT => {
+            ctl.emit_block(&out);
+            return Ok(());
+        }
+        Err(e) => {
+            ctl.emit_block(&out);
+            return Err(e.into());
+        }
     };
-    ctl.print(&format!("{:<15} {}\n", "Children:", count));
-    let count = conn
-        .checkpoint_list_all_children(&cp, lf::DESCENDANTS)?
-        .len();
-    ctl.print(&format!("{:<15} {}\n", "Descendants:", count));
-    Ok(())
+    out.kv("Children:", count, "children", count);
+    let res = conn.checkpoint_list_all_children(&cp, lf::DESCENDANTS);
+    if let Ok(v) = &res {
+        out.kv("Descendants:", v.len(), "descendants", v.len());
+    }
+    ctl.emit_block(&out);
+    res.map(|_| ()).map_err(Into::into)
 }
 
 fn list(ctl: &mut Ctl, c: &Cmd) -> R {
@@ -228,22 +241,28 @@ fn list(ctl: &mut Ctl, c: &Cmd) -> R {
                 tree_print(&mut out, &pairs, i);
             }
         }
-        ctl.print(&out);
+        let mut t = Table::new(&["Name", "Parent"]);
+        for (n, p) in &pairs {
+            t.row([Cell::from(n), Cell::new("", p.clone())]);
+        }
+        ctl.emit(&out, t.to_json());
         return Ok(());
     }
     if name {
         let mut out = String::new();
+        let mut t = Table::new(&["Name"]);
         for (s, _) in &items {
             out.push_str(&s.name);
             out.push('\n');
+            t.row([&s.name]);
         }
-        ctl.print(&out);
+        ctl.emit(&out, t.to_json());
         return Ok(());
     }
     let mut table = if parent {
-        crate::table::Table::new(&["Name", "Creation Time", "Parent"])
+        Table::new(&["Name", "Creation Time", "Parent"])
     } else {
-        crate::table::Table::new(&["Name", "Creation Time"])
+        Table::new(&["Name", "Creation Time"])
     };
     for (s, _) in &items {
         let Ok(doc) = conn.checkpoint_get_xml_desc(s, 0) else {
@@ -258,14 +277,15 @@ fn list(ctl: &mut Ctl, c: &Cmd) -> R {
         else {
             continue;
         };
-        let when = local_time(ct);
+        let when = Cell::from(local_time(ct));
         if parent {
-            table.row([s.name.clone(), when, parent_cp.unwrap_or_default()]);
+            let p = Cell::new(parent_cp.clone().unwrap_or_default(), parent_cp);
+            table.row([Cell::from(&s.name), when, p]);
         } else {
-            table.row([s.name.clone(), when]);
+            table.row([Cell::from(&s.name), when]);
         }
     }
-    ctl.print(&table.render(!ctl.quiet));
+    ctl.emit_table(&table);
     Ok(())
 }
 

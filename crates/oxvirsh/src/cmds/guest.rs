@@ -11,6 +11,7 @@ use oxvirt_xml::dom::{self, Element};
 
 use crate::cmd::Cmd;
 use crate::ctl::{Context, Ctl, Fail, R};
+use crate::out::{Block, J};
 use crate::table::Table;
 
 use super::domain::impact;
@@ -230,7 +231,11 @@ fn domjobinfo(ctl: &mut Ctl, c: &Cmd) -> R {
         for p in &params {
             s += &format!("{}: {}\n", p.field, raw_param(&p.value));
         }
-        ctl.print(&s);
+        let j = J::Obj(vec![
+            ("job_type".into(), J::from(job_type)),
+            ("stats".into(), crate::out::params(&params)),
+        ]);
+        ctl.emit(&s, j);
         return Ok(());
     }
     let ull = |k: &str| match oxvirt_core::types::param(&params, k) {
@@ -247,9 +252,14 @@ fn domjobinfo(ctl: &mut Ctl, c: &Cmd) -> R {
         5 => "Cancelled",
         _ => "unknown",
     };
-    let mut s = format!("{:<17} {:<12}\n", "Job type:", kind);
+    let mut s = Block::new(17);
+    s.line(
+        format!("{:<17} {:<12}\n", "Job type:", kind),
+        "job_type",
+        kind,
+    );
     if job_type == 0 {
-        ctl.print(&s);
+        ctl.emit_block(&s);
         return Ok(());
     }
     let op = match oxvirt_core::types::param(&params, "operation") {
@@ -274,21 +284,44 @@ fn domjobinfo(ctl: &mut Ctl, c: &Cmd) -> R {
         .and_then(|i| ops.get(i))
         .copied()
         .unwrap_or("unknown");
-    s += &format!("{:<17} {:<12}\n", "Operation:", op);
+    s.line(
+        format!("{:<17} {:<12}\n", "Operation:", op),
+        "operation",
+        op,
+    );
     if !c.has("anystats") && job_type != 1 && job_type != 2 && (flags & 1 == 0 || job_type != 3) {
-        ctl.print(&s);
+        ctl.emit_block(&s);
         return Ok(());
     }
-    let ms = |s: &mut String, label: &str, v: u64| *s += &format!("{:<17} {:<12} ms\n", label, v);
-    let cap =
-        |s: &mut String, label: &str, v: u64| *s += &format!("{:<17} {}\n", label, pretty3(v));
-    let num = |s: &mut String, label: &str, v: u64| *s += &format!("{:<17} {:<12}\n", label, v);
-    ms(&mut s, "Time elapsed:", get("time_elapsed"));
+    // The JSON keys are libvirt's typed-parameter names with the unit.
+    let ms = |s: &mut Block, label: &str, key: &str, v: u64| {
+        s.line(
+            format!("{:<17} {:<12} ms\n", label, v),
+            &format!("{}_ms", key),
+            v,
+        )
+    };
+    let cap = |s: &mut Block, label: &str, key: &str, v: u64| {
+        s.line(
+            format!("{:<17} {}\n", label, pretty3(v)),
+            &format!("{}_bytes", key),
+            v,
+        )
+    };
+    let num = |s: &mut Block, label: &str, key: &str, v: u64| {
+        s.line(format!("{:<17} {:<12}\n", label, v), key, v)
+    };
+    ms(&mut s, "Time elapsed:", "time_elapsed", get("time_elapsed"));
     if let Some(v) = ull("time_elapsed_net") {
-        ms(&mut s, "Time elapsed w/o network:", v);
+        ms(&mut s, "Time elapsed w/o network:", "time_elapsed_net", v);
     }
     if job_type == 1 {
-        ms(&mut s, "Time remaining:", get("time_remaining"));
+        ms(
+            &mut s,
+            "Time remaining:",
+            "time_remaining",
+            get("time_remaining"),
+        );
     }
     let (dt, dp, dr) = (
         get("data_total"),
@@ -296,9 +329,9 @@ fn domjobinfo(ctl: &mut Ctl, c: &Cmd) -> R {
         get("data_remaining"),
     );
     if dt != 0 || dr != 0 || dp != 0 {
-        cap(&mut s, "Data processed:", dp);
-        cap(&mut s, "Data remaining:", dr);
-        cap(&mut s, "Data total:", dt);
+        cap(&mut s, "Data processed:", "data_processed", dp);
+        cap(&mut s, "Data remaining:", "data_remaining", dr);
+        cap(&mut s, "Data total:", "data_total", dt);
     }
     let (mt, mp, mr) = (
         get("memory_total"),
@@ -306,23 +339,35 @@ fn domjobinfo(ctl: &mut Ctl, c: &Cmd) -> R {
         get("memory_remaining"),
     );
     if mt != 0 || mr != 0 || mp != 0 {
-        cap(&mut s, "Memory processed:", mp);
-        cap(&mut s, "Memory remaining:", mr);
-        cap(&mut s, "Memory total:", mt);
+        cap(&mut s, "Memory processed:", "memory_processed", mp);
+        cap(&mut s, "Memory remaining:", "memory_remaining", mr);
+        cap(&mut s, "Memory total:", "memory_total", mt);
         if let Some(v) = ull("memory_bps").filter(|v| *v != 0) {
-            s += &format!("{:<17} {}/s\n", "Memory bandwidth:", pretty3(v));
+            s.line(
+                format!("{:<17} {}/s\n", "Memory bandwidth:", pretty3(v)),
+                "memory_bps",
+                v,
+            );
         }
         if let Some(v) = ull("memory_dirty_rate") {
-            s += &format!("{:<17} {:<12} pages/s\n", "Dirty rate:", v);
+            s.line(
+                format!("{:<17} {:<12} pages/s\n", "Dirty rate:", v),
+                "memory_dirty_rate_pages_per_s",
+                v,
+            );
         }
         if let Some(v) = ull("memory_page_size") {
-            s += &format!("{:<17} {:<12} bytes\n", "Page size:", v);
+            s.line(
+                format!("{:<17} {:<12} bytes\n", "Page size:", v),
+                "memory_page_size_bytes",
+                v,
+            );
         }
         if let Some(v) = ull("memory_iteration") {
-            num(&mut s, "Iteration:", v);
+            num(&mut s, "Iteration:", "memory_iteration", v);
         }
         if let Some(v) = ull("memory_postcopy_requests") {
-            num(&mut s, "Postcopy requests:", v);
+            num(&mut s, "Postcopy requests:", "memory_postcopy_requests", v);
         }
     }
     let (ft, fp, fr) = (
@@ -331,21 +376,25 @@ fn domjobinfo(ctl: &mut Ctl, c: &Cmd) -> R {
         get("disk_remaining"),
     );
     if ft != 0 || fr != 0 || fp != 0 {
-        cap(&mut s, "File processed:", fp);
-        cap(&mut s, "File remaining:", fr);
-        cap(&mut s, "File total:", ft);
+        cap(&mut s, "File processed:", "disk_processed", fp);
+        cap(&mut s, "File remaining:", "disk_remaining", fr);
+        cap(&mut s, "File total:", "disk_total", ft);
         if let Some(v) = ull("disk_bps").filter(|v| *v != 0) {
-            s += &format!("{:<17} {}/s\n", "File bandwidth:", pretty3(v));
+            s.line(
+                format!("{:<17} {}/s\n", "File bandwidth:", pretty3(v)),
+                "disk_bps",
+                v,
+            );
         }
     }
     if let Some(v) = ull("memory_constant") {
-        num(&mut s, "Constant pages:", v);
+        num(&mut s, "Constant pages:", "memory_constant_pages", v);
     }
     if let Some(v) = ull("memory_normal") {
-        num(&mut s, "Normal pages:", v);
+        num(&mut s, "Normal pages:", "memory_normal_pages", v);
     }
     if let Some(v) = ull("memory_normal_bytes") {
-        cap(&mut s, "Normal data:", v);
+        cap(&mut s, "Normal data:", "memory_normal", v);
     }
     if let Some(v) = ull("downtime") {
         let label = if job_type == 3 {
@@ -353,42 +402,62 @@ fn domjobinfo(ctl: &mut Ctl, c: &Cmd) -> R {
         } else {
             "Expected downtime:"
         };
-        ms(&mut s, label, v);
+        ms(&mut s, label, "downtime", v);
     }
     if let Some(v) = ull("downtime_net") {
-        ms(&mut s, "Downtime w/o network:", v);
+        ms(&mut s, "Downtime w/o network:", "downtime_net", v);
     }
     if let Some(v) = ull("setup_time") {
-        ms(&mut s, "Setup time:", v);
+        ms(&mut s, "Setup time:", "setup_time", v);
     }
     if let Some(v) = ull("compression_cache") {
-        cap(&mut s, "Compression cache:", v);
+        cap(&mut s, "Compression cache:", "compression_cache", v);
     }
     if let Some(v) = ull("compression_bytes") {
-        cap(&mut s, "Compressed data:", v);
+        cap(&mut s, "Compressed data:", "compression_data", v);
     }
     if let Some(v) = ull("compression_pages") {
-        s += &format!("{:<17} {:<13}\n", "Compressed pages:", v);
+        s.line(
+            format!("{:<17} {:<13}\n", "Compressed pages:", v),
+            "compression_pages",
+            v,
+        );
     }
     if let Some(v) = ull("compression_cache_misses") {
-        s += &format!("{:<17} {:<13}\n", "Compression cache misses:", v);
+        s.line(
+            format!("{:<17} {:<13}\n", "Compression cache misses:", v),
+            "compression_cache_misses",
+            v,
+        );
     }
     if let Some(v) = ull("compression_overflow") {
-        s += &format!("{:<17} {:<13}\n", "Compression overflows:", v);
+        s.line(
+            format!("{:<17} {:<13}\n", "Compression overflows:", v),
+            "compression_overflow",
+            v,
+        );
     }
     if let Some(TypedValue::Int(v)) = oxvirt_core::types::param(&params, "auto_converge_throttle") {
-        s += &format!("{:<17} {:<13}\n", "Auto converge throttle:", v);
+        s.line(
+            format!("{:<17} {:<13}\n", "Auto converge throttle:", v),
+            "auto_converge_throttle_percent",
+            *v,
+        );
     }
     if let Some(v) = ull("disk_temp_used") {
-        cap(&mut s, "Temporary disk space use:", v);
+        cap(&mut s, "Temporary disk space use:", "disk_temp_used", v);
     }
     if let Some(v) = ull("disk_temp_total") {
-        cap(&mut s, "Temporary disk space total:", v);
+        cap(&mut s, "Temporary disk space total:", "disk_temp_total", v);
     }
     if let Some(TypedValue::String(m)) = oxvirt_core::types::param(&params, "errmsg") {
-        s += &format!("{:<17} {}\n", "Error message:", m);
+        s.line(
+            format!("{:<17} {}\n", "Error message:", m),
+            "error_message",
+            m,
+        );
     }
-    ctl.print(&s);
+    ctl.emit_block(&s);
     Ok(())
 }
 

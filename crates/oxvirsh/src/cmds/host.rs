@@ -5,6 +5,7 @@ use oxvirt_core::Error;
 
 use crate::cmd::Cmd;
 use crate::ctl::{Context, Ctl, Fail, R};
+use crate::out::Block;
 
 use super::Handler;
 
@@ -90,16 +91,31 @@ fn nodeinfo(ctl: &mut Ctl, _c: &Cmd) -> R {
         .conn()?
         .node_info()
         .map_err(|e| crate::ctl::Fail::msg_lib("failed to get node information", e))?;
-    let l = |k: &str, v: String| format!("{:<20} {}\n", k, v);
-    let mut s = l("CPU model:", i.model.clone());
-    s += &l("CPU(s):", i.cpus.to_string());
-    s += &l("CPU frequency:", format!("{} MHz", i.mhz));
-    s += &l("CPU socket(s):", i.sockets.to_string());
-    s += &l("Core(s) per socket:", i.cores.to_string());
-    s += &l("Thread(s) per core:", i.threads.to_string());
-    s += &l("NUMA cell(s):", i.nodes.to_string());
-    s += &l("Memory size:", format!("{} KiB", i.memory));
-    ctl.print(&s);
+    let mut s = Block::new(20);
+    s.kv("CPU model:", &i.model, "cpu_model", &i.model);
+    s.kv("CPU(s):", i.cpus, "cpus", i.cpus);
+    s.kv(
+        "CPU frequency:",
+        format!("{} MHz", i.mhz),
+        "cpu_frequency_mhz",
+        i.mhz,
+    );
+    s.kv("CPU socket(s):", i.sockets, "cpu_sockets", i.sockets);
+    s.kv("Core(s) per socket:", i.cores, "cores_per_socket", i.cores);
+    s.kv(
+        "Thread(s) per core:",
+        i.threads,
+        "threads_per_core",
+        i.threads,
+    );
+    s.kv("NUMA cell(s):", i.nodes, "numa_cells", i.nodes);
+    s.kv(
+        "Memory size:",
+        format!("{} KiB", i.memory),
+        "memory_size_kib",
+        i.memory,
+    );
+    ctl.emit_block(&s);
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use oxvirt_core::types::DomainRef;
 
 use crate::cmd::Cmd;
 use crate::ctl::{Ctl, Fail, BY_ID, BY_NAME, BY_UUID, R};
+use crate::out::{Block, Cell, J};
 use crate::table::Table;
 
 use super::{exclusive, state_str, Handler};
@@ -163,6 +164,18 @@ fn list(ctl: &mut Ctl, c: &Cmd) -> R {
         &["Id", "Name", "State"]
     });
     let mut out = String::new();
+    // The line modes (--uuid, --id, --name) as a table for JSON.
+    let mut cols = Vec::new();
+    if opt_uuid {
+        cols.push("UUID");
+    }
+    if opt_id {
+        cols.push("Id");
+    }
+    if opt_name {
+        cols.push("Name");
+    }
+    let mut lines = Table::new(&cols);
     for d in &doms {
         let id = if d.id >= 0 {
             d.id.to_string()
@@ -186,14 +199,16 @@ fn list(ctl: &mut Ctl, c: &Cmd) -> R {
             };
             if title {
                 let t = description(ctl, d, true, 0)?;
-                table.row([id, d.name.clone(), st.to_string(), t]);
+                table.row([Cell::id(d.id), d.name.as_str().into(), st.into(), t.into()]);
             } else {
-                table.row([id, d.name.clone(), st.to_string()]);
+                table.row([Cell::id(d.id), d.name.as_str().into(), st.into()]);
             }
         } else {
             let mut sep = "";
+            let mut row = Vec::new();
             if opt_uuid {
                 out.push_str(&d.uuid.to_string());
+                row.push(Cell::from(d.uuid.to_string()));
                 sep = " ";
             }
             if opt_id {
@@ -202,100 +217,99 @@ fn list(ctl: &mut Ctl, c: &Cmd) -> R {
                 }
                 out.push_str(sep);
                 out.push_str(&id);
+                row.push(Cell::id(d.id));
                 sep = " ";
             }
             if opt_name {
                 out.push_str(sep);
                 out.push_str(&d.name);
+                row.push(Cell::from(&d.name));
             }
             out.push('\n');
+            lines.row(row);
         }
     }
     if table_mode {
-        out = table.render(!ctl.quiet);
+        ctl.emit_table(&table);
+    } else {
+        ctl.emit(&out, lines.to_json());
     }
-    ctl.print(&out);
     Ok(())
 }
 
 fn dominfo(ctl: &mut Ctl, c: &Cmd) -> R {
     let dom = ctl.domain(c)?;
     let conn = ctl.conn()?;
-    let line = |k: &str, v: &str| format!("{:<15} {}\n", k, v);
-    let mut s = String::new();
-    s += &line(
-        "Id:",
-        &if dom.id >= 0 {
-            dom.id.to_string()
-        } else {
-            "-".into()
-        },
-    );
-    s += &line("Name:", &dom.name);
-    s += &line("UUID:", &dom.uuid.to_string());
+    let mut s = Block::new(15);
+    let id = Cell::id(dom.id);
+    s.kv("Id:", id.text, "id", id.json);
+    s.kv("Name:", &dom.name, "name", &dom.name);
+    s.kv("UUID:", dom.uuid, "uuid", dom.uuid.to_string());
     let mut ok = true;
-    if let Ok(os) = conn.domain_get_os_type(&dom) {
-        s += &line("OS Type:", &os);
-    } else if let Err(e) = conn.domain_get_os_type(&dom) {
-        ctl.last_error = Some(e);
+    match conn.domain_get_os_type(&dom) {
+        Ok(os) => s.kv("OS Type:", &os, "os_type", &os),
+        Err(e) => ctl.last_error = Some(e),
     }
     match conn.domain_get_info(&dom) {
         Ok(info) => {
-            s += &line("State:", state_str(info.state as i32));
-            s += &line("CPU(s):", &info.nr_virt_cpu.to_string());
+            let st = state_str(info.state as i32);
+            s.kv("State:", st, "state", st);
+            s.kv("CPU(s):", info.nr_virt_cpu, "cpus", info.nr_virt_cpu);
             if info.cpu_time != 0 {
-                s += &line("CPU time:", &format!("{:.1}s", info.cpu_time as f64 / 1e9));
+                let t = format!("{:.1}s", info.cpu_time as f64 / 1e9);
+                s.kv("CPU time:", t, "cpu_time_ns", info.cpu_time);
             }
             if info.max_mem != u32::MAX as u64 {
-                s += &line("Max memory:", &format!("{} KiB", info.max_mem));
+                let t = format!("{} KiB", info.max_mem);
+                s.kv("Max memory:", t, "max_memory_kib", info.max_mem);
             } else {
-                s += &line("Max memory:", "no limit");
+                s.kv("Max memory:", "no limit", "max_memory_kib", J::Null);
             }
-            s += &line("Used memory:", &format!("{} KiB", info.memory));
+            let t = format!("{} KiB", info.memory);
+            s.kv("Used memory:", t, "used_memory_kib", info.memory);
         }
         Err(e) => {
             ctl.last_error = Some(e);
             ok = false;
         }
     }
-    match conn.domain_is_persistent(&dom) {
-        Ok(p) => s += &line("Persistent:", if p { "yes" } else { "no" }),
-        Err(_) => s += &line("Persistent:", "unknown"),
-    }
+    let yes_no = |r: oxvirt_core::Result<bool>| match r {
+        Ok(v) => Cell::yes_no(v),
+        Err(_) => Cell::new("unknown", J::Null),
+    };
+    let p = yes_no(conn.domain_is_persistent(&dom));
+    s.kv("Persistent:", p.text, "persistent", p.json);
     if let Ok(a) = conn.domain_get_autostart(&dom) {
-        s += &line("Autostart:", if a { "enable" } else { "disable" });
+        let t = if a { "enable" } else { "disable" };
+        s.kv("Autostart:", t, "autostart", a);
     }
-    match conn.domain_has_managed_save(&dom, 0) {
-        Ok(m) => s += &line("Managed save:", if m { "yes" } else { "no" }),
-        Err(_) => s += &line("Managed save:", "unknown"),
-    }
+    let m = yes_no(conn.domain_has_managed_save(&dom, 0));
+    s.kv("Managed save:", m.text, "managed_save", m.json);
     match conn.security_model() {
         Err(e) if e.code != code::NO_SUPPORT => {
-            ctl.print(&s);
+            ctl.emit_block(&s);
             return Err(e.into());
         }
         Err(_) => {}
         Ok(m) => {
             if !m.model.is_empty() {
-                s += &line("Security model:", &m.model);
-                s += &line("Security DOI:", &m.doi);
+                s.kv("Security model:", &m.model, "security_model", &m.model);
+                s.kv("Security DOI:", &m.doi, "security_doi", &m.doi);
                 match conn.domain_get_security_label(&dom) {
                     Ok(l) => {
                         if !l.label.is_empty() {
-                            s += &format!(
-                                "{:<15} {} ({})\n",
-                                "Security label:",
-                                l.label,
-                                if l.enforcing {
-                                    "enforcing"
-                                } else {
-                                    "permissive"
-                                }
-                            );
+                            let mode = if l.enforcing {
+                                "enforcing"
+                            } else {
+                                "permissive"
+                            };
+                            let t = format!("{} ({})", l.label, mode);
+                            s.kv("Security label:", t, "security_label", &l.label);
+                            s.json("security_label_enforcing", l.enforcing);
                         }
                     }
                     Err(e) => {
-                        ctl.print(&s);
+                        ctl.emit_block(&s);
                         return Err(e.into());
                     }
                 }
@@ -304,10 +318,17 @@ fn dominfo(ctl: &mut Ctl, c: &Cmd) -> R {
     }
     if let Ok(msgs) = conn.domain_get_messages(&dom, 0) {
         for (i, m) in msgs.iter().enumerate() {
-            s += &line(if i == 0 { "Messages:" } else { "" }, m);
+            s.text(&format!(
+                "{:<15} {}\n",
+                if i == 0 { "Messages:" } else { "" },
+                m
+            ));
+        }
+        if !msgs.is_empty() {
+            s.json("messages", J::Arr(msgs.iter().map(J::from).collect()));
         }
     }
-    ctl.print(&s);
+    ctl.emit_block(&s);
     if ok {
         Ok(())
     } else {
@@ -318,36 +339,37 @@ fn dominfo(ctl: &mut Ctl, c: &Cmd) -> R {
 fn domstate(ctl: &mut Ctl, c: &Cmd) -> R {
     let dom = ctl.domain(c)?;
     let (state, reason) = dom_state(ctl, &dom)?;
+    let mut j = vec![("state".to_string(), J::from(state_str(state)))];
     if c.has("reason") {
-        ctl.print(&format!(
-            "{} ({})\n",
-            state_str(state),
-            reason_str(state, reason)
-        ));
+        let r = reason_str(state, reason);
+        j.push(("reason".into(), r.into()));
+        ctl.emit(&format!("{} ({})\n", state_str(state), r), J::Obj(j));
     } else {
-        ctl.print(&format!("{}\n", state_str(state)));
+        ctl.emit(&format!("{}\n", state_str(state)), J::Obj(j));
     }
     Ok(())
 }
 
 fn domid(ctl: &mut Ctl, c: &Cmd) -> R {
     let dom = ctl.domain_opt_by(c, "domain", BY_NAME | BY_UUID)?;
-    if dom.id < 0 {
-        ctl.print("-\n");
-    } else {
-        ctl.print(&format!("{}\n", dom.id));
-    }
+    let id = Cell::id(dom.id);
+    ctl.emit(
+        &format!("{}\n", id.text),
+        J::Obj(vec![("id".into(), id.json)]),
+    );
     Ok(())
 }
 
 fn domname(ctl: &mut Ctl, c: &Cmd) -> R {
     let dom = ctl.domain_opt_by(c, "domain", BY_ID | BY_UUID)?;
-    ctl.print(&format!("{}\n", dom.name));
+    let j = J::Obj(vec![("name".into(), J::from(&dom.name))]);
+    ctl.emit(&format!("{}\n", dom.name), j);
     Ok(())
 }
 
 fn domuuid(ctl: &mut Ctl, c: &Cmd) -> R {
     let dom = ctl.domain_opt_by(c, "domain", BY_ID | BY_NAME)?;
-    ctl.print(&format!("{}\n", dom.uuid));
+    let j = J::Obj(vec![("uuid".into(), J::from(dom.uuid.to_string()))]);
+    ctl.emit(&format!("{}\n", dom.uuid), j);
     Ok(())
 }

@@ -5,6 +5,7 @@ use oxvirt_core::types::{NetworkRef, Uuid};
 
 use crate::cmd::Cmd;
 use crate::ctl::{Context, Ctl, Fail, R};
+use crate::out::{Block, Cell, J};
 use crate::table::Table;
 
 use super::{read_file, Handler};
@@ -105,31 +106,34 @@ fn list(ctl: &mut Ctl, c: &Cmd) -> R {
     nets.sort_by_key(|n| n.name.to_ascii_lowercase());
     let mut table = Table::new(&["Name", "State", "Autostart", "Persistent"]);
     let mut out = String::new();
+    let mut lines = Table::new(&[if opt_uuid { "UUID" } else { "Name" }]);
     for n in &nets {
         if opt_table {
             let autostart = match conn.network_get_autostart(n) {
-                Ok(true) => "yes",
-                Ok(false) => "no",
-                Err(_) => "no autostart",
+                Ok(v) => Cell::yes_no(v),
+                Err(_) => Cell::new("no autostart", J::Null),
             };
             let active = conn.network_is_active(n).unwrap_or(false);
             let persistent = conn.network_is_persistent(n).unwrap_or(false);
             table.row([
-                n.name.as_str(),
-                if active { "active" } else { "inactive" },
+                Cell::from(&n.name),
+                if active { "active" } else { "inactive" }.into(),
                 autostart,
-                if persistent { "yes" } else { "no" },
+                Cell::yes_no(persistent),
             ]);
         } else if opt_uuid {
             out.push_str(&format!("{}\n", n.uuid));
+            lines.row([n.uuid.to_string()]);
         } else {
             out.push_str(&format!("{}\n", n.name));
+            lines.row([&n.name]);
         }
     }
     if opt_table {
-        out = table.render(!ctl.quiet);
+        ctl.emit_table(&table);
+    } else {
+        ctl.emit(&out, lines.to_json());
     }
-    ctl.print(&out);
     Ok(())
 }
 
@@ -144,24 +148,26 @@ fn yes_no(b: bool) -> &'static str {
 fn info(ctl: &mut Ctl, c: &Cmd) -> R {
     let n = net(ctl, c)?;
     let conn = ctl.conn()?;
-    let mut out = format!("{:<15} {}\n{:<15} {}\n", "Name:", n.name, "UUID:", n.uuid);
+    let mut out = Block::new(15);
+    out.kv("Name:", &n.name, "name", &n.name);
+    out.kv("UUID:", n.uuid, "uuid", n.uuid.to_string());
     if let Ok(a) = conn.network_is_active(&n) {
-        out.push_str(&format!("{:<15} {}\n", "Active:", yes_no(a)));
+        out.kv("Active:", yes_no(a), "active", a);
     }
     let p = match conn.network_is_persistent(&n) {
-        Ok(p) => yes_no(p),
-        Err(_) => "unknown",
+        Ok(p) => Cell::yes_no(p),
+        Err(_) => Cell::new("unknown", J::Null),
     };
-    out.push_str(&format!("{:<15} {}\n", "Persistent:", p));
+    out.kv("Persistent:", p.text, "persistent", p.json);
     let a = match conn.network_get_autostart(&n) {
-        Ok(a) => yes_no(a),
-        Err(_) => "no autostart",
+        Ok(a) => Cell::yes_no(a),
+        Err(_) => Cell::new("no autostart", J::Null),
     };
-    out.push_str(&format!("{:<15} {}\n", "Autostart:", a));
+    out.kv("Autostart:", a.text, "autostart", a.json);
     if let Ok(b) = conn.network_get_bridge_name(&n) {
-        out.push_str(&format!("{:<15} {}\n", "Bridge:", b));
+        out.kv("Bridge:", &b, "bridge", &b);
     }
-    ctl.print(&out);
+    ctl.emit_block(&out);
     Ok(())
 }
 
@@ -295,22 +301,22 @@ fn dhcp_leases(ctl: &mut Ctl, c: &Cmd) -> R {
         "Hostname",
         "Client ID or DUID",
     ]);
-    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let dash = |v: &Option<String>| Cell::opt(v.clone());
     for l in &leases {
         t.row([
-            local_time(l.expirytime),
+            local_time(l.expirytime).into(),
             dash(&l.mac),
             match l.kind {
-                0 => "ipv4".to_string(),
-                1 => "ipv6".to_string(),
-                _ => "-".to_string(),
+                0 => "ipv4".into(),
+                1 => "ipv6".into(),
+                _ => Cell::new("-", J::Null),
             },
-            format!("{}/{}", l.ipaddr, l.prefix),
+            format!("{}/{}", l.ipaddr, l.prefix).into(),
             dash(&l.hostname),
             dash(&l.clientid),
         ]);
     }
-    ctl.print(&t.render(!ctl.quiet));
+    ctl.emit_table(&t);
     Ok(())
 }
 
@@ -372,19 +378,19 @@ fn port_list(ctl: &mut Ctl, c: &Cmd) -> R {
     let n = net(ctl, c)?;
     let mut ports = ctl.conn()?.list_all_network_ports(&n, 0)?;
     ports.sort_by_key(|p| p.uuid.to_string());
+    let mut t = Table::new(&["UUID"]);
+    for p in &ports {
+        t.row([p.uuid.to_string()]);
+    }
     if c.has("uuid") {
         let mut s = String::new();
         for p in &ports {
             s += &format!("{}\n", p.uuid);
         }
-        ctl.print(&s);
+        ctl.emit(&s, t.to_json());
         return Ok(());
     }
-    let mut t = Table::new(&["UUID"]);
-    for p in &ports {
-        t.row([p.uuid.to_string()]);
-    }
-    ctl.print(&t.render(!ctl.quiet));
+    ctl.emit_table(&t);
     Ok(())
 }
 

@@ -5,6 +5,7 @@ use oxvirt_core::types::{pool_state, PoolRef, Uuid};
 
 use crate::cmd::Cmd;
 use crate::ctl::{Context, Ctl, Fail, R};
+use crate::out::{Block, Cell, J};
 use crate::table::Table;
 
 use super::{exclusive, read_file, Handler};
@@ -156,15 +157,20 @@ fn list(ctl: &mut Ctl, c: &Cmd) -> R {
     pools.sort_by_key(|p| p.name.to_ascii_lowercase());
     let mut out = String::new();
     if !details && (uuid || name) {
+        let mut j = Vec::new();
         for p in &pools {
+            let mut o = Vec::new();
             if uuid {
                 out.push_str(&format!("{:<36}{}", p.uuid, if name { ' ' } else { '\n' }));
+                o.push(("uuid".to_string(), J::from(p.uuid.to_string())));
             }
             if name {
                 out.push_str(&format!("{:<20}\n", p.name));
+                o.push(("name".to_string(), J::from(&p.name)));
             }
+            j.push(J::Obj(o));
         }
-        ctl.print(&out);
+        ctl.emit(&out, J::Arr(j));
         return Ok(());
     }
     let mut table = if details {
@@ -177,39 +183,42 @@ fn list(ctl: &mut Ctl, c: &Cmd) -> R {
             "Allocation",
             "Available",
         ])
+        .keys(&[
+            "name",
+            "state",
+            "autostart",
+            "persistent",
+            "capacity_bytes",
+            "allocation_bytes",
+            "available_bytes",
+        ])
     } else {
         Table::new(&["Name", "State", "Autostart"])
     };
     for p in &pools {
         let autostart = match conn.pool_get_autostart(p) {
-            Ok(true) => "yes",
-            Ok(false) => "no",
-            Err(_) => "no autostart",
-        }
-        .to_string();
+            Ok(v) => Cell::yes_no(v),
+            Err(_) => Cell::new("no autostart", J::Null),
+        };
         match conn.pool_get_info(p) {
             Ok(info) if details => {
                 let persistent = match conn.pool_is_persistent(p) {
-                    Ok(true) => "yes",
-                    Ok(false) => "no",
-                    Err(_) => "unknown",
+                    Ok(v) => Cell::yes_no(v),
+                    Err(_) => Cell::new("unknown", J::Null),
                 };
                 let sizes =
                     if info.state == pool_state::RUNNING || info.state == pool_state::DEGRADED {
-                        [
-                            pretty(info.capacity),
-                            pretty(info.allocation),
-                            pretty(info.available),
-                        ]
+                        [info.capacity, info.allocation, info.available]
+                            .map(|v| Cell::new(pretty(v), v))
                     } else {
-                        ["-".to_string(), "-".to_string(), "-".to_string()]
+                        [(); 3].map(|_| Cell::new("-", J::Null))
                     };
                 let [a, b, cc] = sizes;
                 table.row([
-                    p.name.clone(),
-                    state_str(info.state).to_string(),
+                    Cell::from(&p.name),
+                    state_str(info.state).into(),
                     autostart,
-                    persistent.to_string(),
+                    persistent,
                     a,
                     b,
                     cc,
@@ -218,23 +227,23 @@ fn list(ctl: &mut Ctl, c: &Cmd) -> R {
             Ok(_) => {
                 let active = conn.pool_is_active(p).unwrap_or(false);
                 table.row([
-                    p.name.clone(),
-                    if active { "active" } else { "inactive" }.to_string(),
+                    Cell::from(&p.name),
+                    if active { "active" } else { "inactive" }.into(),
                     autostart,
                 ]);
             }
             Err(_) => {
                 ctl.error("Could not retrieve pool information");
-                let mut r = vec![p.name.clone(), "unknown".to_string(), autostart];
+                let unknown = || Cell::new("unknown", J::Null);
+                let mut r = vec![Cell::from(&p.name), unknown(), autostart];
                 if details {
-                    r.push("unknown".into());
-                    r.extend(["unknown".to_string(), "unknown".into(), "unknown".into()]);
+                    r.extend([unknown(), unknown(), unknown(), unknown()]);
                 }
                 table.row(r);
             }
         }
     }
-    ctl.print(&table.render(!ctl.quiet));
+    ctl.emit_table(&table);
     Ok(())
 }
 
@@ -242,47 +251,38 @@ fn info(ctl: &mut Ctl, c: &Cmd) -> R {
     let p = pool(ctl, c)?;
     let bytes = c.has("bytes");
     let conn = ctl.conn()?;
-    let mut out = format!("{:<15} {}\n{:<15} {}\n", "Name:", p.name, "UUID:", p.uuid);
+    let mut out = Block::new(15);
+    out.kv("Name:", &p.name, "name", &p.name);
+    out.kv("UUID:", p.uuid, "uuid", p.uuid.to_string());
     let info = conn.pool_get_info(&p);
     if let Ok(info) = &info {
-        out.push_str(&format!("{:<15} {}\n", "State:", state_str(info.state)));
+        let st = state_str(info.state);
+        out.kv("State:", st, "state", st);
         let pers = match conn.pool_is_persistent(&p) {
-            Ok(v) => {
-                if v {
-                    "yes"
-                } else {
-                    "no"
-                }
-            }
-            Err(_) => "unknown",
+            Ok(v) => Cell::yes_no(v),
+            Err(_) => Cell::new("unknown", J::Null),
         };
-        out.push_str(&format!("{:<15} {}\n", "Persistent:", pers));
+        out.kv("Persistent:", pers.text, "persistent", pers.json);
         let auto = match conn.pool_get_autostart(&p) {
-            Ok(v) => {
-                if v {
-                    "yes"
-                } else {
-                    "no"
-                }
-            }
-            Err(_) => "no autostart",
+            Ok(v) => Cell::yes_no(v),
+            Err(_) => Cell::new("no autostart", J::Null),
         };
-        out.push_str(&format!("{:<15} {}\n", "Autostart:", auto));
+        out.kv("Autostart:", auto.text, "autostart", auto.json);
         if info.state == pool_state::RUNNING || info.state == pool_state::DEGRADED {
-            for (k, v) in [
-                ("Capacity:", info.capacity),
-                ("Allocation:", info.allocation),
-                ("Available:", info.available),
+            for (k, key, v) in [
+                ("Capacity:", "capacity_bytes", info.capacity),
+                ("Allocation:", "allocation_bytes", info.allocation),
+                ("Available:", "available_bytes", info.available),
             ] {
                 if bytes {
-                    out.push_str(&format!("{:<15} {}\n", k, v));
+                    out.kv(k, v, key, v);
                 } else {
-                    out.push_str(&format!("{:<15} {}\n", k, pretty(v)));
+                    out.kv(k, pretty(v), key, v);
                 }
             }
         }
     }
-    ctl.print(&out);
+    ctl.emit_block(&out);
     info.map(|_| ()).map_err(Fail::lib)
 }
 

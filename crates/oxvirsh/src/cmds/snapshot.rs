@@ -12,6 +12,8 @@ use oxvirt_xml::writer::escape;
 
 use crate::cmd::Cmd;
 use crate::ctl::{Ctl, Fail, R};
+use crate::out::{Block, Cell};
+use crate::table::Table;
 
 use super::{exclusive, read_file, Handler};
 
@@ -408,24 +410,27 @@ fn info(ctl: &mut Ctl, c: &Cmd) -> R {
     let dom = ctl.domain(c)?;
     let snap = lookup(ctl, c, "snapshotname", &dom)?;
     let conn = ctl.conn()?;
-    let mut out = String::new();
-    out.push_str(&format!("{:<15} {}\n", "Name:", snap.name));
-    out.push_str(&format!("{:<15} {}\n", "Domain:", dom.name));
+    let mut out = Block::new(15);
+    out.kv("Name:", &snap.name, "name", &snap.name);
+    out.kv("Domain:", &dom.name, "domain", &dom.name);
     let current = conn.snapshot_is_current(&snap, 0).unwrap_or(false);
-    out.push_str(&format!(
-        "{:<15} {}\n",
-        "Current:",
-        if current { "yes" } else { "no" }
-    ));
-    ctl.print(&out);
-    let doc = conn.snapshot_get_xml_desc(&snap, 0)?;
+    out.kv("Current:", yes_no(current), "current", current);
+    let fail = |ctl: &Ctl, out: &Block, f: Fail| {
+        ctl.emit_block(out);
+        Err(f)
+    };
+    let doc = match conn.snapshot_get_xml_desc(&snap, 0) {
+        Ok(d) => d,
+        Err(e) => return fail(ctl, &out, e.into()),
+    };
     let Some(root) = parse_doc(&doc, "(domain_snapshot)") else {
-        return Err(Fail::Silent);
+        return fail(ctl, &out, Fail::Silent);
     };
     let Some(state) = path_text(&root, &["state"]) else {
-        return Err(Fail::Msg("unexpected problem reading snapshot xml".into()));
+        let m = Fail::Msg("unexpected problem reading snapshot xml".into());
+        return fail(ctl, &out, m);
     };
-    let mut out = format!("{:<15} {}\n", "State:", state);
+    out.kv("State:", &state, "state", &state);
     let external = if root.child("memory").is_some() {
         root.child("memory")
             .is_some_and(|m| m.attr("snapshot") == Some("external"))
@@ -436,38 +441,46 @@ fn info(ctl: &mut Ctl, c: &Cmd) -> R {
     } else {
         state == "disk-snapshot"
     };
-    out.push_str(&format!(
-        "{:<15} {}\n",
-        "Location:",
-        if external { "external" } else { "internal" }
-    ));
+    let loc = if external { "external" } else { "internal" };
+    out.kv("Location:", loc, "location", loc);
     let parent = path_text(&root, &["parent", "name"]);
-    out.push_str(&format!(
-        "{:<15} {}\n",
+    out.kv(
         "Parent:",
-        parent.as_deref().unwrap_or("-")
-    ));
-    ctl.print(&out);
+        parent.as_deref().unwrap_or("-"),
+        "parent",
+        parent.clone(),
+    );
     let count = match conn.snapshot_num_children(&snap, 0) {
         Ok(n) => n,
-        Err(e) if e.code == code::NO_SUPPORT => return Ok(()),
-        Err(e) => return Err(e.into()),
+        Err(e) if e.code == code::NO_SUPPORT => {
+            ctl.emit_block(&out);
+            return Ok(());
+        }
+        Err(e) => return fail(ctl, &out, e.into()),
     };
-    ctl.print(&format!("{:<15} {}\n", "Children:", count));
-    let count = conn.snapshot_num_children(&snap, lf::DESCENDANTS)?;
-    ctl.print(&format!("{:<15} {}\n", "Descendants:", count));
+    out.kv("Children:", count, "children", count);
+    let count = match conn.snapshot_num_children(&snap, lf::DESCENDANTS) {
+        Ok(n) => n,
+        Err(e) => return fail(ctl, &out, e.into()),
+    };
+    out.kv("Descendants:", count, "descendants", count);
     let metadata = match conn.snapshot_has_metadata(&snap, 0) {
         Ok(m) => Some(m),
         Err(_) => conn.snapshot_num(&dom, lf::METADATA).ok().map(|n| n != 0),
     };
     if let Some(m) = metadata {
-        ctl.print(&format!(
-            "{:<15} {}\n",
-            "Metadata:",
-            if m { "yes" } else { "no" }
-        ));
+        out.kv("Metadata:", yes_no(m), "metadata", m);
     }
+    ctl.emit_block(&out);
     Ok(())
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
 }
 
 /// vshStrcasecmp order.
@@ -566,22 +579,28 @@ fn list(ctl: &mut Ctl, c: &Cmd) -> R {
                 tree_print(&mut out, &pairs, i);
             }
         }
-        ctl.print(&out);
+        let mut t = Table::new(&["Name", "Parent"]);
+        for (n, p) in &pairs {
+            t.row([Cell::from(n), Cell::new("", p.clone())]);
+        }
+        ctl.emit(&out, t.to_json());
         return Ok(());
     }
     if name {
         let mut out = String::new();
+        let mut t = Table::new(&["Name"]);
         for (s, _) in &items {
             out.push_str(&s.name);
             out.push('\n');
+            t.row([&s.name]);
         }
-        ctl.print(&out);
+        ctl.emit(&out, t.to_json());
         return Ok(());
     }
     let mut table = if parent {
-        crate::table::Table::new(&["Name", "Creation Time", "State", "Parent"])
+        Table::new(&["Name", "Creation Time", "State", "Parent"])
     } else {
-        crate::table::Table::new(&["Name", "Creation Time", "State"])
+        Table::new(&["Name", "Creation Time", "State"])
     };
     for (s, _) in &items {
         let Ok(doc) = conn.snapshot_get_xml_desc(s, 0) else {
@@ -599,14 +618,15 @@ fn list(ctl: &mut Ctl, c: &Cmd) -> R {
         else {
             continue;
         };
-        let when = local_time(ct);
+        let when = Cell::from(local_time(ct));
         if parent {
-            table.row([s.name.clone(), when, state, parent_snap.unwrap_or_default()]);
+            let p = Cell::new(parent_snap.clone().unwrap_or_default(), parent_snap);
+            table.row([Cell::from(&s.name), when, state.into(), p]);
         } else {
-            table.row([s.name.clone(), when, state]);
+            table.row([Cell::from(&s.name), when, state.into()]);
         }
     }
-    ctl.print(&table.render(!ctl.quiet));
+    ctl.emit_table(&table);
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use oxvirt_xml::dom::{self, Element};
 
 use crate::cmd::Cmd;
 use crate::ctl::{Ctl, Fail, R};
+use crate::out::{self, Cell, J};
 use crate::table::Table;
 
 use super::tune::param_str;
@@ -73,6 +74,7 @@ fn domstats(ctl: &mut Ctl, c: &Cmd) -> R {
         conn.get_all_domain_stats(Some(&doms), stats, flags)?
     };
     let mut s = String::new();
+    let mut j = Vec::new();
     for (i, (dom, params)) in records.iter().enumerate() {
         s += &format!("Domain: '{}'\n", dom.name);
         for p in params {
@@ -81,8 +83,12 @@ fn domstats(ctl: &mut Ctl, c: &Cmd) -> R {
         if i + 1 < records.len() {
             s.push('\n');
         }
+        j.push(J::Obj(vec![
+            ("domain".into(), J::from(&dom.name)),
+            ("stats".into(), out::params(params)),
+        ]));
     }
-    ctl.print(&s);
+    ctl.emit(&s, J::Arr(j));
     Ok(())
 }
 
@@ -123,7 +129,7 @@ fn domblkstat(ctl: &mut Ctl, c: &Cmd) -> R {
                     s += &format!("{} {} {}\n", dev, label, param_str(&p.value));
                 }
             }
-            ctl.print(&s);
+            ctl.emit(&s, out::params(&params));
             Ok(())
         }
         Err(e) if e.code != code::NO_SUPPORT => Err(e.into()),
@@ -132,6 +138,7 @@ fn domblkstat(ctl: &mut Ctl, c: &Cmd) -> R {
                 Fail::msg_lib(format!("Failed to get block stats {} {}", name, device), e)
             })?;
             let mut s = String::new();
+            let mut j = Vec::new();
             let mut dev = device.as_str();
             if human {
                 s += &format!("Device: {}\n", device);
@@ -145,13 +152,14 @@ fn domblkstat(ctl: &mut Ctl, c: &Cmd) -> R {
                 if v == -1 {
                     continue;
                 }
+                j.push((l.to_string(), J::from(v)));
                 if human {
                     s += &format!("{} {:<31} {}\n", dev, h, v);
                 } else {
                     s += &format!("{} {} {}\n", dev, l, v);
                 }
             }
-            ctl.print(&s);
+            ctl.emit(&s, J::Obj(j));
             Ok(())
         }
     }
@@ -171,6 +179,7 @@ fn domifstat(ctl: &mut Ctl, c: &Cmd) -> R {
             )
         })?;
     let mut s = String::new();
+    let mut j = Vec::new();
     for (k, v) in [
         ("rx_bytes", st.rx_bytes),
         ("rx_packets", st.rx_packets),
@@ -183,9 +192,10 @@ fn domifstat(ctl: &mut Ctl, c: &Cmd) -> R {
     ] {
         if v >= 0 {
             s += &format!("{} {} {}\n", device, k, v);
+            j.push((k.to_string(), J::from(v)));
         }
     }
-    ctl.print(&s);
+    ctl.emit(&s, J::Obj(j));
     Ok(())
 }
 
@@ -234,12 +244,14 @@ fn dommemstat(ctl: &mut Ctl, c: &Cmd) -> R {
         "hugetlb_pgfail",
     ];
     let mut s = String::new();
+    let mut j = Vec::new();
     for st in stats {
         if let Some(n) = usize::try_from(st.tag).ok().and_then(|t| names.get(t)) {
             s += &format!("{} {}\n", n, st.val);
+            j.push((n.to_string(), J::from(st.val)));
         }
     }
-    ctl.print(&s);
+    ctl.emit(&s, J::Obj(j));
     Ok(())
 }
 
@@ -312,14 +324,14 @@ fn domblklist(ctl: &mut Ctl, c: &Cmd) -> R {
                 &["file", "dev", "dir", "name", "volume", "path"],
             )
         };
-        let source = source.unwrap_or_else(|| "-".into());
+        let source = Cell::opt(source);
         if details {
-            t.row([kind, device, target.to_string(), source]);
+            t.row([kind.into(), device.into(), target.into(), source]);
         } else {
-            t.row([target.to_string(), source]);
+            t.row([target.into(), source]);
         }
     }
-    ctl.print(&t.render(!ctl.quiet));
+    ctl.emit_table(&t);
     Ok(())
 }
 
@@ -327,10 +339,10 @@ fn domiflist(ctl: &mut Ctl, c: &Cmd) -> R {
     let root = domain_tree(ctl, c)?;
     let mut t = Table::new(&["Interface", "Type", "Source", "Model", "MAC"]);
     for i in devices(&root, "interface") {
-        let dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+        let dash = Cell::opt;
         t.row([
             dash(first_attr(i.child("target"), &["dev"])),
-            i.attr("type").unwrap_or("").to_string(),
+            i.attr("type").unwrap_or("").into(),
             dash(first_attr(
                 i.child("source"),
                 &["bridge", "dev", "network", "name", "path"],
@@ -339,6 +351,6 @@ fn domiflist(ctl: &mut Ctl, c: &Cmd) -> R {
             dash(first_attr(i.child("mac"), &["address"])),
         ]);
     }
-    ctl.print(&t.render(!ctl.quiet));
+    ctl.emit_table(&t);
     Ok(())
 }

@@ -5,6 +5,7 @@ use oxvirt_core::{Error, StreamChunk};
 
 use crate::cmd::Cmd;
 use crate::ctl::{Context, Ctl, Fail, R};
+use crate::out::{Block, Cell, J};
 use crate::table::Table;
 
 use super::pool::{lookup_by, pool, pretty};
@@ -117,27 +118,37 @@ fn list(ctl: &mut Ctl, c: &Cmd) -> R {
         .map_err(|e| Fail::msg_lib("Failed to list volumes", e))?;
     vols.sort_by_key(|v| v.name.to_ascii_lowercase());
     let mut table = if details {
-        Table::new(&["Name", "Path", "Type", "Capacity", "Allocation"])
+        Table::new(&["Name", "Path", "Type", "Capacity", "Allocation"]).keys(&[
+            "name",
+            "path",
+            "type",
+            "capacity_bytes",
+            "allocation_bytes",
+        ])
     } else {
         Table::new(&["Name", "Path"])
     };
     for v in &vols {
-        let path = conn.vol_get_path(v).unwrap_or_else(|_| "unknown".into());
+        let path = match conn.vol_get_path(v) {
+            Ok(p) => Cell::from(p),
+            Err(_) => Cell::new("unknown", J::Null),
+        };
         if details {
+            let unknown = || Cell::new("unknown", J::Null);
             let (t, cap, alloc) = match conn.vol_get_info(v, 0) {
                 Ok(i) => (
-                    type_str(i.kind).to_string(),
-                    pretty(i.capacity),
-                    pretty(i.allocation),
+                    type_str(i.kind).into(),
+                    Cell::new(pretty(i.capacity), i.capacity),
+                    Cell::new(pretty(i.allocation), i.allocation),
                 ),
-                Err(_) => ("unknown".into(), "unknown".into(), "unknown".into()),
+                Err(_) => (unknown(), unknown(), unknown()),
             };
-            table.row([v.name.clone(), path, t, cap, alloc]);
+            table.row([Cell::from(&v.name), path, t, cap, alloc]);
         } else {
-            table.row([v.name.clone(), path]);
+            table.row([Cell::from(&v.name), path]);
         }
     }
-    ctl.print(&table.render(!ctl.quiet));
+    ctl.emit_table(&table);
     Ok(())
 }
 
@@ -145,18 +156,44 @@ fn info(ctl: &mut Ctl, c: &Cmd) -> R {
     let v = vol(ctl, c)?;
     let bytes = c.has("bytes");
     let physical = c.has("physical");
-    ctl.print(&format!("{:<15} {}\n", "Name:", v.name));
-    let i = ctl.conn()?.vol_get_info(&v, if physical { 1 } else { 0 })?;
-    let alloc_label = if physical { "Physical:" } else { "Allocation:" };
-    let mut out = format!("{:<15} {}\n", "Type:", type_str(i.kind));
-    if bytes {
-        out.push_str(&format!("{:<15} {} bytes\n", "Capacity:", i.capacity));
-        out.push_str(&format!("{:<15} {} bytes\n", alloc_label, i.allocation));
+    let mut out = Block::new(15);
+    out.kv("Name:", &v.name, "name", &v.name);
+    let i = match ctl.conn()?.vol_get_info(&v, if physical { 1 } else { 0 }) {
+        Ok(i) => i,
+        Err(e) => {
+            ctl.emit_block(&out);
+            return Err(e.into());
+        }
+    };
+    let (alloc_label, alloc_key) = if physical {
+        ("Physical:", "physical_bytes")
     } else {
-        out.push_str(&format!("{:<15} {}\n", "Capacity:", pretty(i.capacity)));
-        out.push_str(&format!("{:<15} {}\n", alloc_label, pretty(i.allocation)));
+        ("Allocation:", "allocation_bytes")
+    };
+    out.kv("Type:", type_str(i.kind), "type", type_str(i.kind));
+    if bytes {
+        out.kv(
+            "Capacity:",
+            format!("{} bytes", i.capacity),
+            "capacity_bytes",
+            i.capacity,
+        );
+        out.kv(
+            alloc_label,
+            format!("{} bytes", i.allocation),
+            alloc_key,
+            i.allocation,
+        );
+    } else {
+        out.kv(
+            "Capacity:",
+            pretty(i.capacity),
+            "capacity_bytes",
+            i.capacity,
+        );
+        out.kv(alloc_label, pretty(i.allocation), alloc_key, i.allocation);
     }
-    ctl.print(&out);
+    ctl.emit_block(&out);
     Ok(())
 }
 
