@@ -151,10 +151,7 @@ thread_local! {
 }
 
 /// An object's fields in the document's order.
-fn fields<'a>(
-    o: &'a serde_json::Map<String, Value>,
-    indent: usize,
-) -> Vec<(&'a String, &'a Value)> {
+fn fields(o: &serde_json::Map<String, Value>, indent: usize) -> Vec<(&String, &Value)> {
     let order = RAW.with(|r| key_order(&r.borrow(), indent));
     let mut v: Vec<(&String, &Value)> = o.iter().collect();
     v.sort_by_key(|(k, _)| order.iter().position(|o| o == *k).unwrap_or(usize::MAX));
