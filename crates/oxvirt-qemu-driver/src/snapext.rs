@@ -276,7 +276,7 @@ impl Driver {
             .unwrap_or("")
             .to_string();
         run.qmp.execute_value(cmd, Some(args)).map_err(qmp_err)?;
-        let mut delay = Duration::from_millis(1);
+        let mut delay = Duration::from_micros(200);
         loop {
             let jobs = run.qmp.execute_value("query-jobs", None).map_err(qmp_err)?;
             let job = jobs
@@ -297,7 +297,7 @@ impl Driver {
                 };
             }
             std::thread::sleep(delay);
-            delay = (delay * 2).min(Duration::from_millis(20));
+            delay = (delay * 2).min(Duration::from_millis(2));
         }
     }
 
