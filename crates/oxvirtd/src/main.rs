@@ -4,6 +4,7 @@
 mod config;
 mod dispatch;
 mod events;
+mod metrics;
 mod router;
 mod server;
 mod streams;
@@ -46,6 +47,15 @@ struct Args {
     /// Write the daemon's pid to FILE.
     #[arg(short = 'p', long, value_name = "FILE")]
     pid_file: Option<PathBuf>,
+    /// Serve Prometheus metrics on http://ADDR/metrics (HOST:PORT; `:PORT`
+    /// or PORT alone means loopback). Off unless given.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
+    /// Seconds between two samplings of the guests, pools and networks
+    /// for --metrics (each guest also has this long, at most 5 s, to
+    /// answer).
+    #[arg(long, value_name = "SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    metrics_interval: u64,
     /// More logging (repeat for more).
     #[arg(short = 'v', long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -297,6 +307,9 @@ async fn run(args: Args, cfg: config::Config, lay: Layout, log: LogHandle) -> an
             Err(e) => tracing::warn!("not listening on TLS: cannot listen on {}: {}", tls_addr, e),
         }
     }
+    if let Some(addr) = &args.metrics {
+        tasks.push(start_metrics(&server, addr, args.metrics_interval).await?);
+    }
     if let Some(p) = &args.pid_file {
         write_pid_file(p).with_context(|| format!("cannot write {}", p.display()))?;
     }
@@ -324,6 +337,53 @@ async fn run(args: Args, cfg: config::Config, lay: Layout, log: LogHandle) -> an
         let _ = std::fs::remove_file(p);
     }
     Ok(())
+}
+
+/// `--metrics ADDR`: binds the endpoint (a failure stops the daemon, as
+/// for its other listeners) and starts the sampler over the daemon's own
+/// `qemu:///system` connection.
+async fn start_metrics(
+    server: &Arc<server::Server>,
+    addr: &str,
+    interval: u64,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let addr = metrics::parse_addr(addr).map_err(anyhow::Error::msg)?;
+    let listener = metrics::http::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {} for metrics", addr))?;
+    let bound = listener.local_addr().unwrap_or(addr);
+    if bound.ip().is_loopback() {
+        tracing::info!("metrics on http://{}/metrics", bound);
+    } else {
+        tracing::warn!(
+            "metrics on http://{}/metrics, reachable from other hosts without authentication",
+            bound
+        );
+    }
+    let latest = Arc::new(metrics::sample::Latest::default());
+    let daemon = server.metrics.clone();
+    let s2 = server.clone();
+    let source = metrics::sample::ConnSource::new(move || s2.router.open("qemu:///system", 0));
+    let interval = Duration::from_secs(interval);
+    let sampler = metrics::sample::Sampler::new(
+        Arc::new(source),
+        latest.clone(),
+        daemon.clone(),
+        interval.min(Duration::from_secs(5)),
+    );
+    tokio::spawn(sampler.run(interval));
+    let s3 = server.clone();
+    let ep = metrics::http::Endpoint {
+        latest,
+        daemon,
+        refresh: Box::new(move |m| {
+            let (busy, max) = s3.workers_in_use();
+            m.clients.set(s3.client_count() as i64);
+            m.workers_busy.set(busy as i64);
+            m.workers_max.set(max as i64);
+        }),
+    };
+    Ok(tokio::spawn(metrics::http::serve(listener, Arc::new(ep))))
 }
 
 /// SIGHUP: re-reads the configuration file and applies what can change

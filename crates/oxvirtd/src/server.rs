@@ -59,6 +59,8 @@ pub struct Server {
     pub stopping: Notify,
     /// When the last client left (for --timeout).
     pub idle_since: Mutex<Option<Instant>>,
+    /// Calls per procedure and their latency, for `--metrics`.
+    pub metrics: Arc<crate::metrics::DaemonMetrics>,
 }
 
 /// A registered event callback of one client.
@@ -275,6 +277,7 @@ impl Server {
             next_callback: AtomicI32::new(1),
             stopping: Notify::new(),
             idle_since: Mutex::new(Some(Instant::now())),
+            metrics: Arc::default(),
         })
     }
 
@@ -345,6 +348,12 @@ impl Server {
 
     pub fn client_count(&self) -> usize {
         self.clients.load(Ordering::Relaxed)
+    }
+
+    /// Worker threads running a call, and how many may.
+    pub fn workers_in_use(&self) -> (usize, usize) {
+        let max = self.worker_permits.load(Ordering::Relaxed);
+        (max.saturating_sub(self.workers.available_permits()), max)
     }
 
     /// Serves one accepted connection until it closes.
@@ -480,7 +489,7 @@ impl Server {
                         && session.connection().is_some_and(|c| c.calls_are_quick());
                     if quick {
                         let body = &buf[packet::HEADER_LEN..];
-                        match dispatch::call(&self, &session, &hdr, body) {
+                        match timed_call(&self, &session, &hdr, body) {
                             (frame, None) => session.out.send_holding(frame, Some(slot)),
                             (frame, Some(opened)) => {
                                 tokio::spawn(open_stream(
@@ -506,7 +515,7 @@ impl Server {
                         // itself: one wake-up less per call.
                         let reply = tokio::task::spawn_blocking(move || {
                             let body = &buf[packet::HEADER_LEN..];
-                            match dispatch::call(&s2, &sess2, &hdr, body) {
+                            match timed_call(&s2, &sess2, &hdr, body) {
                                 (frame, None) => {
                                     sess2.out.send_holding(frame, Some(slot));
                                     None
@@ -567,6 +576,23 @@ impl Server {
             }
         }
     }
+}
+
+/// [`dispatch::call`], counted and timed for the metrics endpoint.
+fn timed_call(
+    server: &Server,
+    session: &Session,
+    hdr: &packet::Header,
+    body: &[u8],
+) -> (Vec<u8>, Option<streams::Opened>) {
+    let t0 = Instant::now();
+    let r = dispatch::call(server, session, hdr, body);
+    // The reply's status word follows the length and five header words.
+    let failed = r.0.get(24..28) == Some(&[0, 0, 0, 1]);
+    server
+        .metrics
+        .call_done(hdr.prog, hdr.proc_, t0.elapsed(), failed);
+    r
 }
 
 async fn write_loop<W: AsyncWrite + Unpin>(

@@ -15,6 +15,8 @@ pub struct QemuDaemon {
     pub socket: PathBuf,
     /// Extra environment for the daemon (e.g. OXVIRT_PAUSE_AT).
     pub env: Vec<(String, String)>,
+    /// Extra arguments for the daemon (e.g. --metrics).
+    pub args: Vec<String>,
 }
 
 impl QemuDaemon {
@@ -25,6 +27,16 @@ impl QemuDaemon {
     /// A daemon with `env` in its environment, started after `prepare`
     /// has seen its (empty) directory.
     pub fn prepared(tag: &str, env: &[(&str, &str)], prepare: impl FnOnce(&Path)) -> QemuDaemon {
+        Self::prepared_with_args(tag, env, &[], prepare)
+    }
+
+    /// A daemon started with `args` besides --root and --socket.
+    pub fn prepared_with_args(
+        tag: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+        prepare: impl FnOnce(&Path),
+    ) -> QemuDaemon {
         // Short paths: QMP sockets live below the root.
         let dir = PathBuf::from(format!("/tmp/oxq-{}-{}", tag, std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -39,6 +51,7 @@ impl QemuDaemon {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            args: args.iter().map(|a| a.to_string()).collect(),
         };
         d.start();
         d
@@ -57,6 +70,7 @@ impl QemuDaemon {
             .arg(&self.dir)
             .arg("--socket")
             .arg(&self.socket)
+            .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
