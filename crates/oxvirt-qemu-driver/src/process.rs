@@ -1291,13 +1291,14 @@ impl Driver {
                 // knows what) paused it.
                 let _ = run.qmp.execute_value("migrate_cancel", None);
                 let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                let mut migration = None;
                 while std::time::Instant::now() < deadline {
-                    let st = run
+                    migration = run
                         .qmp
                         .execute_value("query-migrate", None)
                         .ok()
                         .and_then(|v| v.get("status").and_then(Value::as_str).map(str::to_string));
-                    match st.as_deref() {
+                    match migration.as_deref() {
                         Some("active")
                         | Some("cancelling")
                         | Some("setup")
@@ -1313,15 +1314,27 @@ impl Driver {
                         None => return,
                     }
                 };
-                if state == DomainState::Paused
-                    && (why == reason::paused::SAVE || why == reason::paused::UNKNOWN)
-                {
+                let ours = [
+                    reason::paused::SAVE,
+                    reason::paused::MIGRATION,
+                    reason::paused::UNKNOWN,
+                ];
+                if state == DomainState::Paused && ours.contains(&why) {
                     if let Err(e) = self.start_cpus(h, run, reason::running::SAVE_CANCELED) {
                         tracing::warn!(
                             "could not resume domain '{}' after migration to file: {}",
                             h.name,
                             e
                         );
+                    }
+                } else if state == DomainState::Paused && migration.as_deref() == Some("completed")
+                {
+                    // A guest the user had paused, whose state QEMU wrote
+                    // whole: QEMU cannot go back to plain paused (only
+                    // `cont` leaves post-migrate, and it would run the
+                    // guest), so the save is finished as asked.
+                    if self.finish_recovered_save(h, run, job) {
+                        return;
                     }
                 }
                 // The guest runs on: the image (partial, or complete but
@@ -1341,6 +1354,48 @@ impl Driver {
             obj.async_job = None;
             self.save_status(&obj);
         };
+    }
+
+    /// Completes a save a dead daemon left after QEMU had written the
+    /// whole stream: marks the image complete, stops QEMU and shuts the
+    /// domain off as saved (what the save itself would have done next).
+    /// False when the image cannot be completed (the caller then keeps
+    /// the guest and removes the image).
+    fn finish_recovered_save(&self, h: &DomainRef, run: &Arc<Running>, job: &JobRecord) -> bool {
+        let marked = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&job.path)
+            .and_then(|mut f| crate::saveimage::mark_complete(&mut f));
+        if let Err(e) = marked {
+            tracing::warn!("could not complete the save image of '{}': {}", h.name, e);
+            return false;
+        }
+        if let Err(e) = self.kill_process(run, false, true) {
+            tracing::warn!("could not stop '{}' after its save: {}", h.name, e);
+            return false;
+        }
+        run.wait_eof(Duration::from_secs(5));
+        self.reap(run);
+        let stopped = {
+            let mut st = self.lock();
+            if let Some(mut obj) = st.by_uuid_mut(&h.uuid) {
+                obj.async_job = None;
+            }
+            self.stop_locked(&mut st, &h.uuid, run.gen, reason::shutoff::SAVED)
+        };
+        tracing::info!(
+            "finished the save of '{}' into {}",
+            h.name,
+            job.path.display()
+        );
+        if let Some(d) = stopped {
+            self.emit(vec![DomainEvent::lifecycle(
+                d,
+                lc::STOPPED,
+                lc::stopped::SAVED,
+            )]);
+        }
+        true
     }
 
     /// Shuts off a domain whose QEMU is gone (or was just killed), with

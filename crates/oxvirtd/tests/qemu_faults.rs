@@ -335,6 +335,80 @@ fn a_save_killed_at_each_instant_is_recovered() {
     }
 }
 
+/// A save of a guest the user had paused, cut off by SIGKILL: before
+/// QEMU wrote anything the guest stays paused and the image goes; once
+/// QEMU wrote the whole stream (it is then in post-migrate, from which
+/// only running the guest leads back) the next daemon finishes the save:
+/// shut off (saved), the image complete and restorable, paused again.
+#[test]
+fn a_save_of_a_paused_guest_killed_after_qemu_finished_is_completed() {
+    if !prerequisites() {
+        return;
+    }
+    let kind = kind();
+    let mut d = Daemon::new("fpsave");
+    let points = [
+        ("save:paused", true, "paused (user)"),
+        ("save:migrated", true, "shut off (saved)"),
+        ("save:migrated", false, "shut off (saved)"),
+        ("save:complete", true, "shut off (saved)"),
+    ];
+    for (i, (point, managed, want)) in points.into_iter().enumerate() {
+        let name = format!("fps{}", i);
+        let image = if managed {
+            d.qemu_root().join(format!("save/{}.save", name))
+        } else {
+            d.dir.join(format!("{}.img", name))
+        };
+        restart(&mut d, &format!("{}@{}", point, name));
+        define(&d, &name, kind);
+        ok(&d, &["start", &name]);
+        ok(&d, &["suspend", &name]);
+        let img = image.to_string_lossy().into_owned();
+        let bg = if managed {
+            Bg::virsh(&d, &["managedsave", &name])
+        } else {
+            Bg::virsh(&d, &["save", &name, &img])
+        };
+        let m = marker(&d, point, &name);
+        wait_for(point, Duration::from_secs(60), || m.exists());
+        d.kill9();
+        drop(bg);
+        restart(&mut d, "");
+        let st = state(&d, &name);
+        println!(
+            "{:<15} paused {:<11} -> {}",
+            point,
+            if managed { "managedsave" } else { "save" },
+            st
+        );
+        assert_eq!(st, want, "{}", point);
+        if want == "shut off (saved)" {
+            assert!(qemus_of(&name).is_empty());
+            if managed {
+                assert!(managed_save(&d, &name));
+                ok(&d, &["start", &name]);
+                assert!(!image.exists(), "the managed save is consumed");
+            } else {
+                ok(&d, &["restore", &img]);
+            }
+            assert!(state(&d, &name).starts_with("paused"), "restored paused");
+        } else {
+            assert!(!image.exists(), "{}: the image is removed", point);
+            // QEMU is still a paused guest: the save goes through now.
+            ok(&d, &["managedsave", &name]);
+            assert_eq!(state(&d, &name), "shut off (saved)");
+            ok(&d, &["start", &name]);
+        }
+        ok(&d, &["resume", &name]);
+        assert_eq!(qemus_of(&name).len(), 1);
+        ok(&d, &["destroy", &name]);
+        ok(&d, &["undefine", &name]);
+        let _ = std::fs::remove_file(&image);
+        assert_eq!(run_files(&d), Vec::<String>::new());
+    }
+}
+
 /// A start from a managed save cut off while QEMU loads the image (still
 /// starting: killed, the image kept for the next start) and after it
 /// runs but before the image is removed (the next daemon removes it).

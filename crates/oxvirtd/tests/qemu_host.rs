@@ -9,29 +9,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use common::qemu::QemuDaemon;
 use common::virsh_uri;
 
 const REFERENCE: &str = "qemu:///system";
-
-/// Makes sure the shared reference libvirtd answers.
-fn reference_up() -> bool {
-    if Path::new("/var/run/libvirt/libvirt-sock").exists() {
-        return true;
-    }
-    let shared = std::env::var("OXVIRT_SHARED")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").to_string());
-    let script = PathBuf::from(shared).join("tools/reference-libvirtd.sh");
-    script.exists()
-        && Command::new(&script)
-            .stdout(std::process::Stdio::null())
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-}
 
 /// The text of the first `<name>` element under `within` (one level of
 /// nesting is enough for the documents compared here).
@@ -84,7 +65,7 @@ fn run(uri: &str, args: &str) -> (String, String, i32) {
 
 #[test]
 fn host_facts_match_reference() {
-    if !reference_up() {
+    if !common::reference_up(true) {
         if std::env::var_os("OXVIRT_ALLOW_SKIP_REFERENCE").is_some() {
             eprintln!("skipped: no reference libvirtd");
             return;

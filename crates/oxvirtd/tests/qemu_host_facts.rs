@@ -39,7 +39,7 @@ fn transcript(tool: &Path, uri: &str) -> String {
 /// The reference's answers: live from its socket when it runs, else the
 /// recording.
 fn reference() -> String {
-    if Path::new("/var/run/libvirt/libvirt-sock").exists() {
+    if common::reference_up(false) {
         println!("reference: the running libvirtd");
         return transcript(Path::new(VIRSH), "qemu:///system");
     }

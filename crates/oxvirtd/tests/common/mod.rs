@@ -226,3 +226,41 @@ pub fn client(tool: &Path, args: &[&str], cmds: &str) -> (String, String, i32) {
         o.status.code().unwrap_or(-1),
     )
 }
+
+/// Whether the shared reference libvirtd answers on qemu:///system. A
+/// socket file alone proves nothing (a daemon that died leaves it
+/// behind): ask it, and start it with the shared script when `start` is
+/// set and it does not answer.
+#[allow(dead_code)]
+pub fn reference_up(start: bool) -> bool {
+    let answers = || {
+        Command::new("/usr/bin/virsh")
+            .args(["-c", "qemu:///system", "version"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    if answers() {
+        return true;
+    }
+    if !start {
+        return false;
+    }
+    let shared = std::env::var("OXVIRT_SHARED")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared").to_string());
+    let script = PathBuf::from(shared).join("tools/reference-libvirtd.sh");
+    if !script.exists() {
+        return false;
+    }
+    let _ = Command::new(&script).stdout(Stdio::null()).status();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if answers() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
