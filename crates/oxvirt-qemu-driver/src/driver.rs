@@ -173,6 +173,7 @@ pub(crate) fn status_of(obj: &DomainObj) -> Option<Status> {
         fake_reboot: obj.fake_reboot,
         autodestroy: obj.autodestroy,
         job: obj.async_job.clone(),
+        adopted: false,
     })
 }
 

@@ -10,6 +10,7 @@
 //!   is written to the domain's run/ status file;
 //! - reads never wait behind a domain's job.
 
+pub mod adopt;
 mod arch;
 pub mod argv;
 mod blockinfo;
@@ -63,6 +64,13 @@ static DRIVERS: Mutex<Vec<(PathBuf, Arc<Driver>)>> = Mutex::new(Vec::new());
 /// running QEMUs, and its autostart domains started) on first use, with
 /// the host-wide services of the daemon (ignored once it exists).
 pub fn driver(root: &Path, services: &HostServices) -> Result<Arc<Driver>> {
+    driver_opts(root, services, true)
+}
+
+/// `driver`, with the autostart of persistent domains on first open
+/// left out when `autostart` is false (an adoption of a host whose
+/// libvirtd already autostarted its guests this boot).
+pub fn driver_opts(root: &Path, services: &HostServices, autostart: bool) -> Result<Arc<Driver>> {
     let mut all = DRIVERS.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((_, d)) = all.iter().find(|(r, _)| r == root) {
         return Ok(d.clone());
@@ -74,8 +82,27 @@ pub fn driver(root: &Path, services: &HostServices) -> Result<Arc<Driver>> {
     d.load_snapshots();
     all.push((root.to_path_buf(), d.clone()));
     drop(all);
-    d.autostart();
+    if autostart {
+        d.autostart();
+    }
     Ok(d)
+}
+
+/// The whole QEMU part of an adoption: stage under `root`, open the
+/// driver (re-attaching the staged guests; autostart held back when
+/// libvirt already autostarted this boot), commit.
+pub fn adopt_libvirt(
+    root: &Path,
+    services: &HostServices,
+    dirs: &adopt::LibvirtDirs,
+) -> Result<adopt::Report> {
+    let mut report = adopt::Report::default();
+    let layout = store::Layout::new(root.to_path_buf());
+    let staged = adopt::stage(&layout, dirs, &mut report)?;
+    let autostart = !dirs.qemu_status().join("autostarted").exists();
+    let drv = driver_opts(root, services, autostart)?;
+    drv.adoption_commit(&staged, &mut report);
+    Ok(report)
 }
 
 /// Opens `qemu:///system` or `qemu:///session` with state under `root`:

@@ -273,6 +273,7 @@ impl Driver {
             fake_reboot: false,
             autodestroy: opts.autodestroy,
             job: opts.job.clone(),
+            adopted: false,
         };
         if let Err(e) = store::write_atomic(&status_path, &early.to_json(), true) {
             // The child reads EOF and exits without running QEMU.
@@ -1173,12 +1174,20 @@ impl Driver {
     fn reattach_one(&self, w: &Reattach) -> Vec<DomainEvent> {
         let status = &w.status;
         let (pid, start) = (status.pid, status.start_time);
+        if status.adopted && !same_process_alive(pid, start) {
+            return self.adoption_failed(w, "its QEMU is gone");
+        }
         if !same_process_alive(pid, start) {
             // Gone while we were away (or never ran: a start cut off
             // before its go).
             return self.reattach_failed(w, None);
         }
-        let Ok((qmp, rx)) = Qmp::connect(&status.qmp, REATTACH_MONITOR_WAIT) else {
+        let connected = Qmp::connect(&status.qmp, REATTACH_MONITOR_WAIT);
+        if status.adopted && connected.is_err() {
+            // libvirt's guest: left running, and to libvirt.
+            return self.adoption_failed(w, "its monitor does not answer");
+        }
+        let Ok((qmp, rx)) = connected else {
             // Alive but unreachable: kill it, so that it can never run
             // twice (libvirt: crashed, as with -no-shutdown).
             let gone = signal_verified(pid, start, libc::SIGKILL, Duration::from_secs(10));
@@ -1396,6 +1405,25 @@ impl Driver {
             )]);
         }
         true
+    }
+
+    /// Forgets a guest staged by an adoption that could not be taken
+    /// over: nothing is killed, the files staged for it are removed and
+    /// the domain is left to libvirt (whose files were not touched).
+    fn adoption_failed(&self, w: &Reattach, why: &str) -> Vec<DomainEvent> {
+        let mut st = self.lock();
+        let Some(obj) = st.doms.by_uuid(&w.uuid) else {
+            return Vec::new();
+        };
+        let name = obj.def.name.clone();
+        tracing::warn!("{}: not adopted: {}; left to libvirt", name, why);
+        let _ = std::fs::remove_file(&w.path);
+        let _ = store::remove(&self.layout.autostart(&name));
+        let _ = store::remove(&self.layout.config(&name));
+        if let Some(k) = st.find_uuid(&w.uuid) {
+            st.doms.remove(k);
+        }
+        Vec::new()
     }
 
     /// Shuts off a domain whose QEMU is gone (or was just killed), with

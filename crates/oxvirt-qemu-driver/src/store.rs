@@ -228,6 +228,10 @@ pub struct Status {
     pub autodestroy: bool,
     /// The asynchronous job running, if any.
     pub job: Option<JobRecord>,
+    /// Staged by an adoption of libvirt's guest and not yet re-attached:
+    /// if the re-attach fails, the guest is left alone (never killed)
+    /// and stays libvirt's.
+    pub adopted: bool,
 }
 
 impl Status {
@@ -243,6 +247,9 @@ impl Status {
             "autodestroy": self.autodestroy,
             "xml": self.xml,
         });
+        if self.adopted {
+            v["adopted"] = json!(true);
+        }
         if let Some(j) = &self.job {
             v["job"] = json!({
                 "kind": j.kind.as_str(),
@@ -287,6 +294,7 @@ impl Status {
             fake_reboot: flag("fake_reboot"),
             autodestroy: flag("autodestroy"),
             job,
+            adopted: flag("adopted"),
         })
     }
 }
@@ -307,6 +315,7 @@ mod tests {
             fake_reboot: false,
             autodestroy: false,
             start_time: 123456,
+            adopted: true,
             job: Some(JobRecord {
                 kind: JobKind::Save,
                 path: "/x/save/a.save".into(),

@@ -39,6 +39,8 @@ const ORDER: &[&str] = &[
     "console",
     "snapext",
     "snapshot",
+    // 5. Adoption of a libvirtd host (reads and writes libvirt's files).
+    "adopt",
 ];
 
 #[test]

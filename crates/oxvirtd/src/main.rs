@@ -41,6 +41,23 @@ struct Args {
     /// Serve libvirt's own socket paths (/var/run/libvirt/libvirt-sock and -sock-ro).
     #[arg(long)]
     libvirt_paths: bool,
+    /// Take over a host from a stopped libvirtd 9.0 before serving: its
+    /// QEMU definitions, autostart links and running guests (no guest
+    /// restarted). Refused while a libvirtd or virqemud holds the host.
+    /// Objects that cannot be adopted are reported and left to libvirt.
+    /// Idempotent.
+    #[arg(long)]
+    adopt_libvirt: bool,
+    /// Hand the host back to libvirtd 9.0 and exit, with oxvirtd
+    /// stopped: definitions, autostart links and the status files of the
+    /// guests adopted from libvirt are written in libvirt's format (the
+    /// next libvirtd start re-attaches them); every guest keeps running.
+    #[arg(long, conflicts_with = "adopt_libvirt")]
+    release_to_libvirt: bool,
+    /// Where libvirt's directories are for --adopt-libvirt: DIR/etc/libvirt,
+    /// DIR/run/libvirt, DIR/var/lib/libvirt (default /).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    libvirt_root: PathBuf,
     /// Exit after this many idle seconds with no clients (0 = never).
     #[arg(short = 't', long, default_value_t = 0)]
     timeout: u64,
@@ -73,7 +90,15 @@ struct Layout {
 fn layout(args: &Args, cfg: &config::Config) -> Layout {
     let is_root = unsafe { libc::geteuid() } == 0;
     let (run_dir, state) = if let Some(root) = &args.root {
-        (root.join("run/libvirt"), root.join("lib/oxvirt"))
+        // --root keeps the state below DIR; with --libvirt-paths the
+        // sockets are still libvirt's own (an adopted host's clients look
+        // there), else they go below DIR too.
+        let run = if args.libvirt_paths {
+            PathBuf::from("/var/run/libvirt")
+        } else {
+            root.join("run/libvirt")
+        };
+        (run, root.join("lib/oxvirt"))
     } else if let Some(dir) = &cfg.unix_sock_dir {
         (PathBuf::from(dir), PathBuf::from("/var/lib/oxvirt"))
     } else if is_root && args.libvirt_paths {
@@ -206,6 +231,9 @@ fn main() -> anyhow::Result<()> {
         .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
         .init();
     let lay = layout(&args, &cfg);
+    if args.release_to_libvirt {
+        return release_to_libvirt(&args, &lay);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // Calls are bounded by max_workers; streams and closing
@@ -250,6 +278,9 @@ async fn run(args: Args, cfg: config::Config, lay: Layout, log: LogHandle) -> an
         None
     };
     let server = server::Server::new(cfg, router::Router::new(lay.state.clone()));
+    if args.adopt_libvirt {
+        adopt_libvirt(&server, &args.libvirt_root).await?;
+    }
     server.router.start_drivers();
 
     let rw = server::bind_unix(&lay.rw_socket, rw_perms, gid)
@@ -336,6 +367,71 @@ async fn run(args: Args, cfg: config::Config, lay: Layout, log: LogHandle) -> an
     if let Some(p) = &args.pid_file {
         let _ = std::fs::remove_file(p);
     }
+    Ok(())
+}
+
+/// Prints an adoption or release report, object by object.
+fn print_report(report: &oxvirt_qemu_driver::adopt::Report, done: &str, left: &str) {
+    for a in &report.adopted {
+        eprintln!("oxvirtd: {} {}", done, a);
+    }
+    for a in &report.already {
+        eprintln!("oxvirtd: already {} {}", done, a);
+    }
+    for a in &report.skipped {
+        eprintln!("oxvirtd: {}: {}", left, a);
+    }
+}
+
+/// `--release-to-libvirt`: refused while a daemon serves (this oxvirtd
+/// or a libvirtd), then libvirt's files are written back.
+fn release_to_libvirt(args: &Args, lay: &Layout) -> anyhow::Result<()> {
+    use oxvirt_qemu_driver::adopt;
+    for s in [&lay.rw_socket] {
+        if std::os::unix::net::UnixStream::connect(s).is_ok() {
+            anyhow::bail!(
+                "cannot hand back: a daemon still answers on {}; stop oxvirtd first",
+                s.display()
+            );
+        }
+    }
+    let dirs = adopt::LibvirtDirs::under(&args.libvirt_root);
+    adopt::check_host_free(&dirs)
+        .map_err(|e| anyhow::anyhow!("cannot hand back: {}", e.message))?;
+    let report = adopt::release(&lay.state.join("qemu"), &dirs)
+        .map_err(|e| anyhow::anyhow!("cannot hand back: {}", e.message))?;
+    print_report(&report, "handed back", "kept by oxvirtd");
+    eprintln!(
+        "oxvirtd: hand-back done: {} handed back to libvirt, {} kept by oxvirtd",
+        report.adopted.len(),
+        report.skipped.len()
+    );
+    if report.skipped.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("some domains stay with oxvirtd")
+    }
+}
+
+/// `--adopt-libvirt`: refuses while libvirt holds the host, then takes
+/// over what libvirt left (before any listener is up, so no client sees
+/// a half-adopted host), printing every object adopted or left.
+async fn adopt_libvirt(server: &Arc<server::Server>, libvirt_root: &Path) -> anyhow::Result<()> {
+    let dirs = oxvirt_qemu_driver::adopt::LibvirtDirs::under(libvirt_root);
+    oxvirt_qemu_driver::adopt::check_host_free(&dirs)
+        .map_err(|e| anyhow::anyhow!("cannot adopt: {}", e.message))?;
+    let s = server.clone();
+    let report = tokio::task::spawn_blocking(move || s.router.adopt_libvirt(&dirs))
+        .await
+        .context("adoption")?
+        .map_err(|e| anyhow::anyhow!("cannot adopt: {}", e.message))?;
+    print_report(&report, "adopted", "left to libvirt");
+    eprintln!(
+        "oxvirtd: adoption done: {} adopted, {} already here, {} left to libvirt",
+        report.adopted.len(),
+        report.already.len(),
+        report.skipped.len()
+    );
     Ok(())
 }
 

@@ -134,6 +134,16 @@ impl Router {
             });
     }
 
+    /// `--adopt-libvirt`: takes over libvirt's QEMU domains (see
+    /// `oxvirt_qemu_driver::adopt`); the QEMU driver is open afterwards.
+    pub fn adopt_libvirt(
+        &self,
+        dirs: &oxvirt_qemu_driver::adopt::LibvirtDirs,
+    ) -> Result<oxvirt_qemu_driver::adopt::Report> {
+        let services = self.host().services.clone();
+        oxvirt_qemu_driver::adopt_libvirt(&self.root.join("qemu"), &services, dirs)
+    }
+
     /// Opens `name` (as sent in CONNECT_OPEN) with virConnectFlags.
     pub fn open(&self, name: &str, flags: u32) -> Result<Arc<Connection>> {
         let name = if name.is_empty() {

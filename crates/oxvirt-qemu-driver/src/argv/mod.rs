@@ -202,8 +202,27 @@ pub fn disk_aliases(def: &Domain) -> Vec<String> {
         return Vec::new();
     };
     let aliases = alias::Aliases::assign(&root, def);
+    // A live definition keeps the aliases its QEMU was given (libvirt's,
+    // for a guest adopted from libvirtd): those name the devices.
+    let live: Vec<Option<String>> = root
+        .child("devices")
+        .map(|d| {
+            d.children_named("disk")
+                .map(|el| {
+                    el.child("alias")
+                        .and_then(|a| a.attr("name"))
+                        .map(str::to_string)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     (0..def.devices.disks.len())
-        .map(|i| aliases.get("disk", i))
+        .map(|i| {
+            live.get(i)
+                .cloned()
+                .flatten()
+                .unwrap_or_else(|| aliases.get("disk", i))
+        })
         .collect()
 }
 
