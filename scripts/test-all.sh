@@ -13,7 +13,7 @@ SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
 need_pkgs=()
-for p in libxml2-dev libxml2-utils libvirt-clients python3-libvirt python3-prometheus-client libvirt-daemon \
+for p in libxml2-dev libxml2-utils libvirt-clients python3-libvirt python3-prometheus-client libvirt-daemon libvirt-daemon-driver-qemu \
          qemu-system-x86 qemu-utils busybox-static cpio \
          golang-go golang-github-digitalocean-go-libvirt-dev \
          dnsmasq-base nftables iptables iproute2 \
