@@ -52,6 +52,7 @@ pub mod code {
     pub const MULTIPLE_INTERFACES: i32 = 59;
     pub const NO_DOMAIN_METADATA: i32 = 80;
     pub const OVERFLOW: i32 = 82;
+    pub const BLOCK_COPY_ACTIVE: i32 = 83;
     pub const OPERATION_UNSUPPORTED: i32 = 84;
     pub const AGENT_UNRESPONSIVE: i32 = 86;
     pub const RESOURCE_BUSY: i32 = 87;
@@ -190,6 +191,7 @@ pub fn template(code: i32) -> (&'static str, &'static str) {
         OPERATION_ABORTED => ("operation aborted", "operation aborted: %s"),
         NO_DOMAIN_METADATA => ("metadata not found", "metadata not found: %s"),
         OVERFLOW => ("numerical overflow", "numerical overflow: %s"),
+        BLOCK_COPY_ACTIVE => ("block copy still active", "block copy still active: %s"),
         OPERATION_UNSUPPORTED => ("Operation not supported", "Operation not supported: %s"),
         AGENT_UNRESPONSIVE => (
             "Guest agent is not responding",

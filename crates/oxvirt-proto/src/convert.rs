@@ -634,6 +634,36 @@ record! {
     }
 }
 
+/// virDomainGetBlockJobInfo's reply: `found` says whether a job runs.
+impl Wire for r::DomainGetBlockJobInfoRet {
+    type Core = Option<t::BlockJobInfo>;
+    type Param<'a> = Option<&'a t::BlockJobInfo>;
+    fn into_core(self) -> Result<Option<t::BlockJobInfo>> {
+        Ok((self.found != 0).then_some(t::BlockJobInfo {
+            job_type: self.kind,
+            bandwidth: self.bandwidth,
+            cur: self.cur,
+            end: self.end,
+        }))
+    }
+    fn from_core(c: Option<t::BlockJobInfo>) -> Result<Self> {
+        let i = c.unwrap_or_default();
+        Ok(r::DomainGetBlockJobInfoRet {
+            found: i32::from(c.is_some()),
+            kind: i.job_type,
+            bandwidth: i.bandwidth,
+            cur: i.cur,
+            end: i.end,
+        })
+    }
+    fn param(c: &Option<t::BlockJobInfo>) -> Option<&t::BlockJobInfo> {
+        c.as_ref()
+    }
+    fn from_param(p: Option<&t::BlockJobInfo>, _: &'static str) -> Result<Self> {
+        Self::from_core(p.copied())
+    }
+}
+
 same_fields! {
     r::DomainGetControlInfoRet => t::ControlInfo { state, details, state_time }
     r::DomainGetJobInfoRet => t::JobInfo {

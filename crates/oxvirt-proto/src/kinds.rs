@@ -60,6 +60,7 @@ pub mod lim {
         MemoryParams = max::MEMORY_PARAMETERS, "memory parameters";
         NumaParams = max::NUMA_PARAMETERS, "numa parameters";
         PerfEvents = max::PERF_EVENTS, "perf events";
+        BlockCopyParams = max::DOMAIN_BLOCK_COPY_PARAMETERS, "block copy parameters";
         BlockIoTuneParams = max::BLOCK_IO_TUNE_PARAMETERS, "block I/O tune parameters";
         InterfaceParams = max::INTERFACE_PARAMETERS, "interface parameters";
         IothreadParams = max::IOTHREAD_PARAMS, "iothread parameters";
@@ -264,6 +265,7 @@ pub type BlkioParams = Params<lim::BlkioParams>;
 pub type MemParams = Params<lim::MemoryParams>;
 pub type NumaParams = Params<lim::NumaParams>;
 pub type PerfParams = Params<lim::PerfEvents>;
+pub type BlockCopyParams = Params<lim::BlockCopyParams>;
 pub type TuneParams = Params<lim::BlockIoTuneParams>;
 pub type IfaceParams = Params<lim::InterfaceParams>;
 pub type IothreadParams = Params<lim::IothreadParams>;
@@ -283,6 +285,8 @@ pub type SecLabel = r::DomainGetSecurityLabelRet;
 pub type BlockStats = r::DomainBlockStatsRet;
 pub type IfaceStats = r::DomainInterfaceStatsRet;
 pub type BlockInfo = r::DomainGetBlockInfoRet;
+/// virDomainGetBlockJobInfo's reply: `found` 0 when no job runs.
+pub type BlockJobInfo = r::DomainGetBlockJobInfoRet;
 pub type PoolInfo = r::PoolGetInfoRet;
 pub type VolInfo = r::VolGetInfoRet;
 pub type Vcpus = r::DomainGetVcpusRet;

@@ -37,6 +37,7 @@ pub mod max {
     pub const BLOCK_IO_TUNE_PARAMETERS: usize = 32;
     pub const INTERFACE_PARAMETERS: usize = 16;
     pub const PERF_EVENTS: usize = 64;
+    pub const DOMAIN_BLOCK_COPY_PARAMETERS: usize = 16;
     pub const NODE_CPU_STATS: usize = 16;
     pub const NODE_MEMORY_STATS: usize = 16;
     pub const CELLS: usize = 1024;
@@ -190,6 +191,7 @@ xdr_struct! {
     }
     pub struct MemoryStatWire { pub tag: i32, pub val: u64 }
     pub struct DomainGetBlockInfoRet { pub allocation: u64, pub capacity: u64, pub physical: u64 }
+    pub struct DomainGetBlockJobInfoRet { pub found: i32, pub kind: i32, pub bandwidth: u64, pub cur: u64, pub end: u64 }
     pub struct ConnectGetAllDomainStatsArgs { pub doms: Vec<NonnullDomain> [max::DOMAIN_LIST], pub stats: u32, pub flags: u32 }
     pub struct DomainStatsRecord { pub dom: NonnullDomain, pub params: Vec<TypedParam> [max::ALL_DOMAIN_STATS] }
     pub struct DomainIpAddrWire { pub kind: i32, pub addr: String, pub prefix: u32 }

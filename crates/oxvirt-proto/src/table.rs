@@ -341,6 +341,14 @@ macro_rules! hypervisor_procedures {
     DOMAIN_GET_BLOCK_INFO = 194 "virDomainGetBlockInfo" R domain_get_block_info(dom: Dom, path: Str, flags: u32) -> BlockInfo;
     DOMAIN_BLOCK_PEEK = 103 "virDomainBlockPeek" W _(dom: Dom, path: Str, offset: u64, size: u32, flags: u32) -> PeekBuffer;
     DOMAIN_BLOCK_RESIZE = 251 "virDomainBlockResize" W domain_block_resize(dom: Dom, disk: Str, size: u64, flags: u32) -> ();
+    // ---- domains: block jobs ------------------------------------------------------
+    DOMAIN_GET_BLOCK_JOB_INFO = 238 "virDomainGetBlockJobInfo" R domain_get_block_job_info(dom: Dom, path: Str, flags: u32) -> BlockJobInfo;
+    DOMAIN_BLOCK_JOB_ABORT = 237 "virDomainBlockJobAbort" W domain_block_job_abort(dom: Dom, path: Str, flags: u32) -> ();
+    DOMAIN_BLOCK_JOB_SET_SPEED = 239 "virDomainBlockJobSetSpeed" W domain_block_job_set_speed(dom: Dom, path: Str, bandwidth: u64, flags: u32) -> ();
+    DOMAIN_BLOCK_PULL = 240 "virDomainBlockPull" W domain_block_pull(dom: Dom, path: Str, bandwidth: u64, flags: u32) -> ();
+    DOMAIN_BLOCK_REBASE = 266 "virDomainBlockRebase" W domain_block_rebase(dom: Dom, path: Str, base: OptStr, bandwidth: u64, flags: u32) -> ();
+    DOMAIN_BLOCK_COMMIT = 290 "virDomainBlockCommit" W domain_block_commit(dom: Dom, disk: Str, base: OptStr, top: OptStr, bandwidth: u64, flags: u32) -> ();
+    DOMAIN_BLOCK_COPY = 345 "virDomainBlockCopy" W domain_block_copy(dom: Dom, path: Str, destxml: Str, params: BlockCopyParams, flags: u32) -> ();
     DOMAIN_MIGRATE_SET_MAX_SPEED = 207 "virDomainMigrateSetMaxSpeed" W domain_migrate_set_max_speed(dom: Dom, bandwidth: u64, flags: u32) -> ();
     DOMAIN_MIGRATE_GET_MAX_SPEED = 242 "virDomainMigrateGetMaxSpeed" W domain_migrate_get_max_speed(dom: Dom, flags: u32) -> u64;
     DOMAIN_GET_CPU_STATS = 262 "virDomainGetCPUStats" R _(dom: Dom, nparams: u32, start_cpu: i32, ncpus: u32, flags: u32) -> CpuStats;
