@@ -605,6 +605,7 @@ fn stage_one(layout: &Layout, f: &Found) -> std::result::Result<Option<(Staged, 
                     autodestroy: false,
                     job: None,
                     adopted: true,
+                    blockjobs: Vec::new(),
                 });
             }
         }

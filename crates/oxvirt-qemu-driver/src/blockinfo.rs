@@ -132,6 +132,30 @@ fn find_entry<'a>(list: &'a Value, alias: &str) -> Option<&'a Value> {
     })
 }
 
+/// The node the device of disk `i` reads (its top format node or a
+/// filter above it), from `query-block`; the disk's alias when QEMU does
+/// not list it.
+pub(crate) fn inserted_node(
+    run: &Running,
+    def: &Domain,
+    i: usize,
+) -> std::result::Result<String, String> {
+    let alias = crate::command::disk_aliases(def)
+        .get(i)
+        .cloned()
+        .unwrap_or_default();
+    let blocks = run
+        .qmp
+        .execute_value("query-block", None)
+        .map_err(|_| alias.clone())?;
+    find_entry(&blocks, &alias)
+        .and_then(|b| b.get("inserted"))
+        .and_then(|i| i.get("node-name"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or(alias)
+}
+
 fn stats_of(entry: &Value) -> Gathered {
     let s = entry.get("stats").cloned().unwrap_or(Value::Null);
     Gathered {
@@ -453,20 +477,7 @@ impl Driver {
                 ),
             ));
         }
-        let alias = crate::command::disk_aliases(&def)
-            .get(i)
-            .cloned()
-            .unwrap_or_default();
-        let blocks = run
-            .qmp
-            .execute_value("query-block", None)
-            .map_err(qmp_err)?;
-        let node = find_entry(&blocks, &alias)
-            .and_then(|b| b.get("inserted"))
-            .and_then(|i| i.get("node-name"))
-            .and_then(Value::as_str)
-            .ok_or_else(|| no_stats(&alias))?
-            .to_string();
+        let node = inserted_node(&run, &def, i).map_err(|alias| no_stats(&alias))?;
         run.qmp
             .execute_value(
                 "block_resize",

@@ -124,6 +124,11 @@ pub(crate) struct QemuDomain {
     pub snapshots: oxvirt_core::moments::SnapshotTree,
     /// The migration bandwidth limit in MiB/s (priv->migMaxBandwidth).
     pub mig_max_bandwidth: u64,
+    /// The block jobs QEMU runs for the disks (`blockjob`).
+    pub blockjobs: Vec<store::BlockJobRecord>,
+    /// How the last block jobs ended (name, status, QEMU's error), for
+    /// an API waiting for its job to end.
+    pub blockjob_ends: Vec<(String, i32, Option<String>)>,
 }
 
 /// QEMU_DOMAIN_MIG_BANDWIDTH_MAX: the largest limit in MiB/s whose bytes
@@ -146,6 +151,8 @@ impl QemuDomain {
             reattaching: false,
             snapshots: Default::default(),
             mig_max_bandwidth: MIG_BANDWIDTH_MAX,
+            blockjobs: Vec::new(),
+            blockjob_ends: Vec::new(),
         }
     }
 }
@@ -174,6 +181,7 @@ pub(crate) fn status_of(obj: &DomainObj) -> Option<Status> {
         autodestroy: obj.autodestroy,
         job: obj.async_job.clone(),
         adopted: false,
+        blockjobs: obj.blockjobs.clone(),
     })
 }
 

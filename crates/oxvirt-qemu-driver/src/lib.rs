@@ -14,6 +14,7 @@ pub mod adopt;
 mod arch;
 pub mod argv;
 mod blockinfo;
+mod blockjob;
 pub mod caps;
 pub mod command;
 mod console;
@@ -488,6 +489,67 @@ impl HypervisorDriver for QemuConnection {
         flags: u32,
     ) -> Result<()> {
         self.driver.block_resize(dom, disk, size, flags)
+    }
+    fn domain_get_block_job_info(
+        &self,
+        dom: &DomainRef,
+        disk: &str,
+        flags: u32,
+    ) -> Result<Option<oxvirt_core::types::BlockJobInfo>> {
+        self.driver.get_block_job_info(dom, disk, flags)
+    }
+    fn domain_block_job_abort(&self, dom: &DomainRef, disk: &str, flags: u32) -> Result<()> {
+        self.driver.block_job_abort(dom, disk, flags)
+    }
+    fn domain_block_job_set_speed(
+        &self,
+        dom: &DomainRef,
+        disk: &str,
+        bandwidth: u64,
+        flags: u32,
+    ) -> Result<()> {
+        self.driver.block_job_set_speed(dom, disk, bandwidth, flags)
+    }
+    fn domain_block_pull(
+        &self,
+        dom: &DomainRef,
+        disk: &str,
+        bandwidth: u64,
+        flags: u32,
+    ) -> Result<()> {
+        self.driver.block_pull(dom, disk, bandwidth, flags)
+    }
+    fn domain_block_rebase(
+        &self,
+        dom: &DomainRef,
+        disk: &str,
+        base: Option<&str>,
+        bandwidth: u64,
+        flags: u32,
+    ) -> Result<()> {
+        self.driver.block_rebase(dom, disk, base, bandwidth, flags)
+    }
+    fn domain_block_copy(
+        &self,
+        dom: &DomainRef,
+        disk: &str,
+        destxml: &str,
+        params: &[oxvirt_core::types::TypedParam],
+        flags: u32,
+    ) -> Result<()> {
+        self.driver.block_copy(dom, disk, destxml, params, flags)
+    }
+    fn domain_block_commit(
+        &self,
+        dom: &DomainRef,
+        disk: &str,
+        base: Option<&str>,
+        top: Option<&str>,
+        bandwidth: u64,
+        flags: u32,
+    ) -> Result<()> {
+        self.driver
+            .block_commit(dom, disk, base, top, bandwidth, flags)
     }
     fn domain_block_peek(
         &self,

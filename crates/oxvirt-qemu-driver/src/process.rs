@@ -274,6 +274,7 @@ impl Driver {
             autodestroy: opts.autodestroy,
             job: opts.job.clone(),
             adopted: false,
+            blockjobs: Vec::new(),
         };
         if let Err(e) = store::write_atomic(&status_path, &early.to_json(), true) {
             // The child reads EOF and exits without running QEMU.
@@ -685,6 +686,7 @@ impl Driver {
         obj.running_reason = 0;
         obj.paused_reason = 0;
         obj.async_job = None;
+        obj.blockjobs.clear();
         let _ = store::remove(&self.layout.pid(&name));
         let _ = store::remove(&self.layout.status(&name));
         if let Some(r) = run {
@@ -794,6 +796,11 @@ impl Driver {
                 self.emit(vec![out]);
             }
             "GUEST_PANICKED" => self.on_panic(uuid, run),
+            "JOB_STATUS_CHANGE" => {
+                let id = ev.data.get("id").and_then(Value::as_str).unwrap_or("");
+                let status = ev.data.get("status").and_then(Value::as_str).unwrap_or("");
+                self.on_job_status(uuid, run, id, status);
+            }
             "MIGRATION_PASS" => {
                 let pass = ev.data.get("pass").and_then(Value::as_i64).unwrap_or(0);
                 self.emit_for(
@@ -1138,6 +1145,7 @@ impl Driver {
         obj.set_state(state, status.reason);
         obj.fake_reboot = status.fake_reboot;
         obj.async_job = status.job.clone();
+        obj.blockjobs = status.blockjobs.clone();
         obj.reattaching = true;
         Some(Reattach {
             uuid,
@@ -1264,6 +1272,10 @@ impl Driver {
             obj.handle()
         };
         self.spawn_event_thread(w.uuid, run.clone(), rx);
+        // Block jobs that ran on while we were away (qemuBlockJobRefreshJobs).
+        if !status.blockjobs.is_empty() {
+            self.refresh_block_jobs(&w.uuid, &run);
+        }
         // The job the dead daemon was running (qemuProcessRecoverJob).
         if let Some(job) = &status.job {
             self.recover_job(&h, &run, job);

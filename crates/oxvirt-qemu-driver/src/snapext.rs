@@ -87,7 +87,9 @@ fn push_overlay(disk: &mut Disk, path: &str, format: &str, keep_chain: bool) {
         .iter()
         .position(|c| c.name == "backingStore")
         .map(|i| disk.extra.children.remove(i));
-    if let Some(old) = old.filter(|o| !o.children.is_empty() || o.attr("type").is_some()) {
+    // The old chain goes below, its terminator (`<backingStore/>`: the
+    // image has no backing) included.
+    if let Some(old) = old {
         backing.children.push(Node::Element(old));
     }
     match disk.extra.children.iter_mut().find(|c| c.name == "driver") {
@@ -219,7 +221,7 @@ pub(crate) fn prepare_disk(
 }
 
 /// The highest N of QEMU's `libvirt-N-*` node names.
-fn max_node_index(nodes: &[Value]) -> u64 {
+pub(crate) fn max_node_index(nodes: &[Value]) -> u64 {
     nodes
         .iter()
         .filter_map(|n| n.get("node-name").and_then(Value::as_str))

@@ -209,6 +209,96 @@ impl JobKind {
     }
 }
 
+/// Where a block job is (libvirt's qemuBlockjobState, the states a
+/// job can be in between events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlockJobState {
+    Running,
+    Ready,
+    Aborting,
+    Pivoting,
+}
+
+impl BlockJobState {
+    fn as_str(self) -> &'static str {
+        match self {
+            BlockJobState::Running => "running",
+            BlockJobState::Ready => "ready",
+            BlockJobState::Aborting => "aborting",
+            BlockJobState::Pivoting => "pivoting",
+        }
+    }
+    fn parse(s: &str) -> Option<BlockJobState> {
+        Some(match s {
+            "running" => BlockJobState::Running,
+            "ready" => BlockJobState::Ready,
+            "aborting" => BlockJobState::Aborting,
+            "pivoting" => BlockJobState::Pivoting,
+            _ => return None,
+        })
+    }
+}
+
+/// A block job QEMU runs for a disk (libvirt's qemuBlockJobData, kept in
+/// its status XML's `<blockjobs>`), so a daemon restarted while it runs
+/// re-attaches to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockJobRecord {
+    /// QEMU's job id (`copy-vda-libvirt-1-format`).
+    pub name: String,
+    /// The disk's target.
+    pub disk: String,
+    /// VIR_DOMAIN_BLOCK_JOB_TYPE_*.
+    pub kind: i32,
+    pub state: BlockJobState,
+    /// The API's flags.
+    pub flags: u32,
+    /// Commit and pull: the images the job removes from the chain (top
+    /// first) and, for a commit, the base it writes into.
+    pub removed: Vec<String>,
+    pub base: Option<String>,
+    /// Nodes added for the job (a copy's target), removed when it is
+    /// abandoned.
+    pub nodes: Vec<String>,
+}
+
+impl BlockJobRecord {
+    fn to_json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "disk": self.disk,
+            "kind": self.kind,
+            "state": self.state.as_str(),
+            "flags": self.flags,
+            "removed": self.removed,
+            "base": self.base,
+            "nodes": self.nodes,
+        })
+    }
+    fn from_json(v: &Value) -> Option<BlockJobRecord> {
+        let strs = |k: &str| -> Vec<String> {
+            v.get(k)
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Some(BlockJobRecord {
+            name: v.get("name")?.as_str()?.to_string(),
+            disk: v.get("disk")?.as_str()?.to_string(),
+            kind: i32::try_from(v.get("kind")?.as_i64()?).ok()?,
+            state: BlockJobState::parse(v.get("state")?.as_str()?)?,
+            flags: u32::try_from(v.get("flags")?.as_u64()?).ok()?,
+            removed: strs("removed"),
+            base: v.get("base").and_then(Value::as_str).map(str::to_string),
+            nodes: strs("nodes"),
+        })
+    }
+}
+
 /// What the run/ status file of a running domain records.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Status {
@@ -232,6 +322,8 @@ pub struct Status {
     /// if the re-attach fails, the guest is left alone (never killed)
     /// and stays libvirt's.
     pub adopted: bool,
+    /// The block jobs running.
+    pub blockjobs: Vec<BlockJobRecord>,
 }
 
 impl Status {
@@ -256,6 +348,9 @@ impl Status {
                 "path": j.path.to_string_lossy(),
                 "managed": j.managed,
             });
+        }
+        if !self.blockjobs.is_empty() {
+            v["blockjobs"] = Value::Array(self.blockjobs.iter().map(|b| b.to_json()).collect());
         }
         let mut out = serde_json::to_vec_pretty(&v).unwrap_or_default();
         out.push(b'\n');
@@ -295,6 +390,11 @@ impl Status {
             autodestroy: flag("autodestroy"),
             job,
             adopted: flag("adopted"),
+            blockjobs: v
+                .get("blockjobs")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(BlockJobRecord::from_json).collect())
+                .unwrap_or_default(),
         })
     }
 }
@@ -321,6 +421,16 @@ mod tests {
                 path: "/x/save/a.save".into(),
                 managed: true,
             }),
+            blockjobs: vec![BlockJobRecord {
+                name: "copy-vda-libvirt-1-format".into(),
+                disk: "vda".into(),
+                kind: 2,
+                state: BlockJobState::Ready,
+                flags: 3,
+                removed: vec![],
+                base: None,
+                nodes: vec!["libvirt-2-format".into(), "libvirt-2-storage".into()],
+            }],
         };
         assert_eq!(Status::from_json(&s.to_json()), Some(s.clone()));
         let s = Status { job: None, ..s };

@@ -39,6 +39,7 @@ const ORDER: &[&str] = &[
     "console",
     "snapext",
     "snapshot",
+    "blockjob",
     // 5. Adoption of a libvirtd host (reads and writes libvirt's files).
     "adopt",
 ];

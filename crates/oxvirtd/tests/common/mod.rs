@@ -4,6 +4,7 @@
 
 pub mod netns;
 pub mod qemu;
+pub mod steps;
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -263,4 +264,26 @@ pub fn reference_up(start: bool) -> bool {
         std::thread::sleep(Duration::from_millis(200));
     }
     false
+}
+
+/// Runs `tests/py/SCRIPT ARGS` with the system python3 (python3-libvirt)
+/// and returns its stdout; fails the test when the script fails.
+pub fn run_python<S: AsRef<std::ffi::OsStr>>(script: &str, args: &[S]) -> String {
+    let o = Command::new(PYTHON)
+        .arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/py")
+                .join(script),
+        )
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{}{}",
+        out,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
 }
