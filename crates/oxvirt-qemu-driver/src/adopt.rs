@@ -681,7 +681,13 @@ impl crate::driver::Driver {
     /// files for it; a staged domain the driver could not take over has
     /// its staged files removed and stays libvirt's.
     pub fn adoption_commit(&self, staged: &[Staged], report: &mut Report) {
-        let st = self.lock_all_ready();
+        // Every re-attach ends (each monitor has a bounded wait): a guest
+        // still being taken over is never mistaken for one that failed.
+        let mut st = self.lock_all_ready();
+        while self.reattaching.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            drop(st);
+            st = self.lock_all_ready();
+        }
         let mut failed = Vec::new();
         let mut done = Vec::new();
         for s in staged {

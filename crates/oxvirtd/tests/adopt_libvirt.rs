@@ -1,6 +1,11 @@
 //! `oxvirtd --adopt-libvirt`: a host run by the real libvirtd 9.0 is
 //! taken over in place, guests running, and checked through the real
-//! virsh.
+//! virsh; then handed back with `--release-to-libvirt` and checked from
+//! libvirtd's side. Along the way: refused while libvirtd holds the host,
+//! a kill -9 in the middle of an adoption leaves libvirt's files
+//! byte-identical and a second run completes it, a guest whose QEMU died
+//! while no daemon watched is reported and left to libvirt, and a run
+//! after a complete one changes nothing.
 //!
 //! The "host" is a mount namespace of the test's own (inside a network
 //! namespace of its own) where temporary directories are bound over /run
@@ -163,8 +168,13 @@ impl Host {
     }
 
     fn spawn_adopt(&self, log: &str) -> Child {
+        self.spawn_adopt_env(log, &[])
+    }
+
+    fn spawn_adopt_env(&self, log: &str, env: &[(&str, &str)]) -> Child {
         let log = std::fs::File::create(self.dir.join(log)).expect("log");
         self.command(env!("CARGO_BIN_EXE_oxvirtd"))
+            .envs(env.iter().copied())
             .arg("--root")
             .arg(self.dir.join("ox"))
             .args(["--libvirt-paths", "--adopt-libvirt"])
@@ -290,6 +300,33 @@ fn guest_xml(name: &str, kind: &str, disk: Option<&Path>) -> String {
     )
 }
 
+/// libvirt's QEMU files (status files, definitions, autostart links)
+/// with their contents (a link's target).
+fn libvirt_files(h: &Host) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut v = Vec::new();
+    for d in ["run/libvirt/qemu", "etc/qemu", "etc/qemu/autostart"] {
+        for e in std::fs::read_dir(h.dir.join(d))
+            .expect("libvirt dir")
+            .flatten()
+        {
+            let Ok(t) = e.file_type() else { continue };
+            let data = if t.is_symlink() {
+                std::fs::read_link(e.path())
+                    .expect("link")
+                    .into_os_string()
+                    .into_encoded_bytes()
+            } else if t.is_file() {
+                std::fs::read(e.path()).expect("file")
+            } else {
+                continue;
+            };
+            v.push((e.path(), data));
+        }
+    }
+    v.sort();
+    v
+}
+
 /// `virsh domstate --reason` of every guest, by name.
 fn states(h: &Host, names: &[&str]) -> Vec<(String, String)> {
     names
@@ -337,6 +374,11 @@ fn adopt_a_libvirtd_host_in_place() {
     }
     h.virsh_ok(&["start", "adk"]);
     h.virsh_ok(&["autostart", "ads"]);
+    // One whose QEMU will die while no daemon watches.
+    let f = h.dir.join("add.xml");
+    std::fs::write(&f, guest_xml("add", kind, None)).unwrap();
+    h.virsh_ok(&["define", &f.to_string_lossy()]);
+    h.virsh_ok(&["start", "add"]);
     let f = h.dir.join("adp.xml");
     std::fs::write(&f, guest_xml("adp", kind, None)).unwrap();
     h.virsh_ok(&["create", &f.to_string_lossy()]);
@@ -358,14 +400,45 @@ fn adopt_a_libvirtd_host_in_place() {
 
     h.stop_libvirtd();
     assert!(alive(pid_k) && alive(pid_p), "guests outlive libvirtd");
+    let pid_d = h.libvirt_qemu_pid("add");
+    // SAFETY: kill(2) on a QEMU of this test.
+    unsafe { libc::kill(pid_d, libc::SIGKILL) };
+    wait_until("add's QEMU exit", 30, || !alive(pid_d));
+
+    // kill -9 in the middle of an adoption (oxvirtd's own files written,
+    // a guest being re-attached): libvirt's files are intact.
+    let files_before = libvirt_files(&h);
+    let mut c = h.spawn_adopt_env("adopt0.log", &[("OXVIRT_PAUSE_AT", "reconnect@adk")]);
+    let marker = h.dir.join("ox/lib/oxvirt/qemu/debug-pause/reconnect@adk");
+    wait_until("the adoption's pause", 120, || marker.exists());
+    c.kill().expect("kill -9");
+    let _ = c.wait();
+    assert_eq!(libvirt_files(&h), files_before, "libvirt's files intact");
+    assert!(alive(pid_k) && alive(pid_p), "no guest killed");
+    let _ = std::fs::remove_file(&marker);
+
     assert!(h.adopt("adopt1.log").is_none(), "{}", h.log("adopt1.log"));
     let log = h.log("adopt1.log");
     println!("{}", log);
+    // The second run completes the first: the three were staged then.
     assert!(
-        log.contains("3 adopted, 0 already here, 0 left to libvirt"),
+        log.contains("0 adopted, 3 already here, 1 left to libvirt"),
         "{}",
         log
     );
+    assert!(
+        log.contains(&format!(
+            "domain add: its QEMU (pid {}) is not running",
+            pid_d
+        )),
+        "{}",
+        log
+    );
+    // What was left is libvirt's, untouched.
+    assert!(h.dir.join("run/libvirt/qemu/add.xml").exists());
+    assert!(h.dir.join("etc/qemu/add.xml").exists());
+    let (_, _, ok) = h.virsh(&["domstate", "add"]);
+    assert!(!ok, "add is not listed by oxvirtd");
 
     // Same states and reasons, same ids, same QEMUs (none restarted).
     assert_eq!(states(&h, &names), before);
@@ -421,7 +494,7 @@ fn adopt_a_libvirtd_host_in_place() {
     assert!(h.adopt("adopt2.log").is_none(), "{}", h.log("adopt2.log"));
     let log = h.log("adopt2.log");
     assert!(
-        log.contains("0 adopted, 0 already here, 0 left to libvirt"),
+        log.contains("0 adopted, 0 already here, 1 left to libvirt"),
         "{}",
         log
     );
@@ -470,6 +543,11 @@ fn adopt_a_libvirtd_host_in_place() {
     );
     assert_eq!(h.virsh_ok(&["domid", "adk"]), id_k);
     assert_eq!(h.virsh_ok(&["domstate", "--reason", "ads"]), before[2].1);
+    // The guest whose QEMU died is libvirt's again, shut off.
+    assert!(
+        h.virsh_ok(&["domstate", "add"]).starts_with("shut off"),
+        "add under libvirtd"
+    );
     assert_eq!(
         field(&h.virsh_ok(&["dominfo", "ads"]), "Autostart:"),
         "enable"
