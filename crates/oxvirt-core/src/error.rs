@@ -58,6 +58,8 @@ pub mod code {
     pub const RESOURCE_BUSY: i32 = 87;
     pub const ACCESS_DENIED: i32 = 88;
     pub const STORAGE_VOL_EXIST: i32 = 90;
+    pub const NO_SERVER: i32 = 95;
+    pub const NO_CLIENT: i32 = 96;
     pub const CPU_INCOMPATIBLE: i32 = 91;
     pub const XML_INVALID_SCHEMA: i32 = 92;
     pub const AGENT_UNSYNCED: i32 = 97;
@@ -94,6 +96,7 @@ pub mod from {
     pub const URI: i32 = 45;
     pub const AUTH: i32 = 46;
     pub const ACCESS: i32 = 55;
+    pub const ADMIN: i32 = 62;
     pub const DOMAIN_CHECKPOINT: i32 = 69;
 }
 
@@ -211,6 +214,8 @@ pub fn template(code: i32) -> (&'static str, &'static str) {
             "invalid node device pointer in %s",
         ),
         ACCESS_DENIED => ("access denied", "access denied: %s"),
+        NO_SERVER => ("Server not found", "Server not found: %s"),
+        NO_CLIENT => ("Client not found", "Client not found: %s"),
         STORAGE_VOL_EXIST => (
             "this storage volume exists already",
             "storage volume %s exists already",

@@ -7,6 +7,7 @@
 //! - decoding never panics and never allocates beyond what the input
 //!   (and libvirt's limits) justify.
 
+pub mod admin;
 pub mod convert;
 pub mod kinds;
 pub mod packet;

@@ -40,12 +40,14 @@ pub enum LoadError {
 pub struct Config {
     pub max_clients: usize,
     pub max_anonymous_clients: usize,
+    pub min_workers: usize,
     pub max_workers: usize,
     pub max_client_requests: usize,
     pub keepalive_interval: i64,
     pub keepalive_count: u32,
     pub unix_sock_rw_perms: u32,
     pub unix_sock_ro_perms: u32,
+    pub unix_sock_admin_perms: u32,
     pub unix_sock_group: Option<String>,
     pub unix_sock_dir: Option<String>,
     /// None: not set (then `--listen` alone turns TCP on).
@@ -69,8 +71,11 @@ pub struct Config {
     pub tls_allowed_dn_list: Option<Vec<String>>,
     pub log_level: Option<i64>,
     pub log_filters: Option<String>,
-    #[allow(dead_code)] // read once the admin socket exists
+    pub log_outputs: Option<String>,
+    pub admin_min_workers: usize,
+    pub admin_max_workers: usize,
     pub admin_max_clients: usize,
+    pub admin_max_client_requests: usize,
 }
 
 impl Default for Config {
@@ -78,12 +83,14 @@ impl Default for Config {
         Config {
             max_clients: 5000,
             max_anonymous_clients: 20,
+            min_workers: 5,
             max_workers: 20,
             max_client_requests: 5,
             keepalive_interval: 5,
             keepalive_count: 5,
             unix_sock_rw_perms: 0o700,
             unix_sock_ro_perms: 0o777,
+            unix_sock_admin_perms: 0o700,
             unix_sock_group: None,
             unix_sock_dir: None,
             listen_tcp: None,
@@ -101,7 +108,11 @@ impl Default for Config {
             tls_allowed_dn_list: None,
             log_level: None,
             log_filters: None,
-            admin_max_clients: 5,
+            log_outputs: None,
+            admin_min_workers: 5,
+            admin_max_workers: 20,
+            admin_max_clients: 5000,
+            admin_max_client_requests: 5,
         }
     }
 }
@@ -215,16 +226,6 @@ fn parse_value(v: &str) -> Option<Value> {
 }
 
 impl Config {
-    /// The tracing filter for log_level (libvirt's 1 debug .. 4 error).
-    pub fn log_filter(&self) -> Option<&'static str> {
-        Some(match self.log_level? {
-            1 => "debug",
-            2 => "info",
-            3 => "warn",
-            _ => "error",
-        })
-    }
-
     /// Reads a configuration file.
     pub fn load(path: &std::path::Path) -> Result<Config, LoadError> {
         let text = std::fs::read_to_string(path).map_err(|e| LoadError::Read {
@@ -273,11 +274,22 @@ impl Config {
         if let Some(v) = int("max_anonymous_clients")? {
             c.max_anonymous_clients = count("max_anonymous_clients", v)?;
         }
-        if let Some(v) = int("max_workers")? {
-            c.max_workers = count("max_workers", v)?.max(1);
-        }
-        if let Some(v) = int("max_client_requests")? {
-            c.max_client_requests = count("max_client_requests", v)?.max(1);
+        for (key, slot, floor) in [
+            ("min_workers", &mut c.min_workers, 0),
+            ("max_workers", &mut c.max_workers, 1),
+            ("max_client_requests", &mut c.max_client_requests, 1),
+            ("admin_min_workers", &mut c.admin_min_workers, 0),
+            ("admin_max_workers", &mut c.admin_max_workers, 1),
+            ("admin_max_clients", &mut c.admin_max_clients, 0),
+            (
+                "admin_max_client_requests",
+                &mut c.admin_max_client_requests,
+                1,
+            ),
+        ] {
+            if let Some(v) = int(key)? {
+                *slot = count(key, v)?.max(floor);
+            }
         }
         if let Some(v) = int("keepalive_interval")? {
             c.keepalive_interval = v;
@@ -288,6 +300,7 @@ impl Config {
         for (key, slot) in [
             ("unix_sock_rw_perms", &mut c.unix_sock_rw_perms),
             ("unix_sock_ro_perms", &mut c.unix_sock_ro_perms),
+            ("unix_sock_admin_perms", &mut c.unix_sock_admin_perms),
         ] {
             if let Some(s) = string(key)? {
                 *slot = u32::from_str_radix(s.trim_start_matches('0'), 8)
@@ -373,6 +386,7 @@ impl Config {
             }
         }
         c.log_filters = string("log_filters")?;
+        c.log_outputs = string("log_outputs")?;
         Ok(c)
     }
 }

@@ -102,6 +102,21 @@ pub fn call(
     hdr: &Header,
     body: &[u8],
 ) -> (Vec<u8>, Option<streams::Opened>) {
+    if session.admin {
+        // The admin socket serves the ADMIN program only.
+        let mut out = packet::begin();
+        let r = if hdr.prog == oxvirt_proto::admin::PROGRAM
+            && hdr.vers == oxvirt_proto::admin::PROTOCOL_VERSION
+        {
+            crate::admin::call(server, session, hdr.proc_, body, &mut out)
+        } else {
+            Err(no_program(hdr))
+        };
+        return match r {
+            Ok(()) => (reply_frame(hdr, out), None),
+            Err(e) => (error_frame(hdr, &e), None),
+        };
+    }
     if session.auth_refused && !(hdr.prog == packet::REMOTE_PROGRAM && hdr.proc_ == p::AUTH_LIST) {
         // libvirtd's answer to a client that has not authenticated.
         let e = Error::raw(code::RPC, from::RPC, "authentication required");
@@ -136,14 +151,7 @@ pub fn call(
             }),
         }
     } else if hdr.prog != packet::REMOTE_PROGRAM || hdr.vers != packet::PROTOCOL_VERSION {
-        Err(Error::raw(
-            code::RPC,
-            from::RPC,
-            format!(
-                "Cannot find program {} version {}",
-                hdr.prog as i32, hdr.vers
-            ),
-        ))
+        Err(no_program(hdr))
     } else {
         dispatch(server, session, hdr.proc_, body, &mut out)
     };
@@ -151,6 +159,17 @@ pub fn call(
         Ok(()) => (reply_frame(hdr, out), None),
         Err(e) => (error_frame(hdr, &e), None),
     }
+}
+
+fn no_program(hdr: &Header) -> Error {
+    Error::raw(
+        code::RPC,
+        from::RPC,
+        format!(
+            "Cannot find program {} version {}",
+            hdr.prog as i32, hdr.vers
+        ),
+    )
 }
 
 fn is_stream_proc(proc_: i32) -> bool {

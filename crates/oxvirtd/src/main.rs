@@ -1,9 +1,12 @@
 //! oxvirtd: serves libvirt's RPC protocol to virsh, libvirt-python and
 //! every other libvirt client.
 
+mod admin;
+mod clients;
 mod config;
 mod dispatch;
 mod events;
+mod logging;
 mod metrics;
 mod router;
 mod server;
@@ -31,6 +34,10 @@ struct Args {
     /// The read-write unix socket (the read-only one is PATH-ro).
     #[arg(long, value_name = "PATH")]
     socket: Option<PathBuf>,
+    /// The admin socket for virt-admin (default: libvirt-admin-sock beside
+    /// the default socket, else PATH-admin beside --socket PATH).
+    #[arg(long, value_name = "PATH")]
+    admin_socket: Option<PathBuf>,
     /// Configuration file in libvirtd.conf syntax.
     #[arg(short = 'f', long, value_name = "FILE")]
     config: Option<PathBuf>,
@@ -82,6 +89,7 @@ struct Args {
 struct Layout {
     rw_socket: PathBuf,
     ro_socket: PathBuf,
+    admin_socket: PathBuf,
     state: PathBuf,
     /// libvirtd's default TLS credentials (relocated by --root).
     tls_defaults: tls::TlsFiles,
@@ -130,10 +138,20 @@ fn layout(args: &Args, cfg: &config::Config) -> Layout {
         .unwrap_or_else(|| run_dir.join("libvirt-sock"));
     let mut ro = rw_socket.clone().into_os_string();
     ro.push("-ro");
+    let admin_socket = args.admin_socket.clone().unwrap_or_else(|| {
+        if rw_socket.file_name() == Some(std::ffi::OsStr::new("libvirt-sock")) {
+            rw_socket.with_file_name("libvirt-admin-sock")
+        } else {
+            let mut a = rw_socket.clone().into_os_string();
+            a.push("-admin");
+            PathBuf::from(a)
+        }
+    });
     let home = std::env::var_os("HOME").map(PathBuf::from);
     Layout {
         rw_socket,
         ro_socket: PathBuf::from(ro),
+        admin_socket,
         state,
         tls_defaults: tls::default_files(args.root.as_deref(), is_root, home.as_deref()),
     }
@@ -199,22 +217,30 @@ fn write_pid_file(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Swaps the log filter on SIGHUP.
-type LogHandle =
-    tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>;
-
-/// The log filter: OXVIRTD_LOG wins, then -v, then the config's log_level.
-fn log_filter(verbose: u8, cfg: &config::Config) -> tracing_subscriber::EnvFilter {
-    if let Ok(f) = tracing_subscriber::EnvFilter::try_from_env("OXVIRTD_LOG") {
-        return f;
-    }
-    let level = match verbose {
-        0 => cfg.log_filter().unwrap_or("warn"),
-        1 => "info",
-        2 => "debug",
-        _ => "trace",
+/// The log settings: the environment (LIBVIRT_DEBUG,
+/// LIBVIRT_LOG_FILTERS, LIBVIRT_LOG_OUTPUTS) wins, then -v for the level,
+/// then the configuration; outputs default to stderr at the log level.
+fn log_settings(
+    verbose: u8,
+    cfg: &config::Config,
+) -> Result<(u8, Vec<logging::Filter>, Vec<logging::Output>), oxvirt_core::Error> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let level = match env("LIBVIRT_DEBUG").as_deref() {
+        Some("1" | "debug") => 1,
+        Some("2" | "info") => 2,
+        Some("3" | "warning") => 3,
+        Some("4" | "error") => 4,
+        _ => match verbose {
+            0 => cfg.log_level.unwrap_or(3).clamp(1, 4) as u8,
+            1 => 2,
+            _ => 1,
+        },
     };
-    tracing_subscriber::EnvFilter::new(level)
+    let filters = env("LIBVIRT_LOG_FILTERS").or_else(|| cfg.log_filters.clone());
+    let filters = logging::parse_filters(filters.as_deref().unwrap_or(""))?;
+    let outputs = env("LIBVIRT_LOG_OUTPUTS").or_else(|| cfg.log_outputs.clone());
+    let outputs = logging::parse_outputs(outputs.as_deref().unwrap_or(""))?;
+    Ok((level, filters, outputs))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -225,11 +251,10 @@ fn main() -> anyhow::Result<()> {
         Some(p) => config::Config::load(p)?,
         None => config::Config::default(),
     };
-    let (filter, log) = tracing_subscriber::reload::Layer::new(log_filter(args.verbose, &cfg));
-    tracing_subscriber::registry()
-        .with(filter)
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-        .init();
+    let (level, filters, outputs) =
+        log_settings(args.verbose, &cfg).map_err(|e| anyhow::anyhow!("{}", e))?;
+    let log = logging::LogControl::new(level, filters, outputs, default_outputs(level));
+    tracing_subscriber::registry().with(log.clone()).init();
     let lay = layout(&args, &cfg);
     if args.release_to_libvirt {
         return release_to_libvirt(&args, &lay);
@@ -244,9 +269,23 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(run(args, cfg, lay, log))
 }
 
-async fn run(args: Args, cfg: config::Config, lay: Layout, log: LogHandle) -> anyhow::Result<()> {
+/// Where the log goes when nothing says: stderr, at the log level.
+fn default_outputs(level: u8) -> Vec<logging::Output> {
+    vec![logging::Output {
+        priority: level,
+        dest: logging::Dest::Stderr,
+    }]
+}
+
+async fn run(
+    args: Args,
+    cfg: config::Config,
+    lay: Layout,
+    log: logging::LogControl,
+) -> anyhow::Result<()> {
     let rw_perms = cfg.unix_sock_rw_perms;
     let ro_perms = cfg.unix_sock_ro_perms;
+    let admin_perms = cfg.unix_sock_admin_perms;
     let gid = match &cfg.unix_sock_group {
         Some(g) => Some(server::group_id(g)?),
         None => None,
@@ -277,7 +316,28 @@ async fn run(args: Args, cfg: config::Config, lay: Layout, log: LogHandle) -> an
     } else {
         None
     };
-    let server = server::Server::new(cfg, router::Router::new(lay.state.clone()));
+    let server = server::Server::new(
+        cfg,
+        router::Router::new(lay.state.clone()),
+        args.timeout,
+        log.clone(),
+    );
+    if let Some(state) = &tls_state {
+        let (state, defaults) = (state.clone(), lay.tls_defaults.clone());
+        let reload: server::TlsReload = Arc::new(move |cfg: &config::Config| {
+            let ctx = tls_context(cfg, &defaults).map_err(|e| {
+                oxvirt_core::Error::new(
+                    oxvirt_core::error::code::SYSTEM_ERROR,
+                    oxvirt_core::error::from::RPC,
+                    format!("{:#}", e),
+                )
+            })?;
+            state.replace(ctx);
+            tracing::info!("TLS credentials reloaded");
+            Ok(())
+        });
+        *server::lock(&server.tls) = Some(reload);
+    }
     if args.adopt_libvirt {
         adopt_libvirt(&server, &args.libvirt_root).await?;
     }
@@ -287,6 +347,9 @@ async fn run(args: Args, cfg: config::Config, lay: Layout, log: LogHandle) -> an
         .with_context(|| format!("cannot listen on {}", lay.rw_socket.display()))?;
     let ro = server::bind_unix(&lay.ro_socket, ro_perms, gid)
         .with_context(|| format!("cannot listen on {}", lay.ro_socket.display()))?;
+    // The admin socket is the daemon user's alone (no group), as libvirtd's.
+    let adm = server::bind_unix(&lay.admin_socket, admin_perms, None)
+        .with_context(|| format!("cannot listen on {}", lay.admin_socket.display()))?;
     tracing::info!(
         "listening on {}; state under {}",
         lay.rw_socket.display(),
@@ -297,13 +360,22 @@ async fn run(args: Args, cfg: config::Config, lay: Layout, log: LogHandle) -> an
             server.clone(),
             rw,
             false,
+            false,
             lay.rw_socket.clone(),
         )),
         tokio::spawn(server::accept_unix(
             server.clone(),
             ro,
             true,
+            false,
             lay.ro_socket.clone(),
+        )),
+        tokio::spawn(server::accept_unix(
+            server.clone(),
+            adm,
+            false,
+            true,
+            lay.admin_socket.clone(),
         )),
     ];
     if listen_tcp {
@@ -348,14 +420,14 @@ async fn run(args: Args, cfg: config::Config, lay: Layout, log: LogHandle) -> an
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
     let mut hup = signal(SignalKind::hangup())?;
-    let idle = wait_idle(server.clone(), args.timeout);
+    let idle = wait_idle(server.clone());
     tokio::pin!(idle);
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => { tracing::info!("SIGTERM; stopping"); break }
             _ = &mut idle => { tracing::info!("idle timeout; exiting"); break }
-            _ = hup.recv() => reload(&args, &server, &log, tls_state.as_deref(), &lay.tls_defaults),
+            _ = hup.recv() => reload(&args, &server, tls_state.as_deref(), &lay.tls_defaults),
         }
     }
     server.stopping.notify_waiters();
@@ -364,6 +436,7 @@ async fn run(args: Args, cfg: config::Config, lay: Layout, log: LogHandle) -> an
     }
     let _ = std::fs::remove_file(&lay.rw_socket);
     let _ = std::fs::remove_file(&lay.ro_socket);
+    let _ = std::fs::remove_file(&lay.admin_socket);
     if let Some(p) = &args.pid_file {
         let _ = std::fs::remove_file(p);
     }
@@ -491,7 +564,6 @@ async fn start_metrics(
 fn reload(
     args: &Args,
     server: &server::Server,
-    log: &LogHandle,
     tls: Option<&tls::TlsState>,
     tls_defaults: &tls::TlsFiles,
 ) {
@@ -501,8 +573,13 @@ fn reload(
     };
     match config::Config::load(path) {
         Ok(cfg) => {
-            if let Err(e) = log.reload(log_filter(args.verbose, &cfg)) {
-                tracing::warn!("cannot change the log filter: {}", e);
+            match log_settings(args.verbose, &cfg) {
+                Ok((level, filters, outputs)) => {
+                    server.log.set_level(level);
+                    server.log.set_filters(filters);
+                    server.log.set_outputs(outputs);
+                }
+                Err(e) => tracing::error!("keeping the old log settings: {}", e),
             }
             if let Some(state) = tls {
                 match tls_context(&cfg, tls_defaults) {
@@ -521,17 +598,23 @@ fn reload(
     }
 }
 
-/// Resolves when the daemon has had no clients for `secs` seconds
-/// (never when `secs` is 0).
-async fn wait_idle(server: Arc<server::Server>, secs: u64) {
-    if secs == 0 {
-        std::future::pending::<()>().await;
-    }
-    let limit = Duration::from_secs(secs);
+/// Resolves when the daemon has had no clients for its idle timeout
+/// (--timeout, or virt-admin's daemon-timeout; never while it is 0). A
+/// virt-admin client counts as a client, as with libvirtd.
+async fn wait_idle(server: Arc<server::Server>) {
     loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let since = *server.idle_since.lock().unwrap_or_else(|p| p.into_inner());
-        if server.client_count() == 0 && since.is_some_and(|t| t.elapsed() >= limit) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let secs = server
+            .idle_timeout
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if secs == 0 {
+            continue;
+        }
+        let since = *server::lock(&server.idle_since);
+        if server.client_count() == 0
+            && server.admin.client_count() == 0
+            && since.is_some_and(|t| t.elapsed() >= Duration::from_secs(secs))
+        {
             return;
         }
     }

@@ -17,6 +17,7 @@ use oxvirt_proto::packet::{self, MsgType};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 
+use crate::clients::{ClientEntry, Identity, NetServer, Peer, Transport};
 use crate::config::Config;
 use crate::dispatch;
 use crate::router::Router;
@@ -48,11 +49,18 @@ pub struct Server {
     /// The configuration in force (replaced on SIGHUP).
     cfg: Mutex<Arc<Config>>,
     pub router: Router,
-    workers: Arc<Semaphore>,
-    /// Permits `workers` currently stands for (max_workers).
-    worker_permits: AtomicUsize,
-    clients: AtomicUsize,
-    next_client: AtomicU64,
+    /// The API sockets' server ("libvirtd", as virt-admin names it).
+    pub main: NetServer,
+    /// The admin socket's server.
+    pub admin: NetServer,
+    /// The --timeout in force (seconds; 0: never), virt-admin's
+    /// daemon-timeout.
+    pub idle_timeout: AtomicU64,
+    /// The libvirt log filters and outputs (virt-admin's daemon-log-*).
+    pub log: crate::logging::LogControl,
+    /// Re-reads the TLS credentials (virt-admin's server-update-tls);
+    /// None without a TLS listener.
+    pub tls: Mutex<Option<TlsReload>>,
     /// Callback ids handed to clients: unique per daemon.
     next_callback: AtomicI32,
     /// Set when the daemon is stopping.
@@ -62,6 +70,9 @@ pub struct Server {
     /// Calls per procedure and their latency, for `--metrics`.
     pub metrics: Arc<crate::metrics::DaemonMetrics>,
 }
+
+/// Re-reads the TLS listener's credentials as the configuration names them.
+pub type TlsReload = Arc<dyn Fn(&Config) -> oxvirt_core::Result<()> + Send + Sync>;
 
 /// A registered event callback of one client.
 #[derive(Debug, Clone)]
@@ -166,6 +177,9 @@ impl Outbox {
 pub struct Session {
     pub id: u64,
     pub readonly: bool,
+    /// The client came in on the admin socket.
+    pub admin: bool,
+    pub identity: Identity,
     conn: Mutex<Option<Arc<Connection>>>,
     callbacks: Mutex<Vec<Callback>>,
     close_callback: AtomicBool,
@@ -173,6 +187,9 @@ pub struct Session {
     keepalive: AtomicBool,
     /// Calls other than AUTH_LIST are refused (unauthenticated TCP).
     pub auth_refused: bool,
+    /// Close once the reply in hand is queued (the admin program's
+    /// CONNECT_CLOSE).
+    close_after: AtomicBool,
     out: Outbox,
     /// Open streams, by the (procedure, serial) of the call that opened them.
     pub streams: Streams,
@@ -201,6 +218,20 @@ impl Session {
 
     pub fn enable_keepalive(&self) {
         self.keepalive.store(true, Ordering::Relaxed);
+    }
+
+    /// Closes the connection once the current call's reply is queued.
+    pub fn close_after_reply(&self) {
+        self.close_after.store(true, Ordering::Relaxed);
+    }
+
+    /// Queues a call's reply, closing the connection after it if the
+    /// call asked for that.
+    fn send_reply(&self, frame: Vec<u8>, slot: OwnedSemaphorePermit) {
+        self.out.send_holding(frame, Some(slot));
+        if self.close_after.load(Ordering::Relaxed) {
+            self.out.close();
+        }
     }
 
     pub fn set_close_callback(&self, on: bool) {
@@ -265,15 +296,34 @@ impl Session {
 }
 
 impl Server {
-    pub fn new(cfg: Config, router: Router) -> Arc<Server> {
-        let workers = cfg.max_workers.max(1);
+    pub fn new(
+        cfg: Config,
+        router: Router,
+        timeout: u64,
+        log: crate::logging::LogControl,
+    ) -> Arc<Server> {
+        let main = NetServer::new(
+            "libvirtd",
+            cfg.min_workers,
+            cfg.max_workers,
+            cfg.max_clients,
+            cfg.max_anonymous_clients,
+        );
+        let admin = NetServer::new(
+            "admin",
+            cfg.admin_min_workers,
+            cfg.admin_max_workers,
+            cfg.admin_max_clients,
+            0,
+        );
         Arc::new(Server {
             cfg: Mutex::new(Arc::new(cfg)),
             router,
-            workers: Arc::new(Semaphore::new(workers)),
-            worker_permits: AtomicUsize::new(workers),
-            clients: AtomicUsize::new(0),
-            next_client: AtomicU64::new(1),
+            main,
+            admin,
+            idle_timeout: AtomicU64::new(timeout),
+            log,
+            tls: Mutex::new(None),
             next_callback: AtomicI32::new(1),
             stopping: Notify::new(),
             idle_since: Mutex::new(Some(Instant::now())),
@@ -291,20 +341,10 @@ impl Server {
     /// keepalive settings for clients that connect from now on. Sockets,
     /// permissions and listen addresses stay as they were bound.
     pub fn reload(&self, new: Config) {
-        let want = new.max_workers.max(1);
-        let have = self.worker_permits.swap(want, Ordering::Relaxed);
-        if want > have {
-            self.workers.add_permits(want - have);
-        } else if want < have {
-            // Take the surplus back as running calls return it.
-            let sem = self.workers.clone();
-            let n = u32::try_from(have - want).unwrap_or(u32::MAX);
-            tokio::spawn(async move {
-                if let Ok(p) = sem.acquire_many_owned(n).await {
-                    p.forget();
-                }
-            });
-        }
+        self.main.pool.resize(new.max_workers);
+        self.main
+            .max_clients
+            .store(new.max_clients, Ordering::Relaxed);
         let old = std::mem::replace(&mut *lock(&self.cfg), Arc::new(new));
         let new = self.cfg();
         for (what, a, b) in [
@@ -346,30 +386,43 @@ impl Server {
         self.next_callback.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// virNetDaemonAutoShutdown: the idle timeout (0: never), counted
+    /// from now when the daemon is idle.
+    pub fn set_idle_timeout(&self, secs: u64) {
+        self.idle_timeout.store(secs, Ordering::Relaxed);
+        let mut idle = lock(&self.idle_since);
+        if idle.is_some() {
+            *idle = Some(Instant::now());
+        }
+    }
+
+    /// Clients of the API sockets.
     pub fn client_count(&self) -> usize {
-        self.clients.load(Ordering::Relaxed)
+        self.main.client_count()
     }
 
     /// Worker threads running a call, and how many may.
     pub fn workers_in_use(&self) -> (usize, usize) {
-        let max = self.worker_permits.load(Ordering::Relaxed);
-        (max.saturating_sub(self.workers.available_permits()), max)
+        self.main.pool.in_use()
     }
 
-    /// Serves one accepted connection until it closes.
-    /// `auth_refused`: the client came over TCP from a non-loopback
-    /// address while auth_tcp is "none"; every call but AUTH_LIST is then
-    /// refused with libvirtd's "authentication required".
-    pub async fn serve_client<S>(self: Arc<Self>, stream: S, readonly: bool, auth_refused: bool)
+    /// The server a session belongs to.
+    pub fn net(&self, admin: bool) -> &NetServer {
+        if admin {
+            &self.admin
+        } else {
+            &self.main
+        }
+    }
+
+    /// Serves one accepted connection until it closes. A client whose
+    /// `peer.auth_refused` is set (TCP from a non-loopback address while
+    /// auth_tcp is "none") has every call but AUTH_LIST refused with
+    /// libvirtd's "authentication required".
+    pub async fn serve_client<S>(self: Arc<Self>, stream: S, peer: Peer)
     where
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
-        if self.clients.fetch_add(1, Ordering::Relaxed) >= self.cfg().max_clients {
-            self.clients.fetch_sub(1, Ordering::Relaxed);
-            tracing::warn!("too many clients; refusing");
-            return;
-        }
-        *lock(&self.idle_since) = None;
         let (rd, wr) = tokio::io::split(stream);
         let (tx, rx) = mpsc::channel::<OutFrame>(OUT_QUEUE);
         let out = Outbox(Arc::new(OutboxInner {
@@ -378,18 +431,37 @@ impl Server {
             closed: AtomicBool::new(false),
             kill: Notify::new(),
         }));
+        let net = self.net(peer.admin);
+        let Some(entry) = net.add_client(&peer, out.clone()) else {
+            tracing::warn!(server = net.name, "too many clients; refusing");
+            return;
+        };
+        if !peer.admin {
+            *lock(&self.idle_since) = None;
+        }
+        let (readonly, auth_refused) = (peer.readonly, peer.auth_refused);
         let session = Arc::new(Session {
-            id: self.next_client.fetch_add(1, Ordering::Relaxed),
+            id: entry.id,
             readonly,
+            admin: peer.admin,
+            identity: peer.identity,
             conn: Mutex::new(None),
             callbacks: Mutex::new(Vec::new()),
             close_callback: AtomicBool::new(false),
             keepalive: AtomicBool::new(false),
             auth_refused,
+            close_after: AtomicBool::new(false),
             out: out.clone(),
             streams: Streams::default(),
         });
-        tracing::debug!(client = session.id, readonly, "client connected");
+        tracing::debug!(
+            server = net.name,
+            client = session.id,
+            readonly,
+            uid = ?session.identity.uid,
+            addr = ?session.identity.sock_addr,
+            "client connected"
+        );
         let writer = tokio::spawn(write_loop(wr, rx, out.clone()));
         let last_rx = Arc::new(Mutex::new(Instant::now()));
         let ka = tokio::spawn(keepalive_loop(
@@ -421,11 +493,16 @@ impl Server {
         {
             writer.abort();
         }
-        let left = self.clients.fetch_sub(1, Ordering::Relaxed) - 1;
-        if left == 0 {
+        let left = self.net(session.admin).remove_client(entry.id);
+        if left == 0 && !session.admin {
             *lock(&self.idle_since) = Some(Instant::now());
         }
-        tracing::debug!(client = session.id, "client gone");
+        drop::<Arc<ClientEntry>>(entry);
+        tracing::debug!(
+            server = self.net(session.admin).name,
+            client = session.id,
+            "client gone"
+        );
     }
 
     async fn read_loop<R: AsyncRead + Unpin>(
@@ -434,7 +511,13 @@ impl Server {
         session: Arc<Session>,
         last_rx: Arc<Mutex<Instant>>,
     ) {
-        let inflight = Arc::new(Semaphore::new(self.cfg().max_client_requests.max(1)));
+        let cfg = self.cfg();
+        let max_requests = if session.admin {
+            cfg.admin_max_client_requests
+        } else {
+            cfg.max_client_requests
+        };
+        let inflight = Arc::new(Semaphore::new(max_requests.max(1)));
         loop {
             let mut len = [0u8; 4];
             if rd.read_exact(&mut len).await.is_err() {
@@ -506,7 +589,7 @@ impl Server {
                     let server = self.clone();
                     let sess = session.clone();
                     tokio::spawn(async move {
-                        let Ok(_worker) = server.workers.clone().acquire_owned().await else {
+                        let Some(_worker) = server.net(sess.admin).pool.acquire().await else {
                             return;
                         };
                         let s2 = server.clone();
@@ -517,7 +600,7 @@ impl Server {
                             let body = &buf[packet::HEADER_LEN..];
                             match timed_call(&s2, &sess2, &hdr, body) {
                                 (frame, None) => {
-                                    sess2.out.send_holding(frame, Some(slot));
+                                    sess2.send_reply(frame, slot);
                                     None
                                 }
                                 (frame, Some(opened)) => Some((frame, opened, slot)),
@@ -764,17 +847,43 @@ pub fn bind_unix(
 }
 
 /// Accepts clients on a unix socket until the daemon stops.
+/// `admin`: the admin socket, where only the daemon's own user is
+/// served, as libvirtd serves it.
 pub async fn accept_unix(
     server: Arc<Server>,
     listener: tokio::net::UnixListener,
     readonly: bool,
+    admin: bool,
     path: PathBuf,
 ) {
     loop {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, _)) => {
-                    tokio::spawn(server.clone().serve_client(stream, readonly, false));
+                    let identity = match stream.peer_cred() {
+                        Ok(c) => Identity::unix(c.uid(), c.gid(), c.pid()),
+                        Err(e) => {
+                            tracing::warn!("cannot read the credentials of a client on {}: {}", path.display(), e);
+                            continue;
+                        }
+                    };
+                    if admin && identity.uid != Some(unsafe { libc::geteuid() }) {
+                        // remoteAdmClientNew refuses the client outright.
+                        tracing::warn!(
+                            "Disallowing client {} with uid {}",
+                            identity.pid.unwrap_or(-1),
+                            identity.uid.unwrap_or(u32::MAX)
+                        );
+                        continue;
+                    }
+                    let peer = Peer {
+                        transport: Transport::Unix,
+                        readonly,
+                        auth_refused: false,
+                        identity,
+                        admin,
+                    };
+                    tokio::spawn(server.clone().serve_client(stream, peer));
                 }
                 Err(e) => {
                     tracing::warn!("accept on {} failed: {}", path.display(), e);
@@ -807,7 +916,14 @@ pub async fn accept_tcp(server: Arc<Server>, listener: tokio::net::TcpListener) 
                     } else {
                         tracing::debug!(%peer, "tcp client");
                     }
-                    tokio::spawn(server.clone().serve_client(stream, false, refused));
+                    let peer = Peer {
+                        transport: Transport::Tcp,
+                        readonly: false,
+                        auth_refused: refused,
+                        identity: Identity::network(&peer),
+                        admin: false,
+                    };
+                    tokio::spawn(server.clone().serve_client(stream, peer));
                 }
                 Err(e) => {
                     tracing::warn!("tcp accept failed: {}", e);
@@ -824,29 +940,29 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Accepts clients on the TLS port until the daemon stops. Each is served
 /// on its own task, so a slow or broken handshake holds up no one else.
-/// As with libvirtd, at most `max_anonymous_clients` (0: no limit) may be
-/// between accept and the end of their check; further ones wait in the
-/// listen queue.
+/// As with libvirtd, at most `max_anonymous_clients` (0: no limit; virt-
+/// admin's srv-clients-set changes it) may be between accept and the end
+/// of their check; further ones wait in the listen queue.
 pub async fn accept_tls(
     server: Arc<Server>,
     listener: tokio::net::TcpListener,
     tls: Arc<crate::tls::TlsState>,
 ) {
-    let max = server.cfg().max_anonymous_clients;
-    let pending = (max > 0).then(|| Arc::new(Semaphore::new(max)));
     loop {
-        let slot = match &pending {
-            Some(sem) => tokio::select! {
-                p = sem.clone().acquire_owned() => p.ok(),
+        let max = server.main.max_unauth.load(Ordering::Relaxed);
+        if max > 0 && server.main.unauth.load(Ordering::Relaxed) >= max {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(20)) => continue,
                 _ = server.stopping.notified() => break,
-            },
-            None => None,
-        };
+            }
+        }
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(serve_tls(server.clone(), stream, peer, tls.current(), slot));
+                    server.main.unauth.fetch_add(1, Ordering::Relaxed);
+                    let pending = Unauth(server.clone());
+                    tokio::spawn(serve_tls(server.clone(), stream, peer, tls.current(), pending));
                 }
                 Err(e) => {
                     tracing::warn!("tls accept failed: {}", e);
@@ -855,6 +971,15 @@ pub async fn accept_tls(
             },
             _ = server.stopping.notified() => break,
         }
+    }
+}
+
+/// A TLS client counted among those not yet authenticated, until dropped.
+struct Unauth(Arc<Server>);
+
+impl Drop for Unauth {
+    fn drop(&mut self) {
+        self.0.main.unauth.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -867,7 +992,7 @@ async fn serve_tls(
     stream: tokio::net::TcpStream,
     peer: std::net::SocketAddr,
     ctx: Arc<crate::tls::TlsContext>,
-    slot: Option<OwnedSemaphorePermit>,
+    pending: Unauth,
 ) {
     let accepted = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, ctx.acceptor().accept(stream)).await;
     let mut tls = match accepted {
@@ -881,14 +1006,26 @@ async fn serve_tls(
             return;
         }
     };
-    if let Err(why) = ctx.check_client(tls.get_ref().1) {
-        tracing::warn!(%peer, "refusing TLS client: {}", why);
-        return;
-    }
+    let dn = match ctx.check_client(tls.get_ref().1) {
+        Ok(dn) => dn,
+        Err(why) => {
+            tracing::warn!(%peer, "refusing TLS client: {}", why);
+            return;
+        }
+    };
     if tls.write_all(&[1]).await.is_err() || tls.flush().await.is_err() {
         return;
     }
-    drop(slot);
+    drop(pending);
     tracing::debug!(%peer, "tls client");
-    server.serve_client(tls, false, false).await
+    let mut identity = Identity::network(&peer);
+    identity.x509_dname = dn;
+    let peer = Peer {
+        transport: Transport::Tls,
+        readonly: false,
+        auth_refused: false,
+        identity,
+        admin: false,
+    };
+    server.serve_client(tls, peer).await
 }

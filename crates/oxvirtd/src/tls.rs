@@ -217,14 +217,17 @@ impl TlsContext {
     /// chains to the CA (and is not revoked or expired), whose DN matches
     /// tls_allowed_dn_list when that is set. The error is the reason, for
     /// the log; the client itself is told nothing.
-    pub fn check_client(&self, conn: &ServerConnection) -> Result<(), String> {
-        let r = self.judge(conn.peer_certificates().unwrap_or(&[]));
-        match r {
+    /// On success, the client certificate's DN when it has one (the
+    /// identity access control and virt-admin's client-info see).
+    pub fn check_client(&self, conn: &ServerConnection) -> Result<Option<String>, String> {
+        let certs = conn.peer_certificates().unwrap_or(&[]);
+        let dn = certs.first().and_then(|c| distinguished_name(c));
+        match self.judge(certs) {
             Err(why) if self.no_verify => {
                 tracing::warn!("{}; ignoring bad certificate at user request", why);
-                Ok(())
+                Ok(dn)
             }
-            r => r,
+            r => r.map(|()| dn),
         }
     }
 
