@@ -837,12 +837,25 @@ pub fn bind_unix(
         }
         std::fs::remove_file(path)?;
     }
-    let l = tokio::net::UnixListener::bind(path)?;
+    // Bound under a temporary name and renamed into place once its mode
+    // and group are set, so no client ever finds it with the umask's.
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let _ = std::fs::remove_file(&tmp);
+    let l = tokio::net::UnixListener::bind(&tmp)?;
     use std::os::unix::fs::PermissionsExt;
-    if let Some(gid) = gid {
-        std::os::unix::fs::chown(path, None, Some(gid))?;
+    let placed = (|| {
+        if let Some(gid) = gid {
+            std::os::unix::fs::chown(&tmp, None, Some(gid))?;
+        }
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = placed {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
     Ok(l)
 }
 
