@@ -699,7 +699,13 @@ mod tests {
         for (api, r) in exercise_all(&conn) {
             let Err(e) = r else {
                 // Rows whose default answers without a driver.
-                assert!(["get_lib_version", "is_secure", "is_encrypted"].contains(&api.method));
+                assert!([
+                    "get_lib_version",
+                    "is_secure",
+                    "is_encrypted",
+                    "connect_supports_feature"
+                ]
+                .contains(&api.method));
                 continue;
             };
             // Reads that refuse only with some arguments (the agent).
@@ -729,7 +735,9 @@ mod tests {
         let conn = Connection::builder("test:///x", 0).build();
         for (api, r) in exercise_all(&conn) {
             match api.method {
-                "get_lib_version" | "is_secure" | "is_encrypted" => assert!(r.is_ok()),
+                "get_lib_version" | "is_secure" | "is_encrypted" | "connect_supports_feature" => {
+                    assert!(r.is_ok())
+                }
                 _ => {
                     let e = r.expect_err(api.name);
                     if api.method == "domain_block_rebase" {

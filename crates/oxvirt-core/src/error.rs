@@ -51,6 +51,7 @@ pub mod code {
     pub const OPERATION_ABORTED: i32 = 78;
     pub const MULTIPLE_INTERFACES: i32 = 59;
     pub const NO_DOMAIN_METADATA: i32 = 80;
+    pub const MIGRATE_UNSAFE: i32 = 81;
     pub const OVERFLOW: i32 = 82;
     pub const BLOCK_COPY_ACTIVE: i32 = 83;
     pub const OPERATION_UNSUPPORTED: i32 = 84;
@@ -62,6 +63,7 @@ pub mod code {
     pub const NO_CLIENT: i32 = 96;
     pub const CPU_INCOMPATIBLE: i32 = 91;
     pub const XML_INVALID_SCHEMA: i32 = 92;
+    pub const MIGRATE_FINISH_OK: i32 = 93;
     pub const AGENT_UNSYNCED: i32 = 97;
     pub const INVALID_DOMAIN_CHECKPOINT: i32 = 102;
     pub const NO_DOMAIN_CHECKPOINT: i32 = 103;
@@ -193,8 +195,13 @@ pub fn template(code: i32) -> (&'static str, &'static str) {
         ),
         OPERATION_ABORTED => ("operation aborted", "operation aborted: %s"),
         NO_DOMAIN_METADATA => ("metadata not found", "metadata not found: %s"),
+        MIGRATE_UNSAFE => ("Unsafe migration", "Unsafe migration: %s"),
         OVERFLOW => ("numerical overflow", "numerical overflow: %s"),
         BLOCK_COPY_ACTIVE => ("block copy still active", "block copy still active: %s"),
+        MIGRATE_FINISH_OK => (
+            "migration successfully aborted",
+            "migration successfully aborted: %s",
+        ),
         OPERATION_UNSUPPORTED => ("Operation not supported", "Operation not supported: %s"),
         AGENT_UNRESPONSIVE => (
             "Guest agent is not responding",

@@ -136,6 +136,45 @@ pub struct HostServices {
     pub ports: Arc<dyn NetworkPorts>,
     pub secrets: Arc<dyn SecretValues>,
     pub pci: Arc<dyn PciAssignment>,
+    /// Connections to other daemons (the destination of a peer-to-peer
+    /// migration).
+    pub peers: Arc<dyn PeerConnector>,
+    /// The host's identity and migration settings.
+    pub migration: MigrationSettings,
+}
+
+/// Opens a connection to another daemon as a client would
+/// (virConnectOpenAuth in libvirt's peer-to-peer migration).
+pub trait PeerConnector: Send + Sync {
+    fn open(&self, uri: &str) -> Result<Arc<crate::Connection>>;
+}
+
+/// What a migration needs to know about this host: libvirtd.conf's
+/// `host_uuid` and qemu.conf's `migration_host`, `migration_address`,
+/// `migration_port_min` and `migration_port_max`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationSettings {
+    /// None: the host's SMBIOS UUID.
+    pub host_uuid: Option<Uuid>,
+    /// The host name the destination gives the source (None: the
+    /// host's name).
+    pub host: Option<String>,
+    /// The address incoming migrations listen on (None: any).
+    pub address: Option<String>,
+    pub port_min: u16,
+    pub port_max: u16,
+}
+
+impl Default for MigrationSettings {
+    fn default() -> Self {
+        MigrationSettings {
+            host_uuid: None,
+            host: None,
+            address: None,
+            port_min: 49152,
+            port_max: 49215,
+        }
+    }
 }
 
 impl Default for HostServices {
@@ -145,7 +184,9 @@ impl Default for HostServices {
             volumes: none.clone(),
             ports: none.clone(),
             secrets: none.clone(),
-            pci: none,
+            pci: none.clone(),
+            peers: none,
+            migration: MigrationSettings::default(),
         }
     }
 }
@@ -178,6 +219,16 @@ impl PciAssignment for Unavailable {
     }
     fn reset(&self, _dev: &NodeDevRef) -> Result<()> {
         Err(Error::no_support("virNodeDeviceReset"))
+    }
+}
+
+impl PeerConnector for Unavailable {
+    fn open(&self, uri: &str) -> Result<Arc<crate::Connection>> {
+        Err(Error::new(
+            crate::error::code::NO_CONNECT,
+            crate::error::from::NONE,
+            uri.to_string(),
+        ))
     }
 }
 

@@ -593,6 +593,32 @@ pub mod flags {
         pub const UPDATE_CPU: u32 = 4;
         pub const MIGRATABLE: u32 = 8;
     }
+    /// virDomainMigrateFlags
+    pub mod migrate {
+        pub const LIVE: u32 = 0x1;
+        pub const PEER2PEER: u32 = 0x2;
+        pub const TUNNELLED: u32 = 0x4;
+        pub const PERSIST_DEST: u32 = 0x8;
+        pub const UNDEFINE_SOURCE: u32 = 0x10;
+        pub const PAUSED: u32 = 0x20;
+        pub const NON_SHARED_DISK: u32 = 0x40;
+        pub const NON_SHARED_INC: u32 = 0x80;
+        pub const CHANGE_PROTECTION: u32 = 0x100;
+        pub const UNSAFE: u32 = 0x200;
+        pub const OFFLINE: u32 = 0x400;
+        pub const COMPRESSED: u32 = 0x800;
+        pub const ABORT_ON_ERROR: u32 = 0x1000;
+        pub const AUTO_CONVERGE: u32 = 0x2000;
+        pub const RDMA_PIN_ALL: u32 = 0x4000;
+        pub const POSTCOPY: u32 = 0x8000;
+        pub const TLS: u32 = 0x10000;
+        pub const PARALLEL: u32 = 0x20000;
+        pub const NON_SHARED_SYNCHRONOUS_WRITES: u32 = 0x40000;
+        pub const POSTCOPY_RESUME: u32 = 0x80000;
+        pub const ZEROCOPY: u32 = 0x100000;
+        /// Every flag libvirt's QEMU driver accepts (QEMU_MIGRATION_FLAGS).
+        pub const ALL: u32 = 0x1fffff;
+    }
     /// virDomainModificationImpact
     pub mod affect {
         pub const CURRENT: u32 = 0;

@@ -68,6 +68,8 @@ pub mod lim {
         LaunchSecurityInfo = max::DOMAIN_LAUNCH_SECURITY_INFO_PARAMS, "launch security parameters";
         TypedParams = max::ALL_DOMAIN_STATS, "typed parameters";
         AuthTypes = max::AUTH_TYPE_LIST, "authentication types";
+        MigrateParams = max::MIGRATE_PARAM_LIST, "migration parameters";
+        MigrateCookie = max::MIGRATE_COOKIE, "migration cookie bytes";
     }
 }
 
@@ -270,6 +272,16 @@ pub type TuneParams = Params<lim::BlockIoTuneParams>;
 pub type IfaceParams = Params<lim::InterfaceParams>;
 pub type IothreadParams = Params<lim::IothreadParams>;
 pub type LaunchSecurityParams = Params<lim::LaunchSecurityInfo>;
+/// A migration phase's typed parameters.
+pub type MigParams = Params<lim::MigrateParams>;
+/// A migration cookie (`opaque<REMOTE_MIGRATE_COOKIE_MAX>`).
+pub type Cookie = Bytes<lim::MigrateCookie>;
+/// `{cookie_out, xml}` (Begin3)
+pub type CookieXml = (Cookie, String);
+/// `{cookie_out, uri_out}` (Prepare3)
+pub type CookieUri = (Cookie, Option<String>);
+/// `{dom, cookie_out}` (Finish3)
+pub type DomCookie = (r::NonnullDomain, Cookie);
 /// `{params, nparams}`: a two-step getter's reply.
 pub type ParamsCount = (Params<lim::TypedParams>, i32);
 /// `{job type, params}`

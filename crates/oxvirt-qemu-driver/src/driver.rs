@@ -516,6 +516,18 @@ impl Driver {
         self.layout.managed_save(name).exists()
     }
 
+    /// Adds a domain about to run `def` (create, restore, incoming
+    /// migration): its handle and its job, for the caller to take.
+    pub(crate) fn add_live(&self, def: &Domain) -> Result<(DomainRef, Arc<Job>)> {
+        let mut st = self.lock_all_ready();
+        let (i, _) = Self::add_domain(&mut st, def.clone(), true)?;
+        let obj = st
+            .doms
+            .get(i)
+            .ok_or_else(|| no_domain_uuid(&def_handle(def)))?;
+        Ok((obj.handle(), obj.job.clone()))
+    }
+
     /// virDomainObjListAdd: for a definition (`live`: a domain being
     /// created or restored, whose running definition the start takes).
     pub(crate) fn add_domain(st: &mut State, def: Domain, live: bool) -> Result<(Key, bool)> {

@@ -510,3 +510,15 @@ pub(crate) fn log_tail(path: &Path) -> String {
     let n = lines.len();
     lines[n.saturating_sub(5)..].join("\n")
 }
+
+/// The host's name (gethostname(2)), "localhost" when it has none.
+pub(crate) fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: buf is writable for its length.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
+    if rc != 0 {
+        return "localhost".into();
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}

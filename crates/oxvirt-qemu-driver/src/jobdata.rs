@@ -12,6 +12,8 @@ use serde_json::Value;
 pub mod operation {
     pub const SAVE: i32 = 2;
     pub const RESTORE: i32 = 3;
+    pub const MIGRATION_IN: i32 = 4;
+    pub const MIGRATION_OUT: i32 = 5;
 }
 
 /// `virDomainJobType`.
@@ -198,6 +200,8 @@ pub(crate) fn job_name(operation: i32) -> &'static str {
         operation::SAVE => "domain save",
         // A restore runs as libvirt's "start" async job.
         operation::RESTORE => "start",
+        operation::MIGRATION_OUT => "migration out",
+        operation::MIGRATION_IN => "migration in",
         _ => "undefined",
     }
 }

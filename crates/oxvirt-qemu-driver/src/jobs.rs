@@ -15,6 +15,18 @@ use crate::driver::{check_flags, Driver};
 use crate::jobdata::{job_type, stats_flags, JobData};
 use crate::FROM;
 
+/// The destination of a migration has no statistics to give.
+fn incoming_has_no_stats(job: Option<&JobData>) -> Result<()> {
+    if job.is_some_and(|j| j.operation == crate::jobdata::operation::MIGRATION_IN) {
+        return Err(Error::new(
+            oxvirt_core::error::code::OPERATION_UNSUPPORTED,
+            FROM,
+            "migration statistics are available only on the source host",
+        ));
+    }
+    Ok(())
+}
+
 impl Driver {
     /// virDomainGetJobStats: the running job, or with COMPLETED the last
     /// completed one (forgotten after this call unless KEEP_COMPLETED).
@@ -37,6 +49,7 @@ impl Driver {
             return Ok(r);
         }
         obj.check_active()?;
+        incoming_has_no_stats(obj.job_current.as_ref())?;
         Ok(match &obj.job_current {
             Some(j) => (j.job_type(), j.params()),
             None => (job_type::NONE, Vec::new()),
@@ -48,6 +61,7 @@ impl Driver {
         let st = self.read(dom)?;
         let obj = st.dom(dom)?;
         obj.check_active()?;
+        incoming_has_no_stats(obj.job_current.as_ref())?;
         let Some(j) = &obj.job_current else {
             return Ok(Default::default());
         };

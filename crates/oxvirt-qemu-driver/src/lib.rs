@@ -30,6 +30,8 @@ mod hotplug;
 mod jobdata;
 mod jobs;
 mod lifecycle;
+mod migcookie;
+mod migration;
 mod migspeed;
 mod monitor;
 mod netif;
@@ -123,6 +125,7 @@ pub fn open(root: &Path, uri: &Uri, services: &HostServices) -> Result<Arc<dyn H
         driver,
         callbacks: Mutex::new(Vec::new()),
         autodestroy: Mutex::new(Vec::new()),
+        incoming: Mutex::new(Vec::new()),
     }))
 }
 
@@ -132,6 +135,9 @@ pub struct QemuConnection {
     callbacks: Mutex<Vec<i32>>,
     /// Domains this connection started with `--autodestroy`.
     autodestroy: Mutex<Vec<DomainRef>>,
+    /// Incoming migrations this connection prepared: killed if it goes
+    /// before their Finish.
+    incoming: Mutex<Vec<DomainRef>>,
 }
 
 impl Drop for QemuConnection {
@@ -143,6 +149,10 @@ impl Drop for QemuConnection {
         let doms = std::mem::take(&mut *self.autodestroy.lock().unwrap_or_else(|p| p.into_inner()));
         for d in doms {
             let _ = self.driver.destroy(&d, 0);
+        }
+        let doms = std::mem::take(&mut *self.incoming.lock().unwrap_or_else(|p| p.into_inner()));
+        for d in doms {
+            self.driver.migrate_prepare_abandoned(&d);
         }
     }
 }
@@ -156,17 +166,6 @@ impl QemuConnection {
                 .push(h.clone());
         }
     }
-}
-
-fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: buf is writable for its length.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
-    if rc != 0 {
-        return "localhost".into();
-    }
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
 impl HypervisorDriver for QemuConnection {
@@ -185,7 +184,7 @@ impl HypervisorDriver for QemuConnection {
         Ok(self.driver.qemu_version())
     }
     fn hostname(&self) -> Result<String> {
-        Ok(hostname())
+        Ok(hostproc::hostname())
     }
     fn is_secure(&self) -> Result<bool> {
         Ok(true)
@@ -571,6 +570,60 @@ impl HypervisorDriver for QemuConnection {
     }
     fn domain_migrate_get_max_speed(&self, dom: &DomainRef, flags: u32) -> Result<u64> {
         self.driver.migrate_get_max_speed(dom, flags)
+    }
+    fn connect_supports_feature(&self, feature: i32) -> Result<bool> {
+        Ok(migration::supports_feature(feature))
+    }
+    fn domain_migrate_begin3_params(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<(Vec<u8>, String)> {
+        self.driver.migrate_begin(dom, params, flags)
+    }
+    fn domain_migrate_prepare3_params(
+        &self,
+        params: &[TypedParam],
+        cookie: &[u8],
+        flags: u32,
+    ) -> Result<(Vec<u8>, Option<String>)> {
+        let (cookie, uri, h) = self.driver.migrate_prepare(params, cookie, flags)?;
+        let mut inc = self.incoming.lock().unwrap_or_else(|p| p.into_inner());
+        inc.retain(|d| d.uuid != h.uuid);
+        inc.push(h);
+        Ok((cookie, uri))
+    }
+    fn domain_migrate_perform3_params(
+        &self,
+        dom: &DomainRef,
+        dconnuri: Option<&str>,
+        params: &[TypedParam],
+        cookie: &[u8],
+        flags: u32,
+    ) -> Result<Vec<u8>> {
+        self.driver
+            .migrate_perform(dom, dconnuri, params, cookie, flags)
+    }
+    fn domain_migrate_finish3_params(
+        &self,
+        params: &[TypedParam],
+        cookie: &[u8],
+        flags: u32,
+        cancelled: i32,
+    ) -> Result<(DomainRef, Vec<u8>)> {
+        self.driver.migrate_finish(params, cookie, flags, cancelled)
+    }
+    fn domain_migrate_confirm3_params(
+        &self,
+        dom: &DomainRef,
+        params: &[TypedParam],
+        cookie: &[u8],
+        flags: u32,
+        cancelled: i32,
+    ) -> Result<()> {
+        self.driver
+            .migrate_confirm(dom, params, cookie, flags, cancelled)
     }
     fn security_model(&self) -> Result<SecurityModel> {
         // libvirtd's first security driver with security_driver = "none"

@@ -12,7 +12,7 @@ use oxvirt_core::{Error, Result};
 use oxvirt_xml::domain::FormatFlags;
 use serde_json::json;
 
-use crate::driver::{check_flags, def_handle, no_domain_uuid, Driver, Running};
+use crate::driver::{check_flags, Driver, Running};
 use crate::jobdata::{operation, JobData};
 use crate::monitor::qmp_err;
 use crate::process::{Incoming, StartOpts};
@@ -39,15 +39,7 @@ impl Driver {
             "qemuDomainCreateXML",
         )?;
         let def = self.parse_def(xml)?;
-        let (h, job) = {
-            let mut st = self.lock_all_ready();
-            let (i, _) = Self::add_domain(&mut st, def.clone(), true)?;
-            let obj = st
-                .doms
-                .get(i)
-                .ok_or_else(|| no_domain_uuid(&def_handle(&def)))?;
-            (obj.handle(), obj.job.clone())
-        };
+        let (h, job) = self.add_live(&def)?;
         let _g = job.begin(crate::driver::JOB_WAIT, crate::FROM)?;
         let res = self.start_vm(
             &h,
@@ -58,6 +50,7 @@ impl Driver {
                 incoming: None,
                 job: None,
                 from_snapshot: false,
+                migrate_in: false,
             },
         );
         if res.is_err() {
@@ -115,6 +108,7 @@ impl Driver {
                 incoming: None,
                 job: None,
                 from_snapshot: false,
+                migrate_in: false,
             },
         )
     }
@@ -529,15 +523,7 @@ impl Driver {
         } else {
             !header.was_running
         };
-        let (h, job) = {
-            let mut st = self.lock_all_ready();
-            let (i, _) = Self::add_domain(&mut st, def.clone(), true)?;
-            let obj = st
-                .doms
-                .get(i)
-                .ok_or_else(|| no_domain_uuid(&def_handle(&def)))?;
-            (obj.handle(), obj.job.clone())
-        };
+        let (h, job) = self.add_live(&def)?;
         let _g = match existing {
             Some(e) if e.uuid == h.uuid => None,
             _ => Some(job.begin(crate::driver::JOB_WAIT, crate::FROM)?),
@@ -555,6 +541,7 @@ impl Driver {
                     managed: true,
                 }),
                 from_snapshot: false,
+                migrate_in: false,
             },
         );
         if res.is_err() {

@@ -56,6 +56,11 @@ pub(crate) struct StartOpts {
     /// from-snapshot and no event is emitted (the caller loads the
     /// snapshot, then reports and resumes as libvirt's revert does).
     pub from_snapshot: bool,
+    /// The destination of a live migration: QEMU waits for
+    /// `migrate-incoming` (`-incoming defer`) and the domain is left
+    /// paused with reason migration, without events (the migration's
+    /// Prepare reports and starts the incoming migration).
+    pub migrate_in: bool,
 }
 
 /// Maps a paused reason to the SUSPENDED event detail.
@@ -74,7 +79,7 @@ fn suspended_detail(r: i32) -> i32 {
 /// Maps a running reason to the RESUMED event detail.
 fn resumed_detail(r: i32) -> i32 {
     match r {
-        reason::running::MIGRATED => lc::resumed::MIGRATED,
+        reason::running::MIGRATED | reason::running::MIGRATION_CANCELED => lc::resumed::MIGRATED,
         reason::running::RESTORED | reason::running::FROM_SNAPSHOT => lc::resumed::FROM_SNAPSHOT,
         reason::running::POSTCOPY => lc::resumed::POSTCOPY,
         reason::running::POSTCOPY_FAILED => lc::resumed::POSTCOPY_FAILED,
@@ -208,7 +213,11 @@ impl Driver {
             qmp_fd: Some(3),
             qmp_path: qmp_path.display().to_string(),
             vnc_port,
-            incoming: opts.incoming.as_ref().map(|_| "fd:4".to_string()),
+            incoming: if opts.migrate_in {
+                Some("defer".to_string())
+            } else {
+                opts.incoming.as_ref().map(|_| "fd:4".to_string())
+            },
             nics: ctx_nics,
             caps: live
                 .devices
@@ -359,7 +368,9 @@ impl Driver {
 
         let restored = ctx.incoming.is_some();
         let res = if opts.from_snapshot {
-            self.finish_start_for_snapshot(dom, &run)
+            self.finish_start_held(dom, &run, reason::paused::FROM_SNAPSHOT)
+        } else if opts.migrate_in {
+            self.finish_start_held(dom, &run, reason::paused::MIGRATION)
         } else {
             self.finish_start(dom, &run, opts.paused, restored)
         };
@@ -377,12 +388,16 @@ impl Driver {
         }
     }
 
-    /// The part of a start that talks to the new QEMU.
-    /// The end of a start for a snapshot revert: pty paths and link
-    /// states as any start, then the domain stays paused (reason
-    /// from-snapshot) without events, for the caller to load the
-    /// snapshot's state into.
-    fn finish_start_for_snapshot(&self, dom: &DomainRef, run: &Arc<Running>) -> Result<DomainRef> {
+    /// The end of a start for a snapshot revert or an incoming
+    /// migration: pty paths and link states as any start, then the
+    /// domain stays paused (reason `why`: from-snapshot, migration)
+    /// without events, for the caller to load the guest's state into.
+    fn finish_start_held(
+        &self,
+        dom: &DomainRef,
+        run: &Arc<Running>,
+        why: i32,
+    ) -> Result<DomainRef> {
         let chardevs = run
             .qmp
             .execute_value("query-chardev", None)
@@ -402,7 +417,7 @@ impl Driver {
         let mut st = self.lock();
         let mut obj = st.dom_mut(dom)?;
         set_pty_paths(&mut obj.def, &ptys);
-        obj.set_state(DomainState::Paused, reason::paused::FROM_SNAPSHOT);
+        obj.set_state(DomainState::Paused, why);
         self.save_status(&obj);
         Ok(obj.handle())
     }
@@ -580,6 +595,7 @@ impl Driver {
     ) -> Result<crate::jobdata::MigStats> {
         let job = crate::jobdata::job_name(operation);
         let mut delay = Duration::from_micros(500);
+        let mut switched = false;
         loop {
             let v = run
                 .qmp
@@ -588,6 +604,25 @@ impl Driver {
             let stats = crate::jobdata::MigStats::from_qmp(&v);
             match v.get("status").and_then(Value::as_str).unwrap_or("none") {
                 "completed" => return Ok(stats),
+                // pause-before-switchover (outgoing migrations): the
+                // guest is stopped; the downtime runs from here.
+                "pre-switchover" if !switched => {
+                    switched = true;
+                    self.with_job(uuid, |j| {
+                        j.stopped.get_or_insert_with(std::time::Instant::now);
+                    });
+                    let aborted = self.with_job(uuid, |j| j.abort).unwrap_or(false);
+                    if !aborted {
+                        run.qmp
+                            .execute_value(
+                                "migrate-continue",
+                                Some(serde_json::json!({"state": "pre-switchover"})),
+                            )
+                            .map_err(qmp_err)?;
+                    }
+                    delay = Duration::from_micros(200);
+                    continue;
+                }
                 "failed" | "cancelled" => {
                     let aborted = self.with_job(uuid, |j| j.abort).unwrap_or(false);
                     if aborted {

@@ -91,6 +91,7 @@ fn revert_start(live_def: Option<Domain>) -> StartOpts {
         incoming: None,
         job: None,
         from_snapshot: true,
+        migrate_in: false,
     }
 }
 

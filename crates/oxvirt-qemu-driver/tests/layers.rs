@@ -22,6 +22,7 @@ const ORDER: &[&str] = &[
     "argv",
     "command",
     "snapmeta",
+    "migcookie",
     // 2. Domain objects (oxvirt-core's shared list) and jobs.
     "jobdata",
     "driver",
@@ -36,6 +37,7 @@ const ORDER: &[&str] = &[
     "hotplug",
     "blockinfo",
     "migspeed",
+    "migration",
     "console",
     "snapext",
     "snapshot",

@@ -324,6 +324,9 @@ impl HypervisorDriver for RemoteConnection {
         self.client.shutdown();
         r
     }
+    fn connect_supports_feature(&self, feature: i32) -> Result<bool> {
+        self.rpc(t::CONNECT_SUPPORTS_FEATURE, (feature,))
+    }
     fn node_cpu_map(&self, flags: u32) -> Result<(Vec<u8>, u32, i32)> {
         self.rpc(t::NODE_GET_CPU_MAP, (1, 1, flags))
     }

@@ -55,6 +55,10 @@ pub struct Config {
     pub tcp_port: u16,
     pub listen_addr: String,
     pub auth_tcp: String,
+    /// oxvirt's opt-in to libvirtd's meaning of auth_tcp "none": TCP
+    /// clients from other hosts are served too (hosts that migrate to
+    /// each other over a trusted network). Off: loopback only.
+    pub tcp_remote_unauthenticated: bool,
     /// None: not set (then `--listen` turns TLS on when its credentials
     /// are readable; see main.rs).
     pub listen_tls: Option<bool>,
@@ -76,6 +80,9 @@ pub struct Config {
     pub admin_max_workers: usize,
     pub admin_max_clients: usize,
     pub admin_max_client_requests: usize,
+    /// libvirtd.conf's host_uuid, and qemu.conf's migration_host,
+    /// migration_address, migration_port_min and migration_port_max.
+    pub migration: oxvirt_core::host::MigrationSettings,
 }
 
 impl Default for Config {
@@ -97,6 +104,7 @@ impl Default for Config {
             tcp_port: 16509,
             listen_addr: "127.0.0.1".into(),
             auth_tcp: "none".into(),
+            tcp_remote_unauthenticated: false,
             listen_tls: None,
             tls_port: 16514,
             auth_tls: "none".into(),
@@ -113,6 +121,7 @@ impl Default for Config {
             admin_max_workers: 20,
             admin_max_clients: 5000,
             admin_max_client_requests: 5,
+            migration: Default::default(),
         }
     }
 }
@@ -366,6 +375,9 @@ impl Config {
         if let Some(a) = string("auth_tcp")? {
             c.auth_tcp = a;
         }
+        if let Some(v) = int("tcp_remote_unauthenticated")? {
+            c.tcp_remote_unauthenticated = v != 0;
+        }
         c.log_level = int("log_level")?;
         if let Some(l) = c.log_level {
             if !(1..=4).contains(&l) {
@@ -387,6 +399,42 @@ impl Config {
         }
         c.log_filters = string("log_filters")?;
         c.log_outputs = string("log_outputs")?;
+        if let Some(u) = string("host_uuid")? {
+            let parsed = oxvirt_core::types::Uuid::parse(&u).filter(|u| {
+                // libvirt refuses a UUID of one repeated digit.
+                !u.0.iter().all(|b| *b == u.0[0])
+            });
+            c.migration.host_uuid = Some(parsed.ok_or_else(|| ConfigError::Type {
+                file: file.into(),
+                key: "host_uuid".into(),
+                expected: "a UUID that is not all one digit",
+            })?);
+        }
+        c.migration.host = string("migration_host")?.filter(|s| !s.is_empty());
+        c.migration.address = string("migration_address")?.filter(|s| !s.is_empty());
+        for (key, slot) in [
+            ("migration_port_min", &mut c.migration.port_min),
+            ("migration_port_max", &mut c.migration.port_max),
+        ] {
+            if let Some(v) = int(key)? {
+                *slot =
+                    u16::try_from(v)
+                        .ok()
+                        .filter(|p| *p > 0)
+                        .ok_or_else(|| ConfigError::Type {
+                            file: file.into(),
+                            key: key.into(),
+                            expected: "a port number",
+                        })?;
+            }
+        }
+        if c.migration.port_min > c.migration.port_max {
+            return Err(ConfigError::Type {
+                file: file.into(),
+                key: "migration_port_max".into(),
+                expected: "a port not below migration_port_min",
+            });
+        }
         Ok(c)
     }
 }

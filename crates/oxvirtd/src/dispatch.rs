@@ -347,14 +347,24 @@ fn dispatch(
                     session.enable_keepalive();
                     return Ok(true);
                 }
-                session.connection().ok_or_else(not_open)?;
-                Ok(matches!(
-                    f,
+                let c = session.connection().ok_or_else(not_open)?;
+                Ok(match f {
                     feature::REMOTE_EVENT_CALLBACK
-                        | feature::REMOTE_CLOSE_CALLBACK
-                        | feature::TYPED_PARAM_STRING
-                        | feature::NETWORK_UPDATE_HAS_CORRECT_ORDER
-                ))
+                    | feature::REMOTE_CLOSE_CALLBACK
+                    | feature::TYPED_PARAM_STRING
+                    | feature::NETWORK_UPDATE_HAS_CORRECT_ORDER => true,
+                    // The driver's own: its migration protocols.
+                    feature::MIGRATION_V1
+                    | feature::MIGRATION_V2
+                    | feature::MIGRATION_P2P
+                    | feature::MIGRATION_DIRECT
+                    | feature::MIGRATION_V3
+                    | feature::MIGRATE_CHANGE_PROTECTION
+                    | feature::XML_MIGRATABLE
+                    | feature::MIGRATION_OFFLINE
+                    | feature::MIGRATION_PARAMS => c.connect_supports_feature(f)?,
+                    _ => false,
+                })
             });
         }
         p::CONNECT_OPEN => {

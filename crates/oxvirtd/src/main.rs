@@ -316,12 +316,9 @@ async fn run(
     } else {
         None
     };
-    let server = server::Server::new(
-        cfg,
-        router::Router::new(lay.state.clone()),
-        args.timeout,
-        log.clone(),
-    );
+    let mut router = router::Router::new(lay.state.clone());
+    router.migration = cfg.migration.clone();
+    let server = server::Server::new(cfg, router, args.timeout, log.clone());
     if let Some(state) = &tls_state {
         let (state, defaults) = (state.clone(), lay.tls_defaults.clone());
         let reload: server::TlsReload = Arc::new(move |cfg: &config::Config| {
@@ -383,6 +380,12 @@ async fn run(
             .await
             .with_context(|| format!("cannot listen on {}", tcp_addr))?;
         match l.local_addr() {
+            Ok(a) if !a.ip().is_loopback() && server.cfg().tcp_remote_unauthenticated => {
+                tracing::warn!(
+                    "listening on {} with auth \"none\": clients from other hosts are served unauthenticated",
+                    a
+                )
+            }
             Ok(a) if !a.ip().is_loopback() => tracing::warn!(
                 "listening on {} with auth \"none\": clients from other hosts are refused",
                 a

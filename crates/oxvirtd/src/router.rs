@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use oxvirt_core::error::{code, from};
-use oxvirt_core::host::HostServices;
+use oxvirt_core::host::{HostServices, MigrationSettings, PeerConnector};
 use oxvirt_core::uri::Uri;
 use oxvirt_core::{
     Connection, Error, InterfaceDriver, NetworkDriver, NodeDeviceDriver, NwFilterDriver, Result,
@@ -39,9 +39,13 @@ impl HostDrivers {
     /// Each keeps its state below `root` (as QEMU's lives in
     /// `root/qemu`). A family nobody implements yet answers NO_SUPPORT
     /// ([`Unsupported`]), and its service is unavailable.
-    pub fn open(root: &Path) -> HostDrivers {
+    pub fn open(root: &Path, migration: &MigrationSettings) -> HostDrivers {
         let none = Arc::new(Unsupported);
-        let mut services = HostServices::default();
+        let mut services = HostServices {
+            peers: Arc::new(RemotePeers),
+            migration: migration.clone(),
+            ..Default::default()
+        };
         // Secrets (root/secrets), then storage (root/storage), which reads
         // LUKS keys from them.
         let secrets = match oxvirt_secret::SecretDriver::open(&root.join("secrets")) {
@@ -95,6 +99,20 @@ impl HostDrivers {
     }
 }
 
+/// Another daemon, reached as libvirt's client reaches one (the
+/// destination of a peer-to-peer migration).
+struct RemotePeers;
+
+impl PeerConnector for RemotePeers {
+    fn open(&self, uri: &str) -> Result<Arc<Connection>> {
+        let parsed = Uri::parse(uri)?;
+        if !oxvirt_remote::handles(&parsed) {
+            return Err(Error::new(code::NO_CONNECT, from::NONE, uri.to_string()));
+        }
+        oxvirt_remote::open(uri, &parsed, 0)
+    }
+}
+
 /// Opens driver connections for clients.
 pub struct Router {
     /// The daemon's state root (QEMU state lives below it).
@@ -103,6 +121,8 @@ pub struct Router {
     pub default_uri: String,
     /// The host-wide drivers, brought up on first use.
     host: OnceLock<HostDrivers>,
+    /// The host's identity and migration settings.
+    pub migration: MigrationSettings,
 }
 
 impl Router {
@@ -111,12 +131,14 @@ impl Router {
             root,
             default_uri: "test:///default".into(),
             host: OnceLock::new(),
+            migration: MigrationSettings::default(),
         }
     }
 
     /// The host-wide drivers of this daemon's root.
     pub fn host(&self) -> &HostDrivers {
-        self.host.get_or_init(|| HostDrivers::open(&self.root))
+        self.host
+            .get_or_init(|| HostDrivers::open(&self.root, &self.migration))
     }
 
     /// Brings up the stateful drivers at daemon start, so running QEMUs

@@ -923,7 +923,8 @@ pub async fn accept_tcp(server: Arc<Server>, listener: tokio::net::TcpListener) 
             r = listener.accept() => match r {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    let refused = !loopback_peer(&peer);
+                    let refused =
+                        !loopback_peer(&peer) && !server.cfg().tcp_remote_unauthenticated;
                     if refused {
                         tracing::warn!(%peer, "tcp client from outside the host: auth \"none\" is for loopback only");
                     } else {

@@ -805,6 +805,42 @@ crate::family! {
         = "virDomainBlockCommit", write;
     fn domain_block_resize(dom: &DomainRef, disk: &str, size: u64, flags: u32) -> ()
         = "virDomainBlockResize", write;
+    /// virDrvSupportsFeature for the driver's own features (migration
+    /// protocols); the daemon answers the RPC features itself.
+    fn connect_supports_feature(feature: i32) -> bool
+        = "virConnectSupportsFeature", read,
+        default(s) {
+            Ok(false)
+        };
+    // Migration protocol version 3 with typed parameters: the internal
+    // APIs a client (or a peer-to-peer source) drives phase by phase.
+    /// Source: the cookie and the domain XML for the destination.
+    fn domain_migrate_begin3_params(dom: &DomainRef, params: &[TypedParam], flags: u32) -> (Vec<u8>, String)
+        = "virDomainMigrateBegin3Params", write;
+    /// Destination: the cookie and where the source sends the stream.
+    fn domain_migrate_prepare3_params(params: &[TypedParam], cookie: &[u8], flags: u32) -> (Vec<u8>, Option<String>)
+        = "virDomainMigratePrepare3Params", write;
+    /// Source: migrates (to `dconnuri` itself when peer-to-peer).
+    fn domain_migrate_perform3_params(
+        dom: &DomainRef,
+        dconnuri: Option<&str>,
+        params: &[TypedParam],
+        cookie: &[u8],
+        flags: u32,
+    ) -> Vec<u8>
+        = "virDomainMigratePerform3Params", write;
+    /// Destination: resumes (or, `cancelled`, kills) the incoming guest.
+    fn domain_migrate_finish3_params(params: &[TypedParam], cookie: &[u8], flags: u32, cancelled: i32) -> (DomainRef, Vec<u8>)
+        = "virDomainMigrateFinish3Params", write;
+    /// Source: stops the migrated guest (or, `cancelled`, resumes it).
+    fn domain_migrate_confirm3_params(
+        dom: &DomainRef,
+        params: &[TypedParam],
+        cookie: &[u8],
+        flags: u32,
+        cancelled: i32,
+    ) -> ()
+        = "virDomainMigrateConfirm3Params", write;
     fn domain_migrate_set_max_downtime(dom: &DomainRef, downtime: u64, flags: u32) -> ()
         = "virDomainMigrateSetMaxDowntime", write;
     fn domain_migrate_get_max_downtime(dom: &DomainRef, flags: u32) -> u64

@@ -22,7 +22,7 @@ fn wait_for(path: &Path, what: &str) {
     }
 }
 
-fn temp_dir(tag: &str) -> PathBuf {
+pub fn temp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!(
         "oxnet-{}-{}-{}",
         tag,
@@ -112,6 +112,12 @@ impl NsDaemon {
 
     /// A daemon on an existing root (a restart).
     pub fn start_at(ns: &NetNs, dir: PathBuf) -> NsDaemon {
+        NsDaemon::start_full(ns, dir, &[], &[])
+    }
+
+    /// A daemon on `dir` (its `oxvirtd.conf` is used when the caller
+    /// wrote one) with extra arguments and environment.
+    pub fn start_full(ns: &NetNs, dir: PathBuf, args: &[&str], env: &[(&str, &str)]) -> NsDaemon {
         let socket = dir.join("sock");
         let _ = std::fs::remove_file(&socket);
         let conf = dir.join("oxvirtd.conf");
@@ -126,6 +132,8 @@ impl NsDaemon {
             .arg(&socket)
             .arg("-f")
             .arg(&conf)
+            .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .spawn()
             .expect("oxvirtd starts");
