@@ -375,6 +375,23 @@ pub struct GuestInterface {
     pub addrs: Vec<IpAddress>,
 }
 
+/// VIR_DOMAIN_MEMORY_STAT_* tags of [`MemoryStat`].
+pub mod memory_stat {
+    pub const SWAP_IN: i32 = 0;
+    pub const SWAP_OUT: i32 = 1;
+    pub const MAJOR_FAULT: i32 = 2;
+    pub const MINOR_FAULT: i32 = 3;
+    pub const UNUSED: i32 = 4;
+    pub const AVAILABLE: i32 = 5;
+    pub const ACTUAL_BALLOON: i32 = 6;
+    pub const RSS: i32 = 7;
+    pub const USABLE: i32 = 8;
+    pub const LAST_UPDATE: i32 = 9;
+    pub const DISK_CACHES: i32 = 10;
+    pub const HUGETLB_PGALLOC: i32 = 11;
+    pub const HUGETLB_PGFAIL: i32 = 12;
+}
+
 /// A memory statistic (`virDomainMemoryStatStruct`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemoryStat {

@@ -67,6 +67,8 @@ pub mod lim {
         JobStats = max::JOB_STATS, "job stats";
         LaunchSecurityInfo = max::DOMAIN_LAUNCH_SECURITY_INFO_PARAMS, "launch security parameters";
         TypedParams = max::ALL_DOMAIN_STATS, "typed parameters";
+        GuestInfoParams = max::DOMAIN_GUEST_INFO_PARAMS, "guest info parameters";
+        GuestVcpuParams = max::DOMAIN_GUEST_VCPU_PARAMS, "guest vcpu parameters";
         AuthTypes = max::AUTH_TYPE_LIST, "authentication types";
         MigrateParams = max::MIGRATE_PARAM_LIST, "migration parameters";
         MigrateCookie = max::MIGRATE_COOKIE, "migration cookie bytes";
@@ -268,6 +270,8 @@ pub type MemParams = Params<lim::MemoryParams>;
 pub type NumaParams = Params<lim::NumaParams>;
 pub type PerfParams = Params<lim::PerfEvents>;
 pub type BlockCopyParams = Params<lim::BlockCopyParams>;
+pub type GuestInfoParams = Params<lim::GuestInfoParams>;
+pub type GuestVcpuParams = Params<lim::GuestVcpuParams>;
 pub type TuneParams = Params<lim::BlockIoTuneParams>;
 pub type IfaceParams = Params<lim::InterfaceParams>;
 pub type IothreadParams = Params<lim::IothreadParams>;

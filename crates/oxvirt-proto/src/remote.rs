@@ -64,6 +64,8 @@ pub mod max {
     pub const DOMAIN_FSFREEZE_MOUNTPOINTS: usize = 256;
     pub const DOMAIN_FSINFO: usize = 256;
     pub const DOMAIN_FSINFO_DISKS: usize = 256;
+    pub const DOMAIN_GUEST_INFO_PARAMS: usize = 2048;
+    pub const DOMAIN_GUEST_VCPU_PARAMS: usize = 64;
     pub const DOMAIN_LAUNCH_SECURITY_INFO_PARAMS: usize = 64;
 }
 

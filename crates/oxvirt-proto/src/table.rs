@@ -290,6 +290,9 @@ macro_rules! hypervisor_procedures {
     DOMAIN_FSTHAW = 336 "virDomainFSThaw" W domain_fs_thaw(dom: Dom, mountpoints: Mountpoints, flags: u32) -> i32;
     DOMAIN_FSTRIM = 294 "virDomainFSTrim" W domain_fs_trim(dom: Dom, mount_point: OptStr, minimum: u64, flags: u32) -> ();
     DOMAIN_GET_FSINFO = 349 "virDomainGetFSInfo" W domain_get_fs_info(dom: Dom, flags: u32) -> FsInfo;
+    DOMAIN_GET_GUEST_INFO = 418 "virDomainGetGuestInfo" W domain_get_guest_info(dom: Dom, types: u32, flags: u32) -> GuestInfoParams;
+    DOMAIN_GET_GUEST_VCPUS = 371 "virDomainGetGuestVcpus" W domain_get_guest_vcpus(dom: Dom, flags: u32) -> GuestVcpuParams;
+    DOMAIN_SET_GUEST_VCPUS = 372 "virDomainSetGuestVcpus" W domain_set_guest_vcpus(dom: Dom, cpumap: Str, state: i32, flags: u32) -> ();
     DOMAIN_GET_DISK_ERRORS = 263 "virDomainGetDiskErrors" R _(dom: Dom, maxerrors: u32, flags: u32) -> DiskErrors;
     DOMAIN_GET_LAUNCH_SECURITY_INFO = 396 "virDomainGetLaunchSecurityInfo" W _(dom: Dom, flags: u32) -> LaunchSecurityParams;
     DOMAIN_GET_JOB_INFO = 163 "virDomainGetJobInfo" R domain_get_job_info(dom: Dom) -> JobInfo;

@@ -119,11 +119,18 @@ impl Driver {
 
     pub fn undefine(&self, dom: &DomainRef, flags: u32) -> Result<()> {
         use flags::undefine::{
-            CHECKPOINTS_METADATA, KEEP_NVRAM, MANAGED_SAVE, NVRAM, SNAPSHOTS_METADATA,
+            CHECKPOINTS_METADATA, KEEP_NVRAM, KEEP_TPM, MANAGED_SAVE, NVRAM, SNAPSHOTS_METADATA,
+            TPM,
         };
         check_flags(
             flags,
-            MANAGED_SAVE | SNAPSHOTS_METADATA | NVRAM | KEEP_NVRAM | CHECKPOINTS_METADATA,
+            MANAGED_SAVE
+                | SNAPSHOTS_METADATA
+                | NVRAM
+                | KEEP_NVRAM
+                | CHECKPOINTS_METADATA
+                | TPM
+                | KEEP_TPM,
             "qemuDomainUndefineFlags",
         )?;
         if flags & NVRAM != 0 && flags & KEEP_NVRAM != 0 {
@@ -131,6 +138,15 @@ impl Driver {
                 code::OPERATION_INVALID,
                 FROM,
                 "cannot both keep and delete nvram",
+            ));
+        }
+        // This driver runs no TPM emulator (swtpm), so there is no TPM
+        // state to keep or delete: the flags only need to be accepted.
+        if flags & TPM != 0 && flags & KEEP_TPM != 0 {
+            return Err(Error::new(
+                code::OPERATION_INVALID,
+                FROM,
+                "cannot both keep and delete TPM",
             ));
         }
         let _job = self.begin_job(dom)?;

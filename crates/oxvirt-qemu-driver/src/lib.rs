@@ -11,6 +11,7 @@
 //! - reads never wait behind a domain's job.
 
 pub mod adopt;
+mod agent;
 mod arch;
 pub mod argv;
 mod blockinfo;
@@ -23,12 +24,14 @@ pub mod define;
 mod domains;
 mod driver;
 mod firmware;
+mod guestapi;
 pub mod host;
 mod hostcpu;
 mod hostproc;
 mod hotplug;
 mod jobdata;
 mod jobs;
+mod keycodes;
 mod lifecycle;
 mod migcookie;
 mod migration;
@@ -642,6 +645,150 @@ impl HypervisorDriver for QemuConnection {
     }
     fn domain_get_max_vcpus(&self, dom: &DomainRef) -> Result<i32> {
         self.driver.max_vcpus_of(dom)
+    }
+    fn domain_get_vcpus(
+        &self,
+        dom: &DomainRef,
+        maxinfo: i32,
+        maplen: i32,
+    ) -> Result<(Vec<VcpuInfo>, Vec<u8>)> {
+        self.driver.get_vcpus(dom, maxinfo, maplen)
+    }
+    fn domain_pin_vcpu(&self, dom: &DomainRef, vcpu: u32, cpumap: &[u8], flags: u32) -> Result<()> {
+        self.driver.pin_vcpu(dom, vcpu, cpumap, flags)
+    }
+    fn domain_get_vcpu_pin_info(
+        &self,
+        dom: &DomainRef,
+        ncpumaps: i32,
+        maplen: i32,
+        flags: u32,
+    ) -> Result<(Vec<u8>, i32)> {
+        self.driver.vcpu_pin_info(dom, ncpumaps, maplen, flags)
+    }
+    fn domain_pin_emulator(&self, dom: &DomainRef, cpumap: &[u8], flags: u32) -> Result<()> {
+        self.driver.pin_emulator(dom, cpumap, flags)
+    }
+    fn domain_get_emulator_pin_info(
+        &self,
+        dom: &DomainRef,
+        maplen: i32,
+        flags: u32,
+    ) -> Result<(Vec<u8>, i32)> {
+        self.driver.emulator_pin_info(dom, maplen, flags)
+    }
+    fn domain_memory_stats(
+        &self,
+        dom: &DomainRef,
+        nr_stats: u32,
+        flags: u32,
+    ) -> Result<Vec<MemoryStat>> {
+        self.driver.memory_stats(dom, nr_stats, flags)
+    }
+    fn domain_set_memory_stats_period(
+        &self,
+        dom: &DomainRef,
+        period: i32,
+        flags: u32,
+    ) -> Result<()> {
+        self.driver.set_memory_stats_period(dom, period, flags)
+    }
+    fn domain_inject_nmi(&self, dom: &DomainRef, flags: u32) -> Result<()> {
+        self.driver.inject_nmi(dom, flags)
+    }
+    fn domain_send_key(
+        &self,
+        dom: &DomainRef,
+        codeset: u32,
+        holdtime: u32,
+        keys: &[u32],
+        flags: u32,
+    ) -> Result<()> {
+        self.driver.send_key(dom, codeset, holdtime, keys, flags)
+    }
+    fn domain_screenshot(
+        &self,
+        dom: &DomainRef,
+        screen: u32,
+        flags: u32,
+    ) -> Result<(String, Box<dyn oxvirt_core::Stream>)> {
+        self.driver.screenshot(dom, screen, flags)
+    }
+    fn domain_get_time(&self, dom: &DomainRef, flags: u32) -> Result<(i64, u32)> {
+        self.driver.get_time(dom, flags)
+    }
+    fn domain_set_time(
+        &self,
+        dom: &DomainRef,
+        seconds: i64,
+        nseconds: u32,
+        flags: u32,
+    ) -> Result<()> {
+        self.driver.set_time(dom, seconds, nseconds, flags)
+    }
+    fn domain_set_user_password(
+        &self,
+        dom: &DomainRef,
+        user: &str,
+        password: &str,
+        flags: u32,
+    ) -> Result<()> {
+        self.driver.set_user_password(dom, user, password, flags)
+    }
+    fn domain_fs_freeze(&self, dom: &DomainRef, mountpoints: &[String], flags: u32) -> Result<i32> {
+        self.driver.fs_freeze(dom, mountpoints, flags)
+    }
+    fn domain_fs_thaw(&self, dom: &DomainRef, mountpoints: &[String], flags: u32) -> Result<i32> {
+        self.driver.fs_thaw(dom, mountpoints, flags)
+    }
+    fn domain_fs_trim(
+        &self,
+        dom: &DomainRef,
+        mountpoint: Option<&str>,
+        minimum: u64,
+        flags: u32,
+    ) -> Result<()> {
+        self.driver.fs_trim(dom, mountpoint, minimum, flags)
+    }
+    fn domain_get_fs_info(&self, dom: &DomainRef, flags: u32) -> Result<Vec<FsInfo>> {
+        self.driver.fs_info(dom, flags)
+    }
+    fn domain_get_guest_info(
+        &self,
+        dom: &DomainRef,
+        types: u32,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>> {
+        self.driver.guest_info(dom, types, flags)
+    }
+    fn domain_get_guest_vcpus(&self, dom: &DomainRef, flags: u32) -> Result<Vec<TypedParam>> {
+        self.driver.guest_vcpus(dom, flags)
+    }
+    fn domain_set_guest_vcpus(
+        &self,
+        dom: &DomainRef,
+        cpumap: &str,
+        state: i32,
+        flags: u32,
+    ) -> Result<()> {
+        self.driver.set_guest_vcpus(dom, cpumap, state, flags)
+    }
+    fn domain_qemu_agent_command(
+        &self,
+        dom: &DomainRef,
+        cmd: &str,
+        timeout: i32,
+        flags: u32,
+    ) -> Result<String> {
+        self.driver.agent_command(dom, cmd, timeout, flags)
+    }
+    fn domain_agent_set_response_timeout(
+        &self,
+        dom: &DomainRef,
+        timeout: i32,
+        flags: u32,
+    ) -> Result<()> {
+        self.driver.agent_set_response_timeout(dom, timeout, flags)
     }
     fn domain_set_memory(&self, dom: &DomainRef, kib: u64, flags: u32) -> Result<()> {
         self.driver.set_memory(dom, kib, flags)

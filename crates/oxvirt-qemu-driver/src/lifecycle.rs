@@ -142,8 +142,15 @@ impl Driver {
     }
 
     pub fn shutdown(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        // ACPI power button only: there is no guest agent.
-        check_flags(flags, 1, "qemuDomainShutdownFlags")?;
+        use crate::agent::{MODE_ACPI, MODE_AGENT};
+        check_flags(flags, MODE_ACPI | MODE_AGENT, "qemuDomainShutdownFlags")?;
+        // The agent first when asked for (or when connected and no mode
+        // was given), ACPI after it unless only the agent was asked for.
+        if (flags & MODE_AGENT != 0 || (flags == 0 && self.agent_connected(dom)))
+            && self.shutdown_agent(dom, false, flags)?
+        {
+            return Ok(());
+        }
         let _g = self.begin_job(dom)?;
         let run = self.running(dom)?;
         {
@@ -162,7 +169,13 @@ impl Driver {
     }
 
     pub fn reboot(&self, dom: &DomainRef, flags: u32) -> Result<()> {
-        check_flags(flags, 1, "qemuDomainReboot")?;
+        use crate::agent::{MODE_ACPI, MODE_AGENT};
+        check_flags(flags, MODE_ACPI | MODE_AGENT, "qemuDomainReboot")?;
+        if (flags & MODE_AGENT != 0 || (flags == 0 && self.agent_connected(dom)))
+            && self.shutdown_agent(dom, true, flags)?
+        {
+            return Ok(());
+        }
         let _g = self.begin_job(dom)?;
         let run = self.running(dom)?;
         {
@@ -731,7 +744,11 @@ impl Driver {
 
     /// Writes `def` as the domain's persistent definition, then installs
     /// it (the object changes only once the file is written).
-    fn store_persistent_def(&self, dom: &DomainRef, def: oxvirt_xml::domain::Domain) -> Result<()> {
+    pub(crate) fn store_persistent_def(
+        &self,
+        dom: &DomainRef,
+        def: oxvirt_xml::domain::Domain,
+    ) -> Result<()> {
         self.save_config(&def)?;
         let mut st = self.lock();
         let mut obj = st.dom_mut(dom)?;

@@ -320,7 +320,7 @@ impl crate::driver::Driver {
         };
         match source {
             0 => {}
-            1 => return Err(Error::no_support("virDomainInterfaceAddresses")),
+            1 => return self.agent_interface_addresses(dom),
             2 => return Err(Error::no_support("virDomainInterfaceAddresses")),
             s => {
                 return Err(Error::argument_unsupported(

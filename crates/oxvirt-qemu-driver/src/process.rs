@@ -120,6 +120,8 @@ impl Driver {
         crate::firmware::fill(&mut live, &self.paths)?;
         crate::firmware::ensure_nvram(&live)?;
 
+        // Listen addresses and websocket ports (guestapi.rs).
+        crate::guestapi::setup_graphics(&mut live);
         // VNC and SPICE autoport: free ports from 5900, as libvirt's
         // port allocator gives them (the live XML shows them).
         let mut vnc_port = None;
@@ -450,6 +452,9 @@ impl Driver {
         {
             let def = self.lock().dom(dom)?.def.clone();
             crate::nic::apply_link_states(&run.qmp, &def)?;
+            // <cputune> pinning and the balloon's statistics period.
+            self.apply_pinning(run, &def)?;
+            self.apply_balloon_period(run, &def);
         }
         let h = {
             let mut st = self.lock();

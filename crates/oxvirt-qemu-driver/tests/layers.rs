@@ -23,11 +23,15 @@ const ORDER: &[&str] = &[
     "command",
     "snapmeta",
     "migcookie",
+    "keycodes",
     // 2. Domain objects (oxvirt-core's shared list) and jobs.
     "jobdata",
     "driver",
     // 3. Process control: interfaces plumbed for QEMU, start, stop,
-    //    events, reconnect.
+    //    events, reconnect; what a start applies to a new QEMU and the
+    //    guest agent.
+    "agent",
+    "guestapi",
     "netif",
     "process",
     // 4. The API files.

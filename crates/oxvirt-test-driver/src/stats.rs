@@ -3,6 +3,7 @@
 //! derived from the clock, as libvirt's test driver derives them.
 
 use oxvirt_core::error::code;
+use oxvirt_core::types::memory_stat as tag;
 use oxvirt_core::types::{
     flags, BlockInfo, BlockStats, DomainRef, InterfaceStats, MemoryStat, TypedParam, TypedValue,
 };
@@ -57,23 +58,6 @@ fn has_memballoon(def: &Domain) -> bool {
         .raw
         .iter()
         .any(|r| r.0.name == "memballoon" && r.0.attr("model") != Some("none"))
-}
-
-/// VIR_DOMAIN_MEMORY_STAT_* tags.
-mod tag {
-    pub const SWAP_IN: i32 = 0;
-    pub const SWAP_OUT: i32 = 1;
-    pub const MAJOR_FAULT: i32 = 2;
-    pub const MINOR_FAULT: i32 = 3;
-    pub const UNUSED: i32 = 4;
-    pub const AVAILABLE: i32 = 5;
-    pub const ACTUAL_BALLOON: i32 = 6;
-    pub const RSS: i32 = 7;
-    pub const USABLE: i32 = 8;
-    pub const LAST_UPDATE: i32 = 9;
-    pub const DISK_CACHES: i32 = 10;
-    pub const HUGETLB_PGALLOC: i32 = 11;
-    pub const HUGETLB_PGFAIL: i32 = 12;
 }
 
 impl Driver {

@@ -135,10 +135,19 @@ pub fn call(
     let result = if hdr.vers == packet::PROTOCOL_VERSION
         && (hdr.prog == packet::QEMU_PROGRAM || hdr.prog == packet::LXC_PROGRAM)
     {
-        // Hypervisor-specific programs: the test driver has none of their
-        // APIs, which libvirt reports as unsupported.
+        // Hypervisor-specific programs: the agent command is served, the
+        // rest is unsupported as libvirt reports it for the test driver.
         match session.connection() {
             None => Err(not_open()),
+            Some(c) if hdr.prog == packet::QEMU_PROGRAM && hdr.proc_ == 3 => serve(
+                QEMU_AGENT_COMMAND,
+                body,
+                &mut out,
+                |(d, cmd, timeout, flags)| {
+                    c.domain_qemu_agent_command(&d, &cmd, timeout, flags)
+                        .map(Some)
+                },
+            ),
             Some(_) => Err(match (hdr.prog == packet::QEMU_PROGRAM, hdr.proc_) {
                 (true, 1) => Error::no_support("virDomainQemuMonitorCommand"),
                 (true, 2) => Error::no_support("virDomainQemuAttach"),
@@ -171,6 +180,13 @@ fn no_program(hdr: &Header) -> Error {
         ),
     )
 }
+
+/// QEMU_PROC_DOMAIN_AGENT_COMMAND of libvirt-qemu's program:
+/// `{dom, cmd, timeout, flags}` → `{result}` (a nullable string).
+const QEMU_AGENT_COMMAND: Proc<
+    (oxvirt_proto::kinds::Dom, oxvirt_proto::kinds::Str, i32, u32),
+    oxvirt_proto::kinds::OptStr,
+> = Proc::new(3, "DOMAIN_AGENT_COMMAND", "virDomainQemuAgentCommand", true);
 
 fn is_stream_proc(proc_: i32) -> bool {
     matches!(

@@ -60,20 +60,7 @@ fn tck_apis_match_the_reference() {
         .filter(|l| !l.starts_with('#'))
         .map(|l| format!("{}\n", l))
         .collect();
-    if got != want {
-        for (i, (g, w)) in got.lines().zip(want.lines()).enumerate() {
-            if g != w {
-                println!(
-                    "first difference at line {}:\n  got:  {}\n  want: {}",
-                    i + 1,
-                    g,
-                    w
-                );
-                break;
-            }
-        }
-    }
-    assert_eq!(got, want);
+    common::assert_same_transcript(&got, &want);
 }
 
 /// Records the reference: the same script against the reference libvirtd

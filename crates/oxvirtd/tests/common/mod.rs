@@ -287,3 +287,22 @@ pub fn run_python<S: AsRef<std::ffi::OsStr>>(script: &str, args: &[S]) -> String
     );
     out
 }
+
+/// Asserts that a transcript is the reference's, printing the first line
+/// that differs before the whole comparison.
+pub fn assert_same_transcript(got: &str, want: &str) {
+    if got != want {
+        for (i, (g, w)) in got.lines().zip(want.lines()).enumerate() {
+            if g != w {
+                println!(
+                    "first difference at line {}:\n  got:  {}\n  want: {}",
+                    i + 1,
+                    g,
+                    w
+                );
+                break;
+            }
+        }
+    }
+    assert_eq!(got, want);
+}
