@@ -345,28 +345,29 @@ struct Found {
     status: Option<(PathBuf, String)>,
 }
 
+/// The `NAMESUFFIX` entries of one of libvirt's directories, files or
+/// links (autostart links may point to a path only libvirt's root
+/// resolves), by NAME, sorted; dot files (temporaries) left out.
+pub fn xml_entries(dir: &Path, suffix: &str) -> Vec<(String, PathBuf)> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<(String, PathBuf)> = rd
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let stem = n.strip_suffix(suffix)?.to_string();
+            (!stem.starts_with('.')).then(|| (stem, e.path()))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 /// libvirt's QEMU domains: definitions, autostart links and status
 /// files, by name.
 fn scan(dirs: &LibvirtDirs) -> Vec<Found> {
     let mut out: Vec<Found> = Vec::new();
-    fn xml_files(dir: &Path) -> Vec<(String, PathBuf)> {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return Vec::new();
-        };
-        let mut v: Vec<(String, PathBuf)> = rd
-            .flatten()
-            .filter_map(|e| {
-                let n = e.file_name().to_string_lossy().into_owned();
-                let stem = n.strip_suffix(".xml")?.to_string();
-                let p = e.path();
-                // Definitions are files; autostart entries are links
-                // (maybe to a path only libvirt's root resolves).
-                std::fs::symlink_metadata(&p).is_ok().then_some((stem, p))
-            })
-            .collect();
-        v.sort();
-        v
-    }
     let entry = |out: &mut Vec<Found>, name: &str| -> usize {
         if let Some(i) = out.iter().position(|f| f.name == name) {
             return i;
@@ -379,7 +380,7 @@ fn scan(dirs: &LibvirtDirs) -> Vec<Found> {
         });
         out.len() - 1
     };
-    for (name, p) in xml_files(&dirs.qemu_config()) {
+    for (name, p) in xml_entries(&dirs.qemu_config(), ".xml") {
         if !p.is_file() {
             continue;
         }
@@ -389,11 +390,11 @@ fn scan(dirs: &LibvirtDirs) -> Vec<Found> {
             Err(e) => tracing::warn!("cannot read {}: {}", p.display(), e),
         }
     }
-    for (name, p) in xml_files(&dirs.qemu_autostart()) {
+    for (name, p) in xml_entries(&dirs.qemu_autostart(), ".xml") {
         let i = entry(&mut out, &name);
         out[i].autostart = Some(p);
     }
-    for (name, p) in xml_files(&dirs.qemu_status()) {
+    for (name, p) in xml_entries(&dirs.qemu_status(), ".xml") {
         let i = entry(&mut out, &name);
         match std::fs::read_to_string(&p) {
             Ok(t) => out[i].status = Some((p, t)),
@@ -666,7 +667,7 @@ fn cmdline_names(pid: i32, uuid: &oxvirt_core::types::Uuid) -> bool {
 }
 
 /// Renames one of libvirt's files out of its daemon's sight.
-fn hide(p: &Path) -> std::io::Result<()> {
+pub fn hide(p: &Path) -> std::io::Result<()> {
     let mut to = p.as_os_str().to_owned();
     to.push(ADOPTED_SUFFIX);
     std::fs::rename(p, PathBuf::from(to))?;
@@ -759,7 +760,7 @@ fn set_status_state(text: &str, state: i32, reason: i32) -> Option<String> {
 }
 
 /// The hidden copy of one of libvirt's files.
-fn hidden(p: &Path) -> PathBuf {
+pub fn hidden(p: &Path) -> PathBuf {
     let mut h = p.as_os_str().to_owned();
     h.push(ADOPTED_SUFFIX);
     PathBuf::from(h)

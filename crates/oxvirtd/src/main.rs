@@ -2,6 +2,7 @@
 //! every other libvirt client.
 
 mod admin;
+mod adopt;
 mod clients;
 mod config;
 mod dispatch;
@@ -474,8 +475,10 @@ fn release_to_libvirt(args: &Args, lay: &Layout) -> anyhow::Result<()> {
     let dirs = adopt::LibvirtDirs::under(&args.libvirt_root);
     adopt::check_host_free(&dirs)
         .map_err(|e| anyhow::anyhow!("cannot hand back: {}", e.message))?;
-    let report = adopt::release(&lay.state.join("qemu"), &dirs)
+    let mut report = adopt::release(&lay.state.join("qemu"), &dirs)
         .map_err(|e| anyhow::anyhow!("cannot hand back: {}", e.message))?;
+    crate::adopt::release_pools(&lay.state, &dirs, &mut report);
+    crate::adopt::release_secrets(&lay.state, &dirs, &mut report);
     print_report(&report, "handed back", "kept by oxvirtd");
     eprintln!(
         "oxvirtd: hand-back done: {} handed back to libvirt, {} kept by oxvirtd",

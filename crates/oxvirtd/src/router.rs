@@ -156,14 +156,24 @@ impl Router {
             });
     }
 
-    /// `--adopt-libvirt`: takes over libvirt's QEMU domains (see
-    /// `oxvirt_qemu_driver::adopt`); the QEMU driver is open afterwards.
+    /// `--adopt-libvirt`: takes over libvirt's secrets, storage pools
+    /// (`crate::adopt`) and QEMU domains (`oxvirt_qemu_driver::adopt`);
+    /// the drivers are open afterwards.
     pub fn adopt_libvirt(
         &self,
         dirs: &oxvirt_qemu_driver::adopt::LibvirtDirs,
     ) -> Result<oxvirt_qemu_driver::adopt::Report> {
+        // Secrets and pools first: their drivers load them when they open.
+        let mut report = oxvirt_qemu_driver::adopt::Report::default();
+        crate::adopt::adopt_secrets(&self.root, dirs, &mut report);
+        crate::adopt::adopt_pools(&self.root, dirs, &mut report);
         let services = self.host().services.clone();
-        oxvirt_qemu_driver::adopt_libvirt(&self.root.join("qemu"), &services, dirs)
+        report.extend(oxvirt_qemu_driver::adopt_libvirt(
+            &self.root.join("qemu"),
+            &services,
+            dirs,
+        )?);
+        Ok(report)
     }
 
     /// Opens `name` (as sent in CONNECT_OPEN) with virConnectFlags.

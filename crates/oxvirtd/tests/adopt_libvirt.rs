@@ -346,6 +346,18 @@ fn field(out: &str, key: &str) -> String {
         .unwrap_or_default()
 }
 
+const SECRET: &str = "6f0e2b3c-8a51-4d57-9a6e-3b1c2d4e5f60";
+
+/// The pool, its volume and the secret, as virsh shows them.
+fn check_storage(h: &Host) {
+    let info = h.virsh_ok(&["pool-info", "adpool"]);
+    assert_eq!(field(&info, "State:"), "running", "{}", info);
+    assert_eq!(field(&info, "Autostart:"), "yes", "{}", info);
+    let vols = h.virsh_ok(&["vol-list", "adpool"]);
+    assert!(vols.contains("adk.qcow2"), "{}", vols);
+    assert_eq!(h.virsh_ok(&["secret-get-value", SECRET]), "aGVsbG8=");
+}
+
 #[test]
 fn adopt_a_libvirtd_host_in_place() {
     if !common::have("/usr/sbin/libvirtd") || !common::have(common::VIRSH) {
@@ -359,14 +371,50 @@ fn adopt_a_libvirtd_host_in_place() {
 
     // Under libvirtd: a running guest with a qcow2 disk, a paused
     // transient one, a persistent shut-off one marked autostart.
+    // The disk is a qcow2 volume of a dir pool; a secret with a value;
+    // an iSCSI pool, a type oxvirtd has no backend for.
     let img = h.dir.join("img/adk.qcow2");
-    let st = Command::new("qemu-img")
-        .args(["create", "-q", "-f", "qcow2"])
-        .arg(&img)
-        .arg("64M")
-        .status()
-        .expect("qemu-img");
-    assert!(st.success());
+    let pool_dir = h.dir.join("img");
+    h.virsh_ok(&[
+        "pool-define-as",
+        "adpool",
+        "dir",
+        "--target",
+        &pool_dir.to_string_lossy(),
+    ]);
+    h.virsh_ok(&["pool-start", "adpool"]);
+    h.virsh_ok(&["pool-autostart", "adpool"]);
+    h.virsh_ok(&[
+        "vol-create-as",
+        "adpool",
+        "adk.qcow2",
+        "64M",
+        "--format",
+        "qcow2",
+    ]);
+    h.virsh_ok(&[
+        "pool-define-as",
+        "adiscsi",
+        "iscsi",
+        "--source-host",
+        "127.0.0.1",
+        "--source-dev",
+        "iqn.2026-12.test.oxvirt:none",
+        "--target",
+        "/dev/disk/by-path",
+    ]);
+    let secret = h.dir.join("secret.xml");
+    std::fs::write(
+        &secret,
+        format!(
+            "<secret ephemeral='no' private='no'><uuid>{}</uuid>\
+<usage type='ceph'><name>oxvirt-adopt</name></usage></secret>",
+            SECRET
+        ),
+    )
+    .unwrap();
+    h.virsh_ok(&["secret-define", &secret.to_string_lossy()]);
+    h.virsh_ok(&["secret-set-value", SECRET, "--base64", "aGVsbG8="]);
     for (name, disk) in [("adk", Some(img.as_path())), ("ads", None)] {
         let f = h.dir.join(format!("{}.xml", name));
         std::fs::write(&f, guest_xml(name, kind, disk)).unwrap();
@@ -422,7 +470,7 @@ fn adopt_a_libvirtd_host_in_place() {
     println!("{}", log);
     // The second run completes the first: the three were staged then.
     assert!(
-        log.contains("0 adopted, 3 already here, 1 left to libvirt"),
+        log.contains("0 adopted, 3 already here, 2 left to libvirt"),
         "{}",
         log
     );
@@ -434,6 +482,23 @@ fn adopt_a_libvirtd_host_in_place() {
         "{}",
         log
     );
+    assert!(
+        log.contains("pool adiscsi: pool type 'iscsi' is not supported here"),
+        "{}",
+        log
+    );
+    assert!(h.dir.join("etc/storage/adiscsi.xml").exists());
+    // The pool and the secret went over in the first run (their files
+    // are copies and need no takeover), libvirt's renamed.
+    for f in [
+        "etc/storage/adpool.xml.oxvirt-adopted",
+        "etc/storage/autostart/adpool.xml.oxvirt-adopted",
+        "run/libvirt/storage/adpool.xml.oxvirt-adopted",
+    ] {
+        assert!(std::fs::symlink_metadata(h.dir.join(f)).is_ok(), "{}", f);
+    }
+    let s = format!("etc/secrets/{}.base64.oxvirt-adopted", SECRET);
+    assert!(h.dir.join(s).exists());
     // What was left is libvirt's, untouched.
     assert!(h.dir.join("run/libvirt/qemu/add.xml").exists());
     assert!(h.dir.join("etc/qemu/add.xml").exists());
@@ -458,6 +523,9 @@ fn adopt_a_libvirtd_host_in_place() {
         "yes"
     );
     assert_eq!(field(&h.virsh_ok(&["dominfo", "adp"]), "Persistent:"), "no");
+    check_storage(&h);
+    let (_, _, ok) = h.virsh(&["pool-info", "adiscsi"]);
+    assert!(!ok, "the iSCSI pool stays libvirt's");
     // libvirt's aliases kept.
     let xml = h.virsh_ok(&["dumpxml", "adk"]);
     assert!(xml.contains("<alias name='virtio-disk0'/>"), "{}", xml);
@@ -494,7 +562,7 @@ fn adopt_a_libvirtd_host_in_place() {
     assert!(h.adopt("adopt2.log").is_none(), "{}", h.log("adopt2.log"));
     let log = h.log("adopt2.log");
     assert!(
-        log.contains("0 adopted, 0 already here, 1 left to libvirt"),
+        log.contains("0 adopted, 0 already here, 2 left to libvirt"),
         "{}",
         log
     );
@@ -530,7 +598,7 @@ fn adopt_a_libvirtd_host_in_place() {
     println!("{}", log);
     assert!(st.success(), "{}", log);
     assert!(
-        log.contains("2 handed back to libvirt, 0 kept by oxvirtd"),
+        log.contains("4 handed back to libvirt, 0 kept by oxvirtd"),
         "{}",
         log
     );
@@ -543,6 +611,9 @@ fn adopt_a_libvirtd_host_in_place() {
     );
     assert_eq!(h.virsh_ok(&["domid", "adk"]), id_k);
     assert_eq!(h.virsh_ok(&["domstate", "--reason", "ads"]), before[2].1);
+    check_storage(&h);
+    let info = h.virsh_ok(&["pool-info", "adiscsi"]);
+    assert_eq!(field(&info, "State:"), "inactive", "{}", info);
     // The guest whose QEMU died is libvirt's again, shut off.
     assert!(
         h.virsh_ok(&["domstate", "add"]).starts_with("shut off"),
