@@ -79,7 +79,6 @@ const NOT_YET: &[(u32, &str)] = &[
     (mf::TUNNELLED, "VIR_MIGRATE_TUNNELLED"),
     (mf::NON_SHARED_DISK, "VIR_MIGRATE_NON_SHARED_DISK"),
     (mf::NON_SHARED_INC, "VIR_MIGRATE_NON_SHARED_INC"),
-    (mf::OFFLINE, "VIR_MIGRATE_OFFLINE"),
     (mf::COMPRESSED, "VIR_MIGRATE_COMPRESSED"),
     (mf::AUTO_CONVERGE, "VIR_MIGRATE_AUTO_CONVERGE"),
     (mf::RDMA_PIN_ALL, "VIR_MIGRATE_RDMA_PIN_ALL"),
@@ -89,6 +88,17 @@ const NOT_YET: &[(u32, &str)] = &[
     (mf::POSTCOPY_RESUME, "VIR_MIGRATE_POSTCOPY_RESUME"),
     (mf::ZEROCOPY, "VIR_MIGRATE_ZEROCOPY"),
 ];
+
+/// Definitions of offline migrations between Prepare and Finish.
+static OFFLINE: Mutex<Option<std::collections::HashMap<Uuid, oxvirt_xml::domain::Domain>>> =
+    Mutex::new(None);
+
+fn offline_defs() -> std::sync::MutexGuard<
+    'static,
+    Option<std::collections::HashMap<Uuid, oxvirt_xml::domain::Domain>>,
+> {
+    OFFLINE.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// Ports handed to incoming migrations not yet finished.
 static PORTS: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
@@ -111,6 +121,24 @@ fn check_migrate_flags(flags: u32, func: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What an offline migration cannot be (qemuMigrationSrcBeginPhase,
+/// qemuMigrationDstPrepareAny).
+fn check_offline(flags: u32) -> Result<()> {
+    if flags & mf::OFFLINE == 0 {
+        return Ok(());
+    }
+    let why = if flags & (mf::NON_SHARED_DISK | mf::NON_SHARED_INC) != 0 {
+        "offline migration cannot handle non-shared storage"
+    } else if flags & mf::PERSIST_DEST == 0 {
+        "offline migration must be specified with the persistent flag set"
+    } else if flags & mf::TUNNELLED != 0 {
+        "tunnelled offline migration does not make sense"
+    } else {
+        return Ok(());
+    };
+    Err(Error::operation_invalid(FROM, why))
 }
 
 /// virTypedParamsValidate over QEMU_MIGRATION_PARAMETERS.
@@ -185,11 +213,26 @@ struct MigUri {
     well_formed: bool,
     host: String,
     port: Option<u16>,
+    /// `unix:///PATH` (or `unix:PATH`): a socket the destination's QEMU
+    /// listens on and the source's connects to.
+    unix: Option<String>,
 }
 
 impl MigUri {
     fn parse(s: &str) -> Result<MigUri> {
         let bad = || Error::invalid_arg(FROM, format!("unable to parse URI {}", s));
+        if let Some(r) = s.strip_prefix("unix:") {
+            let path = r.strip_prefix("//").unwrap_or(r);
+            if !path.starts_with('/') {
+                return Err(bad());
+            }
+            return Ok(MigUri {
+                well_formed: true,
+                host: String::new(),
+                port: None,
+                unix: Some(path.to_string()),
+            });
+        }
         let (well_formed, rest) = if let Some(r) = s.strip_prefix("tcp://") {
             (true, r.trim_end_matches('/'))
         } else if let Some(r) = s.strip_prefix("tcp:") {
@@ -222,6 +265,7 @@ impl MigUri {
             well_formed,
             host,
             port: port.filter(|p| *p != 0),
+            unix: None,
         })
     }
 
@@ -234,6 +278,9 @@ impl MigUri {
     }
 
     fn format(&self) -> String {
+        if let Some(p) = &self.unix {
+            return format!("unix://{}", p);
+        }
         let port = self.port.map(|p| format!(":{}", p)).unwrap_or_default();
         if self.well_formed {
             format!("tcp://{}{}", self.host_part(), port)
@@ -244,6 +291,9 @@ impl MigUri {
 
     /// QEMU's form.
     fn qemu(&self) -> String {
+        if let Some(p) = &self.unix {
+            return format!("unix:{}", p);
+        }
         format!("tcp:{}:{}", self.host_part(), self.port.unwrap_or(0))
     }
 }
@@ -352,10 +402,14 @@ impl Driver {
         params: &[TypedParam],
         flags: u32,
     ) -> Result<(Vec<u8>, String)> {
+        check_offline(flags)?;
         let st = self.lock();
         let obj = st.dom(dom)?;
-        obj.check_active()?;
-        if obj.job_current.is_some() {
+        let offline = flags & mf::OFFLINE != 0;
+        if !offline {
+            obj.check_active()?;
+        }
+        if obj.job_current.is_some() && !offline {
             return Err(Error::new(
                 code::OPERATION_INVALID,
                 FROM,
@@ -377,14 +431,15 @@ impl Driver {
                 }
                 d
             }
+            // Offline, what the destination defines.
+            None if offline => obj.persistent_def().clone(),
             None => obj.def.clone(),
         };
         let xml = def.format(FormatFlags {
             secure: true,
             migratable: true,
-            ..Default::default()
+            inactive: offline,
         });
-        let _ = flags;
         let mut c = self.cookie_for(&obj.def.name, obj.def.uuid);
         // libvirt's Begin always announces the (nop) lock state.
         c.features.push("lockstate".into());
@@ -419,6 +474,13 @@ impl Driver {
             })?;
             self.perform_p2p(dom, dconnuri, params, flags)?;
             return Ok(Vec::new());
+        }
+        if flags & mf::OFFLINE != 0 {
+            // The client's offline migration has no Perform.
+            return Err(Error::operation_invalid(
+                FROM,
+                "offline migration has no perform phase",
+            ));
         }
         let name = self.lock().dom(dom)?.def.name.clone();
         self.eat_cookie(
@@ -473,7 +535,7 @@ impl Driver {
         flags: u32,
     ) -> Result<()> {
         let run = self.running(dom)?;
-        if uri.port.is_none() {
+        if uri.port.is_none() && uri.unix.is_none() {
             return Err(Error::invalid_arg(
                 FROM,
                 format!("migration URI {} has no port", uri.format()),
@@ -648,6 +710,7 @@ impl Driver {
             )?;
             let uri = match uri_out.as_deref().or(param_str(params, "migrate_uri")) {
                 Some(u) => MigUri::parse(u)?,
+                None if flags & mf::OFFLINE != 0 => MigUri::parse("tcp:offline:1")?,
                 None => {
                     return Err(Error::internal(
                         FROM,
@@ -655,7 +718,9 @@ impl Driver {
                     ))
                 }
             };
-            self.perform_native(dom, &uri, params, flags)?;
+            if flags & mf::OFFLINE == 0 {
+                self.perform_native(dom, &uri, params, flags)?;
+            }
             self.perform_cookie(dom, params, flags)
         })();
         let (cancelled, fcookie) = match &performed {
@@ -700,6 +765,9 @@ impl Driver {
         flags: u32,
         cancelled: bool,
     ) -> Result<()> {
+        if flags & mf::OFFLINE != 0 {
+            return self.confirm_offline(dom, flags, cancelled);
+        }
         let run = self.running(dom)?;
         let name = self.lock().dom(dom)?.def.name.clone();
         if !cancelled {
@@ -759,6 +827,32 @@ impl Driver {
         Ok(())
     }
 
+    /// Confirm of an offline migration: with UNDEFINE_SOURCE the
+    /// definition goes (no UNDEFINED event, as libvirt).
+    fn confirm_offline(&self, dom: &DomainRef, flags: u32, cancelled: bool) -> Result<()> {
+        if cancelled || flags & mf::UNDEFINE_SOURCE == 0 {
+            return Ok(());
+        }
+        let mut st = self.lock();
+        let mut o = st.dom_mut(dom)?;
+        let (key, name) = (o.key(), o.def.name.clone());
+        if !o.persistent {
+            return Ok(());
+        }
+        crate::store::remove(&self.layout.config(&name))?;
+        let _ = crate::store::remove(&self.layout.autostart(&name));
+        o.autostart = false;
+        if o.is_active() {
+            o.persistent = false;
+            o.new_def = None;
+            drop(o);
+        } else {
+            drop(o);
+            st.doms.remove(key);
+        }
+        Ok(())
+    }
+
     /// Confirm after a failure: the guest resumes here.
     fn finish_failed_source(&self, dom: &DomainRef, run: &Arc<Running>) -> Result<()> {
         let was_running = self
@@ -781,6 +875,7 @@ impl Driver {
     ) -> Result<(Vec<u8>, Option<String>, DomainRef)> {
         check_migrate_flags(flags, "qemuDomainMigratePrepare3Params")?;
         check_params(params)?;
+        check_offline(flags)?;
         let xml = param_str(params, "destination_xml")
             .ok_or_else(|| Error::invalid_arg(FROM, "no domain XML passed"))?;
         let mut def = self.parse_def_existing(xml)?;
@@ -812,6 +907,7 @@ impl Driver {
             .or_else(|| settings.address.clone())
             .unwrap_or_else(|| "0.0.0.0".to_string());
         let (port, uri_out, allocated) = match &given {
+            Some(MigUri { unix: Some(_), .. }) => (0, None, false),
             Some(MigUri { port: Some(p), .. }) => (*p, None, false),
             Some(u) => {
                 let p = allocate_port(settings.port_min, settings.port_max, &listen)?;
@@ -837,11 +933,25 @@ impl Driver {
                     well_formed: false,
                     host,
                     port: Some(p),
+                    unix: None,
                 };
                 (p, Some(out.format()), true)
             }
         };
-        let r = self.prepare_incoming(def, &origname, &listen, port);
+        let listen_uri = match given {
+            Some(u @ MigUri { unix: Some(_), .. }) => u,
+            _ => MigUri {
+                well_formed: false,
+                host: listen,
+                port: Some(port),
+                unix: None,
+            },
+        };
+        let r = if flags & mf::OFFLINE != 0 {
+            self.prepare_offline(def, &origname)
+        } else {
+            self.prepare_incoming(def, &origname, &listen_uri)
+        };
         // QEMU holds the port now (or never will).
         if allocated {
             release_port(port);
@@ -854,8 +964,7 @@ impl Driver {
         &self,
         def: oxvirt_xml::domain::Domain,
         origname: &str,
-        listen: &str,
-        port: u16,
+        listen_uri: &MigUri,
     ) -> Result<(DomainRef, Vec<u8>)> {
         let (h, job) = self.add_live(&def)?;
         let _g = job.begin(crate::driver::JOB_WAIT, FROM)?;
@@ -879,11 +988,6 @@ impl Driver {
             }
         };
         let run = self.running(&h)?;
-        let listen_uri = MigUri {
-            well_formed: false,
-            host: listen.to_string(),
-            port: Some(port),
-        };
         let r = (|| -> Result<()> {
             run.qmp
                 .execute_value(
@@ -916,6 +1020,101 @@ impl Driver {
         )]);
         let c = self.cookie_for(origname, h.uuid);
         Ok((h, c.to_bytes()))
+    }
+
+    /// Prepare of an offline migration: nothing runs; the definition
+    /// waits for Finish, which keeps it.
+    fn prepare_offline(
+        &self,
+        def: oxvirt_xml::domain::Domain,
+        origname: &str,
+    ) -> Result<(DomainRef, Vec<u8>)> {
+        let (h, _) = self.add_live(&def)?;
+        if let Some(mut o) = self.lock().by_uuid_mut(&h.uuid) {
+            o.job_current = Some(JobData::new(operation::MIGRATION_IN));
+        }
+        offline_defs()
+            .get_or_insert_with(Default::default)
+            .insert(h.uuid, def);
+        let c = self.cookie_for(origname, h.uuid);
+        Ok((h, c.to_bytes()))
+    }
+
+    /// Finish of an offline migration: the definition (the cookie's, or
+    /// the one Prepare received) is kept, DEFINED added or updated.
+    fn finish_offline(
+        &self,
+        h: &DomainRef,
+        cookie: &[u8],
+        cancelled: bool,
+    ) -> Result<(DomainRef, Vec<u8>)> {
+        let pending = offline_defs().as_mut().and_then(|m| m.remove(&h.uuid));
+        let Some(prepared) = pending else {
+            return Err(Error::operation_invalid(
+                FROM,
+                format!("domain '{}' is not processing incoming migration", h.name),
+            ));
+        };
+        let forget = |me: &Driver| {
+            let mut st = me.lock();
+            if let Some(mut o) = st.by_uuid_mut(&h.uuid) {
+                o.job_current = None;
+            }
+            st.doms.remove_if_transient_inactive(&h.uuid);
+        };
+        if cancelled {
+            forget(self);
+            return Err(Error::new(code::MIGRATE_FINISH_OK, FROM, ""));
+        }
+        let parsed = Cookie::parse(cookie, &["persistent", "network", "statistics", "nbd"]);
+        let mut def = match parsed {
+            Ok(Some(Cookie {
+                persistent: Some(x),
+                ..
+            })) => match self.parse_def_existing(&x) {
+                Ok(d) => d,
+                Err(e) => {
+                    forget(self);
+                    return Err(e);
+                }
+            },
+            Ok(_) => prepared,
+            Err(e) => {
+                forget(self);
+                return Err(e);
+            }
+        };
+        def.name = h.name.clone();
+        def.id = None;
+        if let Err(e) = self.save_config(&def) {
+            forget(self);
+            return Err(e);
+        }
+        let (hh, updated) = {
+            let mut st = self.lock();
+            let mut o = st.dom_mut(h)?;
+            o.job_current = None;
+            let updated = o.persistent;
+            o.persistent = true;
+            if o.is_active() {
+                o.new_def = Some(def);
+                self.save_status(&o);
+            } else {
+                o.def = def;
+            }
+            (o.handle(), updated)
+        };
+        self.emit(vec![DomainEvent::lifecycle(
+            hh.clone(),
+            lc::DEFINED,
+            if updated {
+                lc::defined::UPDATED
+            } else {
+                lc::defined::ADDED
+            },
+        )]);
+        let out = self.cookie_for(&hh.name, hh.uuid);
+        Ok((hh, out.to_bytes()))
     }
 
     /// Kills an incoming QEMU (a cancelled or failed migration, or its
@@ -1013,6 +1212,9 @@ impl Driver {
                 .ok_or_else(|| Error::new(code::NO_DOMAIN, FROM, name.to_string()))?
         };
         let _g = self.begin_job(&h)?;
+        if flags & mf::OFFLINE != 0 {
+            return self.finish_offline(&h, cookie, cancelled != 0);
+        }
         let run = self.incoming(&h)?;
         if cancelled != 0 {
             self.kill_incoming(&h, &run, true);

@@ -406,6 +406,71 @@ fn spawn_p2p(src: &str, name: &str) -> Child {
         .expect("virsh")
 }
 
+#[test]
+fn offline_and_unix_socket() {
+    if !prerequisites() {
+        return;
+    }
+    let h = Hosts::new("offline", &[]);
+    let (src, dst) = (h.src.uri(), h.dst.uri());
+    let mut ed = Events::start(&dst);
+    // Offline, managed: only the definition moves.
+    let xml = no_os_xml("off1", "qemu", 64);
+    let f = h.src.dir.join("off1.xml");
+    std::fs::write(&f, xml).expect("xml");
+    ok(&src, &["define", f.to_str().expect("path")]);
+    let dst_direct = format!("qemu+unix:///system?socket={}", h.dst.socket.display());
+    let (out, err, rc) = virsh(&src, &["migrate", "--offline", "off1", &dst_direct]);
+    assert_ne!(rc, 0, "{}", out);
+    assert!(
+        err.contains("offline migration must be specified with the persistent flag set"),
+        "{}",
+        err
+    );
+    ok(
+        &src,
+        &["migrate", "--offline", "--persistent", "off1", &dst_direct],
+    );
+    assert_eq!(state(&dst, "off1"), "shut off (unknown)");
+    assert_eq!(state(&src, "off1"), "shut off (unknown)");
+    ed.expect("off1", &[DEFINED_ADDED]);
+    // Peer-to-peer, offline, and the source forgets it.
+    ok(&dst, &["undefine", "off1"]);
+    ok(
+        &src,
+        &[
+            "migrate",
+            "--offline",
+            "--persistent",
+            "--undefinesource",
+            "--p2p",
+            "off1",
+            "qemu+tcp://10.77.0.2/system",
+        ],
+    );
+    assert!(names(&src).is_empty());
+    assert_eq!(state(&dst, "off1"), "shut off (unknown)");
+
+    // Live over a unix socket both QEMUs see (p2p; QEMU listens on it).
+    define_and_start(&src, "ux1");
+    let sock = h.dst.dir.join("mig.sock");
+    let uri = format!("unix://{}", sock.display());
+    ok(
+        &src,
+        &[
+            "migrate",
+            "--live",
+            "--p2p",
+            "ux1",
+            "qemu+tcp://10.77.0.2/system",
+            "--migrateuri",
+            &uri,
+        ],
+    );
+    assert_eq!(state(&dst, "ux1"), "running (migrated)");
+    assert_eq!(state(&src, "ux1"), "shut off (migrated)");
+}
+
 fn wait_for(p: &Path) {
     let t0 = Instant::now();
     while !p.exists() {
