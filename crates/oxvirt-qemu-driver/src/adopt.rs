@@ -485,7 +485,7 @@ pub fn stage(layout: &Layout, dirs: &LibvirtDirs, report: &mut Report) -> Result
     layout.create()?;
     let mut staged = Vec::new();
     for f in scan(dirs) {
-        match stage_one(layout, &f) {
+        match stage_one(layout, dirs, &f) {
             Ok(Some((s, what))) => {
                 if s.wrote {
                     report.adopt(what);
@@ -501,7 +501,11 @@ pub fn stage(layout: &Layout, dirs: &LibvirtDirs, report: &mut Report) -> Result
     Ok(staged)
 }
 
-fn stage_one(layout: &Layout, f: &Found) -> std::result::Result<Option<(Staged, String)>, String> {
+fn stage_one(
+    layout: &Layout,
+    dirs: &LibvirtDirs,
+    f: &Found,
+) -> std::result::Result<Option<(Staged, String)>, String> {
     let name = &f.name;
     if f.config.is_none() && f.status.is_none() {
         // An autostart link to nothing: libvirt ignores it too.
@@ -635,6 +639,26 @@ fn stage_one(layout: &Layout, f: &Found) -> std::result::Result<Option<(Staged, 
     } else {
         what.push_str(", transient");
     }
+    // Snapshot metadata: libvirt's files and this driver's are alike
+    // (one internal-form XML per snapshot, the current one marked).
+    let lv_snaps = dirs.lib.join("qemu/snapshot").join(name);
+    let snaps = xml_entries(&lv_snaps, ".xml");
+    if !snaps.is_empty() {
+        let ours = layout.root.join("snapshot").join(name);
+        std::fs::create_dir_all(&ours).map_err(|e| format!("{}: {}", ours.display(), e))?;
+        for (snap, p) in &snaps {
+            let to = ours.join(format!("{}.xml", snap));
+            if !to.exists() {
+                let data = std::fs::read(p).map_err(|e| format!("{}: {}", p.display(), e))?;
+                store::write_atomic(&to, &data, true).map_err(|e| e.message.clone())?;
+                wrote = true;
+            }
+        }
+        what.push_str(&format!(", {} snapshot(s)", snaps.len()));
+    }
+    if lv_snaps.is_dir() {
+        libvirt_files.push(lv_snaps);
+    }
     if let Some(s) = status_new {
         // Last: the status file makes the driver re-attach the guest.
         store::write_atomic(&layout.status(name), &s.to_json(), true)
@@ -715,6 +739,7 @@ impl crate::driver::Driver {
                 let _ = store::remove(&self.layout.status(&s.name));
                 let _ = store::remove(&self.layout.autostart(&s.name));
                 let _ = store::remove(&self.layout.config(&s.name));
+                crate::snapmeta::remove_all(&self.layout, &s.name);
                 let mut st = self.lock();
                 if let Some(k) = st.find_uuid(&s.uuid) {
                     if st.doms.get(k).is_some_and(|o| o.run.is_none()) {
@@ -866,6 +891,19 @@ fn release_one(
     if let Some(t) = &status_text {
         store::write_atomic(&lv_status, t.as_bytes(), true).map_err(err)?;
     }
+    let our_snaps = crate::snapmeta::dir(layout, name);
+    let lv_snaps = dirs.lib.join("qemu/snapshot").join(name);
+    let snaps = xml_entries(&our_snaps, ".xml");
+    if !snaps.is_empty() {
+        std::fs::create_dir_all(&lv_snaps)
+            .map_err(|e| format!("cannot create {}: {}", lv_snaps.display(), e))?;
+        for (snap, p) in &snaps {
+            let data = std::fs::read(p).map_err(|e| format!("{}: {}", p.display(), e))?;
+            store::write_atomic(&lv_snaps.join(format!("{}.xml", snap)), &data, true)
+                .map_err(err)?;
+        }
+        what.push_str(&format!(", {} snapshot(s)", snaps.len()));
+    }
     // Then ours, and the hidden copies.
     for p in [
         hidden(&lv_status),
@@ -878,7 +916,12 @@ fn release_one(
     ] {
         store::remove(&p).map_err(err)?;
     }
-    // Snapshot metadata (not converted yet) stays under this root.
+    let old_snaps = hidden(&lv_snaps);
+    if old_snaps.is_dir() {
+        std::fs::remove_dir_all(&old_snaps)
+            .map_err(|e| format!("cannot remove {}: {}", old_snaps.display(), e))?;
+    }
+    crate::snapmeta::remove_all(layout, name);
     Ok(what)
 }
 

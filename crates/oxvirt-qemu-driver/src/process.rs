@@ -1472,6 +1472,7 @@ impl Driver {
         let _ = std::fs::remove_file(&w.path);
         let _ = store::remove(&self.layout.autostart(&name));
         let _ = store::remove(&self.layout.config(&name));
+        crate::snapmeta::remove_all(&self.layout, &name);
         if let Some(k) = st.find_uuid(&w.uuid) {
             st.doms.remove(k);
         }

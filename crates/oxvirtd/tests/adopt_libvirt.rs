@@ -348,8 +348,11 @@ fn field(out: &str, key: &str) -> String {
 
 const SECRET: &str = "6f0e2b3c-8a51-4d57-9a6e-3b1c2d4e5f60";
 
-/// The pool, its volume and the secret, as virsh shows them.
+/// The pool, its volume, the secret and the snapshot, as virsh shows
+/// them.
 fn check_storage(h: &Host) {
+    assert_eq!(h.virsh_ok(&["snapshot-list", "ads", "--name"]), "s1");
+    assert_eq!(h.virsh_ok(&["snapshot-current", "ads", "--name"]), "s1");
     let info = h.virsh_ok(&["pool-info", "adpool"]);
     assert_eq!(field(&info, "State:"), "running", "{}", info);
     assert_eq!(field(&info, "Autostart:"), "yes", "{}", info);
@@ -415,11 +418,22 @@ fn adopt_a_libvirtd_host_in_place() {
     .unwrap();
     h.virsh_ok(&["secret-define", &secret.to_string_lossy()]);
     h.virsh_ok(&["secret-set-value", SECRET, "--base64", "aGVsbG8="]);
-    for (name, disk) in [("adk", Some(img.as_path())), ("ads", None)] {
+    h.virsh_ok(&[
+        "vol-create-as",
+        "adpool",
+        "ads.qcow2",
+        "64M",
+        "--format",
+        "qcow2",
+    ]);
+    let img_s = h.dir.join("img/ads.qcow2");
+    for (name, disk) in [("adk", img.as_path()), ("ads", img_s.as_path())] {
         let f = h.dir.join(format!("{}.xml", name));
-        std::fs::write(&f, guest_xml(name, kind, disk)).unwrap();
+        std::fs::write(&f, guest_xml(name, kind, Some(disk))).unwrap();
         h.virsh_ok(&["define", &f.to_string_lossy()]);
     }
+    // The shut-off guest has an internal snapshot.
+    h.virsh_ok(&["snapshot-create-as", "ads", "s1"]);
     h.virsh_ok(&["start", "adk"]);
     h.virsh_ok(&["autostart", "ads"]);
     // One whose QEMU will die while no daemon watches.
