@@ -12,16 +12,8 @@ set -euo pipefail
 RUNS=${1:-7}
 MEM=${2:-512}
 HERE=$(cd "$(dirname "$0")" && pwd)
-REPO=$(cd "$HERE/.." && pwd)
-SHARED=${SHARED:-$(cd "$REPO/../shared" 2>/dev/null && pwd || echo /work/shared)}
-cargo build --release -q -p oxvirtd --manifest-path "$REPO/Cargo.toml"
-"$SHARED/tools/reference-libvirtd.sh" >/dev/null
-ROOT=$(mktemp -d /tmp/snapshots-bench.XXXXXX)
-nohup "$REPO/target/release/oxvirtd" --root "$ROOT/ox" --socket "$ROOT/sock" >"$ROOT/daemon.log" 2>&1 &
-OXPID=$!
-cleanup() { kill "$OXPID" 2>/dev/null || true; wait "$OXPID" 2>/dev/null || true; rm -rf "$ROOT"; }
-trap cleanup EXIT
-for _ in $(seq 100); do [ -S "$ROOT/sock" ] && break; sleep 0.05; done
+# shellcheck source=bench/daemons.sh
+. "$HERE/daemons.sh" snapshots
 /usr/bin/python3 - "$ROOT" "$RUNS" "$MEM" <<'PYEOF'
 import os, statistics, subprocess, sys, time
 import libvirt

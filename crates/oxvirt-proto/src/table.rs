@@ -357,6 +357,7 @@ macro_rules! hypervisor_procedures {
     DOMAIN_MIGRATE_PERFORM3_PARAMS = 305 "virDomainMigratePerform3Params" W domain_migrate_perform3_params(dom: Dom, dconnuri: OptStr, params: MigParams, cookie_in: Cookie, flags: u32) -> Cookie;
     DOMAIN_MIGRATE_FINISH3_PARAMS = 306 "virDomainMigrateFinish3Params" W domain_migrate_finish3_params(params: MigParams, cookie_in: Cookie, flags: u32, cancelled: i32) -> DomCookie;
     DOMAIN_MIGRATE_CONFIRM3_PARAMS = 307 "virDomainMigrateConfirm3Params" W domain_migrate_confirm3_params(dom: Dom, params: MigParams, cookie_in: Cookie, flags: u32, cancelled: i32) -> ();
+    DOMAIN_SET_BLOCK_THRESHOLD = 386 "virDomainSetBlockThreshold" W domain_set_block_threshold(dom: Dom, dev: Str, threshold: u64, flags: u32) -> ();
     DOMAIN_MIGRATE_SET_MAX_SPEED = 207 "virDomainMigrateSetMaxSpeed" W domain_migrate_set_max_speed(dom: Dom, bandwidth: u64, flags: u32) -> ();
     DOMAIN_MIGRATE_GET_MAX_SPEED = 242 "virDomainMigrateGetMaxSpeed" W domain_migrate_get_max_speed(dom: Dom, flags: u32) -> u64;
     DOMAIN_GET_CPU_STATS = 262 "virDomainGetCPUStats" R _(dom: Dom, nparams: u32, start_cpu: i32, ncpus: u32, flags: u32) -> CpuStats;

@@ -1800,6 +1800,140 @@ impl Driver {
     }
 }
 
+/// libvirt's index of an image (`src->id`): the N of the libvirt-N-*
+/// nodes QEMU has for it (numbered as libvirt numbers them).
+fn image_id(nodes: &[Value], path: &str) -> Option<u32> {
+    format_node(nodes, path)?
+        .strip_prefix("libvirt-")?
+        .split('-')
+        .next()?
+        .parse()
+        .ok()
+}
+
+impl Driver {
+    /// virDomainSetBlockThreshold (qemuDomainSetBlockThreshold): QMP
+    /// `block-set-write-threshold` on the storage node of the disk's
+    /// image `dev` names (`vda`, or `vda[N]` for the image of index N).
+    pub(crate) fn set_block_threshold(
+        &self,
+        dom: &DomainRef,
+        dev: &str,
+        threshold: u64,
+        flags: u32,
+    ) -> Result<()> {
+        check_flags(flags, 0, "qemuDomainSetBlockThreshold")?;
+        let _job = self.begin_job(dom)?;
+        let (run, def, _) = self.block_active(dom)?;
+        let (target, idx) = match dev.split_once('[') {
+            None => (dev, 0),
+            Some((t, rest)) => match rest.strip_suffix(']').and_then(|i| i.parse::<u32>().ok()) {
+                Some(i) => (t, i),
+                None => {
+                    return Err(Error::invalid_arg(
+                        FROM,
+                        format!("failed to parse block device '{}'", dev),
+                    ))
+                }
+            },
+        };
+        let disk = def
+            .devices
+            .disks
+            .iter()
+            .find(|d| d.target_dev.as_deref() == Some(target))
+            .ok_or_else(|| Error::invalid_arg(FROM, format!("failed to find disk '{}'", target)))?;
+        let nodes = named_nodes(&run)?;
+        let (l, _) = layers(disk);
+        let layer = if idx == 0 {
+            l.first()
+        } else {
+            l.iter().find(|x| image_id(&nodes, x.path()) == Some(idx))
+        }
+        .ok_or_else(|| Error::invalid_arg(FROM, format!("failed to find disk '{}'", dev)))?;
+        if disk.disk_type.as_deref() == Some("vhostuser") {
+            return Err(Error::new(
+                code::OPERATION_UNSUPPORTED,
+                FROM,
+                "setting device threshold is not supported for vhostuser disk",
+            ));
+        }
+        let storage = image_nodes(&nodes, layer.path())
+            .pop()
+            .filter(|n| n.ends_with("-storage"))
+            .ok_or_else(|| {
+                Error::internal(FROM, format!("cannot find block node of disk '{}'", dev))
+            })?;
+        run.qmp
+            .execute_value(
+                "block-set-write-threshold",
+                Some(json!({"node-name": storage, "write-threshold": threshold})),
+            )
+            .map_err(qmp_err)?;
+        let mut st = self.lock();
+        let mut obj = st.dom_mut(dom)?;
+        obj.threshold_indexed.retain(|n| *n != storage);
+        if dev.contains('[') {
+            obj.threshold_indexed.push(storage);
+        }
+        Ok(())
+    }
+
+    /// QEMU's BLOCK_WRITE_THRESHOLD (qemuProcessHandleBlockThreshold):
+    /// the event for the disk (its top image, unless the threshold was
+    /// set by index) and for the image by its index.
+    pub(crate) fn on_block_threshold(
+        &self,
+        uuid: &Uuid,
+        run: &Arc<Running>,
+        node: &str,
+        threshold: u64,
+        excess: u64,
+    ) {
+        let Ok(nodes) = named_nodes(run) else { return };
+        let events = {
+            let mut st = self.lock();
+            let Some(mut obj) = st.by_uuid_mut(uuid) else {
+                return;
+            };
+            if obj.run.as_ref().map(|r| r.gen) != Some(run.gen) {
+                return;
+            }
+            let h = obj.handle();
+            let indexed = obj.threshold_indexed.iter().any(|n| n == node);
+            obj.threshold_indexed.retain(|n| n != node);
+            let mut events = Vec::new();
+            for d in &obj.def.devices.disks {
+                let (l, _) = layers(d);
+                let target = d.target_dev.clone().unwrap_or_default();
+                for (k, x) in l.iter().enumerate() {
+                    if image_nodes(&nodes, x.path()).last().map(String::as_str) != Some(node) {
+                        continue;
+                    }
+                    let path = x.local().then(|| x.path().to_string());
+                    let ev = |dev: String| DomainEvent {
+                        dom: h.clone(),
+                        kind: DomainEventKind::BlockThreshold {
+                            dev,
+                            path: path.clone(),
+                            threshold,
+                            excess,
+                        },
+                    };
+                    if k == 0 && !indexed {
+                        events.push(ev(target.clone()));
+                    }
+                    if let Some(id) = image_id(&nodes, x.path()) {
+                        events.push(ev(format!("{}[{}]", target, id)));
+                    }
+                }
+            }
+            events
+        };
+        self.emit(events);
+    }
+}
+
 /// A copy's destination.
 struct Target {
     stype: String,

@@ -129,6 +129,10 @@ pub(crate) struct QemuDomain {
     /// How the last block jobs ended (name, status, QEMU's error), for
     /// an API waiting for its job to end.
     pub blockjob_ends: Vec<(String, i32, Option<String>)>,
+    /// Storage nodes whose write threshold was set with an explicit
+    /// index (`vda[2]`): their event names only the indexed image
+    /// (thresholdEventWithIndex).
+    pub threshold_indexed: Vec<String>,
 }
 
 /// QEMU_DOMAIN_MIG_BANDWIDTH_MAX: the largest limit in MiB/s whose bytes
@@ -153,6 +157,7 @@ impl QemuDomain {
             mig_max_bandwidth: MIG_BANDWIDTH_MAX,
             blockjobs: Vec::new(),
             blockjob_ends: Vec::new(),
+            threshold_indexed: Vec::new(),
         }
     }
 }

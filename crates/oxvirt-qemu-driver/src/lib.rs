@@ -492,6 +492,15 @@ impl HypervisorDriver for QemuConnection {
     ) -> Result<()> {
         self.driver.block_resize(dom, disk, size, flags)
     }
+    fn domain_set_block_threshold(
+        &self,
+        dom: &DomainRef,
+        dev: &str,
+        threshold: u64,
+        flags: u32,
+    ) -> Result<()> {
+        self.driver.set_block_threshold(dom, dev, threshold, flags)
+    }
     fn domain_get_block_job_info(
         &self,
         dom: &DomainRef,

@@ -836,6 +836,21 @@ impl Driver {
                 self.emit(vec![out]);
             }
             "GUEST_PANICKED" => self.on_panic(uuid, run),
+            "BLOCK_WRITE_THRESHOLD" => {
+                let node = ev
+                    .data
+                    .get("node-name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                let num = |k: &str| ev.data.get(k).and_then(Value::as_u64).unwrap_or(0);
+                self.on_block_threshold(
+                    uuid,
+                    run,
+                    node,
+                    num("write-threshold"),
+                    num("amount-exceeded"),
+                );
+            }
             "JOB_STATUS_CHANGE" => {
                 let id = ev.data.get("id").and_then(Value::as_str).unwrap_or("");
                 let status = ev.data.get("status").and_then(Value::as_str).unwrap_or("");
