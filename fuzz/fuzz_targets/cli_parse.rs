@@ -15,7 +15,10 @@ fuzz_target!(|data: &[u8]| {
                     o.name == "help" || c.def.opts.iter().any(|d| std::ptr::eq(d, *o)),
                     "option not from the command's table"
                 );
-                assert_eq!(o.kind == OptKind::Bool, v.is_none() && o.name != "help" || o.kind == OptKind::Bool && v.is_none());
+                assert_eq!(
+                    o.kind == OptKind::Bool,
+                    v.is_none() && o.name != "help" || o.kind == OptKind::Bool && v.is_none()
+                );
             }
         }
         let _ = debug_lines(cmds);

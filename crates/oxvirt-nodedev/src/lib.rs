@@ -570,6 +570,20 @@ fn parse_definition(xml: &str) -> Result<oxvirt_xml::dom::Element> {
     Ok(el)
 }
 
+/// What create and define make of a definition before refusing it:
+/// Ok(true) for a vHBA, Ok(false) for another device, or libvirt's
+/// parse error (for the fuzz targets).
+pub fn check_definition(xml: &str) -> Result<bool> {
+    parse_definition(xml).map(|el| is_vhba(&el))
+}
+
+/// Reads one kernel uevent datagram as the monitor does: the action and
+/// device path, or None when the monitor ignores it (for the fuzz
+/// targets).
+pub fn parse_uevent(buf: &[u8]) -> Option<(String, String, Option<String>)> {
+    monitor::parse(buf).map(|u| (u.action, u.devpath, u.devpath_old))
+}
+
 fn is_vhba(el: &oxvirt_xml::dom::Element) -> bool {
     el.children_named("capability").any(|c| {
         c.attr("type") == Some("scsi_host")

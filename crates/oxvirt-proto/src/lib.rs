@@ -11,6 +11,7 @@ pub mod admin;
 pub mod convert;
 pub mod kinds;
 pub mod packet;
+pub mod probe;
 pub mod procs;
 pub mod remote;
 #[macro_use]

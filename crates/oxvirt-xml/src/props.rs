@@ -9,7 +9,9 @@ use crate::dom::Element;
 use crate::error::{Error, Result};
 
 /// An enumeration that libvirt writes as a string.
-pub trait XmlEnum: Sized + Copy {
+pub trait XmlEnum: Sized + Copy + 'static {
+    /// Every value, in declaration order.
+    const ALL: &'static [Self];
     fn from_xml(s: &str) -> Option<Self>;
     fn to_xml(self) -> &'static str;
 }
@@ -22,6 +24,7 @@ macro_rules! xml_enum {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         $vis enum $name { $($(#[$vm])* $var),+ }
         impl $crate::props::XmlEnum for $name {
+            const ALL: &'static [Self] = &[$($name::$var),+];
             fn from_xml(s: &str) -> Option<Self> {
                 match s { $($s => Some($name::$var),)+ _ => None }
             }
