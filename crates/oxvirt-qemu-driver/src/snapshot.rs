@@ -132,12 +132,14 @@ impl Driver {
     }
 
     /// qemuSnapshotSetCurrent: the old current snapshot's file loses its
-    /// mark, the new one's gets it.
+    /// mark (a failure only warns, as libvirt's), the new one's gets it.
     fn set_current(&self, obj: &mut DomainObj, name: Option<&str>) -> Result<()> {
         let old = obj.snapshots.current().map(str::to_string);
         obj.snapshots.set_current(name);
         if let Some(o) = old.filter(|o| Some(o.as_str()) != name) {
-            self.write_snapshot(obj, &o)?;
+            if let Err(e) = self.write_snapshot(obj, &o) {
+                tracing::warn!("failed to update old current snapshot {}: {}", o, e);
+            }
         }
         if let Some(n) = name {
             self.write_snapshot(obj, n)?;
@@ -593,12 +595,11 @@ impl Driver {
         };
         if let Err(e) = res {
             obj.snapshots.remove(name);
+            // libvirt's error replaces the write's, which goes to the log.
+            tracing::warn!("snapshot {}: {}", name, e);
             return Err(Error::internal(
                 FROM,
-                format!(
-                    "unable to save metadata for snapshot {}: {}",
-                    name, e.message
-                ),
+                format!("unable to save metadata for snapshot {}", name),
             ));
         }
         obj.snapshots.link_parent(name);

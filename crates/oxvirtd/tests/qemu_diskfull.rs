@@ -2,7 +2,8 @@
 //! mounts and fills. Defining a domain then fails with libvirt's error
 //! (virFileRewrite's "cannot write data to file '…': No space left on
 //! device") and leaves nothing behind, a redefinition leaves the old
-//! definition intact, a managed save fails and resumes the guest, a start
+//! definition intact, a snapshot and a pool definition fail the same way
+//! and keep the earlier snapshot current and the earlier pool as it was, a managed save fails and resumes the guest, a start
 //! fails before any QEMU runs (its status file cannot be written), the
 //! daemon keeps serving, and after a kill -9 and a restart on the still
 //! full disk every earlier definition loads and the running guest is
@@ -108,6 +109,23 @@ fn temporaries(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// Every file under `dir` with its bytes.
+fn files_under(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else if let Ok(b) = std::fs::read(&p) {
+            out.push((p, b));
+        }
+    }
+    out
+}
+
 #[test]
 fn a_full_state_directory_fails_cleanly_and_loses_nothing() {
     if !installed(&[QEMU, VIRSH, "/usr/bin/mount"]) {
@@ -133,9 +151,29 @@ fn a_full_state_directory_fails_cleanly_and_loses_nothing() {
     let state = d.dir.join("lib");
     let root = d.qemu_root();
     let dir = d.dir.clone();
+    // df2 has a qcow2 disk (outside the small filesystem), for internal
+    // snapshots of it shut off.
+    let image = dir.join("df2.qcow2");
+    let made = Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(&image)
+        .arg("16M")
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(made, "qemu-img create");
     let xml = |name: &str, extra: &str| {
         let p = dir.join(format!("{}{}.xml", name, extra));
         let mut x = no_os_xml(name, kind, 32);
+        if name == "df2" {
+            x = x.replace(
+                "</devices>",
+                &format!(
+                    "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>\
+<source file='{}'/><target dev='vda' bus='virtio'/></disk></devices>",
+                    image.display()
+                ),
+            );
+        }
         if !extra.is_empty() {
             x = x.replace("</name>", "</name><description>changed</description>");
         }
@@ -146,13 +184,29 @@ fn a_full_state_directory_fails_cleanly_and_loses_nothing() {
         ok(&d, &["define", &xml(n, "")]);
     }
     ok(&d, &["start", "df3"]);
-    let before: Vec<(String, Vec<u8>)> = ["df1", "df2", "df3"]
+    // A snapshot of the shut-off df2 and a storage pool, both on the disk
+    // that fills up.
+    ok(&d, &["snapshot-create-as", "df2", "s0"]);
+    let pool_target = d.dir.join("pooldir");
+    let pool_target = pool_target.to_string_lossy().into_owned();
+    let other_target = format!("{}2", pool_target);
+    ok(
+        &d,
+        &["pool-define-as", "dfpool", "dir", "--target", &pool_target],
+    );
+    let pool_config = state.join("oxvirt/storage/config/dfpool.xml");
+    let mut before: Vec<(PathBuf, Vec<u8>)> = ["df1", "df2", "df3"]
         .iter()
-        .map(|n| {
-            let p = root.join(format!("config/{}.xml", n));
-            (n.to_string(), std::fs::read(&p).unwrap())
+        .map(|n| root.join(format!("config/{}.xml", n)))
+        .chain([pool_config.clone()])
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {}", p.display(), e));
+            (p, bytes)
         })
         .collect();
+    let snapshots_before = files_under(&root.join("snapshot"));
+    assert!(!snapshots_before.is_empty(), "s0's metadata is on disk");
+    before.extend(snapshots_before);
 
     fill(&state);
 
@@ -185,6 +239,53 @@ fn a_full_state_directory_fails_cleanly_and_loses_nothing() {
     );
     assert!(ok(&d, &["dominfo", "df3"]).contains("Managed save:   no"));
     assert!(!root.join("save/df3.save").exists());
+    // A snapshot fails with libvirt's error (qemuSnapshotCreateWriteMetadata)
+    // and is forgotten. As in libvirt, the failed attempt leaves df2 with no
+    // current snapshot until the next start, which reads s0's file, still
+    // marked current because rewriting it failed too.
+    let (_, err, good) = virsh(&d, &["snapshot-create-as", "df2", "s1"]);
+    assert!(!good);
+    println!("snapshot-create-as on a full disk: {}", err.trim());
+    assert_eq!(
+        err.trim(),
+        "error: internal error: unable to save metadata for snapshot s1"
+    );
+    assert_eq!(ok(&d, &["snapshot-list", "df2", "--name"]).trim(), "s0");
+    // pool-define fails the same way; the pool defined before stays, and
+    // a redefinition of it changes nothing.
+    let (_, err, good) = virsh(
+        &d,
+        &[
+            "pool-define-as",
+            "dfpool2",
+            "dir",
+            "--target",
+            &other_target,
+        ],
+    );
+    assert!(!good);
+    println!(
+        "pool-define-as on a full disk: {}",
+        err.lines().last().unwrap()
+    );
+    assert_no_space(
+        &err,
+        "error: Failed to define pool dfpool2",
+        &state.join("oxvirt/storage/config/dfpool2.xml"),
+    );
+    let (_, err, good) = virsh(
+        &d,
+        &[
+            "pool-define-as",
+            "dfpool",
+            "dir",
+            "--target",
+            &format!("{}-moved", pool_target),
+        ],
+    );
+    assert!(!good, "{}", err);
+    assert_eq!(ok(&d, &["pool-list", "--all", "--name"]).trim(), "dfpool");
+    assert!(ok(&d, &["pool-dumpxml", "dfpool"]).contains(&format!("<path>{}</path>", pool_target)));
     // A start fails before QEMU runs: its status file cannot be written.
     let (_, err, good) = virsh(&d, &["start", "df1"]);
     assert!(!good);
@@ -208,10 +309,12 @@ fn a_full_state_directory_fails_cleanly_and_loses_nothing() {
     assert_eq!(names(&d), ["df1", "df2", "df3"]);
     assert!(ok(&d, &["domstate", "df3"]).starts_with("running"));
     assert_eq!(qemus_of("df3"), pid);
-    for (n, bytes) in &before {
-        let p = root.join(format!("config/{}.xml", n));
-        assert_eq!(&std::fs::read(&p).unwrap(), bytes, "{} intact", n);
+    for (p, bytes) in &before {
+        assert_eq!(&std::fs::read(p).unwrap(), bytes, "{} intact", p.display());
     }
+    assert_eq!(ok(&d, &["snapshot-list", "df2", "--name"]).trim(), "s0");
+    assert_eq!(ok(&d, &["snapshot-current", "df2", "--name"]).trim(), "s0");
+    assert_eq!(ok(&d, &["pool-list", "--all", "--name"]).trim(), "dfpool");
     let mut temps = Vec::new();
     temporaries(&state, &mut temps);
     assert!(temps.is_empty(), "temporaries left: {:?}", temps);
@@ -219,6 +322,24 @@ fn a_full_state_directory_fails_cleanly_and_loses_nothing() {
     // Space again: everything works.
     std::fs::remove_file(state.join("filler")).unwrap();
     ok(&d, &["define", &xml("df4", "")]);
+    ok(&d, &["snapshot-create-as", "df2", "s2"]);
+    assert_eq!(ok(&d, &["snapshot-current", "df2", "--name"]).trim(), "s2");
+    ok(
+        &d,
+        &[
+            "pool-define-as",
+            "dfpool2",
+            "dir",
+            "--target",
+            &other_target,
+        ],
+    );
+    for p in ["dfpool", "dfpool2"] {
+        ok(&d, &["pool-undefine", p]);
+    }
+    for s in ["s2", "s0"] {
+        ok(&d, &["snapshot-delete", "df2", s]);
+    }
     ok(&d, &["start", "df1"]);
     assert_eq!(qemus_of("df1").len(), 1);
     for n in ["df1", "df3"] {
