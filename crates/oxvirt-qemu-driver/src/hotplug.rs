@@ -3,7 +3,8 @@
 //! `device_del`) and in the persistent definition (`--config`).
 //!
 //! Hot-plugged devices get ids derived from their target (`virtio-disk1`
-//! for vdb, nodes `libvirt-hp-vdb-storage/format`) or from their MAC
+//! for vdb, `scsi0-0-0-1` for a SCSI disk at its drive address; nodes
+//! `libvirt-N-storage/format` with N the source's index) or from their MAC
 //! (`net-hp-525400aabbcc`, `hostnet-hp-...`), so detach can name them
 //! without a device alias table.
 
@@ -39,6 +40,7 @@ impl Driver {
             xml
         );
         let mut def = self.parse_device_def(&wrapped)?;
+        crate::define::disk_defaults(&mut def);
         if let Some(d) = def.devices.disks.pop() {
             return Ok(Dev::Disk(d));
         }
@@ -74,7 +76,14 @@ impl Driver {
             "qemuDomainAttachDeviceFlags",
         )?;
         let _job = self.begin_job(dom)?;
-        let dev = self.parse_device(xml)?;
+        let mut dev = self.parse_device(xml)?;
+        // A SCSI disk's drive address comes from its target name.
+        if let Dev::Disk(d) = &mut dev {
+            if d.bus() == "scsi" {
+                d.assign_address(&[])
+                    .map_err(|e| Error::new(code::XML_ERROR, FROM, e.to_string()))?;
+            }
+        }
         let (active, persistent, run) = {
             let st = self.lock();
             let o = st.dom(dom)?;
@@ -107,7 +116,10 @@ impl Driver {
                 Dev::Net(n) => Dev::Net(n.clone()),
             };
             match &mut live_dev {
-                Dev::Disk(d) => hotplug_disk(&run.qmp, d, &el)?,
+                Dev::Disk(d) => {
+                    let live_def = self.lock().dom(dom)?.def.clone();
+                    hotplug_disk(&run.qmp, &live_def, d, &el)?
+                }
                 Dev::Net(n) => {
                     let (name, uuid) = {
                         let st = self.lock();
@@ -123,7 +135,7 @@ impl Driver {
             let mut st = self.lock();
             let mut o = st.dom_mut(dom)?;
             match live_dev {
-                Dev::Disk(d) => o.def.devices.disks.push(d),
+                Dev::Disk(d) => o.def.devices.insert_disk(d),
                 Dev::Net(n) => o.def.devices.interfaces.push(n),
             }
             self.save_status(&o);
@@ -133,7 +145,7 @@ impl Driver {
             let mut o = st.dom_mut(dom)?;
             let target = o.persistent_def_mut();
             match dev {
-                Dev::Disk(d) => target.devices.disks.push(d),
+                Dev::Disk(d) => target.devices.insert_disk(d),
                 Dev::Net(n) => target.devices.interfaces.push(n),
             }
             let def = o.persistent_def().clone();
@@ -182,7 +194,22 @@ impl Driver {
         }
         if live {
             let run = run.ok_or_else(|| Error::operation_invalid(FROM, "domain is not running"))?;
-            let id = device_id(&dev);
+            // The live device's id (a SCSI disk's depends on the address
+            // it got).
+            let id = match &dev {
+                Dev::Disk(d) => {
+                    let st = self.lock();
+                    let o = st.dom(dom)?;
+                    let live = o
+                        .def
+                        .devices
+                        .disks
+                        .iter()
+                        .find(|x| x.target_dev == d.target_dev);
+                    disk_id(&o.def, live.unwrap_or(d))
+                }
+                Dev::Net(n) => net_ids(n).0,
+            };
             run.qmp
                 .execute_value("device_del", Some(json!({ "id": id })))
                 .map_err(qmp_err)?;
@@ -217,17 +244,17 @@ impl Driver {
             };
             let before = (o.def.devices.disks.len(), o.def.devices.interfaces.len());
             let mut cleanup: Vec<(&str, serde_json::Value)> = Vec::new();
+            let def = o.def.clone();
             o.def.devices.disks.retain(|d| {
-                let keep = disk_id(d) != id;
-                if !keep {
-                    if let Some(t) = &d.target_dev {
+                let keep = disk_id(&def, d) != id;
+                // A hot-plugged disk's nodes are named after its source
+                // index.
+                let index = d.source_el.as_ref().and_then(|s| s.attr("index"));
+                if let (false, Some(i)) = (keep, index) {
+                    for node in ["format", "storage"] {
                         cleanup.push((
                             "blockdev-del",
-                            json!({"node-name": format!("libvirt-hp-{}-format", t)}),
-                        ));
-                        cleanup.push((
-                            "blockdev-del",
-                            json!({"node-name": format!("libvirt-hp-{}-storage", t)}),
+                            json!({"node-name": format!("libvirt-{}-{}", i, node)}),
                         ));
                     }
                 }
@@ -265,7 +292,12 @@ impl Driver {
     }
 }
 
-fn disk_id(d: &Disk) -> String {
+fn disk_id(def: &Domain, d: &Disk) -> String {
+    if d.bus() == "scsi" {
+        if let Some(a) = crate::scsihp::alias(def, d) {
+            return a;
+        }
+    }
     let idx = d
         .target_dev
         .as_deref()
@@ -284,27 +316,24 @@ fn net_ids(n: &Net) -> (String, String) {
     (format!("net-hp-{}", k), format!("hostnet-hp-{}", k))
 }
 
-fn device_id(d: &Dev) -> String {
-    match d {
-        Dev::Disk(d) => disk_id(d),
-        Dev::Net(n) => net_ids(n).0,
-    }
-}
-
 fn check_attach(def: &Domain, dev: &Dev) -> Result<()> {
     match dev {
         Dev::Disk(d) => {
-            if def
+            // virDomainDiskDefCheckDuplicateInfo
+            if let Some(x) = def
                 .devices
                 .disks
                 .iter()
-                .any(|x| x.target_dev == d.target_dev)
+                .find(|x| x.target_dev == d.target_dev)
             {
-                return Err(Error::operation_invalid(
-                    FROM,
+                return Err(Error::new(
+                    code::XML_ERROR,
+                    oxvirt_core::error::from::DOMAIN,
                     format!(
-                        "target {} already exists",
-                        d.target_dev.as_deref().unwrap_or("")
+                        "target '{}' duplicated for disk sources '{}' and '{}'",
+                        d.target_dev.as_deref().unwrap_or(""),
+                        d.source.as_deref().unwrap_or("<null>"),
+                        x.source.as_deref().unwrap_or("<null>")
                     ),
                 ));
             }
@@ -364,13 +393,20 @@ fn remove_device(def: &mut Domain, dev: &Dev) {
     }
 }
 
-fn hotplug_disk(qmp: &oxvirt_qmp::Qmp, d: &Disk, el: &oxvirt_xml::dom::Element) -> Result<()> {
-    let bus = el
-        .child("target")
-        .and_then(|t| t.attr("bus"))
-        .unwrap_or("virtio");
+fn hotplug_disk(
+    qmp: &oxvirt_qmp::Qmp,
+    def: &Domain,
+    d: &mut Disk,
+    el: &oxvirt_xml::dom::Element,
+) -> Result<()> {
+    let bus = d.bus();
     let device = el.attr("device").unwrap_or("disk");
-    if bus != "virtio" || device != "disk" {
+    let ok = match bus {
+        "virtio" => device == "disk",
+        "scsi" => matches!(device, "disk" | "cdrom"),
+        _ => false,
+    };
+    if !ok {
         return Err(Error::new(
             code::OPERATION_UNSUPPORTED,
             FROM,
@@ -411,9 +447,14 @@ fn hotplug_disk(qmp: &oxvirt_qmp::Qmp, d: &Disk, el: &oxvirt_xml::dom::Element) 
         ));
     }
     let ro = el.child("readonly").is_some();
-    let t = d.target_dev.clone().unwrap_or_default();
-    let storage = format!("libvirt-hp-{}-storage", t);
-    let format = format!("libvirt-hp-{}-format", t);
+    // libvirt's node names: the next index after QEMU's libvirt-N-*
+    // nodes, shown as the source's index in the live XML.
+    let nodes = qmp
+        .execute_value("query-named-block-nodes", Some(json!({"flat": true})))
+        .map_err(qmp_err)?;
+    let n = crate::snapext::max_node_index(nodes.as_array().map(Vec::as_slice).unwrap_or(&[])) + 1;
+    let storage = format!("libvirt-{}-storage", n);
+    let format = format!("libvirt-{}-format", n);
     qmp.execute_value(
         "blockdev-add",
         Some(
@@ -429,13 +470,18 @@ fn hotplug_disk(qmp: &oxvirt_qmp::Qmp, d: &Disk, el: &oxvirt_xml::dom::Element) 
         let _ = qmp.execute_value("blockdev-del", Some(json!({"node-name": storage})));
         return Err(qmp_err(e));
     }
-    if let Err(e) = qmp.execute_value(
-        "device_add",
-        Some(json!({"driver": "virtio-blk-pci", "drive": format, "id": disk_id(d)})),
-    ) {
+    let args = if bus == "scsi" {
+        crate::scsihp::device_args(def, d, &format)
+    } else {
+        Ok(json!({"driver": "virtio-blk-pci", "drive": format, "id": disk_id(def, d)}))
+    };
+    if let Err(e) = args.and_then(|a| qmp.execute_value("device_add", Some(a)).map_err(qmp_err)) {
         let _ = qmp.execute_value("blockdev-del", Some(json!({"node-name": format})));
         let _ = qmp.execute_value("blockdev-del", Some(json!({"node-name": storage})));
-        return Err(qmp_err(e));
+        return Err(e);
+    }
+    if let Some(s) = d.source_el.as_mut() {
+        s.set_attr("index", n.to_string());
     }
     Ok(())
 }

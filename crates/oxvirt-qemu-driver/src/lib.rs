@@ -42,6 +42,7 @@ pub mod nic;
 mod probe;
 mod process;
 pub mod saveimage;
+mod scsihp;
 mod snapext;
 mod snapmeta;
 mod snapshot;

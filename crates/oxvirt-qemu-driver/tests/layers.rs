@@ -24,6 +24,7 @@ const ORDER: &[&str] = &[
     "snapmeta",
     "migcookie",
     "keycodes",
+    "scsihp",
     // 2. Domain objects (oxvirt-core's shared list) and jobs.
     "jobdata",
     "driver",
@@ -38,12 +39,12 @@ const ORDER: &[&str] = &[
     "domains",
     "jobs",
     "lifecycle",
-    "hotplug",
     "blockinfo",
     "migspeed",
     "migration",
     "console",
     "snapext",
+    "hotplug",
     "snapshot",
     "blockjob",
     // 5. Adoption of a libvirtd host (reads and writes libvirt's files).

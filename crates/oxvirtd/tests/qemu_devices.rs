@@ -260,7 +260,11 @@ fn attach_and_detach_disks_and_interfaces() {
     assert!(!ok(&d, &["dumpxml", "hp", "--inactive"]).contains("vdb"));
     let (_, err, good) = virsh(&d, &["attach-device", "hp", &disk]);
     assert!(!good);
-    assert!(err.contains("target vdb already exists"), "{}", err);
+    assert!(
+        err.contains("target 'vdb' duplicated for disk sources"),
+        "{}",
+        err
+    );
 
     ok(&d, &["attach-device", "hp", &net, "--live"]);
     assert!(ok(&d, &["dumpxml", "hp"]).contains("52:54:00:aa:bb:cc"));

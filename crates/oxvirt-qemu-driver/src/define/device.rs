@@ -277,7 +277,7 @@ fn channel_paths(def: &mut Domain, env: &Env) {
 }
 
 /// The disk driver name and format (qemuDomainDeviceDiskDefPostParse).
-fn disks(def: &mut Domain) {
+pub fn disks(def: &mut Domain) {
     for d in def.devices.disks.iter_mut() {
         let mut holder = Element::new("disk");
         holder.children = d.extra.children.drain(..).map(Node::Element).collect();

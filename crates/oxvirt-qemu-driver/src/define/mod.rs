@@ -20,6 +20,8 @@
 mod address;
 mod defaults;
 mod device;
+/// A hot-plugged disk's driver name and format, as at define.
+pub use device::disks as disk_defaults;
 pub mod devs;
 mod pci;
 mod usb;

@@ -26,6 +26,7 @@ import libvirt
 URI, KIND = sys.argv[1:3]
 G = "fidelity2-guest"
 P = "fidelity2-guest-p"
+S = "fidelity2-guest-scsi"
 QEMU = "/usr/bin/qemu-system-x86_64"
 
 libvirt.registerErrorHandler(lambda *_: None, None)
@@ -44,6 +45,7 @@ def norm(text):
     text = re.sub(r"(127\.0\.0\.1|localhost):\d+\b", r"\1:N", text)
     text = re.sub(r"/tmp/tmp\w+\.xml", "@XML@", text)
     text = re.sub(r"\S*/fidelity2-shot\S*", "@SHOT@", text)
+    text = re.sub(r"/\S*/fidelity2-scsi\w*/", "@DIR@/", text)
     return text
 
 
@@ -103,7 +105,7 @@ def png_size(path):
 
 
 def cleanup(conn):
-    for n in (G, P):
+    for n in (G, P, S):
         try:
             d = conn.lookupByName(n)
         except libvirt.libvirtError:
@@ -116,6 +118,60 @@ def cleanup(conn):
             d.undefineFlags(0)
         except libvirt.libvirtError:
             pass
+
+
+def scsi_xml():
+    return f"""<domain type='{KIND}'><name>{S}</name>
+<memory unit='MiB'>128</memory><vcpu>1</vcpu>
+<os><type arch='x86_64' machine='pc'>hvm</type></os>
+<devices><emulator>{QEMU}</emulator>
+<controller type='scsi' model='virtio-scsi'/>
+<controller type='scsi' index='1' model='lsilogic'/>
+<memballoon model='none'/></devices></domain>"""
+
+
+def disk_lines(xml):
+    keep = ("<target dev", "<address type='drive'", "<readonly", "<source file", "<driver name")
+    return [l.strip() for l in xml.splitlines() if l.strip().startswith(keep)]
+
+
+def scsi(conn):
+    """SCSI disks plugged into and out of virtio-scsi and lsilogic
+    controllers (virsh attach-disk, Nova's attachDeviceFlags)."""
+    out("# SCSI hotplug")
+    d = tempfile.mkdtemp(prefix="fidelity2-scsi")
+    imgs = {}
+    for name, fmt in (("a.img", "raw"), ("b.qcow2", "qcow2"), ("h.img", "raw"), ("n.img", "raw")):
+        imgs[name] = os.path.join(d, name)
+        subprocess.run(["qemu-img", "create", "-q", "-f", fmt, imgs[name], "16M"], check=True)
+    with tempfile.NamedTemporaryFile("w", suffix=".xml", delete=False) as f:
+        f.write(scsi_xml())
+        sx = f.name
+    try:
+        virsh("create", sx)
+        dom = conn.lookupByName(S)
+        virsh("attach-disk", S, imgs["a.img"], "sda", "--targetbus", "scsi")
+        virsh("attach-disk", S, imgs["b.qcow2"], "sdb", "--targetbus", "scsi", "--subdriver", "qcow2")
+        virsh("attach-disk", S, imgs["h.img"], "sdh", "--targetbus", "scsi", "--mode", "readonly")
+        virsh("attach-disk", S, imgs["a.img"], "sda", "--targetbus", "scsi")
+        nova = f"""<disk type='file' device='disk'><driver name='qemu' type='raw' cache='none'/>
+<source file='{imgs["n.img"]}'/><target dev='sdc' bus='scsi'/><serial>vol-1</serial></disk>"""
+        call("attachDeviceFlags(sdc, LIVE)", dom.attachDeviceFlags, nova,
+             libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        virsh("domblklist", S)
+        out("live disks", disk_lines(dom.XMLDesc(0)))
+        call("detachDeviceFlags(sdc, LIVE)", dom.detachDeviceFlags, nova,
+             libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        virsh("detach-disk", S, "sdb")
+        virsh("detach-disk", S, "sdh")
+        virsh("domblklist", S)
+        out("live disks", disk_lines(dom.XMLDesc(0)))
+        virsh("destroy", S)
+    finally:
+        os.unlink(sx)
+        for f in imgs.values():
+            os.unlink(f)
+        os.rmdir(d)
 
 
 def main():
@@ -223,6 +279,7 @@ def main():
         virsh("undefine", P, "--tpm", "--nvram")
         conn.defineXML(guest_xml(P))
         virsh("undefine", P, "--keep-tpm", "--keep-nvram")
+        scsi(conn)
     finally:
         cleanup(conn)
         for f in (gx, shot):

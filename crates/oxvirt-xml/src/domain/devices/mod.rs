@@ -104,6 +104,11 @@ fn insert_disk(list: &mut Vec<Disk>, disk: Disk) {
 }
 
 impl Devices {
+    /// Adds a disk where libvirt places it (virDomainDiskInsert).
+    pub fn insert_disk(&mut self, disk: Disk) {
+        insert_disk(&mut self.disks, disk)
+    }
+
     pub fn parse(el: Option<&Element>, flags: ParseFlags) -> Result<Devices> {
         let mut d = Devices::default();
         let Some(el) = el else {
