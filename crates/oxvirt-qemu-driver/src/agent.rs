@@ -35,7 +35,109 @@ pub(crate) enum Agent {}
 /// VIR_DOMAIN_AGENT_RESPONSE_TIMEOUT_BLOCK
 const TIMEOUT_BLOCK: i32 = -2;
 
+/// Sets a virtio channel's port state in its `<target state=...>`.
+fn set_port_state(c: &mut oxvirt_xml::domain::devices::chardev::Chardev, state: &str) {
+    use oxvirt_xml::dom::{Element, Node};
+    if c.el.child("target").is_none() {
+        c.el.children.push(Node::Element(Element::new("target")));
+    }
+    for n in c.el.children.iter_mut() {
+        if let Node::Element(t) = n {
+            if t.name == "target" {
+                t.set_attr("state", state);
+            }
+        }
+    }
+}
+
+/// What a start adds to the channels of the live definition
+/// (qemuDomainPrepareChannel, qemuProcessPrepareDomain): a unix channel
+/// without a path gets the socket QEMU serves (`RUN/NAME-TARGET`, as the
+/// command line names it) in bind mode, and virtio ports start
+/// disconnected.
+pub(crate) fn setup_channels(live: &mut Domain, run_dir: &std::path::Path) {
+    let name = live.name.clone();
+    for (i, c) in live.devices.chardevs.channels.iter_mut().enumerate() {
+        if c.source.stype == "unix" && c.source.path.is_none() {
+            let target = c.name.clone().unwrap_or_else(|| format!("channel{}", i));
+            c.source.path = Some(format!("{}/{}-{}", run_dir.display(), name, target));
+            c.source.bind = true;
+        }
+        if c.target_type == "virtio" {
+            set_port_state(c, "disconnected");
+        }
+    }
+}
+
+/// VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_* and its reason
+/// VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_REASON_CHANNEL.
+const AGENT_CONNECTED: i32 = 1;
+const AGENT_DISCONNECTED: i32 = 2;
+const REASON_CHANNEL: i32 = 2;
+
 impl Driver {
+    /// QEMU's VSERPORT_CHANGE (qemuProcessHandleSerialChanged): the
+    /// guest opened or closed a virtio port; the port's state follows,
+    /// and for the agent's channel the agent-lifecycle event is sent.
+    pub(crate) fn on_vserport_change(
+        &self,
+        uuid: &oxvirt_core::types::Uuid,
+        run: &crate::driver::Running,
+        data: &serde_json::Value,
+    ) {
+        let (Some(id), Some(open)) = (
+            data.get("id").and_then(serde_json::Value::as_str),
+            data.get("open").and_then(serde_json::Value::as_bool),
+        ) else {
+            return;
+        };
+        let ev = {
+            let mut st = self.lock();
+            let Some(mut o) = st.by_uuid_mut(uuid) else {
+                return;
+            };
+            if o.run.as_ref().map(|r| r.gen) != Some(run.gen) {
+                return;
+            }
+            let Some(c) = o
+                .def
+                .devices
+                .chardevs
+                .channels
+                .iter_mut()
+                .enumerate()
+                .find(|(i, c)| {
+                    let alias =
+                        c.el.child("alias")
+                            .and_then(|a| a.attr("name"))
+                            .map(str::to_string)
+                            .unwrap_or_else(|| format!("channel{}", i));
+                    alias == id && c.target_type == "virtio"
+                })
+                .map(|(_, c)| c)
+            else {
+                return;
+            };
+            set_port_state(c, if open { "connected" } else { "disconnected" });
+            let agent = c.name.as_deref() == Some(AGENT_CHANNEL);
+            self.save_status(&o);
+            agent.then(|| oxvirt_core::event::DomainEvent {
+                dom: o.handle(),
+                kind: oxvirt_core::event::DomainEventKind::AgentLifecycle {
+                    state: if open {
+                        AGENT_CONNECTED
+                    } else {
+                        AGENT_DISCONNECTED
+                    },
+                    reason: REASON_CHANNEL,
+                },
+            })
+        };
+        if let Some(e) = ev {
+            self.emit(vec![e]);
+        }
+    }
+
     /// qemuDomainAgentAvailable with `report`: the domain must be
     /// running and its agent connected. No agent connection is made
     /// yet, so this always fails with the error libvirt gives when

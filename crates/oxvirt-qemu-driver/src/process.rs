@@ -122,6 +122,7 @@ impl Driver {
 
         // Listen addresses and websocket ports (guestapi.rs).
         crate::guestapi::setup_graphics(&mut live);
+        crate::agent::setup_channels(&mut live, &self.layout.run_dir());
         // VNC and SPICE autoport: free ports from 5900, as libvirt's
         // port allocator gives them (the live XML shows them).
         let mut vnc_port = None;
@@ -806,6 +807,7 @@ impl Driver {
         }
         match ev.name.as_str() {
             "STOP" => self.apply_stop(uuid, run.gen),
+            "VSERPORT_CHANGE" => self.on_vserport_change(uuid, run, &ev.data),
             "DEVICE_DELETED" => {
                 if let Some(id) = ev.data.get("device").and_then(Value::as_str) {
                     self.on_device_deleted(uuid, run, id);

@@ -46,6 +46,8 @@ def norm(text):
     text = re.sub(r"/tmp/tmp\w+\.xml", "@XML@", text)
     text = re.sub(r"\S*/fidelity2-shot\S*", "@SHOT@", text)
     text = re.sub(r"/\S*/fidelity2-scsi\w*/", "@DIR@/", text)
+    # The agent's socket: each daemon's own directory.
+    text = re.sub(r"path='[^']*org\.qemu\.guest_agent\.0'", "path='@CHANNEL@'", text)
     return text
 
 
@@ -92,7 +94,8 @@ def guest_xml(name, agent=False):
 
 def graphics(xml):
     return [l.strip() for l in xml.splitlines()
-            if "<graphics" in l or "<listen" in l or "<stats" in l or "pin " in l]
+            if "<graphics" in l or "<listen" in l or "<stats" in l or "pin " in l
+            or "<target type='virtio'" in l or "<source mode='bind'" in l]
 
 
 def png_size(path):

@@ -584,6 +584,13 @@ impl Chardev {
                             "virtio" | "xen" => at = at.opt("name", self.name.as_deref()),
                             _ => {}
                         }
+                        // A virtio port's state (connected or not), live only.
+                        if self.target_type == "virtio" && !flags.inactive {
+                            at = at.opt(
+                                "state",
+                                self.el.child("target").and_then(|t| t.attr("state")),
+                            );
+                        }
                         w.empty("target", at);
                     }
                     "console" => w.empty(
