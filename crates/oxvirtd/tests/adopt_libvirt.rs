@@ -296,7 +296,7 @@ fn guest_xml(name: &str, kind: &str, disk: Option<&Path>) -> String {
         .unwrap_or_default();
     format!(
         "<domain type='{kind}'><name>{name}</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>\
-<os><type arch='x86_64'>hvm</type></os><devices><emulator>{QEMU}</emulator>{disk}</devices></domain>"
+<os><type arch='x86_64'>hvm</type></os><features><acpi/></features><devices><emulator>{QEMU}</emulator>{disk}</devices></domain>"
     )
 }
 
@@ -567,6 +567,15 @@ fn adopt_a_libvirtd_host_in_place() {
     assert!(stats.contains("state.state=1"), "{}", stats);
     assert!(stats.contains("block.0.name=vda"), "{}", stats);
     let blk = h.virsh_ok(&["domblkstat", "adk", "vda"]);
+    assert!(blk.contains("rd_req"), "{}", blk);
+    // A disk hot-plugged next to libvirt's devices (a guest with no OS
+    // never acknowledges an unplug, so it stays).
+    let hp = h.dir.join("img/hp.raw");
+    std::fs::write(&hp, vec![0u8; 1 << 20]).unwrap();
+    h.virsh_ok(&["attach-disk", "adk", &hp.to_string_lossy(), "vdb"]);
+    let list = h.virsh_ok(&["domblklist", "adk"]);
+    assert!(list.contains("vdb"), "{}", list);
+    let blk = h.virsh_ok(&["domblkstat", "adk", "vdb"]);
     assert!(blk.contains("rd_req"), "{}", blk);
     assert_eq!(qemus_of("adk"), vec![pid_k]);
 
