@@ -511,6 +511,15 @@ fn stage_one(
         // An autostart link to nothing: libvirt ignores it too.
         return Ok(None);
     }
+    // State this driver would not see yet: left whole to libvirt, so
+    // that no start here boots past a saved guest or its checkpoints.
+    let lv_save = dirs.lib.join(format!("qemu/save/{}.save", name));
+    if lv_save.exists() {
+        return Err("it has a managed-save image, which is not adopted yet".into());
+    }
+    if !xml_entries(&dirs.lib.join("qemu/checkpoint").join(name), ".xml").is_empty() {
+        return Err("it has checkpoints, whose metadata is not adopted yet".into());
+    }
     // The persistent definition, as the generic parser reads it (the
     // driver completes it when it loads it).
     let inactive = ParseFlags {
