@@ -237,6 +237,7 @@ fn differential_against_real_virsh() {
     sets.sort();
 
     let mut broken = Vec::new();
+    let mut hung = Vec::new();
     let (mut total_pass, mut total) = (0, 0);
     for set in &sets {
         let name = set.file_stem().unwrap().to_string_lossy().into_owned();
@@ -251,8 +252,15 @@ fn differential_against_real_virsh() {
             if only.as_deref().is_some_and(|o| !line.contains(o)) {
                 continue;
             }
+            let reference = run_reference(line);
+            if reference.status == Some(HUNG) {
+                // Nothing to compare with: virsh's own deadlock, not ours.
+                println!("SKIP {}: {} (virsh hung on every try)", name, line);
+                hung.push(format!("{}: {}", name, line));
+                continue;
+            }
             count += 1;
-            let (want, got) = norm_pair(&run_reference(line), &run(ours, line));
+            let (want, got) = norm_pair(&reference, &run(ours, line));
             let ok = want == got;
             if ok {
                 pass += 1;
@@ -288,11 +296,23 @@ fn differential_against_real_virsh() {
         total_pass += pass;
         total += count;
     }
-    println!("differential: {}/{} lines pass", total_pass, total);
+    println!(
+        "differential: {}/{} lines pass, {} skipped (virsh hung)",
+        total_pass,
+        total,
+        hung.len()
+    );
     assert!(
         broken.is_empty(),
         "lines of .cmds files that differ from virsh:\n{}",
         broken.join("\n")
+    );
+    // A line or two may meet virsh's test-driver deadlock on a loaded
+    // machine; more means something else is wrong.
+    assert!(
+        hung.len() <= 3,
+        "virsh hung on too many lines:\n{}",
+        hung.join("\n")
     );
 }
 
