@@ -975,7 +975,13 @@ impl Driver {
                 autodestroy: false,
                 live_def: Some(def),
                 incoming: None,
-                job: None,
+                // In the status file until Finish: a daemon restarted in
+                // between kills this QEMU.
+                job: Some(crate::store::JobRecord {
+                    kind: crate::store::JobKind::MigrationIn,
+                    path: Default::default(),
+                    managed: false,
+                }),
                 from_snapshot: false,
                 migrate_in: true,
             },
@@ -1291,6 +1297,7 @@ impl Driver {
         if let Some(mut o) = self.lock().by_uuid_mut(&h.uuid) {
             o.job_current = None;
         }
+        self.end_async_job(&h.uuid);
         let st = self.lock();
         let o = st.dom(h)?;
         let out = self.cookie_for(&srcname, o.def.uuid);

@@ -1419,6 +1419,30 @@ impl Driver {
                 // older than the guest now) must not be restored.
                 let _ = store::remove(&job.path);
             }
+            JobKind::MigrationIn => {
+                // An incoming migration its daemon never finished: the
+                // source resumes its guest when Finish fails, so this
+                // copy must not run (qemuProcessRecoverMigrationIn).
+                tracing::warn!(
+                    "{}: incoming migration interrupted; killing its QEMU",
+                    h.name
+                );
+                let _ = self.kill_process(run, false, true);
+                run.wait_eof(Duration::from_secs(5));
+                self.reap(run);
+                let stopped = {
+                    let mut st = self.lock();
+                    self.stop_locked(&mut st, &h.uuid, run.gen, reason::shutoff::FAILED)
+                };
+                if let Some(s) = stopped {
+                    self.emit(vec![DomainEvent::lifecycle(
+                        s,
+                        lc::STOPPED,
+                        lc::stopped::FAILED,
+                    )]);
+                }
+                return;
+            }
             JobKind::Restore => {
                 // The guest came back from the image: a managed save is
                 // consumed, as the start would have removed it.

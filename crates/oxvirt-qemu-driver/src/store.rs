@@ -198,6 +198,9 @@ pub enum JobKind {
     /// A start restoring `path` (virDomainRestore, or a start from a
     /// managed save, which removes the image once the guest runs).
     Restore,
+    /// The destination of a live migration, from Prepare until Finish
+    /// resumed the guest (`path` unused).
+    MigrationIn,
 }
 
 impl JobKind {
@@ -205,6 +208,7 @@ impl JobKind {
         match self {
             JobKind::Save => "save",
             JobKind::Restore => "restore",
+            JobKind::MigrationIn => "migration-in",
         }
     }
 }
@@ -370,6 +374,7 @@ impl Status {
             let kind = match j.get("kind")?.as_str()? {
                 "save" => JobKind::Save,
                 "restore" => JobKind::Restore,
+                "migration-in" => JobKind::MigrationIn,
                 _ => return None,
             };
             Some(JobRecord {

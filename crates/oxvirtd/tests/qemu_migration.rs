@@ -395,6 +395,44 @@ fn abort_leaves_guest_at_source() {
     assert_eq!(state(&src, "ab1"), "shut off (migrated)");
 }
 
+#[test]
+fn destination_daemon_killed_mid_migration() {
+    if !prerequisites() {
+        return;
+    }
+    let mut h = Hosts::new("dkill", &[("OXVIRT_PAUSE_AT", "migrate:started")]);
+    let (src, dst) = (h.src.uri(), h.dst.uri());
+    define_and_start(&src, "dk1");
+    let mut mig = spawn_p2p(&src, "dk1");
+    let marker = h
+        .src
+        .dir
+        .join("lib/oxvirt/qemu/debug-pause/migrate:started@dk1");
+    wait_for(&marker);
+    assert_eq!(state(&dst, "dk1"), "paused (migrating)");
+    // kill -9 of the destination daemon while QEMU waits at the
+    // switch-over, and a restart: it kills the unfinished incoming QEMU.
+    h.dst.kill9();
+    let dir = h.dst.dir.clone();
+    h.dst = NsDaemon::start_full(&h._dst_ns, dir, &["--listen"], &[]);
+    let t0 = Instant::now();
+    while names(&dst).contains(&"dk1".to_string()) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "incoming guest kept"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::fs::remove_file(&marker).expect("release");
+    let o = wait_child(&mut mig);
+    assert!(!o.status.success());
+    // The guest runs at the source only.
+    assert_eq!(state(&src, "dk1"), "running (migration canceled)");
+    assert!(names(&dst).is_empty());
+    let info = ok(&src, &["domjobinfo", "dk1"]);
+    assert!(info.contains("Job type:         None"), "{}", info);
+}
+
 /// `virsh migrate --live --p2p NAME` to the other host, in the background.
 fn spawn_p2p(src: &str, name: &str) -> Child {
     Command::new(VIRSH)
