@@ -110,6 +110,11 @@ impl Drop for Hosts {
                 virsh(&uri, &["destroy", name.trim()]);
             }
         }
+        // The daemons' roots go with them (their namespaces after).
+        self.src.stop();
+        self.dst.stop();
+        let _ = std::fs::remove_dir_all(&self.src.dir);
+        let _ = std::fs::remove_dir_all(&self.dst.dir);
     }
 }
 

@@ -153,7 +153,11 @@ impl NsDaemon {
 
     /// SIGTERM and wait.
     pub fn stop(&mut self) {
-        // SAFETY: kill(2) on our child.
+        // Once reaped, its pid may be someone else's.
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        // SAFETY: kill(2) on our child, not yet reaped.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let _ = self.child.wait();
     }
