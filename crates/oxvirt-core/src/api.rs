@@ -239,6 +239,8 @@ pub struct Connection {
     /// tell whose a callback is).
     callbacks: Mutex<Vec<(EventKind, i32)>>,
     release_callbacks: bool,
+    /// Access control (the daemon's rules for its client), if any.
+    pub(crate) access: std::sync::OnceLock<Arc<dyn crate::access::Access>>,
 }
 
 /// Builds a [`Connection`]: every slot starts as [`Unsupported`].
@@ -331,6 +333,7 @@ impl Connection {
                 nwfilter: none,
                 callbacks: Mutex::new(Vec::new()),
                 release_callbacks: false,
+                access: std::sync::OnceLock::new(),
             },
         }
     }
@@ -628,7 +631,38 @@ macro_rules! family {
                         chk.ro()?;
                     }
                     $( let $cc = &chk; $chk )?
+                    // Access control (only with a checker: no cost without).
+                    let acl_on = self.access.get().is_some();
+                    let acl_targets: [Option<$crate::access::Target>; 0 $(+ $crate::family!(@one $arg))*] =
+                        if acl_on {
+                            #[allow(unused_imports)]
+                            use $crate::access::NoTarget as _;
+                            [$( $crate::access::Probe(&$arg).target() ),*]
+                        } else {
+                            [$( $crate::family!(@none $arg) ),*]
+                        };
+                    let acl_flags: u32 = $crate::family!(@flags $($arg)*);
+                    let acl_xml: Option<&str> = $crate::family!(@xml $($arg)*);
+                    let acl_lookup = acl_on && {
+                        #[allow(unused_imports)]
+                        use $crate::access::NoTarget as _;
+                        $crate::access::Probe::<$ret>::names_object()
+                    };
+                    let acl = self.acl_before(api, acl_flags, &acl_targets, acl_xml, acl_lookup)?;
                     let r = self.$slot.$name($($arg),*);
+                    let r = match (&acl, r) {
+                        (Some(p), Ok(mut v)) => {
+                            #[allow(unused_imports)]
+                            use $crate::access::{NoTarget as _, NoList as _};
+                            self.acl_after(p, acl_flags, $crate::access::Probe(&v).target())?;
+                            $crate::access::ProbeMut(&mut v).retain(&|t| self.acl_visible(api, t));
+                            Ok(v)
+                        }
+                        (_, r) => r,
+                    };
+                    if $crate::family!(@writes $acc) {
+                        self.acl_audit(api, acl.as_ref(), &r);
+                    }
                     $( let r = r.map(|id| {
                         self.remember_callback($crate::api::EventKind::$rkind, id);
                         id
@@ -641,6 +675,18 @@ macro_rules! family {
             )*
         }
     };
+    // The argument named `flags` (0 without one) and the one named `xml`:
+    // the name is matched on one copy of the token, the other is used.
+    (@one $a:ident) => { 1 };
+    (@none $a:ident) => { None };
+    (@flags) => { 0 };
+    (@flags $a:ident $($rest:ident)*) => { $crate::family!(@flags1 $a $a $($rest)*) };
+    (@flags1 flags $a:ident $($rest:ident)*) => {{ let f: u32 = $a; f }};
+    (@flags1 $x:ident $a:ident $($rest:ident)*) => { $crate::family!(@flags $($rest)*) };
+    (@xml) => { None };
+    (@xml $a:ident $($rest:ident)*) => { $crate::family!(@xml1 $a $a $($rest)*) };
+    (@xml1 xml $a:ident $($rest:ident)*) => { $crate::access::XmlArg::xml(&$a) };
+    (@xml1 $x:ident $a:ident $($rest:ident)*) => { $crate::family!(@xml $($rest)*) };
     (@opt $v:expr) => { Some($v) };
     (@opt) => { None };
     (@writes write) => { true };

@@ -6,6 +6,7 @@
 //! - this crate does no I/O and knows no wire format;
 //! - domains are identified by UUID; names and ids are lookups.
 
+pub mod access;
 pub mod api;
 pub mod cpumap;
 pub mod domobj;

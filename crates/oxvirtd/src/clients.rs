@@ -111,6 +111,28 @@ fn group_name(gid: u32) -> Option<String> {
     Some(name.to_string_lossy().into_owned())
 }
 
+/// The groups of a user (its primary group and the supplementary ones),
+/// with their names, for rules naming a group.
+pub fn user_groups(name: &str, gid: u32) -> Vec<(u32, Option<String>)> {
+    let Ok(cname) = std::ffi::CString::new(name) else {
+        return vec![(gid, group_name(gid))];
+    };
+    let mut n: libc::c_int = 64;
+    for _ in 0..4 {
+        let mut v = vec![0 as libc::gid_t; n as usize];
+        let mut want = n;
+        // SAFETY: `v` holds `n` entries; getgrouplist writes at most that
+        // many and says how many it needs in `want`.
+        let rc = unsafe { libc::getgrouplist(cname.as_ptr(), gid, v.as_mut_ptr(), &mut want) };
+        if rc >= 0 {
+            v.truncate(want.max(0) as usize);
+            return v.into_iter().map(|g| (g, group_name(g))).collect();
+        }
+        n = want.clamp(n + 1, 65536);
+    }
+    vec![(gid, group_name(gid))]
+}
+
 /// A connected client, as virt-admin lists it.
 pub struct ClientEntry {
     pub id: u64,

@@ -76,6 +76,10 @@ pub struct Config {
     pub log_level: Option<i64>,
     pub log_filters: Option<String>,
     pub log_outputs: Option<String>,
+    /// The access rules (acl.rs); access control is off without them.
+    pub access_rules_file: Option<String>,
+    /// The JSON-lines audit log of calls that change something.
+    pub access_audit_file: Option<String>,
     pub admin_min_workers: usize,
     pub admin_max_workers: usize,
     pub admin_max_clients: usize,
@@ -117,6 +121,8 @@ impl Default for Config {
             log_level: None,
             log_filters: None,
             log_outputs: None,
+            access_rules_file: None,
+            access_audit_file: None,
             admin_min_workers: 5,
             admin_max_workers: 20,
             admin_max_clients: 5000,
@@ -435,6 +441,8 @@ impl Config {
                 expected: "a port not below migration_port_min",
             });
         }
+        c.access_rules_file = path("access_rules_file")?;
+        c.access_audit_file = path("access_audit_file")?;
         Ok(c)
     }
 }

@@ -394,7 +394,19 @@ fn dispatch(
                 } else {
                     0
                 };
-                *slot = Some(server.router.open(&name.unwrap_or_default(), flags | ro)?);
+                let conn = server.router.open(&name.unwrap_or_default(), flags | ro)?;
+                if let Some(policy) = server.policy() {
+                    // The client's rules, and connect.getattr to open at all.
+                    let uri = conn.uri().unwrap_or_default();
+                    conn.set_access(Arc::new(crate::acl::ClientAccess {
+                        policy,
+                        who: crate::acl::Who::new(session.identity.clone()),
+                        client: session.id,
+                        driver: crate::acl::driver_name(&uri),
+                    }));
+                    conn.acl_before("virConnectOpen", flags, &[], None, false)?;
+                }
+                *slot = Some(conn);
                 Ok(())
             });
         }
@@ -600,7 +612,7 @@ fn dispatch(
             let key = net.as_ref().map(|n| n.uuid.to_string());
             let cb = callback(server, CallbackFamily::Network, id, key);
             session.add_callback(cb, |wire| {
-                let f = events::network_callback(session.sender(), wire);
+                let f = events::network_callback(session.sender(), wire, c.access_arc());
                 c.network_event_register(net.as_ref(), id, f)
             })
         },
@@ -615,7 +627,7 @@ fn dispatch(
             let key = pool.as_ref().map(|p| p.uuid.to_string());
             let cb = callback(server, CallbackFamily::Pool, id, key);
             session.add_callback(cb, |wire| {
-                let f = events::pool_callback(session.sender(), wire);
+                let f = events::pool_callback(session.sender(), wire, c.access_arc());
                 c.pool_event_register(pool.as_ref(), id, f)
             })
         },
@@ -629,7 +641,7 @@ fn dispatch(
             let key = dev.as_ref().map(|d| d.name.clone());
             let cb = callback(server, CallbackFamily::NodeDevice, id, key);
             session.add_callback(cb, |wire| {
-                let f = events::node_device_callback(session.sender(), wire, id);
+                let f = events::node_device_callback(session.sender(), wire, id, c.access_arc());
                 c.node_device_event_register(dev.as_ref(), id, f)
             })
         },
@@ -643,7 +655,7 @@ fn dispatch(
             let key = secret.as_ref().map(|s| s.uuid.to_string());
             let cb = callback(server, CallbackFamily::Secret, id, key);
             session.add_callback(cb, |wire| {
-                let f = events::secret_callback(session.sender(), wire);
+                let f = events::secret_callback(session.sender(), wire, c.access_arc());
                 c.secret_event_register(secret.as_ref(), id, f)
             })
         },
@@ -742,7 +754,8 @@ fn domain_event(
     let key = dom.as_ref().map(|d| d.uuid.to_string());
     let cb = callback(server, CallbackFamily::Domain, id, key);
     session.add_callback(cb, |wire| {
-        let f = events::domain_callback(session.sender(), (!legacy).then_some(wire));
+        let f =
+            events::domain_callback(session.sender(), (!legacy).then_some(wire), c.access_arc());
         c.domain_event_register(dom.as_ref(), id, f)
     })
 }

@@ -6,12 +6,14 @@
 
 use std::sync::Arc;
 
+use oxvirt_core::access::{sees, Access, Target};
 use oxvirt_core::driver::NodeDevEventCallback;
 use oxvirt_core::event::{
     DomainEvent, DomainEventCallback, DomainEventKind, NetworkEvent, NetworkEventCallback,
     NetworkEventKind, PoolEvent, PoolEventCallback, PoolEventKind, SecretEvent,
     SecretEventCallback, SecretEventKind,
 };
+use oxvirt_core::types::NodeDevRef;
 use oxvirt_core::{Connection, Result};
 use oxvirt_proto::packet::{self, Header, MsgType, Status};
 use oxvirt_proto::procs as p;
@@ -239,8 +241,21 @@ fn legacy_proc(proc_: i32) -> Option<i32> {
 
 /// A domain callback sending `wire_id`'s messages (the old messages when
 /// None).
-pub fn domain_callback(out: Outbox, wire_id: Option<i32>) -> DomainEventCallback {
+/// Whether the client may see an event's object (libvirtd's event ACL
+/// check: the object's getattr permission).
+fn shown(acl: &Option<Arc<dyn Access>>, perm: &str, t: impl FnOnce() -> Target) -> bool {
+    acl.as_ref().is_none_or(|a| sees(a.as_ref(), perm, &t()))
+}
+
+pub fn domain_callback(
+    out: Outbox,
+    wire_id: Option<i32>,
+    acl: Option<Arc<dyn Access>>,
+) -> DomainEventCallback {
     Arc::new(move |ev: &DomainEvent| {
+        if !shown(&acl, "domain.getattr", || Target::Domain(ev.dom.clone())) {
+            return;
+        }
         if let Some((proc_, payload)) = encode_domain_event(wire_id, ev) {
             if let Some(f) = message(proc_, &payload) {
                 out.send(f);
@@ -249,8 +264,15 @@ pub fn domain_callback(out: Outbox, wire_id: Option<i32>) -> DomainEventCallback
     })
 }
 
-pub fn network_callback(out: Outbox, wire_id: i32) -> NetworkEventCallback {
+pub fn network_callback(
+    out: Outbox,
+    wire_id: i32,
+    acl: Option<Arc<dyn Access>>,
+) -> NetworkEventCallback {
     Arc::new(move |ev: &NetworkEvent| {
+        if !shown(&acl, "network.getattr", || Target::Network(ev.net.clone())) {
+            return;
+        }
         // libvirt 9.0's protocol has no network metadata message.
         let NetworkEventKind::Lifecycle { event, detail } = &ev.kind else {
             return;
@@ -269,8 +291,13 @@ pub fn network_callback(out: Outbox, wire_id: i32) -> NetworkEventCallback {
     })
 }
 
-pub fn pool_callback(out: Outbox, wire_id: i32) -> PoolEventCallback {
+pub fn pool_callback(out: Outbox, wire_id: i32, acl: Option<Arc<dyn Access>>) -> PoolEventCallback {
     Arc::new(move |ev: &PoolEvent| {
+        if !shown(&acl, "storage_pool.getattr", || {
+            Target::Pool(ev.pool.clone())
+        }) {
+            return;
+        }
         let mut e = Encoder::new();
         e.put_i32(wire_id);
         let Ok(pool) = r::NonnullStoragePool::from_core(ev.pool.clone()) else {
@@ -323,8 +350,15 @@ pub fn encode_secret_event(callback_id: i32, ev: &SecretEvent) -> (i32, Vec<u8>)
     }
 }
 
-pub fn secret_callback(out: Outbox, wire_id: i32) -> SecretEventCallback {
+pub fn secret_callback(
+    out: Outbox,
+    wire_id: i32,
+    acl: Option<Arc<dyn Access>>,
+) -> SecretEventCallback {
     Arc::new(move |ev: &SecretEvent| {
+        if !shown(&acl, "secret.getattr", || Target::Secret(ev.secret.clone())) {
+            return;
+        }
         let (proc_, payload) = encode_secret_event(wire_id, ev);
         if let Some(f) = message(proc_, &payload) {
             out.send(f);
@@ -362,8 +396,21 @@ pub fn encode_node_device_event(
     }
 }
 
-pub fn node_device_callback(out: Outbox, wire_id: i32, event_id: i32) -> NodeDevEventCallback {
+pub fn node_device_callback(
+    out: Outbox,
+    wire_id: i32,
+    event_id: i32,
+    acl: Option<Arc<dyn Access>>,
+) -> NodeDevEventCallback {
     Arc::new(move |name: &str, event: i32, detail: i32| {
+        let dev = || {
+            Target::NodeDev(NodeDevRef {
+                name: name.to_string(),
+            })
+        };
+        if !shown(&acl, "node_device.getattr", dev) {
+            return;
+        }
         let (proc_, payload) = encode_node_device_event(wire_id, event_id, name, event, detail);
         if let Some(f) = message(proc_, &payload) {
             out.send(f);

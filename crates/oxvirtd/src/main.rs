@@ -1,6 +1,7 @@
 //! oxvirtd: serves libvirt's RPC protocol to virsh, libvirt-python and
 //! every other libvirt client.
 
+mod acl;
 mod admin;
 mod adopt;
 mod clients;
@@ -336,6 +337,15 @@ async fn run(
         });
         *server::lock(&server.tls) = Some(reload);
     }
+    if let Some(rules) = &server.cfg().access_rules_file {
+        // Rules that do not load stop the daemon: nothing would be allowed.
+        let r = acl::Rules::load(Path::new(rules)).map_err(anyhow::Error::msg)?;
+        let audit = server.cfg().access_audit_file.clone();
+        let p = acl::Policy::new(r, audit.as_deref().map(Path::new))
+            .with_context(|| format!("cannot open {}", audit.unwrap_or_default()))?;
+        *server::lock(&server.policy) = Some(Arc::new(p));
+        tracing::info!("access rules from {}", rules);
+    }
     if args.adopt_libvirt {
         adopt_libvirt(&server, &args.libvirt_root).await?;
     }
@@ -596,6 +606,15 @@ fn reload(
                     Err(e) => {
                         tracing::error!("TLS reload failed, keeping the old credentials: {:#}", e)
                     }
+                }
+            }
+            if let (Some(policy), Some(file)) = (server.policy(), &cfg.access_rules_file) {
+                match acl::Rules::load(Path::new(file)) {
+                    Ok(r) => {
+                        policy.replace(r);
+                        tracing::info!("access rules reloaded from {}", file);
+                    }
+                    Err(e) => tracing::error!("keeping the old access rules: {}", e),
                 }
             }
             server.reload(cfg);

@@ -61,6 +61,8 @@ pub struct Server {
     /// Re-reads the TLS credentials (virt-admin's server-update-tls);
     /// None without a TLS listener.
     pub tls: Mutex<Option<TlsReload>>,
+    /// The access rules and audit log (None: access control is off).
+    pub policy: Mutex<Option<Arc<crate::acl::Policy>>>,
     /// Callback ids handed to clients: unique per daemon.
     next_callback: AtomicI32,
     /// Set when the daemon is stopping.
@@ -324,6 +326,7 @@ impl Server {
             idle_timeout: AtomicU64::new(timeout),
             log,
             tls: Mutex::new(None),
+            policy: Mutex::new(None),
             next_callback: AtomicI32::new(1),
             stopping: Notify::new(),
             idle_since: Mutex::new(Some(Instant::now())),
@@ -394,6 +397,11 @@ impl Server {
         if idle.is_some() {
             *idle = Some(Instant::now());
         }
+    }
+
+    /// The access policy in force, if any.
+    pub fn policy(&self) -> Option<Arc<crate::acl::Policy>> {
+        lock(&self.policy).clone()
     }
 
     /// Clients of the API sockets.

@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -87,18 +87,6 @@ fn client_ids(out: &str) -> Vec<u64> {
         .skip(2)
         .filter_map(|l| l.split_whitespace().next()?.parse().ok())
         .collect()
-}
-
-fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !f() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "timed out: {}",
-            what
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn have_tools() -> bool {

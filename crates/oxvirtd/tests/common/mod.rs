@@ -124,6 +124,19 @@ pub fn wait_listening(socket: &Path, limit: Duration) {
     }
 }
 
+/// Polls `f` until it holds (60 s at most).
+pub fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !f() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "timed out: {}",
+            what
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 pub fn have(path: &str) -> bool {
     Path::new(path).exists()
 }
