@@ -505,4 +505,66 @@ mod tests {
             "f:2: 'uid' expects an integer"
         );
     }
+
+    /// A client naming an object it may use by name and another by UUID
+    /// is checked against both: the mismatched pair is refused and the
+    /// other object is left alone.
+    #[test]
+    fn a_name_and_a_uuid_of_different_objects_gain_nothing() {
+        let root = std::env::temp_dir().join(format!("oxvirtd-acl-unit-{}", std::process::id()));
+        let router = crate::router::Router::new(root.clone());
+        let conn = router.open("test:///default", 0).unwrap();
+        let web = conn
+            .domain_define_xml(
+                "<domain type='test'><name>web1</name><memory>8192</memory>\
+                 <os><type>hvm</type></os></domain>",
+                0,
+            )
+            .unwrap();
+        let test = conn.lookup_domain_by_name("test").unwrap();
+        let rules = Rules::parse(
+            "[[rule]]\npermissions = [\"connect.*\"]\n\
+             [[rule]]\npermissions = [\"domain.*\"]\nobjects = [\"web*\"]\n",
+            "t",
+        )
+        .unwrap();
+        conn.set_access(Arc::new(ClientAccess {
+            policy: Arc::new(Policy::new(rules, None).unwrap()),
+            who: Who::default(),
+            client: 1,
+            driver: "Test".into(),
+        }));
+        let forged = oxvirt_core::DomainRef {
+            name: web.name.clone(),
+            uuid: test.uuid,
+            id: test.id,
+        };
+        let e = conn.domain_destroy(&forged, 0).unwrap_err();
+        assert_eq!(e.message, "access denied: 'Test' denied access");
+        assert_eq!(e.code, oxvirt_core::error::code::ACCESS_DENIED);
+        assert_eq!(e.domain, oxvirt_core::error::from::ACCESS);
+        let e = conn.domain_destroy(&test, 0).unwrap_err();
+        assert_eq!(e.code, oxvirt_core::error::code::ACCESS_DENIED);
+        // "test" still runs; web1 is the caller's.
+        // (the state itself is refused to this caller: look as the daemon)
+        let e = conn.domain_get_state(&test, 0).unwrap_err();
+        assert_eq!(e.code, oxvirt_core::error::code::ACCESS_DENIED);
+        let plain = router.open("test:///default", 0).unwrap();
+        assert_eq!(plain.domain_get_state(&test, 0).unwrap().0, 1);
+        drop(plain);
+        conn.domain_create(&web, 0).unwrap();
+        conn.domain_destroy(&web, 0).unwrap();
+        // Lists and lookups show web1 only.
+        let names: Vec<String> = conn
+            .list_all_domains(0)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.name)
+            .collect();
+        assert_eq!(names, ["web1"]);
+        let e = conn.lookup_domain_by_name("test").unwrap_err();
+        assert_eq!(e.code, oxvirt_core::error::code::ACCESS_DENIED);
+        drop(conn);
+        let _ = std::fs::remove_dir_all(root);
+    }
 }
