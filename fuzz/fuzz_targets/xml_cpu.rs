@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     };
     for ty in [None, Some(CpuType::Host), Some(CpuType::Guest)] {
         if let Ok(def) = CpuDef::parse(text, ty) {
-            assert_stable("cpu", def.format(), false, |doc| {
+            assert_stable("cpu", def.format(), true, |doc| {
                 CpuDef::parse(doc, ty)
                     .expect("a formatted CPU parses")
                     .format()

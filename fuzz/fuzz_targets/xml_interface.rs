@@ -10,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
     let Some(def) = oxvirt_fuzz::text(data).and_then(|t| Interface::parse(t).ok()) else {
         return;
     };
-    assert_stable("interface", def.format(), false, |doc| {
+    assert_stable("interface", def.format(), true, |doc| {
         Interface::parse(doc)
             .expect("a formatted interface parses")
             .format()

@@ -10,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
     let Some(def) = oxvirt_fuzz::text(data).and_then(|t| Pool::parse(t).ok()) else {
         return;
     };
-    assert_stable("pool", def.format(), false, |doc| {
+    assert_stable("pool", def.format(), true, |doc| {
         Pool::parse(doc).expect("a formatted pool parses").format()
     });
 });

@@ -10,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
     let Some(def) = oxvirt_fuzz::text(data).and_then(|t| Secret::parse(t).ok()) else {
         return;
     };
-    assert_stable("secret", def.format(), false, |doc| {
+    assert_stable("secret", def.format(), true, |doc| {
         Secret::parse(doc)
             .expect("a formatted secret parses")
             .format()

@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
     let Some(def) = oxvirt_fuzz::text(rest).and_then(|t| Volume::parse(t, pool, flags).ok()) else {
         return;
     };
-    assert_stable("volume", def.format(), false, |doc| {
+    assert_stable("volume", def.format(), true, |doc| {
         Volume::parse(doc, pool, flags)
             .expect("a formatted volume parses")
             .format()
