@@ -179,7 +179,8 @@ pub fn scale(value: u64, unit: Option<&str>, default: u64, limit: u64) -> Result
                 (1, u)
             } else {
                 let bytes = l.as_bytes();
-                let base: u64 = if bytes.len() == 1 || &l[1..] == "ib" {
+                // Bytes, not chars: a unit may start with any character.
+                let base: u64 = if bytes.len() == 1 || &bytes[1..] == b"ib" {
                     1024
                 } else if bytes.len() == 2 && bytes[1] == b'b' {
                     1000
@@ -321,6 +322,15 @@ impl std::fmt::Display for Mac {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_unit_starting_with_a_multibyte_character_is_refused() {
+        // Found by xml_volume: "\u{feff}G" used to panic on a char boundary.
+        for u in ["\u{feff}G", "éib", "ü", "€b"] {
+            assert!(scale(6, Some(u), 1024, u64::MAX).is_err(), "{}", u);
+        }
+        assert_eq!(scale(6, Some("GiB"), 1024, u64::MAX).ok(), Some(6 << 30));
+    }
 
     #[test]
     fn scales_units() {
